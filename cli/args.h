@@ -1,0 +1,30 @@
+/* Option parsing shared by the lavr commands: `--name value` or `--name=value`, flags without a
+ * value, and one-line errors for unknown or incomplete options. */
+#ifndef LAVR_CLI_ARGS_H
+#define LAVR_CLI_ARGS_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+
+typedef struct {
+    const char *name;   /* without the leading dashes */
+    int takes_value;    /* 0: flag */
+    const char *help;
+    const char *value;  /* filled by cli_parse (NULL when absent; "" for a present flag) */
+} cli_option;
+
+/* Parses argv[first..argc); positional arguments (not starting with --) are collected in order
+ * into positional[] (at most max_positional). `command` names the command in error messages. */
+lavr_status cli_parse(const char *command, int argc, char **argv, int first, cli_option *opts, int nopts,
+                      const char **positional, int max_positional, int *npositional);
+const cli_option *cli_find(const cli_option *opts, int nopts, const char *name);
+/* Value of an option or fallback when absent. */
+const char *cli_get(const cli_option *opts, int nopts, const char *name, const char *fallback);
+int cli_flag(const cli_option *opts, int nopts, const char *name);
+/* Integer value with a range check; absent options give fallback. */
+lavr_status cli_get_int(const cli_option *opts, int nopts, const char *name, int64_t fallback, int64_t min,
+                        int64_t max, int64_t *out);
+void cli_print_help(const char *usage, const cli_option *opts, int nopts);
+
+#endif

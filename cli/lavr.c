@@ -1,0 +1,51 @@
+/* Entry point of the lavr binary: the command table, help, and the one place where a failed
+ * command's message is printed and turned into an exit code. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "parallel/mpi.h"
+
+typedef struct {
+    const char *name;
+    lavr_status (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"encode", lavr_cmd_encode, "write an MP4 (H.264 + AAC, fragmented) from PNG frames and an audio file"},
+    {"init", lavr_cmd_init, "write a model checkpoint with deterministic random weights (or --dry-run counts)"},
+    {"inspect", lavr_cmd_inspect, "list a model file's config, tensors, shapes, dtypes and totals"},
+    {"prep-image", lavr_cmd_prep_image, "show the size rule's output size for an image and write the preprocessed picture"},
+    {"sample-inputs", lavr_cmd_sample_inputs, "write a synthetic portrait and espeak-ng speech for the demo"},
+    {"topo", lavr_cmd_topo, "show which rank plays which role on which device for a layout (under mpirun)"},
+    {"version", lavr_cmd_version, "print the version and the features this build has"},
+};
+#define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: lavr COMMAND [options]   (lavr COMMAND --help for its options)\n\ncommands:\n");
+    for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+}
+
+/* Exit codes (documented in README): 0 ok, 2 bad arguments or input, 1 any other failure. */
+static int exit_code(lavr_status st) { return st == LAVR_OK ? 0 : st == LAVR_E_ARG ? 2 : 1; }
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) return exit_code(lavr_cmd_version(argc, argv));
+    for (int i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0) continue;
+        lavr_status st = commands[i].run(argc, argv);
+        if (st) lavr_mpi_report_failure(st, lavr_error_message());
+        return exit_code(st);
+    }
+    fprintf(stderr, "lavr: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

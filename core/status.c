@@ -1,0 +1,67 @@
+/* Per-thread error buffer behind lavr_status: set once where a failure happens, optionally wrapped
+ * with context on the way up, printed by main. */
+#include "core/status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static _Thread_local char error_text[2048];
+
+lavr_status lavr_error_set(lavr_status code, const char *file, int line, const char *fmt, ...) {
+    char msg[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *base = strrchr(file, '/');
+    /* keep the path from the project root (dir/file.c) for a readable origin */
+    if (base) {
+        const char *p = base - 1;
+        while (p > file && *p != '/') p--;
+        base = (*p == '/') ? p + 1 : p;
+    } else {
+        base = file;
+    }
+    snprintf(error_text, sizeof error_text, "%s (%s:%d)", msg, base, line);
+    return code;
+}
+
+lavr_status lavr_error_wrap(lavr_status code, const char *fmt, ...) {
+    char prefix[512], old[sizeof error_text];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, error_text, sizeof old);
+    /* prefix + ": " + old message, truncated to the buffer (truncation is acceptable here) */
+    size_t n = strlen(prefix);
+    if (n > sizeof error_text - 3) n = sizeof error_text - 3;
+    memcpy(error_text, prefix, n);
+    memcpy(error_text + n, ": ", 2);
+    size_t rest = sizeof error_text - n - 3, m = strlen(old);
+    if (m > rest) m = rest;
+    memcpy(error_text + n + 2, old, m);
+    error_text[n + 2 + m] = 0;
+    return code;
+}
+
+const char *lavr_error_message(void) { return error_text[0] ? error_text : "unknown error"; }
+void lavr_error_clear(void) { error_text[0] = 0; }
+
+const char *lavr_status_name(lavr_status code) {
+    switch (code) {
+    case LAVR_OK: return "ok";
+    case LAVR_E_ARG: return "invalid argument";
+    case LAVR_E_IO: return "i/o error";
+    case LAVR_E_NOMEM: return "out of memory";
+    case LAVR_E_FORMAT: return "format error";
+    case LAVR_E_MPI: return "MPI error";
+    case LAVR_E_CUDA: return "CUDA error";
+    case LAVR_E_HDF5: return "HDF5 error";
+    case LAVR_E_MEDIA: return "media error";
+    case LAVR_E_UNSUPPORTED: return "not supported by this build";
+    case LAVR_E_INTERNAL: return "internal error";
+    }
+    return "unknown status";
+}

@@ -1,0 +1,75 @@
+/* The device-side op interface (CUDA backend), callable from C11: every launcher takes device
+ * pointers and a cudaStream_t passed as `void *stream` (NULL = legacy default stream), enqueues its
+ * work and returns without synchronising. Activations are fp32 on the device (the same buffers the
+ * CPU ops in kernels/ops.h take); GEMM inputs, weights and K/V caches are bf16 (stored as uint16_t
+ * bit patterns); small per-channel vectors (bias, gamma, beta) are fp32. A launch error is
+ * reported as LAVR_E_CUDA; an error of the kernel itself shows up at the caller's next sync. */
+#ifndef LAVR_KERNELS_CUDA_OPS_CUDA_H
+#define LAVR_KERNELS_CUDA_OPS_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "core/status.h"
+
+/* Number of usable CUDA devices; 0 when there is no driver or no device. */
+int lavr_cuda_device_count(void);
+
+/* ---- element-wise (y may alias x; n may be 0) ----------------------------------------------- */
+lavr_status lavr_cuda_gelu_tanh(const float *x, int64_t n, float *y, void *stream);
+lavr_status lavr_cuda_gelu_erf(const float *x, int64_t n, float *y, void *stream);
+lavr_status lavr_cuda_silu(const float *x, int64_t n, float *y, void *stream);
+/* Rounds every element to the nearest bf16 value (RNE), in place: LiveAvatar's rounding point. */
+lavr_status lavr_cuda_round_bf16(float *x, int64_t n, void *stream);
+/* Narrowing (RNE) and widening casts between fp32 activations and bf16 GEMM operands. */
+lavr_status lavr_cuda_f32_to_bf16(const float *x, int64_t n, uint16_t *y, void *stream);
+lavr_status lavr_cuda_bf16_to_f32(const uint16_t *x, int64_t n, float *y, void *stream);
+
+/* ---- normalisations (same semantics as lavr_op_layernorm / lavr_op_rmsnorm; y may alias x) -- */
+/* Row-wise LayerNorm over cols (biased variance, fp32 two-pass statistics), then *gamma + beta
+ * when given (fp32 [cols] device vectors, either may be NULL). */
+lavr_status lavr_cuda_layernorm(const float *x, int64_t rows, int64_t cols, const float *gamma, const float *beta,
+                                float eps, float *y, void *stream);
+/* y = x * rsqrt(mean(x^2) + eps) per row, no gain. */
+lavr_status lavr_cuda_rmsnorm(const float *x, int64_t rows, int64_t cols, float eps, float *y, void *stream);
+
+/* ---- linear through cuBLASLt ------------------------------------------------------------------ */
+/* A cuBLASLt handle, its workspace and a small cache of matmul plans (one per shape). Bound to the
+ * device that was current at creation; not thread-safe (one per stream owner). */
+typedef struct lavr_cuda_blas lavr_cuda_blas;
+/* workspace_bytes 0 picks 32 MiB (what Hopper's fastest kernels ask for). */
+lavr_status lavr_cuda_blas_create(size_t workspace_bytes, lavr_cuda_blas **out);
+void lavr_cuda_blas_destroy(lavr_cuda_blas *blas);
+/* y[M,N] (fp32) = x[M,K] (bf16) · W[N,K]^T (bf16, PyTorch Linear layout) + bias[N] (fp32 or NULL),
+ * fp32 accumulation, bias added in the GEMM epilogue. Rows are packed (x row stride K, y row
+ * stride N); y must not alias x. Uses the blas workspace, so calls sharing a blas must be ordered
+ * (same stream). */
+lavr_status lavr_cuda_linear(lavr_cuda_blas *blas, const uint16_t *x, int64_t M, int64_t K, const uint16_t *w,
+                             int64_t N, const float *bias, float *y, void *stream);
+
+/* ---- attention ---------------------------------------------------------------------------------- */
+/* A key/value segment read in place: len tokens of bf16 [H, D] at row_stride elements apart. */
+typedef struct {
+    const uint16_t *k, *v;
+    int64_t len, row_stride;
+} lavr_cuda_kv_segment;
+#define LAVR_CUDA_MAX_SEGMENTS 8
+/* Same semantics as lavr_op_attention with bf16 K/V: q fp32 [Lq, H, D] (q_row_stride apart), out
+ * fp32 [Lq, H, D] packed, bias fp32 [H, Lq, Lk_total] or NULL, online softmax in fp32 that never
+ * stores the score matrix; a row whose scores are all -inf outputs zeros. For D = 64 or 128 with
+ * 16-byte aligned K/V rows (row_stride % 8 == 0) a tensor-core kernel runs: q and the softmax
+ * weights enter the MMAs as bf16 (as in PyTorch's bf16 flash attention) with fp32 accumulation;
+ * other shapes (D <= 512) use an fp32 CUDA-core kernel. At most LAVR_CUDA_MAX_SEGMENTS segments. */
+lavr_status lavr_cuda_attention(const float *q, int64_t Lq, int64_t H, int64_t D, int64_t q_row_stride,
+                                const lavr_cuda_kv_segment *segments, int nsegments, float scale, const float *bias,
+                                float *out, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

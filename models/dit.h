@@ -1,0 +1,107 @@
+/* LiveAvatar's causal DiT (CausalWanModel_S2V, model-spec §1-2) on the CPU: weights and per-prompt
+ * text K/V (lavr_dit), one per-denoising-step KV cache (lavr_dit_step_cache), the sink prefill and
+ * the block forward that the streaming sampler and the distributed render call. */
+#ifndef LAVR_MODELS_DIT_H
+#define LAVR_MODELS_DIT_H
+
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/status.h"
+#include "core/tensor.h"
+#include "io/h5model.h"
+#include "models/config.h"
+
+typedef struct {
+    lavr_tensor w, b;
+} lavr_dit_linear;
+
+typedef struct {
+    lavr_tensor modulation; /* [1,6,d] */
+    lavr_dit_linear sq, sk, sv, so, cq, ck, cv, co, ffn0, ffn2;
+    lavr_tensor s_norm_q, s_norm_k, c_norm_q, c_norm_k, norm3_w, norm3_b;
+} lavr_dit_layer;
+
+typedef struct {
+    lavr_dit_linear q, k, v, o, adain;
+    lavr_tensor norm_q, norm_k;
+} lavr_dit_injector;
+
+typedef struct {
+    lavr_tensor layer_logits; /* casual_audio_encoder.weights [1,S,1,1] */
+    lavr_dit_linear conv1_local, conv1_global, conv2, conv3, final_linear;
+    lavr_tensor padding_tokens; /* [1,1,1,d] */
+} lavr_dit_audio_encoder;
+
+typedef struct lavr_dit {
+    lavr_dit_config cfg;
+    lavr_arena *arena; /* owns the weights and the text K/V */
+    lavr_dit_linear patch, cond, text0, text2, time0, time2, time_proj, head, fp_proj, fp_proj2, fp_proj4;
+    lavr_tensor head_modulation, cond_mask;
+    lavr_dit_audio_encoder audio;
+    lavr_dit_layer *layers;
+    lavr_dit_injector *injectors;
+    int *inject_of_layer; /* injector index after layer l, or -1 */
+    /* cross-attention K/V of the prompt, [num_layers][text_len][d] (bf16 values); NULL until set */
+    float *text_k, *text_v;
+} lavr_dit;
+
+/* Loads every DiT tensor from an open HDF5 file. prefix is the group of the state dict
+ * ("weights/" in the golden files, "dit/" in lavr checkpoints); config_obj the object holding the
+ * JSON `config` attribute ("/" or "/dit"). A missing tensor or a wrong shape is an error naming it. */
+lavr_status lavr_dit_load(lavr_h5file *f, const char *prefix, const char *config_obj, lavr_dit **out);
+void lavr_dit_destroy(lavr_dit *m);
+
+/* Embeds the prompt (T5 output [rows, text_dim], rows <= text_len, zero-padded to text_len) and
+ * computes every layer's cross-attention K/V once (model-spec §1.7). */
+lavr_status lavr_dit_set_context(lavr_dit *m, const float *context, int64_t rows);
+
+/* Token geometry of a latent grid h x w (multiples of 2). */
+typedef struct {
+    int64_t h, w;        /* latent size */
+    int64_t hp, wp, P;   /* patch grid and tokens per latent frame */
+    int64_t block_tokens;/* frames_per_block * P */
+    int64_t window;      /* tokens of the rolling window: 4 blocks */
+    int64_t n_post, n_2x, n_4x, sink; /* FramePack groups and the sink: P + n_post + n_2x + n_4x */
+} lavr_dit_geometry;
+lavr_status lavr_dit_geometry_of(const lavr_dit_config *c, int64_t h, int64_t w, lavr_dit_geometry *g);
+
+/* One denoising step's KV state: per layer a rolling window of 4 blocks (slot = block mod 4,
+ * K after RMSNorm and RoPE, V raw) and the sink (K after RMSNorm, before RoPE; V raw), bf16. */
+typedef struct lavr_dit_step_cache lavr_dit_step_cache;
+lavr_status lavr_dit_cache_create(const lavr_dit *m, int64_t h, int64_t w, lavr_dit_step_cache **out);
+void lavr_dit_cache_destroy(lavr_dit_step_cache *c);
+const lavr_dit_geometry *lavr_dit_cache_geometry(const lavr_dit_step_cache *c);
+/* Copies the sink (K, V, positions) of src into dst (same model and geometry). */
+lavr_status lavr_dit_cache_copy_sink(lavr_dit_step_cache *dst, const lavr_dit_step_cache *src);
+/* The sink of a layer: [sink, d] bf16 bits each; NULL before a prefill. */
+void lavr_dit_cache_sink(const lavr_dit_step_cache *c, int64_t layer, const uint16_t **k, const uint16_t **v);
+
+/* Called with the hidden state [rows, d] after each transformer layer (before its audio injection). */
+typedef void (*lavr_dit_layer_hook)(void *user, int64_t layer, const float *x, int64_t rows, int64_t cols);
+
+/* Sink prefill (model-spec §2.3): reference latent [C,1,h,w] and motion latents [C,19,h,w]
+ * (fp32, rounded to bf16 on entry) at t = 0 fill the sink of the cache. */
+lavr_status lavr_dit_sink_prefill(const lavr_dit *m, lavr_dit_step_cache *c, const float *ref, const float *motion);
+
+/* Per-block inputs of the forward. */
+typedef struct {
+    const float *x;        /* noisy latent block [C, F, h, w] (bf16 values) */
+    const float *pose;     /* pose latent block [cond_dim, F, h, w] or NULL (zeros) */
+    float timestep;        /* t_s of this step */
+    int64_t block_index;   /* absolute block n = 4*clip + block; first frame f0 = F*n */
+    int64_t sink_offset;   /* d in [4,30]: reference frame position max(30, f0 + d) */
+    /* audio features [states, audio_dim, total_frames] (bf16 values) and the block's first video
+     * frame; the block uses 4*F frames */
+    const float *audio;
+    int64_t audio_frames, audio_first;
+    lavr_dit_layer_hook hook;
+    void *hook_user;
+} lavr_dit_block_input;
+
+/* One DiT forward of the block against its step cache (writes the block's K/V
+ * into slot n mod 4 first) and returns the velocity [C, F, h, w] (bf16 values). */
+lavr_status lavr_dit_block_forward(const lavr_dit *m, lavr_dit_step_cache *c, const lavr_dit_block_input *in,
+                                   float *velocity);
+
+#endif

@@ -1,0 +1,57 @@
+/* Internals shared by the DiT files (dit.c, dit_block.c, dit_embed.c, dit_audio.c, framepack.c,
+ * dit_cache.c): the step-cache layout and the bf16-rounding helpers at LiveAvatar's rounding points. */
+#ifndef LAVR_MODELS_DIT_INTERNAL_H
+#define LAVR_MODELS_DIT_INTERNAL_H
+
+#include <stdint.h>
+
+#include "models/dit.h"
+
+struct lavr_dit_step_cache {
+    lavr_dit_geometry g;
+    int64_t layers, dim;
+    uint16_t *win_k, *win_v;   /* [layers][window][d] */
+    uint16_t *sink_k, *sink_v; /* [layers][sink][d]; K before RoPE */
+    int64_t *sink_pos;         /* [sink][3]; the reference frame is re-placed per forward */
+    int sink_ready;
+};
+
+/* y = bf16(x W^T + b): a GEMM whose output the reference keeps in bf16. */
+lavr_status dit_linear_bf16(const float *x, int64_t M, int64_t K, const lavr_dit_linear *l, float *y);
+/* WanRMSNorm over the full width: bf16(bf16(x * rsqrt(mean x^2 + eps)) * g), in place. */
+lavr_status dit_rms_gain(float *x, int64_t rows, int64_t cols, const lavr_tensor *gain, double eps);
+/* malloc'd float buffer or LAVR_E_NOMEM naming what. */
+lavr_status dit_alloc(int64_t n, const char *what, float **out);
+
+/* The sinusoid (float64, cos first) -> time_embedding -> e [d] and time_projection -> e0 [6,d], fp32. */
+lavr_status dit_time_embed(const lavr_dit *m, double t, float *e, float *e0);
+/* Conv3d with kernel = stride (patch embeddings, FramePack) of x [C,T,h,w] (rounded to bf16 on the
+ * way in); writes tokens [(f,i,j), d] as bf16 values and returns their count. */
+lavr_status dit_patchify(const lavr_dit_linear *l, const float *x, int64_t C, int64_t T, int64_t h, int64_t w,
+                         float *tokens, int64_t *ntok);
+
+/* FramePack motion tokens [n_post + n_2x + n_4x, d] (type embedding added) and their positions. */
+lavr_status dit_framepack(const lavr_dit *m, const lavr_dit_geometry *g, const float *motion, float *tokens,
+                          int64_t *pos);
+
+/* The causal audio encoder on the block's 4F video frames: a_loc [F][tokens+1][d], a_glob [F][d]. */
+lavr_status dit_audio_encode(const lavr_dit *m, const float *audio, int64_t total_frames, int64_t first,
+                             int64_t video_frames, float *a_loc, float *a_glob);
+/* Adds audio injector j's output to the noisy tokens x [F*P, d] (per-frame AdaLN + cross-attention). */
+lavr_status dit_audio_inject(const lavr_dit *m, int j, float *x, int64_t F, int64_t P, const float *a_loc,
+                             const float *a_glob);
+
+/* Self-attention keys/values of one layer call. */
+typedef struct {
+    int prefill;          /* 1: sink tokens attend to themselves; their pre-RoPE K and V go to the sink */
+    int64_t slot;         /* block mode: window token offset the block's K/V are written to */
+    int64_t n_valid;      /* block mode: window tokens attended (including the block) */
+    const int64_t *sink_pos; /* block mode: positions of the sink keys for this forward */
+} dit_attn_plan;
+
+/* One transformer layer on x [L, d] (bf16 values, in place) with modulation e0 [6,d] of the
+ * tokens' timestep and positions pos [L,3]. */
+lavr_status dit_layer_forward(const lavr_dit *m, int64_t l, lavr_dit_step_cache *c, const dit_attn_plan *plan,
+                              float *x, int64_t L, const float *e0, const int64_t *pos);
+
+#endif

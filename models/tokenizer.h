@@ -1,0 +1,42 @@
+/* Text -> umT5 token ids: Wan's prompt cleaning (HTML unescape twice, whitespace collapse), a table-free
+ * subset of SentencePiece's nmt-NFKC normalisation, '▁' word prefixes and unigram Viterbi (spec §4). */
+#ifndef LAVR_MODELS_TOKENIZER_H
+#define LAVR_MODELS_TOKENIZER_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+
+#define LAVR_TEXT_LEN 512 /* umT5 text_len: ids per prompt, EOS included */
+
+typedef struct lavr_tokenizer lavr_tokenizer;
+
+/* Loads a Hugging Face tokenizer.json whose model is "Unigram" (vocab of [piece, score], unk_id) or a
+ * SentencePiece spiece.model (protobuf; told apart by content). Special tokens (added_tokens marked
+ * special; control, unused and byte pieces) are never matched inside text. */
+lavr_status lavr_tokenizer_load(const char *path, lavr_tokenizer **out);
+lavr_status lavr_tokenizer_from_json(const char *json_text, lavr_tokenizer **out);
+void lavr_tokenizer_destroy(lavr_tokenizer *tok);
+
+int64_t lavr_tokenizer_vocab_size(const lavr_tokenizer *tok);
+int64_t lavr_tokenizer_unk_id(const lavr_tokenizer *tok);
+int64_t lavr_tokenizer_eos_id(const lavr_tokenizer *tok);
+/* The piece of an id (UTF-8, '▁' for spaces), or NULL outside the vocabulary. */
+const char *lavr_tokenizer_piece(const lavr_tokenizer *tok, int64_t id);
+/* 1 when the tokenizer.json carries a precompiled charsmap that lavr does not apply (see tokenizer.c). */
+int lavr_tokenizer_has_charsmap(const lavr_tokenizer *tok);
+
+/* Whole pipeline: clean, normalise, segment, then EOS. At most max_len ids are written (the text is
+ * cut to max_len - 1 pieces before the EOS, as HF truncation does); *n receives the count. */
+lavr_status lavr_tokenizer_encode(const lavr_tokenizer *tok, const char *text, int64_t max_len, int64_t *ids,
+                                  int64_t *n);
+
+/* The stages, for tests and the CLI. Input must be valid UTF-8; *out is malloc'd (caller frees).
+ * clean: Python html.unescape applied twice (numeric references by Python's rules, a subset of the
+ * named entities), then Unicode whitespace runs -> one space, stripped (Wan's clean='whitespace';
+ * ftfy.fix_text is not reproduced). */
+lavr_status lavr_text_clean(const char *text, char **out);
+/* normalise: the table-free part of nmt-NFKC (tokenizer.c lists it), then spaces collapsed and stripped. */
+lavr_status lavr_text_normalize(const char *text, char **out);
+
+#endif

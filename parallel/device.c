@@ -1,0 +1,31 @@
+/* Device discovery through the CUDA runtime, linked statically so the binary also starts where no
+ * driver is installed; any runtime error there means "no devices", never a failure. */
+#include "parallel/device.h"
+
+#include <stdio.h>
+
+#if LAVR_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+int lavr_device_count(void) {
+#if LAVR_HAVE_CUDA
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        /* no driver or no GPU: clear the sticky error so later CUDA calls do not report it */
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return count;
+#else
+    return 0;
+#endif
+}
+
+void lavr_device_name(int device, char *buf, int len) {
+    if (len <= 0) return;
+    if (device < 0)
+        snprintf(buf, (size_t)len, "cpu");
+    else
+        snprintf(buf, (size_t)len, "cuda:%d", device);
+}

@@ -1,0 +1,11 @@
+/* The accelerators a process can see: how many CUDA devices and how to name one ("cuda:0" or "cpu").
+ * Never fails: a build without CUDA, or a machine without driver or GPU, simply has 0 devices. */
+#ifndef LAVR_PARALLEL_DEVICE_H
+#define LAVR_PARALLEL_DEVICE_H
+
+/* Number of CUDA devices visible to this process; 0 without CUDA support, driver or GPU. */
+int lavr_device_count(void);
+/* "cuda:N" for device N >= 0, "cpu" for a negative device (the CPU backend). */
+void lavr_device_name(int device, char *buf, int len);
+
+#endif
