@@ -32,6 +32,7 @@ typedef struct {
     AVPacket *pkt;
     int64_t audio_sent;        /* samples given to the AAC encoder so far (after the priming) */
     int64_t audio_track_end;   /* track length in samples once known (at close), else INT64_MAX */
+    int64_t video_shift;       /* frames added to every timestamp (-first dts); -1 until known */
     int header_written;
 #else
     int unused;
@@ -144,10 +145,22 @@ static lavr_status drain(lavr_video_writer *w, AVCodecContext *enc, AVStream *st
         int r = avcodec_receive_packet(enc, m->pkt);
         if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return LAVR_OK;
         AV_CHECK(r, "'%s': %s encoder failed", w->path, enc->codec->name);
+        /* B-frames make x264's first dts negative; FFmpeg's fragmented MP4 then shifts the
+         * streams unevenly. Shift both streams ourselves by the same time instead. */
+        if (enc == m->venc) {
+            if (m->video_shift < 0) m->video_shift = m->pkt->dts < 0 ? -m->pkt->dts : 0;
+            m->pkt->pts += m->video_shift;
+            m->pkt->dts += m->video_shift;
+        } else {
+            int64_t shift = m->video_shift * w->opt.audio_rate / w->opt.fps;
+            m->pkt->pts += shift;
+            m->pkt->dts += shift;
+        }
         if (enc == m->venc && m->pkt->duration == 0) m->pkt->duration = 1;
         /* the encoder's last packets are whole 1024-sample frames: cut their duration at the video's end */
-        if (enc == m->aenc && m->pkt->pts + m->pkt->duration > m->audio_track_end)
-            m->pkt->duration = m->audio_track_end > m->pkt->pts ? m->audio_track_end - m->pkt->pts : 0;
+        int64_t track_end = m->audio_track_end + m->video_shift * w->opt.audio_rate / w->opt.fps;
+        if (enc == m->aenc && m->pkt->pts + m->pkt->duration > track_end)
+            m->pkt->duration = track_end > m->pkt->pts ? track_end - m->pkt->pts : 0;
         av_packet_rescale_ts(m->pkt, enc->time_base, st->time_base);
         m->pkt->stream_index = st->index;
         r = av_interleaved_write_frame(m->oc, m->pkt);
@@ -160,7 +173,7 @@ static lavr_status drain(lavr_video_writer *w, AVCodecContext *enc, AVStream *st
  * short final frame (zero-padded if the encoder cannot take a short one). */
 static lavr_status encode_audio_until(lavr_video_writer *w, int64_t end, int last) {
     mp4_state *m = &w->mp4;
-    if (!m->aenc) return LAVR_OK;
+    if (!m->aenc || (m->video_shift < 0 && !last)) return LAVR_OK; /* wait for the first video packet */
     int fs = m->aenc->frame_size;
     /* AAC's decoder delay (initial_padding, 1024 samples) cannot be signalled in a fragmented
      * MP4 that starts with an empty moov (no edit list; FFmpeg instead shifts the video and
@@ -246,7 +259,7 @@ static lavr_status mp4_open_audio(lavr_video_writer *w) {
     AV_CHECK(avcodec_open2(c, c->codec, NULL), "cannot open the AAC encoder at %d Hz", w->opt.audio_rate);
     AV_CHECK(avcodec_parameters_from_context(m->ast->codecpar, c), "audio stream parameters");
     m->ast->time_base = c->time_base;
-    m->audio_track_end = INT64_MAX;
+    m->audio_track_end = INT64_MAX / 2;
     m->aframe = av_frame_alloc();
     if (!m->aframe) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for an audio frame");
     m->aframe->format = c->sample_fmt;
@@ -262,6 +275,7 @@ static lavr_status mp4_open(lavr_video_writer *w) {
     if (av_log_get_level() > AV_LOG_ERROR) av_log_set_level(AV_LOG_ERROR);
     AV_CHECK(avformat_alloc_output_context2(&m->oc, NULL, NULL, w->path),
              "cannot pick a container for '%s' (use .mp4, .mov, .mkv or .y4m)", w->path);
+    m->video_shift = -1;
     m->pkt = av_packet_alloc();
     if (!m->pkt) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for a packet");
     TRY(mp4_open_video(w));
@@ -299,6 +313,7 @@ static lavr_status mp4_finish(lavr_video_writer *w) {
     if (!m->header_written) return LAVR_OK;
     AV_CHECK(avcodec_send_frame(m->venc, NULL), "'%s': flushing libx264", w->path);
     TRY(drain(w, m->venc, m->vst));
+    if (m->video_shift < 0) m->video_shift = 0;
     if (m->aenc) {
         int64_t end = audio_end_for(w, w->frames);
         m->audio_track_end = end > w->opt.audio_start ? end - w->opt.audio_start : 0;

@@ -308,12 +308,12 @@ lavr_status lavr_vae_decode(lavr_vae *vae, lavr_vae_decoder_state *state, const 
     int64_t hw = h * w, stride[3] = {1, 1, 1}, pad[6] = {0};
     vae_act zin, x;
     TRY(vae_act_alloc(vae->arena, z, t, h, w, "VAE decoder latents", &zin));
-    /* z̃ = z / (1/std) + mean, written as the reference divides by its stored reciprocal. */
+    /* z̃ = z / (1/std) + mean, as the reference divides by its stored reciprocal; the float32
+     * latents meet the bf16 constants in fp32 and are rounded once, at conv2's input (autocast). */
     const float *src = latents->data;
     for (int64_t c = 0; c < z; c++)
         for (int64_t i = 0; i < t * hw; i++) {
-            float v = src[c * t * hw + i];
-            v = (run.bf16 ? lavr_round_bf16(v) : v) / vae->inv_std[c] + vae->mean[c];
+            float v = src[c * t * hw + i] / vae->inv_std[c] + vae->mean[c];
             zin.data[c * t * hw + i] = run.bf16 ? lavr_round_bf16(v) : v;
         }
     lavr_status st = vae_conv_apply(&run, &vae->conv2, &zin, stride, pad, &x);

@@ -19,8 +19,9 @@
 #include "models/config.h"
 
 typedef struct {
-    /* 1 (default): round to bf16 where the bf16 reference does (conv, norm, SiLU, residual and
-     * attention outputs; model-spec §1.10); 0: plain fp32 activations (weights stay as stored). */
+    /* 1 (default): round to bf16 where the reference's bf16 autocast run does: conv inputs, conv
+     * results before and after the bias add, residual sums, attention output, the encoder's
+     * (μ − mean)·(1/std); 0: plain fp32 activations (weights stay as stored). */
     int bf16_activations;
     /* 0 (default): latent mean/std rounded to bf16 as LiveAvatar does (1/std then rounded again);
      * 1: the fp32 constants of Wan. Changes the latents by up to ~0.4% relative. */
@@ -59,7 +60,8 @@ int64_t lavr_vae_decoder_state_position(const lavr_vae_decoder_state *state);
 int64_t lavr_vae_decode_frame_count(const lavr_vae_decoder_state *state, int64_t t);
 
 /* latents F32 [z_dim, T, h, w] (T >= 1, the state's h, w) -> frames F32 [3, n, 8h, 8w] with
- * n = lavr_vae_decode_frame_count(state, T), clamped to [-1, 1]; advances the state. */
+ * n = lavr_vae_decode_frame_count(state, T), clamped to [-1, 1]; advances the state. After an error
+ * the state is partway through the call: reset it or restore a checkpoint. */
 lavr_status lavr_vae_decode(lavr_vae *vae, lavr_vae_decoder_state *state, const lavr_tensor *latents,
                             lavr_tensor *frames);
 

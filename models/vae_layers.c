@@ -346,13 +346,17 @@ lavr_status vae_conv_apply(vae_run *run, const vae_conv *cv, const vae_act *x, c
     int64_t wo = (x->w + pad[4] + pad[5] - cv->kw) / stride[2] + 1;
     TRY(vae_act_alloc(run->arena, cv->cout, to, ho, wo, cv->name, y));
     int64_t dims[3] = {0, 0, 0};
-    lavr_status st = lavr_op_conv3d(x->data, x->c, x->t, x->h, x->w, &cv->weight, run->bf16 ? NULL : &cv->bias, stride, pad, y->data, dims);
+    /* PyTorch's bf16 convolution rounds the bias-free result to bf16 and then adds the bias as a
+     * separate bf16 op (rounded again below); matching that halves the encoder's error vs golden. */
+    lavr_status st = lavr_op_conv3d(x->data, x->c, x->t, x->h, x->w, &cv->weight, run->bf16 ? NULL : &cv->bias,
+                                    stride, pad, y->data, dims);
     if (!st && run->bf16) {
         int64_t plane = to * ho * wo;
         lavr_op_round_bf16(y->data, cv->cout * plane);
+#pragma omp parallel for
         for (int64_t c = 0; c < cv->cout; c++) {
-            float bv = (float)lavr_tensor_get_flat(&cv->bias, c);
-            for (int64_t i = 0; i < plane; i++) y->data[c * plane + i] += bv;
+            float bias = (float)lavr_tensor_get_flat(&cv->bias, c);
+            for (int64_t i = 0; i < plane; i++) y->data[c * plane + i] += bias;
         }
     }
     if (!st && (dims[0] != to || dims[1] != ho || dims[2] != wo))
@@ -388,8 +392,9 @@ static lavr_status causal_conv(vae_run *run, const vae_conv *cv, const vae_act *
     return st;
 }
 
-/* RMSn(x; γ) = F.normalize over channels · √C · γ, optionally followed by SiLU. The bf16 reference
- * rounds after the division, after ·√C, after ·γ and after SiLU. */
+/* RMSn(x; γ) = F.normalize over channels · √C · γ, optionally followed by SiLU. The reference ran
+ * under bf16 autocast, where normalize and the products stay fp32 and SiLU keeps fp32: the one bf16
+ * rounding is the cast at the next conv's input, done here. */
 static lavr_status rms_norm(vae_run *run, const vae_act *x, const float *gamma, int silu, vae_act *y) {
     TRY(vae_act_alloc(run->arena, x->c, x->t, x->h, x->w, "VAE norm", y));
     int64_t n = x->t * x->h * x->w;
@@ -402,10 +407,7 @@ static lavr_status rms_norm(vae_run *run, const vae_act *x, const float *gamma, 
 #pragma omp parallel for
     for (int64_t c = 0; c < x->c; c++) {
         float *row = y->data + c * n;
-        for (int64_t i = 0; i < n; i++) {
-            float v = row[i];
-            row[i] = v * scale * gamma[c];
-        }
+        for (int64_t i = 0; i < n; i++) row[i] = row[i] * scale * gamma[c];
     }
     if (silu) lavr_op_silu(y->data, act_numel(y), y->data);
     maybe_round(run, y->data, act_numel(y));

@@ -22,11 +22,16 @@ constexpr float LOG2E = 1.4426950408889634f;
 /* ------------------------------------------------------------------------------------------------
  * Tensor-core kernel. A block of 4 warps takes 64 query rows of one head; warp w owns rows
  * 16w..16w+15 and keeps Q (bf16 A fragments), the 16x64 score tile and the 16xD output in
- * registers. Key tiles of 64 rows are staged in shared memory (rows padded by 8 elements so the
- * ldmatrix row addresses fall in distinct banks). Fragment layout of m16n8k16 (g = lane/4,
- * t = lane%4): A rows g and g+8, columns 2t,2t+1 (+8); B column g, rows 2t,2t+1 (+8); C rows g
- * and g+8, columns 2t, 2t+1. */
+ * registers. Key tiles of 64 rows are copied (cp.async, two stages) into shared memory, rows
+ * padded by 8 elements so the ldmatrix row addresses fall in distinct banks. Fragment layout of
+ * m16n8k16 (g = lane/4, t = lane%4): A rows g and g+8, columns 2t,2t+1 (+8); B column g, rows
+ * 2t,2t+1 (+8); C rows g and g+8, columns 2t, 2t+1. */
 enum { TC_WARPS = 4, TC_ROWS = 16 * TC_WARPS, TC_KEYS = 64, TC_PAD = 8 };
+/* Blocks per SM the register allocation aims at (tuning knob). 3 caps D=128 at 168 registers with
+ * ~48 bytes spilled and ran 11% faster on an H100 than 2 (172 registers, no spills). */
+#ifndef LAVR_ATTN_MIN_BLOCKS
+#define LAVR_ATTN_MIN_BLOCKS 3
+#endif
 
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi); /* .x (low half) = lo */
@@ -58,18 +63,70 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const void *row
                  : "r"(a));
 }
 
-template <int D>
-__global__ void __launch_bounds__(TC_WARPS * 32) attention_tc_kernel(const float *__restrict__ q, int64_t Lq, int64_t H,
-                                                                      int64_t q_stride, seg_table segs, float scale,
-                                                                      const float *__restrict__ bias,
-                                                                      float *__restrict__ out) {
-    constexpr int LD = D + TC_PAD; /* shared row length in elements (row bytes a multiple of 16) */
-    constexpr int KSTEPS = D / 16, DTILES = D / 8, CHUNKS = D / 8;
-    __shared__ __align__(16) __nv_bfloat16 ks[TC_KEYS * LD], vs[TC_KEYS * LD];
+__device__ __forceinline__ void cp_async16(void *smem_dst, const void *gmem_src) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    const unsigned d = (unsigned)__cvta_generic_to_shared(smem_dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(d), "l"(gmem_src));
+#else
+    *reinterpret_cast<uint4 *>(smem_dst) = *reinterpret_cast<const uint4 *>(gmem_src);
+#endif
+}
 
-    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+__device__ __forceinline__ void cp_async_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+
+/* Waits until at most `pending` of this thread's committed copy groups are still in flight. */
+template <int pending>
+__device__ __forceinline__ void cp_async_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(pending));
+#endif
+}
+
+/* Shared memory of the tensor-core kernel: two stages of (K tile, V tile), so the copy of the next
+ * key tile overlaps the MMAs on the current one. */
+template <int D>
+constexpr size_t tc_smem_bytes() {
+    return 2 * 2 * (size_t)TC_KEYS * (D + TC_PAD) * sizeof(__nv_bfloat16);
+}
+
+/* Starts the asynchronous copy of keys [k0, k0+64) of one segment (head offset applied) into a
+ * stage; rows past the segment end are zeroed so that 0-weight keys cannot bring in NaN. */
+template <int D>
+__device__ __forceinline__ void tc_load_tile(__nv_bfloat16 *ks, __nv_bfloat16 *vs, const __nv_bfloat16 *kbase,
+                                             const __nv_bfloat16 *vbase, int64_t stride, int64_t len, int64_t k0) {
+    constexpr int LD = D + TC_PAD, CHUNKS = D / 8;
+    for (int idx = threadIdx.x; idx < TC_KEYS * CHUNKS; idx += TC_WARPS * 32) {
+        const int row = idx / CHUNKS, c8 = (idx % CHUNKS) * 8;
+        if (k0 + row < len) {
+            cp_async16(ks + row * LD + c8, kbase + (k0 + row) * stride + c8);
+            cp_async16(vs + row * LD + c8, vbase + (k0 + row) * stride + c8);
+        } else {
+            *reinterpret_cast<uint4 *>(ks + row * LD + c8) = make_uint4(0, 0, 0, 0);
+            *reinterpret_cast<uint4 *>(vs + row * LD + c8) = make_uint4(0, 0, 0, 0);
+        }
+    }
+    cp_async_commit();
+}
+
+template <int D>
+__global__ void __launch_bounds__(TC_WARPS * 32, LAVR_ATTN_MIN_BLOCKS)
+    attention_tc_kernel(const float *__restrict__ q, int64_t Lq, int64_t H, int64_t q_stride, seg_table segs,
+                        float scale, const float *__restrict__ bias, float *__restrict__ out) {
+    constexpr int LD = D + TC_PAD; /* shared row length in elements (row bytes a multiple of 16) */
+    constexpr int KSTEPS = D / 16, DTILES = D / 8, STAGE = TC_KEYS * LD;
+    extern __shared__ __align__(16) unsigned char tc_smem[];
+    __nv_bfloat16 *const stages = reinterpret_cast<__nv_bfloat16 *>(tc_smem); /* [2][K tile, V tile] */
+
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     const int64_t h = blockIdx.y;
     const int64_t r0 = (int64_t)blockIdx.x * TC_ROWS + warp * 16 + g, r1 = r0 + 8;
+
+    /* the first tile's copy runs while Q is converted */
+    tc_load_tile<D>(stages, stages + STAGE, segs.k[0] + h * D, segs.v[0] + h * D, segs.stride[0], segs.len[0], 0);
 
     uint32_t qa[KSTEPS][4];
     {
@@ -94,22 +151,23 @@ __global__ void __launch_bounds__(TC_WARPS * 32) attention_tc_kernel(const float
     /* ldmatrix row addresses: lane i serves row i%8 of 8x8 matrix i/8 */
     const int mi = lane >> 3, mr = lane & 7;
 
+    int stage = 0;
     for (int sgi = 0; sgi < segs.n; sgi++) {
-        const __nv_bfloat16 *kbase = segs.k[sgi] + h * D, *vbase = segs.v[sgi] + h * D;
-        const int64_t len = segs.len[sgi], stride = segs.stride[sgi], base = segs.base[sgi];
-        for (int64_t k0 = 0; k0 < len; k0 += TC_KEYS) {
-            __syncthreads(); /* the previous tile is no longer read */
-            for (int idx = tid; idx < TC_KEYS * CHUNKS; idx += TC_WARPS * 32) {
-                const int row = idx / CHUNKS, c8 = (idx % CHUNKS) * 8;
-                uint4 kv = make_uint4(0, 0, 0, 0), vv = kv; /* zero rows past the end: 0 * p stays 0 */
-                if (k0 + row < len) {
-                    kv = *reinterpret_cast<const uint4 *>(kbase + (k0 + row) * stride + c8);
-                    vv = *reinterpret_cast<const uint4 *>(vbase + (k0 + row) * stride + c8);
-                }
-                *reinterpret_cast<uint4 *>(ks + row * LD + c8) = kv;
-                *reinterpret_cast<uint4 *>(vs + row * LD + c8) = vv;
+        const int64_t len = segs.len[sgi], base = segs.base[sgi];
+        for (int64_t k0 = 0; k0 < len; k0 += TC_KEYS, stage ^= 1) {
+            /* prefetch the next tile (this segment's next, or the next segment's first) */
+            const bool more_here = k0 + TC_KEYS < len, more = more_here || sgi + 1 < segs.n;
+            if (more) {
+                const int ns = more_here ? sgi : sgi + 1;
+                __nv_bfloat16 *nk = stages + (stage ^ 1) * 2 * STAGE;
+                tc_load_tile<D>(nk, nk + STAGE, segs.k[ns] + h * D, segs.v[ns] + h * D, segs.stride[ns], segs.len[ns],
+                                more_here ? k0 + TC_KEYS : 0);
+                cp_async_wait<1>();
+            } else {
+                cp_async_wait<0>();
             }
-            __syncthreads();
+            __syncthreads(); /* the current stage has landed for every thread */
+            const __nv_bfloat16 *ks = stages + stage * 2 * STAGE, *vs = ks + STAGE;
 
             /* S = Q K^T for 64 keys: n-tile j holds keys 8j..8j+7 */
             float s[TC_KEYS / 8][4];
@@ -183,6 +241,7 @@ __global__ void __launch_bounds__(TC_WARPS * 32) attention_tc_kernel(const float
                     mma_bf16(o[j + 1], pa, b[2], b[3]);
                 }
             }
+            __syncthreads(); /* every warp is done with this stage before it is refilled */
         }
     }
     float inv[2];
@@ -308,10 +367,15 @@ lavr_status lavr_cuda_attention(const float *q, int64_t Lq, int64_t H, int64_t D
     const cudaStream_t st = as_stream(stream);
     if (vec_ok && major >= 8 && aligned16(out)) {
         const dim3 grid((unsigned)((Lq + TC_ROWS - 1) / TC_ROWS), (unsigned)H);
-        if (D == 128)
-            attention_tc_kernel<128><<<grid, TC_WARPS * 32, 0, st>>>(q, Lq, H, q_row_stride, segs, scale, bias, out);
-        else
-            attention_tc_kernel<64><<<grid, TC_WARPS * 32, 0, st>>>(q, Lq, H, q_row_stride, segs, scale, bias, out);
+        if (D == 128) {
+            CUDA_TRY(cudaFuncSetAttribute(attention_tc_kernel<128>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          (int)tc_smem_bytes<128>()));
+            attention_tc_kernel<128>
+                <<<grid, TC_WARPS * 32, tc_smem_bytes<128>(), st>>>(q, Lq, H, q_row_stride, segs, scale, bias, out);
+        } else {
+            attention_tc_kernel<64>
+                <<<grid, TC_WARPS * 32, tc_smem_bytes<64>(), st>>>(q, Lq, H, q_row_stride, segs, scale, bias, out);
+        }
     } else if (D <= 64) {
         launch_generic<2>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, st);
     } else if (D <= 128) {

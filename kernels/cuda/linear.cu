@@ -52,7 +52,7 @@ lavr_status lavr_cuda_blas_create(size_t workspace_bytes, lavr_cuda_blas **out) 
     cudaError_t ce = cudaMalloc(&b->workspace, b->workspace_bytes);
     if (ce != cudaSuccess) {
         free(b);
-        return LAVR_FAIL(LAVR_E_CUDA, "cuda blas: workspace of %zu bytes: %s", workspace_bytes, cudaGetErrorString(ce));
+        return LAVR_FAIL(LAVR_E_CUDA, "cuda blas: workspace of %zu bytes: %s", b->workspace_bytes, cudaGetErrorString(ce));
     }
     cublasStatus_t cs = cublasLtCreate(&b->handle);
     if (cs != CUBLAS_STATUS_SUCCESS) {
