@@ -12,5 +12,6 @@ lavr_status lavr_cmd_topo(int argc, char **argv);
 lavr_status lavr_cmd_sample_inputs(int argc, char **argv);
 lavr_status lavr_cmd_prep_image(int argc, char **argv);
 lavr_status lavr_cmd_encode(int argc, char **argv);
+lavr_status lavr_cmd_check_golden(int argc, char **argv);
 
 #endif

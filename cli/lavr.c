@@ -15,6 +15,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"check-golden", lavr_cmd_check_golden, "run golden files from the official implementation and compare every output"},
     {"encode", lavr_cmd_encode, "write an MP4 (H.264 + AAC, fragmented) from PNG frames and an audio file"},
     {"init", lavr_cmd_init, "write a model checkpoint with deterministic random weights (or --dry-run counts)"},
     {"inspect", lavr_cmd_inspect, "list a model file's config, tensors, shapes, dtypes and totals"},

@@ -101,7 +101,7 @@ lavr_status lavr_t5_create(lavr_h5file *file, const char *prefix, const lavr_t5_
     if (!st) st = load_floats(m, file, prefix, "norm.weight", 1, cfg->dim, 0, &m->final_norm);
     if (st) {
         lavr_t5_destroy(m);
-        return lavr_error_wrap(st, "loading T5 from %s: ", lavr_h5_path(file));
+        return lavr_error_wrap(st, "loading T5 from %s", lavr_h5_path(file));
     }
     *out = m;
     return LAVR_OK;
@@ -264,7 +264,7 @@ lavr_status lavr_t5_encode(const lavr_t5 *model, const int64_t *ids, int64_t n, 
     lavr_status st = LAVR_OK;
     for (int64_t l = 0; !st && l < c->num_layers; l++) {
         st = run_layer(c, &model->layers[l], &s, n, mask);
-        if (st) st = lavr_error_wrap(st, "T5 layer %lld: ", (long long)l);
+        if (st) st = lavr_error_wrap(st, "T5 layer %lld", (long long)l);
     }
     if (!st) st = t5_norm(s.x, n, c->dim, model->final_norm, c->eps, out);
     free_scratch(&s);

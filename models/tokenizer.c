@@ -545,7 +545,7 @@ lavr_status lavr_tokenizer_load(const char *path, lavr_tokenizer **out) {
         else *out = t;
     }
     free(text);
-    return st ? lavr_error_wrap(st, "%s: ", path) : LAVR_OK;
+    return st ? lavr_error_wrap(st, "%s", path) : LAVR_OK;
 }
 
 void lavr_tokenizer_destroy(lavr_tokenizer *tok) {

@@ -1,0 +1,58 @@
+/* `lavr check-golden FILE... [--backend cpu]`: runs every golden file through the network it holds
+ * (models/golden.h), prints each output's rel L2 and limit and a summary per file; fails if any does. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "io/golden.h"
+#include "models/golden.h"
+
+#define MAX_FILES 64
+
+static const char *const usage_text = "usage: lavr check-golden FILE... [--backend cpu]";
+
+static lavr_status check_file(const char *path, int64_t *failed) {
+    lavr_golden *g = NULL;
+    TRY(lavr_golden_open(path, &g));
+    printf("== %s (%s)\n", path, lavr_golden_kind_name(g->kind));
+    lavr_status st = lavr_golden_run(g);
+    if (!st) {
+        *failed = lavr_golden_failed(g);
+        printf("%s: %lld passed, %lld failed\n", path, (long long)(g->n_results - *failed), (long long)*failed);
+    } else {
+        lavr_error_wrap(st, "checking %s", path);
+    }
+    lavr_golden_close(g);
+    return st;
+}
+
+lavr_status lavr_cmd_check_golden(int argc, char **argv) {
+    cli_option opts[] = {
+        {"backend", 1, "cpu (default) or cuda", NULL},
+        {"help", 0, "show this help", NULL},
+    };
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    const char *files[MAX_FILES];
+    int nfiles = 0;
+    TRY(cli_parse("check-golden", argc, argv, 2, opts, nopts, files, MAX_FILES, &nfiles));
+    if (cli_flag(opts, nopts, "help")) {
+        cli_print_help(usage_text, opts, nopts);
+        return LAVR_OK;
+    }
+    const char *backend = cli_get(opts, nopts, "backend", "cpu");
+    if (strcmp(backend, "cuda") == 0)
+        return LAVR_FAIL(LAVR_E_UNSUPPORTED, "check-golden: the cuda backend has no golden path yet; use --backend cpu");
+    CHECK_ARG(strcmp(backend, "cpu") == 0, "check-golden: unknown backend '%s' (cpu or cuda)", backend);
+    CHECK_ARG(nfiles > 0, "check-golden: no golden file given (%s)", usage_text);
+    int64_t files_failed = 0;
+    for (int i = 0; i < nfiles; i++) {
+        int64_t failed = 0;
+        TRY(check_file(files[i], &failed));
+        files_failed += failed > 0;
+    }
+    if (files_failed)
+        return LAVR_FAIL(LAVR_E_FORMAT, "check-golden: %lld of %d files have outputs over their limit",
+                         (long long)files_failed, nfiles);
+    return LAVR_OK;
+}

@@ -1,0 +1,12 @@
+/* Dispatch of a recognised golden file to its network's run (models/<net>_golden.c). */
+#include "models/golden.h"
+
+lavr_status lavr_golden_run(lavr_golden *g) {
+    switch (g->kind) {
+    case LAVR_GOLDEN_DIT: return lavr_golden_run_dit(g);
+    case LAVR_GOLDEN_VAE: return lavr_golden_run_vae(g);
+    case LAVR_GOLDEN_T5: return lavr_golden_run_t5(g);
+    case LAVR_GOLDEN_W2V: return lavr_golden_run_w2v(g);
+    }
+    return LAVR_FAIL(LAVR_E_INTERNAL, "unknown golden kind %d", (int)g->kind);
+}

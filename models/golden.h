@@ -1,0 +1,20 @@
+/* Runs the whole computation a golden file holds through the models lavr renders with, building
+ * each network from the file's `config` and /weights, and records every output in the lavr_golden. */
+#ifndef LAVR_MODELS_GOLDEN_H
+#define LAVR_MODELS_GOLDEN_H
+
+#include "core/status.h"
+#include "io/golden.h"
+
+/* T5: outputs/short and outputs/padded from inputs/<name>/{ids,mask}. */
+lavr_status lavr_golden_run_t5(lavr_golden *g);
+/* wav2vec2: hidden states from inputs/normalized, feat30, bucketed from inputs/wave, clip count. */
+lavr_status lavr_golden_run_w2v(lavr_golden *g);
+/* VAE: encode, the streaming decode calls of the README (latents 0..3, then 3 at a time), whole decode. */
+lavr_status lavr_golden_run_vae(lavr_golden *g);
+/* DiT: sampler, sink prefill, every clip/block/step, sink K/V, debug layer states. */
+lavr_status lavr_golden_run_dit(lavr_golden *g);
+/* The run matching g->kind. An error is a failure to run (bad file, model error), not a failed output. */
+lavr_status lavr_golden_run(lavr_golden *g);
+
+#endif
