@@ -52,15 +52,6 @@ lavr_status launch_map(const char *what, const float *x, int64_t n, float *y, vo
 
 } // namespace
 
-int lavr_cuda_device_count(void) {
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess) {
-        (void)cudaGetLastError(); /* clear the sticky "no driver" error */
-        return 0;
-    }
-    return n;
-}
-
 lavr_status lavr_cuda_gelu_tanh(const float *x, int64_t n, float *y, void *stream) {
     return launch_map<gelu_tanh_fn>("cuda gelu_tanh", x, n, y, stream);
 }

@@ -16,8 +16,7 @@ extern "C" {
 
 #include "core/status.h"
 
-/* Number of usable CUDA devices; 0 when there is no driver or no device. */
-int lavr_cuda_device_count(void);
+/* Device discovery is parallel/device.h (lavr_device_count). */
 
 /* ---- element-wise (y may alias x; n may be 0) ----------------------------------------------- */
 lavr_status lavr_cuda_gelu_tanh(const float *x, int64_t n, float *y, void *stream);

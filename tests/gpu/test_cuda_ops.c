@@ -13,6 +13,7 @@
 #include "core/dtype.h"
 #include "core/rng.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "parallel/device.h"
 #include "kernels/ops.h"
 
 static uint64_t seed;
@@ -430,7 +431,7 @@ static void bench(lavr_cuda_blas *blas) {
 }
 
 int main(void) {
-    if (lavr_cuda_device_count() == 0) {
+    if (lavr_device_count() == 0) {
         printf("test_cuda_ops: no CUDA device, skipped\n");
         return 77;
     }
