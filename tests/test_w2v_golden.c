@@ -16,16 +16,6 @@
 
 #define W2V_TOL 1e-4 /* golden/README.md: the wav2vec2 reference is fp32 */
 
-static double rel_l2(const float *out, const float *ref, int64_t n) {
-    double num = 0.0, den = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        const double d = (double)out[i] - (double)ref[i];
-        num += d * d;
-        den += (double)ref[i] * (double)ref[i];
-    }
-    return den > 0.0 ? sqrt(num / den) : sqrt(num);
-}
-
 /* Double-precision LayerNorm of rows [rows, cols] with gamma/beta tensors (any dtype). */
 static void layernorm_ref(const float *x, int64_t rows, int64_t cols, const lavr_tensor *g, const lavr_tensor *b,
                           double eps, float *y) {
@@ -47,7 +37,7 @@ static void poison(float *x, int64_t n) {
 }
 
 static void compare(const char *what, const float *out, const float *ref, int64_t n) {
-    const double e = rel_l2(out, ref, n);
+    const double e = lavr_golden_rel_l2(out, ref, n);
     printf("  %-28s rel L2 %.3e (limit %.0e)\n", what, e, W2V_TOL);
     CHECK_MSG(e <= W2V_TOL, "%s rel L2 %.3e", what, e);
 }

@@ -13,6 +13,7 @@
 #include "core/dtype.h"
 #include "core/rng.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "io/golden.h"
 #include "parallel/device.h"
 #include "kernels/ops.h"
 
@@ -76,19 +77,8 @@ static float *download(const void *dev, int64_t n) {
     return h;
 }
 
-/* ||got - want|| / ||want|| in double; NaN anywhere gives NaN (and fails every <= test). */
-static double rel_l2(const float *got, const float *want, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const double d = (double)got[i] - want[i];
-        num += d * d;
-        den += (double)want[i] * want[i];
-    }
-    return sqrt(num / (den > 0 ? den : 1));
-}
-
 static void expect_close(const char *what, const float *got, const float *want, int64_t n, double tol) {
-    const double e = rel_l2(got, want, n);
+    const double e = lavr_golden_rel_l2(got, want, n); /* NaN anywhere gives inf: fails */
     printf("  %-44s rel L2 %.3g (tol %.0e)\n", what, e, tol);
     CHECK_MSG(e <= tol, "%s: rel L2 %.3g > %.0e", what, e, tol);
 }
