@@ -13,5 +13,14 @@ lavr_status lavr_cmd_sample_inputs(int argc, char **argv);
 lavr_status lavr_cmd_prep_image(int argc, char **argv);
 lavr_status lavr_cmd_encode(int argc, char **argv);
 lavr_status lavr_cmd_check_golden(int argc, char **argv);
+lavr_status lavr_cmd_dit_run(int argc, char **argv);
+lavr_status lavr_cmd_encode_image(int argc, char **argv);
+lavr_status lavr_cmd_encode_text(int argc, char **argv);
+lavr_status lavr_cmd_encode_audio(int argc, char **argv);
+lavr_status lavr_cmd_decode_latents(int argc, char **argv);
+lavr_status lavr_cmd_convert(int argc, char **argv);
+lavr_status lavr_cmd_plan(int argc, char **argv);
+lavr_status lavr_cmd_bench(int argc, char **argv);
+lavr_status lavr_cmd_render(int argc, char **argv);
 
 #endif

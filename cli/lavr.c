@@ -15,11 +15,20 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"bench", lavr_cmd_bench, "run the DiT schedule on generated weights and report ms per block-step, FPS, memory"},
     {"check-golden", lavr_cmd_check_golden, "run golden files from the official implementation and compare every output"},
+    {"convert", lavr_cmd_convert, "convert the official checkpoints (safetensors, LoRA, .pth, HF) into one lavr model file"},
+    {"decode-latents", lavr_cmd_decode_latents, "decode latent blocks with the streaming VAE into an MP4"},
+    {"dit-run", lavr_cmd_dit_run, "render clean latent blocks with the DiT on one process (tiny/any checkpoint)"},
     {"encode", lavr_cmd_encode, "write an MP4 (H.264 + AAC, fragmented) from PNG frames and an audio file"},
+    {"encode-audio", lavr_cmd_encode_audio, "wav2vec2 features of a speech file bucketed to 25 fps (conditioning file)"},
+    {"encode-image", lavr_cmd_encode_image, "VAE-encode a portrait into reference and motion latents (conditioning file)"},
+    {"encode-text", lavr_cmd_encode_text, "tokenize and umT5-encode a prompt (conditioning file)"},
     {"init", lavr_cmd_init, "write a model checkpoint with deterministic random weights (or --dry-run counts)"},
     {"inspect", lavr_cmd_inspect, "list a model file's config, tensors, shapes, dtypes and totals"},
+    {"plan", lavr_cmd_plan, "list the layouts that fit a GPU count and memory, with predicted bytes per rank"},
     {"prep-image", lavr_cmd_prep_image, "show the size rule's output size for an image and write the preprocessed picture"},
+    {"render", lavr_cmd_render, "render a talking-avatar MP4 from a portrait, speech and a prompt (under mpirun)"},
     {"sample-inputs", lavr_cmd_sample_inputs, "write a synthetic portrait and espeak-ng speech for the demo"},
     {"topo", lavr_cmd_topo, "show which rank plays which role on which device for a layout (under mpirun)"},
     {"version", lavr_cmd_version, "print the version and the features this build has"},
@@ -28,7 +37,7 @@ static const command commands[] = {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: lavr COMMAND [options]   (lavr COMMAND --help for its options)\n\ncommands:\n");
-    for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
 }
 
 /* Exit codes (documented in README): 0 ok, 2 bad arguments or input, 1 any other failure. */

@@ -104,4 +104,63 @@ typedef struct {
 lavr_status lavr_dit_block_forward(const lavr_dit *m, lavr_dit_step_cache *c, const lavr_dit_block_input *in,
                                    float *velocity);
 
+/* ---- Sharded model (issue 6): tensor parallel over heads / FFN columns, layer ranges ------------
+ * A shard holds layers [layer_begin, layer_end) and, with tp.size > 1, heads
+ * [tp.rank*H/size, (tp.rank+1)*H/size) of every attention (self, text cross, audio injector) and the
+ * same share of FFN columns (Megatron: q/k/v/ffn.0 split by output rows, o/ffn.2 by input columns,
+ * one all-reduce of fp32 partial sums after o and after ffn.2, bias added after the sum). The
+ * q/k RMSNorms span the full width, so their per-row sums of squares are all-reduced too. The
+ * embeddings (patch, pose, time, audio encoder, FramePack) live on the shard with layer_begin == 0,
+ * the head on the one with layer_end == num_layers; the text embedding MLP on every shard (its
+ * layers need the text K/V). Step caches hold only the shard's layers and heads. */
+typedef struct {
+    int rank, size; /* size 1: no communication */
+    /* in-place fp32 sum over the tp group; must give bit-identical results on every rank */
+    lavr_status (*allreduce_sum)(void *ctx, float *buf, int64_t n);
+    void *ctx;
+} lavr_dit_tp;
+
+typedef struct {
+    int64_t layer_begin, layer_end; /* layer_end = -1: up to the last layer */
+    lavr_dit_tp tp;
+} lavr_dit_shard;
+
+/* The whole model on one rank (what lavr_dit_load uses). */
+lavr_dit_shard lavr_dit_shard_full(void);
+/* Loads only what the shard needs (row/column hyperslabs of the split tensors). */
+lavr_status lavr_dit_load_shard(lavr_h5file *f, const char *prefix, const char *config_obj,
+                                const lavr_dit_shard *shard, lavr_dit **out);
+const lavr_dit_shard *lavr_dit_shard_of(const lavr_dit *m);
+
+/* What one forward hands from a layer range to the next (pipeline messages carry it as the header
+ * ints plus the float buffer): hidden x [rows, d] (bf16 values) after the previous layer, the
+ * time embedding e [d] and projection e0 [6, d] of the tokens' timestep, and for a block the audio
+ * tokens a_loc [F][num_audio_token + 1][d] and a_glob [F][d]. Token positions are not carried:
+ * they follow from prefill / block_index / sink_offset and the geometry. */
+typedef struct {
+    int64_t prefill;      /* 1: the sink's tokens at t = 0 */
+    int64_t block_index;  /* block forwards: n = 4*clip + block */
+    int64_t sink_offset;  /* block forwards: d of the reference position max(30, f0 + d) */
+    int64_t rows;         /* tokens: block_tokens or sink */
+    float timestep;
+    float *buf;           /* [x | e | e0 | a_loc | a_glob], floats() long, owned */
+    int64_t floats;
+    float *x, *e, *e0, *a_loc, *a_glob; /* views into buf */
+} lavr_dit_act;
+
+/* Sized for the larger of a block and the sink of geometry g. */
+lavr_status lavr_dit_act_create(const lavr_dit *m, const lavr_dit_geometry *g, lavr_dit_act **out);
+void lavr_dit_act_destroy(lavr_dit_act *a);
+/* First shard only: embed the sink tokens (reference + FramePack motion, t = 0) / a noisy block. */
+lavr_status lavr_dit_embed_sink(const lavr_dit *m, const lavr_dit_step_cache *c, const float *ref,
+                                const float *motion, lavr_dit_act *a);
+lavr_status lavr_dit_embed_block(const lavr_dit *m, const lavr_dit_step_cache *c, const lavr_dit_block_input *in,
+                                 lavr_dit_act *a);
+/* The shard's layers (with their audio injections) on a, against the step cache; a prefill fills
+ * the sink of the shard's layers (and marks the cache ready), a block writes its K/V slot first. */
+lavr_status lavr_dit_forward_layers(const lavr_dit *m, lavr_dit_step_cache *c, lavr_dit_act *a,
+                                    lavr_dit_layer_hook hook, void *hook_user);
+/* Last shard only: head and unpatchify of a block -> velocity [C, F, h, w] (bf16 values). */
+lavr_status lavr_dit_head(const lavr_dit *m, const lavr_dit_step_cache *c, const lavr_dit_act *a, float *velocity);
+
 #endif

@@ -1,0 +1,8 @@
+/* `lavr convert`: placeholder while its issue is in progress (replaced by the real command). */
+#include "cli/commands.h"
+
+lavr_status lavr_cmd_convert(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "lavr convert is not built yet");
+}

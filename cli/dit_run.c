@@ -1,0 +1,8 @@
+/* `lavr dit-run`: placeholder while its issue is in progress (replaced by the real command). */
+#include "cli/commands.h"
+
+lavr_status lavr_cmd_dit_run(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "lavr dit-run is not built yet");
+}

@@ -1,0 +1,38 @@
+/* The conditioning of one render, computed once (on the aux role) from the user's inputs: the VAE
+ * reference and motion latents of the portrait, the umT5 context of the prompt and the bucketed
+ * wav2vec2 features of the speech (liveavatar-system §1.2-1.4), and its HDF5 file form. */
+#ifndef LAVR_MODELS_CONDITIONING_H
+#define LAVR_MODELS_CONDITIONING_H
+
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/status.h"
+#include "core/tensor.h"
+#include "io/h5model.h"
+
+typedef struct {
+    lavr_tensor context; /* F32 [rows, text_dim] (bf16 values), rows = real tokens incl. EOS */
+    lavr_tensor ref;     /* F32 [z_dim, 1, h, w]: VAE encode of the single preprocessed frame */
+    lavr_tensor motion;  /* F32 [z_dim, 19, h, w]: VAE encode of the frame repeated 73 times */
+    lavr_tensor audio;   /* F32 [frames, states, audio_dim] (bf16 values): 48 * clips video frames */
+    int64_t clips;       /* clips the audio gives (liveavatar-system §1.3 step 5) */
+    int64_t height, width; /* generated pixel size (size rule) */
+    char image_sha[65], audio_sha[65], prompt_sha[65]; /* SHA-256 hex of the input bytes / prompt text */
+} lavr_conditioning;
+
+/* Each part from the model file (groups /vae, /t5 + /tokenizer, /wav2vec2) and the inputs. size is
+ * the user's "W*H" area string. Tensors come from arena. */
+lavr_status lavr_cond_encode_image(lavr_h5file *model, const char *image_path, const char *size, lavr_arena *arena,
+                                   lavr_conditioning *c);
+lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_arena *arena, lavr_conditioning *c);
+lavr_status lavr_cond_encode_audio(lavr_h5file *model, const char *audio_path, lavr_arena *arena,
+                                   lavr_conditioning *c);
+
+/* File form: datasets /context, /ref_latent, /motion_latents, /audio (any subset present), root
+ * attributes format="lavr-conditioning", clips, height, width and the hashes. save writes only the
+ * parts that are set (numel > 0) and keeps the others already in the file. */
+lavr_status lavr_cond_save(const char *path, const lavr_conditioning *c);
+lavr_status lavr_cond_load(const char *path, lavr_arena *arena, lavr_conditioning *c);
+
+#endif
