@@ -1,8 +1,388 @@
-/* `lavr bench`: placeholder while its issue is in progress (replaced by the real command). */
+/* `lavr bench`: the DiT's real stage schedule on GPUs with weights generated on each device (no checkpoint):
+ * one MPI rank per GPU, stages pass latents by NCCL send/recv, tp ranks all-reduce; reports ms per block-step
+ * per stage, time to first frame, steady-state FPS and each rank's peak arena memory against the planner. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
 #include "cli/commands.h"
+#include "core/units.h"
+#include "io/size_rule.h"
+#include "models/config.h"
+#include "parallel/layout.h"
+#include "parallel/mpi.h"
+#include "parallel/plan.h"
+
+#if LAVR_HAVE_CUDA
+#include <cuda_runtime_api.h>
+
+#include "kernels/cuda/dit_kernels.h"
+#include "models/dit_cuda.h"
+#include "models/sampler.h"
+#include "parallel/device.h"
+#if LAVR_HAVE_NCCL
+#include "parallel/nccl.h"
+#endif
+#endif
+
+typedef struct {
+    lavr_model_config cfg;
+    int64_t width, height, blocks, warmup, seed;
+    lavr_layout layout;
+    uint64_t gpu_mem;
+} bench_args;
+
+/* The layout with aux=0 allowed (the bench runs DiT ranks only); any other aux count is refused. */
+static lavr_status parse_layout(const char *text, lavr_layout *out) {
+    char buf[128], rest[128] = "";
+    CHECK_ARG(strlen(text) < sizeof buf, "bench: layout '%s' is too long", text);
+    strcpy(buf, text);
+    for (char *item = strtok(buf, ","); item; item = strtok(NULL, ",")) {
+        if (strncmp(item, "aux=", 4) == 0) {
+            CHECK_ARG(strcmp(item, "aux=0") == 0, "bench: layout '%s': the bench runs DiT ranks only, use aux=0", text);
+            continue;
+        }
+        if (rest[0]) strcat(rest, ",");
+        strcat(rest, item);
+    }
+    TRY(lavr_layout_parse(rest[0] ? rest : "steps=4", out));
+    out->aux = 0;
+    CHECK_ARG(out->pp == 1, "bench: layout '%s': pp > 1 (layer ranges) is not supported by the bench yet; use pp=1",
+              text);
+    return LAVR_OK;
+}
+
+static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, bench_args *a) {
+    TRY(cli_parse("bench", argc, argv, 2, opts, nopts, NULL, 0, NULL));
+    if (cli_flag(opts, nopts, "help")) return LAVR_OK;
+    TRY(lavr_config_preset(cli_get(opts, nopts, "config", "s2v-14b"), &a->cfg));
+    TRY(lavr_size_parse(cli_get(opts, nopts, "size", "704*384"), &a->width, &a->height));
+    CHECK_ARG(a->width % 16 == 0 && a->height % 16 == 0 && a->width >= 64 && a->height >= 64,
+              "bench: size %lldx%lld must be multiples of 16 and at least 64", (long long)a->width,
+              (long long)a->height);
+    TRY(parse_layout(cli_get(opts, nopts, "layout", "steps=4,tp=1,pp=1,aux=0"), &a->layout));
+    TRY(lavr_layout_check(&a->layout, a->cfg.dit.num_heads, a->cfg.dit.ffn_dim, a->cfg.dit.num_layers));
+    TRY(cli_get_int(opts, nopts, "warmup", 1, 0, 1000, &a->warmup));
+    TRY(cli_get_int(opts, nopts, "blocks", a->warmup + 3, a->warmup + 2, 100000, &a->blocks));
+    TRY(cli_get_int(opts, nopts, "seed", 1, 0, INT64_MAX, &a->seed));
+    const char *mem = cli_get(opts, nopts, "gpu-mem", NULL);
+    a->gpu_mem = 0;
+    if (mem) TRY(lavr_parse_bytes(mem, &a->gpu_mem));
+    const int need = lavr_layout_dit_ranks(&a->layout), have = lavr_mpi_world_size();
+    char text[96];
+    lavr_layout_format(&a->layout, text, sizeof text);
+    CHECK_ARG(need == have, "bench: layout %s needs %d ranks (one per GPU) but mpirun started %d", text, need, have);
+    if (a->gpu_mem) {
+        /* the planner's verdict first: over the cap is one message, not an allocation failure per rank */
+        lavr_plan_options o = lavr_plan_options_default();
+        o.text_kv_bytes = 2;
+        o.gpus = need;
+        o.gpu_mem = a->gpu_mem;
+        TRY(lavr_plan_check(&a->cfg, a->width, a->height, &a->layout, &o));
+    }
+    return LAVR_OK;
+}
+
+#if LAVR_HAVE_CUDA
+
+#define CU(call)                                                                                        \
+    do {                                                                                                \
+        cudaError_t e_ = (call);                                                                        \
+        if (e_ != cudaSuccess) return LAVR_FAIL(LAVR_E_CUDA, "%s: %s", #call, cudaGetErrorString(e_)); \
+    } while (0)
+
+enum { R_STEP_MEAN, R_STEP_MIN, R_STEP_MAX, R_PREFILL, R_WEIGHTS, R_PEAK, R_PLAN_ARENA, R_USED, R_TTFF,
+       R_BLOCK_MS, R_DEVICE, R_FIELDS };
+
+typedef struct {
+    const bench_args *a;
+    int rank, stage, tp_rank, k; /* k: steps of this stage */
+    cudaStream_t stream;
+    lavr_device_arena *arena;
+    lavr_cuda_blas *blas;
+    lavr_dit_cuda *g;
+    lavr_dit_cuda_cache *cache[LAVR_LAYOUT_DENOISE_STEPS];
+    lavr_dit_cuda_act act;
+    float *x, *v;
+    cudaEvent_t *ev; /* [blocks][k][2] step start/end, then per block end, then start and prefill end */
+    void *tp_comm, *pipe_comm; /* lavr_nccl */
+} bench_rank;
+
+#if LAVR_HAVE_NCCL
+static lavr_status nccl_sum(void *ctx, float *buf, int64_t n, void *stream) {
+    return lavr_nccl_allreduce_sum(ctx, buf, n, LAVR_F32, stream);
+}
+#endif
+
+static lavr_status fill(bench_rank *b, float *dev, int64_t n, uint64_t stream_id, float scale, int round) {
+    TRY(lavr_cuda_fill_uniform(dev, 0, n, (uint64_t)b->a->seed, stream_id, 0, scale, 0.0f, b->stream));
+    return round ? lavr_cuda_round_bf16(dev, n, b->stream) : LAVR_OK;
+}
+
+/* the block loop of one rank: receive (or draw) the latent, run the stage's steps, hand it on */
+static lavr_status run_blocks(bench_rank *b, const lavr_sampler *smp) {
+    const bench_args *a = b->a;
+    const lavr_dit_config *c = &a->cfg.dit;
+    const int64_t n_lat = c->in_dim * c->frames_per_block * (a->height / 8) * (a->width / 8), d = c->dim;
+    const int S = a->layout.steps;
+    cudaEvent_t *blk_end = b->ev + a->blocks * b->k * 2;
+    for (int64_t n = 0; n < a->blocks; n++) {
+        if (b->stage == 0) {
+            TRY(fill(b, b->x, n_lat, 0x100000000ull + (uint64_t)n, 1.0f, 1));
+        } else {
+#if LAVR_HAVE_NCCL
+            TRY(lavr_nccl_recv(b->pipe_comm, b->x, n_lat, LAVR_F32, b->rank - a->layout.tp, b->stream));
+#endif
+        }
+        /* the block's audio tokens (the audio encoder is not run by the bench) */
+        TRY(fill(b, b->act.a_loc, c->frames_per_block * (c->num_audio_token + 2) * d, 0x200000000ull + (uint64_t)n,
+                 1.0f, 1));
+        for (int s = 0; s < b->k; s++) {
+            const int step = b->stage * b->k + s;
+            CU(cudaEventRecord(b->ev[(n * b->k + s) * 2], b->stream));
+            TRY(lavr_dit_cuda_embed_tokens(b->g, b->x, n, 4 + (n + step) % 27, &b->act));
+            /* time embedding e, e0 of the step (the time MLP is not run by the bench) */
+            TRY(fill(b, b->act.e, 7 * d, 0x300000000ull + (uint64_t)step, 0.1f, 0));
+            TRY(lavr_dit_cuda_forward_layers(b->g, b->cache[s], &b->act));
+            TRY(lavr_dit_cuda_head(b->g, &b->act, b->v));
+            TRY(lavr_cuda_euler_step(b->x, b->v, n_lat, smp->sigmas[step + 1] - smp->sigmas[step], b->stream));
+            CU(cudaEventRecord(b->ev[(n * b->k + s) * 2 + 1], b->stream));
+        }
+        if (b->stage < S - 1) {
+#if LAVR_HAVE_NCCL
+            TRY(lavr_nccl_send(b->pipe_comm, b->x, n_lat, LAVR_F32, b->rank + a->layout.tp, b->stream));
+#endif
+        }
+        CU(cudaEventRecord(blk_end[n], b->stream));
+    }
+    return LAVR_OK;
+}
+
+static lavr_status wait_all(bench_rank *b) {
+#if LAVR_HAVE_NCCL
+    if (b->pipe_comm) return lavr_nccl_sync(b->pipe_comm, b->stream, 900.0);
+    if (b->tp_comm) return lavr_nccl_sync(b->tp_comm, b->stream, 900.0);
+#endif
+    CU(cudaStreamSynchronize(b->stream));
+    return LAVR_OK;
+}
+
+static lavr_status run_rank(bench_rank *b, double *res) {
+    const bench_args *a = b->a;
+    const lavr_dit_config *c = &a->cfg.dit;
+    const int64_t lh = a->height / 8, lw = a->width / 8, d = c->dim;
+    const int64_t n_lat = c->in_dim * c->frames_per_block * lh * lw;
+    lavr_sampler smp;
+    TRY(lavr_sampler_init(LAVR_LAYOUT_DENOISE_STEPS, &smp));
+    char name[32];
+    snprintf(name, sizeof name, "cuda:%d", (int)res[R_DEVICE]);
+    TRY(lavr_device_arena_create(name, (size_t)a->gpu_mem, &b->arena));
+    TRY(lavr_cuda_blas_create(0, &b->blas));
+    lavr_dit_cuda_tp tp = {b->tp_rank, a->layout.tp, NULL, NULL};
+#if LAVR_HAVE_NCCL
+    if (a->layout.tp > 1) tp.allreduce_sum = nccl_sum, tp.ctx = b->tp_comm;
+#endif
+    TRY(lavr_dit_cuda_create(c, &tp, lh, lw, b->arena, b->blas, b->stream, &b->g));
+    TRY(lavr_dit_cuda_generate(b->g, (uint64_t)a->seed));
+    for (int s = 0; s < b->k; s++) TRY(lavr_dit_cuda_cache_create(b->g, &b->cache[s]));
+    TRY(lavr_dit_cuda_act_create(b->g, &b->act));
+    TRY(lavr_device_arena_alloc(b->arena, (size_t)n_lat * 4, "bench latent", (void **)&b->x));
+    TRY(lavr_device_arena_alloc(b->arena, (size_t)n_lat * 4, "bench velocity", (void **)&b->v));
+    /* a prompt's worth of context (the T5 encoder is not run by the bench) */
+    float *ctx = malloc((size_t)(c->text_len * c->text_dim) * sizeof(float));
+    if (!ctx) return LAVR_FAIL(LAVR_E_NOMEM, "bench context");
+    for (int64_t i = 0; i < c->text_len * c->text_dim; i++) ctx[i] = (float)((i * 2654435761u % 1000) / 500.0 - 1.0);
+    lavr_status st = lavr_dit_cuda_set_context(b->g, ctx, c->text_len);
+    free(ctx);
+    TRY(st);
+    const int64_t nev = a->blocks * b->k * 2 + a->blocks + 2;
+    b->ev = calloc((size_t)nev, sizeof(cudaEvent_t));
+    if (!b->ev) return LAVR_FAIL(LAVR_E_NOMEM, "bench events");
+    for (int64_t i = 0; i < nev; i++) CU(cudaEventCreate(&b->ev[i]));
+    cudaEvent_t *blk_end = b->ev + a->blocks * b->k * 2, *t0 = blk_end + a->blocks, *pre_end = t0 + 1;
+    CU(cudaStreamSynchronize(b->stream));
+
+    MPI_TRY(MPI_Barrier(MPI_COMM_WORLD));
+    CU(cudaEventRecord(*t0, b->stream));
+    /* sink prefill: the reference and motion tokens at t = 0 (embeddings drawn, not computed) */
+    const lavr_dit_geometry *geo = NULL;
+    lavr_dit_geometry gbuf;
+    TRY(lavr_dit_geometry_of(c, lh, lw, &gbuf));
+    geo = &gbuf;
+    b->act.prefill = 1, b->act.rows = geo->sink, b->act.block_index = 0, b->act.sink_offset = 0;
+    TRY(fill(b, b->act.x, geo->sink * d, 0x400000000ull, 1.0f, 1));
+    TRY(fill(b, b->act.e, 7 * d, 0x300000000ull + 99, 0.1f, 0));
+    TRY(lavr_dit_cuda_forward_layers(b->g, b->cache[0], &b->act));
+    for (int s = 1; s < b->k; s++) TRY(lavr_dit_cuda_cache_copy_sink(b->g, b->cache[s], b->cache[0]));
+    CU(cudaEventRecord(*pre_end, b->stream));
+    TRY(run_blocks(b, &smp));
+    TRY(wait_all(b));
+
+    float ms;
+    double sum = 0, mn = 1e30, mx = 0;
+    int64_t cnt = 0;
+    for (int64_t n = a->warmup; n < a->blocks; n++)
+        for (int s = 0; s < b->k; s++) {
+            CU(cudaEventElapsedTime(&ms, b->ev[(n * b->k + s) * 2], b->ev[(n * b->k + s) * 2 + 1]));
+            sum += ms, cnt++;
+            if (ms < mn) mn = ms;
+            if (ms > mx) mx = ms;
+        }
+    res[R_STEP_MEAN] = sum / (double)cnt, res[R_STEP_MIN] = mn, res[R_STEP_MAX] = mx;
+    CU(cudaEventElapsedTime(&ms, *t0, *pre_end));
+    res[R_PREFILL] = ms;
+    CU(cudaEventElapsedTime(&ms, *t0, blk_end[0]));
+    res[R_TTFF] = ms;
+    CU(cudaEventElapsedTime(&ms, blk_end[a->warmup], blk_end[a->blocks - 1]));
+    res[R_BLOCK_MS] = ms / (double)(a->blocks - 1 - a->warmup);
+    res[R_WEIGHTS] = (double)lavr_dit_cuda_weight_bytes(b->g);
+    res[R_PEAK] = (double)lavr_device_arena_peak(b->arena);
+    size_t free_b = 0, total_b = 0;
+    CU(cudaMemGetInfo(&free_b, &total_b));
+    res[R_USED] = (double)(total_b - free_b);
+    return LAVR_OK;
+}
+
+static void rank_cleanup(bench_rank *b) {
+    if (b->ev) {
+        const int64_t nev = b->a->blocks * b->k * 2 + b->a->blocks + 2;
+        for (int64_t i = 0; i < nev; i++)
+            if (b->ev[i]) cudaEventDestroy(b->ev[i]);
+        free(b->ev);
+    }
+    for (int s = 0; s < b->k; s++)
+        if (b->g) lavr_dit_cuda_cache_destroy(b->g, b->cache[s]);
+    lavr_dit_cuda_destroy(b->g);
+    lavr_cuda_blas_destroy(b->blas);
+    lavr_device_arena_destroy(b->arena);
+#if LAVR_HAVE_NCCL
+    lavr_nccl_destroy(b->tp_comm);
+    lavr_nccl_destroy(b->pipe_comm);
+#endif
+    if (b->stream) cudaStreamDestroy(b->stream);
+}
+
+static double gib(double b) { return b / (double)(1ull << 30); }
+
+static void report(const bench_args *a, const double *all, int ranks) {
+    const lavr_dit_config *c = &a->cfg.dit;
+    char text[96], cap[32] = "free memory - 1 GiB";
+    lavr_layout_format(&a->layout, text, sizeof text);
+    if (a->gpu_mem) lavr_format_bytes(a->gpu_mem, cap, sizeof cap);
+    lavr_dit_geometry g;
+    (void)lavr_dit_geometry_of(c, a->height / 8, a->width / 8, &g);
+    printf("bench: %s at %lldx%lld (latent %lldx%lld: block %lld tokens, window %lld, sink %lld), layout %s, "
+           "%d rank%s, %lld blocks (%lld warm-up), arena cap %s, weights generated on the devices (seed %lld)\n",
+           a->cfg.preset, (long long)a->width, (long long)a->height, (long long)a->width / 8, (long long)a->height / 8,
+           (long long)g.block_tokens, (long long)g.window, (long long)g.sink, text, ranks, ranks == 1 ? "" : "s",
+           (long long)a->blocks, (long long)a->warmup, cap, (long long)a->seed);
+    printf("%4s %5s %3s %6s %6s %10s %9s %9s %10s %9s %10s %9s %9s %10s\n", "rank", "stage", "tp", "device", "steps",
+           "ms/step", "min", "max", "prefill", "weights", "arena-peak", "plan", "peak/plan", "dev-used");
+    for (int r = 0; r < ranks; r++) {
+        const double *x = all + r * R_FIELDS;
+        const int k = LAVR_LAYOUT_DENOISE_STEPS / a->layout.steps, stage = r / a->layout.tp;
+        char steps[32];
+        snprintf(steps, sizeof steps, "%d-%d", stage * k, stage * k + k - 1);
+        printf("%4d %5d %3d %6d %6s %10.2f %9.2f %9.2f %10.1f %8.2fG %9.2fG %8.2fG %9.3f %9.2fG\n", r, stage,
+               r % a->layout.tp, (int)x[R_DEVICE], steps, x[R_STEP_MEAN], x[R_STEP_MIN], x[R_STEP_MAX], x[R_PREFILL],
+               gib(x[R_WEIGHTS]), gib(x[R_PEAK]), gib(x[R_PLAN_ARENA]), x[R_PEAK] / x[R_PLAN_ARENA], gib(x[R_USED]));
+    }
+    const double *last = all + (ranks - a->layout.tp) * R_FIELDS;
+    const double frames = 4.0 * (double)c->frames_per_block;
+    printf("time to first frame: %.1f ms (sink prefill + block 0 through %d stage%s)\n", last[R_TTFF],
+           a->layout.steps, a->layout.steps == 1 ? "" : "s");
+    printf("steady state: %.1f ms per block at the last stage -> %.2f FPS (%.0f frames per block)\n", last[R_BLOCK_MS],
+           frames * 1000.0 / last[R_BLOCK_MS], frames);
+    printf("plan: the planner's bytes of the rank minus cuBLASLt workspace and NCCL buffers (outside the arena), "
+           "text K/V as bf16; dev-used: whole device incl. CUDA context, NCCL, cuBLASLt and the arena's cap\n");
+}
+
+static lavr_status run(const bench_args *a) {
+    if (lavr_device_count() < 1) return LAVR_FAIL(LAVR_E_UNSUPPORTED, "bench: no CUDA device is visible");
+    bench_rank b;
+    memset(&b, 0, sizeof b);
+    b.a = a;
+    b.rank = lavr_mpi_world_rank();
+    b.stage = b.rank / a->layout.tp;
+    b.tp_rank = b.rank % a->layout.tp;
+    b.k = LAVR_LAYOUT_DENOISE_STEPS / a->layout.steps;
+    const int ranks = lavr_mpi_world_size();
+    MPI_Comm node, tpc;
+    int local = 0;
+    MPI_TRY(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, b.rank, MPI_INFO_NULL, &node));
+    MPI_TRY(MPI_Comm_rank(node, &local));
+    MPI_TRY(MPI_Comm_free(&node));
+    const int device = local % lavr_device_count();
+    MPI_TRY(MPI_Comm_split(MPI_COMM_WORLD, b.stage, b.rank, &tpc));
+    double res[R_FIELDS] = {0};
+    res[R_DEVICE] = device;
+    lavr_status st = cudaSetDevice(device) == cudaSuccess ? LAVR_OK
+                                                          : LAVR_FAIL(LAVR_E_CUDA, "bench: cannot use cuda:%d", device);
+#if LAVR_HAVE_NCCL
+    if (!st && a->layout.tp > 1) st = lavr_nccl_create(tpc, device, 120.0, (lavr_nccl **)&b.tp_comm);
+    if (!st && a->layout.steps > 1) st = lavr_nccl_create(MPI_COMM_WORLD, device, 120.0, (lavr_nccl **)&b.pipe_comm);
+#else
+    if (!st && ranks > 1) st = LAVR_FAIL(LAVR_E_UNSUPPORTED, "bench: more than one rank needs a build with NCCL");
+#endif
+    if (!st && cudaStreamCreateWithFlags(&b.stream, cudaStreamNonBlocking) != cudaSuccess)
+        st = LAVR_FAIL(LAVR_E_CUDA, "bench: cannot create a stream");
+    if (!st) st = run_rank(&b, res);
+    if (!st) {
+        /* the planner's prediction for this rank, without what lives outside the arena */
+        lavr_plan_options o = lavr_plan_options_default();
+        o.text_kv_bytes = 2;
+        o.gpus = lavr_device_count();
+        lavr_plan_rank *pr = calloc((size_t)ranks, sizeof *pr);
+        if (!pr) st = LAVR_FAIL(LAVR_E_NOMEM, "bench plan");
+        if (!st) st = lavr_plan_layout(&a->cfg, a->width, a->height, &a->layout, &o, pr);
+        if (!st) {
+            res[R_PLAN_ARENA] = (double)(pr[b.rank].total - pr[b.rank].workspace - pr[b.rank].comm);
+        }
+        free(pr);
+    }
+    rank_cleanup(&b);
+    MPI_Comm_free(&tpc);
+    TRY(st);
+    double *all = b.rank == 0 ? calloc((size_t)(ranks * R_FIELDS), sizeof(double)) : NULL;
+    if (b.rank == 0 && !all) return LAVR_FAIL(LAVR_E_NOMEM, "bench results");
+    MPI_TRY(MPI_Gather(res, R_FIELDS, MPI_DOUBLE, all, R_FIELDS, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    if (b.rank == 0) report(a, all, ranks);
+    free(all);
+    return LAVR_OK;
+}
+#endif
 
 lavr_status lavr_cmd_bench(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "lavr bench is not built yet");
+    cli_option opts[] = {
+        {"config", 1, "model preset: s2v-14b (default) or tiny", NULL},
+        {"size", 1, "video size W*H in pixels, multiples of 16 (default 704*384)", NULL},
+        {"layout", 1, "steps=S,tp=T,pp=1,aux=0: one MPI rank per GPU, S*T ranks (default steps=4,tp=1)", NULL},
+        {"blocks", 1, "blocks to run (default warm-up + 3, at least warm-up + 2)", NULL},
+        {"warmup", 1, "leading blocks left out of the averages (default 1)", NULL},
+        {"gpu-mem", 1, "device arena cap per GPU, e.g. 22GiB (default: free memory minus 1 GiB)", NULL},
+        {"seed", 1, "seed of the generated weights and inputs (default 1)", NULL},
+        {"help", 0, "print this help", NULL},
+    };
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    TRY(lavr_mpi_start(&argc, &argv));
+    bench_args a;
+    memset(&a, 0, sizeof a);
+    TRY_COLLECTIVE(parse(argc, argv, opts, nopts, &a));
+    if (cli_flag(opts, nopts, "help")) {
+        if (lavr_mpi_world_rank() == 0)
+            cli_print_help("usage: mpirun -np S*T lavr bench [--config s2v-14b] [--size 704*384]\n"
+                           "           --layout steps=S,tp=T,pp=1,aux=0 [--blocks N] [--warmup W] [--gpu-mem 22GiB]\n"
+                           "Runs the DiT stage pipeline on GPUs with weights generated on each device and reports ms\n"
+                           "per block-step per stage, time to first frame, FPS and peak device memory per rank.",
+                           opts, nopts);
+        return lavr_mpi_finish();
+    }
+#if LAVR_HAVE_CUDA
+    TRY(run(&a));
+    return lavr_mpi_finish();
+#else
+    TRY_COLLECTIVE(LAVR_FAIL(LAVR_E_UNSUPPORTED, "bench: this build has no CUDA backend (configure with LAVR_CUDA=ON)"));
+    return LAVR_OK;
+#endif
 }

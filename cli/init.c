@@ -11,6 +11,7 @@
 #include "io/h5model.h"
 #include "models/config.h"
 #include "models/init_weights.h"
+#include "models/tokenizer.h"
 
 /* Slabs of at most this many elements are generated and written at once, so even the 1 G-element
  * umT5 embedding never sits in memory whole. */
@@ -182,6 +183,14 @@ static lavr_status write_model(const lavr_model_config *cfg, const char *out, ui
         if (!st) st = lavr_h5_write_attr_string(w.file, group, "config", json);
         free(json);
     }
+    /* tiny gets a synthetic tokenizer (models/tokenizer_tiny.c); the real one comes from lavr convert */
+    int with_tokenizer = strcmp(cfg->preset, "tiny") == 0;
+    if (!st && with_tokenizer) {
+        char *json = NULL;
+        st = lavr_tokenizer_tiny_json(cfg->t5.vocab, &json);
+        if (!st) st = lavr_tokenizer_store(w.file, LAVR_TOKENIZER_KIND_JSON, (const uint8_t *)json, (int64_t)strlen(json));
+        free(json);
+    }
     if (w.show_progress) fprintf(stderr, "\n");
     free(w.slab);
     lavr_status close_st = lavr_h5_close(w.file);
@@ -196,6 +205,8 @@ static lavr_status write_model(const lavr_model_config *cfg, const char *out, ui
     printf("wrote %s: preset %s, seed %llu, %lld tensors, %s params, %s of weights\n", out, cfg->preset,
            (unsigned long long)seed, (long long)w.done_tensors, lavr_format_count((uint64_t)all.params, p, sizeof p),
            lavr_format_bytes((uint64_t)all.bytes, b, sizeof b));
+    printf("tokenizer: %s\n", with_tokenizer ? "synthetic tokenizer.json of the tiny vocabulary (/tokenizer/data)"
+                                             : "none (lavr convert stores the real one; encode-text needs it or --ids)");
     return LAVR_OK;
 }
 

@@ -1,8 +1,232 @@
-/* `lavr render`: placeholder while its issue is in progress (replaced by the real command). */
+/* `lavr render`: the distributed render. Every rank parses the same options and agrees on the input
+ * checks (so a bad input is one line from rank 0 before any heavy work), then plays its role: DiT
+ * stage rank (ranks/dit_stage.c) or aux rank (ranks/aux_worker.c); extra aux ranks only take part in
+ * the setup broadcast. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/args.h"
 #include "cli/commands.h"
+#include "core/json.h"
+#include "io/h5model.h"
+#include "io/size_rule.h"
+#include "models/config.h"
+#include "parallel/comm.h"
+#include "parallel/mpi.h"
+#include "ranks/aux_worker.h"
+#include "ranks/dit_stage.h"
+#include "ranks/setup.h"
+
+typedef struct {
+    const char *model, *image, *audio, *prompt, *size, *out, *layout_text;
+    char stage[PATH_MAX];
+    int64_t num_clip, seed, sink_offset;
+    int progress_live;
+    int fail_rank;
+    int64_t fail_block;
+} render_args;
+
+/* A failure found on some ranks only becomes everyone's: the lowest failing rank's message is sent
+ * to all, every rank returns it and rank 0 prints it once. */
+static lavr_status agree(lavr_status local) {
+    int size = lavr_mpi_world_size();
+    if (size == 1) {
+        if (local) lavr_mpi_mark_collective_failure();
+        return local;
+    }
+    int rank = lavr_mpi_world_rank(), mine = local ? rank : INT_MAX, first = INT_MAX;
+    MPI_TRY(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
+    if (first == INT_MAX) return LAVR_OK;
+    char message[1024] = "";
+    int code = (int)local;
+    if (rank == first) snprintf(message, sizeof message, "%s", lavr_error_message());
+    MPI_TRY(MPI_Bcast(message, (int)sizeof message, MPI_CHAR, first, MPI_COMM_WORLD));
+    MPI_TRY(MPI_Bcast(&code, 1, MPI_INT, first, MPI_COMM_WORLD));
+    lavr_mpi_mark_collective_failure();
+    if (rank == first) return local;
+    /* keep the failing rank's origin: the message ends with " (dir/file.c:LINE)" */
+    char *open = strrchr(message, '(');
+    char origin[256] = "cli/render.c";
+    int line = __LINE__;
+    if (open && open > message && sscanf(open, "(%255[^:]:%d)", origin, &line) == 2) open[-1] = 0;
+    return lavr_error_set((lavr_status)code, origin, line, "%s", message);
+}
+
+static lavr_status readable(const char *what, const char *path) {
+    if (access(path, R_OK) != 0) return LAVR_FAIL(LAVR_E_ARG, "%s '%s' does not exist or is not readable", what, path);
+    return LAVR_OK;
+}
+
+static lavr_status writable_dir_of(const char *what, const char *path) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    if (access(dir, W_OK) != 0)
+        return LAVR_FAIL(LAVR_E_ARG, "%s '%s': directory '%s' does not exist or is not writable", what, path, dir);
+    return LAVR_OK;
+}
+
+static lavr_status read_dit_config(const char *model, lavr_dit_config *out) {
+    lavr_h5file *f = NULL;
+    TRY(lavr_h5_open(model, &f));
+    char *text = NULL;
+    lavr_status st = lavr_h5_exists(f, "/dit") ? lavr_h5_read_attr_string(f, "/dit", "config", &text)
+                                              : LAVR_FAIL(LAVR_E_FORMAT, "model '%s' has no /dit group", model);
+    lavr_json *j = NULL;
+    if (!st) st = lavr_json_parse(text, &j);
+    if (!st) st = lavr_dit_config_from_json(j, out);
+    lavr_json_free(j);
+    free(text);
+    lavr_status close_st = lavr_h5_close(f);
+    return st ? st : close_st;
+}
+
+/* What the aux rank checks before anything heavy starts (every rank checks the model). */
+static lavr_status check_inputs(const render_args *a, int is_aux, lavr_dit_config *dit) {
+    TRY(readable("model", a->model));
+    TRY(read_dit_config(a->model, dit));
+    if (!is_aux) return LAVR_OK;
+    TRY(readable("image", a->image));
+    TRY(readable("audio", a->audio));
+    int64_t w = 0, h = 0;
+    TRY(lavr_size_parse(a->size, &w, &h));
+    CHECK_ARG(a->prompt[0] != 0, "--prompt is empty");
+    TRY(writable_dir_of("--out", a->out));
+    TRY(writable_dir_of("--stage", a->stage));
+    return LAVR_OK;
+}
+
+/* LAVR_FAIL_AT="rank=R,block=B": a testing aid that makes rank R fail when block B reaches it. */
+static lavr_status parse_fail_at(render_args *a) {
+    a->fail_rank = -1;
+    a->fail_block = -1;
+    const char *spec = getenv("LAVR_FAIL_AT");
+    if (!spec || !spec[0]) return LAVR_OK;
+    int rank = -1;
+    long long block = -1;
+    char tail = 0;
+    if (sscanf(spec, "rank=%d,block=%lld%c", &rank, &block, &tail) != 2 || rank < 0 || block < 0)
+        return LAVR_FAIL(LAVR_E_ARG, "LAVR_FAIL_AT='%s': use rank=R,block=B (a testing aid)", spec);
+    a->fail_rank = rank;
+    a->fail_block = block;
+    return LAVR_OK;
+}
+
+static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, render_args *a) {
+    TRY(cli_parse("render", argc, argv, 2, opts, nopts, NULL, 0, NULL));
+    if (cli_flag(opts, nopts, "help")) return LAVR_OK;
+    const char *required[] = {"model", "image", "audio", "prompt", "out"};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+        CHECK_ARG(cli_get(opts, nopts, required[i], NULL), "render needs --%s (see lavr render --help)", required[i]);
+    a->model = cli_get(opts, nopts, "model", NULL);
+    a->image = cli_get(opts, nopts, "image", NULL);
+    a->audio = cli_get(opts, nopts, "audio", NULL);
+    a->prompt = cli_get(opts, nopts, "prompt", NULL);
+    a->out = cli_get(opts, nopts, "out", NULL);
+    a->size = cli_get(opts, nopts, "size", "704*384");
+    a->layout_text = cli_get(opts, nopts, "layout", "steps=4,tp=1,pp=1,aux=1");
+    TRY(cli_get_int(opts, nopts, "num-clip", 0, 1, INT32_MAX, &a->num_clip));
+    TRY(cli_get_int(opts, nopts, "seed", 0, 0, INT64_MAX, &a->seed));
+    TRY(cli_get_int(opts, nopts, "sink-offset", 0, 0, 30, &a->sink_offset));
+    CHECK_ARG(a->sink_offset == 0 || a->sink_offset >= 4, "--sink-offset %lld: use 4..30 (or 0 to draw it)",
+              (long long)a->sink_offset);
+    /* mpirun hands ranks a pipe for stderr, so "auto" sees a terminal only without mpirun */
+    const char *progress = cli_get(opts, nopts, "progress", "auto");
+    if (strcmp(progress, "auto") == 0) a->progress_live = isatty(STDERR_FILENO);
+    else if (strcmp(progress, "live") == 0) a->progress_live = 1;
+    else if (strcmp(progress, "lines") == 0) a->progress_live = 0;
+    else return LAVR_FAIL(LAVR_E_ARG, "--progress '%s': use auto, live or lines", progress);
+    const char *stage = cli_get(opts, nopts, "stage", NULL);
+    if (stage) {
+        snprintf(a->stage, sizeof a->stage, "%s", stage);
+    } else {
+        /* OUT without its extension + .latents.h5 */
+        snprintf(a->stage, sizeof a->stage, "%s", a->out);
+        char *dot = strrchr(a->stage, '.'), *slash = strrchr(a->stage, '/');
+        if (dot && (!slash || dot > slash)) *dot = 0;
+        CHECK_ARG(strlen(a->stage) + 12 < sizeof a->stage, "--out path is too long");
+        strcat(a->stage, ".latents.h5");
+    }
+    return parse_fail_at(a);
+}
+
+static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_comm *comm) {
+    lavr_stream_options stream = {.seed = (uint64_t)a->seed, .fixed_sink_offset = a->sink_offset};
+    int64_t fail_block = roles->world_rank == a->fail_rank ? a->fail_block : -1;
+    if (roles->role.is_dit) {
+        lavr_dit_stage_options o = {.model_path = a->model, .stream = stream, .fail_block = fail_block};
+        return lavr_dit_stage_run(comm, roles, &o);
+    }
+    if (roles->role.aux_index == 0) {
+        char layout[96];
+        lavr_layout_format(&roles->layout, layout, sizeof layout);
+        lavr_aux_options o = {.model_path = a->model, .image_path = a->image, .audio_path = a->audio,
+                              .prompt = a->prompt, .size = a->size, .out_path = a->out, .stage_path = a->stage,
+                              .max_clips = a->num_clip, .stream = stream, .layout_text = layout,
+                              .progress_live = a->progress_live, .fail_block = fail_block};
+        return lavr_aux_run(comm, roles, &o);
+    }
+    /* an extra aux rank: nothing to compute; it takes part in the setup broadcast only */
+    lavr_render_setup setup;
+    lavr_status st = lavr_setup_bcast(comm, lavr_layout_dit_ranks(&roles->layout), &setup);
+    lavr_setup_free(&setup);
+    return st;
+}
 
 lavr_status lavr_cmd_render(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "lavr render is not built yet");
+    cli_option opts[] = {
+        {"model", 1, "lavr model file (lavr init / lavr convert)", NULL},
+        {"image", 1, "portrait (JPEG, PNG, WebP)", NULL},
+        {"audio", 1, "speech (WAV, FLAC, OGG, MP3); its length sets the number of clips", NULL},
+        {"prompt", 1, "text prompt", NULL},
+        {"size", 1, "maximum area WIDTH*HEIGHT (default 704*384); sides become multiples of 64", NULL},
+        {"layout", 1, "steps=S,tp=T,pp=P,aux=A; needs S*T*P+A ranks (default steps=4,tp=1,pp=1,aux=1)", NULL},
+        {"out", 1, "output video (.mp4; .y4m writes raw Y4M + WAV)", NULL},
+        {"num-clip", 1, "render at most this many clips of 48 frames (default: all the audio gives)", NULL},
+        {"seed", 1, "seed of the noise and the sink offsets (default 0)", NULL},
+        {"sink-offset", 1, "fixed reference offset d in 4..30 (default 0: drawn per clip, block and step)", NULL},
+        {"stage", 1, "latent stage file (default: OUT with .latents.h5 instead of its extension)", NULL},
+        {"progress", 1, "live (one status line rewritten per block), lines (a line per clip) or auto (default: live "
+                        "when stderr is a terminal, which it never is under mpirun)", NULL},
+        {"help", 0, "print this help", NULL},
+    };
+    int nopts = (int)(sizeof opts / sizeof opts[0]);
+    TRY(lavr_mpi_start(&argc, &argv));
+    render_args a;
+    memset(&a, 0, sizeof a);
+    TRY_COLLECTIVE(parse(argc, argv, opts, nopts, &a));
+    if (cli_flag(opts, nopts, "help")) {
+        if (lavr_mpi_world_rank() == 0)
+            cli_print_help(
+                "usage: mpirun -np N lavr render --model M.h5 --image F --audio F --prompt TEXT --out out.mp4\n"
+                "           [--size 704*384] [--layout steps=4,tp=1,pp=1,aux=1] [--num-clip K] [--seed S]\n"
+                "           [--sink-offset D] [--stage out.latents.h5] [--progress auto|live|lines]\n"
+                "Renders a talking-avatar video: DiT ranks run the denoising steps in a pipeline, the aux rank\n"
+                "encodes the inputs, decodes the latents and writes the video as blocks come out.\n"
+                "LAVR_FAIL_AT=rank=R,block=B makes rank R fail at block B (a testing aid).",
+                opts, nopts);
+        return lavr_mpi_finish();
+    }
+    lavr_layout layout;
+    TRY_COLLECTIVE(lavr_layout_parse(a.layout_text, &layout));
+    const int size = lavr_mpi_world_size(), rank = lavr_mpi_world_rank();
+    /* the aux rank of a well-formed run is the first after the DiT ranks; a wrong count fails below */
+    const int checks_aux = rank == lavr_layout_dit_ranks(&layout) || (size == 1 && rank == 0);
+    lavr_dit_config dit;
+    TRY(agree(check_inputs(&a, checks_aux, &dit)));
+    lavr_roles *roles = NULL;
+    TRY(lavr_mpi_roles_create(&layout, dit.num_heads, dit.ffn_dim, dit.num_layers, &roles));
+    lavr_comm *comm = NULL;
+    lavr_status st = lavr_comm_world(&comm);
+    if (!st) st = run_role(&a, roles, comm);
+    lavr_comm_destroy(comm);
+    lavr_mpi_roles_destroy(roles);
+    TRY(st);
+    return lavr_mpi_finish();
 }

@@ -14,6 +14,7 @@ typedef enum {
     LAVR_STREAM_NOISE = 1,      /* initial latent noise per (clip, block) */
     LAVR_STREAM_SINK_OFFSET = 2,/* rolling sink offset d per (clip, block, step) */
     LAVR_STREAM_WEIGHTS = 3,    /* lavr init: one stream per tensor */
+    LAVR_STREAM_DIT_RUN_INPUTS = 4, /* lavr dit-run without --cond: synthetic context, latents, audio */
     LAVR_STREAM_TEST = 15,
 } lavr_stream_purpose;
 

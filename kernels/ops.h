@@ -34,6 +34,16 @@ void lavr_op_silu(const float *x, int64_t n, float *y);
 /* Rounds every element to the nearest bf16 value (RNE), in place. */
 void lavr_op_round_bf16(float *x, int64_t n);
 
+/* The DiT block's modulated LayerNorm: y = bf16(n * (1 + scale) + shift) per row, n = LayerNorm(x)
+ * without affine, rounded to bf16 first when round_ln (LiveAvatar rounds it when the input is bf16);
+ * shift and scale are fp32 [cols]. y may alias x. */
+lavr_status lavr_op_modulated_layernorm(const float *x, int64_t rows, int64_t cols, float eps, int round_ln,
+                                        const float *shift, const float *scale, float *y);
+/* The DiT block's gated residual: out = x + y * gate[col] in fp32, then bf16-rounded when round_bf16.
+ * out may alias x. */
+void lavr_op_gated_residual(const float *x, const float *y, const float *gate, int64_t rows, int64_t cols,
+                            int round_bf16, float *out);
+
 /* Multi-head attention with an online (flash-style) softmax that never stores the score matrix.
  * q: [Lq, H, D] with q_row_stride elements between tokens (H*D when packed).
  * Keys/values come in segments read in place (e.g. KV window ‖ sink): each segment holds `len`
@@ -57,6 +67,11 @@ lavr_status lavr_op_attention(const float *q, int64_t Lq, int64_t H, int64_t D, 
 lavr_status lavr_op_conv1d(const float *x, int64_t cin, int64_t t, const lavr_tensor *w, const lavr_tensor *b,
                            int64_t stride, int64_t pad_left, int64_t pad_right, int64_t groups, float *y,
                            int64_t *tout);
+
+/* Causal 1-D convolution of the audio encoder, time-major: x [T, cin] -> y [Tout, cout], w [cout, cin, K],
+ * b [cout] or NULL; the K-1 frames of left padding repeat frame 0; Tout = (T - 1) / stride + 1. */
+lavr_status lavr_op_causal_conv1d(const float *x, int64_t T, int64_t cin, const lavr_tensor *w, const lavr_tensor *b,
+                                  int64_t stride, float *y, int64_t *tout);
 
 /* 3-D convolution, x [Cin, T, H, W] -> y [Cout, To, Ho, Wo]; w [Cout, Cin, kt, kh, kw]
  * (a 4-D [Cout, Cin, kh, kw] weight is taken as kt = 1); b [Cout] or NULL. pad[6] = zero padding

@@ -22,16 +22,25 @@ typedef struct {
 } lavr_conditioning;
 
 /* Each part from the model file (groups /vae, /t5 + /tokenizer, /wav2vec2) and the inputs. size is
- * the user's "W*H" area string. Tensors come from arena. */
+ * the user's "W*H" area string. Tensors come from arena; c starts zeroed (or loaded) and a part it
+ * already holds is freed and replaced. Errors name the input file. */
 lavr_status lavr_cond_encode_image(lavr_h5file *model, const char *image_path, const char *size, lavr_arena *arena,
                                    lavr_conditioning *c);
 lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_arena *arena, lavr_conditioning *c);
 lavr_status lavr_cond_encode_audio(lavr_h5file *model, const char *audio_path, lavr_arena *arena,
                                    lavr_conditioning *c);
+/* The text part from token ids given directly (1..512 ids below the T5 vocabulary, EOS included if
+ * wanted); prompt_sha is the SHA-256 of the canonical text "ids:1,2,3". */
+lavr_status lavr_cond_encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n, lavr_arena *arena,
+                                 lavr_conditioning *c);
+/* Frees the tensors that are set (the struct may be zeroed or filled by the calls above). */
+void lavr_cond_free(lavr_conditioning *c);
 
 /* File form: datasets /context, /ref_latent, /motion_latents, /audio (any subset present), root
  * attributes format="lavr-conditioning", clips, height, width and the hashes. save writes only the
- * parts that are set (numel > 0) and keeps the others already in the file. */
+ * parts that are set (data != NULL) and keeps the others already in the file (with their attributes);
+ * an existing file that is not a conditioning file is refused. context and audio are stored as bf16
+ * bits (their values are bf16), the latents as float32; load gives float32. */
 lavr_status lavr_cond_save(const char *path, const lavr_conditioning *c);
 lavr_status lavr_cond_load(const char *path, lavr_arena *arena, lavr_conditioning *c);
 

@@ -33,17 +33,32 @@ typedef struct {
     lavr_tensor padding_tokens; /* [1,1,1,d] */
 } lavr_dit_audio_encoder;
 
+/* Tensor-parallel group and layer range of a shard (see "Sharded model" below). */
+typedef struct {
+    int rank, size; /* size 1: no communication */
+    /* in-place fp32 sum over the tp group; must give bit-identical results on every rank */
+    lavr_status (*allreduce_sum)(void *ctx, float *buf, int64_t n);
+    void *ctx;
+} lavr_dit_tp;
+
+typedef struct {
+    int64_t layer_begin, layer_end; /* layer_end = -1: up to the last layer */
+    lavr_dit_tp tp;
+} lavr_dit_shard;
+
 typedef struct lavr_dit {
     lavr_dit_config cfg;
     lavr_arena *arena; /* owns the weights and the text K/V */
     lavr_dit_linear patch, cond, text0, text2, time0, time2, time_proj, head, fp_proj, fp_proj2, fp_proj4;
     lavr_tensor head_modulation, cond_mask;
     lavr_dit_audio_encoder audio;
-    lavr_dit_layer *layers;
-    lavr_dit_injector *injectors;
-    int *inject_of_layer; /* injector index after layer l, or -1 */
-    /* cross-attention K/V of the prompt, [num_layers][text_len][d] (bf16 values); NULL until set */
+    lavr_dit_layer *layers;       /* the shard's layers: layers[l - shard.layer_begin] */
+    lavr_dit_injector *injectors; /* [n_inject]; loaded only for the shard's injection layers */
+    int *inject_of_layer; /* injector index after layer l (global index), or -1 */
+    /* cross-attention K/V of the prompt, [shard layers][text_len][width] (bf16 values); NULL until set */
     float *text_k, *text_v;
+    lavr_dit_shard shard; /* layer_end resolved; the full model is [0, num_layers) with tp size 1 */
+    int64_t heads, width, ffn; /* this shard's attention heads, their width heads*head_dim, FFN columns */
 } lavr_dit;
 
 /* Loads every DiT tensor from an open HDF5 file. prefix is the group of the state dict
@@ -53,7 +68,8 @@ lavr_status lavr_dit_load(lavr_h5file *f, const char *prefix, const char *config
 void lavr_dit_destroy(lavr_dit *m);
 
 /* Embeds the prompt (T5 output [rows, text_dim], rows <= text_len, zero-padded to text_len) and
- * computes every layer's cross-attention K/V once (model-spec §1.7). */
+ * computes the cross-attention K/V of the shard's layers and heads once (model-spec §1.7); with
+ * tp.size > 1 it is collective over the tp group (the K RMSNorm statistics are all-reduced). */
 lavr_status lavr_dit_set_context(lavr_dit *m, const float *context, int64_t rows);
 
 /* Token geometry of a latent grid h x w (multiples of 2). */
@@ -74,7 +90,8 @@ void lavr_dit_cache_destroy(lavr_dit_step_cache *c);
 const lavr_dit_geometry *lavr_dit_cache_geometry(const lavr_dit_step_cache *c);
 /* Copies the sink (K, V, positions) of src into dst (same model and geometry). */
 lavr_status lavr_dit_cache_copy_sink(lavr_dit_step_cache *dst, const lavr_dit_step_cache *src);
-/* The sink of a layer: [sink, d] bf16 bits each; NULL before a prefill. */
+/* The sink of layer `layer` (global index): [sink, width] bf16 bits each (the shard's heads); NULL
+ * before a prefill or for a layer outside the cache's shard. */
 void lavr_dit_cache_sink(const lavr_dit_step_cache *c, int64_t layer, const uint16_t **k, const uint16_t **v);
 
 /* Called with the hidden state [rows, d] after each transformer layer (before its audio injection). */
@@ -100,7 +117,9 @@ typedef struct {
 } lavr_dit_block_input;
 
 /* One DiT forward of the block against its step cache (writes the block's K/V
- * into slot n mod 4 first) and returns the velocity [C, F, h, w] (bf16 values). */
+ * into slot n mod 4 first) and returns the velocity [C, F, h, w] (bf16 values). The sink prefill and
+ * the block forward need a shard with both ends (the full model when tp.size == 1); they are
+ * lavr_dit_embed_* + lavr_dit_forward_layers (+ lavr_dit_head) below. */
 lavr_status lavr_dit_block_forward(const lavr_dit *m, lavr_dit_step_cache *c, const lavr_dit_block_input *in,
                                    float *velocity);
 
@@ -108,23 +127,15 @@ lavr_status lavr_dit_block_forward(const lavr_dit *m, lavr_dit_step_cache *c, co
  * A shard holds layers [layer_begin, layer_end) and, with tp.size > 1, heads
  * [tp.rank*H/size, (tp.rank+1)*H/size) of every attention (self, text cross, audio injector) and the
  * same share of FFN columns (Megatron: q/k/v/ffn.0 split by output rows, o/ffn.2 by input columns,
- * one all-reduce of fp32 partial sums after o and after ffn.2, bias added after the sum). The
- * q/k RMSNorms span the full width, so their per-row sums of squares are all-reduced too. The
- * embeddings (patch, pose, time, audio encoder, FramePack) live on the shard with layer_begin == 0,
- * the head on the one with layer_end == num_layers; the text embedding MLP on every shard (its
- * layers need the text K/V). Step caches hold only the shard's layers and heads. */
-typedef struct {
-    int rank, size; /* size 1: no communication */
-    /* in-place fp32 sum over the tp group; must give bit-identical results on every rank */
-    lavr_status (*allreduce_sum)(void *ctx, float *buf, int64_t n);
-    void *ctx;
-} lavr_dit_tp;
-
-typedef struct {
-    int64_t layer_begin, layer_end; /* layer_end = -1: up to the last layer */
-    lavr_dit_tp tp;
-} lavr_dit_shard;
-
+ * one all-reduce of fp32 partial sums after each o (self, text cross, audio) and after ffn.2, bias
+ * added after the sum, then the same bf16 rounding as the full model). The q/k RMSNorms span the
+ * full width, so their per-row sums of squares are all-reduced too. The embeddings (patch, pose,
+ * time, audio encoder, FramePack) live on the shard with layer_begin == 0, the head on the one with
+ * layer_end == num_layers; the text embedding MLP on every shard (its layers need the text K/V);
+ * audio injector j on the shard holding layer inject_layers[j]. Step caches hold only the shard's
+ * layers and heads. With tp.size 1 a shard of any layer range computes exactly the bits of the full
+ * model. Loading checks that tp divides the heads and the FFN width and that the range lies inside
+ * the model (LAVR_E_ARG otherwise). */
 /* The whole model on one rank (what lavr_dit_load uses). */
 lavr_dit_shard lavr_dit_shard_full(void);
 /* Loads only what the shard needs (row/column hyperslabs of the split tensors). */

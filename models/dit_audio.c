@@ -118,17 +118,18 @@ done:
 lavr_status dit_audio_inject(const lavr_dit *m, int j, float *x, int64_t F, int64_t P, const float *a_loc,
                              const float *a_glob) {
     const lavr_dit_injector *inj = &m->injectors[j];
-    const int64_t d = m->cfg.dim, H = m->cfg.num_heads, D = d / H, NA = m->cfg.num_audio_token + 1;
+    /* d: full width (AdaLN, residual); dh, H: this shard's heads */
+    const int64_t d = m->cfg.dim, dh = m->width, H = m->heads, D = dh / H, NA = m->cfg.num_audio_token + 1;
     const float scale = (float)(1.0 / sqrt((double)D));
     lavr_status st = LAVR_OK;
     float *g = NULL, *emb = NULL, *zn = NULL, *q = NULL, *k = NULL, *v = NULL, *att = NULL;
     TRY_GOTO(dit_alloc(d, "adain input", &g), st, done);
     TRY_GOTO(dit_alloc(2 * d, "adain", &emb), st, done);
     TRY_GOTO(dit_alloc(P * d, "adain norm", &zn), st, done);
-    TRY_GOTO(dit_alloc(P * d, "audio q", &q), st, done);
-    TRY_GOTO(dit_alloc(NA * d, "audio k", &k), st, done);
-    TRY_GOTO(dit_alloc(NA * d, "audio v", &v), st, done);
-    TRY_GOTO(dit_alloc(P * d, "audio attention", &att), st, done);
+    TRY_GOTO(dit_alloc(P * dh, "audio q", &q), st, done);
+    TRY_GOTO(dit_alloc(NA * dh, "audio k", &k), st, done);
+    TRY_GOTO(dit_alloc(NA * dh, "audio v", &v), st, done);
+    TRY_GOTO(dit_alloc(P * dh, "audio attention", &att), st, done);
     for (int64_t f = 0; f < F; f++) {
         float *z = x + f * P * d;
         /* AdaLN (diffusers AdaLayerNorm, chunk_dim 1): shift first, then scale; LN eps 1e-5 */
@@ -140,14 +141,14 @@ lavr_status dit_audio_inject(const lavr_dit *m, int j, float *x, int64_t F, int6
         for (int64_t r = 0; r < P; r++)
             for (int64_t i = 0; i < d; i++) zn[r * d + i] = lavr_round_bf16(zn[r * d + i] * (1.0f + sc[i]) + shift[i]);
         TRY_GOTO(dit_linear_bf16(zn, P, d, &inj->q, q), st, done);
-        TRY_GOTO(dit_rms_gain(q, P, d, &inj->norm_q, m->cfg.eps), st, done);
+        TRY_GOTO(dit_rms_gain_tp(m, q, P, dh, &inj->norm_q), st, done);
         TRY_GOTO(dit_linear_bf16(a_loc + f * NA * d, NA, d, &inj->k, k), st, done);
-        TRY_GOTO(dit_rms_gain(k, NA, d, &inj->norm_k, m->cfg.eps), st, done);
+        TRY_GOTO(dit_rms_gain_tp(m, k, NA, dh, &inj->norm_k), st, done);
         TRY_GOTO(dit_linear_bf16(a_loc + f * NA * d, NA, d, &inj->v, v), st, done);
-        lavr_kv_segment seg = {LAVR_F32, k, v, NA, d};
-        TRY_GOTO(lavr_op_attention(q, P, H, D, d, &seg, 1, scale, NULL, att), st, done);
-        lavr_op_round_bf16(att, P * d);
-        TRY_GOTO(dit_linear_bf16(att, P, d, &inj->o, zn), st, done);
+        lavr_kv_segment seg = {LAVR_F32, k, v, NA, dh};
+        TRY_GOTO(lavr_op_attention(q, P, H, D, dh, &seg, 1, scale, NULL, att), st, done);
+        lavr_op_round_bf16(att, P * dh);
+        TRY_GOTO(dit_linear_reduce_bf16(m, att, P, dh, &inj->o, zn), st, done);
         for (int64_t i = 0; i < P * d; i++) z[i] = lavr_round_bf16(z[i] + zn[i]);
     }
 done:

@@ -30,8 +30,9 @@ lavr_status lavr_dit_cache_create(const lavr_dit *m, int64_t h, int64_t w, lavr_
     if (!c) return LAVR_FAIL(LAVR_E_NOMEM, "dit cache");
     lavr_status st = lavr_dit_geometry_of(&m->cfg, h, w, &c->g);
     if (st) { free(c); return st; }
-    c->layers = m->cfg.num_layers;
-    c->dim = m->cfg.dim;
+    c->layer_begin = m->shard.layer_begin;
+    c->layers = m->shard.layer_end - m->shard.layer_begin;
+    c->dim = m->width;
     size_t win = (size_t)(c->layers * c->g.window * c->dim), sink = (size_t)(c->layers * c->g.sink * c->dim);
     c->win_k = calloc(win, sizeof(uint16_t));
     c->win_v = calloc(win, sizeof(uint16_t));
@@ -42,6 +43,8 @@ lavr_status lavr_dit_cache_create(const lavr_dit *m, int64_t h, int64_t w, lavr_
         lavr_dit_cache_destroy(c);
         return LAVR_FAIL(LAVR_E_NOMEM, "dit cache: %zu window + %zu sink bf16 values per K/V", win, sink);
     }
+    st = dit_sink_positions(&c->g, c->sink_pos);
+    if (st) { lavr_dit_cache_destroy(c); return st; }
     *out = c;
     return LAVR_OK;
 }
@@ -59,8 +62,9 @@ void lavr_dit_cache_destroy(lavr_dit_step_cache *c) {
 const lavr_dit_geometry *lavr_dit_cache_geometry(const lavr_dit_step_cache *c) { return &c->g; }
 
 lavr_status lavr_dit_cache_copy_sink(lavr_dit_step_cache *dst, const lavr_dit_step_cache *src) {
-    CHECK_ARG(dst->layers == src->layers && dst->dim == src->dim && dst->g.sink == src->g.sink,
-              "dit cache: sink copy between different geometries");
+    CHECK_ARG(dst->layer_begin == src->layer_begin && dst->layers == src->layers && dst->dim == src->dim &&
+                  dst->g.sink == src->g.sink,
+              "dit cache: sink copy between different geometries or shards");
     size_t n = (size_t)(src->layers * src->g.sink * src->dim);
     memcpy(dst->sink_k, src->sink_k, n * sizeof(uint16_t));
     memcpy(dst->sink_v, src->sink_v, n * sizeof(uint16_t));
@@ -70,7 +74,8 @@ lavr_status lavr_dit_cache_copy_sink(lavr_dit_step_cache *dst, const lavr_dit_st
 }
 
 void lavr_dit_cache_sink(const lavr_dit_step_cache *c, int64_t layer, const uint16_t **k, const uint16_t **v) {
-    int ok = c->sink_ready && layer >= 0 && layer < c->layers;
-    *k = ok ? c->sink_k + layer * c->g.sink * c->dim : NULL;
-    *v = ok ? c->sink_v + layer * c->g.sink * c->dim : NULL;
+    const int64_t i = layer - c->layer_begin;
+    int ok = c->sink_ready && i >= 0 && i < c->layers;
+    *k = ok ? c->sink_k + i * c->g.sink * c->dim : NULL;
+    *v = ok ? c->sink_v + i * c->g.sink * c->dim : NULL;
 }

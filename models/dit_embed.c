@@ -1,5 +1,6 @@
-/* DiT embeddings (model-spec §1.5): float64 sinusoid -> fp32 time MLP and 6-way projection, and the
- * kernel = stride Conv3d patch embeddings computed as a GEMM over gathered patches. */
+/* DiT embeddings (model-spec §1.5, §2.3): float64 sinusoid -> fp32 time MLP and 6-way projection, the
+ * kernel = stride Conv3d patch embeddings as a GEMM over gathered patches, and the first shard's
+ * embedding of the sink tokens and of a noisy block into the activation handed along the layers. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -54,4 +55,69 @@ lavr_status dit_patchify(const lavr_dit_linear *l, const float *x, int64_t C, in
     free(patches);
     if (!st) *ntok = n;
     return st;
+}
+
+/* tokens[t] = bf16(tokens[t] + type embedding row) */
+static void add_type(const lavr_dit *m, int row, float *tokens, int64_t n) {
+    const int64_t d = m->cfg.dim;
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t i = 0; i < d; i++)
+            tokens[t * d + i] = lavr_round_bf16(
+                tokens[t * d + i] + (float)lavr_dtype_load(m->cond_mask.dtype, m->cond_mask.data, row * d + i));
+}
+
+static lavr_status need_embeddings(const lavr_dit *m, const lavr_dit_act *a, int64_t rows) {
+    CHECK_ARG(m->shard.layer_begin == 0, "dit: the shard of layers [%lld, %lld) holds no embeddings",
+              (long long)m->shard.layer_begin, (long long)m->shard.layer_end);
+    CHECK_ARG(a->x + rows * m->cfg.dim <= a->e, "dit: activation buffer too small for %lld tokens", (long long)rows);
+    return LAVR_OK;
+}
+
+lavr_status lavr_dit_embed_sink(const lavr_dit *m, const lavr_dit_step_cache *c, const float *ref,
+                                const float *motion, lavr_dit_act *a) {
+    const lavr_dit_geometry *g = &c->g;
+    TRY(need_embeddings(m, a, g->sink));
+    a->prefill = 1;
+    a->block_index = 0;
+    a->sink_offset = 0;
+    a->rows = g->sink;
+    a->timestep = 0.0f;
+    int64_t n = 0;
+    TRY(dit_patchify(&m->patch, ref, m->cfg.in_dim, 1, g->h, g->w, a->x, &n));
+    add_type(m, 1, a->x, n);
+    TRY(dit_framepack(m, g, motion, a->x + g->P * m->cfg.dim));
+    /* every sink token uses the t = 0 modulation slot */
+    return dit_time_embed(m, 0.0, a->e, a->e0);
+}
+
+lavr_status lavr_dit_embed_block(const lavr_dit *m, const lavr_dit_step_cache *c, const lavr_dit_block_input *in,
+                                 lavr_dit_act *a) {
+    const lavr_dit_config *cfg = &m->cfg;
+    const lavr_dit_geometry *g = &c->g;
+    const int64_t d = cfg->dim, F = cfg->frames_per_block, L = g->block_tokens;
+    CHECK_ARG(in->block_index >= 0, "dit: negative block index %lld", (long long)in->block_index);
+    TRY(need_embeddings(m, a, L));
+    a->prefill = 0;
+    a->block_index = in->block_index;
+    a->sink_offset = in->sink_offset;
+    a->rows = L;
+    a->timestep = in->timestep;
+    float *x = a->x, *pose;
+    TRY(dit_alloc(L * d, "pose tokens", &pose));
+    /* tokens: patch embedding + pose (cond_encoder; zeros give its bias) + type embedding 0 */
+    int64_t n = 0;
+    lavr_status st = dit_patchify(&m->patch, in->x, cfg->in_dim, F, g->h, g->w, x, &n);
+    if (!st && in->pose) {
+        st = dit_patchify(&m->cond, in->pose, cfg->cond_dim, F, g->h, g->w, pose, &n);
+    } else if (!st) {
+        for (int64_t t = 0; t < L; t++)
+            for (int64_t i = 0; i < d; i++) pose[t * d + i] = (float)lavr_dtype_load(m->cond.b.dtype, m->cond.b.data, i);
+    }
+    if (!st)
+        for (int64_t i = 0; i < L * d; i++) x[i] = lavr_round_bf16(x[i] + lavr_round_bf16(pose[i]));
+    free(pose);
+    TRY(st);
+    add_type(m, 0, x, L);
+    TRY(dit_time_embed(m, (double)in->timestep, a->e, a->e0));
+    return dit_audio_encode(m, in->audio, in->audio_frames, in->audio_first, 4 * F, a->a_loc, a->a_glob);
 }

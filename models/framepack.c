@@ -1,5 +1,5 @@
 /* FramePack motion tokens (model-spec §1.6): the 19 motion latents split into buckets 16/2/1
- * (oldest to newest), each compressed by its own kernel = stride Conv3d, with their RoPE positions. */
+ * (oldest to newest), each compressed by its own kernel = stride Conv3d, and the sink's RoPE positions. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,38 +7,39 @@
 #include "models/dit_internal.h"
 #include "models/rope.h"
 
+/* zip_frame_buckets [1,2,16]: newest latent, the two before it, the 16 oldest */
+typedef struct {
+    int64_t first, n, count; /* motion latents [first, first+n) give `count` tokens */
+    lavr_rope_group group;
+} bucket;
+
+static void buckets_of(const lavr_dit_geometry *g, bucket b[3]) {
+    b[0] = (bucket){18, 1, g->n_post, {{-1, 0, 0}, {0, g->hp, g->wp}, {1, g->hp, g->wp}}};
+    b[1] = (bucket){16, 2, g->n_2x, {{-3, 0, 0}, {-2, g->h / 4, g->w / 4}, {2, g->hp, g->wp}}};
+    b[2] = (bucket){0, 16, g->n_4x, {{-19, 0, 0}, {-15, g->h / 8, g->w / 8}, {16, g->hp, g->wp}}};
+}
+
 /* frames [first, first+n) of x [C, T, h, w] as a contiguous [C, n, h, w] */
 static void take_frames(const float *x, int64_t C, int64_t T, int64_t hw, int64_t first, int64_t n, float *out) {
     for (int64_t c = 0; c < C; c++) memcpy(out + c * n * hw, x + (c * T + first) * hw, (size_t)(n * hw) * sizeof(float));
 }
 
-lavr_status dit_framepack(const lavr_dit *m, const lavr_dit_geometry *g, const float *motion, float *tokens,
-                          int64_t *pos) {
+lavr_status dit_framepack(const lavr_dit *m, const lavr_dit_geometry *g, const float *motion, float *tokens) {
     const int64_t C = m->cfg.in_dim, d = m->cfg.dim, hw = g->h * g->w, T = 19;
-    /* buckets (zip_frame_buckets [1,2,16]): newest latent, the two before it, the 16 oldest */
-    const struct {
-        const lavr_dit_linear *proj;
-        int64_t first, n, count;
-        lavr_rope_group group;
-    } bucket[3] = {
-        {&m->fp_proj, 18, 1, g->n_post, {{-1, 0, 0}, {0, g->hp, g->wp}, {1, g->hp, g->wp}}},
-        {&m->fp_proj2, 16, 2, g->n_2x, {{-3, 0, 0}, {-2, g->h / 4, g->w / 4}, {2, g->hp, g->wp}}},
-        {&m->fp_proj4, 0, 16, g->n_4x, {{-19, 0, 0}, {-15, g->h / 8, g->w / 8}, {16, g->hp, g->wp}}},
-    };
+    const lavr_dit_linear *proj[3] = {&m->fp_proj, &m->fp_proj2, &m->fp_proj4};
+    bucket b[3];
+    buckets_of(g, b);
     float *frames;
     TRY(dit_alloc(C * 16 * hw, "motion frames", &frames));
     lavr_status st = LAVR_OK;
     int64_t off = 0;
-    for (int b = 0; b < 3 && !st; b++) {
-        take_frames(motion, C, T, hw, bucket[b].first, bucket[b].n, frames);
+    for (int k = 0; k < 3 && !st; k++) {
+        take_frames(motion, C, T, hw, b[k].first, b[k].n, frames);
         int64_t n = 0;
-        st = dit_patchify(bucket[b].proj, frames, C, bucket[b].n, g->h, g->w, tokens + off * d, &n);
-        if (!st && n != bucket[b].count)
-            st = LAVR_FAIL(LAVR_E_INTERNAL, "framepack: bucket %d gave %lld tokens, expected %lld", b, (long long)n,
-                           (long long)bucket[b].count);
-        if (!st && lavr_rope_group_tokens(&bucket[b].group) != n)
-            st = LAVR_FAIL(LAVR_E_INTERNAL, "framepack: bucket %d positions do not match its tokens", b);
-        if (!st) lavr_rope_group_positions(&bucket[b].group, pos + off * 3);
+        st = dit_patchify(proj[k], frames, C, b[k].n, g->h, g->w, tokens + off * d, &n);
+        if (!st && n != b[k].count)
+            st = LAVR_FAIL(LAVR_E_INTERNAL, "framepack: bucket %d gave %lld tokens, expected %lld", k, (long long)n,
+                           (long long)b[k].count);
         off += n;
     }
     free(frames);
@@ -48,5 +49,21 @@ lavr_status dit_framepack(const lavr_dit *m, const lavr_dit_geometry *g, const f
         for (int64_t i = 0; i < d; i++)
             tokens[t * d + i] =
                 lavr_round_bf16(tokens[t * d + i] + (float)lavr_dtype_load(m->cond_mask.dtype, m->cond_mask.data, 2 * d + i));
+    return LAVR_OK;
+}
+
+lavr_status dit_sink_positions(const lavr_dit_geometry *g, int64_t *pos) {
+    lavr_rope_group ref = {{30, 0, 0}, {31, g->hp, g->wp}, {1, g->hp, g->wp}};
+    lavr_rope_group_positions(&ref, pos);
+    bucket b[3];
+    buckets_of(g, b);
+    int64_t off = g->P;
+    for (int k = 0; k < 3; k++) {
+        if (lavr_rope_group_tokens(&b[k].group) != b[k].count)
+            return LAVR_FAIL(LAVR_E_INTERNAL, "framepack: bucket %d positions do not match its %lld tokens", k,
+                             (long long)b[k].count);
+        lavr_rope_group_positions(&b[k].group, pos + off * 3);
+        off += b[k].count;
+    }
     return LAVR_OK;
 }

@@ -516,36 +516,100 @@ static lavr_status read_spiece(lavr_tokenizer *t, const unsigned char *data, siz
     return finish_vocab(t);
 }
 
+/* tokenizer.json is an object; anything else is taken as a serialized SentencePiece ModelProto. */
+static int looks_like_json(const uint8_t *data, int64_t size) {
+    int64_t i = 0;
+    while (i < size && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n')) i++;
+    return i < size && data[i] == '{';
+}
+
+lavr_status lavr_tokenizer_from_bytes(const uint8_t *data, int64_t size, lavr_tokenizer **out) {
+    CHECK_ARG(data && size >= 0 && out, "lavr_tokenizer_from_bytes: NULL argument");
+    *out = NULL;
+    if (looks_like_json(data, size)) {
+        char *text = malloc((size_t)size + 1);
+        if (!text) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for a %lld-byte tokenizer.json", (long long)size);
+        memcpy(text, data, (size_t)size);
+        text[size] = 0;
+        lavr_status st = lavr_tokenizer_from_json(text, out);
+        free(text);
+        return st;
+    }
+    lavr_tokenizer *t = calloc(1, sizeof *t);
+    lavr_status st = t ? read_spiece(t, data, (size_t)size) : LAVR_FAIL(LAVR_E_NOMEM, "out of memory for the tokenizer");
+    if (st) lavr_tokenizer_destroy(t);
+    else *out = t;
+    return st;
+}
+
 lavr_status lavr_tokenizer_load(const char *path, lavr_tokenizer **out) {
     CHECK_ARG(path && out, "lavr_tokenizer_load: NULL argument");
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return LAVR_FAIL(LAVR_E_IO, "cannot open tokenizer file %s", path);
-    char *text = NULL;
+    uint8_t *data = NULL;
     long size = -1;
     if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-    if (size >= 0 && fseek(f, 0, SEEK_SET) == 0) text = malloc((size_t)size + 1);
-    size_t got = text ? fread(text, 1, (size_t)size, f) : 0;
+    if (size >= 0 && fseek(f, 0, SEEK_SET) == 0) data = malloc((size_t)size + 1);
+    size_t got = data ? fread(data, 1, (size_t)size, f) : 0;
     fclose(f);
-    if (!text || got != (size_t)size) {
-        free(text);
+    if (!data || got != (size_t)size) {
+        free(data);
         return LAVR_FAIL(LAVR_E_IO, "cannot read tokenizer file %s", path);
     }
-    text[size] = 0;
-    /* tokenizer.json is an object; anything else is taken as a serialized SentencePiece ModelProto. */
-    size_t first = strspn(text, " \t\r\n");
-    lavr_status st;
-    if (text[first] == '{') {
-        st = lavr_tokenizer_from_json(text, out);
-    } else {
-        lavr_tokenizer *t = calloc(1, sizeof *t);
-        st = t ? read_spiece(t, (const unsigned char *)text, (size_t)size)
-               : LAVR_FAIL(LAVR_E_NOMEM, "out of memory for the tokenizer");
-        if (st) lavr_tokenizer_destroy(t);
-        else *out = t;
-    }
-    free(text);
+    lavr_status st = lavr_tokenizer_from_bytes(data, size, out);
+    free(data);
     return st ? lavr_error_wrap(st, "%s", path) : LAVR_OK;
+}
+
+/* ---- the tokenizer inside a model file ------------------------------------------------------------------ */
+
+static int kind_is_known(const char *kind) {
+    return strcmp(kind, LAVR_TOKENIZER_KIND_JSON) == 0 || strcmp(kind, LAVR_TOKENIZER_KIND_SPIECE) == 0;
+}
+
+lavr_status lavr_tokenizer_store(lavr_h5file *f, const char *kind, const uint8_t *data, int64_t size) {
+    CHECK_ARG(f && kind && data && size > 0, "lavr_tokenizer_store: empty tokenizer");
+    CHECK_ARG(kind_is_known(kind), "tokenizer kind '%s' is not one of %s, %s", kind, LAVR_TOKENIZER_KIND_JSON,
+              LAVR_TOKENIZER_KIND_SPIECE);
+    lavr_tensor t = lavr_tensor_wrap(LAVR_U8, 1, &size, (void *)data);
+    TRY(lavr_h5_write(f, LAVR_TOKENIZER_DATASET, &t, 0));
+    return lavr_h5_write_attr_string(f, LAVR_TOKENIZER_DATASET, "kind", kind);
+}
+
+lavr_status lavr_tokenizer_from_model(lavr_h5file *f, lavr_tokenizer **out) {
+    CHECK_ARG(f && out, "lavr_tokenizer_from_model: NULL argument");
+    *out = NULL;
+    const char *path = lavr_h5_path(f);
+    if (!lavr_h5_exists(f, LAVR_TOKENIZER_DATASET))
+        return LAVR_FAIL(LAVR_E_FORMAT,
+                         "%s has no tokenizer (%s): write one with lavr convert, or give token ids directly (--ids)",
+                         path, LAVR_TOKENIZER_DATASET);
+    char *kind = NULL;
+    TRY(lavr_h5_read_attr_string(f, LAVR_TOKENIZER_DATASET, "kind", &kind));
+    lavr_status st = LAVR_OK;
+    if (!kind_is_known(kind))
+        st = LAVR_FAIL(LAVR_E_FORMAT, "%s: tokenizer kind '%s' is not one of %s, %s", path, kind, LAVR_TOKENIZER_KIND_JSON,
+                       LAVR_TOKENIZER_KIND_SPIECE);
+    lavr_arena *arena = NULL;
+    lavr_tensor bytes = {0};
+    if (!st) st = lavr_arena_create("tokenizer", 0, &arena);
+    if (!st) st = lavr_h5_read(f, LAVR_TOKENIZER_DATASET, arena, &bytes);
+    if (!st && (bytes.dtype != LAVR_U8 || bytes.ndim != 1))
+        st = LAVR_FAIL(LAVR_E_FORMAT, "%s: %s is not a 1-D uint8 dataset", path, LAVR_TOKENIZER_DATASET);
+    if (!st) {
+        /* the content decides the parser; the attribute must agree with it */
+        int is_json = looks_like_json(bytes.data, bytes.shape[0]);
+        if (is_json != (strcmp(kind, LAVR_TOKENIZER_KIND_JSON) == 0))
+            st = LAVR_FAIL(LAVR_E_FORMAT, "%s: %s says kind '%s' but holds %s", path, LAVR_TOKENIZER_DATASET, kind,
+                           is_json ? "JSON" : "a binary model");
+    }
+    if (!st && (st = lavr_tokenizer_from_bytes(bytes.data, bytes.shape[0], out)) != LAVR_OK)
+        st = lavr_error_wrap(st, "%s%s", path, LAVR_TOKENIZER_DATASET);
+    lavr_tensor_free(&bytes);
+    lavr_arena_destroy(arena);
+    free(kind);
+    return st;
 }
 
 void lavr_tokenizer_destroy(lavr_tokenizer *tok) {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "io/h5model.h"
 
 #define LAVR_TEXT_LEN 512 /* umT5 text_len: ids per prompt, EOS included */
 
@@ -16,6 +17,23 @@ typedef struct lavr_tokenizer lavr_tokenizer;
  * special; control, unused and byte pieces) are never matched inside text. */
 lavr_status lavr_tokenizer_load(const char *path, lavr_tokenizer **out);
 lavr_status lavr_tokenizer_from_json(const char *json_text, lavr_tokenizer **out);
+/* The same from bytes in memory (tokenizer.json text or a serialized spiece.model, told apart by content). */
+lavr_status lavr_tokenizer_from_bytes(const uint8_t *data, int64_t size, lavr_tokenizer **out);
+
+/* Inside a model file: dataset /tokenizer/data holds the file's bytes (uint8) and its string attribute
+ * `kind` says which format they are ("tokenizer.json" or "spiece.model"; it must agree with the content). */
+#define LAVR_TOKENIZER_DATASET "/tokenizer/data"
+#define LAVR_TOKENIZER_KIND_JSON "tokenizer.json"
+#define LAVR_TOKENIZER_KIND_SPIECE "spiece.model"
+lavr_status lavr_tokenizer_store(lavr_h5file *f, const char *kind, const uint8_t *data, int64_t size);
+/* A file without one is a LAVR_E_FORMAT error that says how to get one. */
+lavr_status lavr_tokenizer_from_model(lavr_h5file *f, lavr_tokenizer **out);
+/* The synthetic tokenizer.json of the tiny preset (models/tokenizer_tiny.c): pad 0, eos 1, unk 2 as in
+ * umT5, then '▁' (score -2), punctuation (-4 - 0.01 i), letters a-z (-9 - 0.01 i), A-Z (-10 - 0.01 i),
+ * digits (-9.5 - 0.01 i), '▁'-prefixed common English words by frequency (-5 - 0.01 i), word endings
+ * such as "ing", "ed", "'s" (-7 - 0.01 i), and the remaining ids <extra_id_k> (special, k = 0 last) as
+ * T5 has. Any ASCII text is spellable. *out is malloc'd JSON text (caller frees). */
+lavr_status lavr_tokenizer_tiny_json(int64_t vocab_size, char **out);
 void lavr_tokenizer_destroy(lavr_tokenizer *tok);
 
 int64_t lavr_tokenizer_vocab_size(const lavr_tokenizer *tok);

@@ -9,6 +9,8 @@ packages=(build-essential cmake pkg-config
           libhdf5-dev hdf5-tools
           ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
           libsndfile1-dev libsamplerate0-dev espeak-ng)
+# Slurm + MUNGE only where asked (CI sets it): tests/slurm/requeue.sh starts a private Slurm with them
+if [ "${LAVR_SETUP_SLURM:-0}" = 1 ]; then packages+=(slurm-wlm munge); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,5 +1,5 @@
-/* CUDA element-wise ops: GELU (tanh and erf forms), SiLU, the bf16 rounding point and the
- * fp32 <-> bf16 casts, with the fp32 formulas of the CPU reference (kernels/cpu/activation.c). */
+/* CUDA element-wise ops: GELU (tanh and erf forms), SiLU, the bf16 rounding point, the
+ * fp32 <-> bf16 casts and the DiT's gated residual, with the fp32 formulas of the CPU reference (kernels/cpu/activation.c). */
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_check.h"
@@ -41,6 +41,15 @@ __global__ void from_bf16_kernel(const __nv_bfloat16 *__restrict__ x, int64_t n,
         y[i] = __bfloat162float(x[i]);
 }
 
+/* out = x + y * gate[col] with explicit _rn operations (no FMA), as the CPU twin computes it */
+__global__ void gated_residual_kernel(const float *x, const float *__restrict__ y, const float *__restrict__ gate,
+                                      int64_t n, int64_t cols, int round_bf16, float *out) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const float v = __fadd_rn(x[i], __fmul_rn(y[i], gate[i % cols]));
+        out[i] = round_bf16 ? __bfloat162float(__float2bfloat16_rn(v)) : v;
+    }
+}
+
 template <typename F>
 lavr_status launch_map(const char *what, const float *x, int64_t n, float *y, void *stream) {
     CHECK_ARG(n >= 0 && (n == 0 || (x && y)), "%s: bad arguments (n=%lld)", what, (long long)n);
@@ -78,5 +87,16 @@ lavr_status lavr_cuda_bf16_to_f32(const uint16_t *x, int64_t n, float *y, void *
     if (n == 0) return LAVR_OK;
     from_bf16_kernel<<<grid_for(n, THREADS), THREADS, 0, as_stream(stream)>>>((const __nv_bfloat16 *)x, n, y);
     CUDA_TRY_LAUNCH("cuda bf16_to_f32");
+    return LAVR_OK;
+}
+
+lavr_status lavr_cuda_gated_residual(const float *x, const float *y, const float *gate, int64_t rows, int64_t cols,
+                                     int round_bf16, float *out, void *stream) {
+    CHECK_ARG(rows >= 0 && cols > 0 && (rows == 0 || (x && y && gate && out)),
+              "cuda gated_residual: bad arguments (rows=%lld, cols=%lld)", (long long)rows, (long long)cols);
+    const int64_t n = rows * cols;
+    if (n == 0) return LAVR_OK;
+    gated_residual_kernel<<<grid_for(n, THREADS), THREADS, 0, as_stream(stream)>>>(x, y, gate, n, cols, round_bf16, out);
+    CUDA_TRY_LAUNCH("cuda gated_residual");
     return LAVR_OK;
 }

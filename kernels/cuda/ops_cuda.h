@@ -50,6 +50,41 @@ void lavr_cuda_blas_destroy(lavr_cuda_blas *blas);
 lavr_status lavr_cuda_linear(lavr_cuda_blas *blas, const uint16_t *x, int64_t M, int64_t K, const uint16_t *w,
                              int64_t N, const float *bias, float *y, void *stream);
 
+/* Pure fp32 GEMM (no TF32) for the convolutions: y[M,N] = x[M,K] · W[N,K]^T + bias[N] (or NULL), y rows
+ * y_row_stride floats apart (>= N), so a GEMM can fill a column block of a wider matrix. */
+lavr_status lavr_cuda_linear_f32(lavr_cuda_blas *blas, const float *x, int64_t M, int64_t K, const float *w, int64_t N,
+                                 const float *bias, float *y, int64_t y_row_stride, void *stream);
+
+/* ---- DiT block pieces (CPU twins in kernels/ops.h and models/rope.h) ----------------------------- */
+/* lavr_op_modulated_layernorm: y = bf16(n * (1 + scale) + shift), n = LayerNorm(x) without affine
+ * (rounded to bf16 first when round_ln); shift and scale fp32 [cols]. y may alias x. */
+lavr_status lavr_cuda_modulated_layernorm(const float *x, int64_t rows, int64_t cols, float eps, int round_ln,
+                                          const float *shift, const float *scale, float *y, void *stream);
+/* lavr_op_gated_residual: out = x + y * gate[col] (then rounded to bf16 when round_bf16); out may alias x. */
+lavr_status lavr_cuda_gated_residual(const float *x, const float *y, const float *gate, int64_t rows, int64_t cols,
+                                     int round_bf16, float *out, void *stream);
+/* lavr_rope_apply: rotates x [L, H, D] (row_stride floats apart) in place with LiveAvatar's factors
+ * (fp16-rounded cos/sin of the 3-D positions pos [L, 3] int64 on the device, adjacent pairs, the
+ * t/h/w split of the head dim, negative times as the conjugate), products in double, result bf16. */
+lavr_status lavr_cuda_rope(float *x, int64_t L, int64_t H, int64_t D, int64_t row_stride, const int64_t *pos,
+                           void *stream);
+
+/* ---- convolutions (gather + lavr_cuda_linear_f32, fp32 throughout) ------------------------------- */
+/* lavr_op_causal_conv1d: x [T, cin] time-major, w fp32 [cout, cin, K], bias fp32 [cout] or NULL;
+ * left padding K-1 repeats frame 0; y [Tout, cout], Tout = (T-1)/stride + 1. scratch holds the
+ * gathered taps: at least Tout * cin * K floats. */
+lavr_status lavr_cuda_causal_conv1d(lavr_cuda_blas *blas, const float *x, int64_t T, int64_t cin, const float *w,
+                                    int64_t cout, int64_t K, const float *bias, int64_t stride, float *y,
+                                    float *scratch, int64_t scratch_floats, void *stream);
+/* lavr_op_conv3d: x [cin, t, h, w], weight fp32 [cout, cin, kt, kh, kw], bias fp32 [cout] or NULL,
+ * stride[3] (t, h, w), pad[6] (t front/back, h top/bottom, w left/right, zeros) -> y [cout, To, Ho, Wo]
+ * (out_dims gets To, Ho, Wo). Chunked im2col: each chunk of output positions of one frame gathers its
+ * patches into scratch (at least cin*kt*kh*kw floats; larger scratch means fewer, larger GEMMs). */
+lavr_status lavr_cuda_conv3d(lavr_cuda_blas *blas, const float *x, int64_t cin, int64_t t, int64_t h, int64_t w,
+                             const float *weight, int64_t cout, const int64_t ksize[3], const float *bias,
+                             const int64_t stride[3], const int64_t pad[6], float *y, int64_t out_dims[3],
+                             float *scratch, int64_t scratch_floats, void *stream);
+
 /* ---- attention ---------------------------------------------------------------------------------- */
 /* A key/value segment read in place: len tokens of bf16 [H, D] at row_stride elements apart. */
 typedef struct {

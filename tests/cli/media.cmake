@@ -6,9 +6,13 @@ if(LAVR_FFMPEG AND LAVR_SNDFILE)
            COMMAND sh -c "rm -rf '${media_tmp}' && mkdir -p '${media_tmp}' && '$<TARGET_FILE:lavr>' sample-inputs --out '${media_tmp}/in' && test -s '${media_tmp}/in/portrait.png' && test -s '${media_tmp}/in/speech.wav'")
   add_test(NAME cli_media_bad_size
            COMMAND $<TARGET_FILE:lavr> prep-image --image nonexistent.png --size 704-384)
-  set_tests_properties(cli_media_bad_size PROPERTIES PASS_REGULAR_EXPRESSION "WIDTH\\*HEIGHT or WIDTHxHEIGHT")
+  set_tests_properties(cli_media_bad_size PROPERTIES PASS_REGULAR_EXPRESSION "write WIDTH\\*HEIGHT")
   add_test(NAME cli_media_encode
            COMMAND sh -c "'$<TARGET_FILE:lavr>' prep-image --image '${media_tmp}/in/portrait.png' --size 704*384 | grep -q '448x576' && mkdir -p '${media_tmp}/frames' && ffmpeg -v error -y -f lavfi -i testsrc=size=256x192:rate=25 -frames:v 30 -start_number 0 '${media_tmp}/frames/frame_%06d.png' && '$<TARGET_FILE:lavr>' encode --frames '${media_tmp}/frames' --audio '${media_tmp}/in/speech.wav' --out '${media_tmp}/out.mp4' --preset veryfast --audio-offset-frames 3 && ffprobe -v error -count_frames -show_entries stream=codec_name,nb_read_frames -of csv=p=0 '${media_tmp}/out.mp4' | tr '\\n' ' ' | grep -q 'h264,30 aac,'")
-  set_tests_properties(cli_media_sample_inputs cli_media_bad_size cli_media_encode PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 120)
+  add_test(NAME cli_media_size_with_x
+           COMMAND sh -c "'$<TARGET_FILE:lavr>' prep-image --image nonexistent.png --size 704x384 2>&1; echo exit=$?")
+  set_tests_properties(cli_media_size_with_x PROPERTIES
+           PASS_REGULAR_EXPRESSION "lavr: error: .*bad --size '704x384': use '\\*' between width and height, e.g. 704\\*384[^\n]*\nexit=2")
+  set_tests_properties(cli_media_sample_inputs cli_media_bad_size cli_media_size_with_x cli_media_encode PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 120)
   set_tests_properties(cli_media_encode PROPERTIES DEPENDS cli_media_sample_inputs)
 endif()

@@ -1,6 +1,6 @@
 /* GPU checks of the CUDA ops (kernels/cuda/ops_cuda.h) against the CPU reference ops
- * (kernels/ops.h) on fresh random inputs, plus a timing table for linear and attention at DiT
- * sizes. Exits 77 (skipped) without a CUDA device. Seed: LAVR_TEST_SEED or the clock. */
+ * (kernels/ops.h, models/rope.h) on fresh random inputs, plus a timing table for linear, attention
+ * and conv3d at DiT / VAE sizes. Exits 77 (skipped) without a CUDA device. Seed: LAVR_TEST_SEED or the clock. */
 #include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdint.h>
@@ -16,6 +16,7 @@
 #include "io/golden.h"
 #include "parallel/device.h"
 #include "kernels/ops.h"
+#include "models/rope.h"
 
 static uint64_t seed;
 static uint64_t stream_no; /* every draw uses a new stream so inputs never repeat */
@@ -329,6 +330,197 @@ static void test_attention(void) {
     cudaFree(buf);
 }
 
+/* ---- DiT block pieces ------------------------------------------------------------------------ */
+/* Modulated LayerNorm: the fp32 statistics differ in the last bits, so the final bf16 rounding may land
+ * one step of want away, and (bf16 LN) the rounded LN value one step of itself away, which moves the
+ * output by up to |n (1 + scale)| / 128 = |want - shift| / 128. */
+static int64_t modulated_far(const float *got, const float *want, const float *shift, int64_t rows, int64_t cols) {
+    int64_t bad = 0;
+    for (int64_t i = 0; i < rows * cols; i++) {
+        const float tol = fabsf(want[i]) / 128.0f + fabsf(want[i] - shift[i % cols]) / 128.0f + 1e-6f;
+        bad += !(fabsf(got[i] - want[i]) <= tol);
+    }
+    return bad;
+}
+
+static void test_dit_pieces(void) {
+    printf("DiT block pieces\n");
+    const int64_t rows = 300, cols = 1280, n = rows * cols;
+    float *x = random_floats(n, 0.8f, 1.5f, 0), *shift = random_floats(cols, 0.3f, 0.0f, 0),
+          *scale = random_floats(cols, 0.3f, 0.0f, 0), *want = xmalloc((size_t)n * sizeof(float));
+    float *dx = upload(x, (size_t)n * sizeof(float)), *dshift = upload(shift, (size_t)cols * sizeof(float)),
+          *dscale = upload(scale, (size_t)cols * sizeof(float)), *dy = poisoned((size_t)n * sizeof(float));
+    for (int round_ln = 0; round_ln < 2; round_ln++) {
+        CHECK_OK(lavr_op_modulated_layernorm(x, rows, cols, 1e-6f, round_ln, shift, scale, want));
+        CU(cudaMemset(dy, 0xff, (size_t)n * sizeof(float)));
+        CHECK_OK(lavr_cuda_modulated_layernorm(dx, rows, cols, 1e-6f, round_ln, dshift, dscale, dy, NULL));
+        float *got = download(dy, n);
+        /* fp32 statistics in another order: a rounding to bf16 may land one step away, rarely */
+        const int64_t far = modulated_far(got, want, shift, rows, cols);
+        int64_t differ = 0;
+        for (int64_t i = 0; i < n; i++) differ += got[i] != want[i];
+        printf("  %-44s %lld of %lld differ, %lld beyond a bf16 step of out and LN\n",
+               round_ln ? "modulated layernorm (bf16 LN)" : "modulated layernorm", (long long)differ, (long long)n,
+               (long long)far);
+        CHECK_MSG(far == 0 && differ < n / 100, "modulated layernorm: %lld differ, %lld far", (long long)differ,
+                  (long long)far);
+        free(got);
+    }
+
+    /* gated residual: the same fp32 operations, so bit-identical */
+    float *y = random_floats(n, 1.0f, 0.0f, 0), *gate = random_floats(cols, 0.5f, 0.0f, 0);
+    float *dyv = upload(y, (size_t)n * sizeof(float)), *dgate = upload(gate, (size_t)cols * sizeof(float));
+    for (int round = 0; round < 2; round++) {
+        lavr_op_gated_residual(x, y, gate, rows, cols, round, want);
+        CU(cudaMemset(dy, 0xff, (size_t)n * sizeof(float)));
+        CHECK_OK(lavr_cuda_gated_residual(dx, dyv, dgate, rows, cols, round, dy, NULL));
+        float *got = download(dy, n);
+        int64_t differ = 0;
+        for (int64_t i = 0; i < n; i++) differ += memcmp(&got[i], &want[i], sizeof(float)) != 0;
+        printf("  %-44s %lld mismatches\n", round ? "gated residual (bf16)" : "gated residual", (long long)differ);
+        CHECK_MSG(differ == 0, "gated residual: %lld differ", (long long)differ);
+        free(got);
+    }
+
+    /* RoPE: L tokens with positions over the whole table range (and beyond), negative times included */
+    const int64_t L = 700, H = 3, D = 128, stride = H * D + 8;
+    float *q = random_floats(L * stride, 1.0f, 0.0f, 1), *qr = xmalloc((size_t)(L * stride) * sizeof(float));
+    int64_t *pos = xmalloc((size_t)L * 3 * sizeof(int64_t));
+    float *u = random_floats(L * 3, 1.0f, 0.0f, 0);
+    for (int64_t i = 0; i < L * 3; i++) {
+        const int64_t span = i % 3 == 0 ? 60000 : 200;
+        pos[i] = (int64_t)(fabsf(u[i]) * (float)span / 3.0f) % span;
+        if (i % 3 == 0 && i % 7 == 0) pos[i] = -pos[i] - 1;
+    }
+    memcpy(qr, q, (size_t)(L * stride) * sizeof(float));
+    CHECK_OK(lavr_rope_apply(qr, L, H, D, stride, pos));
+    float *dq = upload(q, (size_t)(L * stride) * sizeof(float));
+    int64_t *dpos = upload(pos, (size_t)L * 3 * sizeof(int64_t));
+    CHECK_OK(lavr_cuda_rope(dq, L, H, D, stride, dpos, NULL));
+    float *got = download(dq, L * stride);
+    int64_t differ = 0, far = 0;
+    for (int64_t t = 0; t < L; t++)
+        for (int64_t i = 0; i < stride; i++) {
+            const float a = got[t * stride + i], b = qr[t * stride + i];
+            if (i >= H * D) { /* padding between tokens is left alone */
+                far += memcmp(&a, &q[t * stride + i], sizeof a) != 0;
+                continue;
+            }
+            differ += memcmp(&a, &b, sizeof a) != 0;
+            far += !(fabsf(a - b) <= fabsf(b) / 128.0f + 1e-6f);
+        }
+    printf("  %-44s %lld of %lld differ, %lld by more than a bf16 step\n", "rope 700 tokens, 3 heads of 128",
+           (long long)differ, (long long)(L * H * D), (long long)far);
+    CHECK_MSG(far == 0 && differ <= L * H * D / 10000, "rope: %lld differ, %lld far", (long long)differ, (long long)far);
+    free(got);
+    cudaFree(dq);
+    cudaFree(dpos);
+    free(q);
+    free(qr);
+    free(pos);
+    free(u);
+
+    cudaFree(dx);
+    cudaFree(dshift);
+    cudaFree(dscale);
+    cudaFree(dy);
+    cudaFree(dyv);
+    cudaFree(dgate);
+    free(x);
+    free(shift);
+    free(scale);
+    free(want);
+    free(y);
+    free(gate);
+}
+
+/* ---- fp32 GEMM and convolutions --------------------------------------------------------------- */
+static void test_convs(lavr_cuda_blas *blas) {
+    printf("fp32 linear and convolutions\n");
+    {   /* linear_f32 writing into a wider matrix (row stride N + 5) */
+        const int64_t M = 77, K = 300, N = 130, ld = N + 5;
+        float *x = random_floats(M * K, 1.0f, 0.0f, 0), *w = random_floats(N * K, 0.1f, 0.0f, 0),
+              *b = random_floats(N, 0.5f, 0.0f, 0), *want = xmalloc((size_t)(M * N) * sizeof(float));
+        const int64_t ws[2] = {N, K}, bs[1] = {N};
+        lavr_tensor tw = lavr_tensor_wrap(LAVR_F32, 2, ws, w), tb = lavr_tensor_wrap(LAVR_F32, 1, bs, b);
+        CHECK_OK(lavr_op_linear(x, M, K, &tw, &tb, want));
+        float *dx = upload(x, (size_t)(M * K) * sizeof(float)), *dw = upload(w, (size_t)(N * K) * sizeof(float)),
+              *db = upload(b, (size_t)N * sizeof(float)), *dy = poisoned((size_t)(M * ld) * sizeof(float));
+        CHECK_OK(lavr_cuda_linear_f32(blas, dx, M, K, dw, N, db, dy, ld, NULL));
+        float *all = download(dy, M * ld), *got = xmalloc((size_t)(M * N) * sizeof(float));
+        int64_t touched = 0;
+        for (int64_t r = 0; r < M; r++) {
+            memcpy(got + r * N, all + r * ld, (size_t)N * sizeof(float));
+            for (int64_t c = N; c < ld; c++) touched += !isnan(all[r * ld + c]);
+        }
+        expect_close("linear_f32 M=77 K=300 N=130 (row stride 135)", got, want, M * N, 1e-5);
+        CHECK_MSG(touched == 0, "linear_f32 wrote %lld elements outside its columns", (long long)touched);
+        cudaFree(dx); cudaFree(dw); cudaFree(db); cudaFree(dy);
+        free(x); free(w); free(b); free(want); free(all); free(got);
+    }
+    {   /* the audio encoder's causal conv1d: 121 frames, strides 1 and 2 */
+        const int64_t T = 121, cin = 96, cout = 64, K = 3;
+        for (int64_t stride = 1; stride <= 2; stride++) {
+            float *x = random_floats(T * cin, 1.0f, 0.0f, 0), *w = random_floats(cout * cin * K, 0.1f, 0.0f, 0),
+                  *b = random_floats(cout, 0.5f, 0.0f, 0);
+            const int64_t ws[3] = {cout, cin, K}, bs[1] = {cout}, tout = (T - 1) / stride + 1;
+            lavr_tensor tw = lavr_tensor_wrap(LAVR_F32, 3, ws, w), tb = lavr_tensor_wrap(LAVR_F32, 1, bs, b);
+            float *want = xmalloc((size_t)(tout * cout) * sizeof(float));
+            int64_t n_out = 0;
+            CHECK_OK(lavr_op_causal_conv1d(x, T, cin, &tw, &tb, stride, want, &n_out));
+            float *dx = upload(x, (size_t)(T * cin) * sizeof(float)), *dw = upload(w, (size_t)(cout * cin * K) * sizeof(float)),
+                  *db = upload(b, (size_t)cout * sizeof(float)), *dy = poisoned((size_t)(tout * cout) * sizeof(float)),
+                  *scratch = poisoned((size_t)(tout * cin * K) * sizeof(float));
+            CHECK_OK(lavr_cuda_causal_conv1d(blas, dx, T, cin, dw, cout, K, db, stride, dy, scratch, tout * cin * K, NULL));
+            float *got = download(dy, tout * cout);
+            expect_close(stride == 1 ? "causal conv1d T=121 96->64 stride 1" : "causal conv1d T=121 96->64 stride 2",
+                         got, want, tout * cout, 1e-5);
+            cudaFree(dx); cudaFree(dw); cudaFree(db); cudaFree(dy); cudaFree(scratch);
+            free(x); free(w); free(b); free(want); free(got);
+        }
+    }
+    /* the VAE's conv3d: causal 3x3x3 (pad t 2,0 / h,w 1,1), a strided one, a 1x1x1 one; small scratch
+     * forces several chunks per frame */
+    const struct {
+        int64_t cin, t, h, w, cout, k[3], stride[3], pad[6], scratch;
+    } cases[] = {
+        {24, 4, 18, 22, 20, {3, 3, 3}, {1, 1, 1}, {2, 0, 1, 1, 1, 1}, 24 * 27 * 100},
+        {16, 5, 17, 20, 12, {3, 3, 3}, {2, 2, 2}, {2, 0, 0, 1, 0, 1}, 16 * 27 * 1000},
+        {32, 2, 9, 9, 48, {1, 1, 1}, {1, 1, 1}, {0, 0, 0, 0, 0, 0}, 32 * 7},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const int64_t cin = cases[c].cin, cout = cases[c].cout, kvol = cases[c].k[0] * cases[c].k[1] * cases[c].k[2];
+        const int64_t nx = cin * cases[c].t * cases[c].h * cases[c].w;
+        float *x = random_floats(nx, 1.0f, 0.0f, 0), *w = random_floats(cout * cin * kvol, 0.1f, 0.0f, 0),
+              *b = random_floats(cout, 0.5f, 0.0f, 0);
+        const int64_t ws[5] = {cout, cin, cases[c].k[0], cases[c].k[1], cases[c].k[2]}, bs[1] = {cout};
+        lavr_tensor tw = lavr_tensor_wrap(LAVR_F32, 5, ws, w), tb = lavr_tensor_wrap(LAVR_F32, 1, bs, b);
+        int64_t dims[3], gdims[3] = {0, 0, 0};
+        const int64_t in_dims[3] = {cases[c].t, cases[c].h, cases[c].w};
+        for (int i = 0; i < 3; i++)
+            dims[i] = (in_dims[i] + cases[c].pad[2 * i] + cases[c].pad[2 * i + 1] - cases[c].k[i]) / cases[c].stride[i] + 1;
+        const int64_t ny = cout * dims[0] * dims[1] * dims[2];
+        float *want = xmalloc((size_t)ny * sizeof(float));
+        int64_t cdims[3];
+        CHECK_OK(lavr_op_conv3d(x, cin, cases[c].t, cases[c].h, cases[c].w, &tw, &tb, cases[c].stride, cases[c].pad, want,
+                                cdims));
+        float *dx = upload(x, (size_t)nx * sizeof(float)), *dw = upload(w, (size_t)(cout * cin * kvol) * sizeof(float)),
+              *db = upload(b, (size_t)cout * sizeof(float)), *dy = poisoned((size_t)ny * sizeof(float)),
+              *scratch = poisoned((size_t)cases[c].scratch * sizeof(float));
+        CHECK_OK(lavr_cuda_conv3d(blas, dx, cin, cases[c].t, cases[c].h, cases[c].w, dw, cout, cases[c].k, db,
+                                  cases[c].stride, cases[c].pad, dy, gdims, scratch, cases[c].scratch, NULL));
+        float *got = download(dy, ny);
+        char what[96];
+        snprintf(what, sizeof what, "conv3d %lld->%lld k%lld stride %lld, %lldx%lldx%lld out", (long long)cin,
+                 (long long)cout, (long long)cases[c].k[0], (long long)cases[c].stride[0], (long long)dims[0],
+                 (long long)dims[1], (long long)dims[2]);
+        CHECK(gdims[0] == cdims[0] && gdims[1] == cdims[1] && gdims[2] == cdims[2] && cdims[0] == dims[0]);
+        expect_close(what, got, want, ny, 1e-5);
+        cudaFree(dx); cudaFree(dw); cudaFree(db); cudaFree(dy); cudaFree(scratch);
+        free(x); free(w); free(b); free(want); free(got);
+    }
+}
+
 /* ---- bench ----------------------------------------------------------------------------------- */
 /* Fills a device buffer of n floats with a repeating block of random values. */
 static float *device_random(int64_t n, float scale) {
@@ -416,6 +608,32 @@ static void bench(lavr_cuda_blas *blas) {
     cudaFree(vw);
     cudaFree(ks);
     cudaFree(vs);
+
+    /* the VAE decoder's widest full-resolution conv: 96 -> 96, 3x3x3, 6 input frames (2 cached + 4) at
+     * 384x704, through 256 MiB of im2col scratch */
+    const int64_t vc = 96, vt = 6, vh = 384, v_w = 704, ksz[3] = {3, 3, 3}, st[3] = {1, 1, 1}, pd[6] = {0, 0, 1, 1, 1, 1};
+    const int64_t scratch_floats = ((int64_t)256 << 20) / 4;
+    float *vx = device_random(vc * vt * vh * v_w, 1.0f), *vwt = device_random(vc * vc * 27, 0.05f),
+          *vb = device_random(vc, 0.1f), *vy, *scratch;
+    CU(cudaMalloc((void **)&vy, (size_t)(vc * 4 * vh * v_w) * sizeof(float)));
+    CU(cudaMalloc((void **)&scratch, (size_t)scratch_floats * sizeof(float)));
+    int64_t od[3];
+    CHECK_OK(lavr_cuda_conv3d(blas, vx, vc, vt, vh, v_w, vwt, vc, ksz, vb, st, pd, vy, od, scratch, scratch_floats, NULL));
+    CU(cudaEventRecord(t0, NULL));
+    const int conv_iters = 3;
+    for (int i = 0; i < conv_iters; i++)
+        CHECK_OK(lavr_cuda_conv3d(blas, vx, vc, vt, vh, v_w, vwt, vc, ksz, vb, st, pd, vy, od, scratch, scratch_floats, NULL));
+    CU(cudaEventRecord(t1, NULL));
+    CU(cudaEventSynchronize(t1));
+    CU(cudaEventElapsedTime(&ms, t0, t1));
+    ms /= conv_iters;
+    snprintf(what, sizeof what, "conv3d fp32 96->96 3x3x3 6x384x704 -> 4 frames");
+    printf("  %-58s %10.3f %10.1f\n", what, ms, 2.0 * vc * vc * 27 * od[0] * od[1] * od[2] / (ms * 1e-3) / 1e12);
+    cudaFree(vx);
+    cudaFree(vwt);
+    cudaFree(vb);
+    cudaFree(vy);
+    cudaFree(scratch);
     cudaEventDestroy(t0);
     cudaEventDestroy(t1);
 }
@@ -436,6 +654,8 @@ int main(void) {
     if (blas) {
         test_linear(blas);
         test_attention();
+        test_dit_pieces();
+        test_convs(blas);
         bench(blas);
         lavr_cuda_blas_destroy(blas);
     }

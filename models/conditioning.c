@@ -1,0 +1,377 @@
+/* The render's conditioning: the three encoders run on the user's inputs (portrait -> VAE latents,
+ * prompt -> umT5 context, speech -> bucketed wav2vec2 features) and the HDF5 file that keeps them. */
+#include "models/conditioning.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/dtype.h"
+#include "core/json.h"
+#include "core/sha256.h"
+#include "io/audio.h"
+#include "io/image.h"
+#include "io/size_rule.h"
+#include "models/audio_features.h"
+#include "models/t5.h"
+#include "models/tokenizer.h"
+#include "models/vae.h"
+#include "models/wav2vec2.h"
+
+#define COND_FORMAT "lavr-conditioning"
+#define COND_FORMAT_VERSION 1
+
+/* The JSON `config` attribute of a model group ("/vae", "/t5", ...); *out is freed by the caller. */
+static lavr_status read_config_json(lavr_h5file *model, const char *group, lavr_json **out) {
+    char *text = NULL;
+    if (!lavr_h5_exists(model, group))
+        return LAVR_FAIL(LAVR_E_FORMAT, "%s has no %s group (not a complete lavr model file)", lavr_h5_path(model), group);
+    TRY(lavr_h5_read_attr_string(model, group, "config", &text));
+    lavr_status st = lavr_json_parse(text, out);
+    free(text);
+    return st ? lavr_error_wrap(st, "%s%s config", lavr_h5_path(model), group) : LAVR_OK;
+}
+
+static void round_bf16_all(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = lavr_round_bf16(x[i]);
+}
+
+/* ---- image ----------------------------------------------------------------------------------------- */
+
+lavr_status lavr_cond_encode_image(lavr_h5file *model, const char *image_path, const char *size, lavr_arena *arena,
+                                   lavr_conditioning *c) {
+    CHECK_ARG(model && image_path && size && arena && c, "lavr_cond_encode_image: NULL argument");
+    int64_t max_w, max_h;
+    TRY(lavr_size_parse(size, &max_w, &max_h));
+    lavr_json *j = NULL;
+    lavr_vae_config vcfg;
+    lavr_dit_config dcfg;
+    TRY(read_config_json(model, "/vae", &j));
+    lavr_status st = lavr_vae_config_from_json(j, &vcfg);
+    lavr_json_free(j);
+    TRY(st);
+    TRY(read_config_json(model, "/dit", &j));
+    st = lavr_dit_config_from_json(j, &dcfg);
+    lavr_json_free(j);
+    TRY(st);
+    /* the motion clip is encoded in the VAE's chunks {0}, {1..4}, ...: 73 frames -> 19 latents */
+    const int64_t motion_frames = dcfg.motion_frames, motion_latents = 1 + (motion_frames - 1) / 4;
+    if (motion_frames < 1 || (motion_frames - 1) % 4)
+        return LAVR_FAIL(LAVR_E_FORMAT, "%s: dit motion_frames %lld is not 1 + 4k", lavr_h5_path(model),
+                         (long long)motion_frames);
+
+    char sha[65];
+    TRY(lavr_sha256_file_hex(image_path, sha));
+    lavr_image img = {0};
+    TRY(lavr_image_load(image_path, max_w * max_h, &img));
+
+    lavr_arena *work = NULL;
+    lavr_vae *vae = NULL;
+    float *clip = NULL;
+    lavr_tensor ref = {0}, motion = {0};
+    const int64_t H = img.height, W = img.width, plane = H * W;
+    TRY_GOTO(lavr_arena_create("vae encode", 0, &work), st, done);
+    TRY_GOTO(lavr_vae_create(model, "vae/", &vcfg, NULL, work, &vae), st, done);
+    const int64_t sf = lavr_vae_spatial_factor(vae), h = H / sf, w = W / sf;
+    if (H % sf || W % sf) {
+        st = LAVR_FAIL(LAVR_E_FORMAT, "image size %lldx%lld is not a multiple of the VAE factor %lld", (long long)W,
+                       (long long)H, (long long)sf);
+        goto done;
+    }
+    TRY_GOTO(lavr_tensor_alloc(arena, LAVR_F32, 4, (int64_t[]){vcfg.z_dim, 1, h, w}, "reference latent", &ref), st, done);
+    TRY_GOTO(lavr_tensor_alloc(arena, LAVR_F32, 4, (int64_t[]){vcfg.z_dim, motion_latents, h, w}, "motion latents",
+                               &motion),
+             st, done);
+    lavr_tensor frame = lavr_tensor_wrap(LAVR_F32, 4, (int64_t[]){3, 1, H, W}, img.data);
+    TRY_GOTO(lavr_vae_encode(vae, &frame, &ref), st, done);
+    /* the portrait repeated motion_frames times, channel-major [3, T, H, W] */
+    TRY_GOTO(lavr_arena_alloc(work, (size_t)(3 * motion_frames * plane) * sizeof(float), "motion clip frames",
+                              (void **)&clip),
+             st, done);
+    for (int64_t ch = 0; ch < 3; ch++)
+        for (int64_t t = 0; t < motion_frames; t++)
+            memcpy(clip + (ch * motion_frames + t) * plane, img.data + ch * plane, (size_t)plane * sizeof(float));
+    lavr_tensor video = lavr_tensor_wrap(LAVR_F32, 4, (int64_t[]){3, motion_frames, H, W}, clip);
+    TRY_GOTO(lavr_vae_encode(vae, &video, &motion), st, done);
+
+    lavr_tensor_free(&c->ref);
+    lavr_tensor_free(&c->motion);
+    c->ref = ref, c->motion = motion;
+    ref = (lavr_tensor){0}, motion = (lavr_tensor){0};
+    c->height = H, c->width = W;
+    memcpy(c->image_sha, sha, sizeof sha);
+done:
+    if (clip) lavr_arena_free(work, clip);
+    lavr_tensor_free(&ref);
+    lavr_tensor_free(&motion);
+    lavr_vae_destroy(vae);
+    lavr_arena_destroy(work);
+    lavr_image_free(&img);
+    return st ? lavr_error_wrap(st, "encoding image %s", image_path) : LAVR_OK;
+}
+
+/* ---- text -------------------------------------------------------------------------------------------- */
+
+static lavr_status encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n, lavr_arena *arena,
+                              lavr_conditioning *c) {
+    lavr_json *j = NULL;
+    lavr_t5_config cfg;
+    TRY(read_config_json(model, "/t5", &j));
+    lavr_status st = lavr_t5_config_from_json(j, &cfg);
+    lavr_json_free(j);
+    TRY(st);
+    CHECK_ARG(n >= 1 && n <= LAVR_TEXT_LEN, "a prompt has 1 to %d token ids, got %lld", LAVR_TEXT_LEN, (long long)n);
+    for (int64_t i = 0; i < n; i++)
+        CHECK_ARG(ids[i] >= 0 && ids[i] < cfg.vocab, "token id %lld (position %lld) is outside the vocabulary of %lld",
+                  (long long)ids[i], (long long)i, (long long)cfg.vocab);
+    lavr_t5 *t5 = NULL;
+    lavr_tensor context = {0};
+    TRY(lavr_t5_create(model, "t5/", &cfg, &t5));
+    st = lavr_tensor_alloc(arena, LAVR_F32, 2, (int64_t[]){n, cfg.dim}, "text context", &context);
+    /* the real tokens alone give the rows of the padded run (spec §4), so no padding is encoded */
+    if (!st) st = lavr_t5_encode(t5, ids, n, NULL, context.data);
+    lavr_t5_destroy(t5);
+    if (st) {
+        lavr_tensor_free(&context);
+        return st;
+    }
+    lavr_tensor_free(&c->context);
+    c->context = context;
+    return LAVR_OK;
+}
+
+lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_arena *arena, lavr_conditioning *c) {
+    CHECK_ARG(model && prompt && arena && c, "lavr_cond_encode_text: NULL argument");
+    lavr_tokenizer *tok = NULL;
+    TRY(lavr_tokenizer_from_model(model, &tok));
+    int64_t ids[LAVR_TEXT_LEN], n = 0;
+    lavr_status st = lavr_tokenizer_encode(tok, prompt, LAVR_TEXT_LEN, ids, &n);
+    lavr_tokenizer_destroy(tok);
+    TRY(st);
+    TRY(encode_ids(model, ids, n, arena, c));
+    lavr_sha256_hex(prompt, strlen(prompt), c->prompt_sha);
+    return LAVR_OK;
+}
+
+lavr_status lavr_cond_encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n, lavr_arena *arena,
+                                 lavr_conditioning *c) {
+    CHECK_ARG(model && ids && arena && c, "lavr_cond_encode_ids: NULL argument");
+    TRY(encode_ids(model, ids, n, arena, c));
+    /* identity of an id list: the hash of its canonical text "ids:1,2,3" */
+    char *text = malloc((size_t)n * 21 + 8);
+    if (!text) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for %lld token ids", (long long)n);
+    int64_t len = sprintf(text, "ids:");
+    for (int64_t i = 0; i < n; i++) len += sprintf(text + len, "%s%lld", i ? "," : "", (long long)ids[i]);
+    lavr_sha256_hex(text, (size_t)len, c->prompt_sha);
+    free(text);
+    return LAVR_OK;
+}
+
+/* ---- audio -------------------------------------------------------------------------------------------- */
+
+lavr_status lavr_cond_encode_audio(lavr_h5file *model, const char *audio_path, lavr_arena *arena,
+                                   lavr_conditioning *c) {
+    CHECK_ARG(model && audio_path && arena && c, "lavr_cond_encode_audio: NULL argument");
+    lavr_json *j = NULL;
+    lavr_w2v_config cfg;
+    TRY(read_config_json(model, "/wav2vec2", &j));
+    lavr_status st = lavr_w2v_config_from_json(j, &cfg);
+    lavr_json_free(j);
+    TRY(st);
+    char sha[65];
+    TRY(lavr_sha256_file_hex(audio_path, sha));
+    lavr_audio audio = {0};
+    TRY(lavr_audio_load(audio_path, &audio));
+    lavr_w2v *w2v = NULL;
+    lavr_arena *work = NULL;
+    lavr_audio_features feat = {0};
+    TRY_GOTO(lavr_w2v_create(model, "wav2vec2/", &cfg, &w2v), st, done);
+    TRY_GOTO(lavr_arena_create("wav2vec2 work", 0, &work), st, done);
+    TRY_GOTO(lavr_audio_encode(w2v, audio.samples, audio.nsamples, LAVR_VIDEO_FPS, LAVR_FRAMES_PER_CLIP, arena, work,
+                               &feat),
+             st, done);
+    /* the reference keeps audio_emb in bf16 (liveavatar-system §1.3 step 5) */
+    round_bf16_all(feat.features.data, lavr_tensor_numel(&feat.features));
+    lavr_tensor_free(&c->audio);
+    c->audio = feat.features;
+    c->clips = feat.clips;
+    memcpy(c->audio_sha, sha, sizeof sha);
+done:
+    lavr_arena_destroy(work);
+    lavr_w2v_destroy(w2v);
+    lavr_audio_free(&audio);
+    return st ? lavr_error_wrap(st, "encoding audio %s", audio_path) : LAVR_OK;
+}
+
+/* ---- file form ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    const char *dataset;
+    lavr_dtype stored; /* context and audio hold bf16 values: stored as bf16 bits, exactly */
+    int ndim;
+} part_info;
+
+enum { PART_CONTEXT, PART_REF, PART_MOTION, PART_AUDIO, PART_COUNT };
+static const part_info parts[PART_COUNT] = {
+    {"/context", LAVR_BF16, 2},
+    {"/ref_latent", LAVR_F32, 4},
+    {"/motion_latents", LAVR_F32, 4},
+    {"/audio", LAVR_BF16, 3},
+};
+
+/* A part is set when it holds data (a zeroed tensor has ndim 0 and counts as absent). */
+static int is_set(const lavr_tensor *t) { return t->data && t->ndim > 0 && lavr_tensor_numel(t) > 0; }
+
+static lavr_tensor *part_of(lavr_conditioning *c, int k) {
+    return k == PART_CONTEXT ? &c->context : k == PART_REF ? &c->ref : k == PART_MOTION ? &c->motion : &c->audio;
+}
+
+static lavr_status write_part(lavr_h5file *f, const part_info *p, const lavr_tensor *t, lavr_arena *arena) {
+    if (t->ndim != p->ndim || t->dtype != LAVR_F32 || !lavr_tensor_is_contiguous(t))
+        return LAVR_FAIL(LAVR_E_ARG, "conditioning %s must be a contiguous float32 tensor of %d dims", p->dataset + 1,
+                         p->ndim);
+    if (p->stored == LAVR_F32) return lavr_h5_write(f, p->dataset, t, 0);
+    lavr_tensor stored = {0};
+    TRY(lavr_tensor_alloc(arena, p->stored, t->ndim, t->shape, p->dataset, &stored));
+    lavr_status st = lavr_tensor_copy(&stored, t);
+    if (!st) st = lavr_h5_write(f, p->dataset, &stored, 0);
+    lavr_tensor_free(&stored);
+    return st;
+}
+
+static lavr_status write_sha(lavr_h5file *f, const char *name, const char *sha) {
+    return sha[0] ? lavr_h5_write_attr_string(f, "/", name, sha) : LAVR_OK;
+}
+
+static lavr_status write_file(const char *path, const lavr_conditioning *c) {
+    lavr_h5file *f = NULL;
+    lavr_arena *arena = NULL;
+    lavr_status st;
+    TRY(lavr_arena_create("conditioning save", 0, &arena));
+    TRY_GOTO(lavr_h5_create(path, &f), st, done);
+    TRY_GOTO(lavr_h5_write_attr_string(f, "/", "format", COND_FORMAT), st, done);
+    TRY_GOTO(lavr_h5_write_attr_int(f, "/", "format_version", COND_FORMAT_VERSION), st, done);
+    TRY_GOTO(lavr_h5_write_attr_int(f, "/", "clips", c->clips), st, done);
+    TRY_GOTO(lavr_h5_write_attr_int(f, "/", "height", c->height), st, done);
+    TRY_GOTO(lavr_h5_write_attr_int(f, "/", "width", c->width), st, done);
+    TRY_GOTO(write_sha(f, "image_sha256", c->image_sha), st, done);
+    TRY_GOTO(write_sha(f, "audio_sha256", c->audio_sha), st, done);
+    TRY_GOTO(write_sha(f, "prompt_sha256", c->prompt_sha), st, done);
+    for (int k = 0; k < PART_COUNT; k++) {
+        const lavr_tensor *t = part_of((lavr_conditioning *)c, k);
+        if (is_set(t)) TRY_GOTO(write_part(f, &parts[k], t, arena), st, done);
+    }
+done:;
+    lavr_status close_st = lavr_h5_close(f);
+    lavr_arena_destroy(arena);
+    return st ? st : close_st;
+}
+
+lavr_status lavr_cond_save(const char *path, const lavr_conditioning *c) {
+    CHECK_ARG(path && c, "lavr_cond_save: NULL argument");
+    lavr_conditioning merged = *c, old;
+    memset(&old, 0, sizeof old);
+    lavr_arena *arena = NULL;
+    lavr_status st = LAVR_OK;
+    struct stat sb;
+    /* parts this call does not set come from the file already there (which must be a conditioning file) */
+    if (stat(path, &sb) == 0) {
+        TRY(lavr_arena_create("conditioning merge", 0, &arena));
+        if ((st = lavr_cond_load(path, arena, &old)) != LAVR_OK) {
+            lavr_arena_destroy(arena);
+            return st;
+        }
+        int has_image = is_set(&c->ref) || is_set(&c->motion);
+        if (!is_set(&c->context)) {
+            merged.context = old.context;
+            memcpy(merged.prompt_sha, old.prompt_sha, sizeof old.prompt_sha);
+        }
+        if (!is_set(&c->ref)) merged.ref = old.ref;
+        if (!is_set(&c->motion)) merged.motion = old.motion;
+        if (!has_image) {
+            merged.height = old.height, merged.width = old.width;
+            memcpy(merged.image_sha, old.image_sha, sizeof old.image_sha);
+        }
+        if (!is_set(&c->audio)) {
+            merged.audio = old.audio;
+            merged.clips = old.clips;
+            memcpy(merged.audio_sha, old.audio_sha, sizeof old.audio_sha);
+        }
+    }
+    /* written next to the target and renamed: an interrupted save leaves the old file intact */
+    size_t n = strlen(path) + 16;
+    char *partial = malloc(n);
+    if (!partial) st = LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
+    if (partial) {
+        snprintf(partial, n, "%s.partial", path);
+        st = write_file(partial, &merged);
+        if (!st && rename(partial, path) != 0) st = LAVR_FAIL(LAVR_E_IO, "cannot rename '%s' to '%s'", partial, path);
+        if (st) unlink(partial);
+        free(partial);
+    }
+    for (int k = 0; k < PART_COUNT; k++) lavr_tensor_free(part_of(&old, k));
+    lavr_arena_destroy(arena);
+    return st ? lavr_error_wrap(st, "saving conditioning %s", path) : LAVR_OK;
+}
+
+static lavr_status read_sha(lavr_h5file *f, const char *name, char sha[65]) {
+    sha[0] = 0;
+    if (!lavr_h5_has_attr(f, "/", name)) return LAVR_OK;
+    char *text = NULL;
+    TRY(lavr_h5_read_attr_string(f, "/", name, &text));
+    int ok = strlen(text) == 64;
+    if (ok) memcpy(sha, text, 65);
+    free(text);
+    return ok ? LAVR_OK : LAVR_FAIL(LAVR_E_FORMAT, "attribute %s is not 64 hex digits", name);
+}
+
+static lavr_status load_parts(lavr_h5file *f, lavr_arena *arena, lavr_conditioning *c) {
+    char *format = NULL;
+    if (!lavr_h5_has_attr(f, "/", "format"))
+        return LAVR_FAIL(LAVR_E_FORMAT, "not a conditioning file (no 'format' attribute)");
+    TRY(lavr_h5_read_attr_string(f, "/", "format", &format));
+    int ok = strcmp(format, COND_FORMAT) == 0;
+    lavr_status st = ok ? LAVR_OK : LAVR_FAIL(LAVR_E_FORMAT, "format is '%s', not '%s'", format, COND_FORMAT);
+    free(format);
+    TRY(st);
+    TRY(lavr_h5_read_attr_int(f, "/", "clips", &c->clips));
+    TRY(lavr_h5_read_attr_int(f, "/", "height", &c->height));
+    TRY(lavr_h5_read_attr_int(f, "/", "width", &c->width));
+    TRY(read_sha(f, "image_sha256", c->image_sha));
+    TRY(read_sha(f, "audio_sha256", c->audio_sha));
+    TRY(read_sha(f, "prompt_sha256", c->prompt_sha));
+    for (int k = 0; k < PART_COUNT; k++) {
+        if (!lavr_h5_exists(f, parts[k].dataset)) continue;
+        lavr_tensor *t = part_of(c, k);
+        TRY(lavr_h5_read_f32(f, parts[k].dataset, arena, t));
+        if (t->ndim != parts[k].ndim)
+            return LAVR_FAIL(LAVR_E_FORMAT, "%s has %d dims, expected %d", parts[k].dataset, t->ndim, parts[k].ndim);
+    }
+    if (is_set(&c->audio) && c->audio.shape[0] != c->clips * LAVR_FRAMES_PER_CLIP)
+        return LAVR_FAIL(LAVR_E_FORMAT, "/audio has %lld frames but clips = %lld needs %lld",
+                         (long long)c->audio.shape[0], (long long)c->clips,
+                         (long long)(c->clips * LAVR_FRAMES_PER_CLIP));
+    return LAVR_OK;
+}
+
+lavr_status lavr_cond_load(const char *path, lavr_arena *arena, lavr_conditioning *c) {
+    CHECK_ARG(path && arena && c, "lavr_cond_load: NULL argument");
+    memset(c, 0, sizeof *c);
+    lavr_h5file *f = NULL;
+    TRY(lavr_h5_open(path, &f));
+    lavr_status st = load_parts(f, arena, c);
+    lavr_status close_st = lavr_h5_close(f);
+    if (!st) st = close_st;
+    if (st) {
+        for (int k = 0; k < PART_COUNT; k++) lavr_tensor_free(part_of(c, k));
+        return lavr_error_wrap(st, "conditioning file %s", path);
+    }
+    return LAVR_OK;
+}
+
+void lavr_cond_free(lavr_conditioning *c) {
+    if (!c) return;
+    for (int k = 0; k < PART_COUNT; k++) lavr_tensor_free(part_of(c, k));
+}

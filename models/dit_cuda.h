@@ -1,0 +1,70 @@
+/* The causal DiT on one CUDA device (CUDA builds): a tp shard's bf16 weights, step KV caches and text K/V in a
+ * capped device arena, and the layer / audio-injector / head forward of models/dit_block.c enqueued on one stream. */
+#ifndef LAVR_MODELS_DIT_CUDA_H
+#define LAVR_MODELS_DIT_CUDA_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+#include "kernels/cuda/device_arena.h"
+#include "kernels/cuda/ops_cuda.h"
+#include "models/dit.h"
+
+/* Tensor-parallel group: the sum over the group of a device fp32 buffer, enqueued on stream (NCCL). */
+typedef struct {
+    int rank, size;
+    lavr_status (*allreduce_sum)(void *ctx, float *buf, int64_t n, void *stream);
+    void *ctx;
+} lavr_dit_cuda_tp;
+
+typedef struct lavr_dit_cuda lavr_dit_cuda;
+typedef struct lavr_dit_cuda_cache lavr_dit_cuda_cache;
+
+/* Device-side activation of one forward (same fields as lavr_dit_act): x [rows, d], e [d], e0 [6, d],
+ * a_loc [F][num_audio_token + 1][d], a_glob [F][d], fp32 with bf16 values. */
+typedef struct {
+    int prefill;
+    int64_t block_index, sink_offset, rows;
+    float *x, *e, *e0, *a_loc, *a_glob;
+} lavr_dit_cuda_act;
+
+/* Allocates the weights of every layer of the tp shard (whole layer range: embeddings and head too) and the
+ * working buffers for latent h x w from arena; blas and stream are the caller's. Nothing is filled yet. */
+lavr_status lavr_dit_cuda_create(const lavr_dit_config *cfg, const lavr_dit_cuda_tp *tp, int64_t h, int64_t w,
+                                 lavr_device_arena *arena, lavr_cuda_blas *blas, void *stream, lavr_dit_cuda **out);
+void lavr_dit_cuda_destroy(lavr_dit_cuda *g);
+/* Copies the weights of a CPU model loaded with the same tp shard (lavr_dit_load_shard, full layer range). */
+lavr_status lavr_dit_cuda_upload(lavr_dit_cuda *g, const lavr_dit *m);
+/* Fills the weights on the device (lavr_cuda_fill_uniform, one Philox stream per tensor name): weights
+ * with variance 1/fan_in, biases and modulations 0.02 scale, norm gains 1, LayerNorm biases 0. Tensors that
+ * every tp rank holds whole get identical values on every rank. For timing, not for meaningful output. */
+lavr_status lavr_dit_cuda_generate(lavr_dit_cuda *g, uint64_t seed);
+/* Text embedding and per-layer cross-attention K/V (bf16) of a host context [rows, text_dim] (<= text_len,
+ * zero-padded), as lavr_dit_set_context; collective over the tp group. */
+lavr_status lavr_dit_cuda_set_context(lavr_dit_cuda *g, const float *context, int64_t rows);
+
+lavr_status lavr_dit_cuda_cache_create(lavr_dit_cuda *g, lavr_dit_cuda_cache **out);
+void lavr_dit_cuda_cache_destroy(lavr_dit_cuda *g, lavr_dit_cuda_cache *c);
+lavr_status lavr_dit_cuda_cache_copy_sink(lavr_dit_cuda *g, lavr_dit_cuda_cache *dst, const lavr_dit_cuda_cache *src);
+
+/* An activation sized for the larger of a block and the sink, from the arena. */
+lavr_status lavr_dit_cuda_act_create(lavr_dit_cuda *g, lavr_dit_cuda_act *a);
+void lavr_dit_cuda_act_destroy(lavr_dit_cuda *g, lavr_dit_cuda_act *a);
+/* Copies a host activation (lavr_dit_embed_sink / lavr_dit_embed_block output) to the device. */
+lavr_status lavr_dit_cuda_act_upload(lavr_dit_cuda *g, const lavr_dit_act *host, lavr_dit_cuda_act *a);
+/* Patch embedding of a device latent block x [C, F, h, w] into a->x: bf16(bf16(patch(x) + bf16(pose
+ * bias)) + type 0) (lavr_dit_embed_block with pose NULL); sets the block fields of a. e/e0/audio are left. */
+lavr_status lavr_dit_cuda_embed_tokens(lavr_dit_cuda *g, const float *x, int64_t block_index, int64_t sink_offset,
+                                       lavr_dit_cuda_act *a);
+
+/* The layers (with audio injections) on a against cache c: a prefill fills the sink, a block writes its
+ * K/V into window slot (n mod 4) first, then attends window ‖ sink re-roped at max(30, f0 + sink_offset). */
+lavr_status lavr_dit_cuda_forward_layers(lavr_dit_cuda *g, lavr_dit_cuda_cache *c, lavr_dit_cuda_act *a);
+/* Head and unpatchify of a block: velocity [C, F, h, w] (device, bf16 values). The head's modulated norm
+ * rounds to bf16 (the CPU head keeps it fp32: one extra rounding before an fp32 GEMM). */
+lavr_status lavr_dit_cuda_head(lavr_dit_cuda *g, const lavr_dit_cuda_act *a, float *velocity);
+
+/* Bytes of weights resident on the device. */
+uint64_t lavr_dit_cuda_weight_bytes(const lavr_dit_cuda *g);
+
+#endif

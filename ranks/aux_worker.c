@@ -1,0 +1,377 @@
+/* The aux role of a render (ranks/aux_worker.h): encoders once, the setup broadcast, then a loop
+ * that keeps up to `inflight` block packets on their way to stage 0 and takes the clean latents
+ * back in block order to stage, decode and write them. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/arena.h"
+#include "core/log.h"
+#include "io/audio.h"
+#include "io/h5model.h"
+#include "io/stage.h"
+#include "io/video.h"
+#include "models/config.h"
+#include "models/decode_stream.h"
+#include "models/vae.h"
+#include "parallel/schedule.h"
+#include "ranks/aux_worker.h"
+#include "ranks/dit_stage.h"
+#include "ranks/progress.h"
+#include "ranks/setup.h"
+
+#define VIDEO_FRAMES_PER_LATENT 4 /* VAE temporal stride: a block of F latents covers 4F video frames */
+#define DROPPED_FRAMES 3          /* the first 3 decoded frames are dropped (liveavatar-system §1.9) */
+#define OUTPUT_FPS 25
+
+typedef struct {
+    lavr_comm *c;
+    const lavr_aux_options *o;
+    const lavr_roles *roles;
+    lavr_arena *arena;
+    lavr_conditioning cond;
+    lavr_schedule sched;
+    lavr_dit_config dit;
+    double start_s;
+    int64_t C, F, h, w, blk, vf, SA;
+    /* feeding: inflight slots of one message per stage-0 tp rank */
+    int nfeed, *feed_ranks;
+    lavr_msg *feed;       /* [inflight * nfeed] */
+    float *noise, *audio; /* scratch of the packet being built (isend packs it at once) */
+    lavr_msg clean;
+    float *latent;        /* the clean latent received */
+    int nref, *ref_ranks;
+    lavr_msg *ref_msgs;   /* one per ref rank, in flight until the end */
+    float *ref;
+    /* output */
+    lavr_stage *stage;
+    lavr_vae *vae;
+    lavr_decode_stream *decoder;
+    lavr_video_writer *writer;
+    lavr_audio speech;
+    float *frames;
+    int64_t frames_written;
+    lavr_progress *progress;
+} aux_rank;
+
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static lavr_status alloc_floats(int64_t n, const char *what, float **out) {
+    *out = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    if (!*out) return LAVR_FAIL(LAVR_E_NOMEM, "aux rank: cannot allocate %s (%lld floats)", what, (long long)n);
+    return LAVR_OK;
+}
+
+static lavr_status read_dit_config(lavr_h5file *f, lavr_dit_config *out) {
+    char *text = NULL;
+    TRY(lavr_h5_read_attr_string(f, "/dit", "config", &text));
+    lavr_json *j = NULL;
+    lavr_status st = lavr_json_parse(text, &j);
+    free(text);
+    if (!st) st = lavr_dit_config_from_json(j, out);
+    lavr_json_free(j);
+    return st;
+}
+
+/* The conditioning (given, or encoded from the user's files) and the number of clips to render. */
+static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
+    const lavr_aux_options *o = a->o;
+    if (o->cond) {
+        a->cond = *o->cond;
+    } else {
+        LOG_INFO("encoding %s, the prompt and %s", o->image_path, o->audio_path);
+        TRY(lavr_cond_encode_image(model, o->image_path, o->size, a->arena, &a->cond));
+        TRY(lavr_cond_encode_text(model, o->prompt, a->arena, &a->cond));
+        TRY(lavr_cond_encode_audio(model, o->audio_path, a->arena, &a->cond));
+    }
+    int64_t clips = a->cond.clips;
+    if (o->max_clips > 0 && o->max_clips < clips) {
+        clips = o->max_clips;
+    } else if (o->max_clips > clips) {
+        LOG_WARN("--num-clip %lld: the audio gives only %lld clip%s (%.2f s of video); rendering %lld",
+                 (long long)o->max_clips, (long long)clips, clips == 1 ? "" : "s",
+                 (double)(48 * clips - DROPPED_FRAMES) / OUTPUT_FPS, (long long)clips);
+    }
+    a->cond.clips = clips;
+    return LAVR_OK;
+}
+
+static lavr_status check_shapes(aux_rank *a, const lavr_dit_config *cfg) {
+    const lavr_conditioning *c = &a->cond;
+    a->C = c->ref.shape[0];
+    a->h = c->ref.shape[2];
+    a->w = c->ref.shape[3];
+    a->F = cfg->frames_per_block;
+    a->vf = VIDEO_FRAMES_PER_LATENT * a->F;
+    a->SA = cfg->audio_num_states * cfg->audio_dim;
+    a->blk = a->C * a->F * a->h * a->w;
+    if (c->audio.ndim != 3 || c->audio.shape[1] * c->audio.shape[2] != a->SA)
+        return LAVR_FAIL(LAVR_E_FORMAT, "audio features must be [frames, %lld, %lld]", (long long)cfg->audio_num_states,
+                         (long long)cfg->audio_dim);
+    if (c->audio.shape[0] < a->sched.blocks * a->vf)
+        return LAVR_FAIL(LAVR_E_FORMAT, "audio features have %lld frames, %lld clips need %lld",
+                         (long long)c->audio.shape[0], (long long)a->sched.clips,
+                         (long long)(a->sched.blocks * a->vf));
+    const int64_t motion_latents = (cfg->motion_frames + 3) / 4; /* VAE chunks {0}, {1..4}, ... */
+    if (c->motion.ndim != 4 || c->motion.shape[1] != motion_latents)
+        return LAVR_FAIL(LAVR_E_FORMAT, "motion latents have %lld frames, the DiT's %lld motion frames make %lld",
+                         (long long)c->motion.shape[1], (long long)cfg->motion_frames, (long long)motion_latents);
+    return LAVR_OK;
+}
+
+static lavr_status broadcast_setup(aux_rank *a) {
+    lavr_render_setup s = {.clips = a->sched.clips, .C = a->C, .h = a->h, .w = a->w,
+                           .motion_latents = a->cond.motion.shape[1],
+                           .context_rows = a->cond.context.shape[0], .text_dim = a->cond.context.shape[1],
+                           .context = a->cond.context.data, .ref = a->cond.ref.data, .motion = a->cond.motion.data};
+    return lavr_setup_bcast(a->c, a->sched.aux_rank, &s);
+}
+
+static lavr_status open_outputs(aux_rank *a, lavr_h5file *model) {
+    const lavr_aux_options *o = a->o;
+    if (o->stage_path) {
+        char inputs[256];
+        snprintf(inputs, sizeof inputs, "image=%s audio=%s prompt=%s", a->cond.image_sha, a->cond.audio_sha,
+                 a->cond.prompt_sha);
+        lavr_stage_info info = {.C = a->C, .F = a->F, .h = a->h, .w = a->w, .seed = o->stream.seed,
+                                .layout = o->layout_text, .model = o->model_path, .inputs = inputs,
+                                .fixed_sink_offset = o->stream.fixed_sink_offset};
+        TRY(lavr_stage_create(o->stage_path, &info, &a->stage));
+    }
+    if (!o->out_path) return LAVR_OK;
+    lavr_model_config cfg;
+    char *text = NULL;
+    TRY(lavr_h5_read_attr_string(model, "/vae", "config", &text));
+    lavr_json *j = NULL;
+    lavr_status st = lavr_json_parse(text, &j);
+    free(text);
+    if (!st) st = lavr_vae_config_from_json(j, &cfg.vae);
+    lavr_json_free(j);
+    TRY(st);
+    TRY(lavr_vae_create(model, "vae/", &cfg.vae, NULL, a->arena, &a->vae));
+    TRY(lavr_decode_stream_create(a->vae, &a->cond.motion, a->arena, &a->decoder));
+    TRY(alloc_floats(3 * a->vf * a->cond.height * a->cond.width, "decoded frames", &a->frames));
+
+    lavr_video_options vo;
+    lavr_video_options_default(&vo);
+    vo.width = a->cond.width;
+    vo.height = a->cond.height;
+    if (o->audio_path) {
+        TRY(lavr_audio_load(o->audio_path, &a->speech));
+        vo.audio = a->speech.samples;
+        vo.audio_samples = a->speech.nsamples;
+        vo.audio_rate = a->speech.rate;
+        /* frame k of the generation shows audio time k / fps; the first written frame is frame 3 */
+        vo.audio_start = (int64_t)DROPPED_FRAMES * a->speech.rate / vo.fps;
+    }
+    return lavr_video_writer_open(o->out_path, &vo, &a->writer);
+}
+
+/* Packet of block n: its initial noise (the same bytes as lavr dit-run) and its 4F audio frames. */
+static lavr_status feed_block(aux_rank *a, int64_t n) {
+    const int64_t clip = n / LAVR_BLOCKS_PER_CLIP, block = n % LAVR_BLOCKS_PER_CLIP;
+    lavr_stream_noise(a->o->stream.seed, clip, block, a->C, a->F, a->h, a->w, a->noise);
+    const float *audio = a->cond.audio.data;
+    memcpy(a->audio, audio + n * a->vf * a->SA, (size_t)(a->vf * a->SA) * sizeof(float));
+    for (int t = 0; t < a->nfeed; t++) {
+        lavr_msg *m = &a->feed[(n % a->sched.inflight) * a->nfeed + t];
+        /* the slot's previous block came back clean, so its send has completed (see collect) */
+        TRY(lavr_comm_wait(a->c, m));
+        memset(m->ints, 0, sizeof m->ints);
+        m->ints[LAVR_PKT_BLOCK] = n;
+        m->ints[LAVR_PKT_STEP] = 0;
+        lavr_msg_clear_parts(m);
+        TRY(lavr_msg_add(m, a->noise, a->blk, LAVR_WIRE_BF16));
+        TRY(lavr_msg_add(m, a->audio, a->vf * a->SA, LAVR_WIRE_BF16));
+        TRY(lavr_comm_isend(a->c, a->feed_ranks[t], LAVR_TAG_PACKET, m));
+    }
+    return LAVR_OK;
+}
+
+/* The clip-1 reference (frame 0 of the clean block 0) to every pp-0 rank, sent without waiting. */
+static lavr_status send_ref(aux_rank *a) {
+    const int64_t hw = a->h * a->w;
+    for (int64_t ch = 0; ch < a->C; ch++) memcpy(a->ref + ch * hw, a->latent + ch * a->F * hw, (size_t)hw * sizeof(float));
+    for (int i = 0; i < a->nref; i++) {
+        lavr_msg *m = &a->ref_msgs[i];
+        TRY(lavr_msg_add(m, a->ref, a->C * hw, LAVR_WIRE_BF16));
+        TRY(lavr_comm_isend(a->c, a->ref_ranks[i], LAVR_TAG_REF, m));
+    }
+    return LAVR_OK;
+}
+
+static lavr_status output_block(aux_rank *a, int64_t n) {
+    if (a->stage) TRY(lavr_stage_append(a->stage, a->latent));
+    if (a->o->on_latent) TRY(a->o->on_latent(a->o->user, n, a->latent, a->blk));
+    if (a->decoder) {
+        int64_t count = 0;
+        TRY(lavr_decode_stream_push(a->decoder, a->latent, a->frames, &count));
+        TRY(lavr_video_writer_append_f32(a->writer, a->frames, count));
+        a->frames_written += count;
+    }
+    lavr_progress_block(a->progress, n, a->frames_written);
+    return LAVR_OK;
+}
+
+/* The pipeline from the aux rank's side. No deadlock: the aux never blocks on a send it cannot know
+ * to be complete. It only waits on (a) the clean latent of the oldest block in flight, which the
+ * DiT ranks produce without needing anything more from the aux (their packet is already sent, and
+ * the clip-1 reference went out with block 0), and (b) the feed sends of a block whose clean latent
+ * already came back: every stage-0 pp-0 rank received that packet (tp ranks compute a block together
+ * through their all-reduces, so none finishes it without the others), so those sends have completed.
+ * DiT ranks wait only on their predecessors and the aux, so the chain always moves. */
+static lavr_status run_pipeline(aux_rank *a) {
+    const int64_t blocks = a->sched.blocks;
+    int64_t fed = 0;
+    for (int64_t n = 0; n < blocks; n++) {
+        while (fed < blocks && fed < n + a->sched.inflight) TRY(feed_block(a, fed++));
+        lavr_msg_clear_parts(&a->clean);
+        TRY(lavr_msg_add(&a->clean, a->latent, a->blk, LAVR_WIRE_BF16));
+        const int from = lavr_schedule_clean_rank(&a->sched);
+        TRY(lavr_comm_recv(a->c, from, LAVR_TAG_CLEAN, &a->clean));
+        if (a->clean.ints[LAVR_PKT_BLOCK] != n || a->clean.ints[LAVR_PKT_STEP] != LAVR_SAMPLER_STEPS)
+            return LAVR_FAIL(LAVR_E_INTERNAL, "pipeline out of order: clean block %lld (step %lld) arrived, expected %lld",
+                             (long long)a->clean.ints[LAVR_PKT_BLOCK], (long long)a->clean.ints[LAVR_PKT_STEP],
+                             (long long)n);
+        if (n == a->o->fail_block)
+            return LAVR_FAIL(LAVR_E_INTERNAL, "injected failure at block %lld (LAVR_FAIL_AT, a testing aid)",
+                             (long long)n);
+        if (n == 0 && a->sched.clips > 1) TRY(send_ref(a));
+        TRY(output_block(a, n));
+    }
+    for (int64_t i = 0; i < (int64_t)a->sched.inflight * a->nfeed; i++) TRY(lavr_comm_wait(a->c, &a->feed[i]));
+    for (int i = 0; i < a->nref; i++) TRY(lavr_comm_wait(a->c, &a->ref_msgs[i]));
+    return LAVR_OK;
+}
+
+static lavr_status prepare_pipeline(aux_rank *a) {
+    const lavr_layout *l = &a->sched.layout;
+    a->feed_ranks = calloc((size_t)l->tp, sizeof *a->feed_ranks);
+    a->ref_ranks = calloc((size_t)(l->tp * l->steps), sizeof *a->ref_ranks);
+    if (!a->feed_ranks || !a->ref_ranks) return LAVR_FAIL(LAVR_E_NOMEM, "aux rank: out of memory for the peer lists");
+    a->nfeed = lavr_schedule_feed_ranks(&a->sched, a->feed_ranks, l->tp);
+    a->nref = lavr_schedule_ref_ranks(&a->sched, a->ref_ranks, l->tp * l->steps);
+    a->feed = calloc((size_t)(a->sched.inflight * a->nfeed), sizeof *a->feed);
+    a->ref_msgs = calloc((size_t)a->nref, sizeof *a->ref_msgs);
+    if (!a->feed || !a->ref_msgs) return LAVR_FAIL(LAVR_E_NOMEM, "aux rank: out of memory for messages");
+    TRY(alloc_floats(a->blk, "noise", &a->noise));
+    TRY(alloc_floats(a->vf * a->SA, "block audio", &a->audio));
+    TRY(alloc_floats(a->blk, "clean latent", &a->latent));
+    TRY(alloc_floats(a->C * a->h * a->w, "reference", &a->ref));
+    return LAVR_OK;
+}
+
+/* Statistics of every DiT rank, then this rank's own, and the summary on stdout. */
+static lavr_status summary(aux_rank *a, double wall_s, double render_s) {
+    const int ndit = lavr_layout_dit_ranks(&a->sched.layout);
+    lavr_rank_stats *rows = calloc((size_t)ndit + 1, sizeof *rows);
+    if (!rows) return LAVR_FAIL(LAVR_E_NOMEM, "aux rank: out of memory for the summary");
+    lavr_status st = LAVR_OK;
+    lavr_msg m;
+    lavr_msg_init(&m);
+    for (int r = 0; r < ndit && !st; r++) {
+        st = lavr_comm_recv(a->c, r, LAVR_TAG_STATS, &m);
+        if (st) break;
+        lavr_role role;
+        st = lavr_layout_role(&a->sched.layout, a->dit.num_layers, r, &role);
+        if (st) break;
+        rows[r] = (lavr_rank_stats){.rank = r, .peak_kb = m.ints[LAVR_STAT_PEAK_KB],
+                                    .busy_s = 1e-6 * (double)m.ints[LAVR_STAT_BUSY_US],
+                                    .forwards = m.ints[LAVR_STAT_FORWARDS], .sent = m.ints[LAVR_STAT_SENT],
+                                    .received = m.ints[LAVR_STAT_RECEIVED]};
+        lavr_role_name(&a->sched.layout, &role, rows[r].role, sizeof rows[r].role);
+    }
+    lavr_msg_free(&m);
+    if (!st) {
+        lavr_rank_stats *me = &rows[ndit];
+        me->rank = a->roles->world_rank;
+        snprintf(me->role, sizeof me->role, "%s", a->roles->role_name);
+        me->peak_kb = lavr_progress_peak_rss_kb();
+        lavr_comm_traffic(a->c, &me->sent, &me->received);
+        me->busy_s = -1;
+        lavr_progress_summary(stdout, a->frames_written, OUTPUT_FPS, wall_s, render_s, rows, ndit + 1);
+    }
+    free(rows);
+    return st;
+}
+
+static lavr_status close_outputs(aux_rank *a) {
+    lavr_status st = LAVR_OK, s2;
+    if (a->writer) {
+        s2 = lavr_video_writer_close(a->writer);
+        a->writer = NULL;
+        if (!st) st = s2;
+    }
+    if (a->stage) {
+        s2 = lavr_stage_close(a->stage);
+        a->stage = NULL;
+        if (!st) st = s2;
+    }
+    return st;
+}
+
+static void release(aux_rank *a) {
+    if (a->writer) lavr_video_writer_close(a->writer);
+    if (a->stage) lavr_stage_close(a->stage);
+    lavr_decode_stream_destroy(a->decoder);
+    lavr_vae_destroy(a->vae);
+    if (a->feed)
+        for (int64_t i = 0; i < (int64_t)a->sched.inflight * a->nfeed; i++) lavr_msg_free(&a->feed[i]);
+    if (a->ref_msgs)
+        for (int i = 0; i < a->nref; i++) lavr_msg_free(&a->ref_msgs[i]);
+    free(a->feed);
+    free(a->ref_msgs);
+    free(a->feed_ranks);
+    free(a->ref_ranks);
+    lavr_msg_free(&a->clean);
+    lavr_progress_destroy(a->progress);
+    lavr_audio_free(&a->speech);
+    free(a->noise);
+    free(a->audio);
+    free(a->latent);
+    free(a->ref);
+    free(a->frames);
+    lavr_arena_destroy(a->arena);
+}
+
+lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_options *o) {
+    aux_rank a;
+    memset(&a, 0, sizeof a);
+    a.c = c;
+    a.o = o;
+    a.roles = roles;
+    lavr_msg_init(&a.clean);
+    a.start_s = seconds_now();
+    lavr_h5file *model = NULL;
+    lavr_status st = lavr_arena_create("aux", 0, &a.arena);
+    if (!st) st = lavr_h5_open(o->model_path, &model);
+    if (!st) st = read_dit_config(model, &a.dit);
+    if (!st) st = conditioning(&a, model);
+    if (!st) st = lavr_schedule_init(&roles->layout, a.cond.clips, &a.sched);
+    if (!st) st = check_shapes(&a, &a.dit);
+    if (!st) st = broadcast_setup(&a);
+    if (!st) st = open_outputs(&a, model);
+    if (!st) st = prepare_pipeline(&a);
+    if (!st) {
+        lavr_progress_options po = {.blocks = a.sched.blocks, .blocks_per_clip = LAVR_BLOCKS_PER_CLIP,
+                                    .fps = OUTPUT_FPS, .live = o->progress_live};
+        a.progress = lavr_progress_create(&po, stderr);
+        LOG_INFO("rendering %lld clip%s (%lld blocks, %lld frames) at %lldx%lld with layout %s",
+                 (long long)a.sched.clips, a.sched.clips == 1 ? "" : "s", (long long)a.sched.blocks,
+                 (long long)(48 * a.sched.clips - DROPPED_FRAMES), (long long)a.cond.width,
+                 (long long)a.cond.height, o->layout_text);
+        st = run_pipeline(&a);
+    }
+    if (!st) st = close_outputs(&a);
+    if (!st) st = summary(&a, seconds_now() - a.start_s, lavr_progress_elapsed(a.progress));
+    if (model) {
+        lavr_status close_st = lavr_h5_close(model);
+        if (!st) st = close_st;
+    }
+    release(&a);
+    return st;
+}

@@ -1,0 +1,33 @@
+/* The aux role of a render: computes the conditioning once (portrait, prompt, speech), broadcasts
+ * it, feeds stage 0 one block packet (noise + audio slice) at a time, collects each clean latent,
+ * stages it, decodes it with the streaming VAE and appends the frames to the MP4 as they come. */
+#ifndef LAVR_RANKS_AUX_WORKER_H
+#define LAVR_RANKS_AUX_WORKER_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+#include "models/conditioning.h"
+#include "models/streaming.h"
+#include "parallel/comm.h"
+#include "parallel/mpi.h"
+
+typedef struct {
+    const char *model_path;
+    const char *image_path, *audio_path, *prompt, *size; /* the user's inputs (unused when cond is set) */
+    const lavr_conditioning *cond; /* precomputed conditioning (tests): the encoders are skipped */
+    const char *out_path;          /* MP4 (or .y4m); NULL: no video */
+    const char *stage_path;        /* latent stage file; NULL: none */
+    int64_t max_clips;             /* --num-clip; 0: all the audio gives */
+    lavr_stream_options stream;
+    const char *layout_text;
+    int progress_live;             /* 1: a live status line (stderr is a terminal) */
+    int64_t fail_block;            /* testing aid (LAVR_FAIL_AT): fail when this block arrives; -1 never */
+    /* optional: called with every clean latent [C, F, h, w] in block order (tests) */
+    lavr_status (*on_latent)(void *user, int64_t block, const float *latent, int64_t n);
+    void *user;
+} lavr_aux_options;
+
+lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_options *o);
+
+#endif

@@ -1,0 +1,300 @@
+/* The DiT role of a render (ranks/dit_stage.h): per block and owned step, pp 0 embeds the block it
+ * received, every pp index runs its layers and hands the activations on, the last one runs the head
+ * and the Euler step and passes the latent to the next step, stage or the aux rank. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "io/h5model.h"
+#include "models/dit.h"
+#include "models/sampler.h"
+#include "parallel/schedule.h"
+#include "parallel/tp_mpi.h"
+#include "ranks/dit_stage.h"
+#include "ranks/progress.h"
+#include "ranks/setup.h"
+
+#define VIDEO_FRAMES_PER_LATENT 4 /* VAE temporal stride: a block of F latents covers 4F video frames */
+
+typedef struct {
+    lavr_comm *c;
+    const lavr_dit_stage_options *o;
+    lavr_dit_peers peers;
+    lavr_schedule sched;
+    lavr_render_setup setup;
+    lavr_dit *m;
+    lavr_dit_tp tp;
+    lavr_dit_step_cache *cache[LAVR_SAMPLER_STEPS];
+    lavr_dit_act *act;
+    lavr_sampler smp;
+    int64_t F, blk, vf, SA;
+    float *latent;    /* [C, F, h, w] the block being denoised (bf16 values) */
+    float *audio;     /* [4F, states, audio_dim] the block's audio as it travels (frame major) */
+    float *audio_blk; /* [states, audio_dim, 4F] as the DiT takes it */
+    float *velocity;  /* [C, F, h, w] */
+    float *ref;       /* [C, 1, h, w] the clip-1 reference */
+    lavr_msg packet, actmsg;
+    double busy_s;
+    int64_t forwards;
+} dit_rank;
+
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static lavr_status alloc_floats(int64_t n, const char *what, float **out) {
+    *out = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    if (!*out) return LAVR_FAIL(LAVR_E_NOMEM, "DiT rank: cannot allocate %s (%lld floats)", what, (long long)n);
+    return LAVR_OK;
+}
+
+/* The packet parts: the latent and the block's audio slice, both bf16 values. */
+static lavr_status packet_parts(dit_rank *r, lavr_msg *m) {
+    TRY(lavr_msg_add(m, r->latent, r->blk, LAVR_WIRE_BF16));
+    TRY(lavr_msg_add(m, r->audio, r->vf * r->SA, LAVR_WIRE_BF16));
+    return LAVR_OK;
+}
+
+static lavr_status expect_header(const lavr_msg *m, int tag, int from, int64_t block, int64_t step, int64_t prefill) {
+    if (m->ints[LAVR_PKT_BLOCK] != block || m->ints[LAVR_PKT_STEP] != step || m->ints[LAVR_PKT_PREFILL] != prefill)
+        return LAVR_FAIL(LAVR_E_INTERNAL,
+                         "pipeline out of order: message tag %d from rank %d is block %lld step %lld prefill %lld, "
+                         "expected block %lld step %lld prefill %lld",
+                         tag, from, (long long)m->ints[LAVR_PKT_BLOCK], (long long)m->ints[LAVR_PKT_STEP],
+                         (long long)m->ints[LAVR_PKT_PREFILL], (long long)block, (long long)step, (long long)prefill);
+    return LAVR_OK;
+}
+
+/* The act message: header from the act's fields, the act buffer (fp32) and, for blocks, the packet. */
+static lavr_status act_send(dit_rank *r, int64_t step) {
+    lavr_msg *m = &r->actmsg;
+    lavr_dit_act *a = r->act;
+    memset(m->ints, 0, sizeof m->ints);
+    m->ints[LAVR_PKT_BLOCK] = a->prefill ? -1 : a->block_index;
+    m->ints[LAVR_PKT_STEP] = step;
+    m->ints[LAVR_PKT_PREFILL] = a->prefill;
+    m->ints[LAVR_PKT_OFFSET] = a->sink_offset;
+    m->ints[LAVR_PKT_ROWS] = a->rows;
+    uint32_t bits;
+    memcpy(&bits, &a->timestep, sizeof bits);
+    m->ints[LAVR_PKT_TIME] = bits;
+    lavr_msg_clear_parts(m);
+    TRY(lavr_msg_add(m, a->buf, a->floats, LAVR_WIRE_F32));
+    if (!a->prefill) TRY(packet_parts(r, m));
+    return lavr_comm_send(r->c, r->peers.act_to, LAVR_TAG_ACT, m);
+}
+
+static lavr_status act_recv(dit_rank *r, int64_t block, int64_t step, int prefill) {
+    lavr_msg *m = &r->actmsg;
+    lavr_dit_act *a = r->act;
+    lavr_msg_clear_parts(m);
+    TRY(lavr_msg_add(m, a->buf, a->floats, LAVR_WIRE_F32));
+    if (!prefill) TRY(packet_parts(r, m));
+    TRY(lavr_comm_recv(r->c, r->peers.act_from, LAVR_TAG_ACT, m));
+    TRY(expect_header(m, LAVR_TAG_ACT, r->peers.act_from, prefill ? -1 : block, step, prefill));
+    a->prefill = m->ints[LAVR_PKT_PREFILL];
+    a->block_index = prefill ? 0 : block;
+    a->sink_offset = m->ints[LAVR_PKT_OFFSET];
+    a->rows = m->ints[LAVR_PKT_ROWS];
+    uint32_t bits = (uint32_t)m->ints[LAVR_PKT_TIME];
+    memcpy(&a->timestep, &bits, sizeof bits);
+    return LAVR_OK;
+}
+
+static lavr_status packet_recv(dit_rank *r, int from, int tag, int64_t block, int64_t step) {
+    lavr_msg *m = &r->packet;
+    lavr_msg_clear_parts(m);
+    TRY(packet_parts(r, m));
+    TRY(lavr_comm_recv(r->c, from, tag, m));
+    return expect_header(m, tag, from, block, step, 0);
+}
+
+static lavr_status packet_send(dit_rank *r, int to, int tag, int64_t block, int64_t step) {
+    lavr_msg *m = &r->packet;
+    memset(m->ints, 0, sizeof m->ints);
+    m->ints[LAVR_PKT_BLOCK] = block;
+    m->ints[LAVR_PKT_STEP] = step;
+    lavr_msg_clear_parts(m);
+    if (tag == LAVR_TAG_CLEAN)
+        TRY(lavr_msg_add(m, r->latent, r->blk, LAVR_WIRE_BF16)); /* the aux has the audio */
+    else
+        TRY(packet_parts(r, m));
+    return lavr_comm_send(r->c, to, tag, m);
+}
+
+/* Sink prefill through the pp chain into the first owned step cache, then copied to the others. */
+static lavr_status prefill(dit_rank *r, const float *ref) {
+    const lavr_dit_peers *p = &r->peers;
+    const int ncache = p->step_end - p->step_begin;
+    if (p->embeds) {
+        double t0 = seconds_now();
+        TRY(lavr_dit_embed_sink(r->m, r->cache[0], ref, r->setup.motion, r->act));
+        r->busy_s += seconds_now() - t0;
+    } else {
+        TRY(act_recv(r, -1, 0, 1));
+    }
+    double t0 = seconds_now();
+    TRY(lavr_dit_forward_layers(r->m, r->cache[0], r->act, NULL, NULL));
+    r->busy_s += seconds_now() - t0;
+    if (p->act_to >= 0) TRY(act_send(r, 0));
+    for (int i = 1; i < ncache; i++) TRY(lavr_dit_cache_copy_sink(r->cache[i], r->cache[0]));
+    return LAVR_OK;
+}
+
+/* One denoising step of block n on this rank. */
+static lavr_status run_step(dit_rank *r, int64_t n, int step) {
+    const lavr_dit_peers *p = &r->peers;
+    const int64_t clip = n / LAVR_BLOCKS_PER_CLIP, block = n % LAVR_BLOCKS_PER_CLIP;
+    lavr_dit_step_cache *cache = r->cache[step - p->step_begin];
+    if (p->embeds) {
+        if (step == p->step_begin)
+            TRY(packet_recv(r, p->packet_from, LAVR_TAG_PACKET, n, step));
+        else if (p->loop_from >= 0)
+            TRY(packet_recv(r, p->loop_from, LAVR_TAG_LOOP, n, step));
+        /* (pp = 1: the latent of the previous step is already here) */
+        double t0 = seconds_now();
+        for (int64_t t = 0; t < r->vf; t++)
+            for (int64_t i = 0; i < r->SA; i++) r->audio_blk[i * r->vf + t] = r->audio[t * r->SA + i];
+        lavr_dit_block_input in = {.x = r->latent,
+                                   .pose = NULL,
+                                   .timestep = r->smp.timesteps[step],
+                                   .block_index = n,
+                                   .sink_offset = lavr_stream_sink_offset(&r->o->stream, clip, block, step),
+                                   .audio = r->audio_blk,
+                                   .audio_frames = r->vf,
+                                   .audio_first = 0};
+        TRY(lavr_dit_embed_block(r->m, cache, &in, r->act));
+        r->busy_s += seconds_now() - t0;
+    } else {
+        TRY(act_recv(r, n, step, 0));
+    }
+    double t0 = seconds_now();
+    TRY(lavr_dit_forward_layers(r->m, cache, r->act, NULL, NULL));
+    r->busy_s += seconds_now() - t0;
+    r->forwards++;
+    if (!p->heads) return act_send(r, step);
+
+    t0 = seconds_now();
+    TRY(lavr_dit_head(r->m, cache, r->act, r->velocity));
+    TRY(lavr_sampler_step(&r->smp, step, r->latent, r->velocity, r->blk));
+    r->busy_s += seconds_now() - t0;
+    if (step + 1 < p->step_end) return p->loop_to >= 0 ? packet_send(r, p->loop_to, LAVR_TAG_LOOP, n, step + 1) : LAVR_OK;
+    return p->packet_to >= 0 ? packet_send(r, p->packet_to, p->packet_to_tag, n, step + 1) : LAVR_OK;
+}
+
+static lavr_status render_blocks(dit_rank *r) {
+    const lavr_dit_peers *p = &r->peers;
+    for (int64_t n = 0; n < r->sched.blocks; n++) {
+        if (n == 0) TRY(prefill(r, r->setup.ref));
+        if (n == LAVR_BLOCKS_PER_CLIP) {
+            /* clip 1: the sink's reference becomes the clean frame 0 of block 0 (liveavatar-system §1.6) */
+            if (p->embeds) {
+                lavr_msg m;
+                lavr_msg_init(&m);
+                lavr_status st = lavr_msg_add(&m, r->ref, r->setup.C * r->setup.h * r->setup.w, LAVR_WIRE_BF16);
+                if (!st) st = lavr_comm_recv(r->c, r->sched.aux_rank, LAVR_TAG_REF, &m);
+                lavr_msg_free(&m);
+                TRY(st);
+            }
+            TRY(prefill(r, r->ref));
+        }
+        if (n == r->o->fail_block)
+            return LAVR_FAIL(LAVR_E_INTERNAL, "injected failure at block %lld (LAVR_FAIL_AT, a testing aid)",
+                             (long long)n);
+        for (int step = p->step_begin; step < p->step_end; step++) TRY(run_step(r, n, step));
+    }
+    return LAVR_OK;
+}
+
+static lavr_status load_model(dit_rank *r, const lavr_roles *roles) {
+    lavr_dit_shard shard = {.layer_begin = roles->role.layer_begin, .layer_end = roles->role.layer_end};
+    TRY(lavr_tp_mpi_create(roles->tp, &r->tp));
+    shard.tp = r->tp;
+    lavr_h5file *f = NULL;
+    TRY(lavr_h5_open(r->o->model_path, &f));
+    lavr_status st = lavr_dit_load_shard(f, "dit/", "/dit", &shard, &r->m);
+    lavr_status close_st = lavr_h5_close(f);
+    TRY(st);
+    return close_st;
+}
+
+static lavr_status prepare(dit_rank *r) {
+    const lavr_dit_config *cfg = &r->m->cfg;
+    const lavr_render_setup *s = &r->setup;
+    const int64_t motion_latents = (cfg->motion_frames + 3) / 4;
+    if (s->C != cfg->in_dim || s->text_dim != cfg->text_dim || s->motion_latents != motion_latents)
+        return LAVR_FAIL(LAVR_E_FORMAT,
+                         "conditioning has %lld latent channels, text width %lld and %lld motion latents; the DiT takes "
+                         "%lld, %lld and %lld",
+                         (long long)s->C, (long long)s->text_dim, (long long)s->motion_latents, (long long)cfg->in_dim,
+                         (long long)cfg->text_dim, (long long)motion_latents);
+    r->F = cfg->frames_per_block;
+    r->vf = VIDEO_FRAMES_PER_LATENT * r->F;
+    r->SA = cfg->audio_num_states * cfg->audio_dim;
+    r->blk = s->C * r->F * s->h * s->w;
+    TRY(lavr_dit_set_context(r->m, s->context, s->context_rows));
+    TRY(lavr_sampler_init(LAVR_SAMPLER_STEPS, &r->smp));
+    for (int i = 0; i < r->peers.step_end - r->peers.step_begin; i++)
+        TRY(lavr_dit_cache_create(r->m, s->h, s->w, &r->cache[i]));
+    TRY(lavr_dit_act_create(r->m, lavr_dit_cache_geometry(r->cache[0]), &r->act));
+    TRY(alloc_floats(r->blk, "latent", &r->latent));
+    TRY(alloc_floats(r->vf * r->SA, "block audio", &r->audio));
+    TRY(alloc_floats(r->vf * r->SA, "block audio (DiT order)", &r->audio_blk));
+    TRY(alloc_floats(r->blk, "velocity", &r->velocity));
+    TRY(alloc_floats(s->C * s->h * s->w, "reference", &r->ref));
+    return LAVR_OK;
+}
+
+static lavr_status send_stats(dit_rank *r, const lavr_roles *roles) {
+    lavr_msg m;
+    lavr_msg_init(&m);
+    int64_t sent = 0, received = 0;
+    lavr_comm_traffic(r->c, &sent, &received);
+    m.ints[LAVR_STAT_RANK] = roles->world_rank;
+    m.ints[LAVR_STAT_PEAK_KB] = lavr_progress_peak_rss_kb();
+    m.ints[LAVR_STAT_BUSY_US] = (int64_t)(r->busy_s * 1e6);
+    m.ints[LAVR_STAT_FORWARDS] = r->forwards;
+    m.ints[LAVR_STAT_SENT] = sent;
+    m.ints[LAVR_STAT_RECEIVED] = received;
+    lavr_status st = lavr_comm_send(r->c, r->sched.aux_rank, LAVR_TAG_STATS, &m);
+    lavr_msg_free(&m);
+    return st;
+}
+
+static void release(dit_rank *r) {
+    for (int i = 0; i < LAVR_SAMPLER_STEPS; i++) lavr_dit_cache_destroy(r->cache[i]);
+    lavr_dit_act_destroy(r->act);
+    lavr_dit_destroy(r->m);
+    lavr_tp_mpi_destroy(&r->tp);
+    lavr_msg_free(&r->packet);
+    lavr_msg_free(&r->actmsg);
+    lavr_setup_free(&r->setup);
+    free(r->latent);
+    free(r->audio);
+    free(r->audio_blk);
+    free(r->velocity);
+    free(r->ref);
+}
+
+lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr_dit_stage_options *o) {
+    dit_rank r;
+    memset(&r, 0, sizeof r);
+    r.c = c;
+    r.o = o;
+    lavr_msg_init(&r.packet);
+    lavr_msg_init(&r.actmsg);
+    const int aux_rank = lavr_layout_dit_ranks(&roles->layout);
+    /* the weights load while the aux rank encodes the inputs */
+    lavr_status st = load_model(&r, roles);
+    if (!st) st = lavr_setup_bcast(c, aux_rank, &r.setup);
+    if (!st) st = lavr_schedule_init(&roles->layout, r.setup.clips, &r.sched);
+    if (!st) st = lavr_schedule_dit_peers(&r.sched, &roles->role, &r.peers);
+    if (!st) st = prepare(&r);
+    if (!st) st = render_blocks(&r);
+    if (!st) st = send_stats(&r, roles);
+    release(&r);
+    return st;
+}

@@ -1,0 +1,88 @@
+/* Render progress and summary (ranks/progress.h): elapsed time from a monotonic clock, FPS over the
+ * frames written so far and the ETA from the mean time per block. */
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "ranks/progress.h"
+
+struct lavr_progress {
+    lavr_progress_options o;
+    FILE *out;
+    double start;
+};
+
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void format_duration(double s, char *buf, size_t len) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+lavr_progress *lavr_progress_create(const lavr_progress_options *o, FILE *out) {
+    lavr_progress *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->o = *o;
+    p->out = out;
+    p->start = seconds_now();
+    return p;
+}
+
+double lavr_progress_elapsed(const lavr_progress *p) { return p ? seconds_now() - p->start : 0; }
+
+void lavr_progress_block(lavr_progress *p, int64_t block, int64_t frames) {
+    if (!p) return;
+    const int64_t done = block + 1, per_clip = p->o.blocks_per_clip;
+    const int clip_done = done % per_clip == 0 || done == p->o.blocks;
+    if (!p->o.live && !clip_done) return;
+    double elapsed = seconds_now() - p->start;
+    double fps = elapsed > 0 ? (double)frames / elapsed : 0;
+    double eta = (double)(p->o.blocks - done) * elapsed / (double)done;
+    char el[32], et[32];
+    format_duration(elapsed, el, sizeof el);
+    format_duration(eta, et, sizeof et);
+    const int64_t clips = (p->o.blocks + per_clip - 1) / per_clip;
+    if (p->o.live) {
+        fprintf(p->out, "\rblock %lld/%lld  clip %lld/%lld  video %.2f s  %.2f FPS  elapsed %s  ETA %s   ",
+                (long long)done, (long long)p->o.blocks, (long long)((done + per_clip - 1) / per_clip),
+                (long long)clips, (double)frames / p->o.fps, fps, el, et);
+        if (done == p->o.blocks) fputc('\n', p->out);
+    } else {
+        fprintf(p->out, "clip %lld/%lld done: blocks %lld/%lld, video %.2f s, %.2f FPS, elapsed %s, ETA %s\n",
+                (long long)((done + per_clip - 1) / per_clip), (long long)clips, (long long)done,
+                (long long)p->o.blocks, (double)frames / p->o.fps, fps, el, et);
+    }
+    fflush(p->out);
+}
+
+void lavr_progress_destroy(lavr_progress *p) { free(p); }
+
+void lavr_progress_summary(FILE *out, int64_t frames, int fps, double wall_s, double render_s,
+                           const lavr_rank_stats *ranks, int nranks) {
+    fprintf(out, "render: %lld frames (%.2f s of video) in %.2f s wall (%.2f s setup), %.2f FPS while rendering\n",
+            (long long)frames, (double)frames / fps, wall_s, wall_s - render_s,
+            render_s > 0 ? (double)frames / render_s : 0);
+    fprintf(out, "%4s  %-16s  %10s  %7s  %8s  %10s  %10s\n", "rank", "role", "peak MiB", "busy %", "forwards",
+            "sent MiB", "recv MiB");
+    for (int i = 0; i < nranks; i++) {
+        const lavr_rank_stats *r = &ranks[i];
+        char busy[16] = "-";
+        if (r->busy_s >= 0 && render_s > 0) snprintf(busy, sizeof busy, "%.1f", 100.0 * r->busy_s / render_s);
+        fprintf(out, "%4d  %-16s  %10.1f  %7s  %8lld  %10.2f  %10.2f\n", r->rank, r->role, (double)r->peak_kb / 1024.0,
+                busy, (long long)r->forwards, (double)r->sent / 1048576.0, (double)r->received / 1048576.0);
+    }
+    fflush(out);
+}
+
+int64_t lavr_progress_peak_rss_kb(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (int64_t)ru.ru_maxrss; /* KiB on Linux */
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Starts or stops a private single-node Slurm on this host without systemd (for CI and for trying
+# the sbatch scripts): munged, slurmctld and slurmd with every file under one directory.
+#
+# Usage (as root; needs Debian's slurm-wlm and munge):
+#   bash scripts/slurm-local.sh start    # prints the SLURM_CONF to export, waits until the node is idle
+#   export SLURM_CONF=/tmp/lavr-slurm/slurm.conf; sbatch ...; squeue
+#   bash scripts/slurm-local.sh stop     # cancels the jobs left, stops the daemons
+# Environment: LAVR_SLURM_DIR (default /tmp/lavr-slurm), LAVR_SLURM_PORT (slurmctld port, default
+# 16817; slurmd uses the next one), so it does not clash with a real Slurm on the standard ports.
+# The node is this host (its CPUs and memory from `slurmd -C`, address 127.0.0.1), one partition
+# "local"; SelectType cons_tres by core, ProctrackType linuxproc, no cgroups, no accounting.
+# Requeued jobs wait cred_expire (5 s here, 120 s by default) and the scheduler runs every 2 s.
+set -euo pipefail
+
+dir=${LAVR_SLURM_DIR:-/tmp/lavr-slurm}
+port=${LAVR_SLURM_PORT:-16817}
+conf=$dir/slurm.conf
+
+die() { echo "slurm-local: $*" >&2; exit 1; }
+
+pid_of() { # pid from a pid file, if that process is alive
+  local f=$1 pid
+  [ -s "$f" ] || return 1
+  pid=$(cat "$f")
+  kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+stop_daemon() { # TERM, wait up to 10 s, then KILL
+  local name=$1 f=$2 pid
+  pid=$(pid_of "$f") || return 0
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "slurm-local: $name ($pid) did not stop on TERM, killing it" >&2
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+stop() {
+  if pid_of "$dir/slurmctld.pid" >/dev/null; then
+    local jobs
+    jobs=$(SLURM_CONF=$conf squeue -h -o %i 2>/dev/null || true)
+    if [ -n "$jobs" ]; then
+      # shellcheck disable=SC2086
+      SLURM_CONF=$conf scancel $jobs 2>/dev/null || true
+      for _ in $(seq 50); do
+        [ -z "$(SLURM_CONF=$conf squeue -h -o %i 2>/dev/null || true)" ] && break
+        sleep 0.2
+      done
+    fi
+  fi
+  stop_daemon slurmd "$dir/slurmd.pid"
+  stop_daemon slurmctld "$dir/slurmctld.pid"
+  stop_daemon munged "$dir/munge/munged.pid"
+}
+
+write_conf() {
+  local host node_line
+  host=$(hostname -s)
+  # e.g. "NodeName=vm CPUs=2 Boards=1 SocketsPerBoard=1 CoresPerSocket=2 ThreadsPerCore=1 RealMemory=24105"
+  node_line=$(slurmd -C | head -n 1)
+  [[ $node_line == NodeName=* ]] || die "slurmd -C did not describe this host: $node_line"
+  cat >"$conf" <<EOF
+# Written by scripts/slurm-local.sh: a one-node Slurm for tests, everything under $dir.
+ClusterName=lavr-local
+SlurmctldHost=$host(127.0.0.1)
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$dir/munge/munge.socket,cred_expire=5
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool
+SlurmctldPidFile=$dir/slurmctld.pid
+SlurmdPidFile=$dir/slurmd.pid
+SlurmctldLogFile=$dir/log/slurmctld.log
+SlurmdLogFile=$dir/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SwitchType=switch/none
+MpiDefault=none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SchedulerType=sched/builtin
+SchedulerParameters=sched_interval=2
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+ReturnToService=2
+JobRequeue=1
+KillWait=5
+MinJobAge=600
+$node_line NodeAddr=127.0.0.1 State=UNKNOWN
+PartitionName=local Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+EOF
+}
+
+start() {
+  [ "$(id -u)" -eq 0 ] || die "needs root (SlurmUser=root, slurmd starts jobs as their user)"
+  for c in munged mungekey slurmctld slurmd sinfo; do
+    command -v "$c" >/dev/null || die "$c not found: apt-get install slurm-wlm munge"
+  done
+  stop
+  rm -rf "$dir"
+  mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/munge"
+  chmod 0700 "$dir/munge"
+  mungekey --create --keyfile="$dir/munge/munge.key"
+  chmod 0400 "$dir/munge/munge.key"
+  munged --force --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
+    --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed"
+  write_conf
+  slurmctld -f "$conf"
+  slurmd -f "$conf" -N "$(hostname -s)"
+  export SLURM_CONF=$conf
+  local state=""
+  for _ in $(seq 150); do
+    state=$(sinfo -h -N -o %T 2>/dev/null || true)
+    [ "$state" = idle ] && break
+    sleep 0.2
+  done
+  if [ "$state" != idle ]; then
+    tail -n 5 "$dir/log/slurmctld.log" "$dir/log/slurmd.log" >&2 || true
+    stop
+    die "the node did not become idle within 30 s (state: '${state:-none}'; logs above, in $dir/log)"
+  fi
+  echo "slurm-local: node $(hostname -s) idle; export SLURM_CONF=$conf"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop; echo "slurm-local: stopped" ;;
+  *) echo "usage: $0 start|stop   (env LAVR_SLURM_DIR, LAVR_SLURM_PORT)" >&2; exit 2 ;;
+esac

@@ -1,0 +1,17 @@
+# CLI cases for `lavr bench` that need no GPU: one-line argument errors (exit 2) for an aux rank, layer
+# ranges, a wrong rank count and a layout the planner puts over the --gpu-mem cap.
+add_test(NAME cli_bench_aux COMMAND sh -c "$<TARGET_FILE:lavr> bench --layout steps=1,aux=1 2>&1; echo exit=$?")
+set_tests_properties(cli_bench_aux PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "lavr: error: bench: layout 'steps=1,aux=1': the bench runs DiT ranks only, use aux=0.*exit=2")
+
+add_test(NAME cli_bench_pp COMMAND sh -c "$<TARGET_FILE:lavr> bench --layout steps=1,pp=2,aux=0 2>&1; echo exit=$?")
+set_tests_properties(cli_bench_pp PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "lavr: error: bench: .*pp > 1 \\(layer ranges\\) is not supported.*exit=2")
+
+add_test(NAME cli_bench_ranks COMMAND sh -c "$<TARGET_FILE:lavr> bench --layout steps=4,tp=1,pp=1,aux=0 2>&1; echo exit=$?")
+set_tests_properties(cli_bench_ranks PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "lavr: error: bench: layout steps=4,tp=1,pp=1,aux=0 needs 4 ranks \\(one per GPU\\) but mpirun started 1.*exit=2")
+
+add_test(NAME cli_bench_over_cap COMMAND sh -c "$<TARGET_FILE:lavr> bench --config s2v-14b --layout steps=1,tp=1,pp=1,aux=0 --gpu-mem 22GiB 2>&1; echo exit=$?")
+set_tests_properties(cli_bench_over_cap PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "lavr: error: layout steps=1,tp=1,pp=1,aux=0 needs [0-9.]+ GiB on rank 0 .*the cap is 22.00 GiB.*exit=2")
