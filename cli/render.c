@@ -11,19 +11,25 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/json.h"
+#include "core/signals.h"
+#include "core/units.h"
 #include "io/h5model.h"
 #include "io/size_rule.h"
 #include "models/config.h"
 #include "parallel/comm.h"
 #include "parallel/mpi.h"
+#include "parallel/plan.h"
 #include "ranks/aux_worker.h"
 #include "ranks/dit_stage.h"
 #include "ranks/setup.h"
 
 typedef struct {
-    const char *model, *image, *audio, *prompt, *size, *out, *layout_text;
+    const char *model, *image, *audio, *prompt, *size, *out, *layout_text, *backend;
     char stage[PATH_MAX];
     int64_t num_clip, seed, sink_offset;
+    lavr_resume_mode resume;
+    lavr_ckpt_policy policy;
+    uint64_t gpu_mem;
     int progress_live;
     int fail_rank;
     int64_t fail_block;
@@ -87,6 +93,24 @@ static lavr_status read_dit_config(const char *model, lavr_dit_config *out) {
     return st ? st : close_st;
 }
 
+/* The planner's verdict before any weight is loaded (CUDA backend with --gpu-mem): the DiT ranks' device
+ * bytes against the cap, one rank per GPU; the aux rank computes on the host in a render. */
+static lavr_status check_plan(const render_args *a, const lavr_dit_config *dit, const lavr_layout *layout) {
+    if (strcmp(a->backend, "cpu") == 0 || a->gpu_mem == 0) return LAVR_OK;
+    lavr_model_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.dit = *dit;
+    lavr_layout dit_only = *layout;
+    dit_only.aux = 0;
+    int64_t w = 0, h = 0;
+    TRY(lavr_size_parse(a->size, &w, &h));
+    lavr_plan_options o = lavr_plan_options_default();
+    o.text_kv_bytes = 2;
+    o.gpus = lavr_layout_dit_ranks(&dit_only);
+    o.gpu_mem = a->gpu_mem;
+    return lavr_plan_check(&cfg, w / 16 * 16, h / 16 * 16, &dit_only, &o);
+}
+
 /* What the aux rank checks before anything heavy starts (every rank checks the model). */
 static lavr_status check_inputs(const render_args *a, int is_aux, lavr_dit_config *dit) {
     TRY(readable("model", a->model));
@@ -98,7 +122,7 @@ static lavr_status check_inputs(const render_args *a, int is_aux, lavr_dit_confi
     TRY(lavr_size_parse(a->size, &w, &h));
     CHECK_ARG(a->prompt[0] != 0, "--prompt is empty");
     TRY(writable_dir_of("--out", a->out));
-    TRY(writable_dir_of("--stage", a->stage));
+    TRY(writable_dir_of("--stage-dir", a->stage));
     return LAVR_OK;
 }
 
@@ -142,17 +166,36 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
     else if (strcmp(progress, "live") == 0) a->progress_live = 1;
     else if (strcmp(progress, "lines") == 0) a->progress_live = 0;
     else return LAVR_FAIL(LAVR_E_ARG, "--progress '%s': use auto, live or lines", progress);
-    const char *stage = cli_get(opts, nopts, "stage", NULL);
+    const char *stage = cli_get(opts, nopts, "stage-dir", NULL);
     if (stage) {
+        CHECK_ARG(strlen(stage) > 0 && strlen(stage) + 1 < sizeof a->stage, "--stage-dir: empty or too long");
         snprintf(a->stage, sizeof a->stage, "%s", stage);
+        size_t n = strlen(a->stage);
+        while (n > 1 && a->stage[n - 1] == '/') a->stage[--n] = 0;
     } else {
-        /* OUT without its extension + .latents.h5 */
+        /* OUT without its extension + .stage */
         snprintf(a->stage, sizeof a->stage, "%s", a->out);
         char *dot = strrchr(a->stage, '.'), *slash = strrchr(a->stage, '/');
         if (dot && (!slash || dot > slash)) *dot = 0;
-        CHECK_ARG(strlen(a->stage) + 12 < sizeof a->stage, "--out path is too long");
-        strcat(a->stage, ".latents.h5");
+        CHECK_ARG(strlen(a->stage) + 7 < sizeof a->stage, "--out path is too long");
+        strcat(a->stage, ".stage");
     }
+    const char *resume = cli_get(opts, nopts, "resume", "auto");
+    if (strcmp(resume, "auto") == 0) a->resume = LAVR_RESUME_AUTO;
+    else if (strcmp(resume, "yes") == 0) a->resume = LAVR_RESUME_YES;
+    else if (strcmp(resume, "no") == 0) a->resume = LAVR_RESUME_NO;
+    else return LAVR_FAIL(LAVR_E_ARG, "--resume '%s': use auto, yes or no", resume);
+    int64_t seconds = 0;
+    TRY(cli_get_int(opts, nopts, "checkpoint-clips", 0, 0, INT32_MAX, &a->policy.every_clips));
+    TRY(cli_get_int(opts, nopts, "checkpoint-seconds", 600, 0, INT32_MAX, &seconds));
+    TRY(cli_get_int(opts, nopts, "checkpoint-keep", 2, 1, 1000, &a->policy.keep_last));
+    a->policy.every_seconds = (double)seconds;
+    TRY(lavr_ckpt_policy_check(&a->policy));
+    a->backend = cli_get(opts, nopts, "backend", "auto");
+    lavr_backend backend;
+    TRY(lavr_backend_resolve(a->backend, -1, &backend)); /* the name; the device is checked per rank */
+    const char *mem = cli_get(opts, nopts, "gpu-mem", NULL);
+    if (mem) TRY(lavr_parse_bytes(mem, &a->gpu_mem));
     return parse_fail_at(a);
 }
 
@@ -160,22 +203,29 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
     lavr_stream_options stream = {.seed = (uint64_t)a->seed, .fixed_sink_offset = a->sink_offset};
     int64_t fail_block = roles->world_rank == a->fail_rank ? a->fail_block : -1;
     if (roles->role.is_dit) {
-        lavr_dit_stage_options o = {.model_path = a->model, .stream = stream, .fail_block = fail_block};
+        lavr_backend backend;
+        TRY(lavr_backend_resolve(a->backend, roles->device, &backend));
+        lavr_dit_stage_options o = {.model_path = a->model, .stage_dir = a->stage, .backend = backend,
+                                    .gpu_mem_bytes = a->gpu_mem, .stream = stream, .fail_block = fail_block};
         return lavr_dit_stage_run(comm, roles, &o);
     }
     if (roles->role.aux_index == 0) {
         char layout[96];
         lavr_layout_format(&roles->layout, layout, sizeof layout);
         lavr_aux_options o = {.model_path = a->model, .image_path = a->image, .audio_path = a->audio,
-                              .prompt = a->prompt, .size = a->size, .out_path = a->out, .stage_path = a->stage,
-                              .max_clips = a->num_clip, .stream = stream, .layout_text = layout,
+                              .prompt = a->prompt, .size = a->size, .out_path = a->out, .stage_dir = a->stage,
+                              .resume = a->resume, .policy = a->policy, .max_clips = a->num_clip, .stream = stream, .layout_text = layout,
                               .progress_live = a->progress_live, .fail_block = fail_block};
         return lavr_aux_run(comm, roles, &o);
     }
-    /* an extra aux rank: nothing to compute; it takes part in the setup broadcast only */
+    /* an extra aux rank: nothing to compute; it takes part in the setup broadcast and the end only */
     lavr_render_setup setup;
-    lavr_status st = lavr_setup_bcast(comm, lavr_layout_dit_ranks(&roles->layout), &setup);
+    const int aux_rank = lavr_layout_dit_ranks(&roles->layout);
+    lavr_status st = lavr_setup_bcast(comm, aux_rank, &setup);
     lavr_setup_free(&setup);
+    int64_t stopped_at = -1;
+    if (!st) st = lavr_setup_end(comm, aux_rank, &stopped_at);
+    if (!st && stopped_at >= 0) st = lavr_error_set(LAVR_E_STOPPED, __FILE__, __LINE__, "stopped after a checkpoint");
     return st;
 }
 
@@ -191,7 +241,16 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
         {"num-clip", 1, "render at most this many clips of 48 frames (default: all the audio gives)", NULL},
         {"seed", 1, "seed of the noise and the sink offsets (default 0)", NULL},
         {"sink-offset", 1, "fixed reference offset d in 4..30 (default 0: drawn per clip, block and step)", NULL},
-        {"stage", 1, "latent stage file (default: OUT with .latents.h5 instead of its extension)", NULL},
+        {"stage-dir", 1, "stage directory: latents.h5, video.log.h5, conditioning.h5, checkpoints ckpt-<blocks>/ "
+                         "(default: OUT with .stage instead of its extension)", NULL},
+        {"resume", 1, "auto (continue from the stage directory's newest checkpoint of this render, if any), yes "
+                      "(must continue) or no (start over, deleting its checkpoints); default auto", NULL},
+        {"checkpoint-clips", 1, "checkpoint after every N clips (default 0: off)", NULL},
+        {"checkpoint-seconds", 1, "checkpoint at the next clip end once T seconds passed since the last (default "
+                                  "600; 0: off); SIGUSR1/SIGTERM always stop with a checkpoint", NULL},
+        {"checkpoint-keep", 1, "keep the newest K checkpoints (default 2)", NULL},
+        {"backend", 1, "DiT ranks compute on auto (cuda when built with CUDA and a GPU is visible), cpu or cuda", NULL},
+        {"gpu-mem", 1, "device memory cap per DiT rank, e.g. 22GiB (default: the card's)", NULL},
         {"progress", 1, "live (one status line rewritten per block), lines (a line per clip) or auto (default: live "
                         "when stderr is a terminal, which it never is under mpirun)", NULL},
         {"help", 0, "print this help", NULL},
@@ -206,9 +265,13 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
             cli_print_help(
                 "usage: mpirun -np N lavr render --model M.h5 --image F --audio F --prompt TEXT --out out.mp4\n"
                 "           [--size 704*384] [--layout steps=4,tp=1,pp=1,aux=1] [--num-clip K] [--seed S]\n"
-                "           [--sink-offset D] [--stage out.latents.h5] [--progress auto|live|lines]\n"
+                "           [--sink-offset D] [--stage-dir out.stage] [--resume auto|yes|no] [--checkpoint-clips N]\n"
+                "           [--checkpoint-seconds T] [--checkpoint-keep K] [--backend auto|cpu|cuda]\n"
+                "           [--gpu-mem 22GiB] [--progress auto|live|lines]\n"
                 "Renders a talking-avatar video: DiT ranks run the denoising steps in a pipeline, the aux rank\n"
                 "encodes the inputs, decodes the latents and writes the video as blocks come out.\n"
+                "SIGUSR1 or SIGTERM (to mpirun or the aux rank) stops at the next block boundary with a\n"
+                "checkpoint and exit code 75; the same command then continues (--resume auto).\n"
                 "LAVR_FAIL_AT=rank=R,block=B makes rank R fail at block B (a testing aid).",
                 opts, nopts);
         return lavr_mpi_finish();
@@ -220,13 +283,17 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
     const int checks_aux = rank == lavr_layout_dit_ranks(&layout) || (size == 1 && rank == 0);
     lavr_dit_config dit;
     TRY(agree(check_inputs(&a, checks_aux, &dit)));
+    TRY_COLLECTIVE(check_plan(&a, &dit, &layout));
     lavr_roles *roles = NULL;
     TRY(lavr_mpi_roles_create(&layout, dit.num_heads, dit.ffn_dim, dit.num_layers, &roles));
     lavr_comm *comm = NULL;
-    lavr_status st = lavr_comm_world(&comm);
+    lavr_status st = lavr_signals_install();
+    if (!st) st = lavr_comm_world(&comm);
     if (!st) st = run_role(&a, roles, comm);
     lavr_comm_destroy(comm);
     lavr_mpi_roles_destroy(roles);
+    lavr_signals_restore();
+    if (st == LAVR_E_STOPPED) lavr_mpi_mark_collective_failure(); /* every rank stops alike; rank 0 says so */
     TRY(st);
     return lavr_mpi_finish();
 }

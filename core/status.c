@@ -62,6 +62,7 @@ const char *lavr_status_name(lavr_status code) {
     case LAVR_E_MEDIA: return "media error";
     case LAVR_E_UNSUPPORTED: return "not supported by this build";
     case LAVR_E_INTERNAL: return "internal error";
+    case LAVR_E_STOPPED: return "stopped after a checkpoint";
     }
     return "unknown status";
 }

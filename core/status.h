@@ -15,6 +15,7 @@ typedef enum {
     LAVR_E_MEDIA,    /* libav / libsndfile */
     LAVR_E_UNSUPPORTED, /* feature not compiled in */
     LAVR_E_INTERNAL,
+    LAVR_E_STOPPED,  /* not a failure: stopped on SIGTERM/SIGUSR1 after a valid checkpoint (exit 75) */
 } lavr_status;
 
 /* Records the message (printf-style) with its origin and returns code. */

@@ -57,7 +57,7 @@ static char *join(const char *dir, const char *name) {
     return p;
 }
 
-/* "ckpt-000004" -> 4; -1 for anything else */
+/* "ckpt-000016" -> 16 (blocks done); -1 for anything else */
 static int64_t clip_of_entry(const char *name) {
     if (strncmp(name, "ckpt-", 5) != 0 || !name[5]) return -1;
     int64_t v = 0;
@@ -83,7 +83,7 @@ static int cmp_desc(const void *a, const void *b) {
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Clip numbers of the ckpt-* directories, newest first; *n = 0 when the stage dir does not exist. */
+/* Block counts of the ckpt-* directories, newest first; *n = 0 when the stage dir does not exist. */
 static lavr_status list_checkpoints(const char *stage_dir, int64_t **clips, int64_t *n) {
     *clips = NULL;
     *n = 0;
@@ -339,7 +339,7 @@ lavr_status lavr_ckpt_commit(const char *stage_dir, const lavr_ckpt_manifest *m)
     CHECK_ARG(m->clip >= 0 && m->blocks >= 0, "lavr_ckpt_commit: negative clip or block count");
     CHECK_ARG(one_line(m->layout) && one_line(m->id.model) && one_line(m->id.inputs),
               "checkpoint identity strings must be single lines of at most %d bytes", IDENTITY_MAX);
-    char *dir = ckpt_dir_path(stage_dir, m->clip);
+    char *dir = ckpt_dir_path(stage_dir, m->blocks);
     if (!dir) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
     lavr_status st = LAVR_OK;
     text_buf b = {0};
@@ -449,11 +449,11 @@ lavr_status lavr_ckpt_find_latest(const char *stage_dir, const lavr_ckpt_identit
         manifest m;
         char reason[600];
         int bad = load_manifest(dir, &m, reason, sizeof reason);
-        if (!bad && m.clip != clips[i]) {
-            snprintf(reason, sizeof reason, "its MANIFEST is for clip %lld", (long long)m.clip);
+        if (!bad && m.blocks != clips[i]) {
+            snprintf(reason, sizeof reason, "its MANIFEST is for block %lld", (long long)m.blocks);
             bad = 1;
         }
-        if (!bad && (strcmp(m.model, id->model) != 0 || strcmp(m.inputs, id->inputs) != 0)) {
+        if (!bad && id && (strcmp(m.model, id->model) != 0 || strcmp(m.inputs, id->inputs) != 0)) {
             int model = strcmp(m.model, id->model) != 0;
             snprintf(reason, sizeof reason, "is for %s (checkpoint: '%.200s', this run: '%.200s')",
                      model ? "another model" : "other inputs", model ? m.model : m.inputs,
@@ -480,6 +480,38 @@ lavr_status lavr_ckpt_find_latest(const char *stage_dir, const lavr_ckpt_identit
         }
     }
     free(clips);
+    return st;
+}
+
+lavr_status lavr_ckpt_open(const char *stage_dir, int64_t blocks, const lavr_ckpt_identity *id,
+                           lavr_ckpt_verify verify, lavr_ckpt **out) {
+    CHECK_ARG(stage_dir && blocks >= 0 && (!id || (id->model && id->inputs)) && out, "lavr_ckpt_open: bad argument");
+    *out = NULL;
+    char *dir = ckpt_dir_path(stage_dir, blocks);
+    if (!dir) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
+    manifest m;
+    char reason[600];
+    int bad = load_manifest(dir, &m, reason, sizeof reason);
+    if (!bad && m.blocks != blocks) {
+        snprintf(reason, sizeof reason, "its MANIFEST is for block %lld", (long long)m.blocks);
+        bad = 2;
+    }
+    if (!bad && id && (strcmp(m.model, id->model) != 0 || strcmp(m.inputs, id->inputs) != 0)) {
+        snprintf(reason, sizeof reason, "it is for %s", strcmp(m.model, id->model) != 0 ? "another model" : "other inputs");
+        bad = 2;
+    }
+    if (!bad && check_files(dir, &m, verify, reason, sizeof reason)) bad = 2;
+    if (bad) {
+        if (bad == 2) manifest_free(&m);
+        lavr_status st = LAVR_FAIL(LAVR_E_FORMAT, "checkpoint %s cannot be used: %s", dir, reason);
+        free(dir);
+        return st;
+    }
+    lavr_status st = make_found(dir, &m, out);
+    if (st) {
+        manifest_free(&m);
+        free(dir);
+    }
     return st;
 }
 
@@ -549,6 +581,20 @@ lavr_status lavr_ckpt_prune(const char *stage_dir, int64_t keep_last) {
         free(dir);
     }
     free(clips);
+    return st;
+}
+
+lavr_status lavr_ckpt_remove_all(const char *stage_dir) {
+    CHECK_ARG(stage_dir, "lavr_ckpt_remove_all: NULL argument");
+    int64_t *numbers, n;
+    TRY(list_checkpoints(stage_dir, &numbers, &n));
+    lavr_status st = LAVR_OK;
+    for (int64_t i = 0; i < n && !st; i++) {
+        char *dir = ckpt_dir_path(stage_dir, numbers[i]);
+        st = dir ? remove_dir(dir) : LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
+        free(dir);
+    }
+    free(numbers);
     return st;
 }
 

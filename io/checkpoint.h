@@ -1,9 +1,9 @@
-/* Render checkpoints at clip boundaries: every rank writes its own HDF5 file, then one rank writes a
+/* Render checkpoints at block boundaries: every rank writes its own HDF5 file, then one rank writes a
  * checksummed MANIFEST last and atomically; only a complete, matching checkpoint is ever resumed.
  *
  * Layout under the render's stage directory:
- *   <stage>/ckpt-000004/rank-0.h5 ... rank-<N-1>.h5   state after 4 clips (resume renders clip 4 next)
- *   <stage>/ckpt-000004/MANIFEST                       written last: write MANIFEST.tmp, fsync, rename,
+ *   <stage>/ckpt-000016/rank-0.h5 ... rank-<N-1>.h5   state after 16 blocks (resume renders block 16 next)
+ *   <stage>/ckpt-000016/MANIFEST                       written last: write MANIFEST.tmp, fsync, rename,
  *                                                      fsync the directory
  * A rank file holds named tensors (one dataset each, at /<name>, uncompressed, chunked by rows as in
  * io/h5model.h) and named ints and strings (attributes of the root group). A tensor split across
@@ -15,8 +15,9 @@
  *
  * MANIFEST is text, one "key value" per line:
  *   lavr-checkpoint 1
- *   clip 4                      clips done
- *   blocks 16                   latent blocks done (the stage file is truncated to this on resume)
+ *   clip 4                      whole clips done (blocks / 4)
+ *   blocks 16                   latent blocks done = the directory's number (the stage file is
+ *                               truncated to this on resume)
  *   layout steps=4,tp=1,pp=1,aux=1
  *   model <identity string>
  *   inputs <identity string>
@@ -74,9 +75,9 @@ int lavr_ckpt_policy_due(const lavr_ckpt_policy *p, int64_t clips_done, int64_t 
 
 typedef struct lavr_ckpt_writer lavr_ckpt_writer;
 
-/* Creates <stage>/ckpt-<clip> if needed (every rank may call it at once), removes a MANIFEST left
+/* Creates <stage>/ckpt-<blocks> if needed (every rank may call it at once), removes a MANIFEST left
  * there by an earlier attempt, and creates (truncates) this rank's file. */
-lavr_status lavr_ckpt_begin(const char *stage_dir, int64_t clip, int rank, lavr_ckpt_writer **out);
+lavr_status lavr_ckpt_begin(const char *stage_dir, int64_t blocks, int rank, lavr_ckpt_writer **out);
 const char *lavr_ckpt_writer_path(const lavr_ckpt_writer *w);
 /* Names: tensors [A-Za-z0-9_.-/] ("step2/layer17/k"), ints and strings [A-Za-z0-9_.-]; names starting
  * with "lavr_" are reserved. */
@@ -111,6 +112,9 @@ lavr_status lavr_ckpt_commit(const char *stage_dir, const lavr_ckpt_manifest *m)
  * Directories newer than the newest committed one are left alone. */
 lavr_status lavr_ckpt_prune(const char *stage_dir, int64_t keep_last);
 
+/* Deletes every checkpoint directory (a render that starts over). */
+lavr_status lavr_ckpt_remove_all(const char *stage_dir);
+
 /* ---- finding and reading (resume) ---------------------------------------------------------- */
 
 typedef struct lavr_ckpt lavr_ckpt;
@@ -132,6 +136,11 @@ typedef struct {
 lavr_status lavr_ckpt_find_latest(const char *stage_dir, const lavr_ckpt_identity *id, lavr_ckpt_verify verify,
                                   lavr_ckpt_search *result);
 void lavr_ckpt_close(lavr_ckpt *c);
+/* Opens <stage>/ckpt-<blocks> itself (the ranks of a resumed render open the one the aux rank found):
+ * its manifest must be valid, with this identity (id NULL: any) and its files present (LAVR_E_FORMAT
+ * otherwise). */
+lavr_status lavr_ckpt_open(const char *stage_dir, int64_t blocks, const lavr_ckpt_identity *id,
+                           lavr_ckpt_verify verify, lavr_ckpt **out);
 
 const char *lavr_ckpt_dir(const lavr_ckpt *c);
 int64_t lavr_ckpt_clip(const lavr_ckpt *c);

@@ -17,9 +17,9 @@ struct lavr_ckpt {
     lavr_h5file **open; /* nfiles entries, opened on first use */
 };
 
-/* Makes <stage>/ckpt-<clip> (stage dir too) and deletes a MANIFEST left by an earlier attempt;
+/* Makes <stage>/ckpt-<blocks> (stage dir too) and deletes a MANIFEST left by an earlier attempt;
  * *dir_out is malloc'd. */
-lavr_status lavr_ckpt_prepare_dir(const char *stage_dir, int64_t clip, char **dir_out);
+lavr_status lavr_ckpt_prepare_dir(const char *stage_dir, int64_t blocks, char **dir_out);
 /* "rank-<r>.h5" */
 void lavr_ckpt_rank_file_name(int rank, char name[32]);
 /* Closes the rank files opened by the readers. */

@@ -33,11 +33,11 @@ static int valid_name(const char *name, int allow_slash) {
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
-lavr_status lavr_ckpt_begin(const char *stage_dir, int64_t clip, int rank, lavr_ckpt_writer **out) {
+lavr_status lavr_ckpt_begin(const char *stage_dir, int64_t blocks, int rank, lavr_ckpt_writer **out) {
     CHECK_ARG(out && rank >= 0, "lavr_ckpt_begin: bad argument");
     *out = NULL;
     char *dir;
-    TRY(lavr_ckpt_prepare_dir(stage_dir, clip, &dir));
+    TRY(lavr_ckpt_prepare_dir(stage_dir, blocks, &dir));
     lavr_ckpt_writer *w = calloc(1, sizeof *w);
     size_t n = strlen(dir) + 40;
     char *path = malloc(n);
@@ -54,7 +54,7 @@ lavr_status lavr_ckpt_begin(const char *stage_dir, int64_t clip, int rank, lavr_
     lavr_status st = lavr_h5_create(path, &w->f);
     if (!st) st = lavr_h5_write_attr_string(w->f, "/", "lavr_format", LAVR_CKPT_RANK_FORMAT);
     if (!st) st = lavr_h5_write_attr_int(w->f, "/", "lavr_rank", rank);
-    if (!st) st = lavr_h5_write_attr_int(w->f, "/", "lavr_clip", clip);
+    if (!st) st = lavr_h5_write_attr_int(w->f, "/", "lavr_blocks", blocks);
     if (st) {
         lavr_ckpt_abandon(w);
         return st;

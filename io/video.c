@@ -1,5 +1,5 @@
 /* The streaming video writer: libx264 + AAC muxed into fragmented MP4 frame by frame (FFmpeg's
- * libraries), or raw Y4M + WAV, plus optional PNG frames. Used by the output rank and `lavr encode`. */
+ * libraries), or, with a packet log, segment by segment from the log (resumable); raw Y4M + WAV; PNGs. */
 #include "io/video.h"
 
 #include <errno.h>
@@ -9,10 +9,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "io/audio.h"
 #include "io/image.h"
+#include "io/packet_log.h"
 
 #if LAVR_HAVE_FFMPEG
 #include <libavcodec/avcodec.h>
@@ -21,6 +23,18 @@
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 #endif
+
+/* libx264 threads in resumable mode: x264's output depends on its thread count, so it is fixed
+ * rather than taken from the machine's core count (the same packets on every machine). */
+#define LOG_X264_THREADS 4
+
+/* Packets held in memory before they go to the log: bytes back to back and their index rows. */
+typedef struct {
+    uint8_t *bytes;
+    int64_t nbytes, bytes_cap;
+    lavr_packet_row *rows;
+    int64_t n, rows_cap;
+} packet_batch;
 
 typedef struct {
 #if LAVR_HAVE_FFMPEG
@@ -34,6 +48,14 @@ typedef struct {
     int64_t audio_track_end;   /* track length in samples once known (at close), else INT64_MAX */
     int64_t video_shift;       /* frames added to every timestamp (-first dts); -1 until known */
     int header_written;
+    /* resumable mode: the log, the current segment's packets, the next logged packets to mux */
+    lavr_packet_log *log;
+    packet_batch batch;
+    int64_t mux_video, mux_audio;
+    uint8_t *read_buf;
+    int64_t read_cap;
+    uint8_t *vextra;           /* libx264's extradata (the same for every fresh encoder) */
+    int64_t vextra_size;
 #else
     int unused;
 #endif
@@ -43,11 +65,15 @@ struct lavr_video_writer {
     lavr_video_options opt;
     char *path;
     int raw_y4m;
+    int logged;                /* MP4 with a packet log (resumable mode) */
     FILE *y4m;
     mp4_state mp4;
     uint8_t *rgb;              /* one frame, [H, W, 3] */
     uint8_t *yuv;              /* one Y4M frame */
     int64_t frames;
+    int64_t segments, seg_start; /* segments cut; first frame of the current one */
+    uint8_t *pending;          /* logged mode: frames since the last cut, [n, H, W, 3] */
+    int64_t pending_cap;
 };
 
 void lavr_video_options_default(lavr_video_options *o) {
@@ -76,14 +102,50 @@ static int64_t audio_end_for(const lavr_video_writer *w, int64_t frames) {
 
 /* ---- raw Y4M ---------------------------------------------------------------------------------- */
 
+static int64_t y4m_frame_bytes(const lavr_video_writer *w) { return 6 + 3 * w->opt.width * w->opt.height; }
+
+static void y4m_header(const lavr_video_writer *w, char *buf, size_t n) {
+    snprintf(buf, n, "YUV4MPEG2 W%lld H%lld F%d:1 Ip A1:1 C444 XCOLORRANGE=LIMITED\n", (long long)w->opt.width,
+             (long long)w->opt.height, w->opt.fps);
+}
+
+static lavr_status y4m_alloc(lavr_video_writer *w) {
+    w->yuv = malloc((size_t)(w->opt.width * w->opt.height * 3));
+    if (!w->yuv) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for a Y4M frame");
+    return LAVR_OK;
+}
+
 static lavr_status y4m_open(lavr_video_writer *w) {
     w->y4m = fopen(w->path, "wb");
     if (!w->y4m) return LAVR_FAIL(LAVR_E_IO, "cannot create '%s': %m", w->path);
-    w->yuv = malloc((size_t)(w->opt.width * w->opt.height * 3));
-    if (!w->yuv) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for a Y4M frame");
-    if (fprintf(w->y4m, "YUV4MPEG2 W%lld H%lld F%d:1 Ip A1:1 C444 XCOLORRANGE=LIMITED\n", (long long)w->opt.width,
-                (long long)w->opt.height, w->opt.fps) < 0)
-        return LAVR_FAIL(LAVR_E_IO, "cannot write '%s'", w->path);
+    TRY(y4m_alloc(w));
+    char header[128];
+    y4m_header(w, header, sizeof header);
+    if (fputs(header, w->y4m) < 0) return LAVR_FAIL(LAVR_E_IO, "cannot write '%s'", w->path);
+    return LAVR_OK;
+}
+
+/* Reopens a Y4M written by this writer with the same options and keeps its first `frames` frames. */
+static lavr_status y4m_reopen(lavr_video_writer *w, int64_t frames) {
+    w->y4m = fopen(w->path, "r+b");
+    if (!w->y4m) return LAVR_FAIL(LAVR_E_IO, "cannot reopen '%s' to resume: %m", w->path);
+    TRY(y4m_alloc(w));
+    char expected[128], found[128] = "";
+    y4m_header(w, expected, sizeof expected);
+    if (!fgets(found, sizeof found, w->y4m) || strcmp(found, expected) != 0) {
+        found[strcspn(found, "\n")] = 0;
+        return LAVR_FAIL(LAVR_E_FORMAT, "'%s' was written with another size or frame rate ('%s'), cannot resume it",
+                         w->path, found);
+    }
+    int64_t keep = (int64_t)strlen(expected) + frames * y4m_frame_bytes(w);
+    struct stat sb;
+    if (fstat(fileno(w->y4m), &sb) != 0) return LAVR_FAIL(LAVR_E_IO, "cannot stat '%s': %m", w->path);
+    if ((int64_t)sb.st_size < keep)
+        return LAVR_FAIL(LAVR_E_FORMAT, "'%s' holds %lld whole frames, resuming needs %lld", w->path,
+                         (long long)(((int64_t)sb.st_size - (int64_t)strlen(expected)) / y4m_frame_bytes(w)),
+                         (long long)frames);
+    if (fflush(w->y4m) != 0 || ftruncate(fileno(w->y4m), (off_t)keep) != 0 || fseeko(w->y4m, (off_t)keep, SEEK_SET) != 0)
+        return LAVR_FAIL(LAVR_E_IO, "cannot truncate '%s' to %lld frames: %m", w->path, (long long)frames);
     return LAVR_OK;
 }
 
@@ -137,14 +199,67 @@ static lavr_status y4m_close(lavr_video_writer *w) {
         }                                                                                         \
     } while (0)
 
-/* Sends the encoder's ready packets to the muxer; video packets last exactly one frame, so the
- * final frame keeps its duration in the file. */
+static lavr_status batch_add(packet_batch *b, const AVPacket *p, int64_t segment) {
+    if (b->nbytes + p->size > b->bytes_cap) {
+        int64_t cap = 2 * (b->nbytes + p->size);
+        uint8_t *grown = realloc(b->bytes, (size_t)cap);
+        if (!grown) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for encoded packets (%lld bytes)", (long long)cap);
+        b->bytes = grown, b->bytes_cap = cap;
+    }
+    if (b->n == b->rows_cap) {
+        int64_t cap = 2 * b->rows_cap + 64;
+        lavr_packet_row *grown = realloc(b->rows, sizeof *grown * (size_t)cap);
+        if (!grown) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for encoded packets");
+        b->rows = grown, b->rows_cap = cap;
+    }
+    if (p->size > 0) memcpy(b->bytes + b->nbytes, p->data, (size_t)p->size);
+    b->nbytes += p->size;
+    b->rows[b->n++] = (lavr_packet_row){0, p->size, p->pts, p->dts, p->duration, p->flags & AV_PKT_FLAG_KEY, segment};
+    return LAVR_OK;
+}
+
+/* Appends the batch to the log, flushes the log and empties the batch. */
+static lavr_status batch_to_log(lavr_video_writer *w, lavr_log_stream s) {
+    packet_batch *b = &w->mp4.batch;
+    TRY(lavr_packet_log_append(w->mp4.log, s, b->rows, b->n, b->bytes));
+    TRY(lavr_packet_log_flush(w->mp4.log));
+    b->n = b->nbytes = 0;
+    return LAVR_OK;
+}
+
+/* Logged mode: a video packet of the current segment (its frames have pts 0, 1, ... in the
+ * segment's own encoder) or an audio packet of the whole track goes to the batch. */
+static lavr_status keep_packet(lavr_video_writer *w, AVCodecContext *enc) {
+    mp4_state *m = &w->mp4;
+    AVPacket *p = m->pkt;
+    if (enc == m->venc) {
+        int64_t index = m->batch.n;
+        if (p->pts != index || p->dts != index)
+            return LAVR_FAIL(LAVR_E_INTERNAL, "'%s': libx264 packet %lld has pts %lld dts %lld (reordered frames?)",
+                             w->path, (long long)index, (long long)p->pts, (long long)p->dts);
+        p->pts = p->dts = w->seg_start + index;
+        p->duration = 1;
+        return batch_add(&m->batch, p, w->segments);
+    }
+    if (p->pts >= m->audio_track_end) return LAVR_OK; /* only the encoder's padding beyond the track */
+    if (p->pts + p->duration > m->audio_track_end) p->duration = m->audio_track_end - p->pts;
+    return batch_add(&m->batch, p, 0);
+}
+
+/* Sends the encoder's ready packets to the muxer (to the batch in logged mode); video packets last
+ * exactly one frame, so the final frame keeps its duration in the file. */
 static lavr_status drain(lavr_video_writer *w, AVCodecContext *enc, AVStream *st) {
     mp4_state *m = &w->mp4;
     for (;;) {
         int r = avcodec_receive_packet(enc, m->pkt);
         if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return LAVR_OK;
         AV_CHECK(r, "'%s': %s encoder failed", w->path, enc->codec->name);
+        if (w->logged) {
+            lavr_status s = keep_packet(w, enc);
+            av_packet_unref(m->pkt);
+            TRY(s);
+            continue;
+        }
         /* B-frames make x264's first dts negative; FFmpeg's fragmented MP4 then shifts the
          * streams unevenly. Shift both streams ourselves by the same time instead. */
         if (enc == m->venc) {
@@ -198,19 +313,24 @@ static lavr_status encode_audio_until(lavr_video_writer *w, int64_t end, int las
     }
 }
 
-static lavr_status open_encoder(lavr_video_writer *w, const char *name, AVCodecContext **ctx, AVStream **st) {
+static lavr_status new_encoder(const char *name, AVCodecContext **ctx) {
     const AVCodec *codec = avcodec_find_encoder_by_name(name);
     if (!codec) return LAVR_FAIL(LAVR_E_UNSUPPORTED, "this FFmpeg has no %s encoder (install a full FFmpeg build)", name);
-    *st = avformat_new_stream(w->mp4.oc, NULL);
     *ctx = avcodec_alloc_context3(codec);
-    if (!*st || !*ctx) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for the %s encoder", name);
+    if (!*ctx) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for the %s encoder", name);
     return LAVR_OK;
 }
 
-static lavr_status mp4_open_video(lavr_video_writer *w) {
-    mp4_state *m = &w->mp4;
-    TRY(open_encoder(w, "libx264", &m->venc, &m->vst));
-    AVCodecContext *c = m->venc;
+static lavr_status new_stream(lavr_video_writer *w, AVStream **st) {
+    *st = avformat_new_stream(w->mp4.oc, NULL);
+    if (!*st) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for a stream of '%s'", w->path);
+    return LAVR_OK;
+}
+
+/* A fresh libx264 encoder with the writer's settings (in logged mode: no B-frames, fixed threads). */
+static lavr_status open_x264(lavr_video_writer *w, AVCodecContext **out) {
+    TRY(new_encoder("libx264", out));
+    AVCodecContext *c = *out;
     c->width = (int)w->opt.width;
     c->height = (int)w->opt.height;
     c->pix_fmt = AV_PIX_FMT_YUV420P;
@@ -223,7 +343,12 @@ static lavr_status mp4_open_video(lavr_video_writer *w) {
     c->color_primaries = AVCOL_PRI_SMPTE170M;
     c->color_trc = AVCOL_TRC_SMPTE170M;
     c->color_range = AVCOL_RANGE_MPEG;
-    if (m->oc->oformat->flags & AVFMT_GLOBALHEADER) c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    if (w->mp4.oc->oformat->flags & AVFMT_GLOBALHEADER) c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    if (w->logged) {
+        c->max_b_frames = 0;
+        c->thread_count = LOG_X264_THREADS;
+        c->flags |= AV_CODEC_FLAG_BITEXACT;
+    }
     AVDictionary *opts = NULL;
     char crf[16];
     snprintf(crf, sizeof crf, "%d", w->opt.crf);
@@ -232,6 +357,14 @@ static lavr_status mp4_open_video(lavr_video_writer *w) {
     int r = avcodec_open2(c, c->codec, &opts);
     av_dict_free(&opts);
     AV_CHECK(r, "cannot open libx264 (preset '%s', crf %d)", w->opt.preset, w->opt.crf);
+    return LAVR_OK;
+}
+
+static lavr_status mp4_open_video(lavr_video_writer *w) {
+    mp4_state *m = &w->mp4;
+    TRY(new_stream(w, &m->vst));
+    TRY(open_x264(w, &m->venc));
+    AVCodecContext *c = m->venc;
     AV_CHECK(avcodec_parameters_from_context(m->vst->codecpar, c), "video stream parameters");
     m->vst->time_base = c->time_base;
     m->vst->avg_frame_rate = c->framerate;
@@ -248,7 +381,8 @@ static lavr_status mp4_open_video(lavr_video_writer *w) {
 
 static lavr_status mp4_open_audio(lavr_video_writer *w) {
     mp4_state *m = &w->mp4;
-    TRY(open_encoder(w, "aac", &m->aenc, &m->ast));
+    TRY(new_stream(w, &m->ast));
+    TRY(new_encoder("aac", &m->aenc));
     AVCodecContext *c = m->aenc;
     c->sample_fmt = AV_SAMPLE_FMT_FLTP;
     c->sample_rate = w->opt.audio_rate;
@@ -256,6 +390,7 @@ static lavr_status mp4_open_audio(lavr_video_writer *w) {
     av_channel_layout_default(&c->ch_layout, 1);
     c->time_base = (AVRational){1, w->opt.audio_rate};
     if (m->oc->oformat->flags & AVFMT_GLOBALHEADER) c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    if (w->logged) c->flags |= AV_CODEC_FLAG_BITEXACT;
     AV_CHECK(avcodec_open2(c, c->codec, NULL), "cannot open the AAC encoder at %d Hz", w->opt.audio_rate);
     AV_CHECK(avcodec_parameters_from_context(m->ast->codecpar, c), "audio stream parameters");
     m->ast->time_base = c->time_base;
@@ -270,16 +405,239 @@ static lavr_status mp4_open_audio(lavr_video_writer *w) {
     return LAVR_OK;
 }
 
-static lavr_status mp4_open(lavr_video_writer *w) {
+/* ---- logged mode: the packet log and muxing from it ------------------------------------------- */
+
+/* FNV-1a over the samples: a log is reused only for the same audio. */
+static uint64_t audio_hash(const lavr_video_writer *w) {
+    uint64_t h = 14695981039346656037ull;
+    const uint8_t *bytes = (const uint8_t *)w->opt.audio;
+    size_t n = w->opt.audio ? sizeof(float) * (size_t)w->opt.audio_samples : 0;
+    for (size_t i = 0; i < n; i++) h = (h ^ bytes[i]) * 1099511628211ull;
+    return h;
+}
+
+static void log_params(const lavr_video_writer *w, lavr_packet_log_params *p) {
+    const lavr_video_options *o = &w->opt;
+    int audio = o->audio != NULL;
+    *p = (lavr_packet_log_params){
+        .width = o->width, .height = o->height, .fps = o->fps, .crf = o->crf, .keyint = o->keyint,
+        .preset = o->preset, .audio_rate = audio ? o->audio_rate : 0, .audio_bitrate = audio ? o->audio_bitrate : 0,
+        .audio_start = audio ? o->audio_start : 0, .audio_samples = audio ? o->audio_samples : 0,
+        .total_frames = o->total_frames, .audio_hash = audio_hash(w)};
+}
+
+/* A checkpoint position fits the log when it ends a segment the log holds. */
+static lavr_status check_position(lavr_video_writer *w, const lavr_video_position *pos) {
+    lavr_packet_log *log = w->mp4.log;
+    const char *lp = w->opt.log_path;
+    int64_t have = lavr_packet_log_count(log, LAVR_LOG_VIDEO), need = pos->video_packets;
+    if (need != w->frames || pos->segments < 0 || (need == 0) != (pos->segments == 0))
+        return LAVR_FAIL(LAVR_E_FORMAT, "'%s': checkpoint position (%lld frames, %lld segments, %lld video packets) "
+                         "does not fit its pending frames", w->path, (long long)pos->frames, (long long)pos->segments,
+                         (long long)need);
+    if (have < need)
+        return LAVR_FAIL(LAVR_E_FORMAT, "packet log %s holds %lld video packets, the checkpoint needs %lld", lp,
+                         (long long)have, (long long)need);
+    lavr_packet_row row;
+    if (need > 0) {
+        TRY(lavr_packet_log_row(log, LAVR_LOG_VIDEO, need - 1, &row));
+        if (row.segment != pos->segments - 1)
+            return LAVR_FAIL(LAVR_E_FORMAT, "packet log %s: video packet %lld is in segment %lld, the checkpoint says %lld",
+                             lp, (long long)(need - 1), (long long)row.segment, (long long)(pos->segments - 1));
+    }
+    if (have > need) {
+        TRY(lavr_packet_log_row(log, LAVR_LOG_VIDEO, need, &row));
+        if (row.segment != pos->segments)
+            return LAVR_FAIL(LAVR_E_FORMAT, "packet log %s: the checkpoint's %lld video packets do not end a segment",
+                             lp, (long long)need);
+    }
+    return LAVR_OK;
+}
+
+/* Fresh writer: a new log. Resume: the writer's log, checked and cut back to the checkpoint. */
+static lavr_status open_log(lavr_video_writer *w, const lavr_video_position *resume) {
+    mp4_state *m = &w->mp4;
+    lavr_packet_log_params p;
+    log_params(w, &p);
+    if (!resume) return lavr_packet_log_create(w->opt.log_path, &p, &m->log);
+    TRY(lavr_packet_log_open(w->opt.log_path, &p, &m->log));
+    TRY(check_position(w, resume));
+    TRY(lavr_packet_log_truncate(m->log, LAVR_LOG_VIDEO, resume->video_packets));
+    return lavr_packet_log_flush(m->log);
+}
+
+/* The first encoder's extradata goes to the log; any later one (a resumed writer) must equal it. */
+static lavr_status match_extradata(lavr_video_writer *w, lavr_log_stream s, const AVCodecContext *c) {
+    uint8_t *logged;
+    int64_t size;
+    TRY(lavr_packet_log_get_extradata(w->mp4.log, s, &logged, &size));
+    if (size == 0) return lavr_packet_log_set_extradata(w->mp4.log, s, c->extradata, c->extradata_size);
+    int same = size == c->extradata_size && memcmp(logged, c->extradata, (size_t)size) == 0;
+    free(logged);
+    if (!same)
+        return LAVR_FAIL(LAVR_E_FORMAT, "packet log %s: this %s encoder makes other stream headers than the log's "
+                         "(another FFmpeg or x264 build, or other settings?)", w->opt.log_path, c->codec->name);
+    return LAVR_OK;
+}
+
+/* Keeps libx264's extradata to check every segment's fresh encoder against it. */
+static lavr_status keep_video_extradata(lavr_video_writer *w) {
+    mp4_state *m = &w->mp4;
+    m->vextra_size = m->venc->extradata_size;
+    m->vextra = malloc((size_t)m->vextra_size + 1);
+    if (!m->vextra) return LAVR_FAIL(LAVR_E_NOMEM, "no memory");
+    if (m->vextra_size) memcpy(m->vextra, m->venc->extradata, (size_t)m->vextra_size);
+    return LAVR_OK;
+}
+
+/* The whole audio track, to total_frames' end, into the log (unless it already holds it). */
+static lavr_status log_audio_track(lavr_video_writer *w) {
+    mp4_state *m = &w->mp4;
+    if (!m->aenc || lavr_packet_log_audio_complete(m->log)) return LAVR_OK;
+    TRY(lavr_packet_log_truncate(m->log, LAVR_LOG_AUDIO, 0));
+    int64_t end = audio_end_for(w, w->opt.total_frames);
+    m->audio_track_end = end > w->opt.audio_start ? end - w->opt.audio_start : 0;
+    TRY(encode_audio_until(w, end, 1));
+    AV_CHECK(avcodec_send_frame(m->aenc, NULL), "'%s': flushing AAC", w->path);
+    TRY(drain(w, m->aenc, m->ast));
+    TRY(batch_to_log(w, LAVR_LOG_AUDIO));
+    TRY(lavr_packet_log_set_audio_complete(m->log, 1));
+    return lavr_packet_log_flush(m->log);
+}
+
+/* Writes a logged packet (its bytes in m->read_buf) to the container. */
+static lavr_status write_logged(lavr_video_writer *w, lavr_log_stream s, const lavr_packet_row *row) {
+    mp4_state *m = &w->mp4;
+    AVStream *st = s == LAVR_LOG_VIDEO ? m->vst : m->ast;
+    AVRational tb = {1, s == LAVR_LOG_VIDEO ? w->opt.fps : w->opt.audio_rate};
+    AV_CHECK(av_new_packet(m->pkt, (int)row->size), "'%s': packet of %lld bytes", w->path, (long long)row->size);
+    if (row->size > 0) memcpy(m->pkt->data, m->read_buf, (size_t)row->size);
+    m->pkt->pts = row->pts;
+    m->pkt->dts = row->dts;
+    m->pkt->duration = row->duration;
+    m->pkt->flags = (int)row->flags;
+    av_packet_rescale_ts(m->pkt, tb, st->time_base);
+    m->pkt->stream_index = st->index;
+    int r = av_write_frame(m->oc, m->pkt);
+    av_packet_unref(m->pkt);
+    AV_CHECK(r, "cannot write '%s'", w->path);
+    return LAVR_OK;
+}
+
+/* Muxes the next logged audio packets that end by sample `end`, stopping at sample track_end
+ * (the last packet's duration is cut there). */
+static lavr_status mux_audio_until(lavr_video_writer *w, int64_t end, int64_t track_end) {
+    mp4_state *m = &w->mp4;
+    if (!m->ast) return LAVR_OK;
+    int64_t n = lavr_packet_log_count(m->log, LAVR_LOG_AUDIO);
+    for (; m->mux_audio < n; m->mux_audio++) {
+        lavr_packet_row row;
+        TRY(lavr_packet_log_row(m->log, LAVR_LOG_AUDIO, m->mux_audio, &row));
+        if (row.pts >= track_end || row.pts + row.duration > end) return LAVR_OK;
+        TRY(lavr_packet_log_read(m->log, LAVR_LOG_AUDIO, m->mux_audio, &row, &m->read_buf, &m->read_cap));
+        if (row.pts + row.duration > track_end) row.duration = track_end - row.pts;
+        TRY(write_logged(w, LAVR_LOG_AUDIO, &row));
+    }
+    return LAVR_OK;
+}
+
+/* Muxes logged video packets up to `end` (the end of a segment), each followed by the audio that
+ * ends by its frame's end, and flushes the fragment. */
+static lavr_status mux_segment(lavr_video_writer *w, int64_t end) {
+    mp4_state *m = &w->mp4;
+    for (; m->mux_video < end; m->mux_video++) {
+        lavr_packet_row row;
+        TRY(lavr_packet_log_read(m->log, LAVR_LOG_VIDEO, m->mux_video, &row, &m->read_buf, &m->read_cap));
+        TRY(write_logged(w, LAVR_LOG_VIDEO, &row));
+        TRY(mux_audio_until(w, (row.pts + 1) * w->opt.audio_rate / w->opt.fps, INT64_MAX));
+    }
+    AV_CHECK(av_write_frame(m->oc, NULL), "cannot write '%s'", w->path);
+    return LAVR_OK;
+}
+
+/* Rebuilds the container of a resumed writer: the logged segments, muxed as they were at each cut. */
+static lavr_status replay(lavr_video_writer *w) {
+    mp4_state *m = &w->mp4;
+    int64_t n = lavr_packet_log_count(m->log, LAVR_LOG_VIDEO);
+    while (m->mux_video < n) {
+        lavr_packet_row first, row;
+        TRY(lavr_packet_log_row(m->log, LAVR_LOG_VIDEO, m->mux_video, &first));
+        int64_t end = m->mux_video + 1;
+        for (; end < n; end++) {
+            TRY(lavr_packet_log_row(m->log, LAVR_LOG_VIDEO, end, &row));
+            if (row.segment != first.segment) break;
+        }
+        TRY(mux_segment(w, end));
+    }
+    return LAVR_OK;
+}
+
+/* Ends the current segment: flushes its encoder into the log, then muxes it from the log. */
+static lavr_status mp4_cut(lavr_video_writer *w) {
+    mp4_state *m = &w->mp4;
+    int64_t frames = w->frames - w->seg_start;
+    if (frames == 0) return LAVR_OK;
+    AV_CHECK(avcodec_send_frame(m->venc, NULL), "'%s': flushing libx264", w->path);
+    TRY(drain(w, m->venc, m->vst));
+    if (m->batch.n != frames)
+        return LAVR_FAIL(LAVR_E_INTERNAL, "'%s': libx264 returned %lld packets for %lld frames", w->path,
+                         (long long)m->batch.n, (long long)frames);
+    avcodec_free_context(&m->venc);
+    TRY(batch_to_log(w, LAVR_LOG_VIDEO));
+    TRY(mux_segment(w, lavr_packet_log_count(m->log, LAVR_LOG_VIDEO)));
+    w->segments++;
+    w->seg_start = w->frames;
+    return LAVR_OK;
+}
+
+/* Logged mode: the frame goes to the segment's encoder (a fresh one after a cut) and is kept as RGB. */
+static lavr_status logged_frame(lavr_video_writer *w) {
+    mp4_state *m = &w->mp4;
+    if (!m->venc) {
+        TRY(open_x264(w, &m->venc));
+        if (m->venc->extradata_size != m->vextra_size ||
+            memcmp(m->venc->extradata, m->vextra, (size_t)m->vextra_size) != 0)
+            return LAVR_FAIL(LAVR_E_INTERNAL, "'%s': a fresh libx264 made other stream headers", w->path);
+    }
+    int64_t index = w->frames - w->seg_start, bytes = w->opt.width * w->opt.height * 3;
+    if (index == w->pending_cap) {
+        int64_t cap = 2 * w->pending_cap + 16;
+        uint8_t *grown = realloc(w->pending, (size_t)(cap * bytes));
+        if (!grown) return LAVR_FAIL(LAVR_E_NOMEM, "no memory to keep %lld frames until the next cut", (long long)cap);
+        w->pending = grown, w->pending_cap = cap;
+    }
+    memcpy(w->pending + index * bytes, w->rgb, (size_t)bytes);
+    AV_CHECK(av_frame_make_writable(m->vframe), "video frame");
+    const uint8_t *src[1] = {w->rgb};
+    int stride[1] = {(int)(w->opt.width * 3)};
+    sws_scale(m->sws, src, stride, 0, (int)w->opt.height, m->vframe->data, m->vframe->linesize);
+    m->vframe->pts = index;
+    AV_CHECK(avcodec_send_frame(m->venc, m->vframe), "'%s': libx264 refused frame %lld", w->path, (long long)w->frames);
+    return drain(w, m->venc, m->vst);
+}
+
+/* ---- MP4 open / frame / finish ---------------------------------------------------------------- */
+
+static lavr_status mp4_open(lavr_video_writer *w, const lavr_video_position *resume) {
     mp4_state *m = &w->mp4;
     if (av_log_get_level() > AV_LOG_ERROR) av_log_set_level(AV_LOG_ERROR);
     AV_CHECK(avformat_alloc_output_context2(&m->oc, NULL, NULL, w->path),
              "cannot pick a container for '%s' (use .mp4, .mov, .mkv or .y4m)", w->path);
-    m->video_shift = -1;
+    m->video_shift = w->logged ? 0 : -1; /* no B-frames in logged mode: dts = pts from 0 */
     m->pkt = av_packet_alloc();
     if (!m->pkt) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for a packet");
+    if (w->logged) {
+        m->oc->flags |= AVFMT_FLAG_BITEXACT; /* no version strings: the bytes are a function of the log */
+        TRY(open_log(w, resume));
+    }
     TRY(mp4_open_video(w));
     if (w->opt.audio) TRY(mp4_open_audio(w));
+    if (w->logged) {
+        TRY(match_extradata(w, LAVR_LOG_VIDEO, m->venc));
+        TRY(keep_video_extradata(w));
+        if (m->aenc) TRY(match_extradata(w, LAVR_LOG_AUDIO, m->aenc));
+        TRY(log_audio_track(w));
+    }
     AV_CHECK(avio_open(&m->oc->pb, w->path, AVIO_FLAG_WRITE), "cannot create '%s'", w->path);
     /* Fragmented MP4: an empty moov up front and one moof+mdat per keyframe interval, so the
      * file is playable up to the last finished fragment whenever the process dies; each
@@ -292,11 +650,12 @@ static lavr_status mp4_open(lavr_video_writer *w) {
     av_dict_free(&opts);
     AV_CHECK(r, "cannot start '%s'", w->path);
     m->header_written = 1;
-    return LAVR_OK;
+    return w->logged && resume ? replay(w) : LAVR_OK;
 }
 
 static lavr_status mp4_frame(lavr_video_writer *w) {
     mp4_state *m = &w->mp4;
+    if (w->logged) return logged_frame(w);
     AV_CHECK(av_frame_make_writable(m->vframe), "video frame");
     const uint8_t *src[1] = {w->rgb};
     int stride[1] = {(int)(w->opt.width * 3)};
@@ -308,9 +667,22 @@ static lavr_status mp4_frame(lavr_video_writer *w) {
     return encode_audio_until(w, audio_end_for(w, w->frames + 1), 0);
 }
 
+/* Logged mode: the last cut, then the rest of the audio (cut to the frames written). */
+static lavr_status logged_finish(lavr_video_writer *w) {
+    mp4_state *m = &w->mp4;
+    TRY(mp4_cut(w));
+    int64_t end = audio_end_for(w, w->frames);
+    TRY(mux_audio_until(w, INT64_MAX, end > w->opt.audio_start ? end - w->opt.audio_start : 0));
+    AV_CHECK(av_write_trailer(m->oc), "cannot finish '%s'", w->path);
+    lavr_status st = lavr_packet_log_close(m->log);
+    m->log = NULL;
+    return st;
+}
+
 static lavr_status mp4_finish(lavr_video_writer *w) {
     mp4_state *m = &w->mp4;
     if (!m->header_written) return LAVR_OK;
+    if (w->logged) return logged_finish(w);
     AV_CHECK(avcodec_send_frame(m->venc, NULL), "'%s': flushing libx264", w->path);
     TRY(drain(w, m->venc, m->vst));
     if (m->video_shift < 0) m->video_shift = 0;
@@ -334,17 +706,24 @@ static void mp4_free(mp4_state *m) {
     av_frame_free(&m->vframe);
     av_frame_free(&m->aframe);
     av_packet_free(&m->pkt);
+    lavr_packet_log_abandon(m->log);
+    free(m->batch.bytes);
+    free(m->batch.rows);
+    free(m->read_buf);
+    free(m->vextra);
     memset(m, 0, sizeof *m);
 }
 
 #else
 
-static lavr_status mp4_open(lavr_video_writer *w) {
+static lavr_status mp4_open(lavr_video_writer *w, const lavr_video_position *resume) {
+    (void)resume;
     return LAVR_FAIL(LAVR_E_UNSUPPORTED,
                      "writing '%s' needs FFmpeg: this build has no FFmpeg: reconfigure with -DLAVR_FFMPEG=ON "
                      "(or write raw output to a .y4m path)", w->path);
 }
 static lavr_status mp4_frame(lavr_video_writer *w) { (void)w; return LAVR_E_INTERNAL; }
+static lavr_status mp4_cut(lavr_video_writer *w) { (void)w; return LAVR_E_INTERNAL; }
 static lavr_status mp4_finish(lavr_video_writer *w) { (void)w; return LAVR_OK; }
 static void mp4_free(mp4_state *m) { (void)m; }
 
@@ -358,12 +737,11 @@ static void writer_free(lavr_video_writer *w) {
     free(w->path);
     free(w->rgb);
     free(w->yuv);
+    free(w->pending);
     free(w);
 }
 
-lavr_status lavr_video_writer_open(const char *path, const lavr_video_options *o, lavr_video_writer **out) {
-    CHECK_ARG(o && out, "lavr_video_writer_open: NULL argument");
-    *out = NULL;
+static lavr_status check_options(const char *path, const lavr_video_options *o) {
     CHECK_ARG(path || o->png_dir, "video writer: no output path and no PNG folder");
     CHECK_ARG(o->width > 0 && o->height > 0 && o->width % 2 == 0 && o->height % 2 == 0 && o->width <= 16384 &&
                   o->height <= 16384,
@@ -378,12 +756,21 @@ lavr_status lavr_video_writer_open(const char *path, const lavr_video_options *o
         CHECK_ARG(o->audio_samples >= 0 && o->audio_start >= 0, "bad audio range (%lld samples, start %lld)",
                   (long long)o->audio_samples, (long long)o->audio_start);
         CHECK_ARG(o->audio_bitrate > 0, "bad audio bitrate %d", o->audio_bitrate);
+        CHECK_ARG(!o->log_path || o->total_frames > 0, "video writer: a packet log with audio needs total_frames");
     }
+    CHECK_ARG(o->total_frames >= 0, "bad total_frames %lld", (long long)o->total_frames);
     if (o->png_dir) {
         struct stat sb;
         if (mkdir(o->png_dir, 0777) != 0 && (errno != EEXIST || stat(o->png_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
             return LAVR_FAIL(LAVR_E_IO, "cannot create PNG folder '%s': %m", o->png_dir);
     }
+    return LAVR_OK;
+}
+
+/* Opens the outputs of a new writer, or (resume != NULL) reopens them with `base` frames kept. */
+static lavr_status writer_start(const char *path, const lavr_video_options *o, const lavr_video_position *resume,
+                                int64_t base, lavr_video_writer **out) {
+    TRY(check_options(path, o));
     lavr_video_writer *w = calloc(1, sizeof *w);
     if (!w) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for a video writer");
     w->opt = *o;
@@ -393,6 +780,8 @@ lavr_status lavr_video_writer_open(const char *path, const lavr_video_options *o
         st = LAVR_FAIL(LAVR_E_NOMEM, "no memory for a %lldx%lld frame", (long long)o->width, (long long)o->height);
         goto fail;
     }
+    w->frames = w->seg_start = base;
+    w->segments = resume ? resume->segments : 0;
     if (path) {
         w->path = strdup(path);
         if (!w->path) {
@@ -400,13 +789,25 @@ lavr_status lavr_video_writer_open(const char *path, const lavr_video_options *o
             goto fail;
         }
         w->raw_y4m = ends_with(path, ".y4m");
-        TRY_GOTO(w->raw_y4m ? y4m_open(w) : mp4_open(w), st, fail);
+        w->logged = !w->raw_y4m && o->log_path;
+        if (resume && !w->raw_y4m && !w->logged) {
+            st = LAVR_FAIL(LAVR_E_ARG, "resuming '%s' needs the packet log it was written with (log_path)", path);
+            goto fail;
+        }
+        if (w->raw_y4m) TRY_GOTO(resume ? y4m_reopen(w, base) : y4m_open(w), st, fail);
+        else TRY_GOTO(mp4_open(w, resume), st, fail);
     }
     *out = w;
     return LAVR_OK;
 fail:
     writer_free(w);
     return st;
+}
+
+lavr_status lavr_video_writer_open(const char *path, const lavr_video_options *o, lavr_video_writer **out) {
+    CHECK_ARG(o && out, "lavr_video_writer_open: NULL argument");
+    *out = NULL;
+    return writer_start(path, o, NULL, 0, out);
 }
 
 /* Writes the frame held in w->rgb to every output. */
@@ -458,4 +859,51 @@ lavr_status lavr_video_writer_close(lavr_video_writer *w) {
         LOG_INFO("wrote %s: %lld frames, %.2f s", w->path, (long long)w->frames, (double)w->frames / w->opt.fps);
     writer_free(w);
     return st;
+}
+
+void lavr_video_writer_abandon(lavr_video_writer *w) {
+    if (w) writer_free(w);
+}
+
+/* ---- resumable output ------------------------------------------------------------------------- */
+
+lavr_status lavr_video_writer_cut(lavr_video_writer *w) {
+    CHECK_ARG(w, "lavr_video_writer_cut: NULL writer");
+    return w->logged ? mp4_cut(w) : LAVR_OK;
+}
+
+void lavr_video_writer_position(const lavr_video_writer *w, lavr_video_position *pos, const uint8_t **pending,
+                                int64_t *pending_count) {
+    pos->frames = w->frames;
+    pos->segments = w->segments;
+    pos->video_packets = 0;
+    *pending = NULL;
+    *pending_count = 0;
+#if LAVR_HAVE_FFMPEG
+    if (w->logged) {
+        pos->video_packets = lavr_packet_log_count(w->mp4.log, LAVR_LOG_VIDEO);
+        *pending = w->pending;
+        *pending_count = w->frames - w->seg_start;
+    }
+#endif
+}
+
+lavr_status lavr_video_writer_resume(const char *path, const lavr_video_options *o, const lavr_video_position *pos,
+                                     const uint8_t *pending, int64_t pending_count, lavr_video_writer **out) {
+    CHECK_ARG(o && pos && out && (pending || pending_count == 0), "lavr_video_writer_resume: NULL argument");
+    *out = NULL;
+    CHECK_ARG(pending_count >= 0 && pos->frames >= pending_count && pos->segments >= 0 && pos->video_packets >= 0,
+              "resuming '%s': bad position (%lld frames, %lld of them pending)", path ? path : o->png_dir,
+              (long long)pos->frames, (long long)pending_count);
+    lavr_video_writer *w;
+    TRY(writer_start(path, o, pos, pos->frames - pending_count, &w));
+    lavr_status st = lavr_video_writer_append_rgb8(w, pending, pending_count);
+    if (st) {
+        writer_free(w);
+        return st;
+    }
+    LOG_INFO("resumed %s at frame %lld (%lld segments)", path ? path : o->png_dir, (long long)pos->frames,
+             (long long)pos->segments);
+    *out = w;
+    return LAVR_OK;
 }

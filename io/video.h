@@ -26,6 +26,11 @@ typedef struct {
     int64_t audio_start;
     int audio_bitrate;        /* AAC bits per second */
     const char *png_dir;      /* also write png_dir/frame_000000.png ... (NULL: no) */
+    /* Resumable output (see below): the packet log (HDF5, MP4 output only) and the number of frames
+     * the whole video will have (sets the audio track's length; needed with audio). NULL / 0: a
+     * plain streaming writer. */
+    const char *log_path;
+    int64_t total_frames;
 } lavr_video_options;
 
 /* fps 25, crf 18, preset "medium", keyint 25 (one fragment per second), audio rate 16 kHz,
@@ -45,5 +50,45 @@ lavr_status lavr_video_writer_append_rgb8(lavr_video_writer *w, const uint8_t *f
 int64_t lavr_video_writer_frames(const lavr_video_writer *w);
 /* Flushes the encoders, writes the trailer / WAV, and frees the writer (also when it fails). */
 lavr_status lavr_video_writer_close(lavr_video_writer *w);
+
+/* ---- resumable output (a render with a stage directory) ------------------------------------
+ * With log_path set, the container is a function of a packet log, so a render resumed from a
+ * checkpoint writes the same bytes as one that never stopped:
+ *  - the video is encoded in segments: lavr_video_writer_cut ends one (the encoder is flushed and
+ *    its packets are appended to the log, which is flushed) and the next starts with a fresh
+ *    encoder, so no encoder state crosses a cut (no B-frames; a keyframe at every segment start;
+ *    libx264 with a fixed thread count, which its output depends on); the render cuts after every clip;
+ *  - the whole audio track (up to total_frames' end) is encoded once, first, into the log (a log
+ *    that already holds the complete track is reused);
+ *  - the container is muxed at each cut from logged packets only: each video packet of the segment
+ *    followed by the audio packets that end by its frame's end, then the fragment is flushed (the
+ *    rest of the audio, cut to the frames written, at close); no version strings (bitexact).
+ * Frames appended since the last cut are only in memory (and the pending RGB copies): a crash loses
+ * them, the checkpoint carries them. Y4M needs no log (it resumes by truncation to whole frames);
+ * PNG frames are named by frame index. */
+typedef struct {
+    int64_t frames;        /* frames appended so far (pending ones included) */
+    int64_t segments;      /* segments cut */
+    int64_t video_packets; /* video packets in the log at the last cut */
+} lavr_video_position;
+
+/* Ends the current segment (nothing to do without a log, or with no frame since the last cut). */
+lavr_status lavr_video_writer_cut(lavr_video_writer *w);
+/* Where the writer stands, for a checkpoint, and the frames appended since the last cut as RGB
+ * [count, H, W, 3] (NULL / 0 without a log; valid until the next append, cut or close). */
+void lavr_video_writer_position(const lavr_video_writer *w, lavr_video_position *pos, const uint8_t **pending,
+                                int64_t *pending_count);
+/* Frees the writer without finishing the container (a render that stopped after a checkpoint: the
+ * file stays as the last cut left it; lavr_video_writer_resume rebuilds it). */
+void lavr_video_writer_abandon(lavr_video_writer *w);
+/* Opens the writer as it stood at pos: truncates the log to pos.video_packets (the audio track
+ * stays when complete), rebuilds the container from it and appends the pending frames again with a
+ * fresh encoder (pos.frames - pending_count frames were cut before them); Y4M: truncates the file
+ * to pos.frames - pending_count frames, then appends the pending ones. o must be the options the
+ * writer was opened with. A missing log is LAVR_E_IO; a log that holds fewer packets than pos or
+ * whose pos does not end a segment, or one written with other options (size, frame rate, encoder
+ * settings, audio) or by another x264 / FFmpeg build, is LAVR_E_FORMAT. */
+lavr_status lavr_video_writer_resume(const char *path, const lavr_video_options *o, const lavr_video_position *pos,
+                                     const uint8_t *pending, int64_t pending_count, lavr_video_writer **out);
 
 #endif

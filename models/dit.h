@@ -93,6 +93,11 @@ lavr_status lavr_dit_cache_copy_sink(lavr_dit_step_cache *dst, const lavr_dit_st
 /* The sink of layer `layer` (global index): [sink, width] bf16 bits each (the shard's heads); NULL
  * before a prefill or for a layer outside the cache's shard. */
 void lavr_dit_cache_sink(const lavr_dit_step_cache *c, int64_t layer, const uint16_t **k, const uint16_t **v);
+/* Checkpointing: the window of layer `layer` (global index), [window, width] bf16 bits each (the shard's
+ * heads), writable; NULL for a layer outside the shard. */
+void lavr_dit_cache_window(lavr_dit_step_cache *c, int64_t layer, uint16_t **k, uint16_t **v);
+/* Checkpointing: the sink of layer `layer`, writable, for restoring it; marks the sink ready. */
+void lavr_dit_cache_sink_restore(lavr_dit_step_cache *c, int64_t layer, uint16_t **k, uint16_t **v);
 
 /* Called with the hidden state [rows, d] after each transformer layer (before its audio injection). */
 typedef void (*lavr_dit_layer_hook)(void *user, int64_t layer, const float *x, int64_t rows, int64_t cols);

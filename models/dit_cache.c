@@ -79,3 +79,18 @@ void lavr_dit_cache_sink(const lavr_dit_step_cache *c, int64_t layer, const uint
     *k = ok ? c->sink_k + i * c->g.sink * c->dim : NULL;
     *v = ok ? c->sink_v + i * c->g.sink * c->dim : NULL;
 }
+
+void lavr_dit_cache_window(lavr_dit_step_cache *c, int64_t layer, uint16_t **k, uint16_t **v) {
+    const int64_t i = layer - c->layer_begin;
+    int ok = i >= 0 && i < c->layers;
+    *k = ok ? c->win_k + i * c->g.window * c->dim : NULL;
+    *v = ok ? c->win_v + i * c->g.window * c->dim : NULL;
+}
+
+void lavr_dit_cache_sink_restore(lavr_dit_step_cache *c, int64_t layer, uint16_t **k, uint16_t **v) {
+    const int64_t i = layer - c->layer_begin;
+    int ok = i >= 0 && i < c->layers;
+    if (ok) c->sink_ready = 1;
+    *k = ok ? c->sink_k + i * c->g.sink * c->dim : NULL;
+    *v = ok ? c->sink_v + i * c->g.sink * c->dim : NULL;
+}

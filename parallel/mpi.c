@@ -154,14 +154,15 @@ void lavr_mpi_roles_destroy(lavr_roles *roles) {
 void lavr_mpi_mark_collective_failure(void) { collective_failure = 1; }
 
 void lavr_mpi_report_failure(lavr_status st, const char *message) {
+    const char *kind = st == LAVR_E_STOPPED ? "stopped" : "error";
     if (!mpi_running()) {
-        fprintf(stderr, "lavr: error: %s\n", message);
+        fprintf(stderr, "lavr: %s: %s\n", kind, message);
         return;
     }
     int rank = lavr_mpi_world_rank(), size = lavr_mpi_world_size();
     if (collective_failure || size == 1) {
         /* every rank knows; one line is enough and nobody is left waiting in a collective */
-        if (rank == 0) fprintf(stderr, "lavr: error: %s\n", message);
+        if (rank == 0) fprintf(stderr, "lavr: %s: %s\n", kind, message);
         fflush(stderr);
         MPI_Finalize();
         return;

@@ -18,6 +18,7 @@ enum {
     LAVR_TAG_CLEAN = 5,  /* clean latent of a block: last stage (tp 0) -> aux */
     LAVR_TAG_REF = 6,    /* clip 1 sink reference: aux -> every pp-0 rank */
     LAVR_TAG_STATS = 7,  /* end of render: each DiT rank's statistics -> aux */
+    LAVR_TAG_CKPT = 8,   /* DiT rank -> aux: its checkpoint file entry (bytes), ints[0] = blocks done */
 };
 
 /* Header ints of a block packet / act message (lavr_msg ints). */
@@ -28,6 +29,14 @@ enum {
     LAVR_PKT_OFFSET = 3, /* act messages: sink offset d */
     LAVR_PKT_ROWS = 4,   /* act messages: token rows */
     LAVR_PKT_TIME = 5,   /* act messages: timestep as float bits */
+    LAVR_PKT_FLAGS = 6,  /* LAVR_FLAG_* of the block, set by the aux and passed on by every rank */
+};
+
+/* Block flags (LAVR_PKT_FLAGS). They ride on block n's first message to every rank, which by then
+ * has finished block n - 1, so "before block n" is a consistent cut of the whole pipeline. */
+enum {
+    LAVR_FLAG_CKPT = 1, /* write this rank's checkpoint part (state after n blocks) before block n */
+    LAVR_FLAG_STOP = 2, /* then stop: pass the message on (contents unused) and do not run block n */
 };
 
 typedef struct {

@@ -1,58 +1,23 @@
 /* The aux role of a render (ranks/aux_worker.h): encoders once, the setup broadcast, then a loop
  * that keeps up to `inflight` block packets on their way to stage 0 and takes the clean latents
- * back in block order to stage, decode and write them. */
+ * back in block order to stage, decode and write them, checkpointing where the packets said so. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "core/arena.h"
 #include "core/log.h"
-#include "io/audio.h"
+#include "core/sha256.h"
 #include "io/h5model.h"
-#include "io/stage.h"
-#include "io/video.h"
-#include "models/config.h"
-#include "models/decode_stream.h"
-#include "models/vae.h"
-#include "parallel/schedule.h"
-#include "ranks/aux_worker.h"
+#include "ranks/aux_internal.h"
 #include "ranks/dit_stage.h"
-#include "ranks/progress.h"
 #include "ranks/setup.h"
 
 #define VIDEO_FRAMES_PER_LATENT 4 /* VAE temporal stride: a block of F latents covers 4F video frames */
 #define DROPPED_FRAMES 3          /* the first 3 decoded frames are dropped (liveavatar-system §1.9) */
-#define OUTPUT_FPS 25
-
-typedef struct {
-    lavr_comm *c;
-    const lavr_aux_options *o;
-    const lavr_roles *roles;
-    lavr_arena *arena;
-    lavr_conditioning cond;
-    lavr_schedule sched;
-    lavr_dit_config dit;
-    double start_s;
-    int64_t C, F, h, w, blk, vf, SA;
-    /* feeding: inflight slots of one message per stage-0 tp rank */
-    int nfeed, *feed_ranks;
-    lavr_msg *feed;       /* [inflight * nfeed] */
-    float *noise, *audio; /* scratch of the packet being built (isend packs it at once) */
-    lavr_msg clean;
-    float *latent;        /* the clean latent received */
-    int nref, *ref_ranks;
-    lavr_msg *ref_msgs;   /* one per ref rank, in flight until the end */
-    float *ref;
-    /* output */
-    lavr_stage *stage;
-    lavr_vae *vae;
-    lavr_decode_stream *decoder;
-    lavr_video_writer *writer;
-    lavr_audio speech;
-    float *frames;
-    int64_t frames_written;
-    lavr_progress *progress;
-} aux_rank;
+#define OUTPUT_FPS AUX_OUTPUT_FPS
 
 static double seconds_now(void) {
     struct timespec ts;
@@ -77,17 +42,60 @@ static lavr_status read_dit_config(lavr_h5file *f, lavr_dit_config *out) {
     return st;
 }
 
-/* The conditioning (given, or encoded from the user's files) and the number of clips to render. */
+/* <stage>/<name> (malloc'd; NULL without a stage directory or memory) */
+static char *stage_file(const aux_rank *a, const char *name) {
+    if (!a->o->stage_dir) return NULL;
+    size_t n = strlen(a->o->stage_dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", a->o->stage_dir, name);
+    return p;
+}
+
+/* A resumed render takes the conditioning its first run saved when the input hashes match. */
+static int reuse_conditioning(aux_rank *a, const char *path) {
+    if (!path || a->start_block == 0 || access(path, R_OK) != 0) return 0;
+    lavr_conditioning c;
+    memset(&c, 0, sizeof c);
+    if (lavr_cond_load(path, a->arena, &c)) {
+        LOG_WARN("%s cannot be read (%s): encoding the inputs again", path, lavr_error_message());
+        lavr_cond_free(&c);
+        return 0;
+    }
+    char image[65], audio[65], prompt[65];
+    if (lavr_sha256_file_hex(a->o->image_path, image) || lavr_sha256_file_hex(a->o->audio_path, audio) ||
+        (lavr_sha256_hex(a->o->prompt, strlen(a->o->prompt), prompt), 0) || strcmp(image, c.image_sha) != 0 ||
+        strcmp(audio, c.audio_sha) != 0 || strcmp(prompt, c.prompt_sha) != 0 || !c.context.data || !c.ref.data ||
+        !c.motion.data || !c.audio.data) {
+        lavr_cond_free(&c);
+        return 0;
+    }
+    LOG_INFO("conditioning taken from %s", path);
+    a->cond = c;
+    return 1;
+}
+
+/* The conditioning (given, reused from the stage directory, or encoded from the user's files, then
+ * saved there) and the number of clips to render. */
 static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
     const lavr_aux_options *o = a->o;
+    char *saved = stage_file(a, "conditioning.h5");
+    if (a->o->stage_dir && !saved) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
+    lavr_status st = LAVR_OK;
     if (o->cond) {
         a->cond = *o->cond;
-    } else {
+    } else if (!reuse_conditioning(a, saved)) {
         LOG_INFO("encoding %s, the prompt and %s", o->image_path, o->audio_path);
-        TRY(lavr_cond_encode_image(model, o->image_path, o->size, a->arena, &a->cond));
-        TRY(lavr_cond_encode_text(model, o->prompt, a->arena, &a->cond));
-        TRY(lavr_cond_encode_audio(model, o->audio_path, a->arena, &a->cond));
+        st = lavr_cond_encode_image(model, o->image_path, o->size, a->arena, &a->cond);
+        if (!st) st = lavr_cond_encode_text(model, o->prompt, a->arena, &a->cond);
+        if (!st) st = lavr_cond_encode_audio(model, o->audio_path, a->arena, &a->cond);
+        if (!st && saved) {
+            if (unlink(saved) != 0 && errno != ENOENT)
+                st = LAVR_FAIL(LAVR_E_IO, "cannot replace '%s': %s", saved, strerror(errno));
+            if (!st) st = lavr_cond_save(saved, &a->cond);
+        }
     }
+    free(saved);
+    TRY(st);
     int64_t clips = a->cond.clips;
     if (o->max_clips > 0 && o->max_clips < clips) {
         clips = o->max_clips;
@@ -124,24 +132,39 @@ static lavr_status check_shapes(aux_rank *a, const lavr_dit_config *cfg) {
 }
 
 static lavr_status broadcast_setup(aux_rank *a) {
-    lavr_render_setup s = {.clips = a->sched.clips, .C = a->C, .h = a->h, .w = a->w,
+    lavr_render_setup s = {.clips = a->sched.clips, .start_block = a->start_block, .C = a->C, .h = a->h, .w = a->w,
                            .motion_latents = a->cond.motion.shape[1],
                            .context_rows = a->cond.context.shape[0], .text_dim = a->cond.context.shape[1],
                            .context = a->cond.context.data, .ref = a->cond.ref.data, .motion = a->cond.motion.data};
     return lavr_setup_bcast(a->c, a->sched.aux_rank, &s);
 }
 
+/* The latent stage file: created for a fresh render, cut back to the checkpoint for a resumed one. */
+static lavr_status open_stage(aux_rank *a) {
+    const lavr_aux_options *o = a->o;
+    if (!o->stage_dir) return LAVR_OK;
+    char *path = stage_file(a, "latents.h5");
+    if (!path) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
+    lavr_status st;
+    if (a->start_block == 0) {
+        lavr_stage_info info = {.C = a->C, .F = a->F, .h = a->h, .w = a->w, .seed = o->stream.seed,
+                                .layout = o->layout_text, .model = o->model_path, .inputs = a->inputs_id,
+                                .fixed_sink_offset = o->stream.fixed_sink_offset};
+        st = lavr_stage_create(path, &info, &a->stage);
+    } else {
+        st = lavr_stage_open(path, 1, &a->stage);
+        if (!st && lavr_stage_blocks(a->stage) < a->start_block)
+            st = LAVR_FAIL(LAVR_E_FORMAT, "%s holds %lld blocks, the checkpoint needs %lld", path,
+                           (long long)lavr_stage_blocks(a->stage), (long long)a->start_block);
+        if (!st) st = lavr_stage_truncate(a->stage, a->start_block);
+    }
+    free(path);
+    return st;
+}
+
 static lavr_status open_outputs(aux_rank *a, lavr_h5file *model) {
     const lavr_aux_options *o = a->o;
-    if (o->stage_path) {
-        char inputs[256];
-        snprintf(inputs, sizeof inputs, "image=%s audio=%s prompt=%s", a->cond.image_sha, a->cond.audio_sha,
-                 a->cond.prompt_sha);
-        lavr_stage_info info = {.C = a->C, .F = a->F, .h = a->h, .w = a->w, .seed = o->stream.seed,
-                                .layout = o->layout_text, .model = o->model_path, .inputs = inputs,
-                                .fixed_sink_offset = o->stream.fixed_sink_offset};
-        TRY(lavr_stage_create(o->stage_path, &info, &a->stage));
-    }
+    TRY(open_stage(a));
     if (!o->out_path) return LAVR_OK;
     lavr_model_config cfg;
     char *text = NULL;
@@ -168,7 +191,13 @@ static lavr_status open_outputs(aux_rank *a, lavr_h5file *model) {
         /* frame k of the generation shows audio time k / fps; the first written frame is frame 3 */
         vo.audio_start = (int64_t)DROPPED_FRAMES * a->speech.rate / vo.fps;
     }
-    return lavr_video_writer_open(o->out_path, &vo, &a->writer);
+    char *log = stage_file(a, "video.log.h5");
+    if (o->stage_dir && !log) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
+    vo.log_path = log;
+    vo.total_frames = 48 * a->sched.clips - DROPPED_FRAMES;
+    st = a->start_block > 0 ? aux_restore_outputs(a, &vo) : lavr_video_writer_open(o->out_path, &vo, &a->writer);
+    free(log);
+    return st;
 }
 
 /* Packet of block n: its initial noise (the same bytes as lavr dit-run) and its 4F audio frames. */
@@ -177,6 +206,7 @@ static lavr_status feed_block(aux_rank *a, int64_t n) {
     lavr_stream_noise(a->o->stream.seed, clip, block, a->C, a->F, a->h, a->w, a->noise);
     const float *audio = a->cond.audio.data;
     memcpy(a->audio, audio + n * a->vf * a->SA, (size_t)(a->vf * a->SA) * sizeof(float));
+    const int64_t flags = aux_block_flags(a, n);
     for (int t = 0; t < a->nfeed; t++) {
         lavr_msg *m = &a->feed[(n % a->sched.inflight) * a->nfeed + t];
         /* the slot's previous block came back clean, so its send has completed (see collect) */
@@ -184,6 +214,7 @@ static lavr_status feed_block(aux_rank *a, int64_t n) {
         memset(m->ints, 0, sizeof m->ints);
         m->ints[LAVR_PKT_BLOCK] = n;
         m->ints[LAVR_PKT_STEP] = 0;
+        m->ints[LAVR_PKT_FLAGS] = flags;
         lavr_msg_clear_parts(m);
         TRY(lavr_msg_add(m, a->noise, a->blk, LAVR_WIRE_BF16));
         TRY(lavr_msg_add(m, a->audio, a->vf * a->SA, LAVR_WIRE_BF16));
@@ -223,16 +254,31 @@ static lavr_status output_block(aux_rank *a, int64_t n) {
  * the clip-1 reference went out with block 0), and (b) the feed sends of a block whose clean latent
  * already came back: every stage-0 pp-0 rank received that packet (tp ranks compute a block together
  * through their all-reduces, so none finishes it without the others), so those sends have completed.
- * DiT ranks wait only on their predecessors and the aux, so the chain always moves. */
-static lavr_status run_pipeline(aux_rank *a) {
+ * DiT ranks wait only on their predecessors and the aux, so the chain always moves. A checkpoint
+ * before block n waits for every DiT rank's entry, which each sends on receiving block n's packet;
+ * that packet went out before the clean block n - 1 came back (inflight >= 3), and every DiT rank
+ * gets it without anything more from the aux. *stopped_at: the block a stop came before, or -1. */
+static lavr_status run_pipeline(aux_rank *a, int64_t *stopped_at) {
     const int64_t blocks = a->sched.blocks;
-    int64_t fed = 0;
-    for (int64_t n = 0; n < blocks; n++) {
-        while (fed < blocks && fed < n + a->sched.inflight) TRY(feed_block(a, fed++));
+    int64_t fed = a->start_block;
+    *stopped_at = -1;
+    if (a->start_block > 0 && a->start_block <= LAVR_BLOCKS_PER_CLIP && a->sched.clips > 1) {
+        /* resumed inside clip 0: the clip-1 reference comes from the staged block 0 */
+        TRY(lavr_stage_read(a->stage, 0, a->latent));
+        TRY(send_ref(a));
+    }
+    for (int64_t n = a->start_block; n < blocks; n++) {
+        while (fed < blocks && fed < n + a->sched.inflight && a->stop_block < 0) TRY(feed_block(a, fed++));
         lavr_msg_clear_parts(&a->clean);
         TRY(lavr_msg_add(&a->clean, a->latent, a->blk, LAVR_WIRE_BF16));
         const int from = lavr_schedule_clean_rank(&a->sched);
         TRY(lavr_comm_recv(a->c, from, LAVR_TAG_CLEAN, &a->clean));
+        if ((a->clean.ints[LAVR_PKT_FLAGS] & LAVR_FLAG_STOP) && a->clean.ints[LAVR_PKT_BLOCK] == n) {
+            /* every DiT rank passed the stop on: all blocks before n are out */
+            TRY(aux_checkpoint(a, n));
+            *stopped_at = n;
+            break;
+        }
         if (a->clean.ints[LAVR_PKT_BLOCK] != n || a->clean.ints[LAVR_PKT_STEP] != LAVR_SAMPLER_STEPS)
             return LAVR_FAIL(LAVR_E_INTERNAL, "pipeline out of order: clean block %lld (step %lld) arrived, expected %lld",
                              (long long)a->clean.ints[LAVR_PKT_BLOCK], (long long)a->clean.ints[LAVR_PKT_STEP],
@@ -242,6 +288,9 @@ static lavr_status run_pipeline(aux_rank *a) {
                              (long long)n);
         if (n == 0 && a->sched.clips > 1) TRY(send_ref(a));
         TRY(output_block(a, n));
+        if ((n + 1) % LAVR_BLOCKS_PER_CLIP == 0 && a->writer) TRY(lavr_video_writer_cut(a->writer));
+        /* (a stop's checkpoint waits for the stop itself to come back) */
+        if (a->npending > 0 && a->pending[0] == n + 1 && n + 1 != a->stop_block) TRY(aux_checkpoint(a, n + 1));
     }
     for (int64_t i = 0; i < (int64_t)a->sched.inflight * a->nfeed; i++) TRY(lavr_comm_wait(a->c, &a->feed[i]));
     for (int i = 0; i < a->nref; i++) TRY(lavr_comm_wait(a->c, &a->ref_msgs[i]));
@@ -266,7 +315,7 @@ static lavr_status prepare_pipeline(aux_rank *a) {
 }
 
 /* Statistics of every DiT rank, then this rank's own, and the summary on stdout. */
-static lavr_status summary(aux_rank *a, double wall_s, double render_s) {
+static lavr_status summary(aux_rank *a, int64_t frames, double wall_s, double render_s) {
     const int ndit = lavr_layout_dit_ranks(&a->sched.layout);
     lavr_rank_stats *rows = calloc((size_t)ndit + 1, sizeof *rows);
     if (!rows) return LAVR_FAIL(LAVR_E_NOMEM, "aux rank: out of memory for the summary");
@@ -282,6 +331,7 @@ static lavr_status summary(aux_rank *a, double wall_s, double render_s) {
         rows[r] = (lavr_rank_stats){.rank = r, .peak_kb = m.ints[LAVR_STAT_PEAK_KB],
                                     .busy_s = 1e-6 * (double)m.ints[LAVR_STAT_BUSY_US],
                                     .forwards = m.ints[LAVR_STAT_FORWARDS], .sent = m.ints[LAVR_STAT_SENT],
+                                    .device_peak_kb = m.ints[LAVR_STAT_DEVICE_PEAK_KB],
                                     .received = m.ints[LAVR_STAT_RECEIVED]};
         lavr_role_name(&a->sched.layout, &role, rows[r].role, sizeof rows[r].role);
     }
@@ -293,14 +343,19 @@ static lavr_status summary(aux_rank *a, double wall_s, double render_s) {
         me->peak_kb = lavr_progress_peak_rss_kb();
         lavr_comm_traffic(a->c, &me->sent, &me->received);
         me->busy_s = -1;
-        lavr_progress_summary(stdout, a->frames_written, OUTPUT_FPS, wall_s, render_s, rows, ndit + 1);
+        lavr_progress_summary(stdout, frames, OUTPUT_FPS, wall_s, render_s, rows, ndit + 1);
     }
     free(rows);
     return st;
 }
 
-static lavr_status close_outputs(aux_rank *a) {
+/* Finishes the outputs; a stopped render leaves the video as its last cut left it (resume rebuilds it). */
+static lavr_status close_outputs(aux_rank *a, int stopped) {
     lavr_status st = LAVR_OK, s2;
+    if (a->writer && stopped) {
+        lavr_video_writer_abandon(a->writer);
+        a->writer = NULL;
+    }
     if (a->writer) {
         s2 = lavr_video_writer_close(a->writer);
         a->writer = NULL;
@@ -335,6 +390,7 @@ static void release(aux_rank *a) {
     free(a->latent);
     free(a->ref);
     free(a->frames);
+    lavr_ckpt_close(a->resume_from);
     lavr_arena_destroy(a->arena);
 }
 
@@ -350,28 +406,42 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
     lavr_status st = lavr_arena_create("aux", 0, &a.arena);
     if (!st) st = lavr_h5_open(o->model_path, &model);
     if (!st) st = read_dit_config(model, &a.dit);
+    if (!st) st = aux_identity(&a, model);
+    if (!st) st = aux_find_resume(&a);
     if (!st) st = conditioning(&a, model);
     if (!st) st = lavr_schedule_init(&roles->layout, a.cond.clips, &a.sched);
     if (!st) st = check_shapes(&a, &a.dit);
     if (!st) st = broadcast_setup(&a);
     if (!st) st = open_outputs(&a, model);
     if (!st) st = prepare_pipeline(&a);
+    lavr_ckpt_close(a.resume_from);
+    a.resume_from = NULL;
+    int64_t stopped_at = -1, first_frames = a.frames_written;
     if (!st) {
         lavr_progress_options po = {.blocks = a.sched.blocks, .blocks_per_clip = LAVR_BLOCKS_PER_CLIP,
-                                    .fps = OUTPUT_FPS, .live = o->progress_live};
+                                    .fps = OUTPUT_FPS, .live = o->progress_live, .first_block = a.start_block,
+                                    .first_frames = first_frames};
         a.progress = lavr_progress_create(&po, stderr);
-        LOG_INFO("rendering %lld clip%s (%lld blocks, %lld frames) at %lldx%lld with layout %s",
+        LOG_INFO("rendering %lld clip%s (%lld blocks, %lld frames) at %lldx%lld with layout %s%s",
                  (long long)a.sched.clips, a.sched.clips == 1 ? "" : "s", (long long)a.sched.blocks,
                  (long long)(48 * a.sched.clips - DROPPED_FRAMES), (long long)a.cond.width,
-                 (long long)a.cond.height, o->layout_text);
-        st = run_pipeline(&a);
+                 (long long)a.cond.height, o->layout_text, a.start_block ? " (resumed)" : "");
+        st = run_pipeline(&a, &stopped_at);
     }
-    if (!st) st = close_outputs(&a);
-    if (!st) st = summary(&a, seconds_now() - a.start_s, lavr_progress_elapsed(a.progress));
+    if (!st) st = close_outputs(&a, stopped_at >= 0);
+    /* a finished render needs no checkpoint any more (its latents and video stay) */
+    if (!st && stopped_at < 0 && o->stage_dir) st = lavr_ckpt_remove_all(o->stage_dir);
+    if (!st) st = summary(&a, a.frames_written - first_frames, seconds_now() - a.start_s, lavr_progress_elapsed(a.progress));
+    if (!st) st = lavr_setup_end(c, a.sched.aux_rank, &stopped_at);
     if (model) {
         lavr_status close_st = lavr_h5_close(model);
         if (!st) st = close_st;
     }
     release(&a);
+    if (!st && stopped_at >= 0)
+        st = lavr_error_set(LAVR_E_STOPPED, __FILE__, __LINE__,
+                            "after %lld blocks (%lld frames), with a checkpoint in %s; run the same command again "
+                            "to continue",
+                            (long long)stopped_at, (long long)(12 * stopped_at - DROPPED_FRAMES), o->stage_dir);
     return st;
 }

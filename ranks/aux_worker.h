@@ -1,23 +1,37 @@
 /* The aux role of a render: computes the conditioning once (portrait, prompt, speech), broadcasts
  * it, feeds stage 0 one block packet (noise + audio slice) at a time, collects each clean latent,
- * stages it, decodes it with the streaming VAE and appends the frames to the MP4 as they come. */
+ * stages it, decodes it with the streaming VAE and appends the frames to the MP4 as they come. It
+ * also runs the checkpoints: it decides them (policy, stop signal), flags the block packets, writes
+ * its own part, collects the DiT ranks' entries and commits the manifest; and it finds the one a
+ * render resumes from. */
 #ifndef LAVR_RANKS_AUX_WORKER_H
 #define LAVR_RANKS_AUX_WORKER_H
 
 #include <stdint.h>
 
 #include "core/status.h"
+#include "io/checkpoint.h"
 #include "models/conditioning.h"
 #include "models/streaming.h"
 #include "parallel/comm.h"
 #include "parallel/mpi.h"
+
+typedef enum {
+    LAVR_RESUME_AUTO, /* continue from the newest valid checkpoint of this render if there is one */
+    LAVR_RESUME_YES,  /* continue; no usable checkpoint is an error */
+    LAVR_RESUME_NO,   /* start over: the stage directory's checkpoints are deleted */
+} lavr_resume_mode;
 
 typedef struct {
     const char *model_path;
     const char *image_path, *audio_path, *prompt, *size; /* the user's inputs (unused when cond is set) */
     const lavr_conditioning *cond; /* precomputed conditioning (tests): the encoders are skipped */
     const char *out_path;          /* MP4 (or .y4m); NULL: no video */
-    const char *stage_path;        /* latent stage file; NULL: none */
+    /* stage directory (latents.h5, video.log.h5, conditioning.h5, ckpt-<blocks>/); NULL: no staging,
+     * no checkpoints */
+    const char *stage_dir;
+    lavr_resume_mode resume;
+    lavr_ckpt_policy policy;
     int64_t max_clips;             /* --num-clip; 0: all the audio gives */
     lavr_stream_options stream;
     const char *layout_text;
@@ -28,6 +42,7 @@ typedef struct {
     void *user;
 } lavr_aux_options;
 
+/* LAVR_E_STOPPED when the render stopped after a checkpoint (a stop signal). */
 lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_options *o);
 
 #endif

@@ -1,16 +1,16 @@
 /* The DiT role of a render (ranks/dit_stage.h): per block and owned step, pp 0 embeds the block it
  * received, every pp index runs its layers and hands the activations on, the last one runs the head
- * and the Euler step and passes the latent to the next step, stage or the aux rank. */
+ * and the Euler step and passes the latent to the next step, stage or the aux rank. A block's first
+ * message carries the aux rank's flags: checkpoint the state before it, and stop. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/log.h"
-#include "io/h5model.h"
-#include "models/dit.h"
+#include "io/checkpoint.h"
 #include "models/sampler.h"
 #include "parallel/schedule.h"
-#include "parallel/tp_mpi.h"
+#include "ranks/dit_engine.h"
 #include "ranks/dit_stage.h"
 #include "ranks/progress.h"
 #include "ranks/setup.h"
@@ -20,13 +20,11 @@
 typedef struct {
     lavr_comm *c;
     const lavr_dit_stage_options *o;
+    const lavr_roles *roles;
     lavr_dit_peers peers;
     lavr_schedule sched;
     lavr_render_setup setup;
-    lavr_dit *m;
-    lavr_dit_tp tp;
-    lavr_dit_step_cache *cache[LAVR_SAMPLER_STEPS];
-    lavr_dit_act *act;
+    lavr_dit_engine *e;
     lavr_sampler smp;
     int64_t F, blk, vf, SA;
     float *latent;    /* [C, F, h, w] the block being denoised (bf16 values) */
@@ -34,7 +32,10 @@ typedef struct {
     float *audio_blk; /* [states, audio_dim, 4F] as the DiT takes it */
     float *velocity;  /* [C, F, h, w] */
     float *ref;       /* [C, 1, h, w] the clip-1 reference */
-    lavr_msg packet, actmsg;
+    lavr_msg packet, actmsg, ckptmsg;
+    lavr_ckpt_file entry; /* this rank's last checkpoint file, in flight to the aux in ckptmsg */
+    int64_t flags;        /* LAVR_FLAG_* of the block in hand */
+    int have_first;       /* the block's first-step message is already here */
     double busy_s;
     int64_t forwards;
 } dit_rank;
@@ -49,6 +50,11 @@ static lavr_status alloc_floats(int64_t n, const char *what, float **out) {
     *out = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
     if (!*out) return LAVR_FAIL(LAVR_E_NOMEM, "DiT rank: cannot allocate %s (%lld floats)", what, (long long)n);
     return LAVR_OK;
+}
+
+/* A sink prefill precedes block n: the first block of a fresh render, and clip 1's first block. */
+static int prefill_before(const dit_rank *r, int64_t n) {
+    return (n == 0 && r->setup.start_block == 0) || n == LAVR_BLOCKS_PER_CLIP;
 }
 
 /* The packet parts: the latent and the block's audio slice, both bf16 values. */
@@ -71,13 +77,15 @@ static lavr_status expect_header(const lavr_msg *m, int tag, int from, int64_t b
 /* The act message: header from the act's fields, the act buffer (fp32) and, for blocks, the packet. */
 static lavr_status act_send(dit_rank *r, int64_t step) {
     lavr_msg *m = &r->actmsg;
-    lavr_dit_act *a = r->act;
+    lavr_dit_act *a = lavr_dit_engine_act(r->e);
+    TRY(lavr_dit_engine_act_to_host(r->e));
     memset(m->ints, 0, sizeof m->ints);
     m->ints[LAVR_PKT_BLOCK] = a->prefill ? -1 : a->block_index;
     m->ints[LAVR_PKT_STEP] = step;
     m->ints[LAVR_PKT_PREFILL] = a->prefill;
     m->ints[LAVR_PKT_OFFSET] = a->sink_offset;
     m->ints[LAVR_PKT_ROWS] = a->rows;
+    m->ints[LAVR_PKT_FLAGS] = r->flags;
     uint32_t bits;
     memcpy(&bits, &a->timestep, sizeof bits);
     m->ints[LAVR_PKT_TIME] = bits;
@@ -89,7 +97,7 @@ static lavr_status act_send(dit_rank *r, int64_t step) {
 
 static lavr_status act_recv(dit_rank *r, int64_t block, int64_t step, int prefill) {
     lavr_msg *m = &r->actmsg;
-    lavr_dit_act *a = r->act;
+    lavr_dit_act *a = lavr_dit_engine_act(r->e);
     lavr_msg_clear_parts(m);
     TRY(lavr_msg_add(m, a->buf, a->floats, LAVR_WIRE_F32));
     if (!prefill) TRY(packet_parts(r, m));
@@ -101,7 +109,8 @@ static lavr_status act_recv(dit_rank *r, int64_t block, int64_t step, int prefil
     a->rows = m->ints[LAVR_PKT_ROWS];
     uint32_t bits = (uint32_t)m->ints[LAVR_PKT_TIME];
     memcpy(&a->timestep, &bits, sizeof bits);
-    return LAVR_OK;
+    if (m->ints[LAVR_PKT_FLAGS] & LAVR_FLAG_STOP) return LAVR_OK; /* contents unused */
+    return lavr_dit_engine_act_from_host(r->e);
 }
 
 static lavr_status packet_recv(dit_rank *r, int from, int tag, int64_t block, int64_t step) {
@@ -117,6 +126,7 @@ static lavr_status packet_send(dit_rank *r, int to, int tag, int64_t block, int6
     memset(m->ints, 0, sizeof m->ints);
     m->ints[LAVR_PKT_BLOCK] = block;
     m->ints[LAVR_PKT_STEP] = step;
+    m->ints[LAVR_PKT_FLAGS] = r->flags;
     lavr_msg_clear_parts(m);
     if (tag == LAVR_TAG_CLEAN)
         TRY(lavr_msg_add(m, r->latent, r->blk, LAVR_WIRE_BF16)); /* the aux has the audio */
@@ -125,22 +135,90 @@ static lavr_status packet_send(dit_rank *r, int to, int tag, int64_t block, int6
     return lavr_comm_send(r->c, to, tag, m);
 }
 
-/* Sink prefill through the pp chain into the first owned step cache, then copied to the others. */
+/* The first message of block n on this rank (pp 0: the block packet; pp > 0: the prefill act when one
+ * precedes the block, else the block's act), which carries the block's flags. */
+static lavr_status recv_first(dit_rank *r, int64_t n) {
+    const lavr_dit_peers *p = &r->peers;
+    if (p->embeds) {
+        TRY(packet_recv(r, p->packet_from, LAVR_TAG_PACKET, n, p->step_begin));
+        r->flags = r->packet.ints[LAVR_PKT_FLAGS];
+        r->have_first = 1;
+        return LAVR_OK;
+    }
+    const int pre = prefill_before(r, n);
+    TRY(act_recv(r, n, pre ? 0 : p->step_begin, pre));
+    r->flags = r->actmsg.ints[LAVR_PKT_FLAGS];
+    r->have_first = !pre;
+    return LAVR_OK;
+}
+
+/* Stop before block n: pass the stop on in the shape the next rank expects as its first message. */
+static lavr_status forward_stop(dit_rank *r, int64_t n) {
+    const lavr_dit_peers *p = &r->peers;
+    if (p->act_to >= 0) {
+        const int pre = prefill_before(r, n);
+        lavr_dit_act *a = lavr_dit_engine_act(r->e);
+        a->prefill = pre;
+        a->block_index = n;
+        return act_send(r, pre ? 0 : p->step_begin);
+    }
+    if (p->packet_to >= 0) return packet_send(r, p->packet_to, p->packet_to_tag, n, p->step_end);
+    return LAVR_OK;
+}
+
+/* This rank's part of the checkpoint "state after n blocks", then its file entry to the aux. */
+static lavr_status write_part(dit_rank *r, int64_t n) {
+    const double t0 = seconds_now();
+    lavr_ckpt_writer *w = NULL;
+    TRY(lavr_ckpt_begin(r->o->stage_dir, n, r->roles->world_rank, &w));
+    lavr_status st = LAVR_OK;
+    for (int i = 0; i < r->peers.step_end - r->peers.step_begin && !st; i++)
+        st = lavr_dit_engine_save(r->e, i, r->peers.step_begin + i, i == 0 && r->peers.stage == 0, w);
+    if (!st) st = lavr_ckpt_put_string(w, "role", r->roles->role_name);
+    if (!st) st = lavr_ckpt_put_string(w, "backend", lavr_backend_name(r->o->backend));
+    if (st) {
+        lavr_ckpt_abandon(w);
+        return st;
+    }
+    TRY(lavr_comm_wait(r->c, &r->ckptmsg));
+    TRY(lavr_ckpt_finish(w, &r->entry));
+    LOG_DEBUG("checkpoint part %s for block %lld written in %.2f s", r->entry.name, (long long)n, seconds_now() - t0);
+    lavr_msg *m = &r->ckptmsg;
+    memset(m->ints, 0, sizeof m->ints);
+    m->ints[0] = n;
+    lavr_msg_clear_parts(m);
+    TRY(lavr_msg_add(m, &r->entry, (int64_t)sizeof r->entry, LAVR_WIRE_BYTES));
+    return lavr_comm_isend(r->c, r->sched.aux_rank, LAVR_TAG_CKPT, m);
+}
+
+/* Restores every owned step cache from the checkpoint the aux rank resumes from. */
+static lavr_status restore(dit_rank *r) {
+    const int64_t start = r->setup.start_block;
+    lavr_ckpt *ck = NULL;
+    TRY(lavr_ckpt_open(r->o->stage_dir, start, NULL, LAVR_CKPT_VERIFY_SIZES, &ck));
+    lavr_status st = LAVR_OK;
+    for (int i = 0; i < r->peers.step_end - r->peers.step_begin && !st; i++)
+        st = lavr_dit_engine_load(r->e, i, r->peers.step_begin + i, ck);
+    lavr_ckpt_close(ck);
+    if (st) lavr_error_wrap(st, "while restoring the step caches from %s/ckpt-%06lld", r->o->stage_dir, (long long)start);
+    return st;
+}
+
+/* Sink prefill through the pp chain into the first owned step cache, then copied to the others. On a
+ * pp > 0 rank the prefill act has already arrived (recv_first). */
 static lavr_status prefill(dit_rank *r, const float *ref) {
     const lavr_dit_peers *p = &r->peers;
     const int ncache = p->step_end - p->step_begin;
     if (p->embeds) {
         double t0 = seconds_now();
-        TRY(lavr_dit_embed_sink(r->m, r->cache[0], ref, r->setup.motion, r->act));
+        TRY(lavr_dit_engine_embed_sink(r->e, 0, ref, r->setup.motion));
         r->busy_s += seconds_now() - t0;
-    } else {
-        TRY(act_recv(r, -1, 0, 1));
     }
     double t0 = seconds_now();
-    TRY(lavr_dit_forward_layers(r->m, r->cache[0], r->act, NULL, NULL));
+    TRY(lavr_dit_engine_forward(r->e, 0));
     r->busy_s += seconds_now() - t0;
     if (p->act_to >= 0) TRY(act_send(r, 0));
-    for (int i = 1; i < ncache; i++) TRY(lavr_dit_cache_copy_sink(r->cache[i], r->cache[0]));
+    for (int i = 1; i < ncache; i++) TRY(lavr_dit_engine_copy_sink(r->e, i, 0));
     return LAVR_OK;
 }
 
@@ -148,13 +226,13 @@ static lavr_status prefill(dit_rank *r, const float *ref) {
 static lavr_status run_step(dit_rank *r, int64_t n, int step) {
     const lavr_dit_peers *p = &r->peers;
     const int64_t clip = n / LAVR_BLOCKS_PER_CLIP, block = n % LAVR_BLOCKS_PER_CLIP;
-    lavr_dit_step_cache *cache = r->cache[step - p->step_begin];
+    const int cache = step - p->step_begin;
+    const int first = r->have_first && step == p->step_begin;
+    r->have_first = 0;
     if (p->embeds) {
-        if (step == p->step_begin)
-            TRY(packet_recv(r, p->packet_from, LAVR_TAG_PACKET, n, step));
-        else if (p->loop_from >= 0)
+        if (step != p->step_begin && p->loop_from >= 0)
             TRY(packet_recv(r, p->loop_from, LAVR_TAG_LOOP, n, step));
-        /* (pp = 1: the latent of the previous step is already here) */
+        /* (step_begin: received by recv_first; pp = 1: the latent of the previous step is already here) */
         double t0 = seconds_now();
         for (int64_t t = 0; t < r->vf; t++)
             for (int64_t i = 0; i < r->SA; i++) r->audio_blk[i * r->vf + t] = r->audio[t * r->SA + i];
@@ -166,63 +244,62 @@ static lavr_status run_step(dit_rank *r, int64_t n, int step) {
                                    .audio = r->audio_blk,
                                    .audio_frames = r->vf,
                                    .audio_first = 0};
-        TRY(lavr_dit_embed_block(r->m, cache, &in, r->act));
+        TRY(lavr_dit_engine_embed_block(r->e, cache, &in));
         r->busy_s += seconds_now() - t0;
-    } else {
+    } else if (!first) {
         TRY(act_recv(r, n, step, 0));
     }
     double t0 = seconds_now();
-    TRY(lavr_dit_forward_layers(r->m, cache, r->act, NULL, NULL));
+    TRY(lavr_dit_engine_forward(r->e, cache));
     r->busy_s += seconds_now() - t0;
     r->forwards++;
     if (!p->heads) return act_send(r, step);
 
     t0 = seconds_now();
-    TRY(lavr_dit_head(r->m, cache, r->act, r->velocity));
+    TRY(lavr_dit_engine_head(r->e, cache, r->velocity));
     TRY(lavr_sampler_step(&r->smp, step, r->latent, r->velocity, r->blk));
     r->busy_s += seconds_now() - t0;
     if (step + 1 < p->step_end) return p->loop_to >= 0 ? packet_send(r, p->loop_to, LAVR_TAG_LOOP, n, step + 1) : LAVR_OK;
     return p->packet_to >= 0 ? packet_send(r, p->packet_to, p->packet_to_tag, n, step + 1) : LAVR_OK;
 }
 
-static lavr_status render_blocks(dit_rank *r) {
+static lavr_status recv_ref(dit_rank *r) {
+    lavr_msg m;
+    lavr_msg_init(&m);
+    lavr_status st = lavr_msg_add(&m, r->ref, r->setup.C * r->setup.h * r->setup.w, LAVR_WIRE_BF16);
+    if (!st) st = lavr_comm_recv(r->c, r->sched.aux_rank, LAVR_TAG_REF, &m);
+    lavr_msg_free(&m);
+    return st;
+}
+
+/* Blocks [start, blocks); *stopped_at = the block it stopped before, or -1. */
+static lavr_status render_blocks(dit_rank *r, int64_t *stopped_at) {
     const lavr_dit_peers *p = &r->peers;
-    for (int64_t n = 0; n < r->sched.blocks; n++) {
-        if (n == 0) TRY(prefill(r, r->setup.ref));
-        if (n == LAVR_BLOCKS_PER_CLIP) {
-            /* clip 1: the sink's reference becomes the clean frame 0 of block 0 (liveavatar-system §1.6) */
-            if (p->embeds) {
-                lavr_msg m;
-                lavr_msg_init(&m);
-                lavr_status st = lavr_msg_add(&m, r->ref, r->setup.C * r->setup.h * r->setup.w, LAVR_WIRE_BF16);
-                if (!st) st = lavr_comm_recv(r->c, r->sched.aux_rank, LAVR_TAG_REF, &m);
-                lavr_msg_free(&m);
-                TRY(st);
-            }
-            TRY(prefill(r, r->ref));
-        }
+    *stopped_at = -1;
+    if (r->setup.start_block > 0) TRY(restore(r));
+    for (int64_t n = r->setup.start_block; n < r->sched.blocks; n++) {
         if (n == r->o->fail_block)
             return LAVR_FAIL(LAVR_E_INTERNAL, "injected failure at block %lld (LAVR_FAIL_AT, a testing aid)",
                              (long long)n);
+        TRY(recv_first(r, n));
+        if (r->flags & LAVR_FLAG_CKPT) TRY(write_part(r, n));
+        if (r->flags & LAVR_FLAG_STOP) {
+            TRY(forward_stop(r, n));
+            *stopped_at = n;
+            return LAVR_OK;
+        }
+        if (prefill_before(r, n)) {
+            /* clip 1: the sink's reference becomes the clean frame 0 of block 0 (liveavatar-system §1.6) */
+            if (n == LAVR_BLOCKS_PER_CLIP && p->embeds) TRY(recv_ref(r));
+            TRY(prefill(r, n == 0 ? r->setup.ref : r->ref));
+        }
         for (int step = p->step_begin; step < p->step_end; step++) TRY(run_step(r, n, step));
     }
     return LAVR_OK;
 }
 
-static lavr_status load_model(dit_rank *r, const lavr_roles *roles) {
-    lavr_dit_shard shard = {.layer_begin = roles->role.layer_begin, .layer_end = roles->role.layer_end};
-    TRY(lavr_tp_mpi_create(roles->tp, &r->tp));
-    shard.tp = r->tp;
-    lavr_h5file *f = NULL;
-    TRY(lavr_h5_open(r->o->model_path, &f));
-    lavr_status st = lavr_dit_load_shard(f, "dit/", "/dit", &shard, &r->m);
-    lavr_status close_st = lavr_h5_close(f);
-    TRY(st);
-    return close_st;
-}
-
 static lavr_status prepare(dit_rank *r) {
-    const lavr_dit_config *cfg = &r->m->cfg;
+    const lavr_dit_config *cfg = lavr_dit_engine_config(r->e);
     const lavr_render_setup *s = &r->setup;
     const int64_t motion_latents = (cfg->motion_frames + 3) / 4;
     if (s->C != cfg->in_dim || s->text_dim != cfg->text_dim || s->motion_latents != motion_latents)
@@ -235,11 +312,8 @@ static lavr_status prepare(dit_rank *r) {
     r->vf = VIDEO_FRAMES_PER_LATENT * r->F;
     r->SA = cfg->audio_num_states * cfg->audio_dim;
     r->blk = s->C * r->F * s->h * s->w;
-    TRY(lavr_dit_set_context(r->m, s->context, s->context_rows));
+    TRY(lavr_dit_engine_prepare(r->e, s->context, s->context_rows, s->h, s->w, r->peers.step_end - r->peers.step_begin));
     TRY(lavr_sampler_init(LAVR_SAMPLER_STEPS, &r->smp));
-    for (int i = 0; i < r->peers.step_end - r->peers.step_begin; i++)
-        TRY(lavr_dit_cache_create(r->m, s->h, s->w, &r->cache[i]));
-    TRY(lavr_dit_act_create(r->m, lavr_dit_cache_geometry(r->cache[0]), &r->act));
     TRY(alloc_floats(r->blk, "latent", &r->latent));
     TRY(alloc_floats(r->vf * r->SA, "block audio", &r->audio));
     TRY(alloc_floats(r->vf * r->SA, "block audio (DiT order)", &r->audio_blk));
@@ -248,29 +322,28 @@ static lavr_status prepare(dit_rank *r) {
     return LAVR_OK;
 }
 
-static lavr_status send_stats(dit_rank *r, const lavr_roles *roles) {
+static lavr_status send_stats(dit_rank *r) {
     lavr_msg m;
     lavr_msg_init(&m);
     int64_t sent = 0, received = 0;
     lavr_comm_traffic(r->c, &sent, &received);
-    m.ints[LAVR_STAT_RANK] = roles->world_rank;
+    m.ints[LAVR_STAT_RANK] = r->roles->world_rank;
     m.ints[LAVR_STAT_PEAK_KB] = lavr_progress_peak_rss_kb();
     m.ints[LAVR_STAT_BUSY_US] = (int64_t)(r->busy_s * 1e6);
     m.ints[LAVR_STAT_FORWARDS] = r->forwards;
     m.ints[LAVR_STAT_SENT] = sent;
     m.ints[LAVR_STAT_RECEIVED] = received;
+    m.ints[LAVR_STAT_DEVICE_PEAK_KB] = (int64_t)(lavr_dit_engine_peak_bytes(r->e) / 1024);
     lavr_status st = lavr_comm_send(r->c, r->sched.aux_rank, LAVR_TAG_STATS, &m);
     lavr_msg_free(&m);
     return st;
 }
 
 static void release(dit_rank *r) {
-    for (int i = 0; i < LAVR_SAMPLER_STEPS; i++) lavr_dit_cache_destroy(r->cache[i]);
-    lavr_dit_act_destroy(r->act);
-    lavr_dit_destroy(r->m);
-    lavr_tp_mpi_destroy(&r->tp);
+    lavr_dit_engine_close(r->e);
     lavr_msg_free(&r->packet);
     lavr_msg_free(&r->actmsg);
+    lavr_msg_free(&r->ckptmsg);
     lavr_setup_free(&r->setup);
     free(r->latent);
     free(r->audio);
@@ -284,17 +357,28 @@ lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr
     memset(&r, 0, sizeof r);
     r.c = c;
     r.o = o;
+    r.roles = roles;
     lavr_msg_init(&r.packet);
     lavr_msg_init(&r.actmsg);
+    lavr_msg_init(&r.ckptmsg);
     const int aux_rank = lavr_layout_dit_ranks(&roles->layout);
+    lavr_dit_engine_options eo = {.backend = o->backend, .model_path = o->model_path, .roles = roles,
+                                  .gpu_mem_bytes = o->gpu_mem_bytes};
+    int64_t stopped_at = -1;
     /* the weights load while the aux rank encodes the inputs */
-    lavr_status st = load_model(&r, roles);
+    lavr_status st = lavr_dit_engine_open(&eo, &r.e);
     if (!st) st = lavr_setup_bcast(c, aux_rank, &r.setup);
     if (!st) st = lavr_schedule_init(&roles->layout, r.setup.clips, &r.sched);
     if (!st) st = lavr_schedule_dit_peers(&r.sched, &roles->role, &r.peers);
     if (!st) st = prepare(&r);
-    if (!st) st = render_blocks(&r);
-    if (!st) st = send_stats(&r, roles);
+    if (!st) st = render_blocks(&r, &stopped_at);
+    if (!st) st = lavr_comm_wait(c, &r.ckptmsg);
+    if (!st) st = send_stats(&r);
+    if (!st) st = lavr_setup_end(c, aux_rank, &stopped_at);
     release(&r);
+    if (!st && stopped_at >= 0)
+        st = lavr_error_set(LAVR_E_STOPPED, __FILE__, __LINE__,
+                            "after %lld blocks, with a checkpoint in %s; run the same command again to continue",
+                            (long long)stopped_at, o->stage_dir);
     return st;
 }

@@ -1,6 +1,8 @@
 /* The DiT role of a render: one rank of stage s (denoising steps [4s/S, 4(s+1)/S)), pp index p and
- * tp index t. It loads its shard of the weights, takes the setup broadcast, prefills its step caches'
- * sink and then runs its steps on every block that comes down the pipeline (parallel/schedule.h). */
+ * tp index t. It loads its shard of the weights into its engine (CPU or CUDA), takes the setup
+ * broadcast, prefills its step caches' sink (or restores them from a checkpoint) and then runs its
+ * steps on every block that comes down the pipeline (parallel/schedule.h), writing its checkpoint
+ * part and stopping when a block's flags say so. */
 #ifndef LAVR_RANKS_DIT_STAGE_H
 #define LAVR_RANKS_DIT_STAGE_H
 
@@ -10,16 +12,22 @@
 #include "models/streaming.h"
 #include "parallel/comm.h"
 #include "parallel/mpi.h"
+#include "ranks/dit_engine.h"
 
 typedef struct {
     const char *model_path;
+    const char *stage_dir;      /* checkpoints: <stage_dir>/ckpt-<blocks>/rank-<world rank>.h5 */
+    lavr_backend backend;
+    uint64_t gpu_mem_bytes;     /* CUDA arena cap (0: the card's memory) */
     lavr_stream_options stream; /* seed and sink offset: the same on every rank */
     int64_t fail_block;         /* testing aid (LAVR_FAIL_AT): fail when this block arrives; -1 never */
 } lavr_dit_stage_options;
 
 /* Statistics each DiT rank sends the aux at the end (LAVR_TAG_STATS ints). */
-enum { LAVR_STAT_RANK, LAVR_STAT_PEAK_KB, LAVR_STAT_BUSY_US, LAVR_STAT_FORWARDS, LAVR_STAT_SENT, LAVR_STAT_RECEIVED };
+enum { LAVR_STAT_RANK, LAVR_STAT_PEAK_KB, LAVR_STAT_BUSY_US, LAVR_STAT_FORWARDS, LAVR_STAT_SENT, LAVR_STAT_RECEIVED,
+       LAVR_STAT_DEVICE_PEAK_KB };
 
+/* LAVR_E_STOPPED when the render stopped after a checkpoint (a stop signal). */
 lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr_dit_stage_options *o);
 
 #endif

@@ -42,9 +42,11 @@ void lavr_progress_block(lavr_progress *p, int64_t block, int64_t frames) {
     const int64_t done = block + 1, per_clip = p->o.blocks_per_clip;
     const int clip_done = done % per_clip == 0 || done == p->o.blocks;
     if (!p->o.live && !clip_done) return;
+    /* rates count this run's work only (a resumed render starts at first_block / first_frames) */
     double elapsed = seconds_now() - p->start;
-    double fps = elapsed > 0 ? (double)frames / elapsed : 0;
-    double eta = (double)(p->o.blocks - done) * elapsed / (double)done;
+    const int64_t run_blocks = done - p->o.first_block, run_frames = frames - p->o.first_frames;
+    double fps = elapsed > 0 ? (double)run_frames / elapsed : 0;
+    double eta = run_blocks > 0 ? (double)(p->o.blocks - done) * elapsed / (double)run_blocks : 0;
     char el[32], et[32];
     format_duration(elapsed, el, sizeof el);
     format_duration(eta, et, sizeof et);
@@ -69,14 +71,17 @@ void lavr_progress_summary(FILE *out, int64_t frames, int fps, double wall_s, do
     fprintf(out, "render: %lld frames (%.2f s of video) in %.2f s wall (%.2f s setup), %.2f FPS while rendering\n",
             (long long)frames, (double)frames / fps, wall_s, wall_s - render_s,
             render_s > 0 ? (double)frames / render_s : 0);
-    fprintf(out, "%4s  %-16s  %10s  %7s  %8s  %10s  %10s\n", "rank", "role", "peak MiB", "busy %", "forwards",
-            "sent MiB", "recv MiB");
+    fprintf(out, "%4s  %-16s  %10s  %10s  %7s  %8s  %10s  %10s\n", "rank", "role", "peak MiB", "GPU MiB", "busy %",
+            "forwards", "sent MiB", "recv MiB");
     for (int i = 0; i < nranks; i++) {
         const lavr_rank_stats *r = &ranks[i];
         char busy[16] = "-";
+        char gpu[24] = "-";
         if (r->busy_s >= 0 && render_s > 0) snprintf(busy, sizeof busy, "%.1f", 100.0 * r->busy_s / render_s);
-        fprintf(out, "%4d  %-16s  %10.1f  %7s  %8lld  %10.2f  %10.2f\n", r->rank, r->role, (double)r->peak_kb / 1024.0,
-                busy, (long long)r->forwards, (double)r->sent / 1048576.0, (double)r->received / 1048576.0);
+        if (r->device_peak_kb > 0) snprintf(gpu, sizeof gpu, "%.1f", (double)r->device_peak_kb / 1024.0);
+        fprintf(out, "%4d  %-16s  %10.1f  %10s  %7s  %8lld  %10.2f  %10.2f\n", r->rank, r->role,
+                (double)r->peak_kb / 1024.0, gpu, busy, (long long)r->forwards, (double)r->sent / 1048576.0,
+                (double)r->received / 1048576.0);
     }
     fflush(out);
 }

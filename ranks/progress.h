@@ -12,6 +12,8 @@ typedef struct {
     int64_t blocks_per_clip;
     int fps;                 /* output video rate */
     int live;                /* 1: rewrite one status line (stderr is a terminal); 0: a line per clip */
+    int64_t first_block;     /* a resumed render: blocks and frames done before this run */
+    int64_t first_frames;
 } lavr_progress_options;
 
 typedef struct lavr_progress lavr_progress;
@@ -29,6 +31,7 @@ typedef struct {
     int rank;
     char role[32];
     int64_t peak_kb;        /* peak resident memory */
+    int64_t device_peak_kb; /* peak device arena memory (CUDA backend), 0 = none */
     double busy_s;          /* time spent in DiT compute (< 0: not measured) */
     int64_t forwards;       /* block-steps this rank ran its layers for */
     int64_t sent, received; /* message bytes */

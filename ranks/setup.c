@@ -5,7 +5,7 @@
 
 #include "ranks/setup.h"
 
-enum { SETUP_CLIPS, SETUP_C, SETUP_H, SETUP_W, SETUP_MOTION, SETUP_ROWS, SETUP_TEXT_DIM };
+enum { SETUP_CLIPS, SETUP_C, SETUP_H, SETUP_W, SETUP_MOTION, SETUP_ROWS, SETUP_TEXT_DIM, SETUP_START };
 
 lavr_status lavr_setup_bcast(lavr_comm *c, int root, lavr_render_setup *s) {
     const int is_root = lavr_comm_rank(c) == root;
@@ -19,6 +19,7 @@ lavr_status lavr_setup_bcast(lavr_comm *c, int root, lavr_render_setup *s) {
         m.ints[SETUP_MOTION] = s->motion_latents;
         m.ints[SETUP_ROWS] = s->context_rows;
         m.ints[SETUP_TEXT_DIM] = s->text_dim;
+        m.ints[SETUP_START] = s->start_block;
     }
     lavr_status st = lavr_comm_bcast(c, root, &m);
     if (st) goto done;
@@ -31,6 +32,7 @@ lavr_status lavr_setup_bcast(lavr_comm *c, int root, lavr_render_setup *s) {
         s->motion_latents = m.ints[SETUP_MOTION];
         s->context_rows = m.ints[SETUP_ROWS];
         s->text_dim = m.ints[SETUP_TEXT_DIM];
+        s->start_block = m.ints[SETUP_START];
         s->owned = 1;
         s->context = malloc((size_t)(s->context_rows * s->text_dim) * sizeof(float));
         s->ref = malloc((size_t)(s->C * s->h * s->w) * sizeof(float));
@@ -48,6 +50,16 @@ lavr_status lavr_setup_bcast(lavr_comm *c, int root, lavr_render_setup *s) {
     TRY_GOTO(lavr_msg_add(&m, s->motion, s->C * s->motion_latents * s->h * s->w, LAVR_WIRE_F32), st, done);
     st = lavr_comm_bcast(c, root, &m);
 done:
+    lavr_msg_free(&m);
+    return st;
+}
+
+lavr_status lavr_setup_end(lavr_comm *c, int root, int64_t *stopped_at) {
+    lavr_msg m;
+    lavr_msg_init(&m);
+    m.ints[0] = *stopped_at;
+    lavr_status st = lavr_comm_bcast(c, root, &m);
+    if (!st) *stopped_at = m.ints[0];
     lavr_msg_free(&m);
     return st;
 }

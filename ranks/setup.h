@@ -11,6 +11,7 @@
 
 typedef struct {
     int64_t clips;           /* clips to render (after --num-clip) */
+    int64_t start_block;     /* 0, or the resume point: blocks done in the checkpoint <stage>/ckpt-<start_block> */
     int64_t C, h, w;         /* latent channels and grid */
     int64_t motion_latents;  /* latent frames of the motion clip (19 for LiveAvatar's 73 frames) */
     int64_t context_rows, text_dim;
@@ -22,6 +23,9 @@ typedef struct {
 
 /* Root: s is filled and sent. Others: s is filled from the message with buffers of their own. */
 lavr_status lavr_setup_bcast(lavr_comm *c, int root, lavr_render_setup *s);
+/* The render's last collective (every rank, extra aux ranks too): root says how it ended. *stopped_at:
+ * -1 = finished (root's value is sent), else the blocks done when it stopped after a checkpoint. */
+lavr_status lavr_setup_end(lavr_comm *c, int root, int64_t *stopped_at);
 /* Frees the buffers when owned. */
 void lavr_setup_free(lavr_render_setup *s);
 

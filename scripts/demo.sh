@@ -17,4 +17,4 @@ mpirun --oversubscribe -np 5 ./build/lavr topo --config tiny --layout steps=4,tp
 mpirun --oversubscribe -np 5 ./build/lavr render --model demo/tiny.h5 --image demo/portrait.png \
     --audio demo/speech.wav --prompt "a person talking to the camera" --size 256*256 \
     --layout steps=4,tp=1,pp=1,aux=1 --out demo/demo.mp4
-echo "demo: inputs, model, video (demo/demo.mp4) and its latents (demo/demo.latents.h5) written to demo/"
+echo "demo: inputs, model, video (demo/demo.mp4) and its stage directory (demo/demo.stage: latents, packet log) written to demo/"

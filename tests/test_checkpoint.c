@@ -48,7 +48,7 @@ static void write_checkpoint(int64_t clip, const char *inputs) {
     lavr_ckpt_file files[3];
     for (int r = 0; r < 3; r++) {
         lavr_ckpt_writer *w;
-        CHECK_OK(lavr_ckpt_begin(stage, clip, r, &w));
+        CHECK_OK(lavr_ckpt_begin(stage, 4 * clip, r, &w));
         if (r < 2) {
             int64_t h0 = r == 0 ? 0 : 1, hn = r == 0 ? 1 : 3;
             lavr_tensor k = make_box(LAVR_BF16, h0, hn, 0, 5, 3);
@@ -75,7 +75,7 @@ static void write_checkpoint(int64_t clip, const char *inputs) {
 
 static char *ckpt_file(int64_t clip, const char *name) {
     static char path[700];
-    snprintf(path, sizeof path, "%s/ckpt-%06lld/%s", stage, (long long)clip, name);
+    snprintf(path, sizeof path, "%s/ckpt-%06lld/%s", stage, (long long)(4 * clip), name);
     return path;
 }
 
@@ -135,7 +135,7 @@ static void test_read_back(void) {
     lavr_ckpt *c = s.found;
     CHECK(lavr_ckpt_clip(c) == 2 && lavr_ckpt_blocks(c) == 8 && lavr_ckpt_ranks(c) == 3);
     CHECK(strcmp(lavr_ckpt_layout(c), "steps=1,tp=2,pp=1,aux=1") == 0);
-    CHECK(strstr(lavr_ckpt_dir(c), "ckpt-000002") != NULL);
+    CHECK(strstr(lavr_ckpt_dir(c), "ckpt-000008") != NULL);
 
     lavr_tensor t;
     CHECK_OK(lavr_ckpt_read_tensor(c, "kv/k", arena, &t));
@@ -182,7 +182,7 @@ static void test_gap_refused(void) {
     lavr_ckpt_file files[2];
     for (int r = 0; r < 2; r++) {
         lavr_ckpt_writer *w;
-        CHECK_OK(lavr_ckpt_begin(stage, 1, r, &w));
+        CHECK_OK(lavr_ckpt_begin(stage, 4, r, &w));
         lavr_tensor part = make_box(LAVR_F32, r * 3, 1, 0, 2, 2); /* heads 0 and 3 of 4 */
         CHECK_OK(lavr_ckpt_put_part(w, "kv/k", &part, 0, r * 3, 4));
         lavr_tensor_free(&part);
@@ -210,7 +210,7 @@ static void test_torn_and_foreign(void) {
 
     /* a newer checkpoint whose manifest never got written (crash while ranks were writing) */
     lavr_ckpt_writer *w;
-    CHECK_OK(lavr_ckpt_begin(stage, 5, 0, &w));
+    CHECK_OK(lavr_ckpt_begin(stage, 20, 0, &w));
     lavr_ckpt_abandon(w);
     CHECK(found_clip(LAVR_CKPT_VERIFY_SIZES, &identity, &s) == 4 && s.skipped_torn == 1);
 
@@ -241,7 +241,7 @@ static void test_torn_and_foreign(void) {
     /* clip 10 complete but for other inputs: skipped with a reason naming both */
     write_checkpoint(10, "image=1 audio=2 prompt=4 seed=7");
     CHECK(found_clip(LAVR_CKPT_VERIFY_SHA256, &identity, &s) == 4 && s.skipped_other == 1);
-    CHECK_MSG(strstr(s.other_reason, "ckpt-000010 is for other inputs") && strstr(s.other_reason, "prompt=4") &&
+    CHECK_MSG(strstr(s.other_reason, "ckpt-000040 is for other inputs") && strstr(s.other_reason, "prompt=4") &&
                   strstr(s.other_reason, "prompt=3"),
               "reason: %s", s.other_reason);
     lavr_ckpt_identity other_model = {"s2v.h5", identity.inputs};
@@ -249,7 +249,7 @@ static void test_torn_and_foreign(void) {
     CHECK(strstr(s.other_reason, "another model") != NULL);
 
     /* beginning clip 10 again removes its manifest first: a crash now leaves it torn, not stale */
-    CHECK_OK(lavr_ckpt_begin(stage, 10, 1, &w));
+    CHECK_OK(lavr_ckpt_begin(stage, 40, 1, &w));
     lavr_ckpt_abandon(w);
     CHECK(!exists(ckpt_file(10, "MANIFEST")));
 
@@ -264,9 +264,9 @@ static void test_torn_and_foreign(void) {
 static void test_commit_errors(void) {
     lavr_ckpt_file files[1];
     lavr_ckpt_writer *w;
-    CHECK_OK(lavr_ckpt_begin(stage, 20, 0, &w));
+    CHECK_OK(lavr_ckpt_begin(stage, 80, 0, &w));
     CHECK_FAILS(lavr_ckpt_put_int(w, "bad name", 1), LAVR_E_ARG);
-    CHECK_FAILS(lavr_ckpt_put_int(w, "lavr_clip", 1), LAVR_E_ARG);
+    CHECK_FAILS(lavr_ckpt_put_int(w, "lavr_blocks", 1), LAVR_E_ARG);
     CHECK_OK(lavr_ckpt_finish(w, &files[0]));
     lavr_ckpt_manifest m = {20, 80, "steps=1", {"a\nb", "x"}, 1, files};
     CHECK_FAILS(lavr_ckpt_commit(stage, &m), LAVR_E_ARG);

@@ -20,12 +20,12 @@ if(LAVR_FFMPEG AND LAVR_SNDFILE)
       "L=$<TARGET_FILE:lavr>; D=${render_dir}; M=${CMAKE_BINARY_DIR}/test-tmp/tiny.h5; \
 ${render_mpirun} -np 5 $L render ${render_args} --num-clip 3 --out $D/s4.mp4 && \
 ffprobe -v error -count_frames -show_entries stream=codec_name,nb_read_frames -of csv=p=0 $D/s4.mp4 | tr '\\n' ' ' && echo && \
-${render_mpirun} -np 2 $L render ${render_args} --layout steps=1 --out $D/s1.mp4 --stage $D/s1_latents.h5 >/dev/null && \
+${render_mpirun} -np 2 $L render ${render_args} --layout steps=1 --out $D/s1.mp4 --stage-dir $D/s1_stage >/dev/null && \
 $L encode-image --model $M --image $D/in/portrait.png --size 64*64 --out $D/cond.h5 >/dev/null && \
 $L encode-text --model $M --prompt 'a person talking' --out $D/cond.h5 >/dev/null && \
 $L encode-audio --model $M --audio $D/in/speech.wav --out $D/cond.h5 >/dev/null && \
 $L dit-run --model $M --cond $D/cond.h5 --blocks 4 --out $D/dr.h5 >/dev/null && \
-${dump} $D/s4.bin $D/s4.latents.h5 >/dev/null && ${dump} $D/s1.bin $D/s1_latents.h5 >/dev/null && \
+${dump} $D/s4.bin $D/s4.stage/latents.h5 >/dev/null && ${dump} $D/s1.bin $D/s1_stage/latents.h5 >/dev/null && \
 ${dump} $D/dr.bin $D/dr.h5 >/dev/null && test -s $D/dr.bin && \
 cmp $D/s4.bin $D/dr.bin && cmp $D/s1.bin $D/dr.bin && echo latents-equal-dit-run")
     set_tests_properties(cli_render_e2e PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 600
@@ -63,4 +63,4 @@ endif()
 
 add_test(NAME cli_render_help COMMAND $<TARGET_FILE:lavr> render --help)
 set_tests_properties(cli_render_help PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
-  PASS_REGULAR_EXPRESSION "usage: mpirun -np N lavr render.*LAVR_FAIL_AT=rank=R,block=B.*--layout VALUE.*--num-clip VALUE.*--stage VALUE")
+  PASS_REGULAR_EXPRESSION "usage: mpirun -np N lavr render.*LAVR_FAIL_AT=rank=R,block=B.*--layout VALUE.*--num-clip VALUE.*--stage-dir VALUE.*--resume VALUE.*--backend VALUE")

@@ -1,0 +1,73 @@
+/* The compute of one DiT rank behind one small interface, so ranks/dit_stage.c drives the same schedule
+ * on the CPU (models/dit.h shard) or on a CUDA device (models/dit_cuda.h): weights, step caches, the act.
+ *
+ * The act travels between pp indices as host floats (lavr_dit_act: header fields + buf); an engine
+ * whose act lives elsewhere mirrors it: act_to_host before a send, act_from_host after a receive.
+ * Caches are numbered 0..ncaches-1 (cache i = the rank's step step_begin + i).
+ *
+ * Checkpoint naming (ranks/dit_ckpt.h writes it, any backend and any layout reads it):
+ *   step<s>/layer<NNN>/win_k, win_v   [window, heads, head_dim] bf16, split along dim 1 by tp
+ *   sink/layer<NNN>/k, v               [sink, heads, head_dim] bf16, written by stage 0 only */
+#ifndef LAVR_RANKS_DIT_ENGINE_H
+#define LAVR_RANKS_DIT_ENGINE_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+#include "io/checkpoint.h"
+#include "models/dit.h"
+#include "parallel/mpi.h"
+
+typedef enum { LAVR_BACKEND_CPU = 0, LAVR_BACKEND_CUDA = 1 } lavr_backend;
+
+/* "cpu", "cuda" or "auto" (cuda when this build has CUDA and the rank sees a device, else cpu);
+ * anything else is LAVR_E_ARG with a one-line message. `device` is roles->device (-1: none). */
+lavr_status lavr_backend_resolve(const char *text, int device, lavr_backend *out);
+const char *lavr_backend_name(lavr_backend b);
+
+typedef struct {
+    lavr_backend backend;
+    const char *model_path;
+    const lavr_roles *roles;  /* shard (role.layer_begin/end), tp communicator, device */
+    uint64_t gpu_mem_bytes;   /* CUDA: device arena cap (0: what the card has) */
+} lavr_dit_engine_options;
+
+typedef struct lavr_dit_engine lavr_dit_engine;
+
+/* Loads the rank's shard of the weights (CUDA: uploads them and frees the host copy). */
+lavr_status lavr_dit_engine_open(const lavr_dit_engine_options *o, lavr_dit_engine **out);
+void lavr_dit_engine_close(lavr_dit_engine *e);
+const lavr_dit_config *lavr_dit_engine_config(const lavr_dit_engine *e);
+/* The shard's heads [head_begin, head_begin + heads) of num_heads, and its layers. */
+void lavr_dit_engine_shard(const lavr_dit_engine *e, int64_t *head_begin, int64_t *heads, int64_t *layer_begin,
+                           int64_t *layer_end);
+
+/* After the setup broadcast: text context [rows, text_dim] (collective over tp), ncaches step caches
+ * for latent h x w, the act. */
+lavr_status lavr_dit_engine_prepare(lavr_dit_engine *e, const float *context, int64_t rows, int64_t h, int64_t w,
+                                    int ncaches);
+const lavr_dit_geometry *lavr_dit_engine_geometry(const lavr_dit_engine *e);
+
+/* The act's host form (header fields and buf; buf is what the pp chain sends). */
+lavr_dit_act *lavr_dit_engine_act(lavr_dit_engine *e);
+lavr_status lavr_dit_engine_act_to_host(lavr_dit_engine *e);
+lavr_status lavr_dit_engine_act_from_host(lavr_dit_engine *e);
+
+/* First shard: embed the sink (reference [C,1,h,w], motion [C,M,h,w]) / a noisy block into the act. */
+lavr_status lavr_dit_engine_embed_sink(lavr_dit_engine *e, int cache, const float *ref, const float *motion);
+lavr_status lavr_dit_engine_embed_block(lavr_dit_engine *e, int cache, const lavr_dit_block_input *in);
+/* The shard's layers on the act against cache (a prefill fills its sink). */
+lavr_status lavr_dit_engine_forward(lavr_dit_engine *e, int cache);
+/* Last shard: velocity [C, F, h, w] (host floats, bf16 values). */
+lavr_status lavr_dit_engine_head(lavr_dit_engine *e, int cache, float *velocity);
+lavr_status lavr_dit_engine_copy_sink(lavr_dit_engine *e, int dst, int src);
+
+/* Checkpoint: cache's windows under step<step>/..., and with write_sink its sink under sink/... */
+lavr_status lavr_dit_engine_save(lavr_dit_engine *e, int cache, int step, int write_sink, lavr_ckpt_writer *w);
+/* Restores cache from step<step>/... and sink/... of a checkpoint written by any layout. */
+lavr_status lavr_dit_engine_load(lavr_dit_engine *e, int cache, int step, lavr_ckpt *c);
+
+/* Peak bytes of this rank's compute memory (CUDA: device arena high-water mark; CPU: 0 = see RSS). */
+uint64_t lavr_dit_engine_peak_bytes(const lavr_dit_engine *e);
+
+#endif

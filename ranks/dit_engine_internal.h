@@ -1,0 +1,33 @@
+/* What a DiT engine backend implements (ranks/dit_engine_cpu.c, ranks/dit_engine_cuda.c) and the
+ * dispatch in ranks/dit_engine.c calls: one table of operations on the backend's own state. */
+#ifndef LAVR_RANKS_DIT_ENGINE_INTERNAL_H
+#define LAVR_RANKS_DIT_ENGINE_INTERNAL_H
+
+#include "ranks/dit_engine.h"
+
+typedef struct {
+    void (*close)(void *impl);
+    const lavr_dit_config *(*config)(const void *impl);
+    void (*shard)(const void *impl, int64_t *head_begin, int64_t *heads, int64_t *layer_begin, int64_t *layer_end);
+    lavr_status (*prepare)(void *impl, const float *context, int64_t rows, int64_t h, int64_t w, int ncaches);
+    const lavr_dit_geometry *(*geometry)(const void *impl);
+    lavr_dit_act *(*act)(void *impl);
+    lavr_status (*act_to_host)(void *impl);
+    lavr_status (*act_from_host)(void *impl);
+    lavr_status (*embed_sink)(void *impl, int cache, const float *ref, const float *motion);
+    lavr_status (*embed_block)(void *impl, int cache, const lavr_dit_block_input *in);
+    lavr_status (*forward)(void *impl, int cache);
+    lavr_status (*head)(void *impl, int cache, float *velocity);
+    lavr_status (*copy_sink)(void *impl, int dst, int src);
+    lavr_status (*save)(void *impl, int cache, int step, int write_sink, lavr_ckpt_writer *w);
+    lavr_status (*load)(void *impl, int cache, int step, lavr_ckpt *c);
+    uint64_t (*peak_bytes)(const void *impl);
+} lavr_dit_engine_ops;
+
+/* Each backend: loads the shard and returns its table and state. */
+lavr_status lavr_dit_engine_cpu_open(const lavr_dit_engine_options *o, const lavr_dit_engine_ops **ops, void **impl);
+#if LAVR_HAVE_CUDA
+lavr_status lavr_dit_engine_cuda_open(const lavr_dit_engine_options *o, const lavr_dit_engine_ops **ops, void **impl);
+#endif
+
+#endif
