@@ -193,7 +193,7 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
     TRY(lavr_ckpt_policy_check(&a->policy));
     a->backend = cli_get(opts, nopts, "backend", "auto");
     lavr_backend backend;
-    TRY(lavr_backend_resolve(a->backend, -1, &backend)); /* the name; the device is checked per rank */
+    TRY(lavr_backend_resolve(a->backend, 0, &backend)); /* the name and the build; each DiT rank checks its device */
     const char *mem = cli_get(opts, nopts, "gpu-mem", NULL);
     if (mem) TRY(lavr_parse_bytes(mem, &a->gpu_mem));
     return parse_fail_at(a);

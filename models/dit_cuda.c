@@ -48,13 +48,14 @@ struct lavr_dit_cuda {
     lavr_cuda_blas *blas;
     void *stream;
     int64_t d, dh, H, D, ff, NA, F, R, L, S, T, head_out;
+    int64_t lb, le, nl; /* the layer range [lb, le) held here (pp) and its length */
     uint64_t weight_bytes;
     dlin patch, text0, text2;
     float *cond_bias, *cond_mask, *head_w, *head_b, *head_mod;
-    dlayer *layers;
     dinjector *inj;
     int inject_of_layer[256];
-    uint16_t *text_k, *text_v; /* [layers][T][dh] */
+    dlayer *layers;            /* [num_layers]; weights only for [lb, le) */
+    uint16_t *text_k, *text_v; /* [range layers][T][dh] */
     /* working buffers */
     float *E, *ones, *xres, *a, *q, *k, *v, *att, *hid, *ss, *sink_kf, *head_y, *gin, *emb;
     uint16_t *op, *kb, *vb;
@@ -62,7 +63,7 @@ struct lavr_dit_cuda {
 };
 
 struct lavr_dit_cuda_cache {
-    uint16_t *win_k, *win_v, *sink_k, *sink_v; /* [layers][window|sink][dh] */
+    uint16_t *win_k, *win_v, *sink_k, *sink_v; /* [range layers][window|sink][dh] */
     int64_t *sink_pos;                         /* host [sink][3] */
     int ready;
 };
@@ -84,18 +85,29 @@ static lavr_status vec_alloc(lavr_dit_cuda *g, float **v, int64_t n, const char 
     return dalloc(g, (size_t)n * 4, what, v);
 }
 
+/* audio injector j follows a layer of this range */
+static int holds_injector(const lavr_dit_cuda *g, int j) {
+    const int64_t l = g->cfg.inject_layers[j];
+    return l >= g->lb && l < g->le;
+}
+
 static lavr_status alloc_weights(lavr_dit_cuda *g) {
     const lavr_dit_config *c = &g->cfg;
     const int64_t d = g->d, dh = g->dh, ff = g->ff;
-    TRY(lin_alloc(g, &g->patch, d, c->in_dim * 4, 0, "dit patch embedding"));
-    TRY(vec_alloc(g, &g->cond_bias, d, "dit pose bias"));
-    TRY(vec_alloc(g, &g->cond_mask, 3 * d, "dit type embedding"));
+    /* as a CPU shard: embeddings with the first layer, the head with the last, the text MLP everywhere */
+    if (g->lb == 0) {
+        TRY(lin_alloc(g, &g->patch, d, c->in_dim * 4, 0, "dit patch embedding"));
+        TRY(vec_alloc(g, &g->cond_bias, d, "dit pose bias"));
+        TRY(vec_alloc(g, &g->cond_mask, 3 * d, "dit type embedding"));
+    }
     TRY(lin_alloc(g, &g->text0, d, c->text_dim, 0, "dit text embedding"));
     TRY(lin_alloc(g, &g->text2, d, d, 0, "dit text embedding"));
-    TRY(vec_alloc(g, &g->head_w, g->head_out * d, "dit head"));
-    TRY(vec_alloc(g, &g->head_b, g->head_out, "dit head"));
-    TRY(vec_alloc(g, &g->head_mod, 2 * d, "dit head modulation"));
-    for (int64_t l = 0; l < c->num_layers; l++) {
+    if (g->le == c->num_layers) {
+        TRY(vec_alloc(g, &g->head_w, g->head_out * d, "dit head"));
+        TRY(vec_alloc(g, &g->head_b, g->head_out, "dit head"));
+        TRY(vec_alloc(g, &g->head_mod, 2 * d, "dit head modulation"));
+    }
+    for (int64_t l = g->lb; l < g->le; l++) {
         dlayer *w = &g->layers[l];
         TRY(vec_alloc(g, &w->modulation, 6 * d, "dit modulation"));
         dlin *rows[6] = {&w->sq, &w->sk, &w->sv, &w->cq, &w->ck, &w->cv};
@@ -110,6 +122,7 @@ static lavr_status alloc_weights(lavr_dit_cuda *g) {
         TRY(vec_alloc(g, &w->norm3_b, d, "dit norm3"));
     }
     for (int j = 0; j < c->n_inject; j++) {
+        if (!holds_injector(g, j)) continue;
         dinjector *inj = &g->inj[j];
         TRY(lin_alloc(g, &inj->q, dh, d, 1, "dit audio injector"));
         TRY(lin_alloc(g, &inj->k, dh, d, 1, "dit audio injector"));
@@ -119,7 +132,7 @@ static lavr_status alloc_weights(lavr_dit_cuda *g) {
         TRY(vec_alloc(g, &inj->norm_q, dh, "dit audio injector"));
         TRY(vec_alloc(g, &inj->norm_k, dh, "dit audio injector"));
     }
-    const int64_t layers = c->num_layers, T = g->T;
+    const int64_t layers = g->nl, T = g->T;
     TRY(dalloc(g, (size_t)(layers * T * dh) * 2, "dit text K", &g->text_k));
     TRY(dalloc(g, (size_t)(layers * T * dh) * 2, "dit text V", &g->text_v));
     return LAVR_OK;
@@ -160,7 +173,16 @@ static lavr_status alloc_work(lavr_dit_cuda *g) {
 
 lavr_status lavr_dit_cuda_create(const lavr_dit_config *cfg, const lavr_dit_cuda_tp *tp, int64_t h, int64_t w,
                                  lavr_device_arena *arena, lavr_cuda_blas *blas, void *stream, lavr_dit_cuda **out) {
+    return lavr_dit_cuda_create_range(cfg, tp, 0, cfg->num_layers, h, w, arena, blas, stream, out);
+}
+
+lavr_status lavr_dit_cuda_create_range(const lavr_dit_config *cfg, const lavr_dit_cuda_tp *tp, int64_t layer_begin,
+                                       int64_t layer_end, int64_t h, int64_t w, lavr_device_arena *arena,
+                                       lavr_cuda_blas *blas, void *stream, lavr_dit_cuda **out) {
     *out = NULL;
+    CHECK_ARG(layer_begin >= 0 && layer_begin < layer_end && layer_end <= cfg->num_layers,
+              "dit cuda: layer range [%lld, %lld) is not inside the model's %lld layers", (long long)layer_begin,
+              (long long)layer_end, (long long)cfg->num_layers);
     CHECK_ARG(tp->size >= 1 && cfg->num_heads % tp->size == 0 && cfg->ffn_dim % tp->size == 0 &&
                   (tp->size == 1 || tp->allreduce_sum),
               "dit cuda: tp %d does not split %lld heads and FFN %lld", tp->size, (long long)cfg->num_heads,
@@ -171,6 +193,7 @@ lavr_status lavr_dit_cuda_create(const lavr_dit_config *cfg, const lavr_dit_cuda
     g->cfg = *cfg;
     g->tp = *tp;
     g->arena = arena, g->blas = blas, g->stream = stream;
+    g->lb = layer_begin, g->le = layer_end, g->nl = layer_end - layer_begin;
     lavr_status st = lavr_dit_geometry_of(cfg, h, w, &g->geo);
     g->d = cfg->dim;
     g->H = cfg->num_heads / tp->size;
@@ -236,19 +259,23 @@ static lavr_status put_lin(const lavr_dit_linear *src, dlin *l) {
 
 lavr_status lavr_dit_cuda_upload(lavr_dit_cuda *g, const lavr_dit *m) {
     const lavr_dit_shard *s = lavr_dit_shard_of(m);
-    CHECK_ARG(s->layer_begin == 0 && s->layer_end == g->cfg.num_layers && s->tp.size == g->tp.size &&
+    CHECK_ARG(s->layer_begin == g->lb && s->layer_end == g->le && s->tp.size == g->tp.size &&
                   s->tp.rank == g->tp.rank && m->cfg.dim == g->d && m->cfg.num_layers == g->cfg.num_layers,
               "dit cuda upload: the CPU model is another shard or size");
-    TRY(put_lin(&m->patch, &g->patch));
-    TRY(put(&m->cond.b, g->d, 0, g->cond_bias));
-    TRY(put(&m->cond_mask, 3 * g->d, 0, g->cond_mask));
+    if (g->lb == 0) {
+        TRY(put_lin(&m->patch, &g->patch));
+        TRY(put(&m->cond.b, g->d, 0, g->cond_bias));
+        TRY(put(&m->cond_mask, 3 * g->d, 0, g->cond_mask));
+    }
     TRY(put_lin(&m->text0, &g->text0));
     TRY(put_lin(&m->text2, &g->text2));
-    TRY(put(&m->head.w, g->head_out * g->d, 0, g->head_w));
-    TRY(put(&m->head.b, g->head_out, 0, g->head_b));
-    TRY(put(&m->head_modulation, 2 * g->d, 0, g->head_mod));
-    for (int64_t l = 0; l < g->cfg.num_layers; l++) {
-        const lavr_dit_layer *h = &m->layers[l];
+    if (g->le == g->cfg.num_layers) {
+        TRY(put(&m->head.w, g->head_out * g->d, 0, g->head_w));
+        TRY(put(&m->head.b, g->head_out, 0, g->head_b));
+        TRY(put(&m->head_modulation, 2 * g->d, 0, g->head_mod));
+    }
+    for (int64_t l = g->lb; l < g->le; l++) {
+        const lavr_dit_layer *h = &m->layers[l - g->lb];
         dlayer *w = &g->layers[l];
         TRY(put(&h->modulation, 6 * g->d, 0, w->modulation));
         const lavr_dit_linear *hs[10] = {&h->sq, &h->sk, &h->sv, &h->so, &h->cq, &h->ck, &h->cv, &h->co, &h->ffn0, &h->ffn2};
@@ -261,6 +288,7 @@ lavr_status lavr_dit_cuda_upload(lavr_dit_cuda *g, const lavr_dit *m) {
         TRY(put(&h->norm3_b, g->d, 0, w->norm3_b));
     }
     for (int j = 0; j < g->cfg.n_inject; j++) {
+        if (!holds_injector(g, j)) continue;
         const lavr_dit_injector *h = &m->injectors[j];
         dinjector *w = &g->inj[j];
         TRY(put_lin(&h->q, &w->q));
@@ -302,15 +330,19 @@ lavr_status lavr_dit_cuda_generate(lavr_dit_cuda *g, uint64_t seed) {
     gen_ctx c = {g, seed};
     const int64_t d = g->d, dh = g->dh;
     char n[192];
-    TRY(gen_lin(&c, "patch_embedding", &g->patch));
-    TRY(gen(&c, "cond_encoder.bias", g->cond_bias, 0, d, 0, 0.02f, 0.0f));
-    TRY(gen(&c, "trainable_cond_mask.weight", g->cond_mask, 0, 3 * d, 0, 1.0f, 0.0f));
+    if (g->lb == 0) {
+        TRY(gen_lin(&c, "patch_embedding", &g->patch));
+        TRY(gen(&c, "cond_encoder.bias", g->cond_bias, 0, d, 0, 0.02f, 0.0f));
+        TRY(gen(&c, "trainable_cond_mask.weight", g->cond_mask, 0, 3 * d, 0, 1.0f, 0.0f));
+    }
     TRY(gen_lin(&c, "text_embedding.0", &g->text0));
     TRY(gen_lin(&c, "text_embedding.2", &g->text2));
-    TRY(gen(&c, "head.head.weight", g->head_w, 0, g->head_out * d, 0, (float)(1.0 / sqrt((double)d)), 0.0f));
-    TRY(gen(&c, "head.head.bias", g->head_b, 0, g->head_out, 0, 0.02f, 0.0f));
-    TRY(gen(&c, "head.modulation", g->head_mod, 0, 2 * d, 0, 0.02f, 0.0f));
-    for (int64_t l = 0; l < g->cfg.num_layers; l++) {
+    if (g->le == g->cfg.num_layers) {
+        TRY(gen(&c, "head.head.weight", g->head_w, 0, g->head_out * d, 0, (float)(1.0 / sqrt((double)d)), 0.0f));
+        TRY(gen(&c, "head.head.bias", g->head_b, 0, g->head_out, 0, 0.02f, 0.0f));
+        TRY(gen(&c, "head.modulation", g->head_mod, 0, 2 * d, 0, 0.02f, 0.0f));
+    }
+    for (int64_t l = g->lb; l < g->le; l++) {
         dlayer *w = &g->layers[l];
         static const char *lin[10] = {"self_attn.q", "self_attn.k", "self_attn.v", "self_attn.o", "cross_attn.q",
                                       "cross_attn.k", "cross_attn.v", "cross_attn.o", "ffn.0", "ffn.2"};
@@ -327,6 +359,7 @@ lavr_status lavr_dit_cuda_generate(lavr_dit_cuda *g, uint64_t seed) {
         TRY(gen(&c, "gain", w->norm3_b, 0, d, 0, 0.0f, 0.0f));
     }
     for (int j = 0; j < g->cfg.n_inject; j++) {
+        if (!holds_injector(g, j)) continue;
         dinjector *w = &g->inj[j];
         static const char *lin[4] = {"q", "k", "v", "o"};
         const dlin *ws[4] = {&w->q, &w->k, &w->v, &w->o};
@@ -388,14 +421,15 @@ lavr_status lavr_dit_cuda_set_context(lavr_dit_cuda *g, const float *context, in
     if (!st) st = lavr_cuda_gelu_tanh(ctx, T * d, ctx, g->stream);
     if (!st) st = to_op(g, ctx, T * d);
     if (!st) st = lin_bf16(g, T, &g->text2, ctx);
-    for (int64_t l = 0; l < g->cfg.num_layers && !st; l++) {
+    for (int64_t l = g->lb; l < g->le && !st; l++) {
+        const int64_t at = (l - g->lb) * T * dh;
         st = to_op(g, ctx, T * d);
         if (!st) st = lin_bf16(g, T, &g->layers[l].ck, kv);
         if (!st) st = rms_gain(g, kv, T, g->layers[l].c_norm_k);
-        if (!st) st = lavr_cuda_f32_to_bf16(kv, T * dh, g->text_k + l * T * dh, g->stream);
+        if (!st) st = lavr_cuda_f32_to_bf16(kv, T * dh, g->text_k + at, g->stream);
         if (!st) st = to_op(g, ctx, T * d);
         if (!st) st = lin_bf16(g, T, &g->layers[l].cv, kv);
-        if (!st) st = lavr_cuda_f32_to_bf16(kv, T * dh, g->text_v + l * T * dh, g->stream);
+        if (!st) st = lavr_cuda_f32_to_bf16(kv, T * dh, g->text_v + at, g->stream);
     }
     if (!st && cudaStreamSynchronize((cudaStream_t)g->stream) != cudaSuccess)
         st = LAVR_FAIL(LAVR_E_CUDA, "dit cuda: text K/V failed: %s", cudaGetErrorString(cudaGetLastError()));
@@ -409,8 +443,8 @@ lavr_status lavr_dit_cuda_cache_create(lavr_dit_cuda *g, lavr_dit_cuda_cache **o
     *out = NULL;
     lavr_dit_cuda_cache *c = calloc(1, sizeof *c);
     if (!c) return LAVR_FAIL(LAVR_E_NOMEM, "dit cuda cache");
-    const size_t win = (size_t)(g->cfg.num_layers * g->geo.window * g->dh) * 2;
-    const size_t sink = (size_t)(g->cfg.num_layers * g->S * g->dh) * 2;
+    const size_t win = (size_t)(g->nl * g->geo.window * g->dh) * 2;
+    const size_t sink = (size_t)(g->nl * g->S * g->dh) * 2;
     lavr_status st = dalloc(g, win, "KV window K", &c->win_k);
     if (!st) st = dalloc(g, win, "KV window V", &c->win_v);
     if (!st) st = dalloc(g, sink, "sink K", &c->sink_k);
@@ -435,7 +469,7 @@ void lavr_dit_cuda_cache_destroy(lavr_dit_cuda *g, lavr_dit_cuda_cache *c) {
 }
 
 lavr_status lavr_dit_cuda_cache_copy_sink(lavr_dit_cuda *g, lavr_dit_cuda_cache *dst, const lavr_dit_cuda_cache *src) {
-    const size_t sink = (size_t)(g->cfg.num_layers * g->S * g->dh) * 2;
+    const size_t sink = (size_t)(g->nl * g->S * g->dh) * 2;
     CU_TRY(cudaMemcpyAsync(dst->sink_k, src->sink_k, sink, cudaMemcpyDeviceToDevice, (cudaStream_t)g->stream));
     CU_TRY(cudaMemcpyAsync(dst->sink_v, src->sink_v, sink, cudaMemcpyDeviceToDevice, (cudaStream_t)g->stream));
     memcpy(dst->sink_pos, src->sink_pos, (size_t)(g->S * 3) * sizeof(int64_t));
@@ -473,10 +507,85 @@ lavr_status lavr_dit_cuda_act_upload(lavr_dit_cuda *g, const lavr_dit_act *host,
     return LAVR_OK;
 }
 
+lavr_status lavr_dit_cuda_act_download(lavr_dit_cuda *g, const lavr_dit_cuda_act *a, lavr_dit_act *host) {
+    const int64_t d = g->d;
+    CHECK_ARG(a->rows <= g->R && host->x + a->rows * d <= host->e,
+              "dit cuda: activation of %lld rows does not fit the host activation", (long long)a->rows);
+    cudaStream_t s = (cudaStream_t)g->stream;
+    CU_TRY(cudaMemcpyAsync(host->x, a->x, (size_t)(a->rows * d) * 4, cudaMemcpyDeviceToHost, s));
+    CU_TRY(cudaMemcpyAsync(host->e, a->e, (size_t)(7 * d) * 4, cudaMemcpyDeviceToHost, s));
+    CU_TRY(cudaMemcpyAsync(host->a_loc, a->a_loc, (size_t)(g->F * (g->NA + 1) * d) * 4, cudaMemcpyDeviceToHost, s));
+    CU_TRY(cudaStreamSynchronize(s));
+    return LAVR_OK;
+}
+
+const lavr_dit_geometry *lavr_dit_cuda_geometry(const lavr_dit_cuda *g) { return &g->geo; }
+
+/* The CPU embeddings read only the geometry of the step cache they are given: a cache without K/V of
+ * this model's geometry lets a host shard whose layers were dropped embed for the device. */
+static lavr_dit_step_cache geometry_cache(const lavr_dit_cuda *g) {
+    lavr_dit_step_cache c;
+    memset(&c, 0, sizeof c);
+    c.g = g->geo;
+    return c;
+}
+
+lavr_status lavr_dit_cuda_embed_sink_host(const lavr_dit_cuda *g, const lavr_dit *m, const float *ref,
+                                          const float *motion, lavr_dit_act *a) {
+    const lavr_dit_step_cache c = geometry_cache(g);
+    return lavr_dit_embed_sink(m, &c, ref, motion, a);
+}
+
+lavr_status lavr_dit_cuda_embed_block_host(const lavr_dit_cuda *g, const lavr_dit *m, const lavr_dit_block_input *in,
+                                           lavr_dit_act *a) {
+    const lavr_dit_step_cache c = geometry_cache(g);
+    return lavr_dit_embed_block(m, &c, in, a);
+}
+
+/* ---- cache transfer (checkpoints) ---------------------------------------------------------------- */
+/* Layer `layer`'s slice of a cache part <-> host bf16 bits; `down` picks the direction; NULL host skips. */
+static lavr_status cache_part(lavr_dit_cuda *g, uint16_t *dev, int64_t layer, uint16_t *host, int64_t tokens,
+                              int down) {
+    if (!host) return LAVR_OK;
+    const size_t bytes = (size_t)(tokens * g->dh) * 2;
+    uint16_t *at = dev + (layer - g->lb) * tokens * g->dh;
+    CU_TRY(cudaMemcpyAsync(down ? (void *)host : (void *)at, down ? (const void *)at : (const void *)host, bytes,
+                           down ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice, (cudaStream_t)g->stream));
+    return LAVR_OK;
+}
+
+lavr_status lavr_dit_cuda_cache_download(lavr_dit_cuda *g, const lavr_dit_cuda_cache *c, int64_t layer,
+                                         uint16_t *win_k, uint16_t *win_v, uint16_t *sink_k, uint16_t *sink_v) {
+    CHECK_ARG(layer >= g->lb && layer < g->le, "dit cuda: layer %lld is outside the range [%lld, %lld)",
+              (long long)layer, (long long)g->lb, (long long)g->le);
+    TRY(cache_part(g, c->win_k, layer, win_k, g->geo.window, 1));
+    TRY(cache_part(g, c->win_v, layer, win_v, g->geo.window, 1));
+    TRY(cache_part(g, c->sink_k, layer, sink_k, g->S, 1));
+    TRY(cache_part(g, c->sink_v, layer, sink_v, g->S, 1));
+    CU_TRY(cudaStreamSynchronize((cudaStream_t)g->stream));
+    return LAVR_OK;
+}
+
+lavr_status lavr_dit_cuda_cache_upload(lavr_dit_cuda *g, lavr_dit_cuda_cache *c, int64_t layer, const uint16_t *win_k,
+                                       const uint16_t *win_v, const uint16_t *sink_k, const uint16_t *sink_v) {
+    CHECK_ARG(layer >= g->lb && layer < g->le, "dit cuda: layer %lld is outside the range [%lld, %lld)",
+              (long long)layer, (long long)g->lb, (long long)g->le);
+    TRY(cache_part(g, c->win_k, layer, (uint16_t *)win_k, g->geo.window, 0));
+    TRY(cache_part(g, c->win_v, layer, (uint16_t *)win_v, g->geo.window, 0));
+    TRY(cache_part(g, c->sink_k, layer, (uint16_t *)sink_k, g->S, 0));
+    TRY(cache_part(g, c->sink_v, layer, (uint16_t *)sink_v, g->S, 0));
+    CU_TRY(cudaStreamSynchronize((cudaStream_t)g->stream));
+    return LAVR_OK;
+}
+
+void lavr_dit_cuda_cache_set_ready(lavr_dit_cuda_cache *c) { c->ready = 1; }
+int lavr_dit_cuda_cache_ready(const lavr_dit_cuda_cache *c) { return c->ready; }
+
 lavr_status lavr_dit_cuda_embed_tokens(lavr_dit_cuda *g, const float *x, int64_t block_index, int64_t sink_offset,
                                        lavr_dit_cuda_act *a) {
     const int64_t L = g->L, d = g->d;
     CHECK_ARG(block_index >= 0, "dit cuda: negative block index %lld", (long long)block_index);
+    CHECK_ARG(g->lb == 0, "dit cuda: the layers [%lld, %lld) hold no embeddings", (long long)g->lb, (long long)g->le);
     a->prefill = 0;
     a->block_index = block_index;
     a->sink_offset = sink_offset;
@@ -498,7 +607,8 @@ typedef struct {
 static lavr_status self_attention(lavr_dit_cuda *g, int64_t l, lavr_dit_cuda_cache *c, const attn_plan *p, int64_t L) {
     const int64_t dh = g->dh, H = g->H, D = g->D, S = g->S, W = g->geo.window;
     const float scale = (float)(1.0 / sqrt((double)D));
-    uint16_t *sk = c->sink_k + l * S * dh, *sv = c->sink_v + l * S * dh;
+    const int64_t at = l - g->lb; /* the cache holds the range's layers */
+    uint16_t *sk = c->sink_k + at * S * dh, *sv = c->sink_v + at * S * dh;
     if (p->prefill) {
         TRY(lavr_cuda_f32_to_bf16(g->k, L * dh, sk, g->stream));
         TRY(lavr_cuda_f32_to_bf16(g->v, L * dh, sv, g->stream));
@@ -511,7 +621,7 @@ static lavr_status self_attention(lavr_dit_cuda *g, int64_t l, lavr_dit_cuda_cac
     TRY(lavr_cuda_rope(g->q, L, H, D, dh, p->pos, g->stream));
     TRY(lavr_cuda_rope(g->k, L, H, D, dh, p->pos, g->stream));
     /* timestep forcing: the block's own K/V enter the window before it attends */
-    uint16_t *wk = c->win_k + l * W * dh, *wv = c->win_v + l * W * dh;
+    uint16_t *wk = c->win_k + at * W * dh, *wv = c->win_v + at * W * dh;
     TRY(lavr_cuda_f32_to_bf16(g->k, L * dh, wk + p->slot * dh, g->stream));
     TRY(lavr_cuda_f32_to_bf16(g->v, L * dh, wv + p->slot * dh, g->stream));
     /* sink keys are stored before RoPE and re-roped at this forward's reference position */
@@ -551,7 +661,8 @@ static lavr_status layer_forward(lavr_dit_cuda *g, int64_t l, lavr_dit_cuda_cach
     TRY(to_op(g, g->a, L * d));
     TRY(lin_bf16(g, L, &w->cq, g->q));
     TRY(rms_gain(g, g->q, L, w->c_norm_q));
-    lavr_cuda_kv_segment seg = {g->text_k + l * T * dh, g->text_v + l * T * dh, T, dh};
+    const int64_t at = (l - g->lb) * T * dh;
+    lavr_cuda_kv_segment seg = {g->text_k + at, g->text_v + at, T, dh};
     TRY(lavr_cuda_attention(g->q, L, g->H, g->D, dh, &seg, 1, scale, NULL, g->att, s));
     TRY(to_op(g, g->att, L * dh));
     TRY(lin_reduce_bf16(g, L, &w->co, g->a));
@@ -606,7 +717,7 @@ lavr_status lavr_dit_cuda_forward_layers(lavr_dit_cuda *g, lavr_dit_cuda_cache *
         CU_TRY(cudaMemcpyAsync(g->pos_dev, c->sink_pos, (size_t)(S * 3) * 8, cudaMemcpyHostToDevice,
                                (cudaStream_t)g->stream));
         attn_plan p = {1, 0, 0, g->pos_dev, NULL};
-        for (int64_t l = 0; l < g->cfg.num_layers; l++) TRY(layer_forward(g, l, c, &p, a->x, S, a->e0));
+        for (int64_t l = g->lb; l < g->le; l++) TRY(layer_forward(g, l, c, &p, a->x, S, a->e0));
         c->ready = 1;
         return LAVR_OK;
     }
@@ -626,7 +737,7 @@ lavr_status lavr_dit_cuda_forward_layers(lavr_dit_cuda *g, lavr_dit_cuda_cache *
     const int64_t start = a->block_index * L;
     attn_plan p = {0, start % geo->window, start < geo->window ? start % geo->window + L : geo->window, g->pos_dev,
                    g->pos_dev + L * 3};
-    for (int64_t l = 0; l < g->cfg.num_layers; l++) {
+    for (int64_t l = g->lb; l < g->le; l++) {
         TRY(layer_forward(g, l, c, &p, a->x, L, a->e0));
         if (g->inject_of_layer[l] >= 0) TRY(audio_inject(g, g->inject_of_layer[l], a->x, a->a_loc, a->a_glob));
     }
@@ -636,6 +747,8 @@ lavr_status lavr_dit_cuda_forward_layers(lavr_dit_cuda *g, lavr_dit_cuda_cache *
 lavr_status lavr_dit_cuda_head(lavr_dit_cuda *g, const lavr_dit_cuda_act *a, float *velocity) {
     const int64_t d = g->d, L = g->L;
     CHECK_ARG(!a->prefill && a->rows == L, "dit cuda head: needs a block's %lld tokens", (long long)L);
+    CHECK_ARG(g->le == g->cfg.num_layers, "dit cuda: the layers [%lld, %lld) hold no head", (long long)g->lb,
+              (long long)g->le);
     void *s = g->stream;
     /* e_head = head.modulation + e, shift then scale */
     TRY(lavr_cuda_gated_residual(g->head_mod, a->e, g->ones, 1, d, 0, g->emb, s));

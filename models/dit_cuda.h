@@ -32,8 +32,14 @@ typedef struct {
  * working buffers for latent h x w from arena; blas and stream are the caller's. Nothing is filled yet. */
 lavr_status lavr_dit_cuda_create(const lavr_dit_config *cfg, const lavr_dit_cuda_tp *tp, int64_t h, int64_t w,
                                  lavr_device_arena *arena, lavr_cuda_blas *blas, void *stream, lavr_dit_cuda **out);
+/* The same for the layers [layer_begin, layer_end) only (a pp shard, as lavr_dit_load_shard): the patch and
+ * pose embeddings come with layer 0, the head with the last layer, the text embedding with every range;
+ * caches and text K/V hold the range's layers. lavr_dit_cuda_create is the range [0, num_layers). */
+lavr_status lavr_dit_cuda_create_range(const lavr_dit_config *cfg, const lavr_dit_cuda_tp *tp, int64_t layer_begin,
+                                       int64_t layer_end, int64_t h, int64_t w, lavr_device_arena *arena,
+                                       lavr_cuda_blas *blas, void *stream, lavr_dit_cuda **out);
 void lavr_dit_cuda_destroy(lavr_dit_cuda *g);
-/* Copies the weights of a CPU model loaded with the same tp shard (lavr_dit_load_shard, full layer range). */
+/* Copies the weights of a CPU model loaded with the same tp shard and layer range (lavr_dit_load_shard). */
 lavr_status lavr_dit_cuda_upload(lavr_dit_cuda *g, const lavr_dit *m);
 /* Fills the weights on the device (lavr_cuda_fill_uniform, one Philox stream per tensor name): weights
  * with variance 1/fan_in, biases and modulations 0.02 scale, norm gains 1, LayerNorm biases 0. Tensors that
@@ -52,6 +58,16 @@ lavr_status lavr_dit_cuda_act_create(lavr_dit_cuda *g, lavr_dit_cuda_act *a);
 void lavr_dit_cuda_act_destroy(lavr_dit_cuda *g, lavr_dit_cuda_act *a);
 /* Copies a host activation (lavr_dit_embed_sink / lavr_dit_embed_block output) to the device. */
 lavr_status lavr_dit_cuda_act_upload(lavr_dit_cuda *g, const lavr_dit_act *host, lavr_dit_cuda_act *a);
+/* The reverse for the buffers (waits for the stream): x [rows, d], e, e0, a_loc, a_glob. The host act's header
+ * fields are left as they are: the host sets them (embedding, pipeline messages) and the layers keep them. */
+lavr_status lavr_dit_cuda_act_download(lavr_dit_cuda *g, const lavr_dit_cuda_act *a, lavr_dit_act *host);
+/* Host embeddings for this model (range starting at layer 0): lavr_dit_embed_sink / lavr_dit_embed_block of the
+ * CPU shard m it was uploaded from, at this model's geometry. Only m's embedding weights are read, so the
+ * caller may free m's layer weights after the upload. */
+lavr_status lavr_dit_cuda_embed_sink_host(const lavr_dit_cuda *g, const lavr_dit *m, const float *ref,
+                                          const float *motion, lavr_dit_act *a);
+lavr_status lavr_dit_cuda_embed_block_host(const lavr_dit_cuda *g, const lavr_dit *m, const lavr_dit_block_input *in,
+                                           lavr_dit_act *a);
 /* Patch embedding of a device latent block x [C, F, h, w] into a->x: bf16(bf16(patch(x) + bf16(pose
  * bias)) + type 0) (lavr_dit_embed_block with pose NULL); sets the block fields of a. e/e0/audio are left. */
 lavr_status lavr_dit_cuda_embed_tokens(lavr_dit_cuda *g, const float *x, int64_t block_index, int64_t sink_offset,
@@ -63,6 +79,19 @@ lavr_status lavr_dit_cuda_forward_layers(lavr_dit_cuda *g, lavr_dit_cuda_cache *
 /* Head and unpatchify of a block: velocity [C, F, h, w] (device, bf16 values). The head's modulated norm
  * rounds to bf16 (the CPU head keeps it fp32: one extra rounding before an fp32 GEMM). */
 lavr_status lavr_dit_cuda_head(lavr_dit_cuda *g, const lavr_dit_cuda_act *a, float *velocity);
+
+/* Layer `layer` (global index, inside the range) of a cache as host bf16 bits in the CPU step cache's layout
+ * (models/dit_internal.h): window [window][dh] (slot n mod 4, K after RMSNorm and RoPE, V raw) and sink
+ * [sink][dh] (K before RoPE); NULL parts are skipped. Both wait for the stream. */
+lavr_status lavr_dit_cuda_cache_download(lavr_dit_cuda *g, const lavr_dit_cuda_cache *c, int64_t layer,
+                                         uint16_t *win_k, uint16_t *win_v, uint16_t *sink_k, uint16_t *sink_v);
+lavr_status lavr_dit_cuda_cache_upload(lavr_dit_cuda *g, lavr_dit_cuda_cache *c, int64_t layer, const uint16_t *win_k,
+                                       const uint16_t *win_v, const uint16_t *sink_k, const uint16_t *sink_v);
+/* Whether the sink is filled (a prefill ran, or set_ready after every layer's sink was uploaded). */
+int lavr_dit_cuda_cache_ready(const lavr_dit_cuda_cache *c);
+void lavr_dit_cuda_cache_set_ready(lavr_dit_cuda_cache *c);
+
+const lavr_dit_geometry *lavr_dit_cuda_geometry(const lavr_dit_cuda *g);
 
 /* Bytes of weights resident on the device. */
 uint64_t lavr_dit_cuda_weight_bytes(const lavr_dit_cuda *g);

@@ -22,6 +22,13 @@
 #define HARNESS_CLIPS 2    /* 8 blocks: the window wraps and the sink is re-prefilled at clip 1 */
 #define HARNESS_ROWS 7     /* prompt tokens */
 #define HARNESS_SEED 11
+/* The DiT ranks' backend and device arena cap; a GPU test defines them before including this file. */
+#ifndef HARNESS_BACKEND
+#define HARNESS_BACKEND LAVR_BACKEND_CPU
+#endif
+#ifndef HARNESS_GPU_MEM
+#define HARNESS_GPU_MEM 0
+#endif
 
 typedef struct {
     float *latents; /* [blocks, C, F, h, w] as they arrived */
@@ -103,7 +110,8 @@ static void harness_run(const char *layout_text, const char *name, double tolera
     if (!roles || !comm) return;
     lavr_stream_options stream = {.seed = HARNESS_SEED, .fixed_sink_offset = 0};
     if (roles->role.is_dit) {
-        lavr_dit_stage_options o = {.model_path = model, .stream = stream, .fail_block = -1};
+        lavr_dit_stage_options o = {.model_path = model, .backend = HARNESS_BACKEND, .gpu_mem_bytes = HARNESS_GPU_MEM,
+                                    .stream = stream, .fail_block = -1};
         CHECK_OK(lavr_dit_stage_run(comm, roles, &o));
     } else {
         lavr_arena *arena = NULL;

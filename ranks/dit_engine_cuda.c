@@ -1,0 +1,347 @@
+/* The CUDA backend of the DiT engine (ranks/dit_engine.h): the rank's shard (tp heads, pp layers) on its
+ * device through models/dit_cuda.h in a capped device arena, the tp all-reduce over NCCL, device caches and act. */
+#include "ranks/dit_engine_internal.h"
+
+#if LAVR_HAVE_CUDA
+
+#include <cuda_runtime_api.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/h5model.h"
+#include "kernels/cuda/device_arena.h"
+#include "models/dit_cuda.h"
+#include "parallel/device.h"
+#include "parallel/tp_mpi.h"
+#include "ranks/dit_ckpt.h"
+#if LAVR_HAVE_NCCL
+#include "parallel/nccl.h"
+#endif
+
+#define NCCL_SETUP_TIMEOUT_S 120.0 /* all tp ranks join the communicator within this */
+#define NCCL_WAIT_TIMEOUT_S 600.0  /* a forward's collectives finish within this, or a peer is gone */
+
+#define CU_TRY(call)                                                                                   \
+    do {                                                                                               \
+        cudaError_t e_ = (call);                                                                       \
+        if (e_ != cudaSuccess) return LAVR_FAIL(LAVR_E_CUDA, "%s: %s", #call, cudaGetErrorString(e_)); \
+    } while (0)
+
+typedef struct {
+    int device;
+    lavr_dit *m;         /* host shard: config, and on the first pp index the embeddings (layers dropped) */
+    lavr_dit_tp host_tp; /* what lavr_dit_load_shard asks for; no host collective runs */
+    cudaStream_t stream;
+    lavr_device_arena *arena;
+    lavr_cuda_blas *blas;
+#if LAVR_HAVE_NCCL
+    lavr_nccl *nccl; /* tp > 1 */
+#endif
+    uint64_t cap;
+    lavr_dit_cuda *g;
+    lavr_dit_cuda_cache *cache[4];
+    int ncaches;
+    lavr_dit_cuda_act dact;
+    int dact_made;
+    lavr_dit_act *act; /* the host mirror */
+    float *velocity;   /* device [C, F, h, w] (last pp index) */
+    int64_t velocity_n;
+    uint16_t *stage; /* host staging of one layer's window and sink K/V for checkpoints */
+} cuda_engine;
+
+#if LAVR_HAVE_NCCL
+static lavr_status nccl_sum(void *ctx, float *buf, int64_t n, void *stream) {
+    return lavr_nccl_allreduce_sum(ctx, buf, n, LAVR_F32, stream);
+}
+#endif
+
+/* Waits for the stream; with tp over NCCL it also watches the communicator, so a dead peer is an error. */
+static lavr_status wait_stream(cuda_engine *e) {
+#if LAVR_HAVE_NCCL
+    if (e->nccl) return lavr_nccl_sync(e->nccl, e->stream, NCCL_WAIT_TIMEOUT_S);
+#endif
+    CU_TRY(cudaStreamSynchronize(e->stream));
+    return LAVR_OK;
+}
+
+static void cuda_close(void *impl) {
+    cuda_engine *e = impl;
+    if (e->device >= 0) (void)cudaSetDevice(e->device);
+    if (e->g) {
+        for (int i = 0; i < 4; i++) lavr_dit_cuda_cache_destroy(e->g, e->cache[i]);
+        if (e->dact_made) lavr_dit_cuda_act_destroy(e->g, &e->dact);
+        lavr_dit_cuda_destroy(e->g);
+    }
+    lavr_dit_act_destroy(e->act);
+    free(e->stage);
+    lavr_cuda_blas_destroy(e->blas);
+    lavr_device_arena_destroy(e->arena);
+    if (e->stream) (void)cudaStreamDestroy(e->stream);
+#if LAVR_HAVE_NCCL
+    lavr_nccl_destroy(e->nccl);
+#endif
+    lavr_dit_destroy(e->m);
+    lavr_tp_mpi_destroy(&e->host_tp);
+    free(e);
+}
+
+static const lavr_dit_config *cuda_config(const void *impl) { return &((const cuda_engine *)impl)->m->cfg; }
+
+static void cuda_shard(const void *impl, int64_t *head_begin, int64_t *heads, int64_t *layer_begin,
+                       int64_t *layer_end) {
+    const cuda_engine *e = impl;
+    const lavr_dit_shard *s = lavr_dit_shard_of(e->m);
+    *heads = e->m->heads;
+    *head_begin = (int64_t)s->tp.rank * e->m->heads;
+    *layer_begin = s->layer_begin;
+    *layer_end = s->layer_end;
+}
+
+static void drop_linear(lavr_dit_linear *l) {
+    lavr_tensor_free(&l->w);
+    lavr_tensor_free(&l->b);
+}
+
+/* After the upload the host keeps what its embeddings read (patch, pose, type, time, audio encoder,
+ * FramePack on the first pp index): the layers, injectors, text MLP and head live on the device only. */
+static void drop_uploaded(lavr_dit *m) {
+    const lavr_dit_shard *s = lavr_dit_shard_of(m);
+    for (int64_t l = s->layer_begin; l < s->layer_end; l++) {
+        lavr_dit_layer *w = &m->layers[l - s->layer_begin];
+        lavr_dit_linear *lin[10] = {&w->sq, &w->sk, &w->sv, &w->so, &w->cq, &w->ck, &w->cv, &w->co, &w->ffn0, &w->ffn2};
+        for (int i = 0; i < 10; i++) drop_linear(lin[i]);
+        lavr_tensor *vec[7] = {&w->modulation, &w->s_norm_q, &w->s_norm_k, &w->c_norm_q,
+                               &w->c_norm_k,   &w->norm3_w,  &w->norm3_b};
+        for (int i = 0; i < 7; i++) lavr_tensor_free(vec[i]);
+        const int j = m->inject_of_layer[l];
+        if (j < 0) continue;
+        lavr_dit_injector *inj = &m->injectors[j];
+        lavr_dit_linear *ilin[5] = {&inj->q, &inj->k, &inj->v, &inj->o, &inj->adain};
+        for (int i = 0; i < 5; i++) drop_linear(ilin[i]);
+        lavr_tensor_free(&inj->norm_q);
+        lavr_tensor_free(&inj->norm_k);
+    }
+    drop_linear(&m->text0);
+    drop_linear(&m->text2);
+    drop_linear(&m->head);
+    lavr_tensor_free(&m->head_modulation);
+}
+
+static lavr_status cuda_prepare(void *impl, const float *context, int64_t rows, int64_t h, int64_t w, int ncaches) {
+    cuda_engine *e = impl;
+    CU_TRY(cudaSetDevice(e->device));
+    const lavr_dit_shard *s = lavr_dit_shard_of(e->m);
+    lavr_dit_cuda_tp tp = {s->tp.rank, s->tp.size, NULL, NULL};
+#if LAVR_HAVE_NCCL
+    if (e->nccl) tp.allreduce_sum = nccl_sum, tp.ctx = e->nccl;
+#endif
+    /* the device model's working buffers are sized by the latent, so it is made here, not at open */
+    TRY(lavr_dit_cuda_create_range(&e->m->cfg, &tp, s->layer_begin, s->layer_end, h, w, e->arena, e->blas, e->stream,
+                                   &e->g));
+    TRY(lavr_dit_cuda_upload(e->g, e->m));
+    drop_uploaded(e->m);
+    TRY(lavr_dit_cuda_set_context(e->g, context, rows));
+    for (int i = 0; i < ncaches; i++) TRY(lavr_dit_cuda_cache_create(e->g, &e->cache[i]));
+    e->ncaches = ncaches;
+    TRY(lavr_dit_cuda_act_create(e->g, &e->dact));
+    e->dact_made = 1;
+    TRY(lavr_dit_act_create(e->m, lavr_dit_cuda_geometry(e->g), &e->act));
+    if (s->layer_end == e->m->cfg.num_layers) {
+        const lavr_dit_config *c = &e->m->cfg;
+        e->velocity_n = c->out_dim * c->frames_per_block * h * w;
+        TRY(lavr_device_arena_alloc(e->arena, (size_t)e->velocity_n * sizeof(float), "dit velocity",
+                                    (void **)&e->velocity));
+    }
+    return wait_stream(e);
+}
+
+static const lavr_dit_geometry *cuda_geometry(const void *impl) {
+    return lavr_dit_cuda_geometry(((const cuda_engine *)impl)->g);
+}
+
+static lavr_dit_act *cuda_act(void *impl) { return ((cuda_engine *)impl)->act; }
+
+static lavr_status cuda_act_to_host(void *impl) {
+    cuda_engine *e = impl;
+    return lavr_dit_cuda_act_download(e->g, &e->dact, e->act);
+}
+
+static lavr_status cuda_act_from_host(void *impl) {
+    cuda_engine *e = impl;
+    return lavr_dit_cuda_act_upload(e->g, e->act, &e->dact);
+}
+
+static lavr_status check_cache(const cuda_engine *e, int cache) {
+    CHECK_ARG(cache >= 0 && cache < e->ncaches, "DiT engine (cuda): cache %d of %d", cache, e->ncaches);
+    return LAVR_OK;
+}
+
+/* Embeddings run on the host shard (models/dit_embed.c), then the act goes to the device. */
+static lavr_status cuda_embed_sink(void *impl, int cache, const float *ref, const float *motion) {
+    cuda_engine *e = impl;
+    TRY(check_cache(e, cache));
+    TRY(lavr_dit_cuda_embed_sink_host(e->g, e->m, ref, motion, e->act));
+    return lavr_dit_cuda_act_upload(e->g, e->act, &e->dact);
+}
+
+static lavr_status cuda_embed_block(void *impl, int cache, const lavr_dit_block_input *in) {
+    cuda_engine *e = impl;
+    TRY(check_cache(e, cache));
+    TRY(lavr_dit_cuda_embed_block_host(e->g, e->m, in, e->act));
+    return lavr_dit_cuda_act_upload(e->g, e->act, &e->dact);
+}
+
+static lavr_status cuda_forward(void *impl, int cache) {
+    cuda_engine *e = impl;
+    TRY(check_cache(e, cache));
+    return lavr_dit_cuda_forward_layers(e->g, e->cache[cache], &e->dact);
+}
+
+static lavr_status cuda_head(void *impl, int cache, float *velocity) {
+    cuda_engine *e = impl;
+    TRY(check_cache(e, cache));
+    CHECK_ARG(e->velocity, "DiT engine (cuda): the head is on the last pp index");
+    TRY(lavr_dit_cuda_head(e->g, &e->dact, e->velocity));
+    CU_TRY(cudaMemcpyAsync(velocity, e->velocity, (size_t)e->velocity_n * sizeof(float), cudaMemcpyDeviceToHost,
+                           e->stream));
+    return wait_stream(e);
+}
+
+static lavr_status cuda_copy_sink(void *impl, int dst, int src) {
+    cuda_engine *e = impl;
+    TRY(check_cache(e, dst));
+    TRY(check_cache(e, src));
+    return lavr_dit_cuda_cache_copy_sink(e->g, e->cache[dst], e->cache[src]);
+}
+
+static lavr_dit_ckpt_heads heads_of(const cuda_engine *e) {
+    int64_t head_begin, heads, lb, le;
+    cuda_shard(e, &head_begin, &heads, &lb, &le);
+    return (lavr_dit_ckpt_heads){.num_heads = e->m->cfg.num_heads, .head_begin = head_begin, .heads = heads,
+                                 .head_dim = e->m->cfg.dim / e->m->cfg.num_heads};
+}
+
+/* Host staging for one layer: window K, window V, sink K, sink V, [tokens][heads * head_dim] each. */
+static lavr_status staging(cuda_engine *e, uint16_t *part[4]) {
+    const lavr_dit_geometry *g = lavr_dit_cuda_geometry(e->g);
+    const int64_t width = e->m->width, win = g->window * width, sink = g->sink * width;
+    if (!e->stage) {
+        e->stage = malloc((size_t)(2 * (win + sink)) * sizeof(uint16_t));
+        if (!e->stage)
+            return LAVR_FAIL(LAVR_E_NOMEM, "DiT engine (cuda): no host memory to stage a layer's K/V (%lld values)",
+                             (long long)(2 * (win + sink)));
+    }
+    part[0] = e->stage, part[1] = part[0] + win, part[2] = part[1] + win, part[3] = part[2] + sink;
+    return LAVR_OK;
+}
+
+static lavr_status cuda_save(void *impl, int cache, int step, int write_sink, lavr_ckpt_writer *w) {
+    cuda_engine *e = impl;
+    TRY(check_cache(e, cache));
+    lavr_dit_cuda_cache *c = e->cache[cache];
+    if (write_sink && !lavr_dit_cuda_cache_ready(c))
+        return LAVR_FAIL(LAVR_E_INTERNAL, "checkpoint of a step cache whose sink was never filled");
+    const lavr_dit_geometry *g = lavr_dit_cuda_geometry(e->g);
+    const lavr_dit_shard *s = lavr_dit_shard_of(e->m);
+    const lavr_dit_ckpt_heads hd = heads_of(e);
+    uint16_t *part[4];
+    TRY(staging(e, part));
+    TRY(wait_stream(e));
+    char name[96];
+    for (int64_t l = s->layer_begin; l < s->layer_end; l++) {
+        TRY(lavr_dit_cuda_cache_download(e->g, c, l, part[0], part[1], write_sink ? part[2] : NULL,
+                                         write_sink ? part[3] : NULL));
+        for (int v = 0; v < 2; v++) {
+            lavr_dit_ckpt_window_name(name, sizeof name, step, l, v);
+            TRY(lavr_dit_ckpt_put(w, name, part[v], g->window, &hd));
+            if (!write_sink) continue;
+            lavr_dit_ckpt_sink_name(name, sizeof name, l, v);
+            TRY(lavr_dit_ckpt_put(w, name, part[2 + v], g->sink, &hd));
+        }
+    }
+    return LAVR_OK;
+}
+
+static lavr_status cuda_load(void *impl, int cache, int step, lavr_ckpt *ck) {
+    cuda_engine *e = impl;
+    TRY(check_cache(e, cache));
+    const lavr_dit_geometry *g = lavr_dit_cuda_geometry(e->g);
+    const lavr_dit_shard *s = lavr_dit_shard_of(e->m);
+    const lavr_dit_ckpt_heads hd = heads_of(e);
+    uint16_t *part[4];
+    TRY(staging(e, part));
+    TRY(wait_stream(e));
+    char name[96];
+    for (int64_t l = s->layer_begin; l < s->layer_end; l++) {
+        for (int v = 0; v < 2; v++) {
+            lavr_dit_ckpt_window_name(name, sizeof name, step, l, v);
+            TRY(lavr_dit_ckpt_get(ck, name, part[v], g->window, &hd));
+            lavr_dit_ckpt_sink_name(name, sizeof name, l, v);
+            TRY(lavr_dit_ckpt_get(ck, name, part[2 + v], g->sink, &hd));
+        }
+        TRY(lavr_dit_cuda_cache_upload(e->g, e->cache[cache], l, part[0], part[1], part[2], part[3]));
+    }
+    lavr_dit_cuda_cache_set_ready(e->cache[cache]);
+    return LAVR_OK;
+}
+
+static uint64_t cuda_peak_bytes(const void *impl) {
+    return (uint64_t)lavr_device_arena_peak(((const cuda_engine *)impl)->arena);
+}
+
+static const lavr_dit_engine_ops cuda_ops = {
+    .close = cuda_close, .config = cuda_config, .shard = cuda_shard, .prepare = cuda_prepare,
+    .geometry = cuda_geometry, .act = cuda_act, .act_to_host = cuda_act_to_host, .act_from_host = cuda_act_from_host,
+    .embed_sink = cuda_embed_sink, .embed_block = cuda_embed_block, .forward = cuda_forward, .head = cuda_head,
+    .copy_sink = cuda_copy_sink, .save = cuda_save, .load = cuda_load, .peak_bytes = cuda_peak_bytes,
+};
+
+/* The device side of open: device, arena, cuBLASLt, stream and (tp > 1) the NCCL communicator. */
+static lavr_status open_device(cuda_engine *e, const lavr_dit_engine_options *o) {
+    const lavr_roles *roles = o->roles;
+    const int tp = e->host_tp.size;
+    if (tp > 1 && !LAVR_HAVE_NCCL)
+        return LAVR_FAIL(LAVR_E_UNSUPPORTED, "--backend cuda with tp=%d needs NCCL, and this lavr was built without "
+                                             "it (reconfigure with -DLAVR_NCCL=ON, or use tp=1 or --backend cpu)",
+                         tp);
+    CU_TRY(cudaSetDevice(e->device));
+    char name[32];
+    lavr_device_name(e->device, name, sizeof name);
+    TRY(lavr_device_arena_create(name, (size_t)o->gpu_mem_bytes, &e->arena));
+    TRY(lavr_cuda_blas_create(0, &e->blas));
+    CU_TRY(cudaStreamCreate(&e->stream));
+#if LAVR_HAVE_NCCL
+    if (tp > 1) TRY(lavr_nccl_create(roles->tp, e->device, NCCL_SETUP_TIMEOUT_S, &e->nccl));
+#else
+    (void)roles;
+#endif
+    return LAVR_OK;
+}
+
+lavr_status lavr_dit_engine_cuda_open(const lavr_dit_engine_options *o, const lavr_dit_engine_ops **ops,
+                                      void **impl) {
+    CHECK_ARG(o->roles->device >= 0, "--backend cuda: this rank (%s) sees no CUDA device", o->roles->role_name);
+    cuda_engine *e = calloc(1, sizeof *e);
+    if (!e) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for the CUDA DiT engine");
+    e->device = o->roles->device;
+    lavr_dit_shard shard = {.layer_begin = o->roles->role.layer_begin, .layer_end = o->roles->role.layer_end};
+    lavr_status st = lavr_tp_mpi_create(o->roles->tp, &e->host_tp);
+    shard.tp = e->host_tp;
+    lavr_h5file *f = NULL;
+    if (!st) st = lavr_h5_open(o->model_path, &f);
+    if (!st) {
+        st = lavr_dit_load_shard(f, "dit/", "/dit", &shard, &e->m);
+        lavr_status close_st = lavr_h5_close(f);
+        if (!st) st = close_st;
+    }
+    if (!st) st = open_device(e, o);
+    if (st) {
+        cuda_close(e);
+        return st;
+    }
+    *ops = &cuda_ops;
+    *impl = e;
+    return LAVR_OK;
+}
+
+#endif
