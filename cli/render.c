@@ -247,7 +247,7 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
                       "(must continue) or no (start over, deleting its checkpoints); default auto", NULL},
         {"checkpoint-clips", 1, "checkpoint after every N clips (default 0: off)", NULL},
         {"checkpoint-seconds", 1, "checkpoint at the next clip end once T seconds passed since the last (default "
-                                  "600; 0: off); SIGUSR1/SIGTERM always stop with a checkpoint", NULL},
+                                  "600; 0: off); a stop signal always checkpoints", NULL},
         {"checkpoint-keep", 1, "keep the newest K checkpoints (default 2)", NULL},
         {"backend", 1, "DiT ranks compute on auto (cuda when built with CUDA and a GPU is visible), cpu or cuda", NULL},
         {"gpu-mem", 1, "device memory cap per DiT rank, e.g. 22GiB (default: the card's)", NULL},
@@ -270,8 +270,9 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
                 "           [--gpu-mem 22GiB] [--progress auto|live|lines]\n"
                 "Renders a talking-avatar video: DiT ranks run the denoising steps in a pipeline, the aux rank\n"
                 "encodes the inputs, decodes the latents and writes the video as blocks come out.\n"
-                "SIGUSR1 or SIGTERM (to mpirun or the aux rank) stops at the next block boundary with a\n"
-                "checkpoint and exit code 75; the same command then continues (--resume auto).\n"
+                "SIGUSR1 to mpirun (or SIGUSR1/SIGTERM to the aux rank, the last one) stops at the next block\n"
+                "boundary with a checkpoint and exit code 75; the same command then continues (--resume auto).\n"
+                "SIGTERM to mpirun ends the job at once (Open MPI); the last periodic checkpoint remains.\n"
                 "LAVR_FAIL_AT=rank=R,block=B makes rank R fail at block B (a testing aid).",
                 opts, nopts);
         return lavr_mpi_finish();

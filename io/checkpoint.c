@@ -433,6 +433,30 @@ static lavr_status make_found(char *dir, manifest *m, lavr_ckpt **out) {
     return LAVR_OK;
 }
 
+/* The tokens of two identity strings ("key=value ..." separated by spaces) that differ, as
+ * "checkpoint 'seed=7', this run 'seed=8'"; the whole strings when they differ otherwise. */
+static void identity_diff(const char *ckpt, const char *run, char *out, size_t n) {
+    char a[1100], b[1100];
+    snprintf(a, sizeof a, "%s", ckpt);
+    snprintf(b, sizeof b, "%s", run);
+    char *ta[64], *tb[64], *save = NULL;
+    int na = 0, nb = 0;
+    for (char *t = strtok_r(a, " ", &save); t && na < 64; t = strtok_r(NULL, " ", &save)) ta[na++] = t;
+    for (char *t = strtok_r(b, " ", &save); t && nb < 64; t = strtok_r(NULL, " ", &save)) tb[nb++] = t;
+    out[0] = 0;
+    size_t used = 0;
+    int listed = 0;
+    for (int i = 0; i < na && na == nb; i++) {
+        if (strcmp(ta[i], tb[i]) == 0) continue;
+        int w = snprintf(out + used, n - used, "%scheckpoint '%.100s', this run '%.100s'", listed ? "; " : "", ta[i],
+                         tb[i]);
+        if (w < 0 || (size_t)w >= n - used) break;
+        used += (size_t)w;
+        listed++;
+    }
+    if (!listed) snprintf(out, n, "checkpoint: '%.200s', this run: '%.200s'", ckpt, run);
+}
+
 lavr_status lavr_ckpt_find_latest(const char *stage_dir, const lavr_ckpt_identity *id, lavr_ckpt_verify verify,
                                   lavr_ckpt_search *result) {
     CHECK_ARG(stage_dir && id && id->model && id->inputs && result, "lavr_ckpt_find_latest: NULL argument");
@@ -455,9 +479,9 @@ lavr_status lavr_ckpt_find_latest(const char *stage_dir, const lavr_ckpt_identit
         }
         if (!bad && id && (strcmp(m.model, id->model) != 0 || strcmp(m.inputs, id->inputs) != 0)) {
             int model = strcmp(m.model, id->model) != 0;
-            snprintf(reason, sizeof reason, "is for %s (checkpoint: '%.200s', this run: '%.200s')",
-                     model ? "another model" : "other inputs", model ? m.model : m.inputs,
-                     model ? id->model : id->inputs);
+            char diff[480];
+            identity_diff(model ? m.model : m.inputs, model ? id->model : id->inputs, diff, sizeof diff);
+            snprintf(reason, sizeof reason, "is for %s (%s)", model ? "another model" : "other inputs", diff);
             LOG_WARN("checkpoint %s ignored: it %s", dir, reason);
             if (!result->skipped_other++)
                 snprintf(result->other_reason, sizeof result->other_reason, "%.200s %.600s", dir, reason);

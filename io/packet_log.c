@@ -8,11 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/h5util.h"
+
 #define LOG_FORMAT "lavr-packets"
 #define LOG_VERSION 1
 #define ROW_COLS 7
 #define BYTES_CHUNK 65536
 #define INDEX_CHUNK_ROWS 256
+#define WRITE_FAIL "cannot write packets (disk full?)"
+#define READ_FAIL "cannot read packets (file truncated or corrupt?)"
 
 typedef struct {
     hid_t group, bytes, index;
@@ -24,104 +28,10 @@ struct lavr_packet_log {
     log_stream streams[2];
     int audio_complete;
     char path[4096];
+    char what[4096 + 16]; /* "packet log <path>" for h5util messages */
 };
 
 static const char *const stream_names[2] = {"video", "audio"};
-
-static herr_t innermost(unsigned n, const H5E_error2_t *err, void *user) {
-    (void)n;
-    char *buf = user;
-    if (!buf[0] && err->desc && *err->desc) snprintf(buf, 160, "%s", err->desc);
-    return 0;
-}
-
-static lavr_status h5_fail(const char *file, int line, const lavr_packet_log *log, const char *what) {
-    char detail[160] = "";
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, detail);
-    H5Eclear2(H5E_DEFAULT);
-    return lavr_error_set(LAVR_E_HDF5, file, line, "packet log %s: %s (%s)", log->path, what,
-                          detail[0] ? detail : "HDF5 call failed");
-}
-#define H5_TRY(call, log, what) \
-    do {                        \
-        if ((call) < 0) return h5_fail(__FILE__, __LINE__, (log), (what)); \
-    } while (0)
-
-/* ---- attributes ------------------------------------------------------------------------------- */
-
-static lavr_status write_attr(lavr_packet_log *log, const char *name, hid_t ftype, hid_t mtype, const void *value) {
-    if (H5Aexists(log->file, name) > 0) H5_TRY(H5Adelete(log->file, name), log, name);
-    hid_t space = H5Screate(H5S_SCALAR);
-    H5_TRY(space, log, "cannot create an attribute dataspace");
-    hid_t a = H5Acreate2(log->file, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
-    H5Sclose(space);
-    H5_TRY(a, log, name);
-    herr_t r = H5Awrite(a, mtype, value);
-    H5Aclose(a);
-    H5_TRY(r, log, name);
-    return LAVR_OK;
-}
-
-static lavr_status write_attr_int(lavr_packet_log *log, const char *name, int64_t value) {
-    return write_attr(log, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
-}
-
-static lavr_status write_attr_string(lavr_packet_log *log, const char *name, const char *value) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5_TRY(t, log, "cannot make a string type");
-    lavr_status st = LAVR_OK;
-    if (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)
-        st = h5_fail(__FILE__, __LINE__, log, "cannot make a string type");
-    if (!st) st = write_attr(log, name, t, t, &value);
-    H5Tclose(t);
-    return st;
-}
-
-static lavr_status read_attr_int(lavr_packet_log *log, const char *name, int64_t *out) {
-    if (H5Aexists(log->file, name) <= 0) {
-        H5Eclear2(H5E_DEFAULT);
-        return LAVR_FAIL(LAVR_E_FORMAT, "packet log %s: attribute '%s' missing", log->path, name);
-    }
-    hid_t a = H5Aopen(log->file, name, H5P_DEFAULT);
-    H5_TRY(a, log, name);
-    herr_t r = H5Aread(a, H5T_NATIVE_INT64, out);
-    H5Aclose(a);
-    H5_TRY(r, log, name);
-    return LAVR_OK;
-}
-
-/* variable-length string attribute -> malloc'd copy */
-static lavr_status read_attr_string(lavr_packet_log *log, const char *name, char **out) {
-    *out = NULL;
-    if (H5Aexists(log->file, name) <= 0) {
-        H5Eclear2(H5E_DEFAULT);
-        return LAVR_FAIL(LAVR_E_FORMAT, "packet log %s: attribute '%s' missing", log->path, name);
-    }
-    hid_t a = H5Aopen(log->file, name, H5P_DEFAULT);
-    H5_TRY(a, log, name);
-    hid_t ftype = H5Aget_type(a);
-    lavr_status st = LAVR_OK;
-    if (ftype < 0 || H5Tget_class(ftype) != H5T_STRING || H5Tis_variable_str(ftype) <= 0) {
-        st = LAVR_FAIL(LAVR_E_FORMAT, "packet log %s: attribute '%s' is not a string", log->path, name);
-    } else {
-        hid_t mtype = H5Tcopy(H5T_C_S1);
-        char *value = NULL;
-        if (mtype < 0 || H5Tset_size(mtype, H5T_VARIABLE) < 0 || H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0 ||
-            H5Aread(a, mtype, &value) < 0 || !value) {
-            st = h5_fail(__FILE__, __LINE__, log, name);
-        } else {
-            *out = strdup(value);
-            hid_t space = H5Aget_space(a);
-            H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, &value);
-            H5Sclose(space);
-            if (!*out) st = LAVR_FAIL(LAVR_E_NOMEM, "packet log %s: attribute '%s'", log->path, name);
-        }
-        if (mtype >= 0) H5Tclose(mtype);
-    }
-    if (ftype >= 0) H5Tclose(ftype);
-    H5Aclose(a);
-    return st;
-}
 
 /* The parameters as (name, value) pairs, in the order they are checked. */
 #define N_INT_PARAMS 11
@@ -138,35 +48,19 @@ static void int_params(const lavr_packet_log_params *p, const char **names, int6
 
 /* ---- streams ---------------------------------------------------------------------------------- */
 
-static lavr_status create_extendable(lavr_packet_log *log, hid_t group, const char *name, hid_t type, int ndim,
-                                     const hsize_t *chunk, hid_t *out) {
-    hsize_t dims[2] = {0, ROW_COLS}, maxdims[2] = {H5S_UNLIMITED, ROW_COLS};
-    hid_t space = H5Screate_simple(ndim, dims, maxdims);
-    H5_TRY(space, log, "cannot create a dataspace");
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    lavr_status st = LAVR_OK;
-    if (dcpl < 0 || H5Pset_chunk(dcpl, ndim, chunk) < 0) st = h5_fail(__FILE__, __LINE__, log, "cannot set chunks");
-    if (!st) {
-        *out = H5Dcreate2(group, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-        if (*out < 0) st = h5_fail(__FILE__, __LINE__, log, name);
-    }
-    if (dcpl >= 0) H5Pclose(dcpl);
-    H5Sclose(space);
-    return st;
-}
-
 static lavr_status create_stream(lavr_packet_log *log, int s) {
     log_stream *ls = &log->streams[s];
     ls->group = H5Gcreate2(log->file, stream_names[s], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5_TRY(ls->group, log, stream_names[s]);
-    hsize_t bytes_chunk[1] = {BYTES_CHUNK}, index_chunk[2] = {INDEX_CHUNK_ROWS, ROW_COLS};
-    TRY(create_extendable(log, ls->group, "bytes", H5T_STD_U8LE, 1, bytes_chunk, &ls->bytes));
-    return create_extendable(log, ls->group, "index", H5T_STD_I64LE, 2, index_chunk, &ls->index);
+    LAVR_H5U_TRY(ls->group, log->what, stream_names[s]);
+    hsize_t dims[2] = {0, ROW_COLS}, bytes_chunk[1] = {BYTES_CHUNK}, index_chunk[2] = {INDEX_CHUNK_ROWS, ROW_COLS};
+    TRY(lavr_h5u_create_extendable(ls->group, log->what, "bytes", H5T_STD_U8LE, 1, dims, bytes_chunk, &ls->bytes));
+    return lavr_h5u_create_extendable(ls->group, log->what, "index", H5T_STD_I64LE, 2, dims, index_chunk,
+                                      &ls->index);
 }
 
 static lavr_status extent(lavr_packet_log *log, hid_t dset, int ndim, hsize_t *dims) {
     hid_t space = H5Dget_space(dset);
-    H5_TRY(space, log, "cannot read a dataset shape");
+    LAVR_H5U_TRY(space, log->what, "cannot read a dataset shape");
     int nd = H5Sget_simple_extent_ndims(space);
     herr_t r = nd == ndim ? H5Sget_simple_extent_dims(space, dims, NULL) : -1;
     H5Sclose(space);
@@ -181,11 +75,11 @@ static lavr_status open_stream(lavr_packet_log *log, int s) {
         return LAVR_FAIL(LAVR_E_FORMAT, "packet log %s has no /%s group", log->path, stream_names[s]);
     }
     ls->group = H5Gopen2(log->file, stream_names[s], H5P_DEFAULT);
-    H5_TRY(ls->group, log, stream_names[s]);
+    LAVR_H5U_TRY(ls->group, log->what, stream_names[s]);
     ls->bytes = H5Dopen2(ls->group, "bytes", H5P_DEFAULT);
-    H5_TRY(ls->bytes, log, "cannot open a bytes dataset");
+    LAVR_H5U_TRY(ls->bytes, log->what, "cannot open a bytes dataset");
     ls->index = H5Dopen2(ls->group, "index", H5P_DEFAULT);
-    H5_TRY(ls->index, log, "cannot open an index dataset");
+    LAVR_H5U_TRY(ls->index, log->what, "cannot open an index dataset");
     hsize_t idims[2], bdims[1];
     TRY(extent(log, ls->index, 2, idims));
     TRY(extent(log, ls->bytes, 1, bdims));
@@ -204,6 +98,7 @@ static lavr_status alloc_log(const char *path, lavr_packet_log **out) {
     log->file = -1;
     for (int s = 0; s < 2; s++) log->streams[s].group = log->streams[s].bytes = log->streams[s].index = -1;
     snprintf(log->path, sizeof log->path, "%s", path);
+    snprintf(log->what, sizeof log->what, "packet log %s", path);
     *out = log;
     return LAVR_OK;
 }
@@ -225,20 +120,14 @@ lavr_status lavr_packet_log_create(const char *path, const lavr_packet_log_param
     CHECK_ARG(path && p && p->preset, "lavr_packet_log_create: NULL argument");
     lavr_packet_log *log;
     TRY(alloc_log(path, &log));
-    lavr_status st = LAVR_OK;
-    log->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (log->file < 0) {
-        H5Eclear2(H5E_DEFAULT);
-        st = LAVR_FAIL(LAVR_E_IO, "cannot create packet log '%s': %s", path, strerror(errno));
-    }
-    if (!st) st = write_attr_string(log, "format", LOG_FORMAT);
-    if (!st) st = write_attr_int(log, "format_version", LOG_VERSION);
-    if (!st) st = write_attr_string(log, "preset", p->preset);
+    lavr_status st = lavr_h5u_create_file(path, "packet log", log->what, LOG_FORMAT, LOG_VERSION, &log->file);
+    if (!st) st = lavr_h5u_write_attr_string(log->file, log->what, "preset", p->preset);
     const char *names[N_INT_PARAMS];
     int64_t values[N_INT_PARAMS];
     int_params(p, names, values);
-    for (int i = 0; i < N_INT_PARAMS && !st; i++) st = write_attr_int(log, names[i], values[i]);
-    if (!st) st = write_attr_int(log, "audio_complete", 0);
+    for (int i = 0; i < N_INT_PARAMS && !st; i++)
+        st = lavr_h5u_write_attr_int(log->file, log->what, names[i], values[i]);
+    if (!st) st = lavr_h5u_write_attr_int(log->file, log->what, "audio_complete", 0);
     for (int s = 0; s < 2 && !st; s++) st = create_stream(log, s);
     if (!st) st = lavr_packet_log_flush(log);
     if (st) {
@@ -251,12 +140,12 @@ lavr_status lavr_packet_log_create(const char *path, const lavr_packet_log_param
 
 static lavr_status check_params(lavr_packet_log *log, const lavr_packet_log_params *p) {
     char *format = NULL;
-    TRY(read_attr_string(log, "format", &format));
+    TRY(lavr_h5u_read_attr_string(log->file, log->what, "format", &format));
     int bad = strcmp(format, LOG_FORMAT) != 0;
     free(format);
     if (bad) return LAVR_FAIL(LAVR_E_FORMAT, "'%s' is not a lavr packet log", log->path);
     int64_t version;
-    TRY(read_attr_int(log, "format_version", &version));
+    TRY(lavr_h5u_read_attr_int(log->file, log->what, "format_version", &version));
     if (version != LOG_VERSION)
         return LAVR_FAIL(LAVR_E_FORMAT, "packet log %s has format_version %lld; this lavr reads %d", log->path,
                          (long long)version, LOG_VERSION);
@@ -265,13 +154,13 @@ static lavr_status check_params(lavr_packet_log *log, const lavr_packet_log_para
     int_params(p, names, values);
     for (int i = 0; i < N_INT_PARAMS; i++) {
         int64_t v;
-        TRY(read_attr_int(log, names[i], &v));
+        TRY(lavr_h5u_read_attr_int(log->file, log->what, names[i], &v));
         if (v != values[i])
             return LAVR_FAIL(LAVR_E_FORMAT, "packet log %s was written with %s %lld, this output has %lld", log->path,
                              names[i], (long long)v, (long long)values[i]);
     }
     char *preset = NULL;
-    TRY(read_attr_string(log, "preset", &preset));
+    TRY(lavr_h5u_read_attr_string(log->file, log->what, "preset", &preset));
     bad = strcmp(preset, p->preset) != 0;
     lavr_status st = bad ? LAVR_FAIL(LAVR_E_FORMAT, "packet log %s was written with preset '%s', this output has '%s'",
                                      log->path, preset, p->preset)
@@ -295,10 +184,11 @@ lavr_status lavr_packet_log_open(const char *path, const lavr_packet_log_params 
     TRY(alloc_log(path, &log));
     lavr_status st = LAVR_OK;
     log->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    if (log->file < 0) st = h5_fail(__FILE__, __LINE__, log, "cannot open (corrupt, truncated or read-only?)");
+    if (log->file < 0)
+        st = lavr_h5u_fail(__FILE__, __LINE__, log->what, "cannot open (corrupt, truncated or read-only?)");
     if (!st) st = check_params(log, p);
     int64_t complete = 0;
-    if (!st) st = read_attr_int(log, "audio_complete", &complete);
+    if (!st) st = lavr_h5u_read_attr_int(log->file, log->what, "audio_complete", &complete);
     log->audio_complete = complete != 0;
     for (int s = 0; s < 2 && !st; s++) st = open_stream(log, s);
     if (st) {
@@ -310,7 +200,7 @@ lavr_status lavr_packet_log_open(const char *path, const lavr_packet_log_params 
 }
 
 lavr_status lavr_packet_log_flush(lavr_packet_log *log) {
-    H5_TRY(H5Fflush(log->file, H5F_SCOPE_GLOBAL), log, "cannot flush (disk full?)");
+    LAVR_H5U_TRY(H5Fflush(log->file, H5F_SCOPE_GLOBAL), log->what, "cannot flush (disk full?)");
     return LAVR_OK;
 }
 
@@ -329,38 +219,6 @@ void lavr_packet_log_abandon(lavr_packet_log *log) {
 
 int64_t lavr_packet_log_count(const lavr_packet_log *log, lavr_log_stream s) { return log->streams[s].count; }
 
-/* Writes buf to rows [row0, row0 + n) of a dataset extended to row0 + n rows. */
-static lavr_status write_rows(lavr_packet_log *log, hid_t dset, int ndim, hid_t mtype, int64_t row0, int64_t n,
-                              const void *buf) {
-    hsize_t dims[2] = {(hsize_t)(row0 + n), ROW_COLS}, start[2] = {(hsize_t)row0, 0}, count[2] = {(hsize_t)n, ROW_COLS};
-    H5_TRY(H5Dset_extent(dset, dims), log, "cannot extend a dataset");
-    if (n == 0) return LAVR_OK;
-    hid_t fs = H5Dget_space(dset);
-    H5_TRY(fs, log, "cannot read a dataset shape");
-    hid_t ms = H5Screate_simple(ndim, count, NULL);
-    herr_t r = ms < 0 ? -1 : H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-    if (r >= 0) r = H5Dwrite(dset, mtype, ms, fs, H5P_DEFAULT, buf);
-    if (ms >= 0) H5Sclose(ms);
-    H5Sclose(fs);
-    H5_TRY(r, log, "cannot write packets (disk full?)");
-    return LAVR_OK;
-}
-
-static lavr_status read_rows(lavr_packet_log *log, hid_t dset, int ndim, hid_t mtype, int64_t row0, int64_t n,
-                             void *buf) {
-    if (n == 0) return LAVR_OK;
-    hsize_t start[2] = {(hsize_t)row0, 0}, count[2] = {(hsize_t)n, ROW_COLS};
-    hid_t fs = H5Dget_space(dset);
-    H5_TRY(fs, log, "cannot read a dataset shape");
-    hid_t ms = H5Screate_simple(ndim, count, NULL);
-    herr_t r = ms < 0 ? -1 : H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-    if (r >= 0) r = H5Dread(dset, mtype, ms, fs, H5P_DEFAULT, buf);
-    if (ms >= 0) H5Sclose(ms);
-    H5Sclose(fs);
-    H5_TRY(r, log, "cannot read packets (file truncated or corrupt?)");
-    return LAVR_OK;
-}
-
 lavr_status lavr_packet_log_append(lavr_packet_log *log, lavr_log_stream s, lavr_packet_row *rows, int64_t n,
                                    const uint8_t *bytes) {
     log_stream *ls = &log->streams[s];
@@ -374,8 +232,9 @@ lavr_status lavr_packet_log_append(lavr_packet_log *log, lavr_log_stream s, lavr
         int64_t v[ROW_COLS] = {r->offset, r->size, r->pts, r->dts, r->duration, r->flags, r->segment};
         memcpy(flat + i * ROW_COLS, v, sizeof v);
     }
-    lavr_status st = write_rows(log, ls->bytes, 1, H5T_NATIVE_UINT8, ls->byte_count, offset - ls->byte_count, bytes);
-    if (!st) st = write_rows(log, ls->index, 2, H5T_NATIVE_INT64, ls->count, n, flat);
+    lavr_status st = lavr_h5u_write_rows(ls->bytes, log->what, H5T_NATIVE_UINT8, ls->byte_count,
+                                         offset - ls->byte_count, bytes, WRITE_FAIL);
+    if (!st) st = lavr_h5u_write_rows(ls->index, log->what, H5T_NATIVE_INT64, ls->count, n, flat, WRITE_FAIL);
     free(flat);
     TRY(st);
     ls->count += n;
@@ -388,7 +247,7 @@ lavr_status lavr_packet_log_row(lavr_packet_log *log, lavr_log_stream s, int64_t
     CHECK_ARG(i >= 0 && i < ls->count, "packet log %s: %s packet %lld requested, it holds %lld", log->path,
               stream_names[s], (long long)i, (long long)ls->count);
     int64_t v[ROW_COLS];
-    TRY(read_rows(log, ls->index, 2, H5T_NATIVE_INT64, i, 1, v));
+    TRY(lavr_h5u_read_rows(ls->index, log->what, H5T_NATIVE_INT64, i, 1, v, READ_FAIL));
     *row = (lavr_packet_row){v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
     if (row->offset < 0 || row->size < 0 || row->offset + row->size > ls->byte_count)
         return LAVR_FAIL(LAVR_E_FORMAT, "packet log %s: %s packet %lld lies outside its bytes", log->path,
@@ -406,7 +265,7 @@ lavr_status lavr_packet_log_read(lavr_packet_log *log, lavr_log_stream s, int64_
         *buf = grown;
         *cap = row->size;
     }
-    return read_rows(log, ls->bytes, 1, H5T_NATIVE_UINT8, row->offset, row->size, *buf);
+    return lavr_h5u_read_rows(ls->bytes, log->what, H5T_NATIVE_UINT8, row->offset, row->size, *buf, READ_FAIL);
 }
 
 lavr_status lavr_packet_log_truncate(lavr_packet_log *log, lavr_log_stream s, int64_t n) {
@@ -416,11 +275,11 @@ lavr_status lavr_packet_log_truncate(lavr_packet_log *log, lavr_log_stream s, in
     int64_t bytes = 0;
     if (n > 0) {
         int64_t v[ROW_COLS];
-        TRY(read_rows(log, ls->index, 2, H5T_NATIVE_INT64, n - 1, 1, v));
+        TRY(lavr_h5u_read_rows(ls->index, log->what, H5T_NATIVE_INT64, n - 1, 1, v, READ_FAIL));
         bytes = v[0] + v[1];
     }
-    TRY(write_rows(log, ls->index, 2, H5T_NATIVE_INT64, n, 0, NULL));
-    TRY(write_rows(log, ls->bytes, 1, H5T_NATIVE_UINT8, bytes, 0, NULL));
+    TRY(lavr_h5u_write_rows(ls->index, log->what, H5T_NATIVE_INT64, n, 0, NULL, WRITE_FAIL));
+    TRY(lavr_h5u_write_rows(ls->bytes, log->what, H5T_NATIVE_UINT8, bytes, 0, NULL, WRITE_FAIL));
     ls->count = n;
     ls->byte_count = bytes;
     return LAVR_OK;
@@ -431,15 +290,15 @@ lavr_status lavr_packet_log_truncate(lavr_packet_log *log, lavr_log_stream s, in
 lavr_status lavr_packet_log_set_extradata(lavr_packet_log *log, lavr_log_stream s, const uint8_t *data, int64_t size) {
     log_stream *ls = &log->streams[s];
     if (H5Lexists(ls->group, "extradata", H5P_DEFAULT) > 0)
-        H5_TRY(H5Ldelete(ls->group, "extradata", H5P_DEFAULT), log, "cannot replace extradata");
+        LAVR_H5U_TRY(H5Ldelete(ls->group, "extradata", H5P_DEFAULT), log->what, "cannot replace extradata");
     hsize_t dims[1] = {(hsize_t)size};
     hid_t space = H5Screate_simple(1, dims, NULL);
-    H5_TRY(space, log, "cannot create a dataspace");
+    LAVR_H5U_TRY(space, log->what, "cannot create a dataspace");
     hid_t d = H5Dcreate2(ls->group, "extradata", H5T_STD_U8LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     herr_t r = d < 0 ? -1 : size > 0 ? H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
     if (d >= 0) H5Dclose(d);
     H5Sclose(space);
-    H5_TRY(r, log, "cannot write extradata");
+    LAVR_H5U_TRY(r, log->what, "cannot write extradata");
     return LAVR_OK;
 }
 
@@ -452,14 +311,14 @@ lavr_status lavr_packet_log_get_extradata(lavr_packet_log *log, lavr_log_stream 
         return LAVR_OK;
     }
     hid_t d = H5Dopen2(ls->group, "extradata", H5P_DEFAULT);
-    H5_TRY(d, log, "cannot open extradata");
+    LAVR_H5U_TRY(d, log->what, "cannot open extradata");
     hsize_t dims[1];
     lavr_status st = extent(log, d, 1, dims);
     if (!st && dims[0] > 0) {
         *data = malloc((size_t)dims[0]);
         if (!*data) st = LAVR_FAIL(LAVR_E_NOMEM, "packet log %s: extradata", log->path);
         else if (H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0)
-            st = h5_fail(__FILE__, __LINE__, log, "cannot read extradata");
+            st = lavr_h5u_fail(__FILE__, __LINE__, log->what, "cannot read extradata");
     }
     H5Dclose(d);
     if (st) {
@@ -472,7 +331,7 @@ lavr_status lavr_packet_log_get_extradata(lavr_packet_log *log, lavr_log_stream 
 }
 
 lavr_status lavr_packet_log_set_audio_complete(lavr_packet_log *log, int complete) {
-    TRY(write_attr_int(log, "audio_complete", complete ? 1 : 0));
+    TRY(lavr_h5u_write_attr_int(log->file, log->what, "audio_complete", complete ? 1 : 0));
     log->audio_complete = complete != 0;
     return LAVR_OK;
 }

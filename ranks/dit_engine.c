@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/h5model.h"
+#include "parallel/tp_mpi.h"
 #include "ranks/dit_engine_internal.h"
 
 struct lavr_dit_engine {
@@ -31,6 +33,26 @@ lavr_status lavr_backend_resolve(const char *text, int device, lavr_backend *out
         return LAVR_FAIL(LAVR_E_ARG, "--backend '%s': use auto, cpu or cuda", text);
     }
     return LAVR_OK;
+}
+
+lavr_status lavr_dit_engine_load_host(const lavr_dit_engine_options *o, lavr_dit_tp *tp, lavr_dit **out) {
+    lavr_dit_shard shard = {.layer_begin = o->roles->role.layer_begin, .layer_end = o->roles->role.layer_end};
+    TRY(lavr_tp_mpi_create(o->roles->tp, tp));
+    shard.tp = *tp;
+    lavr_h5file *f = NULL;
+    TRY(lavr_h5_open(o->model_path, &f));
+    lavr_status st = lavr_dit_load_shard(f, "dit/", "/dit", &shard, out);
+    lavr_status close_st = lavr_h5_close(f);
+    return st ? st : close_st;
+}
+
+void lavr_dit_engine_ranges(const lavr_dit *m, int64_t *head_begin, int64_t *heads, int64_t *layer_begin,
+                            int64_t *layer_end) {
+    const lavr_dit_shard *s = lavr_dit_shard_of(m);
+    *heads = m->heads;
+    *head_begin = (int64_t)s->tp.rank * m->heads;
+    *layer_begin = s->layer_begin;
+    *layer_end = s->layer_end;
 }
 
 lavr_status lavr_dit_engine_open(const lavr_dit_engine_options *o, lavr_dit_engine **out) {

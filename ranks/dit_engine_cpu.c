@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/h5model.h"
 #include "parallel/tp_mpi.h"
 #include "ranks/dit_ckpt.h"
 #include "ranks/dit_engine_internal.h"
@@ -29,12 +28,7 @@ static const lavr_dit_config *cpu_config(const void *impl) { return &((const cpu
 
 static void cpu_shard(const void *impl, int64_t *head_begin, int64_t *heads, int64_t *layer_begin,
                       int64_t *layer_end) {
-    const cpu_engine *e = impl;
-    const lavr_dit_shard *s = lavr_dit_shard_of(e->m);
-    *heads = e->m->heads;
-    *head_begin = (int64_t)s->tp.rank * e->m->heads;
-    *layer_begin = s->layer_begin;
-    *layer_end = s->layer_end;
+    lavr_dit_engine_ranges(((const cpu_engine *)impl)->m, head_begin, heads, layer_begin, layer_end);
 }
 
 static lavr_status cpu_prepare(void *impl, const float *context, int64_t rows, int64_t h, int64_t w, int ncaches) {
@@ -149,16 +143,7 @@ static const lavr_dit_engine_ops cpu_ops = {
 lavr_status lavr_dit_engine_cpu_open(const lavr_dit_engine_options *o, const lavr_dit_engine_ops **ops, void **impl) {
     cpu_engine *e = calloc(1, sizeof *e);
     if (!e) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for the CPU DiT engine");
-    lavr_dit_shard shard = {.layer_begin = o->roles->role.layer_begin, .layer_end = o->roles->role.layer_end};
-    lavr_status st = lavr_tp_mpi_create(o->roles->tp, &e->tp);
-    shard.tp = e->tp;
-    lavr_h5file *f = NULL;
-    if (!st) st = lavr_h5_open(o->model_path, &f);
-    if (!st) {
-        st = lavr_dit_load_shard(f, "dit/", "/dit", &shard, &e->m);
-        lavr_status close_st = lavr_h5_close(f);
-        if (!st) st = close_st;
-    }
+    lavr_status st = lavr_dit_engine_load_host(o, &e->tp, &e->m);
     if (st) {
         cpu_close(e);
         return st;

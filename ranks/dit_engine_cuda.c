@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/h5model.h"
 #include "kernels/cuda/device_arena.h"
 #include "models/dit_cuda.h"
 #include "parallel/device.h"
@@ -89,12 +88,7 @@ static const lavr_dit_config *cuda_config(const void *impl) { return &((const cu
 
 static void cuda_shard(const void *impl, int64_t *head_begin, int64_t *heads, int64_t *layer_begin,
                        int64_t *layer_end) {
-    const cuda_engine *e = impl;
-    const lavr_dit_shard *s = lavr_dit_shard_of(e->m);
-    *heads = e->m->heads;
-    *head_begin = (int64_t)s->tp.rank * e->m->heads;
-    *layer_begin = s->layer_begin;
-    *layer_end = s->layer_end;
+    lavr_dit_engine_ranges(((const cuda_engine *)impl)->m, head_begin, heads, layer_begin, layer_end);
 }
 
 static void drop_linear(lavr_dit_linear *l) {
@@ -324,16 +318,7 @@ lavr_status lavr_dit_engine_cuda_open(const lavr_dit_engine_options *o, const la
     cuda_engine *e = calloc(1, sizeof *e);
     if (!e) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for the CUDA DiT engine");
     e->device = o->roles->device;
-    lavr_dit_shard shard = {.layer_begin = o->roles->role.layer_begin, .layer_end = o->roles->role.layer_end};
-    lavr_status st = lavr_tp_mpi_create(o->roles->tp, &e->host_tp);
-    shard.tp = e->host_tp;
-    lavr_h5file *f = NULL;
-    if (!st) st = lavr_h5_open(o->model_path, &f);
-    if (!st) {
-        st = lavr_dit_load_shard(f, "dit/", "/dit", &shard, &e->m);
-        lavr_status close_st = lavr_h5_close(f);
-        if (!st) st = close_st;
-    }
+    lavr_status st = lavr_dit_engine_load_host(o, &e->host_tp, &e->m);
     if (!st) st = open_device(e, o);
     if (st) {
         cuda_close(e);

@@ -24,6 +24,13 @@ typedef struct {
     uint64_t (*peak_bytes)(const void *impl);
 } lavr_dit_engine_ops;
 
+/* Both backends: the rank's host shard (its layers and tp heads of the model file) with the MPI tp
+ * all-reduce it was loaded with (*tp must be destroyed with lavr_tp_mpi_destroy). */
+lavr_status lavr_dit_engine_load_host(const lavr_dit_engine_options *o, lavr_dit_tp *tp, lavr_dit **out);
+/* The head and layer ranges of a host shard (lavr_dit_engine_shard). */
+void lavr_dit_engine_ranges(const lavr_dit *m, int64_t *head_begin, int64_t *heads, int64_t *layer_begin,
+                            int64_t *layer_end);
+
 /* Each backend: loads the shard and returns its table and state. */
 lavr_status lavr_dit_engine_cpu_open(const lavr_dit_engine_options *o, const lavr_dit_engine_ops **ops, void **impl);
 #if LAVR_HAVE_CUDA

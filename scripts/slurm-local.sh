@@ -5,6 +5,9 @@
 # Usage (as root; needs Debian's slurm-wlm and munge):
 #   bash scripts/slurm-local.sh start    # prints the SLURM_CONF to export, waits until the node is idle
 #   export SLURM_CONF=/tmp/lavr-slurm/slurm.conf; sbatch ...; squeue
+#   # the render script on this GPU-less node (2 ranks; tests/slurm/requeue.sh does this):
+#   LAVR=build/lavr LAVR_LAYOUT=steps=1 sbatch --gres=none --ntasks-per-node=2 slurm/render-1node.sbatch \
+#       --model tiny.h5 --image face.png --audio speech.wav --prompt "..." --size 64*64 --out out.mp4
 #   bash scripts/slurm-local.sh stop     # cancels the jobs left, stops the daemons
 # Environment: LAVR_SLURM_DIR (default /tmp/lavr-slurm), LAVR_SLURM_PORT (slurmctld port, default
 # 16817; slurmd uses the next one), so it does not clash with a real Slurm on the standard ports.

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Crash test (issue 7): kill -9 mpirun and every rank of a checkpointing steps=2 render at once, at a
+# seeded random moment after its first checkpoint, rerun the same command, and require the MP4 bytes
+# and the latents to equal the uninterrupted render's.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+resume_init kill-all
+# mpirun killed with -9 cannot remove its session directory and shared-memory files: keep them in
+# the work directory, which the cleanup removes
+mkdir -p "$work/ompi"
+export OMPI_MCA_orte_tmpdir_base=$work/ompi OMPI_MCA_btl_vader_backing_directory=$work/ompi
+
+out=$work/all.mp4 stage=$work/all.stage
+args=("${base_args[@]}" --layout steps=2,tp=1,pp=1,aux=1 --checkpoint-clips 1 --out "$out")
+run_killed all-1 3 ckpt all "$stage" "${args[@]}"
+[ "$killed_at_ckpt" -ge 0 ] || fail "all-1 ended before the kill"
+run_to_end all-2 3 "$stage" "$killed_at_ckpt" "${args[@]}"
+check_same "$out" "$stage"
+echo "PASS: kill -9 of every rank and mpirun, resumed to identical output"
