@@ -11,16 +11,12 @@
 #include <string.h>
 
 #include "core/dtype.h"
+#include "kernels/cuda/cuda_check.h"
 #include "core/rng.h"
 #include "kernels/cuda/dit_kernels.h"
 #include "models/dit_internal.h"
 #include "models/rope.h"
 
-#define CU_TRY(call)                                                                                   \
-    do {                                                                                               \
-        cudaError_t e_ = (call);                                                                       \
-        if (e_ != cudaSuccess) return LAVR_FAIL(LAVR_E_CUDA, "%s: %s", #call, cudaGetErrorString(e_)); \
-    } while (0)
 
 typedef struct {
     uint16_t *w; /* bf16 [out, in] */
@@ -148,7 +144,7 @@ static lavr_status alloc_work(lavr_dit_cuda *g) {
     TRY(dalloc(g, (size_t)(6 * d) * 4, "dit modulation sum", &g->E));
     TRY(dalloc(g, (size_t)(6 * d) * 4, "dit ones", &g->ones));
     for (int64_t i = 0; i < 6 * d; i += 1024)
-        CU_TRY(cudaMemcpy(g->ones + i, ones_host, (size_t)(6 * d - i < 1024 ? 6 * d - i : 1024) * 4,
+        CUDA_TRY(cudaMemcpy(g->ones + i, ones_host, (size_t)(6 * d - i < 1024 ? 6 * d - i : 1024) * 4,
                           cudaMemcpyHostToDevice));
     TRY(dalloc(g, (size_t)(R * d) * 4, "dit residual", &g->xres));
     TRY(dalloc(g, (size_t)(R * d) * 4, "dit norm", &g->a));
@@ -470,8 +466,8 @@ void lavr_dit_cuda_cache_destroy(lavr_dit_cuda *g, lavr_dit_cuda_cache *c) {
 
 lavr_status lavr_dit_cuda_cache_copy_sink(lavr_dit_cuda *g, lavr_dit_cuda_cache *dst, const lavr_dit_cuda_cache *src) {
     const size_t sink = (size_t)(g->nl * g->S * g->dh) * 2;
-    CU_TRY(cudaMemcpyAsync(dst->sink_k, src->sink_k, sink, cudaMemcpyDeviceToDevice, (cudaStream_t)g->stream));
-    CU_TRY(cudaMemcpyAsync(dst->sink_v, src->sink_v, sink, cudaMemcpyDeviceToDevice, (cudaStream_t)g->stream));
+    CUDA_TRY(cudaMemcpyAsync(dst->sink_k, src->sink_k, sink, cudaMemcpyDeviceToDevice, (cudaStream_t)g->stream));
+    CUDA_TRY(cudaMemcpyAsync(dst->sink_v, src->sink_v, sink, cudaMemcpyDeviceToDevice, (cudaStream_t)g->stream));
     memcpy(dst->sink_pos, src->sink_pos, (size_t)(g->S * 3) * sizeof(int64_t));
     dst->ready = src->ready;
     return LAVR_OK;
@@ -501,9 +497,9 @@ lavr_status lavr_dit_cuda_act_upload(lavr_dit_cuda *g, const lavr_dit_act *host,
     a->block_index = host->block_index;
     a->sink_offset = host->sink_offset;
     a->rows = host->rows;
-    CU_TRY(cudaMemcpy(a->x, host->x, (size_t)(host->rows * d) * 4, cudaMemcpyHostToDevice));
-    CU_TRY(cudaMemcpy(a->e, host->e, (size_t)(7 * d) * 4, cudaMemcpyHostToDevice));
-    CU_TRY(cudaMemcpy(a->a_loc, host->a_loc, (size_t)(g->F * (g->NA + 1) * d) * 4, cudaMemcpyHostToDevice));
+    CUDA_TRY(cudaMemcpy(a->x, host->x, (size_t)(host->rows * d) * 4, cudaMemcpyHostToDevice));
+    CUDA_TRY(cudaMemcpy(a->e, host->e, (size_t)(7 * d) * 4, cudaMemcpyHostToDevice));
+    CUDA_TRY(cudaMemcpy(a->a_loc, host->a_loc, (size_t)(g->F * (g->NA + 1) * d) * 4, cudaMemcpyHostToDevice));
     return LAVR_OK;
 }
 
@@ -512,10 +508,10 @@ lavr_status lavr_dit_cuda_act_download(lavr_dit_cuda *g, const lavr_dit_cuda_act
     CHECK_ARG(a->rows <= g->R && host->x + a->rows * d <= host->e,
               "dit cuda: activation of %lld rows does not fit the host activation", (long long)a->rows);
     cudaStream_t s = (cudaStream_t)g->stream;
-    CU_TRY(cudaMemcpyAsync(host->x, a->x, (size_t)(a->rows * d) * 4, cudaMemcpyDeviceToHost, s));
-    CU_TRY(cudaMemcpyAsync(host->e, a->e, (size_t)(7 * d) * 4, cudaMemcpyDeviceToHost, s));
-    CU_TRY(cudaMemcpyAsync(host->a_loc, a->a_loc, (size_t)(g->F * (g->NA + 1) * d) * 4, cudaMemcpyDeviceToHost, s));
-    CU_TRY(cudaStreamSynchronize(s));
+    CUDA_TRY(cudaMemcpyAsync(host->x, a->x, (size_t)(a->rows * d) * 4, cudaMemcpyDeviceToHost, s));
+    CUDA_TRY(cudaMemcpyAsync(host->e, a->e, (size_t)(7 * d) * 4, cudaMemcpyDeviceToHost, s));
+    CUDA_TRY(cudaMemcpyAsync(host->a_loc, a->a_loc, (size_t)(g->F * (g->NA + 1) * d) * 4, cudaMemcpyDeviceToHost, s));
+    CUDA_TRY(cudaStreamSynchronize(s));
     return LAVR_OK;
 }
 
@@ -549,7 +545,7 @@ static lavr_status cache_part(lavr_dit_cuda *g, uint16_t *dev, int64_t layer, ui
     if (!host) return LAVR_OK;
     const size_t bytes = (size_t)(tokens * g->dh) * 2;
     uint16_t *at = dev + (layer - g->lb) * tokens * g->dh;
-    CU_TRY(cudaMemcpyAsync(down ? (void *)host : (void *)at, down ? (const void *)at : (const void *)host, bytes,
+    CUDA_TRY(cudaMemcpyAsync(down ? (void *)host : (void *)at, down ? (const void *)at : (const void *)host, bytes,
                            down ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice, (cudaStream_t)g->stream));
     return LAVR_OK;
 }
@@ -562,7 +558,7 @@ lavr_status lavr_dit_cuda_cache_download(lavr_dit_cuda *g, const lavr_dit_cuda_c
     TRY(cache_part(g, c->win_v, layer, win_v, g->geo.window, 1));
     TRY(cache_part(g, c->sink_k, layer, sink_k, g->S, 1));
     TRY(cache_part(g, c->sink_v, layer, sink_v, g->S, 1));
-    CU_TRY(cudaStreamSynchronize((cudaStream_t)g->stream));
+    CUDA_TRY(cudaStreamSynchronize((cudaStream_t)g->stream));
     return LAVR_OK;
 }
 
@@ -574,7 +570,7 @@ lavr_status lavr_dit_cuda_cache_upload(lavr_dit_cuda *g, lavr_dit_cuda_cache *c,
     TRY(cache_part(g, c->win_v, layer, (uint16_t *)win_v, g->geo.window, 0));
     TRY(cache_part(g, c->sink_k, layer, (uint16_t *)sink_k, g->S, 0));
     TRY(cache_part(g, c->sink_v, layer, (uint16_t *)sink_v, g->S, 0));
-    CU_TRY(cudaStreamSynchronize((cudaStream_t)g->stream));
+    CUDA_TRY(cudaStreamSynchronize((cudaStream_t)g->stream));
     return LAVR_OK;
 }
 
@@ -655,7 +651,7 @@ static lavr_status layer_forward(lavr_dit_cuda *g, int64_t l, lavr_dit_cuda_cach
     TRY(lavr_cuda_gated_residual(x, g->a, E + 2 * d, L, d, 0, g->xres, s));
 
     /* cross-attention: norm3's input rounded to bf16, no modulation, no gate */
-    CU_TRY(cudaMemcpyAsync(g->a, g->xres, (size_t)(L * d) * 4, cudaMemcpyDeviceToDevice, (cudaStream_t)s));
+    CUDA_TRY(cudaMemcpyAsync(g->a, g->xres, (size_t)(L * d) * 4, cudaMemcpyDeviceToDevice, (cudaStream_t)s));
     TRY(lavr_cuda_round_bf16(g->a, L * d, s));
     TRY(lavr_cuda_layernorm(g->a, L, d, w->norm3_w, w->norm3_b, eps, g->a, s));
     TRY(to_op(g, g->a, L * d));
@@ -714,7 +710,7 @@ lavr_status lavr_dit_cuda_forward_layers(lavr_dit_cuda *g, lavr_dit_cuda_cache *
     const int64_t F = g->F, S = g->S, L = g->L;
     if (a->prefill) {
         CHECK_ARG(a->rows == S, "dit cuda prefill: %lld tokens for a sink of %lld", (long long)a->rows, (long long)S);
-        CU_TRY(cudaMemcpyAsync(g->pos_dev, c->sink_pos, (size_t)(S * 3) * 8, cudaMemcpyHostToDevice,
+        CUDA_TRY(cudaMemcpyAsync(g->pos_dev, c->sink_pos, (size_t)(S * 3) * 8, cudaMemcpyHostToDevice,
                                (cudaStream_t)g->stream));
         attn_plan p = {1, 0, 0, g->pos_dev, NULL};
         for (int64_t l = g->lb; l < g->le; l++) TRY(layer_forward(g, l, c, &p, a->x, S, a->e0));
@@ -732,7 +728,7 @@ lavr_status lavr_dit_cuda_forward_layers(lavr_dit_cuda *g, lavr_dit_cuda_cache *
     memcpy(sink_pos, c->sink_pos, (size_t)(S * 3) * sizeof(int64_t));
     const int64_t ref_f = 30 + (f0 - 30 + a->sink_offset > 0 ? f0 - 30 + a->sink_offset : 0);
     for (int64_t t = 0; t < geo->P; t++) sink_pos[t * 3] = ref_f;
-    CU_TRY(cudaMemcpyAsync(g->pos_dev, pos, (size_t)((L + S) * 3) * 8, cudaMemcpyHostToDevice,
+    CUDA_TRY(cudaMemcpyAsync(g->pos_dev, pos, (size_t)((L + S) * 3) * 8, cudaMemcpyHostToDevice,
                            (cudaStream_t)g->stream));
     const int64_t start = a->block_index * L;
     attn_plan p = {0, start % geo->window, start < geo->window ? start % geo->window + L : geo->window, g->pos_dev,

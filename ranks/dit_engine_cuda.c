@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_arena.h"
 #include "models/dit_cuda.h"
 #include "parallel/device.h"
@@ -20,11 +21,6 @@
 #define NCCL_SETUP_TIMEOUT_S 120.0 /* all tp ranks join the communicator within this */
 #define NCCL_WAIT_TIMEOUT_S 600.0  /* a forward's collectives finish within this, or a peer is gone */
 
-#define CU_TRY(call)                                                                                   \
-    do {                                                                                               \
-        cudaError_t e_ = (call);                                                                       \
-        if (e_ != cudaSuccess) return LAVR_FAIL(LAVR_E_CUDA, "%s: %s", #call, cudaGetErrorString(e_)); \
-    } while (0)
 
 typedef struct {
     int device;
@@ -59,7 +55,7 @@ static lavr_status wait_stream(cuda_engine *e) {
 #if LAVR_HAVE_NCCL
     if (e->nccl) return lavr_nccl_sync(e->nccl, e->stream, NCCL_WAIT_TIMEOUT_S);
 #endif
-    CU_TRY(cudaStreamSynchronize(e->stream));
+    CUDA_TRY(cudaStreamSynchronize(e->stream));
     return LAVR_OK;
 }
 
@@ -123,7 +119,7 @@ static void drop_uploaded(lavr_dit *m) {
 
 static lavr_status cuda_prepare(void *impl, const float *context, int64_t rows, int64_t h, int64_t w, int ncaches) {
     cuda_engine *e = impl;
-    CU_TRY(cudaSetDevice(e->device));
+    CUDA_TRY(cudaSetDevice(e->device));
     const lavr_dit_shard *s = lavr_dit_shard_of(e->m);
     lavr_dit_cuda_tp tp = {s->tp.rank, s->tp.size, NULL, NULL};
 #if LAVR_HAVE_NCCL
@@ -196,7 +192,7 @@ static lavr_status cuda_head(void *impl, int cache, float *velocity) {
     TRY(check_cache(e, cache));
     CHECK_ARG(e->velocity, "DiT engine (cuda): the head is on the last pp index");
     TRY(lavr_dit_cuda_head(e->g, &e->dact, e->velocity));
-    CU_TRY(cudaMemcpyAsync(velocity, e->velocity, (size_t)e->velocity_n * sizeof(float), cudaMemcpyDeviceToHost,
+    CUDA_TRY(cudaMemcpyAsync(velocity, e->velocity, (size_t)e->velocity_n * sizeof(float), cudaMemcpyDeviceToHost,
                            e->stream));
     return wait_stream(e);
 }
@@ -298,12 +294,12 @@ static lavr_status open_device(cuda_engine *e, const lavr_dit_engine_options *o)
         return LAVR_FAIL(LAVR_E_UNSUPPORTED, "--backend cuda with tp=%d needs NCCL, and this lavr was built without "
                                              "it (reconfigure with -DLAVR_NCCL=ON, or use tp=1 or --backend cpu)",
                          tp);
-    CU_TRY(cudaSetDevice(e->device));
+    CUDA_TRY(cudaSetDevice(e->device));
     char name[32];
     lavr_device_name(e->device, name, sizeof name);
     TRY(lavr_device_arena_create(name, (size_t)o->gpu_mem_bytes, &e->arena));
     TRY(lavr_cuda_blas_create(0, &e->blas));
-    CU_TRY(cudaStreamCreate(&e->stream));
+    CUDA_TRY(cudaStreamCreate(&e->stream));
 #if LAVR_HAVE_NCCL
     if (tp > 1) TRY(lavr_nccl_create(roles->tp, e->device, NCCL_SETUP_TIMEOUT_S, &e->nccl));
 #else

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/ops_cuda.h"
 
 namespace {
 

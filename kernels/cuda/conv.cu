@@ -2,6 +2,7 @@
  * (time-major, first frame repeated on the left) and the VAE's conv3d by chunked im2col, one output
  * frame and a run of its positions per GEMM so the scratch stays bounded. */
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/ops_cuda.h"
 
 namespace {
 

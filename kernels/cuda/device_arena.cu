@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/ops_cuda.h"
 #include "kernels/cuda/device_arena.h"
 extern "C" {
 #include "core/units.h"

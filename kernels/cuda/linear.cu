@@ -5,13 +5,7 @@
 #include <stdlib.h>
 
 #include "kernels/cuda/cuda_check.h"
-
-#define CUBLAS_TRY(call)                                                                                   \
-    do {                                                                                                   \
-        cublasStatus_t e_ = (call);                                                                        \
-        if (e_ != CUBLAS_STATUS_SUCCESS)                                                                   \
-            return LAVR_FAIL(LAVR_E_CUDA, "%s: %s (%s)", #call, cublasLtGetStatusString(e_), cublasLtGetStatusName(e_)); \
-    } while (0)
+#include "kernels/cuda/ops_cuda.h"
 
 namespace {
 
