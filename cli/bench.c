@@ -17,6 +17,7 @@
 #if LAVR_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dit_kernels.h"
 #include "models/dit_cuda.h"
 #include "models/sampler.h"
@@ -31,6 +32,8 @@ typedef struct {
     int64_t width, height, blocks, warmup, seed;
     lavr_layout layout;
     uint64_t gpu_mem;
+    int fp8, graphs, profile;
+    const char *attention;
 } bench_args;
 
 /* The layout with aux=0 allowed (the bench runs DiT ranks only); any other aux count is refused. */
@@ -66,6 +69,12 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ben
     TRY(cli_get_int(opts, nopts, "warmup", 1, 0, 1000, &a->warmup));
     TRY(cli_get_int(opts, nopts, "blocks", a->warmup + 3, a->warmup + 2, 100000, &a->blocks));
     TRY(cli_get_int(opts, nopts, "seed", 1, 0, INT64_MAX, &a->seed));
+    a->fp8 = cli_flag(opts, nopts, "fp8");
+    a->profile = cli_flag(opts, nopts, "profile");
+    a->attention = cli_get(opts, nopts, "attention", "auto");
+    const char *graphs = cli_get(opts, nopts, "graphs", "on");
+    CHECK_ARG(!strcmp(graphs, "on") || !strcmp(graphs, "off"), "bench: --graphs '%s': expected on or off", graphs);
+    a->graphs = !strcmp(graphs, "on");
     const char *mem = cli_get(opts, nopts, "gpu-mem", NULL);
     a->gpu_mem = 0;
     if (mem) TRY(lavr_parse_bytes(mem, &a->gpu_mem));
@@ -86,14 +95,9 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ben
 
 #if LAVR_HAVE_CUDA
 
-#define CU(call)                                                                                        \
-    do {                                                                                                \
-        cudaError_t e_ = (call);                                                                        \
-        if (e_ != cudaSuccess) return LAVR_FAIL(LAVR_E_CUDA, "%s: %s", #call, cudaGetErrorString(e_)); \
-    } while (0)
-
 enum { R_STEP_MEAN, R_STEP_MIN, R_STEP_MAX, R_PREFILL, R_WEIGHTS, R_PEAK, R_PLAN_ARENA, R_USED, R_TTFF,
-       R_BLOCK_MS, R_DEVICE, R_FIELDS };
+       R_BLOCK_MS, R_DEVICE, R_PROF, R_PROF_END = R_PROF + LAVR_PROF_CATEGORIES, R_PROF_CALLS = R_PROF_END,
+       R_OUTSIDE, R_FIELDS };
 
 typedef struct {
     const bench_args *a;
@@ -113,6 +117,9 @@ typedef struct {
 static lavr_status nccl_sum(void *ctx, float *buf, int64_t n, void *stream) {
     return lavr_nccl_allreduce_sum(ctx, buf, n, LAVR_F32, stream);
 }
+static lavr_status nccl_max(void *ctx, float *buf, int64_t n, void *stream) {
+    return lavr_nccl_allreduce_max(ctx, buf, n, LAVR_F32, stream);
+}
 #endif
 
 static lavr_status fill(bench_rank *b, float *dev, int64_t n, uint64_t stream_id, float scale, int round) {
@@ -128,6 +135,12 @@ static lavr_status run_blocks(bench_rank *b, const lavr_sampler *smp) {
     const int S = a->layout.steps;
     cudaEvent_t *blk_end = b->ev + a->blocks * b->k * 2;
     for (int64_t n = 0; n < a->blocks; n++) {
+        if (a->profile && n == a->warmup) {
+            /* the profile covers the measured blocks only */
+            double drop[LAVR_PROF_CATEGORIES];
+            int64_t calls;
+            TRY(lavr_dit_cuda_profile_take(b->g, drop, &calls));
+        }
         if (b->stage == 0) {
             TRY(fill(b, b->x, n_lat, 0x100000000ull + (uint64_t)n, 1.0f, 1));
         } else {
@@ -140,21 +153,21 @@ static lavr_status run_blocks(bench_rank *b, const lavr_sampler *smp) {
                  1.0f, 1));
         for (int s = 0; s < b->k; s++) {
             const int step = b->stage * b->k + s;
-            CU(cudaEventRecord(b->ev[(n * b->k + s) * 2], b->stream));
+            CUDA_TRY(cudaEventRecord(b->ev[(n * b->k + s) * 2], b->stream));
             TRY(lavr_dit_cuda_embed_tokens(b->g, b->x, n, 4 + (n + step) % 27, &b->act));
             /* time embedding e, e0 of the step (the time MLP is not run by the bench) */
             TRY(fill(b, b->act.e, 7 * d, 0x300000000ull + (uint64_t)step, 0.1f, 0));
             TRY(lavr_dit_cuda_forward_layers(b->g, b->cache[s], &b->act));
             TRY(lavr_dit_cuda_head(b->g, &b->act, b->v));
             TRY(lavr_cuda_euler_step(b->x, b->v, n_lat, smp->sigmas[step + 1] - smp->sigmas[step], b->stream));
-            CU(cudaEventRecord(b->ev[(n * b->k + s) * 2 + 1], b->stream));
+            CUDA_TRY(cudaEventRecord(b->ev[(n * b->k + s) * 2 + 1], b->stream));
         }
         if (b->stage < S - 1) {
 #if LAVR_HAVE_NCCL
             TRY(lavr_nccl_send(b->pipe_comm, b->x, n_lat, LAVR_F32, b->rank + a->layout.tp, b->stream));
 #endif
         }
-        CU(cudaEventRecord(blk_end[n], b->stream));
+        CUDA_TRY(cudaEventRecord(blk_end[n], b->stream));
     }
     return LAVR_OK;
 }
@@ -164,7 +177,7 @@ static lavr_status wait_all(bench_rank *b) {
     if (b->pipe_comm) return lavr_nccl_sync(b->pipe_comm, b->stream, 900.0);
     if (b->tp_comm) return lavr_nccl_sync(b->tp_comm, b->stream, 900.0);
 #endif
-    CU(cudaStreamSynchronize(b->stream));
+    CUDA_TRY(cudaStreamSynchronize(b->stream));
     return LAVR_OK;
 }
 
@@ -179,11 +192,18 @@ static lavr_status run_rank(bench_rank *b, double *res) {
     snprintf(name, sizeof name, "cuda:%d", (int)res[R_DEVICE]);
     TRY(lavr_device_arena_create(name, (size_t)a->gpu_mem, &b->arena));
     TRY(lavr_cuda_blas_create(0, &b->blas));
-    lavr_dit_cuda_tp tp = {b->tp_rank, a->layout.tp, NULL, NULL};
+    lavr_dit_cuda_tp tp = {.rank = b->tp_rank, .size = a->layout.tp};
 #if LAVR_HAVE_NCCL
-    if (a->layout.tp > 1) tp.allreduce_sum = nccl_sum, tp.ctx = b->tp_comm;
+    if (a->layout.tp > 1)
+        tp.allreduce_sum = nccl_sum, tp.allreduce_max = nccl_max, tp.ctx = b->tp_comm, tp.graph_safe = 1;
 #endif
-    TRY(lavr_dit_cuda_create(c, &tp, lh, lw, b->arena, b->blas, b->stream, &b->g));
+    lavr_dit_cuda_options mo = lavr_dit_cuda_options_default();
+    mo.fp8 = a->fp8;
+    mo.graphs = a->graphs;
+    TRY(lavr_dit_attn_path_parse(a->attention, &mo.attention));
+    TRY(lavr_dit_cuda_create_opts(c, &tp, &mo, 0, c->num_layers, lh, lw, b->arena, b->blas, b->stream, &b->g));
+    if (b->rank == 0) printf("bench: attention through %s%s\n", lavr_dit_cuda_attention_path(b->g), a->fp8 ? ", FP8 Linears" : "");
+    if (a->profile) TRY(lavr_dit_cuda_profile(b->g, 1));
     TRY(lavr_dit_cuda_generate(b->g, (uint64_t)a->seed));
     for (int s = 0; s < b->k; s++) TRY(lavr_dit_cuda_cache_create(b->g, &b->cache[s]));
     TRY(lavr_dit_cuda_act_create(b->g, &b->act));
@@ -199,12 +219,12 @@ static lavr_status run_rank(bench_rank *b, double *res) {
     const int64_t nev = a->blocks * b->k * 2 + a->blocks + 2;
     b->ev = calloc((size_t)nev, sizeof(cudaEvent_t));
     if (!b->ev) return LAVR_FAIL(LAVR_E_NOMEM, "bench events");
-    for (int64_t i = 0; i < nev; i++) CU(cudaEventCreate(&b->ev[i]));
+    for (int64_t i = 0; i < nev; i++) CUDA_TRY(cudaEventCreate(&b->ev[i]));
     cudaEvent_t *blk_end = b->ev + a->blocks * b->k * 2, *t0 = blk_end + a->blocks, *pre_end = t0 + 1;
-    CU(cudaStreamSynchronize(b->stream));
+    CUDA_TRY(cudaStreamSynchronize(b->stream));
 
     MPI_TRY(MPI_Barrier(MPI_COMM_WORLD));
-    CU(cudaEventRecord(*t0, b->stream));
+    CUDA_TRY(cudaEventRecord(*t0, b->stream));
     /* sink prefill: the reference and motion tokens at t = 0 (embeddings drawn, not computed) */
     const lavr_dit_geometry *geo = NULL;
     lavr_dit_geometry gbuf;
@@ -215,7 +235,7 @@ static lavr_status run_rank(bench_rank *b, double *res) {
     TRY(fill(b, b->act.e, 7 * d, 0x300000000ull + 99, 0.1f, 0));
     TRY(lavr_dit_cuda_forward_layers(b->g, b->cache[0], &b->act));
     for (int s = 1; s < b->k; s++) TRY(lavr_dit_cuda_cache_copy_sink(b->g, b->cache[s], b->cache[0]));
-    CU(cudaEventRecord(*pre_end, b->stream));
+    CUDA_TRY(cudaEventRecord(*pre_end, b->stream));
     TRY(run_blocks(b, &smp));
     TRY(wait_all(b));
 
@@ -224,22 +244,31 @@ static lavr_status run_rank(bench_rank *b, double *res) {
     int64_t cnt = 0;
     for (int64_t n = a->warmup; n < a->blocks; n++)
         for (int s = 0; s < b->k; s++) {
-            CU(cudaEventElapsedTime(&ms, b->ev[(n * b->k + s) * 2], b->ev[(n * b->k + s) * 2 + 1]));
+            CUDA_TRY(cudaEventElapsedTime(&ms, b->ev[(n * b->k + s) * 2], b->ev[(n * b->k + s) * 2 + 1]));
             sum += ms, cnt++;
             if (ms < mn) mn = ms;
             if (ms > mx) mx = ms;
         }
     res[R_STEP_MEAN] = sum / (double)cnt, res[R_STEP_MIN] = mn, res[R_STEP_MAX] = mx;
-    CU(cudaEventElapsedTime(&ms, *t0, *pre_end));
+    CUDA_TRY(cudaEventElapsedTime(&ms, *t0, *pre_end));
     res[R_PREFILL] = ms;
-    CU(cudaEventElapsedTime(&ms, *t0, blk_end[0]));
+    CUDA_TRY(cudaEventElapsedTime(&ms, *t0, blk_end[0]));
     res[R_TTFF] = ms;
-    CU(cudaEventElapsedTime(&ms, blk_end[a->warmup], blk_end[a->blocks - 1]));
+    CUDA_TRY(cudaEventElapsedTime(&ms, blk_end[a->warmup], blk_end[a->blocks - 1]));
     res[R_BLOCK_MS] = ms / (double)(a->blocks - 1 - a->warmup);
     res[R_WEIGHTS] = (double)lavr_dit_cuda_weight_bytes(b->g);
     res[R_PEAK] = (double)lavr_device_arena_peak(b->arena);
+    res[R_OUTSIDE] = (double)lavr_dit_cuda_outside_bytes(b->g);
+    if (a->profile) {
+        double ms_cat[LAVR_PROF_CATEGORIES];
+        int64_t calls = 0;
+        TRY(lavr_dit_cuda_profile_take(b->g, ms_cat, &calls));
+        const double steps = (double)((a->blocks - a->warmup) * b->k);
+        for (int i = 0; i < LAVR_PROF_CATEGORIES; i++) res[R_PROF + i] = ms_cat[i] / steps;
+        res[R_PROF_CALLS] = (double)calls / steps;
+    }
     size_t free_b = 0, total_b = 0;
-    CU(cudaMemGetInfo(&free_b, &total_b));
+    CUDA_TRY(cudaMemGetInfo(&free_b, &total_b));
     res[R_USED] = (double)(total_b - free_b);
     return LAVR_OK;
 }
@@ -296,6 +325,19 @@ static void report(const bench_args *a, const double *all, int ranks) {
            frames * 1000.0 / last[R_BLOCK_MS], frames);
     printf("plan: the planner's bytes of the rank minus cuBLASLt workspace and NCCL buffers (outside the arena), "
            "text K/V as bf16; dev-used: whole device incl. CUDA context, NCCL, cuBLASLt and the arena's cap\n");
+    if (!a->profile) return;
+    static const char *names[LAVR_PROF_CATEGORIES] = {"attention", "GEMM", "norm/elementwise", "comm", "other"};
+    printf("profile (ms per block-step inside the layers, CUDA events around each op, graphs off):\n");
+    printf("%4s", "rank");
+    for (int i = 0; i < LAVR_PROF_CATEGORIES; i++) printf(" %17s", names[i]);
+    printf(" %10s %10s %9s\n", "sum", "ms/step", "ops/step");
+    for (int r = 0; r < ranks; r++) {
+        const double *x = all + r * R_FIELDS;
+        double sum = 0;
+        printf("%4d", r);
+        for (int i = 0; i < LAVR_PROF_CATEGORIES; i++) printf(" %17.2f", x[R_PROF + i]), sum += x[R_PROF + i];
+        printf(" %10.2f %10.2f %9.0f\n", sum, x[R_STEP_MEAN], x[R_PROF_CALLS]);
+    }
 }
 
 static lavr_status run(const bench_args *a) {
@@ -362,6 +404,10 @@ lavr_status lavr_cmd_bench(int argc, char **argv) {
         {"warmup", 1, "leading blocks left out of the averages (default 1)", NULL},
         {"gpu-mem", 1, "device arena cap per GPU, e.g. 22GiB (default: free memory minus 1 GiB)", NULL},
         {"seed", 1, "seed of the generated weights and inputs (default 1)", NULL},
+        {"fp8", 0, "FP8 e4m3 Linears with per-tensor scales (LiveAvatar's --fp8)", NULL},
+        {"attention", 1, "auto (cuDNN fused SDPA when available, default), cudnn or own (lavr's kernel)", NULL},
+        {"graphs", 1, "on (default): replay each block-step as a CUDA graph; off", NULL},
+        {"profile", 0, "time every op with CUDA events and print ms per op type per block-step (graphs off)", NULL},
         {"help", 0, "print this help", NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -373,6 +419,7 @@ lavr_status lavr_cmd_bench(int argc, char **argv) {
         if (lavr_mpi_world_rank() == 0)
             cli_print_help("usage: mpirun -np S*T lavr bench [--config s2v-14b] [--size 704*384]\n"
                            "           --layout steps=S,tp=T,pp=1,aux=0 [--blocks N] [--warmup W] [--gpu-mem 22GiB]\n"
+                           "           [--fp8] [--attention auto|cudnn|own] [--graphs on|off] [--profile]\n"
                            "Runs the DiT stage pipeline on GPUs with weights generated on each device and reports ms\n"
                            "per block-step per stage, time to first frame, FPS and peak device memory per rank.",
                            opts, nopts);

@@ -1,5 +1,7 @@
-/* The causal DiT on a CUDA device (models/dit_cuda.h): device weights and caches from the arena and the
- * layer / injector / head forward as kernels/cuda launches, step for step the CPU code of dit_block.c. */
+/* The causal DiT on a CUDA device (models/dit_cuda.h): bf16 weights (or FP8 e4m3 with per-tensor scales), step
+ * caches, text K/V and bf16 activations in the arena. A layer is a chain of fused kernels (kernels/cuda/dit_fused.h),
+ * cuBLASLt GEMMs with bias/GELU epilogues and fused attention (cuDNN, or lavr's kernel), step for step the CPU code
+ * of dit_block.c and dit_audio.c at LiveAvatar's rounding points. */
 #include "models/dit_cuda.h"
 
 #if LAVR_HAVE_CUDA
@@ -11,68 +13,166 @@
 #include <string.h>
 
 #include "core/dtype.h"
-#include "kernels/cuda/cuda_check.h"
+#include "core/log.h"
 #include "core/rng.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cudnn_graph.h"
+#include "kernels/cuda/dit_fused.h"
 #include "kernels/cuda/dit_kernels.h"
+#include "kernels/cuda/sdpa.h"
 #include "models/dit_internal.h"
 #include "models/rope.h"
 
+enum { MAX_PARTS = 3, PROF_MAX = 8192, GRAPHS_MAX = 64 };
 
+/* A Linear: parts stacked along the output (q|k|v), each its own tensor of the checkpoint and, with FP8, its
+ * own per-tensor scale. */
 typedef struct {
-    uint16_t *w; /* bf16 [out, in] */
-    float *b;    /* fp32 [out] */
-    int64_t out, in;
-    int split;   /* 1: rows of the tp rank, 2: columns of the tp rank, 0: whole */
+    void *w;        /* bf16 [out, in] or FP8 e4m3 */
+    uint16_t *b;    /* bf16 [out] */
+    float *w_scale; /* FP8: device [parts] dequantisation factors */
+    int64_t out, in, parts;
+    int split;      /* 1: rows of the tp rank, 2: columns of the tp rank, 0: whole */
+    int fp8;
 } dlin;
 
 typedef struct {
-    float *modulation; /* [6d] */
-    dlin sq, sk, sv, so, cq, ck, cv, co, ffn0, ffn2;
+    dlin qkv, so, cq, ck, cv, co, ffn0, ffn2;
     float *s_norm_q, *s_norm_k, *c_norm_q, *c_norm_k, *norm3_w, *norm3_b;
 } dlayer;
 
 typedef struct {
-    dlin q, k, v, o, adain;
+    dlin q, kv, o, adain;
     float *norm_q, *norm_k;
 } dinjector;
+
+typedef struct {
+    const lavr_dit_cuda_cache *cache;
+    int64_t n_valid;
+    int runs;
+    cudaGraphExec_t exec;
+} graph_entry;
 
 struct lavr_dit_cuda {
     lavr_dit_config cfg;
     lavr_dit_cuda_tp tp;
+    lavr_dit_cuda_options opts;
     lavr_dit_geometry geo;
     lavr_device_arena *arena;
     lavr_cuda_blas *blas;
     void *stream;
+    lavr_cudnn *dnn;
+    lavr_cuda_sdpa *sdpa;
+    char attn_desc[96];
     int64_t d, dh, H, D, ff, NA, F, R, L, S, T, head_out;
     int64_t lb, le, nl; /* the layer range [lb, le) held here (pp) and its length */
     uint64_t weight_bytes;
     dlin patch, text0, text2;
     float *cond_bias, *cond_mask, *head_w, *head_b, *head_mod;
+    float *modulation; /* [nl][6d] */
     dinjector *inj;
     int inject_of_layer[256];
-    dlayer *layers;            /* [num_layers]; weights only for [lb, le) */
+    dlayer *layers; /* [num_layers]; weights only for [lb, le) */
     uint16_t *text_k, *text_v; /* [range layers][T][dh] */
     /* working buffers */
-    float *E, *ones, *xres, *a, *q, *k, *v, *att, *hid, *ss, *sink_kf, *head_y, *gin, *emb;
-    uint16_t *op, *kb, *vb;
-    int64_t *pos_dev, *pos_host;
+    float *E, *x32, *y32, *ss, *fac_block, *fac_sink, *head_y, *emb, *emb32, *ones, *stats, *fp8_scalars;
+    uint16_t *a_bf, *qkv, *q_bf, *att, *o2, *ob, *hid, *kb, *gs_bf, *al_bf, *emb_bf, *kvx, *k_bf, *op;
+    uint8_t *xq;
+    int64_t *dparams, *pos_dev;
+    int64_t xq_bytes;
+    /* profiling and graphs */
+    int prof_on, prof_n;
+    cudaEvent_t *prof_ev;
+    unsigned char *prof_cat;
+    double prof_ms[LAVR_PROF_CATEGORIES];
+    int64_t prof_calls;
+    graph_entry graphs[GRAPHS_MAX];
+    int capturing;
 };
 
 struct lavr_dit_cuda_cache {
     uint16_t *win_k, *win_v, *sink_k, *sink_v; /* [range layers][window|sink][dh] */
     int64_t *sink_pos;                         /* host [sink][3] */
+    int64_t *sink_pos_dev;                     /* device copy */
     int ready;
 };
 
+lavr_dit_cuda_options lavr_dit_cuda_options_default(void) {
+    lavr_dit_cuda_options o = {.fp8 = 0, .attention = LAVR_DIT_ATTN_AUTO, .graphs = 1};
+    return o;
+}
+
+lavr_status lavr_dit_attn_path_parse(const char *text, lavr_dit_attn_path *out) {
+    if (!strcmp(text, "auto")) *out = LAVR_DIT_ATTN_AUTO;
+    else if (!strcmp(text, "cudnn")) *out = LAVR_DIT_ATTN_CUDNN;
+    else if (!strcmp(text, "own")) *out = LAVR_DIT_ATTN_OWN;
+    else return LAVR_FAIL(LAVR_E_ARG, "--attention '%s': expected auto, cudnn or own", text);
+    return LAVR_OK;
+}
+
+/* ---- profiling ----------------------------------------------------------------------------------- */
+static void prof_mark(lavr_dit_cuda *g, int cat) {
+    if (!g->prof_on || g->prof_n >= PROF_MAX) return;
+    if (cudaEventRecord(g->prof_ev[2 * g->prof_n], (cudaStream_t)g->stream) == cudaSuccess)
+        g->prof_cat[g->prof_n] = (unsigned char)cat;
+}
+static void prof_done(lavr_dit_cuda *g) {
+    if (!g->prof_on || g->prof_n >= PROF_MAX) return;
+    if (cudaEventRecord(g->prof_ev[2 * g->prof_n + 1], (cudaStream_t)g->stream) == cudaSuccess) g->prof_n++;
+}
+/* runs one op under the profiler's category */
+#define OP(cat, expr)                     \
+    do {                                  \
+        prof_mark(g, (cat));              \
+        lavr_status op_s_ = (expr);       \
+        prof_done(g);                     \
+        if (op_s_) return op_s_;          \
+    } while (0)
+
+lavr_status lavr_dit_cuda_profile(lavr_dit_cuda *g, int on) {
+    if (on && !g->prof_ev) {
+        g->prof_ev = calloc(2 * PROF_MAX, sizeof *g->prof_ev);
+        g->prof_cat = calloc(PROF_MAX, 1);
+        if (!g->prof_ev || !g->prof_cat) return LAVR_FAIL(LAVR_E_NOMEM, "dit profile events");
+        for (int i = 0; i < 2 * PROF_MAX; i++) CUDA_TRY(cudaEventCreate(&g->prof_ev[i]));
+    }
+    g->prof_on = on;
+    g->prof_n = 0;
+    return LAVR_OK;
+}
+
+lavr_status lavr_dit_cuda_profile_take(lavr_dit_cuda *g, double ms[LAVR_PROF_CATEGORIES], int64_t *calls) {
+    CUDA_TRY(cudaStreamSynchronize((cudaStream_t)g->stream));
+    for (int i = 0; i < g->prof_n; i++) {
+        float t = 0;
+        CUDA_TRY(cudaEventElapsedTime(&t, g->prof_ev[2 * i], g->prof_ev[2 * i + 1]));
+        g->prof_ms[g->prof_cat[i]] += t;
+    }
+    g->prof_calls += g->prof_n;
+    g->prof_n = 0;
+    for (int c = 0; c < LAVR_PROF_CATEGORIES; c++) ms[c] = g->prof_ms[c], g->prof_ms[c] = 0;
+    *calls = g->prof_calls;
+    g->prof_calls = 0;
+    return LAVR_OK;
+}
+
+/* ---- allocation ------------------------------------------------------------------------------------ */
 static lavr_status dalloc(lavr_dit_cuda *g, size_t bytes, const char *what, void *out) {
     return lavr_device_arena_alloc(g->arena, bytes, what, (void **)out);
 }
 
-static lavr_status lin_alloc(lavr_dit_cuda *g, dlin *l, int64_t out, int64_t in, int split, const char *what) {
-    l->out = out, l->in = in, l->split = split;
-    TRY(dalloc(g, (size_t)(out * in) * 2, what, &l->w));
-    TRY(dalloc(g, (size_t)out * 4, what, &l->b));
-    g->weight_bytes += (uint64_t)(out * in) * 2 + (uint64_t)out * 4;
+/* FP8 applies to the Linears LiveAvatar quantises: not the patch/text/time embeddings, not the head */
+static lavr_status lin_alloc(lavr_dit_cuda *g, dlin *l, int64_t out, int64_t in, int64_t parts, int split, int fp8,
+                             const char *what) {
+    l->out = out, l->in = in, l->parts = parts, l->split = split, l->fp8 = fp8 && g->opts.fp8;
+    const size_t wbytes = (size_t)(out * in) * (l->fp8 ? 1 : 2);
+    TRY(dalloc(g, wbytes, what, &l->w));
+    TRY(dalloc(g, (size_t)out * 2, what, &l->b));
+    g->weight_bytes += wbytes + (uint64_t)out * 2;
+    if (l->fp8) {
+        TRY(dalloc(g, (size_t)parts * sizeof(float), what, &l->w_scale));
+        g->weight_bytes += (uint64_t)parts * sizeof(float);
+    }
     return LAVR_OK;
 }
 
@@ -87,31 +187,39 @@ static int holds_injector(const lavr_dit_cuda *g, int j) {
     return l >= g->lb && l < g->le;
 }
 
+static int any_injector(const lavr_dit_cuda *g) {
+    for (int j = 0; j < g->cfg.n_inject; j++)
+        if (holds_injector(g, j)) return 1;
+    return 0;
+}
+
 static lavr_status alloc_weights(lavr_dit_cuda *g) {
     const lavr_dit_config *c = &g->cfg;
     const int64_t d = g->d, dh = g->dh, ff = g->ff;
     /* as a CPU shard: embeddings with the first layer, the head with the last, the text MLP everywhere */
     if (g->lb == 0) {
-        TRY(lin_alloc(g, &g->patch, d, c->in_dim * 4, 0, "dit patch embedding"));
+        TRY(lin_alloc(g, &g->patch, d, c->in_dim * 4, 1, 0, 0, "dit patch embedding"));
         TRY(vec_alloc(g, &g->cond_bias, d, "dit pose bias"));
         TRY(vec_alloc(g, &g->cond_mask, 3 * d, "dit type embedding"));
     }
-    TRY(lin_alloc(g, &g->text0, d, c->text_dim, 0, "dit text embedding"));
-    TRY(lin_alloc(g, &g->text2, d, d, 0, "dit text embedding"));
+    TRY(lin_alloc(g, &g->text0, d, c->text_dim, 1, 0, 0, "dit text embedding"));
+    TRY(lin_alloc(g, &g->text2, d, d, 1, 0, 0, "dit text embedding"));
     if (g->le == c->num_layers) {
         TRY(vec_alloc(g, &g->head_w, g->head_out * d, "dit head"));
         TRY(vec_alloc(g, &g->head_b, g->head_out, "dit head"));
         TRY(vec_alloc(g, &g->head_mod, 2 * d, "dit head modulation"));
     }
+    TRY(vec_alloc(g, &g->modulation, g->nl * 6 * d, "dit modulation"));
     for (int64_t l = g->lb; l < g->le; l++) {
         dlayer *w = &g->layers[l];
-        TRY(vec_alloc(g, &w->modulation, 6 * d, "dit modulation"));
-        dlin *rows[6] = {&w->sq, &w->sk, &w->sv, &w->cq, &w->ck, &w->cv};
-        for (int i = 0; i < 6; i++) TRY(lin_alloc(g, rows[i], dh, d, 1, "dit attention"));
-        TRY(lin_alloc(g, &w->so, d, dh, 2, "dit attention"));
-        TRY(lin_alloc(g, &w->co, d, dh, 2, "dit attention"));
-        TRY(lin_alloc(g, &w->ffn0, ff, d, 1, "dit ffn"));
-        TRY(lin_alloc(g, &w->ffn2, d, ff, 2, "dit ffn"));
+        TRY(lin_alloc(g, &w->qkv, 3 * dh, d, 3, 1, 1, "dit attention"));
+        TRY(lin_alloc(g, &w->cq, dh, d, 1, 1, 1, "dit attention"));
+        TRY(lin_alloc(g, &w->ck, dh, d, 1, 1, 1, "dit attention"));
+        TRY(lin_alloc(g, &w->cv, dh, d, 1, 1, 1, "dit attention"));
+        TRY(lin_alloc(g, &w->so, d, dh, 1, 2, 1, "dit attention"));
+        TRY(lin_alloc(g, &w->co, d, dh, 1, 2, 1, "dit attention"));
+        TRY(lin_alloc(g, &w->ffn0, ff, d, 1, 1, 1, "dit ffn"));
+        TRY(lin_alloc(g, &w->ffn2, d, ff, 1, 2, 1, "dit ffn"));
         float **hv[4] = {&w->s_norm_q, &w->s_norm_k, &w->c_norm_q, &w->c_norm_k};
         for (int i = 0; i < 4; i++) TRY(vec_alloc(g, hv[i], dh, "dit q/k norm"));
         TRY(vec_alloc(g, &w->norm3_w, d, "dit norm3"));
@@ -120,11 +228,10 @@ static lavr_status alloc_weights(lavr_dit_cuda *g) {
     for (int j = 0; j < c->n_inject; j++) {
         if (!holds_injector(g, j)) continue;
         dinjector *inj = &g->inj[j];
-        TRY(lin_alloc(g, &inj->q, dh, d, 1, "dit audio injector"));
-        TRY(lin_alloc(g, &inj->k, dh, d, 1, "dit audio injector"));
-        TRY(lin_alloc(g, &inj->v, dh, d, 1, "dit audio injector"));
-        TRY(lin_alloc(g, &inj->o, d, dh, 2, "dit audio injector"));
-        TRY(lin_alloc(g, &inj->adain, 2 * d, d, 0, "dit audio injector"));
+        TRY(lin_alloc(g, &inj->q, dh, d, 1, 1, 1, "dit audio injector"));
+        TRY(lin_alloc(g, &inj->kv, 2 * dh, d, 2, 1, 1, "dit audio injector"));
+        TRY(lin_alloc(g, &inj->o, d, dh, 1, 2, 1, "dit audio injector"));
+        TRY(lin_alloc(g, &inj->adain, 2 * d, d, 1, 0, 1, "dit audio injector"));
         TRY(vec_alloc(g, &inj->norm_q, dh, "dit audio injector"));
         TRY(vec_alloc(g, &inj->norm_k, dh, "dit audio injector"));
     }
@@ -134,47 +241,94 @@ static lavr_status alloc_weights(lavr_dit_cuda *g) {
     return LAVR_OK;
 }
 
+static int64_t max3(int64_t a, int64_t b, int64_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
+
 static lavr_status alloc_work(lavr_dit_cuda *g) {
-    const int64_t d = g->d, dh = g->dh, R = g->R, ff = g->ff, S = g->S, NA = g->NA;
-    int64_t opn = R * (d > ff ? d : ff);
-    if (opn < g->T * g->cfg.text_dim) opn = g->T * g->cfg.text_dim;
-    if (opn < g->T * d) opn = g->T * d;
+    const int64_t d = g->d, dh = g->dh, R = g->R, ff = g->ff, S = g->S, NA = g->NA, F = g->F, L = g->L;
+    const int64_t half = g->D / 2;
     float ones_host[1024];
     for (int i = 0; i < 1024; i++) ones_host[i] = 1.0f;
-    TRY(dalloc(g, (size_t)(6 * d) * 4, "dit modulation sum", &g->E));
+    TRY(dalloc(g, (size_t)(g->nl * 6 * d) * 4, "dit modulation sums", &g->E));
     TRY(dalloc(g, (size_t)(6 * d) * 4, "dit ones", &g->ones));
     for (int64_t i = 0; i < 6 * d; i += 1024)
         CUDA_TRY(cudaMemcpy(g->ones + i, ones_host, (size_t)(6 * d - i < 1024 ? 6 * d - i : 1024) * 4,
-                          cudaMemcpyHostToDevice));
-    TRY(dalloc(g, (size_t)(R * d) * 4, "dit residual", &g->xres));
-    TRY(dalloc(g, (size_t)(R * d) * 4, "dit norm", &g->a));
-    TRY(dalloc(g, (size_t)(R * dh) * 4, "dit q", &g->q));
-    TRY(dalloc(g, (size_t)(R * dh) * 4, "dit k", &g->k));
-    TRY(dalloc(g, (size_t)(R * dh) * 4, "dit v", &g->v));
-    TRY(dalloc(g, (size_t)(R * dh) * 4, "dit attention out", &g->att));
-    TRY(dalloc(g, (size_t)(R * ff) * 4, "dit ffn hidden", &g->hid));
-    TRY(dalloc(g, (size_t)(R > g->T ? R : g->T) * 4, "dit rms sums", &g->ss));
-    TRY(dalloc(g, (size_t)(S * dh) * 4, "dit sink keys", &g->sink_kf));
+                            cudaMemcpyHostToDevice));
+    TRY(dalloc(g, (size_t)(R * d) * 4, "dit residual", &g->x32));
+    if (g->tp.size > 1) TRY(dalloc(g, (size_t)(R * d) * 4, "dit tp partial sums", &g->y32));
+    /* the row statistics serve blocks, the sink, the text (set_context) and the audio tokens */
+    const int64_t rows_any = max3(R, g->T, F * NA);
+    TRY(dalloc(g, (size_t)(rows_any * 2) * 4, "dit rms sums", &g->ss));
+    TRY(dalloc(g, (size_t)(L * half) * 8, "dit rope factors", &g->fac_block));
+    TRY(dalloc(g, (size_t)(S * half) * 8, "dit sink rope factors", &g->fac_sink));
     TRY(dalloc(g, (size_t)(g->L * g->head_out) * 4, "dit head out", &g->head_y));
-    TRY(dalloc(g, (size_t)d * 4, "dit adain input", &g->gin));
-    TRY(dalloc(g, (size_t)(2 * d) * 4, "dit adain", &g->emb));
-    TRY(dalloc(g, (size_t)opn * 2, "dit GEMM operand", &g->op));
-    TRY(dalloc(g, (size_t)((R > S ? R : S) * dh) * 2, "dit roped keys", &g->kb));
-    TRY(dalloc(g, (size_t)(NA * dh) * 2, "dit audio values", &g->vb));
-    TRY(dalloc(g, (size_t)((R + S) * 3) * 8, "dit positions", &g->pos_dev));
-    g->pos_host = malloc((size_t)((R + S) * 3) * sizeof(int64_t));
-    if (!g->pos_host) return LAVR_FAIL(LAVR_E_NOMEM, "dit positions");
+    TRY(dalloc(g, (size_t)(2 * d) * 4, "dit head modulation sum", &g->emb));
+    TRY(dalloc(g, (size_t)(2 * g->H * R) * 4, "dit attention statistics", &g->stats));
+    TRY(dalloc(g, (size_t)(R * d) * 2, "dit norm output", &g->a_bf));
+    TRY(dalloc(g, (size_t)(R * 3 * dh) * 2, "dit q/k/v", &g->qkv));
+    TRY(dalloc(g, (size_t)(R * dh) * 2, "dit q", &g->q_bf));
+    TRY(dalloc(g, (size_t)(R * dh) * 2, "dit attention out", &g->att));
+    TRY(dalloc(g, (size_t)(L * dh) * 2, "dit attention partial", &g->o2));
+    TRY(dalloc(g, (size_t)(R * d) * 2, "dit projection out", &g->ob));
+    TRY(dalloc(g, (size_t)(R * ff) * 2, "dit ffn hidden", &g->hid));
+    TRY(dalloc(g, (size_t)(S * dh) * 2, "dit roped sink keys", &g->kb));
+    TRY(dalloc(g, (size_t)(max3(g->T * g->cfg.text_dim, g->T * d, 1)) * 2, "dit text operand", &g->op));
+    if (any_injector(g)) {
+        TRY(dalloc(g, (size_t)(F * d) * 2, "dit audio AdaLN input", &g->gs_bf));
+        TRY(dalloc(g, (size_t)(F * NA * d) * 2, "dit audio tokens", &g->al_bf));
+        TRY(dalloc(g, (size_t)(F * 2 * d) * 2, "dit audio AdaLN", &g->emb_bf));
+        TRY(dalloc(g, (size_t)(F * 2 * d) * 4, "dit audio AdaLN", &g->emb32));
+        TRY(dalloc(g, (size_t)(F * NA * 2 * dh) * 2, "dit audio k/v", &g->kvx));
+        TRY(dalloc(g, (size_t)(F * NA * dh) * 2, "dit audio k", &g->k_bf));
+    }
+    if (g->opts.fp8) {
+        g->xq_bytes = max3(R * (d > ff ? d : ff), rows_any * d, 1);
+        TRY(dalloc(g, (size_t)g->xq_bytes, "dit FP8 operand", &g->xq));
+        TRY(dalloc(g, 2 * sizeof(float), "dit FP8 scales", &g->fp8_scalars));
+    }
+    TRY(dalloc(g, 4 * sizeof(int64_t), "dit forward parameters", &g->dparams));
+    return LAVR_OK;
+}
+
+static void describe_attention(lavr_dit_cuda *g) {
+    if (g->sdpa) {
+        char v[48];
+        lavr_cudnn_describe(v, sizeof v);
+        snprintf(g->attn_desc, sizeof g->attn_desc, "%s fused SDPA", v);
+    } else {
+        snprintf(g->attn_desc, sizeof g->attn_desc, "lavr flash kernel (mma.sync bf16)");
+    }
+}
+
+static lavr_status open_attention(lavr_dit_cuda *g) {
+    if (g->opts.attention == LAVR_DIT_ATTN_OWN) return LAVR_OK;
+    lavr_status st = lavr_cudnn_create(g->stream, &g->dnn);
+    if (!st) st = lavr_cuda_sdpa_create(g->dnn, &g->sdpa);
+    if (st && g->opts.attention == LAVR_DIT_ATTN_CUDNN) return lavr_error_wrap(st, "--attention cudnn");
+    if (st) {
+        LOG_INFO("dit: %s; attention runs on lavr's kernel", lavr_error_message());
+        lavr_error_clear();
+        lavr_cuda_sdpa_destroy(g->sdpa);
+        lavr_cudnn_destroy(g->dnn);
+        g->sdpa = NULL, g->dnn = NULL;
+    }
     return LAVR_OK;
 }
 
 lavr_status lavr_dit_cuda_create(const lavr_dit_config *cfg, const lavr_dit_cuda_tp *tp, int64_t h, int64_t w,
                                  lavr_device_arena *arena, lavr_cuda_blas *blas, void *stream, lavr_dit_cuda **out) {
-    return lavr_dit_cuda_create_range(cfg, tp, 0, cfg->num_layers, h, w, arena, blas, stream, out);
+    return lavr_dit_cuda_create_opts(cfg, tp, NULL, 0, cfg->num_layers, h, w, arena, blas, stream, out);
 }
 
 lavr_status lavr_dit_cuda_create_range(const lavr_dit_config *cfg, const lavr_dit_cuda_tp *tp, int64_t layer_begin,
                                        int64_t layer_end, int64_t h, int64_t w, lavr_device_arena *arena,
                                        lavr_cuda_blas *blas, void *stream, lavr_dit_cuda **out) {
+    return lavr_dit_cuda_create_opts(cfg, tp, NULL, layer_begin, layer_end, h, w, arena, blas, stream, out);
+}
+
+lavr_status lavr_dit_cuda_create_opts(const lavr_dit_config *cfg, const lavr_dit_cuda_tp *tp,
+                                      const lavr_dit_cuda_options *opts, int64_t layer_begin, int64_t layer_end,
+                                      int64_t h, int64_t w, lavr_device_arena *arena, lavr_cuda_blas *blas,
+                                      void *stream, lavr_dit_cuda **out) {
     *out = NULL;
     CHECK_ARG(layer_begin >= 0 && layer_begin < layer_end && layer_end <= cfg->num_layers,
               "dit cuda: layer range [%lld, %lld) is not inside the model's %lld layers", (long long)layer_begin,
@@ -184,10 +338,17 @@ lavr_status lavr_dit_cuda_create_range(const lavr_dit_config *cfg, const lavr_di
               "dit cuda: tp %d does not split %lld heads and FFN %lld", tp->size, (long long)cfg->num_heads,
               (long long)cfg->ffn_dim);
     CHECK_ARG(cfg->num_layers <= 256, "dit cuda: %lld layers (at most 256)", (long long)cfg->num_layers);
+    lavr_dit_cuda_options o = opts ? *opts : lavr_dit_cuda_options_default();
+    CHECK_ARG(!o.fp8 || tp->size == 1 || tp->allreduce_max,
+              "--fp8 with tp=%d needs the group's maximum (NCCL); use tp=1 or build with NCCL", tp->size);
+    CHECK_ARG(!o.fp8 || (cfg->dim % 16 == 0 && cfg->ffn_dim / tp->size % 16 == 0 && cfg->dim / tp->size % 16 == 0),
+              "--fp8 needs widths that are multiples of 16 (dim %lld, ffn %lld, tp %d)", (long long)cfg->dim,
+              (long long)cfg->ffn_dim, tp->size);
     lavr_dit_cuda *g = calloc(1, sizeof *g);
     if (!g) return LAVR_FAIL(LAVR_E_NOMEM, "dit cuda");
     g->cfg = *cfg;
     g->tp = *tp;
+    g->opts = o;
     g->arena = arena, g->blas = blas, g->stream = stream;
     g->lb = layer_begin, g->le = layer_end, g->nl = layer_end - layer_begin;
     lavr_status st = lavr_dit_geometry_of(cfg, h, w, &g->geo);
@@ -210,12 +371,14 @@ lavr_status lavr_dit_cuda_create_range(const lavr_dit_config *cfg, const lavr_di
     g->layers = calloc((size_t)cfg->num_layers, sizeof *g->layers);
     g->inj = calloc((size_t)(cfg->n_inject > 0 ? cfg->n_inject : 1), sizeof *g->inj);
     if (!st && (!g->layers || !g->inj)) st = LAVR_FAIL(LAVR_E_NOMEM, "dit cuda layers");
+    if (!st) st = open_attention(g);
     if (!st) st = alloc_weights(g);
     if (!st) st = alloc_work(g);
     if (st) {
         lavr_dit_cuda_destroy(g);
         return st;
     }
+    describe_attention(g);
     *out = g;
     return LAVR_OK;
 }
@@ -223,15 +386,46 @@ lavr_status lavr_dit_cuda_create_range(const lavr_dit_config *cfg, const lavr_di
 void lavr_dit_cuda_destroy(lavr_dit_cuda *g) {
     /* device buffers belong to the arena, which the caller destroys */
     if (!g) return;
+    for (int i = 0; i < GRAPHS_MAX; i++)
+        if (g->graphs[i].exec) cudaGraphExecDestroy(g->graphs[i].exec);
+    if (g->prof_ev)
+        for (int i = 0; i < 2 * PROF_MAX; i++) cudaEventDestroy(g->prof_ev[i]);
+    free(g->prof_ev);
+    free(g->prof_cat);
+    lavr_cuda_sdpa_destroy(g->sdpa);
+    lavr_cudnn_destroy(g->dnn);
     free(g->layers);
     free(g->inj);
-    free(g->pos_host);
     free(g);
 }
 
 uint64_t lavr_dit_cuda_weight_bytes(const lavr_dit_cuda *g) { return g->weight_bytes; }
+const char *lavr_dit_cuda_attention_path(const lavr_dit_cuda *g) { return g->attn_desc; }
+uint64_t lavr_dit_cuda_outside_bytes(const lavr_dit_cuda *g) { return lavr_cuda_sdpa_workspace_bytes(g->sdpa); }
+
+/* ---- FP8 ------------------------------------------------------------------------------------------------ */
+/* amax of a bf16 operand; the maximum over the tp group when the tensor is split across it */
+static lavr_status amax_of(lavr_dit_cuda *g, const uint16_t *x, int64_t n, int group, float *amax) {
+    OP(LAVR_PROF_OTHER, lavr_cuda_amax_bf16(x, n, amax, g->stream));
+    if (group && g->tp.size > 1) OP(LAVR_PROF_COMM, g->tp.allreduce_max(g->tp.ctx, amax, 1, g->stream));
+    return LAVR_OK;
+}
+
+/* part `part` of l from a bf16 device tensor src [rows, in] (the staging copy of one checkpoint tensor) */
+static lavr_status put_part(lavr_dit_cuda *g, const dlin *l, int64_t part, const uint16_t *src) {
+    const int64_t rows = l->out / l->parts, n = rows * l->in;
+    if (!l->fp8) {
+        CUDA_TRY(cudaMemcpyAsync((uint16_t *)l->w + part * n, src, (size_t)n * 2, cudaMemcpyDeviceToDevice,
+                                 (cudaStream_t)g->stream));
+        return LAVR_OK;
+    }
+    /* LiveAvatar: s = min(448 / amax(W), 448) over the whole tensor, q = e4m3(clamp(W s)), 1/s kept */
+    TRY(amax_of(g, src, n, l->split != 0, g->fp8_scalars));
+    return lavr_cuda_quantize_fp8(src, n, g->fp8_scalars, (uint8_t *)l->w + part * n, l->w_scale + part, g->stream);
+}
 
 /* ---- weights: upload from a CPU shard ----------------------------------------------------------- */
+/* host tensor -> device, converted to bf16 (bf16 set) or fp32 */
 static lavr_status put(const lavr_tensor *t, int64_t n, int bf16, void *dev) {
     CHECK_ARG(lavr_tensor_numel(t) == n, "dit cuda upload: tensor of %lld elements, expected %lld",
               (long long)lavr_tensor_numel(t), (long long)n);
@@ -248,23 +442,52 @@ static lavr_status put(const lavr_tensor *t, int64_t n, int bf16, void *dev) {
     return LAVR_OK;
 }
 
-static lavr_status put_lin(const lavr_dit_linear *src, dlin *l) {
-    TRY(put(&src->w, l->out * l->in, 1, l->w));
-    return put(&src->b, l->out, 0, l->b);
+typedef struct {
+    lavr_dit_cuda *g;
+    uint16_t *staging; /* bf16 scratch of the largest Linear part */
+    int64_t staging_n;
+    uint64_t seed;     /* generate */
+} fill_ctx;
+
+static lavr_status staging_open(lavr_dit_cuda *g, fill_ctx *f) {
+    memset(f, 0, sizeof *f);
+    f->g = g;
+    /* the largest single tensor of a Linear: FFN, a q/k/v part, AdaLN [2d, d], the embeddings */
+    const int64_t d = g->d, c[5] = {g->ff * d, g->dh * d, 2 * d * d, d * g->cfg.text_dim, d * g->cfg.in_dim * 4};
+    f->staging_n = 0;
+    for (int i = 0; i < 5; i++)
+        if (c[i] > f->staging_n) f->staging_n = c[i];
+    return dalloc(g, (size_t)f->staging_n * 2, "dit weight staging", &f->staging);
 }
+
+static lavr_status staging_close(fill_ctx *f) {
+    CUDA_TRY(cudaStreamSynchronize((cudaStream_t)f->g->stream));
+    return lavr_device_arena_free(f->g->arena, f->staging);
+}
+
+static lavr_status up_part(fill_ctx *f, const lavr_dit_linear *src, const dlin *l, int64_t part) {
+    const int64_t rows = l->out / l->parts;
+    TRY(put(&src->w, rows * l->in, 1, f->staging));
+    TRY(put_part(f->g, l, part, f->staging));
+    return put(&src->b, rows, 1, l->b + part * rows);
+}
+
+static lavr_status up_lin(fill_ctx *f, const lavr_dit_linear *src, const dlin *l) { return up_part(f, src, l, 0); }
 
 lavr_status lavr_dit_cuda_upload(lavr_dit_cuda *g, const lavr_dit *m) {
     const lavr_dit_shard *s = lavr_dit_shard_of(m);
     CHECK_ARG(s->layer_begin == g->lb && s->layer_end == g->le && s->tp.size == g->tp.size &&
                   s->tp.rank == g->tp.rank && m->cfg.dim == g->d && m->cfg.num_layers == g->cfg.num_layers,
               "dit cuda upload: the CPU model is another shard or size");
+    fill_ctx f;
+    TRY(staging_open(g, &f));
     if (g->lb == 0) {
-        TRY(put_lin(&m->patch, &g->patch));
+        TRY(up_lin(&f, &m->patch, &g->patch));
         TRY(put(&m->cond.b, g->d, 0, g->cond_bias));
         TRY(put(&m->cond_mask, 3 * g->d, 0, g->cond_mask));
     }
-    TRY(put_lin(&m->text0, &g->text0));
-    TRY(put_lin(&m->text2, &g->text2));
+    TRY(up_lin(&f, &m->text0, &g->text0));
+    TRY(up_lin(&f, &m->text2, &g->text2));
     if (g->le == g->cfg.num_layers) {
         TRY(put(&m->head.w, g->head_out * g->d, 0, g->head_w));
         TRY(put(&m->head.b, g->head_out, 0, g->head_b));
@@ -273,10 +496,13 @@ lavr_status lavr_dit_cuda_upload(lavr_dit_cuda *g, const lavr_dit *m) {
     for (int64_t l = g->lb; l < g->le; l++) {
         const lavr_dit_layer *h = &m->layers[l - g->lb];
         dlayer *w = &g->layers[l];
-        TRY(put(&h->modulation, 6 * g->d, 0, w->modulation));
-        const lavr_dit_linear *hs[10] = {&h->sq, &h->sk, &h->sv, &h->so, &h->cq, &h->ck, &h->cv, &h->co, &h->ffn0, &h->ffn2};
-        dlin *ws[10] = {&w->sq, &w->sk, &w->sv, &w->so, &w->cq, &w->ck, &w->cv, &w->co, &w->ffn0, &w->ffn2};
-        for (int i = 0; i < 10; i++) TRY(put_lin(hs[i], ws[i]));
+        TRY(put(&h->modulation, 6 * g->d, 0, g->modulation + (l - g->lb) * 6 * g->d));
+        TRY(up_part(&f, &h->sq, &w->qkv, 0));
+        TRY(up_part(&f, &h->sk, &w->qkv, 1));
+        TRY(up_part(&f, &h->sv, &w->qkv, 2));
+        const lavr_dit_linear *hs[7] = {&h->so, &h->cq, &h->ck, &h->cv, &h->co, &h->ffn0, &h->ffn2};
+        const dlin *ws[7] = {&w->so, &w->cq, &w->ck, &w->cv, &w->co, &w->ffn0, &w->ffn2};
+        for (int i = 0; i < 7; i++) TRY(up_lin(&f, hs[i], ws[i]));
         const lavr_tensor *hv[4] = {&h->s_norm_q, &h->s_norm_k, &h->c_norm_q, &h->c_norm_k};
         float *wv[4] = {w->s_norm_q, w->s_norm_k, w->c_norm_q, w->c_norm_k};
         for (int i = 0; i < 4; i++) TRY(put(hv[i], g->dh, 0, wv[i]));
@@ -287,52 +513,51 @@ lavr_status lavr_dit_cuda_upload(lavr_dit_cuda *g, const lavr_dit *m) {
         if (!holds_injector(g, j)) continue;
         const lavr_dit_injector *h = &m->injectors[j];
         dinjector *w = &g->inj[j];
-        TRY(put_lin(&h->q, &w->q));
-        TRY(put_lin(&h->k, &w->k));
-        TRY(put_lin(&h->v, &w->v));
-        TRY(put_lin(&h->o, &w->o));
-        TRY(put_lin(&h->adain, &w->adain));
+        TRY(up_lin(&f, &h->q, &w->q));
+        TRY(up_part(&f, &h->k, &w->kv, 0));
+        TRY(up_part(&f, &h->v, &w->kv, 1));
+        TRY(up_lin(&f, &h->o, &w->o));
+        TRY(up_lin(&f, &h->adain, &w->adain));
         TRY(put(&h->norm_q, g->dh, 0, w->norm_q));
         TRY(put(&h->norm_k, g->dh, 0, w->norm_k));
     }
-    return LAVR_OK;
+    return staging_close(&f);
 }
 
 /* ---- weights: generated on the device ------------------------------------------------------------- */
-typedef struct {
-    lavr_dit_cuda *g;
-    uint64_t seed;
-} gen_ctx;
-
 /* tensors split over the tp group take the rank's part of a stream; whole tensors the same values */
-static lavr_status gen(gen_ctx *c, const char *name, void *dev, int bf16, int64_t n, int split, float scale,
+static lavr_status gen(fill_ctx *c, const char *name, void *dev, int bf16, int64_t n, int split, float scale,
                        float shift) {
     const uint64_t offset = split ? (uint64_t)c->g->tp.rank * (uint64_t)n : 0;
-    return lavr_cuda_fill_uniform(dev, bf16, n, c->seed, ((uint64_t)LAVR_STREAM_WEIGHTS << 56) ^ lavr_rng_hash(name), offset,
-                                  scale, shift, c->g->stream);
+    return lavr_cuda_fill_uniform(dev, bf16, n, c->seed, ((uint64_t)LAVR_STREAM_WEIGHTS << 56) ^ lavr_rng_hash(name),
+                                  offset, scale, shift, c->g->stream);
 }
 
-static lavr_status gen_lin(gen_ctx *c, const char *name, const dlin *l) {
+static lavr_status gen_part(fill_ctx *c, const char *name, const dlin *l, int64_t part) {
     char n[192];
+    const int64_t rows = l->out / l->parts;
     /* fan-in of the whole layer: a column split holds in/tp of it */
     const int64_t fan_in = l->split == 2 ? l->in * c->g->tp.size : l->in;
     snprintf(n, sizeof n, "%s.weight", name);
-    TRY(gen(c, n, l->w, 1, l->out * l->in, l->split, (float)(1.0 / sqrt((double)fan_in)), 0.0f));
+    TRY(gen(c, n, c->staging, 1, rows * l->in, l->split, (float)(1.0 / sqrt((double)fan_in)), 0.0f));
+    TRY(put_part(c->g, l, part, c->staging));
     snprintf(n, sizeof n, "%s.bias", name);
-    return gen(c, n, l->b, 0, l->out, l->split == 1, 0.02f, 0.0f);
+    return gen(c, n, l->b + part * rows, 1, rows, l->split == 1, 0.02f, 0.0f);
 }
 
 lavr_status lavr_dit_cuda_generate(lavr_dit_cuda *g, uint64_t seed) {
-    gen_ctx c = {g, seed};
+    fill_ctx c;
+    TRY(staging_open(g, &c));
+    c.seed = seed;
     const int64_t d = g->d, dh = g->dh;
     char n[192];
     if (g->lb == 0) {
-        TRY(gen_lin(&c, "patch_embedding", &g->patch));
+        TRY(gen_part(&c, "patch_embedding", &g->patch, 0));
         TRY(gen(&c, "cond_encoder.bias", g->cond_bias, 0, d, 0, 0.02f, 0.0f));
         TRY(gen(&c, "trainable_cond_mask.weight", g->cond_mask, 0, 3 * d, 0, 1.0f, 0.0f));
     }
-    TRY(gen_lin(&c, "text_embedding.0", &g->text0));
-    TRY(gen_lin(&c, "text_embedding.2", &g->text2));
+    TRY(gen_part(&c, "text_embedding.0", &g->text0, 0));
+    TRY(gen_part(&c, "text_embedding.2", &g->text2, 0));
     if (g->le == g->cfg.num_layers) {
         TRY(gen(&c, "head.head.weight", g->head_w, 0, g->head_out * d, 0, (float)(1.0 / sqrt((double)d)), 0.0f));
         TRY(gen(&c, "head.head.bias", g->head_b, 0, g->head_out, 0, 0.02f, 0.0f));
@@ -340,15 +565,20 @@ lavr_status lavr_dit_cuda_generate(lavr_dit_cuda *g, uint64_t seed) {
     }
     for (int64_t l = g->lb; l < g->le; l++) {
         dlayer *w = &g->layers[l];
-        static const char *lin[10] = {"self_attn.q", "self_attn.k", "self_attn.v", "self_attn.o", "cross_attn.q",
-                                      "cross_attn.k", "cross_attn.v", "cross_attn.o", "ffn.0", "ffn.2"};
-        const dlin *ws[10] = {&w->sq, &w->sk, &w->sv, &w->so, &w->cq, &w->ck, &w->cv, &w->co, &w->ffn0, &w->ffn2};
-        for (int i = 0; i < 10; i++) {
+        static const char *qkv[3] = {"self_attn.q", "self_attn.k", "self_attn.v"};
+        for (int i = 0; i < 3; i++) {
+            snprintf(n, sizeof n, "blocks.%lld.%s", (long long)l, qkv[i]);
+            TRY(gen_part(&c, n, &w->qkv, i));
+        }
+        static const char *lin[7] = {"self_attn.o", "cross_attn.q", "cross_attn.k", "cross_attn.v",
+                                     "cross_attn.o", "ffn.0", "ffn.2"};
+        const dlin *ws[7] = {&w->so, &w->cq, &w->ck, &w->cv, &w->co, &w->ffn0, &w->ffn2};
+        for (int i = 0; i < 7; i++) {
             snprintf(n, sizeof n, "blocks.%lld.%s", (long long)l, lin[i]);
-            TRY(gen_lin(&c, n, ws[i]));
+            TRY(gen_part(&c, n, ws[i], 0));
         }
         snprintf(n, sizeof n, "blocks.%lld.modulation", (long long)l);
-        TRY(gen(&c, n, w->modulation, 0, 6 * d, 0, 0.02f, 0.0f));
+        TRY(gen(&c, n, g->modulation + (l - g->lb) * 6 * d, 0, 6 * d, 0, 0.02f, 0.0f));
         float *gains[4] = {w->s_norm_q, w->s_norm_k, w->c_norm_q, w->c_norm_k};
         for (int i = 0; i < 4; i++) TRY(gen(&c, "gain", gains[i], 0, dh, 0, 0.0f, 1.0f));
         TRY(gen(&c, "gain", w->norm3_w, 0, d, 0, 0.0f, 1.0f));
@@ -357,79 +587,210 @@ lavr_status lavr_dit_cuda_generate(lavr_dit_cuda *g, uint64_t seed) {
     for (int j = 0; j < g->cfg.n_inject; j++) {
         if (!holds_injector(g, j)) continue;
         dinjector *w = &g->inj[j];
-        static const char *lin[4] = {"q", "k", "v", "o"};
-        const dlin *ws[4] = {&w->q, &w->k, &w->v, &w->o};
-        for (int i = 0; i < 4; i++) {
-            snprintf(n, sizeof n, "audio_injector.injector.%d.%s", j, lin[i]);
-            TRY(gen_lin(&c, n, ws[i]));
-        }
+        snprintf(n, sizeof n, "audio_injector.injector.%d.q", j);
+        TRY(gen_part(&c, n, &w->q, 0));
+        snprintf(n, sizeof n, "audio_injector.injector.%d.k", j);
+        TRY(gen_part(&c, n, &w->kv, 0));
+        snprintf(n, sizeof n, "audio_injector.injector.%d.v", j);
+        TRY(gen_part(&c, n, &w->kv, 1));
+        snprintf(n, sizeof n, "audio_injector.injector.%d.o", j);
+        TRY(gen_part(&c, n, &w->o, 0));
         snprintf(n, sizeof n, "audio_injector.injector_adain_layers.%d.linear", j);
-        TRY(gen_lin(&c, n, &w->adain));
+        TRY(gen_part(&c, n, &w->adain, 0));
         TRY(gen(&c, "gain", w->norm_q, 0, dh, 0, 0.0f, 1.0f));
         TRY(gen(&c, "gain", w->norm_k, 0, dh, 0, 0.0f, 1.0f));
+    }
+    return staging_close(&c);
+}
+
+/* ---- GEMMs ------------------------------------------------------------------------------------------- */
+/* y = x W^T (+ b) for M rows: x bf16 [M, in] packed; y bf16 (with the bias, optionally GELU after it) or, for
+ * a tp partial sum, fp32 without the bias. FP8 Linears quantise x once (its amax over the tp group when x is
+ * a split operand) and run one GEMM per part, each with its own weight scale. */
+static lavr_status lin(lavr_dit_cuda *g, const dlin *l, const uint16_t *x, int64_t M, void *y, int64_t ldy, int y_f32,
+                       int gelu, int x_split) {
+    lavr_cuda_gemm_args a;
+    memset(&a, 0, sizeof a);
+    a.M = M, a.K = l->in;
+    a.y_type = y_f32 ? LAVR_GEMM_F32 : LAVR_GEMM_BF16;
+    a.epilogue = gelu ? LAVR_GEMM_EPI_GELU : LAVR_GEMM_EPI_NONE;
+    if (!l->fp8) {
+        a.N = l->out, a.x = x, a.x_type = LAVR_GEMM_BF16, a.w = l->w, a.w_type = LAVR_GEMM_BF16;
+        a.bias = y_f32 ? NULL : l->b, a.y = y, a.ldy = ldy;
+        OP(LAVR_PROF_GEMM, lavr_cuda_gemm(g->blas, &a, g->stream));
+        return LAVR_OK;
+    }
+    CHECK_ARG(M * l->in <= g->xq_bytes, "dit cuda: FP8 operand of %lld values (room for %lld)", (long long)(M * l->in),
+              (long long)g->xq_bytes);
+    float *amax = g->fp8_scalars, *inv = g->fp8_scalars + 1;
+    TRY(amax_of(g, x, M * l->in, x_split, amax));
+    OP(LAVR_PROF_OTHER, lavr_cuda_quantize_fp8(x, M * l->in, amax, g->xq, inv, g->stream));
+    const int64_t rows = l->out / l->parts;
+    for (int64_t p = 0; p < l->parts; p++) {
+        a.N = rows, a.x = g->xq, a.x_type = LAVR_GEMM_FP8;
+        a.w = (const uint8_t *)l->w + p * rows * l->in, a.w_type = LAVR_GEMM_FP8;
+        a.x_scale = inv, a.w_scale = l->w_scale + p;
+        a.bias = y_f32 ? NULL : l->b + p * rows;
+        a.y = y_f32 ? (void *)((float *)y + p * rows) : (void *)((uint16_t *)y + p * rows), a.ldy = ldy;
+        OP(LAVR_PROF_GEMM, lavr_cuda_gemm(g->blas, &a, g->stream));
     }
     return LAVR_OK;
 }
 
-/* ---- numeric steps (dit_numerics.c) ---------------------------------------------------------------- */
-/* op = bf16(x): the GEMM operand (x already holds bf16 values wherever the reference rounds) */
-static lavr_status to_op(lavr_dit_cuda *g, const float *x, int64_t n) {
-    return lavr_cuda_f32_to_bf16(x, n, g->op, g->stream);
+/* A row-parallel Linear (o, co, ffn2) feeding a resnorm: with tp = 1, y = bf16(x W^T + b) into ob; with tp > 1 the
+ * partial sums in fp32, all-reduced; *add_bf16 / *add_f32 + *bias say which the resnorm reads. */
+typedef struct {
+    const uint16_t *add_bf16, *bias;
+    const float *add_f32;
+} proj_out;
+
+static lavr_status lin_reduce(lavr_dit_cuda *g, const dlin *l, const uint16_t *x, int64_t M, proj_out *out) {
+    memset(out, 0, sizeof *out);
+    if (g->tp.size == 1) {
+        TRY(lin(g, l, x, M, g->ob, l->out, 0, 0, 0));
+        out->add_bf16 = g->ob;
+        return LAVR_OK;
+    }
+    TRY(lin(g, l, x, M, g->y32, l->out, 1, 0, 1));
+    OP(LAVR_PROF_COMM, g->tp.allreduce_sum(g->tp.ctx, g->y32, M * l->out, g->stream));
+    out->add_f32 = g->y32;
+    out->bias = l->b;
+    return LAVR_OK;
 }
 
-/* y = bf16(op W^T + b) */
-static lavr_status lin_bf16(lavr_dit_cuda *g, int64_t M, const dlin *l, float *y) {
-    TRY(lavr_cuda_linear(g->blas, g->op, M, l->in, l->w, l->out, l->b, y, g->stream));
-    return lavr_cuda_round_bf16(y, M * l->out, g->stream);
+/* q'/k' of an attention (kernels/cuda/dit_fused.h lavr_cuda_qk_norm_rope), with the tp sums of squares first */
+static lavr_status qk_norm(lavr_dit_cuda *g, lavr_qknorm_args *a) {
+    a->full = g->dh * g->tp.size;
+    a->eps = (float)g->cfg.eps;
+    a->H = g->H, a->D = g->D;
+    if (g->tp.size > 1) {
+        OP(LAVR_PROF_NORM, lavr_cuda_qk_sumsq(a->src, a->L, a->ld_src, g->dh, a->gain_k ? a->k_col : -1, g->ss,
+                                              g->stream));
+        OP(LAVR_PROF_COMM, g->tp.allreduce_sum(g->tp.ctx, g->ss, 2 * a->L, g->stream));
+        a->ss = g->ss;
+    }
+    OP(LAVR_PROF_NORM, lavr_cuda_qk_norm_rope(a, g->stream));
+    return LAVR_OK;
 }
 
-/* row-parallel: y = bf16(sum over the tp group of op W^T, then + b) */
-static lavr_status lin_reduce_bf16(lavr_dit_cuda *g, int64_t M, const dlin *l, float *y) {
-    if (g->tp.size == 1) return lin_bf16(g, M, l, y);
-    TRY(lavr_cuda_linear(g->blas, g->op, M, l->in, l->w, l->out, NULL, y, g->stream));
-    TRY(g->tp.allreduce_sum(g->tp.ctx, y, M * l->out, g->stream));
-    return lavr_cuda_add_bias(y, M, l->out, l->b, 1, g->stream);
+static lavr_status resnorm(lavr_dit_cuda *g, const lavr_resnorm_args *a) {
+    OP(LAVR_PROF_NORM, lavr_cuda_resnorm(a, g->stream));
+    return LAVR_OK;
 }
 
-/* WanRMSNorm over the full width of x [rows, dh] (this rank's heads), gain product in bf16 */
-static lavr_status rms_gain(lavr_dit_cuda *g, float *x, int64_t rows, const float *gain) {
-    TRY(lavr_cuda_row_sumsq(x, rows, g->dh, g->ss, g->stream));
-    if (g->tp.size > 1) TRY(g->tp.allreduce_sum(g->tp.ctx, g->ss, rows, g->stream));
-    return lavr_cuda_rms_apply_gain(x, rows, g->dh, g->ss, g->dh * g->tp.size, (float)g->cfg.eps, gain, g->stream);
+/* ---- attention ------------------------------------------------------------------------------------------ */
+typedef struct {
+    const uint16_t *k, *v;
+    int64_t len, row;
+} kvseg;
+
+static lavr_sdpa_args sdpa_args(const lavr_dit_cuda *g, const uint16_t *q, int64_t Lq, const kvseg *s, uint16_t *o,
+                                float *stats) {
+    lavr_sdpa_args a;
+    memset(&a, 0, sizeof a);
+    a.batch = 1, a.heads = g->H, a.lq = Lq, a.lk = s->len, a.head_dim = g->D;
+    a.q = q, a.k = s->k, a.v = s->v, a.o = o;
+    a.q_row = g->dh, a.q_batch = Lq * g->dh, a.kv_row = s->row, a.kv_batch = s->len * s->row;
+    a.o_row = g->dh, a.o_batch = Lq * g->dh;
+    a.stats = stats;
+    a.scale = (float)(1.0 / sqrt((double)g->D));
+    return a;
+}
+
+/* out [Lq, dh] = softmax(q k^T / sqrt(D)) v over the segments' keys (bf16 in and out): cuDNN per segment, two
+ * segments merged by their log-sum-exp, or lavr's kernel over all segments at once. */
+static lavr_status attend(lavr_dit_cuda *g, const uint16_t *q, int64_t Lq, const kvseg *segs, int nseg, uint16_t *out) {
+    lavr_sdpa_args a[2];
+    int cudnn = g->sdpa != NULL && nseg <= 2;
+    for (int i = 0; i < nseg && cudnn; i++) {
+        a[i] = sdpa_args(g, q, Lq, &segs[i], i ? g->o2 : out, nseg > 1 ? g->stats + i * g->H * Lq : NULL);
+        lavr_status st;
+        cudnn = lavr_cuda_sdpa_ready(g->sdpa, &a[i], &st);
+        TRY(st);
+    }
+    if (cudnn) {
+        for (int i = 0; i < nseg; i++) OP(LAVR_PROF_ATTENTION, lavr_cuda_sdpa_run(g->sdpa, &a[i]));
+        if (nseg == 2)
+            OP(LAVR_PROF_ATTENTION, lavr_cuda_attn_merge(out, g->stats, g->o2, g->stats + g->H * Lq, Lq, g->H, g->D,
+                                                         out, g->stream));
+        return LAVR_OK;
+    }
+    lavr_cuda_kv_segment ks[2];
+    for (int i = 0; i < nseg; i++) ks[i] = (lavr_cuda_kv_segment){segs[i].k, segs[i].v, segs[i].len, segs[i].row};
+    OP(LAVR_PROF_ATTENTION, lavr_cuda_attention_bf16(q, Lq, g->H, g->D, g->dh, ks, nseg,
+                                                     (float)(1.0 / sqrt((double)g->D)), out, g->dh, g->stream));
+    return LAVR_OK;
+}
+
+/* The injectors' per-frame attention: F independent problems of P queries and NA keys (k rows dh apart, v rows
+ * v_row apart), one batched cuDNN call, or one call of lavr's kernel per frame on v packed into o2. */
+static lavr_status attend_frames(lavr_dit_cuda *g, const uint16_t *q, const uint16_t *k, const uint16_t *v, int64_t v_row,
+                                 uint16_t *out) {
+    const int64_t F = g->F, P = g->geo.P, NA = g->NA, dh = g->dh;
+    const float scale = (float)(1.0 / sqrt((double)g->D));
+    if (g->sdpa) {
+        lavr_sdpa_args a;
+        memset(&a, 0, sizeof a);
+        a.batch = F, a.heads = g->H, a.lq = P, a.lk = NA, a.head_dim = g->D;
+        a.q = q, a.k = k, a.v = v, a.o = out;
+        a.q_row = dh, a.q_batch = P * dh, a.kv_row = dh, a.kv_batch = NA * dh, a.o_row = dh, a.o_batch = P * dh;
+        a.v_row = v_row, a.v_batch = NA * v_row;
+        a.scale = scale;
+        lavr_status st;
+        if (lavr_cuda_sdpa_ready(g->sdpa, &a, &st)) {
+            OP(LAVR_PROF_ATTENTION, lavr_cuda_sdpa_run(g->sdpa, &a));
+            return LAVR_OK;
+        }
+        TRY(st);
+    }
+    CHECK_ARG(F * NA <= g->L, "dit cuda: %lld audio tokens exceed the scratch of %lld rows", (long long)(F * NA),
+              (long long)g->L);
+    if (v_row != dh) {
+        const cudaError_t ce = cudaMemcpy2DAsync(g->o2, (size_t)dh * 2, v, (size_t)v_row * 2, (size_t)dh * 2,
+                                                 (size_t)(F * NA), cudaMemcpyDeviceToDevice, (cudaStream_t)g->stream);
+        if (ce != cudaSuccess) return LAVR_FAIL(LAVR_E_CUDA, "dit cuda: packing the audio values: %s", cudaGetErrorString(ce));
+        v = g->o2;
+    }
+    for (int64_t f = 0; f < F; f++) {
+        const lavr_cuda_kv_segment s = {k + f * NA * dh, v + f * NA * dh, NA, dh};
+        OP(LAVR_PROF_ATTENTION, lavr_cuda_attention_bf16(q + f * P * dh, P, g->H, g->D, dh, &s, 1, scale,
+                                                         out + f * P * dh, dh, g->stream));
+    }
+    return LAVR_OK;
 }
 
 /* ---- context, caches, activations ------------------------------------------------------------------- */
 lavr_status lavr_dit_cuda_set_context(lavr_dit_cuda *g, const float *context, int64_t rows) {
     const int64_t T = g->T, td = g->cfg.text_dim, d = g->d, dh = g->dh;
     CHECK_ARG(rows >= 0 && rows <= T, "dit cuda: context has %lld rows, text_len is %lld", (long long)rows, (long long)T);
-    float *cin = malloc((size_t)(T * td) * sizeof(float));
+    uint16_t *cin = malloc((size_t)(T * td) * sizeof(uint16_t));
     if (!cin) return LAVR_FAIL(LAVR_E_NOMEM, "dit cuda context");
-    for (int64_t i = 0; i < T * td; i++) cin[i] = i < rows * td ? lavr_round_bf16(context[i]) : 0.0f;
-    float *h = NULL, *ctx = NULL, *kv = NULL;
-    lavr_status st = dalloc(g, (size_t)(T * (td > d ? td : d)) * 4, "dit text hidden", &h);
-    if (!st) st = dalloc(g, (size_t)(T * d) * 4, "dit text embedding", &ctx);
-    if (!st) st = dalloc(g, (size_t)(T * dh) * 4, "dit text K/V", &kv);
-    if (!st && cudaMemcpy(h, cin, (size_t)(T * td) * 4, cudaMemcpyHostToDevice) != cudaSuccess)
+    for (int64_t i = 0; i < T * td; i++) cin[i] = lavr_f32_to_bf16(i < rows * td ? context[i] : 0.0f);
+    uint16_t *h = NULL, *ctx = NULL, *kx = NULL;
+    lavr_status st = dalloc(g, (size_t)(T * d) * 2, "dit text hidden", &h);
+    if (!st) st = dalloc(g, (size_t)(T * d) * 2, "dit text embedding", &ctx);
+    if (!st) st = dalloc(g, (size_t)(T * dh) * 2, "dit text K", &kx);
+    if (!st && cudaMemcpy(g->op, cin, (size_t)(T * td) * 2, cudaMemcpyHostToDevice) != cudaSuccess)
         st = LAVR_FAIL(LAVR_E_CUDA, "dit cuda: context upload failed");
     free(cin);
-    if (!st) st = to_op(g, h, T * td);
-    if (!st) st = lin_bf16(g, T, &g->text0, ctx);
-    if (!st) st = lavr_cuda_gelu_tanh(ctx, T * d, ctx, g->stream);
-    if (!st) st = to_op(g, ctx, T * d);
-    if (!st) st = lin_bf16(g, T, &g->text2, ctx);
+    /* text embedding: Linear, GELU (tanh) in the GEMM epilogue, Linear (bf16; LiveAvatar keeps these out of FP8) */
+    if (!st) st = lin(g, &g->text0, g->op, T, h, d, 0, 1, 0);
+    if (!st) st = lin(g, &g->text2, h, T, ctx, d, 0, 0, 0);
     for (int64_t l = g->lb; l < g->le && !st; l++) {
         const int64_t at = (l - g->lb) * T * dh;
-        st = to_op(g, ctx, T * d);
-        if (!st) st = lin_bf16(g, T, &g->layers[l].ck, kv);
-        if (!st) st = rms_gain(g, kv, T, g->layers[l].c_norm_k);
-        if (!st) st = lavr_cuda_f32_to_bf16(kv, T * dh, g->text_k + at, g->stream);
-        if (!st) st = to_op(g, ctx, T * d);
-        if (!st) st = lin_bf16(g, T, &g->layers[l].cv, kv);
-        if (!st) st = lavr_cuda_f32_to_bf16(kv, T * dh, g->text_v + at, g->stream);
+        st = lin(g, &g->layers[l].ck, ctx, T, kx, dh, 0, 0, 0);
+        if (!st) {
+            lavr_qknorm_args q;
+            memset(&q, 0, sizeof q);
+            q.L = T, q.src = kx, q.ld_src = dh, q.v_col = -1, q.gain_q = g->layers[l].c_norm_k;
+            q.q_out = g->text_k + at, q.ld_q = dh;
+            st = qk_norm(g, &q);
+        }
+        if (!st) st = lin(g, &g->layers[l].cv, ctx, T, g->text_v + at, dh, 0, 0, 0);
     }
     if (!st && cudaStreamSynchronize((cudaStream_t)g->stream) != cudaSuccess)
         st = LAVR_FAIL(LAVR_E_CUDA, "dit cuda: text K/V failed: %s", cudaGetErrorString(cudaGetLastError()));
-    lavr_status fs = lavr_device_arena_free(g->arena, kv);
+    lavr_status fs = lavr_device_arena_free(g->arena, kx);
     if (!fs) fs = lavr_device_arena_free(g->arena, ctx);
     if (!fs) fs = lavr_device_arena_free(g->arena, h);
     return st ? st : fs;
@@ -445,9 +806,12 @@ lavr_status lavr_dit_cuda_cache_create(lavr_dit_cuda *g, lavr_dit_cuda_cache **o
     if (!st) st = dalloc(g, win, "KV window V", &c->win_v);
     if (!st) st = dalloc(g, sink, "sink K", &c->sink_k);
     if (!st) st = dalloc(g, sink, "sink V", &c->sink_v);
+    if (!st) st = dalloc(g, (size_t)(g->S * 3) * 8, "sink positions", &c->sink_pos_dev);
     c->sink_pos = malloc((size_t)(g->S * 3) * sizeof(int64_t));
     if (!st && !c->sink_pos) st = LAVR_FAIL(LAVR_E_NOMEM, "dit cuda sink positions");
     if (!st) st = dit_sink_positions(&g->geo, c->sink_pos);
+    if (!st && cudaMemcpy(c->sink_pos_dev, c->sink_pos, (size_t)(g->S * 3) * 8, cudaMemcpyHostToDevice) != cudaSuccess)
+        st = LAVR_FAIL(LAVR_E_CUDA, "dit cuda: sink positions upload failed");
     if (st) {
         lavr_dit_cuda_cache_destroy(g, c);
         return st;
@@ -458,8 +822,13 @@ lavr_status lavr_dit_cuda_cache_create(lavr_dit_cuda *g, lavr_dit_cuda_cache **o
 
 void lavr_dit_cuda_cache_destroy(lavr_dit_cuda *g, lavr_dit_cuda_cache *c) {
     if (!c) return;
-    void *p[4] = {c->win_k, c->win_v, c->sink_k, c->sink_v};
-    for (int i = 0; i < 4; i++) (void)lavr_device_arena_free(g->arena, p[i]);
+    for (int i = 0; i < GRAPHS_MAX; i++)
+        if (g->graphs[i].cache == c) {
+            if (g->graphs[i].exec) cudaGraphExecDestroy(g->graphs[i].exec);
+            memset(&g->graphs[i], 0, sizeof g->graphs[i]);
+        }
+    void *p[5] = {c->win_k, c->win_v, c->sink_k, c->sink_v, c->sink_pos_dev};
+    for (int i = 0; i < 5; i++) (void)lavr_device_arena_free(g->arena, p[i]);
     free(c->sink_pos);
     free(c);
 }
@@ -468,6 +837,8 @@ lavr_status lavr_dit_cuda_cache_copy_sink(lavr_dit_cuda *g, lavr_dit_cuda_cache 
     const size_t sink = (size_t)(g->nl * g->S * g->dh) * 2;
     CUDA_TRY(cudaMemcpyAsync(dst->sink_k, src->sink_k, sink, cudaMemcpyDeviceToDevice, (cudaStream_t)g->stream));
     CUDA_TRY(cudaMemcpyAsync(dst->sink_v, src->sink_v, sink, cudaMemcpyDeviceToDevice, (cudaStream_t)g->stream));
+    CUDA_TRY(cudaMemcpyAsync(dst->sink_pos_dev, src->sink_pos_dev, (size_t)(g->S * 3) * 8, cudaMemcpyDeviceToDevice,
+                             (cudaStream_t)g->stream));
     memcpy(dst->sink_pos, src->sink_pos, (size_t)(g->S * 3) * sizeof(int64_t));
     dst->ready = src->ready;
     return LAVR_OK;
@@ -546,7 +917,7 @@ static lavr_status cache_part(lavr_dit_cuda *g, uint16_t *dev, int64_t layer, ui
     const size_t bytes = (size_t)(tokens * g->dh) * 2;
     uint16_t *at = dev + (layer - g->lb) * tokens * g->dh;
     CUDA_TRY(cudaMemcpyAsync(down ? (void *)host : (void *)at, down ? (const void *)at : (const void *)host, bytes,
-                           down ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice, (cudaStream_t)g->stream));
+                             down ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice, (cudaStream_t)g->stream));
     return LAVR_OK;
 }
 
@@ -586,8 +957,10 @@ lavr_status lavr_dit_cuda_embed_tokens(lavr_dit_cuda *g, const float *x, int64_t
     a->block_index = block_index;
     a->sink_offset = sink_offset;
     a->rows = L;
-    TRY(lavr_cuda_patchify(x, g->cfg.in_dim, g->F, g->geo.h, g->geo.w, g->op, g->stream));
-    TRY(lin_bf16(g, L, &g->patch, a->x));
+    /* bf16(bf16(bf16(patch(x) + b) + pose bias) + type 0) */
+    TRY(lavr_cuda_patchify(x, g->cfg.in_dim, g->F, g->geo.h, g->geo.w, g->a_bf, g->stream));
+    TRY(lin(g, &g->patch, g->a_bf, L, g->ob, d, 0, 0, 0));
+    TRY(lavr_cuda_bf16_to_f32(g->ob, L * d, a->x, g->stream));
     TRY(lavr_cuda_add_bias(a->x, L, d, g->cond_bias, 1, g->stream));
     return lavr_cuda_add_bias(a->x, L, d, g->cond_mask, 1, g->stream);
 }
@@ -595,113 +968,212 @@ lavr_status lavr_dit_cuda_embed_tokens(lavr_dit_cuda *g, const float *x, int64_t
 /* ---- the layers --------------------------------------------------------------------------------------- */
 typedef struct {
     int prefill;
-    int64_t slot, n_valid; /* window token offset of the block and tokens attended */
-    const int64_t *pos, *sink_pos; /* device positions of the rows / of the sink keys */
+    int64_t n_valid; /* window tokens attended (block forwards) */
 } attn_plan;
 
-/* self-attention of layer l on q, k, v [L, dh] -> g->att */
+/* the modulated LayerNorm that opens layer l (its E rows 0 and 1): a_bf = bf16(bf16(LN(x)) (1 + scale) + shift) */
+static lavr_status open_layer(lavr_dit_cuda *g, int64_t l, float *x, int64_t L) {
+    const float *E = g->E + (l - g->lb) * 6 * g->d;
+    lavr_resnorm_args r;
+    memset(&r, 0, sizeof r);
+    r.rows = L, r.cols = g->d, r.x = x, r.norm = LAVR_RN_MOD, r.round_ln = 1, r.eps = (float)g->cfg.eps;
+    r.shift = E, r.scale = E + g->d, r.y = g->a_bf;
+    return resnorm(g, &r);
+}
+
+/* self-attention of layer l: q/k/v from the QKV GEMM output -> g->att */
 static lavr_status self_attention(lavr_dit_cuda *g, int64_t l, lavr_dit_cuda_cache *c, const attn_plan *p, int64_t L) {
-    const int64_t dh = g->dh, H = g->H, D = g->D, S = g->S, W = g->geo.window;
-    const float scale = (float)(1.0 / sqrt((double)D));
-    const int64_t at = l - g->lb; /* the cache holds the range's layers */
-    uint16_t *sk = c->sink_k + at * S * dh, *sv = c->sink_v + at * S * dh;
-    if (p->prefill) {
-        TRY(lavr_cuda_f32_to_bf16(g->k, L * dh, sk, g->stream));
-        TRY(lavr_cuda_f32_to_bf16(g->v, L * dh, sv, g->stream));
-        TRY(lavr_cuda_rope(g->q, L, H, D, dh, p->pos, g->stream));
-        TRY(lavr_cuda_rope(g->k, L, H, D, dh, p->pos, g->stream));
-        TRY(lavr_cuda_f32_to_bf16(g->k, L * dh, g->kb, g->stream));
-        lavr_cuda_kv_segment seg = {g->kb, sv, S, dh};
-        return lavr_cuda_attention(g->q, L, H, D, dh, &seg, 1, scale, NULL, g->att, g->stream);
-    }
-    TRY(lavr_cuda_rope(g->q, L, H, D, dh, p->pos, g->stream));
-    TRY(lavr_cuda_rope(g->k, L, H, D, dh, p->pos, g->stream));
-    /* timestep forcing: the block's own K/V enter the window before it attends */
-    uint16_t *wk = c->win_k + at * W * dh, *wv = c->win_v + at * W * dh;
-    TRY(lavr_cuda_f32_to_bf16(g->k, L * dh, wk + p->slot * dh, g->stream));
-    TRY(lavr_cuda_f32_to_bf16(g->v, L * dh, wv + p->slot * dh, g->stream));
-    /* sink keys are stored before RoPE and re-roped at this forward's reference position */
-    TRY(lavr_cuda_bf16_to_f32(sk, S * dh, g->sink_kf, g->stream));
-    TRY(lavr_cuda_rope(g->sink_kf, S, H, D, dh, p->sink_pos, g->stream));
-    TRY(lavr_cuda_f32_to_bf16(g->sink_kf, S * dh, g->kb, g->stream));
-    lavr_cuda_kv_segment seg[2] = {{wk, wv, p->n_valid, dh}, {g->kb, sv, S, dh}};
-    return lavr_cuda_attention(g->q, L, H, D, dh, seg, 2, scale, NULL, g->att, g->stream);
-}
-
-static lavr_status layer_forward(lavr_dit_cuda *g, int64_t l, lavr_dit_cuda_cache *c, const attn_plan *p, float *x,
-                                 int64_t L, const float *e0) {
     const dlayer *w = &g->layers[l];
-    const int64_t d = g->d, dh = g->dh, ff = g->ff, T = g->T;
-    const float eps = (float)g->cfg.eps, scale = (float)(1.0 / sqrt((double)g->D));
-    void *s = g->stream;
-    /* E = modulation + e0 (shift, scale, gate) x 2 */
-    TRY(lavr_cuda_gated_residual(w->modulation, e0, g->ones, 1, 6 * d, 0, g->E, s));
-    const float *E = g->E;
-
-    TRY(lavr_cuda_modulated_layernorm(x, L, d, eps, 1, E, E + d, g->a, s));
-    TRY(to_op(g, g->a, L * d));
-    TRY(lin_bf16(g, L, &w->sq, g->q));
-    TRY(lin_bf16(g, L, &w->sk, g->k));
-    TRY(lin_bf16(g, L, &w->sv, g->v));
-    TRY(rms_gain(g, g->q, L, w->s_norm_q));
-    TRY(rms_gain(g, g->k, L, w->s_norm_k));
-    TRY(self_attention(g, l, c, p, L));
-    TRY(to_op(g, g->att, L * dh)); /* the attention output's bf16 rounding point */
-    TRY(lin_reduce_bf16(g, L, &w->so, g->a));
-    TRY(lavr_cuda_gated_residual(x, g->a, E + 2 * d, L, d, 0, g->xres, s));
-
-    /* cross-attention: norm3's input rounded to bf16, no modulation, no gate */
-    CUDA_TRY(cudaMemcpyAsync(g->a, g->xres, (size_t)(L * d) * 4, cudaMemcpyDeviceToDevice, (cudaStream_t)s));
-    TRY(lavr_cuda_round_bf16(g->a, L * d, s));
-    TRY(lavr_cuda_layernorm(g->a, L, d, w->norm3_w, w->norm3_b, eps, g->a, s));
-    TRY(to_op(g, g->a, L * d));
-    TRY(lin_bf16(g, L, &w->cq, g->q));
-    TRY(rms_gain(g, g->q, L, w->c_norm_q));
-    const int64_t at = (l - g->lb) * T * dh;
-    lavr_cuda_kv_segment seg = {g->text_k + at, g->text_v + at, T, dh};
-    TRY(lavr_cuda_attention(g->q, L, g->H, g->D, dh, &seg, 1, scale, NULL, g->att, s));
-    TRY(to_op(g, g->att, L * dh));
-    TRY(lin_reduce_bf16(g, L, &w->co, g->a));
-    TRY(lavr_cuda_gated_residual(g->xres, g->a, g->ones, L, d, 0, g->xres, s));
-
-    /* FFN on the fp32 stream (norm2's output is not rounded before the modulation) */
-    TRY(lavr_cuda_modulated_layernorm(g->xres, L, d, eps, 0, E + 3 * d, E + 4 * d, g->a, s));
-    TRY(to_op(g, g->a, L * d));
-    TRY(lin_bf16(g, L, &w->ffn0, g->hid));
-    TRY(lavr_cuda_gelu_tanh(g->hid, L * ff, g->hid, s));
-    TRY(to_op(g, g->hid, L * ff));
-    TRY(lin_reduce_bf16(g, L, &w->ffn2, g->a));
-    return lavr_cuda_gated_residual(g->xres, g->a, E + 5 * d, L, d, 1, x, s);
+    const int64_t dh = g->dh, S = g->S, W = g->geo.window, at = l - g->lb;
+    uint16_t *sk = c->sink_k + at * S * dh, *sv = c->sink_v + at * S * dh;
+    lavr_qknorm_args q;
+    memset(&q, 0, sizeof q);
+    q.L = L, q.src = g->qkv, q.ld_src = 3 * dh, q.k_col = dh, q.v_col = 2 * dh;
+    q.gain_q = w->s_norm_q, q.gain_k = w->s_norm_k;
+    q.q_out = g->q_bf, q.ld_q = dh, q.ld_k = dh, q.ld_v = dh;
+    if (p->prefill) {
+        /* the sink keys are stored before RoPE; this forward attends the roped ones */
+        q.fac = g->fac_sink, q.k_raw_out = sk, q.k_out = g->kb, q.v_out = sv;
+        TRY(qk_norm(g, &q));
+        const kvseg seg = {g->kb, sv, S, dh};
+        return attend(g, g->q_bf, L, &seg, 1, g->att);
+    }
+    /* timestep forcing: the block's own K/V enter the window (slot from the forward's parameters) before it attends */
+    uint16_t *wk = c->win_k + at * W * dh, *wv = c->win_v + at * W * dh;
+    q.fac = g->fac_block, q.k_out = wk, q.v_out = wv, q.slot = g->dparams + 2;
+    TRY(qk_norm(g, &q));
+    /* sink keys re-roped at this forward's reference position */
+    OP(LAVR_PROF_NORM, lavr_cuda_rope_bf16(sk, S, g->H, g->D, g->fac_sink, g->kb, g->stream));
+    const kvseg seg[2] = {{wk, wv, p->n_valid, dh}, {g->kb, sv, S, dh}};
+    return attend(g, g->q_bf, L, seg, 2, g->att);
 }
 
-/* audio injector j on the block's tokens x [F*P, d] (dit_audio_inject) */
-static lavr_status audio_inject(lavr_dit_cuda *g, int j, float *x, const float *a_loc, const float *a_glob) {
-    const dinjector *inj = &g->inj[j];
-    const int64_t d = g->d, dh = g->dh, P = g->geo.P, NA = g->NA;
-    const float scale = (float)(1.0 / sqrt((double)g->D));
-    void *s = g->stream;
-    for (int64_t f = 0; f < g->F; f++) {
-        float *z = x + f * P * d;
-        TRY(lavr_cuda_silu(a_glob + f * d, d, g->gin, s));
-        TRY(to_op(g, g->gin, d));
-        TRY(lin_bf16(g, 1, &inj->adain, g->emb));
-        /* AdaLN: shift first, then scale; LayerNorm eps 1e-5 on the unrounded input */
-        TRY(lavr_cuda_modulated_layernorm(z, P, d, 1e-5f, 0, g->emb, g->emb + d, g->a, s));
-        TRY(to_op(g, g->a, P * d));
-        TRY(lin_bf16(g, P, &inj->q, g->q));
-        TRY(rms_gain(g, g->q, P, inj->norm_q));
-        TRY(to_op(g, a_loc + f * NA * d, NA * d));
-        TRY(lin_bf16(g, NA, &inj->k, g->k));
-        TRY(lin_bf16(g, NA, &inj->v, g->v));
-        TRY(rms_gain(g, g->k, NA, inj->norm_k));
-        TRY(lavr_cuda_f32_to_bf16(g->k, NA * dh, g->kb, s));
-        TRY(lavr_cuda_f32_to_bf16(g->v, NA * dh, g->vb, s));
-        lavr_cuda_kv_segment seg = {g->kb, g->vb, NA, dh};
-        TRY(lavr_cuda_attention(g->q, P, g->H, g->D, dh, &seg, 1, scale, NULL, g->att, s));
-        TRY(to_op(g, g->att, P * dh));
-        TRY(lin_reduce_bf16(g, P, &inj->o, g->a));
-        TRY(lavr_cuda_gated_residual(z, g->a, g->ones, P, d, 1, z, s));
+/* one layer on a_bf (its opening norm, done by the caller) and x; leaves x = the layer output and, when `next` >= 0,
+ * a_bf = the opening norm of layer `next` (fused into the closing residual) */
+static lavr_status layer_forward(lavr_dit_cuda *g, int64_t l, lavr_dit_cuda_cache *c, const attn_plan *p, float *x,
+                                 int64_t L, int64_t next) {
+    const dlayer *w = &g->layers[l];
+    const int64_t d = g->d, dh = g->dh, T = g->T;
+    const float eps = (float)g->cfg.eps;
+    const float *E = g->E + (l - g->lb) * 6 * d;
+    proj_out po;
+    lavr_resnorm_args r;
+
+    TRY(lin(g, &w->qkv, g->a_bf, L, g->qkv, 3 * dh, 0, 0, 0));
+    TRY(self_attention(g, l, c, p, L));
+    TRY(lin_reduce(g, &w->so, g->att, L, &po));
+    /* x32 = x + o * gate1; cross-attention input: bf16(LayerNorm(bf16(x32)) * w3 + b3) */
+    memset(&r, 0, sizeof r);
+    r.rows = L, r.cols = d, r.x = x, r.add_bf16 = po.add_bf16, r.add_f32 = po.add_f32, r.add_bias = po.bias;
+    r.gate = E + 2 * d, r.r_out = g->x32, r.norm = LAVR_RN_AFFINE, r.round_norm_input = 1, r.eps = eps;
+    r.ln_w = w->norm3_w, r.ln_b = w->norm3_b, r.y = g->a_bf;
+    TRY(resnorm(g, &r));
+
+    TRY(lin(g, &w->cq, g->a_bf, L, g->qkv, dh, 0, 0, 0));
+    lavr_qknorm_args q;
+    memset(&q, 0, sizeof q);
+    q.L = L, q.src = g->qkv, q.ld_src = dh, q.v_col = -1, q.gain_q = w->c_norm_q, q.q_out = g->q_bf, q.ld_q = dh;
+    TRY(qk_norm(g, &q));
+    const int64_t at = (l - g->lb) * T * dh;
+    const kvseg text = {g->text_k + at, g->text_v + at, T, dh};
+    TRY(attend(g, g->q_bf, L, &text, 1, g->att));
+    TRY(lin_reduce(g, &w->co, g->att, L, &po));
+    /* x32 += co; FFN input: bf16(LayerNorm(x32) (1 + scale) + shift) on the fp32 stream (not rounded first) */
+    memset(&r, 0, sizeof r);
+    r.rows = L, r.cols = d, r.x = g->x32, r.add_bf16 = po.add_bf16, r.add_f32 = po.add_f32, r.add_bias = po.bias;
+    r.r_out = g->x32, r.norm = LAVR_RN_MOD, r.round_ln = 0, r.eps = eps, r.shift = E + 3 * d, r.scale = E + 4 * d;
+    r.y = g->a_bf;
+    TRY(resnorm(g, &r));
+
+    /* FFN: GELU (tanh) in the first GEMM's epilogue */
+    TRY(lin(g, &w->ffn0, g->a_bf, L, g->hid, g->ff, 0, 1, 0));
+    TRY(lin_reduce(g, &w->ffn2, g->hid, L, &po));
+    /* x = bf16(x32 + ffn * gate2), and the next layer's opening norm in the same pass */
+    memset(&r, 0, sizeof r);
+    r.rows = L, r.cols = d, r.x = g->x32, r.add_bf16 = po.add_bf16, r.add_f32 = po.add_f32, r.add_bias = po.bias;
+    r.gate = E + 5 * d, r.round_sum = 1, r.r_out = x, r.eps = eps;
+    if (next >= 0) {
+        const float *En = g->E + (next - g->lb) * 6 * d;
+        r.norm = LAVR_RN_MOD, r.round_ln = 1, r.shift = En, r.scale = En + d, r.y = g->a_bf;
     }
+    return resnorm(g, &r);
+}
+
+/* audio injector j on the block's tokens x [F*P, d], all frames batched (dit_audio_inject) */
+static lavr_status audio_inject(lavr_dit_cuda *g, int j, float *x) {
+    const dinjector *inj = &g->inj[j];
+    const int64_t d = g->d, dh = g->dh, P = g->geo.P, NA = g->NA, F = g->F;
+    /* AdaLN: shift, scale per frame from silu(a_glob) (prepared once per forward in gs_bf) */
+    TRY(lin(g, &inj->adain, g->gs_bf, F, g->emb_bf, 2 * d, 0, 0, 0));
+    OP(LAVR_PROF_OTHER, lavr_cuda_bf16_to_f32(g->emb_bf, F * 2 * d, g->emb32, g->stream));
+    lavr_resnorm_args r;
+    memset(&r, 0, sizeof r);
+    r.rows = F * P, r.cols = d, r.x = x, r.norm = LAVR_RN_MOD, r.round_ln = 0, r.eps = 1e-5f;
+    r.shift = g->emb32, r.scale = g->emb32 + d, r.mod_group_rows = P, r.mod_stride = 2 * d, r.y = g->a_bf;
+    TRY(resnorm(g, &r));
+    TRY(lin(g, &inj->q, g->a_bf, F * P, g->qkv, dh, 0, 0, 0));
+    lavr_qknorm_args q;
+    memset(&q, 0, sizeof q);
+    q.L = F * P, q.src = g->qkv, q.ld_src = dh, q.v_col = -1, q.gain_q = inj->norm_q, q.q_out = g->q_bf, q.ld_q = dh;
+    TRY(qk_norm(g, &q));
+    TRY(lin(g, &inj->kv, g->al_bf, F * NA, g->kvx, 2 * dh, 0, 0, 0));
+    memset(&q, 0, sizeof q);
+    q.L = F * NA, q.src = g->kvx, q.ld_src = 2 * dh, q.v_col = -1, q.gain_q = inj->norm_k, q.q_out = g->k_bf;
+    q.ld_q = dh;
+    TRY(qk_norm(g, &q));
+    /* v is read in place from the k/v GEMM output (rows 2dh apart) */
+    TRY(attend_frames(g, g->q_bf, g->k_bf, g->kvx + dh, 2 * dh, g->att));
+    proj_out po;
+    TRY(lin_reduce(g, &inj->o, g->att, F * P, &po));
+    memset(&r, 0, sizeof r);
+    r.rows = F * P, r.cols = d, r.x = x, r.add_bf16 = po.add_bf16, r.add_f32 = po.add_f32, r.add_bias = po.bias;
+    r.round_sum = 1, r.r_out = x, r.norm = LAVR_RN_NONE;
+    return resnorm(g, &r);
+}
+
+/* per-forward preparation: every layer's modulation sum, the RoPE factors, the audio operands */
+static lavr_status forward_prologue(lavr_dit_cuda *g, lavr_dit_cuda_cache *c, lavr_dit_cuda_act *a) {
+    OP(LAVR_PROF_OTHER, lavr_cuda_add_broadcast_rows(g->modulation, g->nl, 6 * g->d, a->e0, g->E, g->stream));
+    if (a->prefill) {
+        OP(LAVR_PROF_OTHER, lavr_cuda_rope_factors(g->S, g->D, c->sink_pos_dev, 0, 0, 0, g->dparams, g->fac_sink,
+                                                   g->stream));
+        return LAVR_OK;
+    }
+    OP(LAVR_PROF_OTHER, lavr_cuda_rope_factors(g->L, g->D, NULL, g->geo.hp, g->geo.wp, 0, g->dparams, g->fac_block,
+                                               g->stream));
+    OP(LAVR_PROF_OTHER, lavr_cuda_rope_factors(g->S, g->D, c->sink_pos_dev, 0, 0, g->geo.P, g->dparams, g->fac_sink,
+                                               g->stream));
+    if (any_injector(g)) {
+        OP(LAVR_PROF_OTHER, lavr_cuda_silu_to_bf16(a->a_glob, g->F * g->d, g->gs_bf, g->stream));
+        OP(LAVR_PROF_OTHER, lavr_cuda_f32_to_bf16(a->a_loc, g->F * g->NA * g->d, g->al_bf, g->stream));
+    }
+    return LAVR_OK;
+}
+
+static lavr_status run_layers(lavr_dit_cuda *g, lavr_dit_cuda_cache *c, lavr_dit_cuda_act *a, const attn_plan *p) {
+    const int64_t rows = a->rows;
+    TRY(forward_prologue(g, c, a));
+    TRY(open_layer(g, g->lb, a->x, rows));
+    for (int64_t l = g->lb; l < g->le; l++) {
+        const int inject = !p->prefill && g->inject_of_layer[l] >= 0;
+        const int64_t next = l + 1 < g->le && !inject ? l + 1 : -1;
+        TRY(layer_forward(g, l, c, p, a->x, rows, next));
+        if (inject) {
+            TRY(audio_inject(g, g->inject_of_layer[l], a->x));
+            if (l + 1 < g->le) TRY(open_layer(g, l + 1, a->x, rows));
+        }
+    }
+    return LAVR_OK;
+}
+
+/* the forward's device parameters: first frame, reference frame, window slot, attended window tokens */
+static lavr_status set_params(lavr_dit_cuda *g, const int64_t params[4]) {
+    CUDA_TRY(cudaMemcpyAsync(g->dparams, params, 4 * sizeof(int64_t), cudaMemcpyHostToDevice, (cudaStream_t)g->stream));
+    return LAVR_OK;
+}
+
+/* Block forwards of one (cache, window length) repeat with only the device parameters changing: the second one
+ * is captured into a CUDA graph, later ones replay it. */
+static lavr_status run_block(lavr_dit_cuda *g, lavr_dit_cuda_cache *c, lavr_dit_cuda_act *a, const attn_plan *p) {
+    /* capture needs a stream of our own (not the legacy default stream) and device-side collectives */
+    const int use_graphs =
+        g->opts.graphs && !g->prof_on && g->stream != NULL && (g->tp.size == 1 || g->tp.graph_safe);
+    if (!use_graphs) return run_layers(g, c, a, p);
+    graph_entry *e = NULL, *free_slot = NULL;
+    for (int i = 0; i < GRAPHS_MAX && !e; i++) {
+        graph_entry *x = &g->graphs[i];
+        if (x->cache == c && x->n_valid == p->n_valid && x->runs) e = x;
+        else if (!x->runs && !free_slot) free_slot = x;
+    }
+    if (!e) {
+        if (!free_slot) return run_layers(g, c, a, p);
+        e = free_slot;
+        e->cache = c, e->n_valid = p->n_valid, e->runs = 0, e->exec = NULL;
+    }
+    if (e->exec) {
+        CUDA_TRY(cudaGraphLaunch(e->exec, (cudaStream_t)g->stream));
+        e->runs++;
+        return LAVR_OK;
+    }
+    if (e->runs == 0) {
+        /* the first run builds the cuDNN and cuBLASLt plans (which may allocate), outside any capture */
+        e->runs = 1;
+        return run_layers(g, c, a, p);
+    }
+    cudaGraph_t graph;
+    CUDA_TRY(cudaStreamBeginCapture((cudaStream_t)g->stream, cudaStreamCaptureModeThreadLocal));
+    lavr_status st = run_layers(g, c, a, p);
+    cudaError_t ce = cudaStreamEndCapture((cudaStream_t)g->stream, &graph);
+    TRY(st);
+    if (ce != cudaSuccess) return LAVR_FAIL(LAVR_E_CUDA, "dit cuda: graph capture failed: %s", cudaGetErrorString(ce));
+    ce = cudaGraphInstantiate(&e->exec, graph, 0);
+    cudaGraphDestroy(graph);
+    if (ce != cudaSuccess) {
+        e->exec = NULL;
+        return LAVR_FAIL(LAVR_E_CUDA, "dit cuda: graph instantiation failed: %s", cudaGetErrorString(ce));
+    }
+    CUDA_TRY(cudaGraphLaunch(e->exec, (cudaStream_t)g->stream));
+    e->runs++;
     return LAVR_OK;
 }
 
@@ -710,10 +1182,10 @@ lavr_status lavr_dit_cuda_forward_layers(lavr_dit_cuda *g, lavr_dit_cuda_cache *
     const int64_t F = g->F, S = g->S, L = g->L;
     if (a->prefill) {
         CHECK_ARG(a->rows == S, "dit cuda prefill: %lld tokens for a sink of %lld", (long long)a->rows, (long long)S);
-        CUDA_TRY(cudaMemcpyAsync(g->pos_dev, c->sink_pos, (size_t)(S * 3) * 8, cudaMemcpyHostToDevice,
-                               (cudaStream_t)g->stream));
-        attn_plan p = {1, 0, 0, g->pos_dev, NULL};
-        for (int64_t l = g->lb; l < g->le; l++) TRY(layer_forward(g, l, c, &p, a->x, S, a->e0));
+        const int64_t params[4] = {0, 0, 0, 0};
+        TRY(set_params(g, params));
+        const attn_plan p = {1, 0};
+        TRY(run_layers(g, c, a, &p));
         c->ready = 1;
         return LAVR_OK;
     }
@@ -721,23 +1193,14 @@ lavr_status lavr_dit_cuda_forward_layers(lavr_dit_cuda *g, lavr_dit_cuda_cache *
     CHECK_ARG(a->rows == L && a->block_index >= 0, "dit cuda: %lld tokens for a block of %lld", (long long)a->rows,
               (long long)L);
     /* positions: frames f0..f0+F-1; the sink's reference frame at max(30, f0 + offset) */
-    int64_t *pos = g->pos_host, *sink_pos = pos + L * 3;
     const int64_t f0 = F * a->block_index;
-    lavr_rope_group noisy = {{f0, 0, 0}, {f0 + F, geo->hp, geo->wp}, {F, geo->hp, geo->wp}};
-    lavr_rope_group_positions(&noisy, pos);
-    memcpy(sink_pos, c->sink_pos, (size_t)(S * 3) * sizeof(int64_t));
     const int64_t ref_f = 30 + (f0 - 30 + a->sink_offset > 0 ? f0 - 30 + a->sink_offset : 0);
-    for (int64_t t = 0; t < geo->P; t++) sink_pos[t * 3] = ref_f;
-    CUDA_TRY(cudaMemcpyAsync(g->pos_dev, pos, (size_t)((L + S) * 3) * 8, cudaMemcpyHostToDevice,
-                           (cudaStream_t)g->stream));
     const int64_t start = a->block_index * L;
-    attn_plan p = {0, start % geo->window, start < geo->window ? start % geo->window + L : geo->window, g->pos_dev,
-                   g->pos_dev + L * 3};
-    for (int64_t l = g->lb; l < g->le; l++) {
-        TRY(layer_forward(g, l, c, &p, a->x, L, a->e0));
-        if (g->inject_of_layer[l] >= 0) TRY(audio_inject(g, g->inject_of_layer[l], a->x, a->a_loc, a->a_glob));
-    }
-    return LAVR_OK;
+    const int64_t slot = start % geo->window, n_valid = start < geo->window ? start % geo->window + L : geo->window;
+    const int64_t params[4] = {f0, ref_f, slot, n_valid};
+    TRY(set_params(g, params));
+    const attn_plan p = {0, n_valid};
+    return run_block(g, c, a, &p);
 }
 
 lavr_status lavr_dit_cuda_head(lavr_dit_cuda *g, const lavr_dit_cuda_act *a, float *velocity) {
@@ -746,11 +1209,11 @@ lavr_status lavr_dit_cuda_head(lavr_dit_cuda *g, const lavr_dit_cuda_act *a, flo
     CHECK_ARG(g->le == g->cfg.num_layers, "dit cuda: the layers [%lld, %lld) hold no head", (long long)g->lb,
               (long long)g->le);
     void *s = g->stream;
-    /* e_head = head.modulation + e, shift then scale */
+    /* e_head = head.modulation + e, shift then scale; the head stays fp32 (LiveAvatar keeps head.head out of FP8) */
     TRY(lavr_cuda_gated_residual(g->head_mod, a->e, g->ones, 1, d, 0, g->emb, s));
     TRY(lavr_cuda_gated_residual(g->head_mod + d, a->e, g->ones, 1, d, 0, g->emb + d, s));
-    TRY(lavr_cuda_modulated_layernorm(a->x, L, d, (float)g->cfg.eps, 1, g->emb, g->emb + d, g->a, s));
-    TRY(lavr_cuda_linear_f32(g->blas, g->a, L, d, g->head_w, g->head_out, g->head_b, g->head_y, g->head_out, s));
+    TRY(lavr_cuda_modulated_layernorm(a->x, L, d, (float)g->cfg.eps, 1, g->emb, g->emb + d, g->x32, s));
+    TRY(lavr_cuda_linear_f32(g->blas, g->x32, L, d, g->head_w, g->head_out, g->head_b, g->head_y, g->head_out, s));
     return lavr_cuda_unpatchify(g->head_y, g->cfg.out_dim, g->F, g->geo.h, g->geo.w, velocity, s);
 }
 

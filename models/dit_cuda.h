@@ -10,12 +10,27 @@
 #include "kernels/cuda/ops_cuda.h"
 #include "models/dit.h"
 
-/* Tensor-parallel group: the sum over the group of a device fp32 buffer, enqueued on stream (NCCL). */
+/* Tensor-parallel group: the sum (and, for FP8 scales, the maximum) over the group of a device fp32 buffer,
+ * enqueued on stream (NCCL). graph_safe: the collectives can be captured in a CUDA graph (NCCL can, a host
+ * fallback cannot). */
 typedef struct {
     int rank, size;
     lavr_status (*allreduce_sum)(void *ctx, float *buf, int64_t n, void *stream);
     void *ctx;
+    lavr_status (*allreduce_max)(void *ctx, float *buf, int64_t n, void *stream);
+    int graph_safe;
 } lavr_dit_cuda_tp;
+
+/* How the device model computes (lavr_dit_cuda_options_default: bf16, cuDNN attention when available, graphs). */
+typedef enum { LAVR_DIT_ATTN_AUTO = 0, LAVR_DIT_ATTN_CUDNN, LAVR_DIT_ATTN_OWN } lavr_dit_attn_path;
+typedef struct {
+    int fp8;                     /* FP8 e4m3 Linears of LiveAvatar's --fp8 (per-tensor weight and dynamic activation scales) */
+    lavr_dit_attn_path attention; /* AUTO: cuDNN's fused SDPA where it has an engine, else lavr's kernel */
+    int graphs;                  /* replay each block-step shape as a CUDA graph after its first run */
+} lavr_dit_cuda_options;
+lavr_dit_cuda_options lavr_dit_cuda_options_default(void);
+/* "cudnn" / "own" / "auto" -> the path; anything else LAVR_E_ARG. */
+lavr_status lavr_dit_attn_path_parse(const char *text, lavr_dit_attn_path *out);
 
 typedef struct lavr_dit_cuda lavr_dit_cuda;
 typedef struct lavr_dit_cuda_cache lavr_dit_cuda_cache;
@@ -38,6 +53,21 @@ lavr_status lavr_dit_cuda_create(const lavr_dit_config *cfg, const lavr_dit_cuda
 lavr_status lavr_dit_cuda_create_range(const lavr_dit_config *cfg, const lavr_dit_cuda_tp *tp, int64_t layer_begin,
                                        int64_t layer_end, int64_t h, int64_t w, lavr_device_arena *arena,
                                        lavr_cuda_blas *blas, void *stream, lavr_dit_cuda **out);
+/* The same with options (NULL: the defaults). */
+lavr_status lavr_dit_cuda_create_opts(const lavr_dit_config *cfg, const lavr_dit_cuda_tp *tp,
+                                      const lavr_dit_cuda_options *opts, int64_t layer_begin, int64_t layer_end,
+                                      int64_t h, int64_t w, lavr_device_arena *arena, lavr_cuda_blas *blas,
+                                      void *stream, lavr_dit_cuda **out);
+/* Which attention path runs ("cuDNN 9.19.0 fused SDPA" or "lavr flash kernel (...)"), for logs. */
+const char *lavr_dit_cuda_attention_path(const lavr_dit_cuda *g);
+/* Device bytes held outside the arena by the model's libraries (cuDNN plan workspace). */
+uint64_t lavr_dit_cuda_outside_bytes(const lavr_dit_cuda *g);
+
+/* Per-op timing for `lavr bench --profile`: while on, every kernel/library call is bracketed by CUDA events (and
+ * graphs are not used); take() waits for the stream and adds the elapsed ms per category since the last take. */
+enum { LAVR_PROF_ATTENTION, LAVR_PROF_GEMM, LAVR_PROF_NORM, LAVR_PROF_COMM, LAVR_PROF_OTHER, LAVR_PROF_CATEGORIES };
+lavr_status lavr_dit_cuda_profile(lavr_dit_cuda *g, int on);
+lavr_status lavr_dit_cuda_profile_take(lavr_dit_cuda *g, double ms[LAVR_PROF_CATEGORIES], int64_t *calls);
 void lavr_dit_cuda_destroy(lavr_dit_cuda *g);
 /* Copies the weights of a CPU model loaded with the same tp shard and layer range (lavr_dit_load_shard). */
 lavr_status lavr_dit_cuda_upload(lavr_dit_cuda *g, const lavr_dit *m);

@@ -151,6 +151,14 @@ lavr_status lavr_nccl_allreduce_sum(lavr_nccl *c, void *buf, int64_t count, lavr
     return LAVR_OK;
 }
 
+lavr_status lavr_nccl_allreduce_max(lavr_nccl *c, void *buf, int64_t count, lavr_dtype dtype, void *stream) {
+    TRY(check_usable(c, buf, count));
+    ncclDataType_t t = ncclFloat32;
+    TRY(nccl_type(dtype, &t));
+    NCCL_TRY(c, ncclAllReduce(buf, buf, (size_t)count, t, ncclMax, c->comm, (cudaStream_t)stream));
+    return LAVR_OK;
+}
+
 lavr_status lavr_nccl_send(lavr_nccl *c, const void *buf, int64_t count, lavr_dtype dtype, int peer, void *stream) {
     TRY(check_usable(c, buf, count));
     CHECK_ARG(peer >= 0 && peer < c->size && peer != c->rank, "nccl send: bad peer %d of %d", peer, c->size);

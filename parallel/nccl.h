@@ -25,6 +25,8 @@ int lavr_nccl_size(const lavr_nccl *c);
 /* Enqueue on `stream` (a cudaStream_t; NULL = legacy default stream) and return without waiting.
  * dtype: LAVR_F32 or LAVR_BF16 (bf16 sums are rounded by NCCL after each addition). */
 lavr_status lavr_nccl_allreduce_sum(lavr_nccl *c, void *buf, int64_t count, lavr_dtype dtype, void *stream);
+/* The element-wise maximum over the group (the FP8 activation amax of a tp-split tensor). */
+lavr_status lavr_nccl_allreduce_max(lavr_nccl *c, void *buf, int64_t count, lavr_dtype dtype, void *stream);
 lavr_status lavr_nccl_send(lavr_nccl *c, const void *buf, int64_t count, lavr_dtype dtype, int peer, void *stream);
 lavr_status lavr_nccl_recv(lavr_nccl *c, void *buf, int64_t count, lavr_dtype dtype, int peer, void *stream);
 /* Several sends/receives issued as one group (both sides of an exchange, so neither blocks the other). */

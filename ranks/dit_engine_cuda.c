@@ -48,6 +48,9 @@ typedef struct {
 static lavr_status nccl_sum(void *ctx, float *buf, int64_t n, void *stream) {
     return lavr_nccl_allreduce_sum(ctx, buf, n, LAVR_F32, stream);
 }
+static lavr_status nccl_max(void *ctx, float *buf, int64_t n, void *stream) {
+    return lavr_nccl_allreduce_max(ctx, buf, n, LAVR_F32, stream);
+}
 #endif
 
 /* Waits for the stream; with tp over NCCL it also watches the communicator, so a dead peer is an error. */
@@ -121,9 +124,9 @@ static lavr_status cuda_prepare(void *impl, const float *context, int64_t rows, 
     cuda_engine *e = impl;
     CUDA_TRY(cudaSetDevice(e->device));
     const lavr_dit_shard *s = lavr_dit_shard_of(e->m);
-    lavr_dit_cuda_tp tp = {s->tp.rank, s->tp.size, NULL, NULL};
+    lavr_dit_cuda_tp tp = {.rank = s->tp.rank, .size = s->tp.size};
 #if LAVR_HAVE_NCCL
-    if (e->nccl) tp.allreduce_sum = nccl_sum, tp.ctx = e->nccl;
+    if (e->nccl) tp.allreduce_sum = nccl_sum, tp.allreduce_max = nccl_max, tp.ctx = e->nccl, tp.graph_safe = 1;
 #endif
     /* the device model's working buffers are sized by the latent, so it is made here, not at open */
     TRY(lavr_dit_cuda_create_range(&e->m->cfg, &tp, s->layer_begin, s->layer_end, h, w, e->arena, e->blas, e->stream,

@@ -113,10 +113,18 @@ __device__ __forceinline__ void tc_load_tile(__nv_bfloat16 *ks, __nv_bfloat16 *v
     cp_async_commit();
 }
 
-template <int D>
+__device__ __forceinline__ float ld_f(const float *p) { return *p; }
+__device__ __forceinline__ float ld_f(const __nv_bfloat16 *p) { return __bfloat162float(*p); }
+__device__ __forceinline__ void st_f2(float *p, float a, float b) { *reinterpret_cast<float2 *>(p) = make_float2(a, b); }
+__device__ __forceinline__ void st_f2(__nv_bfloat16 *p, float a, float b) {
+    *reinterpret_cast<__nv_bfloat162 *>(p) = __floats2bfloat162_rn(a, b);
+}
+
+/* QT/OT: float or __nv_bfloat16 queries and outputs; out rows o_stride elements apart. */
+template <int D, typename QT, typename OT>
 __global__ void __launch_bounds__(TC_WARPS * 32, LAVR_ATTN_MIN_BLOCKS)
-    attention_tc_kernel(const float *__restrict__ q, int64_t Lq, int64_t H, int64_t q_stride, seg_table segs,
-                        float scale, const float *__restrict__ bias, float *__restrict__ out) {
+    attention_tc_kernel(const QT *__restrict__ q, int64_t Lq, int64_t H, int64_t q_stride, seg_table segs,
+                        float scale, const float *__restrict__ bias, OT *__restrict__ out, int64_t o_stride) {
     constexpr int LD = D + TC_PAD; /* shared row length in elements (row bytes a multiple of 16) */
     constexpr int KSTEPS = D / 16, DTILES = D / 8, STAGE = TC_KEYS * LD;
     extern __shared__ __align__(16) unsigned char tc_smem[];
@@ -131,15 +139,15 @@ __global__ void __launch_bounds__(TC_WARPS * 32, LAVR_ATTN_MIN_BLOCKS)
 
     uint32_t qa[KSTEPS][4];
     {
-        const float *q0 = q + r0 * q_stride + h * D, *q1 = q + r1 * q_stride + h * D;
+        const QT *q0 = q + r0 * q_stride + h * D, *q1 = q + r1 * q_stride + h * D;
         const bool ok0 = r0 < Lq, ok1 = r1 < Lq;
 #pragma unroll
         for (int kk = 0; kk < KSTEPS; kk++) {
             const int c = kk * 16 + 2 * t;
-            qa[kk][0] = pack_bf16(ok0 ? q0[c] : 0.f, ok0 ? q0[c + 1] : 0.f);
-            qa[kk][1] = pack_bf16(ok1 ? q1[c] : 0.f, ok1 ? q1[c + 1] : 0.f);
-            qa[kk][2] = pack_bf16(ok0 ? q0[c + 8] : 0.f, ok0 ? q0[c + 9] : 0.f);
-            qa[kk][3] = pack_bf16(ok1 ? q1[c + 8] : 0.f, ok1 ? q1[c + 9] : 0.f);
+            qa[kk][0] = pack_bf16(ok0 ? ld_f(q0 + c) : 0.f, ok0 ? ld_f(q0 + c + 1) : 0.f);
+            qa[kk][1] = pack_bf16(ok1 ? ld_f(q1 + c) : 0.f, ok1 ? ld_f(q1 + c + 1) : 0.f);
+            qa[kk][2] = pack_bf16(ok0 ? ld_f(q0 + c + 8) : 0.f, ok0 ? ld_f(q0 + c + 9) : 0.f);
+            qa[kk][3] = pack_bf16(ok1 ? ld_f(q1 + c + 8) : 0.f, ok1 ? ld_f(q1 + c + 9) : 0.f);
         }
     }
     float o[DTILES][4];
@@ -184,7 +192,9 @@ __global__ void __launch_bounds__(TC_WARPS * 32, LAVR_ATTN_MIN_BLOCKS)
                     mma_bf16(s[j], qa[kk + 1], b[2], b[3]);
                 }
             }
-            /* scale, bias, mask past the segment end; tile maxima per row (rows g and g+8) */
+            /* scale, bias, mask past the segment end (only the segment's last tile can reach past it);
+             * tile maxima per row (rows g and g+8) */
+            const bool partial = k0 + TC_KEYS > len;
             float tmax[2] = {-INFINITY, -INFINITY};
 #pragma unroll
             for (int j = 0; j < TC_KEYS / 8; j++) {
@@ -193,7 +203,7 @@ __global__ void __launch_bounds__(TC_WARPS * 32, LAVR_ATTN_MIN_BLOCKS)
                     const int64_t key = k0 + j * 8 + 2 * t + (e & 1);
                     const float *brow = e < 2 ? bias0 : bias1;
                     float v = s[j][e] * scale;
-                    if (key >= len) v = -INFINITY;
+                    if (partial && key >= len) v = -INFINITY;
                     else if (brow) v += brow[base + key];
                     s[j][e] = v;
                     tmax[e >> 1] = fmaxf(tmax[e >> 1], v);
@@ -253,12 +263,12 @@ __global__ void __launch_bounds__(TC_WARPS * 32, LAVR_ATTN_MIN_BLOCKS)
         l += __shfl_xor_sync(0xffffffffu, l, 2);
         inv[i] = l > 0.f ? 1.f / l : 0.f; /* rows that saw only -inf output zeros */
     }
-    float *o0 = out + (r0 * H + h) * D, *o1 = out + (r1 * H + h) * D;
+    OT *o0 = out + r0 * o_stride + h * D, *o1 = out + r1 * o_stride + h * D;
 #pragma unroll
     for (int j = 0; j < DTILES; j++) {
         const int c = j * 8 + 2 * t;
-        if (r0 < Lq) *reinterpret_cast<float2 *>(o0 + c) = make_float2(o[j][0] * inv[0], o[j][1] * inv[0]);
-        if (r1 < Lq) *reinterpret_cast<float2 *>(o1 + c) = make_float2(o[j][2] * inv[1], o[j][3] * inv[1]);
+        if (r0 < Lq) st_f2(o0 + c, o[j][0] * inv[0], o[j][1] * inv[0]);
+        if (r1 < Lq) st_f2(o1 + c, o[j][2] * inv[1], o[j][3] * inv[1]);
     }
 }
 
@@ -267,12 +277,15 @@ __global__ void __launch_bounds__(TC_WARPS * 32, LAVR_ATTN_MIN_BLOCKS)
  * keys are folded one at a time into the running max / sum / accumulator. */
 enum { GEN_WARPS = 4 };
 
-template <int PER_LANE>
-__global__ void __launch_bounds__(GEN_WARPS * 32) attention_generic_kernel(const float *__restrict__ q, int64_t Lq,
+__device__ __forceinline__ void st_f(float *p, float a) { *p = a; }
+__device__ __forceinline__ void st_f(__nv_bfloat16 *p, float a) { *p = __float2bfloat16_rn(a); }
+
+template <int PER_LANE, typename QT, typename OT>
+__global__ void __launch_bounds__(GEN_WARPS * 32) attention_generic_kernel(const QT *__restrict__ q, int64_t Lq,
                                                                             int64_t H, int64_t D, int64_t q_stride,
                                                                             seg_table segs, float scale,
                                                                             const float *__restrict__ bias,
-                                                                            float *__restrict__ out) {
+                                                                            OT *__restrict__ out, int64_t o_stride) {
     const int lane = threadIdx.x & 31;
     const int64_t item = (int64_t)blockIdx.x * GEN_WARPS + (threadIdx.x >> 5);
     if (item >= Lq * H) return;
@@ -281,7 +294,7 @@ __global__ void __launch_bounds__(GEN_WARPS * 32) attention_generic_kernel(const
 #pragma unroll
     for (int i = 0; i < PER_LANE; i++) {
         const int64_t d = lane + 32 * i;
-        qv[i] = d < D ? q[row * q_stride + h * D + d] : 0.f;
+        qv[i] = d < D ? ld_f(q + row * q_stride + h * D + d) : 0.f;
         acc[i] = 0.f;
     }
     const float *brow = bias ? bias + (h * Lq + row) * segs.total : nullptr;
@@ -315,34 +328,44 @@ __global__ void __launch_bounds__(GEN_WARPS * 32) attention_generic_kernel(const
 #pragma unroll
     for (int i = 0; i < PER_LANE; i++) {
         const int64_t d = lane + 32 * i;
-        if (d < D) out[(row * H + h) * D + d] = acc[i] * inv;
+        if (d < D) st_f(out + row * o_stride + h * D + d, acc[i] * inv);
     }
 }
 
-template <int PER_LANE>
-void launch_generic(const float *q, int64_t Lq, int64_t H, int64_t D, int64_t q_stride, const seg_table &segs,
-                    float scale, const float *bias, float *out, cudaStream_t stream) {
+template <int PER_LANE, typename QT, typename OT>
+void launch_generic(const QT *q, int64_t Lq, int64_t H, int64_t D, int64_t q_stride, const seg_table &segs,
+                    float scale, const float *bias, OT *out, int64_t o_stride, cudaStream_t stream) {
     const int64_t blocks = (Lq * H + GEN_WARPS - 1) / GEN_WARPS;
-    attention_generic_kernel<PER_LANE>
-        <<<(unsigned)blocks, GEN_WARPS * 32, 0, stream>>>(q, Lq, H, D, q_stride, segs, scale, bias, out);
+    attention_generic_kernel<PER_LANE, QT, OT>
+        <<<(unsigned)blocks, GEN_WARPS * 32, 0, stream>>>(q, Lq, H, D, q_stride, segs, scale, bias, out, o_stride);
+}
+
+/* Compute capability major of the current device, asked once per device. */
+lavr_status device_major(int *major) {
+    static int cached[64];
+    int dev = 0;
+    CUDA_TRY(cudaGetDevice(&dev));
+    if (dev < 0 || dev >= 64) return LAVR_FAIL(LAVR_E_CUDA, "cuda attention: device %d", dev);
+    if (!cached[dev]) {
+        int m = 0;
+        CUDA_TRY(cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, dev));
+        cached[dev] = m;
+    }
+    *major = cached[dev];
+    return LAVR_OK;
 }
 
 bool aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
 
 } // namespace
 
-lavr_status lavr_cuda_attention(const float *q, int64_t Lq, int64_t H, int64_t D, int64_t q_row_stride,
-                                const lavr_cuda_kv_segment *segments, int nsegments, float scale, const float *bias,
-                                float *out, void *stream) {
-    CHECK_ARG(q && out && Lq >= 0 && H > 0 && H <= 65535 && D > 0 && D <= 512,
-              "cuda attention: bad arguments (Lq=%lld, H=%lld, D=%lld; H <= 65535, D <= 512)", (long long)Lq,
-              (long long)H, (long long)D);
-    CHECK_ARG(q_row_stride >= H * D, "cuda attention: query row stride %lld < H*D = %lld", (long long)q_row_stride,
-              (long long)(H * D));
+/* The table of non-empty segments, checked; vec_ok tells whether the tensor-core kernel can read them. */
+static lavr_status make_segs(int64_t H, int64_t D, const lavr_cuda_kv_segment *segments, int nsegments,
+                             seg_table *segs, bool *vec_ok) {
     CHECK_ARG(segments && nsegments >= 1 && nsegments <= LAVR_CUDA_MAX_SEGMENTS,
               "cuda attention: %d key/value segments (1 to %d)", nsegments, LAVR_CUDA_MAX_SEGMENTS);
-    seg_table segs = {};
-    bool vec_ok = D == 64 || D == 128; /* the tensor-core kernel's shapes and 16-byte row alignment */
+    *segs = seg_table{};
+    bool ok = D == 64 || D == 128; /* the tensor-core kernel's shapes and 16-byte row alignment */
     for (int i = 0; i < nsegments; i++) {
         const lavr_cuda_kv_segment *g = &segments[i];
         CHECK_ARG(g->len >= 0, "cuda attention: segment %d has length %lld", i, (long long)g->len);
@@ -350,42 +373,75 @@ lavr_status lavr_cuda_attention(const float *q, int64_t Lq, int64_t H, int64_t D
         CHECK_ARG(g->k && g->v, "cuda attention: segment %d has no key or value data", i);
         CHECK_ARG(g->row_stride >= H * D, "cuda attention: segment %d row stride %lld < H*D = %lld", i,
                   (long long)g->row_stride, (long long)(H * D));
-        vec_ok = vec_ok && g->row_stride % 8 == 0 && aligned16(g->k) && aligned16(g->v);
-        segs.k[segs.n] = (const __nv_bfloat16 *)g->k;
-        segs.v[segs.n] = (const __nv_bfloat16 *)g->v;
-        segs.len[segs.n] = g->len;
-        segs.stride[segs.n] = g->row_stride;
-        segs.base[segs.n] = segs.total;
-        segs.total += g->len;
-        segs.n++;
+        ok = ok && g->row_stride % 8 == 0 && aligned16(g->k) && aligned16(g->v);
+        segs->k[segs->n] = (const __nv_bfloat16 *)g->k;
+        segs->v[segs->n] = (const __nv_bfloat16 *)g->v;
+        segs->len[segs->n] = g->len;
+        segs->stride[segs->n] = g->row_stride;
+        segs->base[segs->n] = segs->total;
+        segs->total += g->len;
+        segs->n++;
     }
-    CHECK_ARG(segs.total > 0, "cuda attention: all %d key/value segments are empty", nsegments);
-    if (Lq == 0) return LAVR_OK;
+    CHECK_ARG(segs->total > 0, "cuda attention: all %d key/value segments are empty", nsegments);
+    *vec_ok = ok;
+    return LAVR_OK;
+}
 
-    int dev = 0, major = 0;
-    CUDA_TRY(cudaGetDevice(&dev));
-    CUDA_TRY(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+template <typename QT, typename OT>
+static lavr_status attention_launch(const QT *q, int64_t Lq, int64_t H, int64_t D, int64_t q_row_stride,
+                                    const lavr_cuda_kv_segment *segments, int nsegments, float scale,
+                                    const float *bias, OT *out, int64_t o_row_stride, void *stream) {
+    CHECK_ARG(q && out && Lq >= 0 && H > 0 && H <= 65535 && D > 0 && D <= 512,
+              "cuda attention: bad arguments (Lq=%lld, H=%lld, D=%lld; H <= 65535, D <= 512)", (long long)Lq,
+              (long long)H, (long long)D);
+    CHECK_ARG(q_row_stride >= H * D && o_row_stride >= H * D,
+              "cuda attention: query / output row stride %lld / %lld < H*D = %lld", (long long)q_row_stride,
+              (long long)o_row_stride, (long long)(H * D));
+    seg_table segs;
+    bool vec_ok;
+    TRY(make_segs(H, D, segments, nsegments, &segs, &vec_ok));
+    if (Lq == 0) return LAVR_OK;
+    int major = 0;
+    TRY(device_major(&major));
     const cudaStream_t st = as_stream(stream);
-    if (vec_ok && major >= 8 && aligned16(out)) {
+    if (vec_ok && major >= 8 && aligned16(out) && o_row_stride % 8 == 0) {
         const dim3 grid((unsigned)((Lq + TC_ROWS - 1) / TC_ROWS), (unsigned)H);
         if (D == 128) {
-            CUDA_TRY(cudaFuncSetAttribute(attention_tc_kernel<128>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          (int)tc_smem_bytes<128>()));
-            attention_tc_kernel<128>
-                <<<grid, TC_WARPS * 32, tc_smem_bytes<128>(), st>>>(q, Lq, H, q_row_stride, segs, scale, bias, out);
+            static bool attr_set[2][2];
+            bool &done = attr_set[sizeof(QT) == 2][sizeof(OT) == 2];
+            if (!done) {
+                CUDA_TRY(cudaFuncSetAttribute(attention_tc_kernel<128, QT, OT>,
+                                              cudaFuncAttributeMaxDynamicSharedMemorySize, (int)tc_smem_bytes<128>()));
+                done = true;
+            }
+            attention_tc_kernel<128, QT, OT><<<grid, TC_WARPS * 32, tc_smem_bytes<128>(), st>>>(
+                q, Lq, H, q_row_stride, segs, scale, bias, out, o_row_stride);
         } else {
-            attention_tc_kernel<64>
-                <<<grid, TC_WARPS * 32, tc_smem_bytes<64>(), st>>>(q, Lq, H, q_row_stride, segs, scale, bias, out);
+            attention_tc_kernel<64, QT, OT><<<grid, TC_WARPS * 32, tc_smem_bytes<64>(), st>>>(
+                q, Lq, H, q_row_stride, segs, scale, bias, out, o_row_stride);
         }
     } else if (D <= 64) {
-        launch_generic<2>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, st);
+        launch_generic<2>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, o_row_stride, st);
     } else if (D <= 128) {
-        launch_generic<4>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, st);
+        launch_generic<4>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, o_row_stride, st);
     } else if (D <= 256) {
-        launch_generic<8>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, st);
+        launch_generic<8>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, o_row_stride, st);
     } else {
-        launch_generic<16>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, st);
+        launch_generic<16>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, o_row_stride, st);
     }
     CUDA_TRY_LAUNCH("cuda attention");
     return LAVR_OK;
+}
+
+lavr_status lavr_cuda_attention(const float *q, int64_t Lq, int64_t H, int64_t D, int64_t q_row_stride,
+                                const lavr_cuda_kv_segment *segments, int nsegments, float scale, const float *bias,
+                                float *out, void *stream) {
+    return attention_launch(q, Lq, H, D, q_row_stride, segments, nsegments, scale, bias, out, H * D, stream);
+}
+
+lavr_status lavr_cuda_attention_bf16(const uint16_t *q, int64_t Lq, int64_t H, int64_t D, int64_t q_row_stride,
+                                     const lavr_cuda_kv_segment *segments, int nsegments, float scale, uint16_t *out,
+                                     int64_t out_row_stride, void *stream) {
+    return attention_launch((const __nv_bfloat16 *)q, Lq, H, D, q_row_stride, segments, nsegments, scale, NULL,
+                            (__nv_bfloat16 *)out, out_row_stride, stream);
 }

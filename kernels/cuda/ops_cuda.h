@@ -50,6 +50,31 @@ void lavr_cuda_blas_destroy(lavr_cuda_blas *blas);
 lavr_status lavr_cuda_linear(lavr_cuda_blas *blas, const uint16_t *x, int64_t M, int64_t K, const uint16_t *w,
                              int64_t N, const float *bias, float *y, void *stream);
 
+/* The general GEMM: y[M,N] = x[M,K] · W[N,K]^T (+ bias[N]) (then GELU-tanh when epilogue is
+ * LAVR_GEMM_EPI_GELU), fp32 accumulation, one rounding to y's type. x rows ldx elements apart (0 = K),
+ * y rows ldy apart (0 = N), W packed. Operand types: bf16 x bf16, FP8 e4m3 x FP8 e4m3 (per-tensor
+ * dequantisation factors x_scale, w_scale: device fp32 scalars; fast accumulation as LiveAvatar's
+ * _scaled_mm; bf16 output, or fp32 without bias; K % 16 == 0), or fp32 x fp32. The bias has y's type. */
+typedef enum { LAVR_GEMM_F32 = 0, LAVR_GEMM_BF16 = 1, LAVR_GEMM_FP8 = 2 } lavr_gemm_type;
+typedef enum { LAVR_GEMM_EPI_NONE = 0, LAVR_GEMM_EPI_GELU = 1 } lavr_gemm_epilogue;
+typedef struct {
+    int64_t M, N, K;
+    const void *x;
+    int64_t ldx;
+    lavr_gemm_type x_type;
+    const void *w;
+    lavr_gemm_type w_type;
+    const float *x_scale, *w_scale;
+    const void *bias;
+    lavr_gemm_epilogue epilogue;
+    void *y;
+    int64_t ldy;
+    lavr_gemm_type y_type;
+} lavr_cuda_gemm_args;
+lavr_status lavr_cuda_gemm(lavr_cuda_blas *blas, const lavr_cuda_gemm_args *args, void *stream);
+/* Bytes of the blas workspace (device memory outside any arena; the planner counts it). */
+size_t lavr_cuda_blas_workspace_bytes(const lavr_cuda_blas *blas);
+
 /* Pure fp32 GEMM (no TF32) for the convolutions: y[M,N] = x[M,K] · W[N,K]^T + bias[N] (or NULL), y rows
  * y_row_stride floats apart (>= N), so a GEMM can fill a column block of a wider matrix. */
 lavr_status lavr_cuda_linear_f32(lavr_cuda_blas *blas, const float *x, int64_t M, int64_t K, const float *w, int64_t N,
@@ -101,6 +126,13 @@ typedef struct {
 lavr_status lavr_cuda_attention(const float *q, int64_t Lq, int64_t H, int64_t D, int64_t q_row_stride,
                                 const lavr_cuda_kv_segment *segments, int nsegments, float scale, const float *bias,
                                 float *out, void *stream);
+
+/* The same on bf16 queries and outputs (the DiT's activations between kernels): q [Lq, H, D] bf16 rows
+ * q_row_stride apart, out bf16 rows out_row_stride apart (one rounding of the fp32 result), no bias. The
+ * fallback of the cuDNN path (kernels/cuda/sdpa.h); it takes all key segments in one pass. */
+lavr_status lavr_cuda_attention_bf16(const uint16_t *q, int64_t Lq, int64_t H, int64_t D, int64_t q_row_stride,
+                                     const lavr_cuda_kv_segment *segments, int nsegments, float scale, uint16_t *out,
+                                     int64_t out_row_stride, void *stream);
 
 #ifdef __cplusplus
 }

@@ -73,7 +73,7 @@ int main(void) {
     CHECK_OK(lavr_cuda_blas_create(0, &blas));
     check_fill(arena);
     lavr_dit_cuda *g = NULL;
-    lavr_dit_cuda_tp tp = {0, 1, NULL, NULL};
+    lavr_dit_cuda_tp tp = {.rank = 0, .size = 1};
     CHECK_OK(lavr_dit_cuda_create(&m->cfg, &tp, CMP_LAT, CMP_LAT, arena, blas, NULL, &g));
     if (!g) return check_summary("test_dit_cuda");
     CHECK_OK(lavr_dit_cuda_upload(g, m));

@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
     CHECK_OK(lavr_device_arena_create("tp", (size_t)2 << 30, &arena));
     CHECK_OK(lavr_cuda_blas_create(0, &blas));
     lavr_dit_cuda *g = NULL;
-    const lavr_dit_cuda_tp tp = {rank, size, nccl_sum, nc};
+    const lavr_dit_cuda_tp tp = {.rank = rank, .size = size, .allreduce_sum = nccl_sum, .ctx = nc};
     if (m && part && nc && arena && blas) {
         CHECK_OK(lavr_dit_cuda_create(&m->cfg, &tp, CMP_LAT, CMP_LAT, arena, blas, NULL, &g));
         if (g) CHECK_OK(lavr_dit_cuda_upload(g, part));
