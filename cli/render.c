@@ -24,7 +24,8 @@
 #include "ranks/setup.h"
 
 typedef struct {
-    const char *model, *image, *audio, *prompt, *size, *out, *layout_text, *backend;
+    const char *model, *image, *audio, *prompt, *size, *out, *layout_text, *backend, *attention;
+    int fp8;
     char stage[PATH_MAX];
     int64_t num_clip, seed, sink_offset;
     lavr_resume_mode resume;
@@ -196,6 +197,12 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
     TRY(lavr_backend_resolve(a->backend, 0, &backend)); /* the name and the build; each DiT rank checks its device */
     const char *mem = cli_get(opts, nopts, "gpu-mem", NULL);
     if (mem) TRY(lavr_parse_bytes(mem, &a->gpu_mem));
+    a->fp8 = cli_flag(opts, nopts, "fp8");
+    a->attention = cli_get(opts, nopts, "attention", "auto");
+    CHECK_ARG(!strcmp(a->attention, "auto") || !strcmp(a->attention, "cudnn") || !strcmp(a->attention, "own"),
+              "--attention '%s': expected auto, cudnn or own", a->attention);
+    CHECK_ARG(!a->fp8 || strcmp(a->backend, "cpu") != 0,
+              "--fp8 runs on the CUDA backend only; drop --fp8 or use --backend cuda|auto");
     return parse_fail_at(a);
 }
 
@@ -206,7 +213,8 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
         lavr_backend backend;
         TRY(lavr_backend_resolve(a->backend, roles->device, &backend));
         lavr_dit_stage_options o = {.model_path = a->model, .stage_dir = a->stage, .backend = backend,
-                                    .gpu_mem_bytes = a->gpu_mem, .stream = stream, .fail_block = fail_block};
+                                    .gpu_mem_bytes = a->gpu_mem, .fp8 = a->fp8, .attention = a->attention,
+                                    .stream = stream, .fail_block = fail_block};
         return lavr_dit_stage_run(comm, roles, &o);
     }
     if (roles->role.aux_index == 0) {
@@ -251,6 +259,8 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
         {"checkpoint-keep", 1, "keep the newest K checkpoints (default 2)", NULL},
         {"backend", 1, "DiT ranks compute on auto (cuda when built with CUDA and a GPU is visible), cpu or cuda", NULL},
         {"gpu-mem", 1, "device memory cap per DiT rank, e.g. 22GiB (default: the card's)", NULL},
+        {"fp8", 0, "FP8 e4m3 Linears in the DiT (LiveAvatar's --fp8; CUDA backend): half the weight memory", NULL},
+        {"attention", 1, "DiT attention on auto (cuDNN fused SDPA when available, default), cudnn or own", NULL},
         {"progress", 1, "live (one status line rewritten per block), lines (a line per clip) or auto (default: live "
                         "when stderr is a terminal, which it never is under mpirun)", NULL},
         {"help", 0, "print this help", NULL},
@@ -267,7 +277,7 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
                 "           [--size 704*384] [--layout steps=4,tp=1,pp=1,aux=1] [--num-clip K] [--seed S]\n"
                 "           [--sink-offset D] [--stage-dir out.stage] [--resume auto|yes|no] [--checkpoint-clips N]\n"
                 "           [--checkpoint-seconds T] [--checkpoint-keep K] [--backend auto|cpu|cuda]\n"
-                "           [--gpu-mem 22GiB] [--progress auto|live|lines]\n"
+                "           [--gpu-mem 22GiB] [--fp8] [--attention auto|cudnn|own] [--progress auto|live|lines]\n"
                 "Renders a talking-avatar video: DiT ranks run the denoising steps in a pipeline, the aux rank\n"
                 "encodes the inputs, decodes the latents and writes the video as blocks come out.\n"
                 "SIGUSR1 to mpirun (or SIGUSR1/SIGTERM to the aux rank, the last one) stops at the next block\n"

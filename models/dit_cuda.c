@@ -23,14 +23,15 @@
 #include "models/dit_internal.h"
 #include "models/rope.h"
 
-enum { MAX_PARTS = 3, PROF_MAX = 8192, GRAPHS_MAX = 64 };
+/* SCALE_STRIDE: FP8 scale scalars sit 256 bytes apart (cuBLASLt wants aligned scale pointers) */
+enum { PROF_MAX = 8192, GRAPHS_MAX = 64, SCALE_STRIDE = 64 };
 
 /* A Linear: parts stacked along the output (q|k|v), each its own tensor of the checkpoint and, with FP8, its
  * own per-tensor scale. */
 typedef struct {
     void *w;        /* bf16 [out, in] or FP8 e4m3 */
     uint16_t *b;    /* bf16 [out] */
-    float *w_scale; /* FP8: device [parts] dequantisation factors */
+    float *w_scale; /* FP8: device dequantisation factor of part p at w_scale[p * SCALE_STRIDE] */
     int64_t out, in, parts;
     int split;      /* 1: rows of the tp rank, 2: columns of the tp rank, 0: whole */
     int fp8;
@@ -74,6 +75,8 @@ struct lavr_dit_cuda {
     int inject_of_layer[256];
     dlayer *layers; /* [num_layers]; weights only for [lb, le) */
     uint16_t *text_k, *text_v; /* [range layers][T][dh] */
+    int contiguous;            /* sink layout: 1 contiguous window ‖ sink per cache, 0 shared */
+    uint16_t *sink_k, *sink_v; /* the rank's sink: keys before RoPE; values (shared layout) [range layers][S][dh] */
     /* working buffers */
     float *E, *x32, *y32, *ss, *fac_block, *fac_sink, *head_y, *emb, *emb32, *ones, *stats, *fp8_scalars;
     uint16_t *a_bf, *qkv, *q_bf, *att, *o2, *ob, *hid, *kb, *gs_bf, *al_bf, *emb_bf, *kvx, *k_bf, *op;
@@ -90,15 +93,19 @@ struct lavr_dit_cuda {
     int capturing;
 };
 
+/* The step cache: per layer the window's K (after RoPE) and V. In the contiguous sink layout each layer's
+ * rows are [window ‖ sink]: the tail holds this forward's re-roped sink keys and a copy of the sink values, so a
+ * full window is one attention call. The sink keys before RoPE (and, in the shared layout, the sink values) are
+ * the model's, one copy for all the rank's caches. */
 struct lavr_dit_cuda_cache {
-    uint16_t *win_k, *win_v, *sink_k, *sink_v; /* [range layers][window|sink][dh] */
-    int64_t *sink_pos;                         /* host [sink][3] */
+    uint16_t *win_k, *win_v; /* [range layers][layer_rows][dh] */
+    int64_t *sink_pos;       /* host [sink][3] */
     int64_t *sink_pos_dev;                     /* device copy */
     int ready;
 };
 
 lavr_dit_cuda_options lavr_dit_cuda_options_default(void) {
-    lavr_dit_cuda_options o = {.fp8 = 0, .attention = LAVR_DIT_ATTN_AUTO, .graphs = 1};
+    lavr_dit_cuda_options o = {.fp8 = 0, .attention = LAVR_DIT_ATTN_AUTO, .graphs = 1, .sink = LAVR_DIT_SINK_SHARED};
     return o;
 }
 
@@ -170,8 +177,8 @@ static lavr_status lin_alloc(lavr_dit_cuda *g, dlin *l, int64_t out, int64_t in,
     TRY(dalloc(g, (size_t)out * 2, what, &l->b));
     g->weight_bytes += wbytes + (uint64_t)out * 2;
     if (l->fp8) {
-        TRY(dalloc(g, (size_t)parts * sizeof(float), what, &l->w_scale));
-        g->weight_bytes += (uint64_t)parts * sizeof(float);
+        TRY(dalloc(g, (size_t)(parts * SCALE_STRIDE) * sizeof(float), what, &l->w_scale));
+        g->weight_bytes += (uint64_t)(parts * SCALE_STRIDE) * sizeof(float);
     }
     return LAVR_OK;
 }
@@ -283,9 +290,13 @@ static lavr_status alloc_work(lavr_dit_cuda *g) {
     if (g->opts.fp8) {
         g->xq_bytes = max3(R * (d > ff ? d : ff), rows_any * d, 1);
         TRY(dalloc(g, (size_t)g->xq_bytes, "dit FP8 operand", &g->xq));
-        TRY(dalloc(g, 2 * sizeof(float), "dit FP8 scales", &g->fp8_scalars));
+        TRY(dalloc(g, 2 * SCALE_STRIDE * sizeof(float), "dit FP8 scales", &g->fp8_scalars));
     }
     TRY(dalloc(g, 4 * sizeof(int64_t), "dit forward parameters", &g->dparams));
+    /* one sink per rank: every step cache reads it (the values live in each cache's tail when contiguous) */
+    const size_t sink = (size_t)(g->nl * S * dh) * 2;
+    TRY(dalloc(g, sink, "sink K", &g->sink_k));
+    if (!g->contiguous) TRY(dalloc(g, sink, "sink V", &g->sink_v));
     return LAVR_OK;
 }
 
@@ -351,6 +362,7 @@ lavr_status lavr_dit_cuda_create_opts(const lavr_dit_config *cfg, const lavr_dit
     g->opts = o;
     g->arena = arena, g->blas = blas, g->stream = stream;
     g->lb = layer_begin, g->le = layer_end, g->nl = layer_end - layer_begin;
+    g->contiguous = o.sink == LAVR_DIT_SINK_CONTIGUOUS;
     lavr_status st = lavr_dit_geometry_of(cfg, h, w, &g->geo);
     g->d = cfg->dim;
     g->H = cfg->num_heads / tp->size;
@@ -421,7 +433,8 @@ static lavr_status put_part(lavr_dit_cuda *g, const dlin *l, int64_t part, const
     }
     /* LiveAvatar: s = min(448 / amax(W), 448) over the whole tensor, q = e4m3(clamp(W s)), 1/s kept */
     TRY(amax_of(g, src, n, l->split != 0, g->fp8_scalars));
-    return lavr_cuda_quantize_fp8(src, n, g->fp8_scalars, (uint8_t *)l->w + part * n, l->w_scale + part, g->stream);
+    return lavr_cuda_quantize_fp8(src, n, g->fp8_scalars, (uint8_t *)l->w + part * n, l->w_scale + part * SCALE_STRIDE,
+                                  g->stream);
 }
 
 /* ---- weights: upload from a CPU shard ----------------------------------------------------------- */
@@ -622,14 +635,14 @@ static lavr_status lin(lavr_dit_cuda *g, const dlin *l, const uint16_t *x, int64
     }
     CHECK_ARG(M * l->in <= g->xq_bytes, "dit cuda: FP8 operand of %lld values (room for %lld)", (long long)(M * l->in),
               (long long)g->xq_bytes);
-    float *amax = g->fp8_scalars, *inv = g->fp8_scalars + 1;
+    float *amax = g->fp8_scalars, *inv = g->fp8_scalars + SCALE_STRIDE;
     TRY(amax_of(g, x, M * l->in, x_split, amax));
     OP(LAVR_PROF_OTHER, lavr_cuda_quantize_fp8(x, M * l->in, amax, g->xq, inv, g->stream));
     const int64_t rows = l->out / l->parts;
     for (int64_t p = 0; p < l->parts; p++) {
         a.N = rows, a.x = g->xq, a.x_type = LAVR_GEMM_FP8;
         a.w = (const uint8_t *)l->w + p * rows * l->in, a.w_type = LAVR_GEMM_FP8;
-        a.x_scale = inv, a.w_scale = l->w_scale + p;
+        a.x_scale = inv, a.w_scale = l->w_scale + p * SCALE_STRIDE;
         a.bias = y_f32 ? NULL : l->b + p * rows;
         a.y = y_f32 ? (void *)((float *)y + p * rows) : (void *)((uint16_t *)y + p * rows), a.ldy = ldy;
         OP(LAVR_PROF_GEMM, lavr_cuda_gemm(g->blas, &a, g->stream));
@@ -796,16 +809,24 @@ lavr_status lavr_dit_cuda_set_context(lavr_dit_cuda *g, const float *context, in
     return st ? st : fs;
 }
 
+static int64_t layer_rows(const lavr_dit_cuda *g) { return g->geo.window + (g->contiguous ? g->S : 0); }
+static uint16_t *win_k_of(const lavr_dit_cuda *g, const lavr_dit_cuda_cache *c, int64_t at) {
+    return c->win_k + at * layer_rows(g) * g->dh;
+}
+static uint16_t *win_v_of(const lavr_dit_cuda *g, const lavr_dit_cuda_cache *c, int64_t at) {
+    return c->win_v + at * layer_rows(g) * g->dh;
+}
+static uint16_t *sink_v_of(const lavr_dit_cuda *g, const lavr_dit_cuda_cache *c, int64_t at) {
+    return g->contiguous ? win_v_of(g, c, at) + g->geo.window * g->dh : g->sink_v + at * g->S * g->dh;
+}
+
 lavr_status lavr_dit_cuda_cache_create(lavr_dit_cuda *g, lavr_dit_cuda_cache **out) {
     *out = NULL;
     lavr_dit_cuda_cache *c = calloc(1, sizeof *c);
     if (!c) return LAVR_FAIL(LAVR_E_NOMEM, "dit cuda cache");
-    const size_t win = (size_t)(g->nl * g->geo.window * g->dh) * 2;
-    const size_t sink = (size_t)(g->nl * g->S * g->dh) * 2;
+    const size_t win = (size_t)(g->nl * layer_rows(g) * g->dh) * 2;
     lavr_status st = dalloc(g, win, "KV window K", &c->win_k);
     if (!st) st = dalloc(g, win, "KV window V", &c->win_v);
-    if (!st) st = dalloc(g, sink, "sink K", &c->sink_k);
-    if (!st) st = dalloc(g, sink, "sink V", &c->sink_v);
     if (!st) st = dalloc(g, (size_t)(g->S * 3) * 8, "sink positions", &c->sink_pos_dev);
     c->sink_pos = malloc((size_t)(g->S * 3) * sizeof(int64_t));
     if (!st && !c->sink_pos) st = LAVR_FAIL(LAVR_E_NOMEM, "dit cuda sink positions");
@@ -827,16 +848,21 @@ void lavr_dit_cuda_cache_destroy(lavr_dit_cuda *g, lavr_dit_cuda_cache *c) {
             if (g->graphs[i].exec) cudaGraphExecDestroy(g->graphs[i].exec);
             memset(&g->graphs[i], 0, sizeof g->graphs[i]);
         }
-    void *p[5] = {c->win_k, c->win_v, c->sink_k, c->sink_v, c->sink_pos_dev};
-    for (int i = 0; i < 5; i++) (void)lavr_device_arena_free(g->arena, p[i]);
+    void *p[3] = {c->win_k, c->win_v, c->sink_pos_dev};
+    for (int i = 0; i < 3; i++) (void)lavr_device_arena_free(g->arena, p[i]);
     free(c->sink_pos);
     free(c);
 }
 
+/* The sink keys and (shared layout) values are the rank's one copy; a contiguous cache takes its own copy of the
+ * values into its tail. */
 lavr_status lavr_dit_cuda_cache_copy_sink(lavr_dit_cuda *g, lavr_dit_cuda_cache *dst, const lavr_dit_cuda_cache *src) {
-    const size_t sink = (size_t)(g->nl * g->S * g->dh) * 2;
-    CUDA_TRY(cudaMemcpyAsync(dst->sink_k, src->sink_k, sink, cudaMemcpyDeviceToDevice, (cudaStream_t)g->stream));
-    CUDA_TRY(cudaMemcpyAsync(dst->sink_v, src->sink_v, sink, cudaMemcpyDeviceToDevice, (cudaStream_t)g->stream));
+    if (dst == src) return LAVR_OK;
+    if (g->contiguous) {
+        const size_t pitch = (size_t)(layer_rows(g) * g->dh) * 2, row = (size_t)(g->S * g->dh) * 2;
+        CUDA_TRY(cudaMemcpy2DAsync(sink_v_of(g, dst, 0), pitch, sink_v_of(g, src, 0), pitch, row, (size_t)g->nl,
+                                   cudaMemcpyDeviceToDevice, (cudaStream_t)g->stream));
+    }
     CUDA_TRY(cudaMemcpyAsync(dst->sink_pos_dev, src->sink_pos_dev, (size_t)(g->S * 3) * 8, cudaMemcpyDeviceToDevice,
                              (cudaStream_t)g->stream));
     memcpy(dst->sink_pos, src->sink_pos, (size_t)(g->S * 3) * sizeof(int64_t));
@@ -910,39 +936,36 @@ lavr_status lavr_dit_cuda_embed_block_host(const lavr_dit_cuda *g, const lavr_di
 }
 
 /* ---- cache transfer (checkpoints) ---------------------------------------------------------------- */
-/* Layer `layer`'s slice of a cache part <-> host bf16 bits; `down` picks the direction; NULL host skips. */
-static lavr_status cache_part(lavr_dit_cuda *g, uint16_t *dev, int64_t layer, uint16_t *host, int64_t tokens,
-                              int down) {
+/* tokens rows at dev <-> host bf16 bits; `down` picks the direction; NULL host skips */
+static lavr_status rows_copy(lavr_dit_cuda *g, uint16_t *dev, uint16_t *host, int64_t tokens, int down) {
     if (!host) return LAVR_OK;
     const size_t bytes = (size_t)(tokens * g->dh) * 2;
-    uint16_t *at = dev + (layer - g->lb) * tokens * g->dh;
-    CUDA_TRY(cudaMemcpyAsync(down ? (void *)host : (void *)at, down ? (const void *)at : (const void *)host, bytes,
+    CUDA_TRY(cudaMemcpyAsync(down ? (void *)host : (void *)dev, down ? (const void *)dev : (const void *)host, bytes,
                              down ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice, (cudaStream_t)g->stream));
+    return LAVR_OK;
+}
+
+static lavr_status cache_transfer(lavr_dit_cuda *g, const lavr_dit_cuda_cache *c, int64_t layer, uint16_t *win_k,
+                                  uint16_t *win_v, uint16_t *sink_k, uint16_t *sink_v, int down) {
+    CHECK_ARG(layer >= g->lb && layer < g->le, "dit cuda: layer %lld is outside the range [%lld, %lld)",
+              (long long)layer, (long long)g->lb, (long long)g->le);
+    const int64_t at = layer - g->lb;
+    TRY(rows_copy(g, win_k_of(g, c, at), win_k, g->geo.window, down));
+    TRY(rows_copy(g, win_v_of(g, c, at), win_v, g->geo.window, down));
+    TRY(rows_copy(g, g->sink_k + at * g->S * g->dh, sink_k, g->S, down));
+    TRY(rows_copy(g, sink_v_of(g, c, at), sink_v, g->S, down));
+    CUDA_TRY(cudaStreamSynchronize((cudaStream_t)g->stream));
     return LAVR_OK;
 }
 
 lavr_status lavr_dit_cuda_cache_download(lavr_dit_cuda *g, const lavr_dit_cuda_cache *c, int64_t layer,
                                          uint16_t *win_k, uint16_t *win_v, uint16_t *sink_k, uint16_t *sink_v) {
-    CHECK_ARG(layer >= g->lb && layer < g->le, "dit cuda: layer %lld is outside the range [%lld, %lld)",
-              (long long)layer, (long long)g->lb, (long long)g->le);
-    TRY(cache_part(g, c->win_k, layer, win_k, g->geo.window, 1));
-    TRY(cache_part(g, c->win_v, layer, win_v, g->geo.window, 1));
-    TRY(cache_part(g, c->sink_k, layer, sink_k, g->S, 1));
-    TRY(cache_part(g, c->sink_v, layer, sink_v, g->S, 1));
-    CUDA_TRY(cudaStreamSynchronize((cudaStream_t)g->stream));
-    return LAVR_OK;
+    return cache_transfer(g, c, layer, win_k, win_v, sink_k, sink_v, 1);
 }
 
 lavr_status lavr_dit_cuda_cache_upload(lavr_dit_cuda *g, lavr_dit_cuda_cache *c, int64_t layer, const uint16_t *win_k,
                                        const uint16_t *win_v, const uint16_t *sink_k, const uint16_t *sink_v) {
-    CHECK_ARG(layer >= g->lb && layer < g->le, "dit cuda: layer %lld is outside the range [%lld, %lld)",
-              (long long)layer, (long long)g->lb, (long long)g->le);
-    TRY(cache_part(g, c->win_k, layer, (uint16_t *)win_k, g->geo.window, 0));
-    TRY(cache_part(g, c->win_v, layer, (uint16_t *)win_v, g->geo.window, 0));
-    TRY(cache_part(g, c->sink_k, layer, (uint16_t *)sink_k, g->S, 0));
-    TRY(cache_part(g, c->sink_v, layer, (uint16_t *)sink_v, g->S, 0));
-    CUDA_TRY(cudaStreamSynchronize((cudaStream_t)g->stream));
-    return LAVR_OK;
+    return cache_transfer(g, c, layer, (uint16_t *)win_k, (uint16_t *)win_v, (uint16_t *)sink_k, (uint16_t *)sink_v, 0);
 }
 
 void lavr_dit_cuda_cache_set_ready(lavr_dit_cuda_cache *c) { c->ready = 1; }
@@ -985,7 +1008,7 @@ static lavr_status open_layer(lavr_dit_cuda *g, int64_t l, float *x, int64_t L) 
 static lavr_status self_attention(lavr_dit_cuda *g, int64_t l, lavr_dit_cuda_cache *c, const attn_plan *p, int64_t L) {
     const dlayer *w = &g->layers[l];
     const int64_t dh = g->dh, S = g->S, W = g->geo.window, at = l - g->lb;
-    uint16_t *sk = c->sink_k + at * S * dh, *sv = c->sink_v + at * S * dh;
+    uint16_t *sk = g->sink_k + at * S * dh, *sv = sink_v_of(g, c, at);
     lavr_qknorm_args q;
     memset(&q, 0, sizeof q);
     q.L = L, q.src = g->qkv, q.ld_src = 3 * dh, q.k_col = dh, q.v_col = 2 * dh;
@@ -999,12 +1022,17 @@ static lavr_status self_attention(lavr_dit_cuda *g, int64_t l, lavr_dit_cuda_cac
         return attend(g, g->q_bf, L, &seg, 1, g->att);
     }
     /* timestep forcing: the block's own K/V enter the window (slot from the forward's parameters) before it attends */
-    uint16_t *wk = c->win_k + at * W * dh, *wv = c->win_v + at * W * dh;
+    uint16_t *wk = win_k_of(g, c, at), *wv = win_v_of(g, c, at);
     q.fac = g->fac_block, q.k_out = wk, q.v_out = wv, q.slot = g->dparams + 2;
     TRY(qk_norm(g, &q));
-    /* sink keys re-roped at this forward's reference position */
-    OP(LAVR_PROF_NORM, lavr_cuda_rope_bf16(sk, S, g->H, g->D, g->fac_sink, g->kb, g->stream));
-    const kvseg seg[2] = {{wk, wv, p->n_valid, dh}, {g->kb, sv, S, dh}};
+    /* sink keys re-roped at this forward's reference position: into the cache's tail (contiguous) or a scratch */
+    uint16_t *roped = g->contiguous ? wk + W * dh : g->kb;
+    OP(LAVR_PROF_NORM, lavr_cuda_rope_bf16(sk, S, g->H, g->D, g->fac_sink, roped, g->stream));
+    if (g->contiguous && p->n_valid == W) {
+        const kvseg all = {wk, wv, W + S, dh};
+        return attend(g, g->q_bf, L, &all, 1, g->att);
+    }
+    const kvseg seg[2] = {{wk, wv, p->n_valid, dh}, {roped, sv, S, dh}};
     return attend(g, g->q_bf, L, seg, 2, g->att);
 }
 

@@ -23,10 +23,15 @@ typedef struct {
 
 /* How the device model computes (lavr_dit_cuda_options_default: bf16, cuDNN attention when available, graphs). */
 typedef enum { LAVR_DIT_ATTN_AUTO = 0, LAVR_DIT_ATTN_CUDNN, LAVR_DIT_ATTN_OWN } lavr_dit_attn_path;
+/* Where the sink's K/V live: SHARED, one copy per rank that every step cache reads (attention = window call +
+ * sink call merged by log-sum-exp); CONTIGUOUS, each cache's layer rows are [window ‖ sink] (the re-roped keys
+ * and a copy of the values), so a full window is one attention call, for (caches - 1/2) sink copies more. */
+typedef enum { LAVR_DIT_SINK_SHARED = 0, LAVR_DIT_SINK_CONTIGUOUS } lavr_dit_sink_layout;
 typedef struct {
     int fp8;                     /* FP8 e4m3 Linears of LiveAvatar's --fp8 (per-tensor weight and dynamic activation scales) */
     lavr_dit_attn_path attention; /* AUTO: cuDNN's fused SDPA where it has an engine, else lavr's kernel */
     int graphs;                  /* replay each block-step shape as a CUDA graph after its first run */
+    lavr_dit_sink_layout sink;
 } lavr_dit_cuda_options;
 lavr_dit_cuda_options lavr_dit_cuda_options_default(void);
 /* "cudnn" / "own" / "auto" -> the path; anything else LAVR_E_ARG. */

@@ -30,6 +30,8 @@ typedef struct {
     const char *model_path;
     const lavr_roles *roles;  /* shard (role.layer_begin/end), tp communicator, device */
     uint64_t gpu_mem_bytes;   /* CUDA: device arena cap (0: what the card has) */
+    int fp8;                  /* CUDA: FP8 e4m3 Linears with per-tensor scales (LiveAvatar's --fp8) */
+    const char *attention;    /* CUDA: "auto" (cuDNN fused SDPA when available), "cudnn" or "own"; NULL = auto */
 } lavr_dit_engine_options;
 
 typedef struct lavr_dit_engine lavr_dit_engine;

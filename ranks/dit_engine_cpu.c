@@ -141,6 +141,7 @@ static const lavr_dit_engine_ops cpu_ops = {
 };
 
 lavr_status lavr_dit_engine_cpu_open(const lavr_dit_engine_options *o, const lavr_dit_engine_ops **ops, void **impl) {
+    CHECK_ARG(!o->fp8, "--fp8 runs on the CUDA backend only (this DiT rank computes on the CPU)");
     cpu_engine *e = calloc(1, sizeof *e);
     if (!e) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for the CPU DiT engine");
     lavr_status st = lavr_dit_engine_load_host(o, &e->tp, &e->m);

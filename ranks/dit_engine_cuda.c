@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_arena.h"
 #include "models/dit_cuda.h"
@@ -33,6 +34,7 @@ typedef struct {
     lavr_nccl *nccl; /* tp > 1 */
 #endif
     uint64_t cap;
+    lavr_dit_cuda_options mopts; /* FP8, attention path, graphs */
     lavr_dit_cuda *g;
     lavr_dit_cuda_cache *cache[4];
     int ncaches;
@@ -129,8 +131,12 @@ static lavr_status cuda_prepare(void *impl, const float *context, int64_t rows, 
     if (e->nccl) tp.allreduce_sum = nccl_sum, tp.allreduce_max = nccl_max, tp.ctx = e->nccl, tp.graph_safe = 1;
 #endif
     /* the device model's working buffers are sized by the latent, so it is made here, not at open */
-    TRY(lavr_dit_cuda_create_range(&e->m->cfg, &tp, s->layer_begin, s->layer_end, h, w, e->arena, e->blas, e->stream,
-                                   &e->g));
+    TRY(lavr_dit_cuda_create_opts(&e->m->cfg, &tp, &e->mopts, s->layer_begin, s->layer_end, h, w, e->arena, e->blas,
+                                  e->stream, &e->g));
+    if (s->tp.rank == 0)
+        LOG_INFO("DiT layers [%lld, %lld) on %s: attention through %s%s", (long long)s->layer_begin,
+                 (long long)s->layer_end, e->device >= 0 ? "the GPU" : "?", lavr_dit_cuda_attention_path(e->g),
+                 e->mopts.fp8 ? ", FP8 Linears" : "");
     TRY(lavr_dit_cuda_upload(e->g, e->m));
     drop_uploaded(e->m);
     TRY(lavr_dit_cuda_set_context(e->g, context, rows));
@@ -317,6 +323,13 @@ lavr_status lavr_dit_engine_cuda_open(const lavr_dit_engine_options *o, const la
     cuda_engine *e = calloc(1, sizeof *e);
     if (!e) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for the CUDA DiT engine");
     e->device = o->roles->device;
+    e->mopts = lavr_dit_cuda_options_default();
+    e->mopts.fp8 = o->fp8;
+    lavr_status ast = lavr_dit_attn_path_parse(o->attention ? o->attention : "auto", &e->mopts.attention);
+    if (ast) {
+        free(e);
+        return ast;
+    }
     lavr_status st = lavr_dit_engine_load_host(o, &e->host_tp, &e->m);
     if (!st) st = open_device(e, o);
     if (st) {

@@ -363,7 +363,7 @@ lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr
     lavr_msg_init(&r.ckptmsg);
     const int aux_rank = lavr_layout_dit_ranks(&roles->layout);
     lavr_dit_engine_options eo = {.backend = o->backend, .model_path = o->model_path, .roles = roles,
-                                  .gpu_mem_bytes = o->gpu_mem_bytes};
+                                  .gpu_mem_bytes = o->gpu_mem_bytes, .fp8 = o->fp8, .attention = o->attention};
     int64_t stopped_at = -1;
     /* the weights load while the aux rank encodes the inputs */
     lavr_status st = lavr_dit_engine_open(&eo, &r.e);

@@ -19,6 +19,8 @@ typedef struct {
     const char *stage_dir;      /* checkpoints: <stage_dir>/ckpt-<blocks>/rank-<world rank>.h5 */
     lavr_backend backend;
     uint64_t gpu_mem_bytes;     /* CUDA arena cap (0: the card's memory) */
+    int fp8;                    /* CUDA: FP8 e4m3 Linears (--fp8) */
+    const char *attention;      /* CUDA: attention path "auto", "cudnn" or "own" (NULL: auto) */
     lavr_stream_options stream; /* seed and sink offset: the same on every rank */
     int64_t fail_block;         /* testing aid (LAVR_FAIL_AT): fail when this block arrives; -1 never */
 } lavr_dit_stage_options;

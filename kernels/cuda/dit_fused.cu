@@ -33,25 +33,76 @@ __device__ T block_sum(T v, T *scratch) {
     return v;
 }
 
+/* VEC consecutive columns per thread step: 4 for rows whose every pointer and width allow 16-byte fp32 and 8-byte
+ * bf16 accesses (the DiT's), 1 otherwise. */
+template <int VEC>
+__device__ __forceinline__ void ld_f32(const float *p, float *v) {
+    if (VEC == 4) {
+        const float4 t = *reinterpret_cast<const float4 *>(p);
+        v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
+    } else {
+        v[0] = *p;
+    }
+}
+template <int VEC>
+__device__ __forceinline__ void st_f32(float *p, const float *v) {
+    if (VEC == 4) *reinterpret_cast<float4 *>(p) = make_float4(v[0], v[1], v[2], v[3]);
+    else *p = v[0];
+}
+template <int VEC>
+__device__ __forceinline__ void ld_bf(const uint16_t *p, float *v) {
+    if (VEC == 4) {
+        const uint2 t = *reinterpret_cast<const uint2 *>(p);
+        v[0] = __uint_as_float(t.x << 16), v[1] = __uint_as_float(t.x & 0xffff0000u);
+        v[2] = __uint_as_float(t.y << 16), v[3] = __uint_as_float(t.y & 0xffff0000u);
+    } else {
+        v[0] = bf(*p);
+    }
+}
+template <int VEC>
+__device__ __forceinline__ void st_bf(uint16_t *p, const float *v) {
+    if (VEC == 4) {
+        uint2 t;
+        t.x = (uint32_t)to_bf(v[0]) | ((uint32_t)to_bf(v[1]) << 16);
+        t.y = (uint32_t)to_bf(v[2]) | ((uint32_t)to_bf(v[3]) << 16);
+        *reinterpret_cast<uint2 *>(p) = t;
+    } else {
+        *p = to_bf(v[0]);
+    }
+}
+
+template <int VEC>
 __global__ void resnorm_kernel(lavr_resnorm_args a) {
     extern __shared__ float urow[]; /* the norm's input row */
     __shared__ float scratch[32];
     const int64_t r = blockIdx.x, cols = a.cols, base = r * cols;
     const float *gate = a.gate ? a.gate + (a.gate_group_rows ? r / a.gate_group_rows : 0) * a.gate_stride : nullptr;
     float s = 0.f;
-    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
-        float v = a.x[base + c];
-        bool has = true;
-        float add = 0.f;
-        if (a.add_bf16) add = bf(a.add_bf16[base + c]);
-        else if (a.add_f32) add = rbf16(a.add_bias ? __fadd_rn(a.add_f32[base + c], bf(a.add_bias[c])) : a.add_f32[base + c]);
-        else has = false;
-        if (has) v = gate ? __fadd_rn(v, __fmul_rn(add, gate[c])) : __fadd_rn(v, add);
-        if (a.round_sum) v = rbf16(v);
-        if (a.r_out) a.r_out[base + c] = v;
-        const float u = a.round_norm_input ? rbf16(v) : v;
-        urow[c] = u;
-        s += u;
+    for (int64_t c = (int64_t)threadIdx.x * VEC; c < cols; c += (int64_t)blockDim.x * VEC) {
+        float v[VEC], add[VEC], g[VEC], bias[VEC];
+        ld_f32<VEC>(a.x + base + c, v);
+        const bool has = a.add_bf16 || a.add_f32;
+        if (a.add_bf16) {
+            ld_bf<VEC>(a.add_bf16 + base + c, add);
+        } else if (a.add_f32) {
+            ld_f32<VEC>(a.add_f32 + base + c, add);
+            if (a.add_bias) {
+                ld_bf<VEC>(a.add_bias + c, bias);
+                for (int i = 0; i < VEC; i++) add[i] = __fadd_rn(add[i], bias[i]);
+            }
+            for (int i = 0; i < VEC; i++) add[i] = rbf16(add[i]);
+        }
+        if (gate) ld_f32<VEC>(gate + c, g);
+        for (int i = 0; i < VEC; i++) {
+            if (has) v[i] = gate ? __fadd_rn(v[i], __fmul_rn(add[i], g[i])) : __fadd_rn(v[i], add[i]);
+            if (a.round_sum) v[i] = rbf16(v[i]);
+        }
+        if (a.r_out) st_f32<VEC>(a.r_out + base + c, v);
+        for (int i = 0; i < VEC; i++) {
+            const float u = a.round_norm_input ? rbf16(v[i]) : v[i];
+            urow[c + i] = u;
+            s += u;
+        }
     }
     if (a.norm == LAVR_RN_NONE) return;
     const float mean = block_sum(s, scratch) / (float)cols;
@@ -64,16 +115,26 @@ __global__ void resnorm_kernel(lavr_resnorm_args a) {
     const int64_t m = a.mod_group_rows ? r / a.mod_group_rows : 0;
     const float *shift = a.shift ? a.shift + m * a.mod_stride : nullptr;
     const float *scale = a.scale ? a.scale + m * a.mod_stride : nullptr;
-    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
-        float n = __fmul_rn(urow[c] - mean, inv);
-        float y;
+    for (int64_t c = (int64_t)threadIdx.x * VEC; c < cols; c += (int64_t)blockDim.x * VEC) {
+        float y[VEC], p[VEC], q[VEC];
         if (a.norm == LAVR_RN_MOD) {
-            if (a.round_ln) n = rbf16(n);
-            y = __fadd_rn(__fmul_rn(n, __fadd_rn(1.0f, scale[c])), shift[c]);
+            ld_f32<VEC>(scale + c, p);
+            ld_f32<VEC>(shift + c, q);
         } else {
-            y = __fadd_rn(__fmul_rn(n, a.ln_w ? a.ln_w[c] : 1.0f), a.ln_b ? a.ln_b[c] : 0.0f);
+            for (int i = 0; i < VEC; i++) p[i] = 1.0f, q[i] = 0.0f;
+            if (a.ln_w) ld_f32<VEC>(a.ln_w + c, p);
+            if (a.ln_b) ld_f32<VEC>(a.ln_b + c, q);
         }
-        a.y[base + c] = to_bf(y);
+        for (int i = 0; i < VEC; i++) {
+            float n = __fmul_rn(urow[c + i] - mean, inv);
+            if (a.norm == LAVR_RN_MOD) {
+                if (a.round_ln) n = rbf16(n);
+                y[i] = __fadd_rn(__fmul_rn(n, __fadd_rn(1.0f, p[i])), q[i]);
+            } else {
+                y[i] = __fadd_rn(__fmul_rn(n, p[i]), q[i]);
+            }
+        }
+        st_bf<VEC>(a.y + base + c, y);
     }
 }
 
@@ -117,6 +178,8 @@ __device__ __forceinline__ void rotate(float a, float b, float2 f, float *o0, fl
     *o1 = rbf16(__fadd_rn(__fmul_rn(a, f.y), __fmul_rn(b, f.x)));
 }
 
+/* 1 / rms of a bf16 row of n values (n % 4 == 0, 8-byte aligned): the sum of squares in double kept as fp32
+ * (as row_sumsq), or *ss when the tp group's sum is given */
 __device__ float row_inv_rms(const uint16_t *row, int64_t n, const float *ss, double full, double eps,
                              double *scratch) {
     double sq;
@@ -124,11 +187,11 @@ __device__ float row_inv_rms(const uint16_t *row, int64_t n, const float *ss, do
         sq = (double)*ss;
     } else {
         double part = 0;
-        for (int64_t c = threadIdx.x; c < n; c += blockDim.x) {
-            const double v = bf(row[c]);
-            part += v * v;
+        for (int64_t c = 4 * (int64_t)threadIdx.x; c < n; c += 4 * (int64_t)blockDim.x) {
+            float v[4];
+            ld_bf<4>(row + c, v);
+            for (int i = 0; i < 4; i++) part += (double)v[i] * v[i];
         }
-        /* as row_sumsq: the sum in double, kept as fp32 */
         sq = (double)(float)block_sum(part, scratch);
     }
     return (float)(1.0 / sqrt(sq / full + eps));
@@ -148,25 +211,26 @@ __global__ void qk_norm_rope_kernel(lavr_qknorm_args a) {
         const float inv = row_inv_rms(in, dh, a.ss ? a.ss + r * 2 + which : nullptr, full, eps, scratch);
         uint16_t *out = which ? (a.k_out ? a.k_out + (slot + r) * a.ld_k : nullptr) : a.q_out + r * a.ld_q;
         uint16_t *raw = which && a.k_raw_out ? a.k_raw_out + r * a.ld_k : nullptr;
-        for (int64_t p = threadIdx.x; p < dh / 2; p += blockDim.x) {
-            const int64_t c = 2 * p;
-            const float x0 = rbf16(__fmul_rn(rbf16(__fmul_rn(bf(in[c]), inv)), gain[c]));
-            const float x1 = rbf16(__fmul_rn(rbf16(__fmul_rn(bf(in[c + 1]), inv)), gain[c + 1]));
-            if (raw) {
-                raw[c] = to_bf(x0);
-                raw[c + 1] = to_bf(x1);
-            }
+        /* two adjacent pairs per step */
+        for (int64_t c = 4 * (int64_t)threadIdx.x; c < dh; c += 4 * (int64_t)blockDim.x) {
+            float x[4], gv[4], o[4];
+            ld_bf<4>(in + c, x);
+            ld_f32<4>(gain + c, gv);
+            for (int i = 0; i < 4; i++) x[i] = rbf16(__fmul_rn(rbf16(__fmul_rn(x[i], inv)), gv[i]));
+            if (raw) st_bf<4>(raw + c, x);
             if (!out) continue;
-            float o0 = x0, o1 = x1;
-            if (fac) rotate(x0, x1, fac[(c % a.D) / 2], &o0, &o1);
-            out[c] = to_bf(o0);
-            out[c + 1] = to_bf(o1);
+            for (int i = 0; i < 4; i += 2) {
+                if (fac) rotate(x[i], x[i + 1], fac[((c + i) % a.D) / 2], &o[i], &o[i + 1]);
+                else o[i] = x[i], o[i + 1] = x[i + 1];
+            }
+            st_bf<4>(out + c, o);
         }
     }
     if (a.v_col >= 0 && a.v_out) {
         const uint16_t *v = row + a.v_col;
         uint16_t *vo = a.v_out + (slot + r) * a.ld_v;
-        for (int64_t c = threadIdx.x; c < dh; c += blockDim.x) vo[c] = v[c];
+        for (int64_t c = 4 * (int64_t)threadIdx.x; c < dh; c += 4 * (int64_t)blockDim.x)
+            *reinterpret_cast<uint2 *>(vo + c) = *reinterpret_cast<const uint2 *>(v + c);
     }
 }
 
@@ -191,27 +255,35 @@ __global__ void qk_sumsq_kernel(const uint16_t *src, int64_t ld, int64_t dh, int
 
 __global__ void rope_bf16_kernel(const uint16_t *__restrict__ keys, int64_t S, int64_t dh, int64_t D,
                                  const float2 *__restrict__ fac, uint16_t *out) {
-    const int64_t half = D / 2, pairs = dh / 2;
-    for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < S * pairs;
+    const int64_t half = D / 2, quads = dh / 4;
+    for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < S * quads;
          idx += (int64_t)gridDim.x * blockDim.x) {
-        const int64_t t = idx / pairs, c = 2 * (idx % pairs);
-        float o0, o1;
-        rotate(bf(keys[t * dh + c]), bf(keys[t * dh + c + 1]), fac[t * half + (c % D) / 2], &o0, &o1);
-        out[t * dh + c] = to_bf(o0);
-        out[t * dh + c + 1] = to_bf(o1);
+        const int64_t t = idx / quads, c = 4 * (idx % quads);
+        float x[4], o[4];
+        ld_bf<4>(keys + t * dh + c, x);
+        rotate(x[0], x[1], fac[t * half + (c % D) / 2], &o[0], &o[1]);
+        rotate(x[2], x[3], fac[t * half + ((c + 2) % D) / 2], &o[2], &o[3]);
+        st_bf<4>(out + t * dh + c, o);
     }
 }
 
+/* eight consecutive values of one (token, head) per thread */
 __global__ void attn_merge_kernel(const uint16_t *__restrict__ o1, const float *__restrict__ l1,
                                   const uint16_t *__restrict__ o2, const float *__restrict__ l2, int64_t L, int64_t H,
                                   int64_t D, uint16_t *out) {
-    const int64_t dh = H * D;
-    for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < L * dh;
+    const int64_t dh = H * D, octs = L * dh / 8;
+    for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < octs;
          idx += (int64_t)gridDim.x * blockDim.x) {
-        const int64_t t = idx / dh, h = (idx % dh) / D;
+        const int64_t e = idx * 8, t = e / dh, h = (e % dh) / D;
         const float a = l1[h * L + t], b = l2[h * L + t], m = fmaxf(a, b);
-        const float wa = expf(a - m), wb = expf(b - m);
-        out[idx] = to_bf((bf(o1[idx]) * wa + bf(o2[idx]) * wb) / (wa + wb));
+        const float wa = expf(a - m), wb = expf(b - m), inv = 1.0f / (wa + wb);
+        float x[4], y[4], z[4];
+        for (int half = 0; half < 2; half++) {
+            ld_bf<4>(o1 + e + 4 * half, x);
+            ld_bf<4>(o2 + e + 4 * half, y);
+            for (int i = 0; i < 4; i++) z[i] = (x[i] * wa + y[i] * wb) * inv;
+            st_bf<4>(out + e + 4 * half, z);
+        }
     }
 }
 
@@ -252,7 +324,15 @@ lavr_status lavr_cuda_resnorm(const lavr_resnorm_args *a, void *stream) {
     CHECK_ARG(a->norm == LAVR_RN_NONE || a->y, "cuda resnorm: a norm needs an output");
     CHECK_ARG(a->norm != LAVR_RN_MOD || (a->shift && a->scale), "cuda resnorm: modulation needs shift and scale");
     if (a->rows == 0) return LAVR_OK;
-    resnorm_kernel<<<(unsigned)a->rows, THREADS, (size_t)a->cols * sizeof(float), as_stream(stream)>>>(*a);
+    const uintptr_t bits = (uintptr_t)a->x | (uintptr_t)a->add_f32 | (uintptr_t)a->gate | (uintptr_t)a->r_out |
+                           (uintptr_t)a->shift | (uintptr_t)a->scale | (uintptr_t)a->ln_w | (uintptr_t)a->ln_b |
+                           (uintptr_t)(a->mod_stride * 4) | (uintptr_t)(a->gate_stride * 4);
+    const uintptr_t bits_bf = (uintptr_t)a->add_bf16 | (uintptr_t)a->add_bias | (uintptr_t)a->y;
+    const size_t smem = (size_t)a->cols * sizeof(float);
+    if (a->cols % 4 == 0 && (bits & 15) == 0 && (bits_bf & 7) == 0)
+        resnorm_kernel<4><<<(unsigned)a->rows, THREADS, smem, as_stream(stream)>>>(*a);
+    else
+        resnorm_kernel<1><<<(unsigned)a->rows, THREADS, smem, as_stream(stream)>>>(*a);
     CUDA_TRY_LAUNCH("cuda resnorm");
     return LAVR_OK;
 }
@@ -282,6 +362,13 @@ lavr_status lavr_cuda_qk_norm_rope(const lavr_qknorm_args *a, void *stream) {
                   a->full >= a->H * a->D,
               "cuda qk_norm_rope: bad arguments");
     CHECK_ARG(!a->gain_k || a->k_col >= 0, "cuda qk_norm_rope: k needs its column");
+    const uintptr_t bits = (uintptr_t)a->src | (uintptr_t)a->q_out | (uintptr_t)a->k_out | (uintptr_t)a->k_raw_out |
+                           (uintptr_t)a->v_out | (uintptr_t)(a->ld_src * 2) | (uintptr_t)(a->ld_q * 2) |
+                           (uintptr_t)(a->ld_k * 2) | (uintptr_t)(a->ld_v * 2) | (uintptr_t)(a->k_col * 2) |
+                           (uintptr_t)((a->v_col > 0 ? a->v_col : 0) * 2) | (uintptr_t)(a->H * a->D * 2);
+    CHECK_ARG((bits & 7) == 0 && ((uintptr_t)a->gain_q & 15) == 0 && ((uintptr_t)a->gain_k & 15) == 0,
+              "cuda qk_norm_rope: rows, columns and buffers must be 4-value aligned (head width %lld)",
+              (long long)(a->H * a->D));
     if (a->L == 0) return LAVR_OK;
     qk_norm_rope_kernel<<<(unsigned)a->L, THREADS, 0, as_stream(stream)>>>(*a);
     CUDA_TRY_LAUNCH("cuda qk_norm_rope");
@@ -299,9 +386,10 @@ lavr_status lavr_cuda_qk_sumsq(const uint16_t *src, int64_t L, int64_t ld_src, i
 
 lavr_status lavr_cuda_rope_bf16(const uint16_t *keys, int64_t S, int64_t H, int64_t D, const float *fac,
                                 uint16_t *out, void *stream) {
-    CHECK_ARG(S >= 0 && H > 0 && D % 2 == 0 && (S == 0 || (keys && fac && out)), "cuda rope_bf16: bad arguments");
+    CHECK_ARG(S >= 0 && H > 0 && D % 4 == 0 && (S == 0 || (keys && fac && out)) && (((uintptr_t)keys | (uintptr_t)out) & 7) == 0,
+              "cuda rope_bf16: bad arguments");
     if (S == 0) return LAVR_OK;
-    rope_bf16_kernel<<<grid_of(S * H * D / 2), THREADS, 0, as_stream(stream)>>>(keys, S, H * D, D,
+    rope_bf16_kernel<<<grid_of(S * H * D / 4), THREADS, 0, as_stream(stream)>>>(keys, S, H * D, D,
                                                                                  (const float2 *)fac, out);
     CUDA_TRY_LAUNCH("cuda rope_bf16");
     return LAVR_OK;
@@ -309,9 +397,11 @@ lavr_status lavr_cuda_rope_bf16(const uint16_t *keys, int64_t S, int64_t H, int6
 
 lavr_status lavr_cuda_attn_merge(const uint16_t *o1, const float *lse1, const uint16_t *o2, const float *lse2, int64_t L,
                                  int64_t H, int64_t D, uint16_t *out, void *stream) {
-    CHECK_ARG(L >= 0 && H > 0 && D > 0 && (L == 0 || (o1 && lse1 && o2 && lse2 && out)), "cuda attn_merge: bad arguments");
+    CHECK_ARG(L >= 0 && H > 0 && D > 0 && D % 8 == 0 && (L == 0 || (o1 && lse1 && o2 && lse2 && out)) &&
+                  (((uintptr_t)o1 | (uintptr_t)o2 | (uintptr_t)out) & 15) == 0,
+              "cuda attn_merge: bad arguments");
     if (L == 0) return LAVR_OK;
-    attn_merge_kernel<<<grid_of(L * H * D), THREADS, 0, as_stream(stream)>>>(o1, lse1, o2, lse2, L, H, D, out);
+    attn_merge_kernel<<<grid_of(L * H * D / 8), THREADS, 0, as_stream(stream)>>>(o1, lse1, o2, lse2, L, H, D, out);
     CUDA_TRY_LAUNCH("cuda attn_merge");
     return LAVR_OK;
 }

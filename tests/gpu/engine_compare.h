@@ -66,7 +66,7 @@ static inline void ec_open(ec_chain *c, int n, const int64_t *split, lavr_backen
     c->n = n;
     for (int i = 0; i < n; i++) {
         c->roles[i] = ec_roles(split[i], split[i + 1], tp, device);
-        lavr_dit_engine_options o = {b, model, &c->roles[i], gpu_mem};
+        lavr_dit_engine_options o = {.backend = b, .model_path = model, .roles = &c->roles[i], .gpu_mem_bytes = gpu_mem};
         CHECK_OK(lavr_dit_engine_open(&o, &c->e[i]));
         if (!c->e[i]) exit(check_summary("engine_compare"));
         CHECK_OK(lavr_dit_engine_prepare(c->e[i], ctx, EC_CTX_ROWS, EC_LAT, EC_LAT, EC_CACHES));

@@ -72,20 +72,38 @@ int main(void) {
     CHECK_OK(lavr_device_arena_create("cuda:0", (size_t)2 << 30, &arena));
     CHECK_OK(lavr_cuda_blas_create(0, &blas));
     check_fill(arena);
-    lavr_dit_cuda *g = NULL;
-    lavr_dit_cuda_tp tp = {.rank = 0, .size = 1};
-    CHECK_OK(lavr_dit_cuda_create(&m->cfg, &tp, CMP_LAT, CMP_LAT, arena, blas, NULL, &g));
-    if (!g) return check_summary("test_dit_cuda");
-    CHECK_OK(lavr_dit_cuda_upload(g, m));
-    const cmp_result r = cmp_run(m, g, arena, BLOCKS);
-    CHECK_MSG(r.worst_velocity <= VEL_TOL, "velocity rel L2 %.3g > %.3g", r.worst_velocity, VEL_TOL);
-    CHECK_MSG(r.worst_tokens <= TOK_TOL, "patch-embedded tokens rel L2 %.3g > %.3g", r.worst_tokens, TOK_TOL);
-    CHECK(r.euler_same);
-    char desc[128];
-    lavr_device_arena_describe(arena, desc, sizeof desc);
-    printf("worst velocity rel L2 %.3g (limit %.0e) over %d blocks x %d steps; tokens %.3g; %s\n", r.worst_velocity,
-           VEL_TOL, BLOCKS, CMP_STEPS, r.worst_tokens, desc);
-    lavr_dit_cuda_destroy(g);
+    /* the layouts and launch modes of the device model: each against the CPU model */
+    const struct {
+        const char *name;
+        lavr_dit_sink_layout sink;
+        int own_stream, graphs;
+    } modes[3] = {{"shared sink, legacy stream", LAVR_DIT_SINK_SHARED, 0, 0},
+                  {"shared sink, CUDA graphs", LAVR_DIT_SINK_SHARED, 1, 1},
+                  {"contiguous window+sink, CUDA graphs", LAVR_DIT_SINK_CONTIGUOUS, 1, 1}};
+    for (int mi = 0; mi < 3; mi++) {
+        cudaStream_t stream = NULL;
+        if (modes[mi].own_stream) CHECK(cudaStreamCreate(&stream) == cudaSuccess);
+        lavr_dit_cuda *g = NULL;
+        lavr_dit_cuda_tp tp = {.rank = 0, .size = 1};
+        lavr_dit_cuda_options o = lavr_dit_cuda_options_default();
+        o.sink = modes[mi].sink, o.graphs = modes[mi].graphs;
+        CHECK_OK(lavr_dit_cuda_create_opts(&m->cfg, &tp, &o, 0, m->cfg.num_layers, CMP_LAT, CMP_LAT, arena, blas, stream,
+                                           &g));
+        if (!g) return check_summary("test_dit_cuda");
+        CHECK_OK(lavr_dit_cuda_upload(g, m));
+        const cmp_result r = cmp_run(m, g, arena, BLOCKS);
+        CHECK_MSG(r.worst_velocity <= VEL_TOL, "%s: velocity rel L2 %.3g > %.3g", modes[mi].name, r.worst_velocity,
+                  VEL_TOL);
+        CHECK_MSG(r.worst_tokens <= TOK_TOL, "patch-embedded tokens rel L2 %.3g > %.3g", r.worst_tokens, TOK_TOL);
+        CHECK(r.euler_same);
+        char desc[128];
+        lavr_device_arena_describe(arena, desc, sizeof desc);
+        printf("%s (%s): worst velocity rel L2 %.3g (limit %.0e) over %d blocks x %d steps; tokens %.3g; %s\n",
+               modes[mi].name, lavr_dit_cuda_attention_path(g), r.worst_velocity, VEL_TOL, BLOCKS, CMP_STEPS,
+               r.worst_tokens, desc);
+        lavr_dit_cuda_destroy(g);
+        if (stream) cudaStreamDestroy(stream);
+    }
     lavr_cuda_blas_destroy(blas);
     lavr_device_arena_destroy(arena);
     lavr_dit_destroy(m);

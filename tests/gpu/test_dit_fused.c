@@ -445,6 +445,21 @@ static void check_gemm(lavr_cuda_blas *blas) {
     CHECK_MSG(e8b <= 8e-2, "FP8 GEMM rel L2 %.3g against bf16", e8b);
     printf("GEMM FP8 e4m3 (per-tensor scales, fast accumulation): rel L2 %.2e vs dequantised operands (limit 5e-3), "
            "%.2e vs bf16 (limit 8e-2)\n", e8, e8b);
+    /* the FP8 forms the DiT uses beyond this: GELU epilogue (ffn.0), 3 rows (AdaLN), fp32 partial sums (tp) */
+    a.epilogue = LAVR_GEMM_EPI_GELU;
+    CHECK_OK(lavr_cuda_gemm(blas, &a, NULL));
+    a.epilogue = LAVR_GEMM_EPI_NONE, a.M = 3;
+    CHECK_OK(lavr_cuda_gemm(blas, &a, NULL));
+    float *dy32 = dev(NULL, M * N * 4);
+    a.M = M, a.bias = NULL, a.y = dy32, a.y_type = LAVR_GEMM_F32;
+    CHECK_OK(lavr_cuda_gemm(blas, &a, NULL));
+    float *h32 = host_of_f32(dy32, M * N);
+    double *ref32 = xmalloc((size_t)(M * N) * 8);
+    for (int64_t i = 0; i < M * N; i++) ref32[i] = ref8[i] - b[i % N];
+    const double e32 = rel_l2(h32, ref32, M * N);
+    CHECK_MSG(e32 <= 5e-3, "FP8 GEMM to fp32 rel L2 %.3g", e32);
+    free(h32), free(ref32);
+    cudaFree(dy32);
     free(x), free(w), free(b), free(ref), free(refg), free(hamax), free(hxq), free(hinv), free(hinvw), free(hwq);
     free(ref8), free(h8);
     cudaFree(dx), cudaFree(dw), cudaFree(db), cudaFree(dy), cudaFree(damax), cudaFree(dinvx), cudaFree(dinvw);
