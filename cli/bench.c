@@ -331,16 +331,17 @@ static void report(const bench_args *a, const double *all, int ranks) {
     printf("plan: the planner's bytes of the rank minus cuBLASLt workspace and NCCL buffers (outside the arena), "
            "text K/V as bf16; dev-used: whole device incl. CUDA context, NCCL, cuBLASLt and the arena's cap\n");
     if (!a->profile) return;
-    static const char *names[LAVR_PROF_CATEGORIES] = {"attention", "GEMM", "norm/elementwise", "comm", "other"};
+    static const char *names[LAVR_PROF_CATEGORIES] = {"self-attn", "text-attn", "audio-attn", "GEMM", "norm/elem",
+                                                      "FP8-quant", "comm", "other"};
     printf("profile (ms per block-step inside the layers, CUDA events around each op, graphs off):\n");
     printf("%4s", "rank");
-    for (int i = 0; i < LAVR_PROF_CATEGORIES; i++) printf(" %17s", names[i]);
+    for (int i = 0; i < LAVR_PROF_CATEGORIES; i++) printf(" %10s", names[i]);
     printf(" %10s %10s %9s\n", "sum", "ms/step", "ops/step");
     for (int r = 0; r < ranks; r++) {
         const double *x = all + r * R_FIELDS;
         double sum = 0;
         printf("%4d", r);
-        for (int i = 0; i < LAVR_PROF_CATEGORIES; i++) printf(" %17.2f", x[R_PROF + i]), sum += x[R_PROF + i];
+        for (int i = 0; i < LAVR_PROF_CATEGORIES; i++) printf(" %10.2f", x[R_PROF + i]), sum += x[R_PROF + i];
         printf(" %10.2f %10.2f %9.0f\n", sum, x[R_STEP_MEAN], x[R_PROF_CALLS]);
     }
 }

@@ -290,7 +290,8 @@ static lavr_status alloc_work(lavr_dit_cuda *g) {
     if (g->opts.fp8) {
         g->xq_bytes = max3(R * (d > ff ? d : ff), rows_any * d, 1);
         TRY(dalloc(g, (size_t)g->xq_bytes, "dit FP8 operand", &g->xq));
-        TRY(dalloc(g, 2 * SCALE_STRIDE * sizeof(float), "dit FP8 scales", &g->fp8_scalars));
+        /* amax, inverse scale, the norm output's amax: 256 bytes apart */
+        TRY(dalloc(g, 3 * SCALE_STRIDE * sizeof(float), "dit FP8 scales", &g->fp8_scalars));
     }
     TRY(dalloc(g, 4 * sizeof(int64_t), "dit forward parameters", &g->dparams));
     /* one sink per rank: every step cache reads it (the values live in each cache's tail when contiguous) */
@@ -418,7 +419,7 @@ uint64_t lavr_dit_cuda_outside_bytes(const lavr_dit_cuda *g) { return lavr_cuda_
 /* ---- FP8 ------------------------------------------------------------------------------------------------ */
 /* amax of a bf16 operand; the maximum over the tp group when the tensor is split across it */
 static lavr_status amax_of(lavr_dit_cuda *g, const uint16_t *x, int64_t n, int group, float *amax) {
-    OP(LAVR_PROF_OTHER, lavr_cuda_amax_bf16(x, n, amax, g->stream));
+    OP(LAVR_PROF_FP8, lavr_cuda_amax_bf16(x, n, amax, g->stream));
     if (group && g->tp.size > 1) OP(LAVR_PROF_COMM, g->tp.allreduce_max(g->tp.ctx, amax, 1, g->stream));
     return LAVR_OK;
 }
@@ -620,8 +621,8 @@ lavr_status lavr_dit_cuda_generate(lavr_dit_cuda *g, uint64_t seed) {
 /* y = x W^T (+ b) for M rows: x bf16 [M, in] packed; y bf16 (with the bias, optionally GELU after it) or, for
  * a tp partial sum, fp32 without the bias. FP8 Linears quantise x once (its amax over the tp group when x is
  * a split operand) and run one GEMM per part, each with its own weight scale. */
-static lavr_status lin(lavr_dit_cuda *g, const dlin *l, const uint16_t *x, int64_t M, void *y, int64_t ldy, int y_f32,
-                       int gelu, int x_split) {
+static lavr_status lin_amax(lavr_dit_cuda *g, const dlin *l, const uint16_t *x, int64_t M, void *y, int64_t ldy,
+                            int y_f32, int gelu, int x_split, const float *x_amax) {
     lavr_cuda_gemm_args a;
     memset(&a, 0, sizeof a);
     a.M = M, a.K = l->in;
@@ -636,8 +637,9 @@ static lavr_status lin(lavr_dit_cuda *g, const dlin *l, const uint16_t *x, int64
     CHECK_ARG(M * l->in <= g->xq_bytes, "dit cuda: FP8 operand of %lld values (room for %lld)", (long long)(M * l->in),
               (long long)g->xq_bytes);
     float *amax = g->fp8_scalars, *inv = g->fp8_scalars + SCALE_STRIDE;
-    TRY(amax_of(g, x, M * l->in, x_split, amax));
-    OP(LAVR_PROF_OTHER, lavr_cuda_quantize_fp8(x, M * l->in, amax, g->xq, inv, g->stream));
+    if (x_amax) amax = (float *)x_amax; /* computed by the kernel that wrote x */
+    else TRY(amax_of(g, x, M * l->in, x_split, amax));
+    OP(LAVR_PROF_FP8, lavr_cuda_quantize_fp8(x, M * l->in, amax, g->xq, inv, g->stream));
     const int64_t rows = l->out / l->parts;
     for (int64_t p = 0; p < l->parts; p++) {
         a.N = rows, a.x = g->xq, a.x_type = LAVR_GEMM_FP8;
@@ -649,6 +651,14 @@ static lavr_status lin(lavr_dit_cuda *g, const dlin *l, const uint16_t *x, int64
     }
     return LAVR_OK;
 }
+
+static lavr_status lin(lavr_dit_cuda *g, const dlin *l, const uint16_t *x, int64_t M, void *y, int64_t ldy, int y_f32,
+                       int gelu, int x_split) {
+    return lin_amax(g, l, x, M, y, ldy, y_f32, gelu, x_split, NULL);
+}
+
+/* a_bf's amax when the resnorm that wrote it kept one (FP8) */
+static const float *a_amax(const lavr_dit_cuda *g) { return g->opts.fp8 ? g->fp8_scalars + 2 * SCALE_STRIDE : NULL; }
 
 /* A row-parallel Linear (o, co, ffn2) feeding a resnorm: with tp = 1, y = bf16(x W^T + b) into ob; with tp > 1 the
  * partial sums in fp32, all-reduced; *add_bf16 / *add_f32 + *bias say which the resnorm reads. */
@@ -686,8 +696,16 @@ static lavr_status qk_norm(lavr_dit_cuda *g, lavr_qknorm_args *a) {
     return LAVR_OK;
 }
 
+/* with FP8, a norm's output (a_bf, the next GEMM's operand) also leaves its amax, saving a pass over it */
 static lavr_status resnorm(lavr_dit_cuda *g, const lavr_resnorm_args *a) {
-    OP(LAVR_PROF_NORM, lavr_cuda_resnorm(a, g->stream));
+    lavr_resnorm_args r = *a;
+    if (r.norm != LAVR_RN_NONE && g->opts.fp8) {
+        r.y_amax = (float *)a_amax(g);
+        OP(LAVR_PROF_FP8, cudaMemsetAsync(r.y_amax, 0, sizeof(float), (cudaStream_t)g->stream) == cudaSuccess
+                              ? LAVR_OK
+                              : LAVR_FAIL(LAVR_E_CUDA, "dit cuda: clearing an amax failed"));
+    }
+    OP(LAVR_PROF_NORM, lavr_cuda_resnorm(&r, g->stream));
     return LAVR_OK;
 }
 
@@ -712,7 +730,8 @@ static lavr_sdpa_args sdpa_args(const lavr_dit_cuda *g, const uint16_t *q, int64
 
 /* out [Lq, dh] = softmax(q k^T / sqrt(D)) v over the segments' keys (bf16 in and out): cuDNN per segment, two
  * segments merged by their log-sum-exp, or lavr's kernel over all segments at once. */
-static lavr_status attend(lavr_dit_cuda *g, const uint16_t *q, int64_t Lq, const kvseg *segs, int nseg, uint16_t *out) {
+static lavr_status attend(lavr_dit_cuda *g, int cat, const uint16_t *q, int64_t Lq, const kvseg *segs, int nseg,
+                          uint16_t *out) {
     lavr_sdpa_args a[2];
     int cudnn = g->sdpa != NULL && nseg <= 2;
     for (int i = 0; i < nseg && cudnn; i++) {
@@ -722,15 +741,15 @@ static lavr_status attend(lavr_dit_cuda *g, const uint16_t *q, int64_t Lq, const
         TRY(st);
     }
     if (cudnn) {
-        for (int i = 0; i < nseg; i++) OP(LAVR_PROF_ATTENTION, lavr_cuda_sdpa_run(g->sdpa, &a[i]));
+        for (int i = 0; i < nseg; i++) OP(cat, lavr_cuda_sdpa_run(g->sdpa, &a[i]));
         if (nseg == 2)
-            OP(LAVR_PROF_ATTENTION, lavr_cuda_attn_merge(out, g->stats, g->o2, g->stats + g->H * Lq, Lq, g->H, g->D,
+            OP(cat, lavr_cuda_attn_merge(out, g->stats, g->o2, g->stats + g->H * Lq, Lq, g->H, g->D,
                                                          out, g->stream));
         return LAVR_OK;
     }
     lavr_cuda_kv_segment ks[2];
     for (int i = 0; i < nseg; i++) ks[i] = (lavr_cuda_kv_segment){segs[i].k, segs[i].v, segs[i].len, segs[i].row};
-    OP(LAVR_PROF_ATTENTION, lavr_cuda_attention_bf16(q, Lq, g->H, g->D, g->dh, ks, nseg,
+    OP(cat, lavr_cuda_attention_bf16(q, Lq, g->H, g->D, g->dh, ks, nseg,
                                                      (float)(1.0 / sqrt((double)g->D)), out, g->dh, g->stream));
     return LAVR_OK;
 }
@@ -751,7 +770,7 @@ static lavr_status attend_frames(lavr_dit_cuda *g, const uint16_t *q, const uint
         a.scale = scale;
         lavr_status st;
         if (lavr_cuda_sdpa_ready(g->sdpa, &a, &st)) {
-            OP(LAVR_PROF_ATTENTION, lavr_cuda_sdpa_run(g->sdpa, &a));
+            OP(LAVR_PROF_ATTN_AUDIO, lavr_cuda_sdpa_run(g->sdpa, &a));
             return LAVR_OK;
         }
         TRY(st);
@@ -766,7 +785,7 @@ static lavr_status attend_frames(lavr_dit_cuda *g, const uint16_t *q, const uint
     }
     for (int64_t f = 0; f < F; f++) {
         const lavr_cuda_kv_segment s = {k + f * NA * dh, v + f * NA * dh, NA, dh};
-        OP(LAVR_PROF_ATTENTION, lavr_cuda_attention_bf16(q + f * P * dh, P, g->H, g->D, dh, &s, 1, scale,
+        OP(LAVR_PROF_ATTN_AUDIO, lavr_cuda_attention_bf16(q + f * P * dh, P, g->H, g->D, dh, &s, 1, scale,
                                                          out + f * P * dh, dh, g->stream));
     }
     return LAVR_OK;
@@ -1019,7 +1038,7 @@ static lavr_status self_attention(lavr_dit_cuda *g, int64_t l, lavr_dit_cuda_cac
         q.fac = g->fac_sink, q.k_raw_out = sk, q.k_out = g->kb, q.v_out = sv;
         TRY(qk_norm(g, &q));
         const kvseg seg = {g->kb, sv, S, dh};
-        return attend(g, g->q_bf, L, &seg, 1, g->att);
+        return attend(g, LAVR_PROF_ATTENTION, g->q_bf, L, &seg, 1, g->att);
     }
     /* timestep forcing: the block's own K/V enter the window (slot from the forward's parameters) before it attends */
     uint16_t *wk = win_k_of(g, c, at), *wv = win_v_of(g, c, at);
@@ -1030,10 +1049,10 @@ static lavr_status self_attention(lavr_dit_cuda *g, int64_t l, lavr_dit_cuda_cac
     OP(LAVR_PROF_NORM, lavr_cuda_rope_bf16(sk, S, g->H, g->D, g->fac_sink, roped, g->stream));
     if (g->contiguous && p->n_valid == W) {
         const kvseg all = {wk, wv, W + S, dh};
-        return attend(g, g->q_bf, L, &all, 1, g->att);
+        return attend(g, LAVR_PROF_ATTENTION, g->q_bf, L, &all, 1, g->att);
     }
     const kvseg seg[2] = {{wk, wv, p->n_valid, dh}, {roped, sv, S, dh}};
-    return attend(g, g->q_bf, L, seg, 2, g->att);
+    return attend(g, LAVR_PROF_ATTENTION, g->q_bf, L, seg, 2, g->att);
 }
 
 /* one layer on a_bf (its opening norm, done by the caller) and x; leaves x = the layer output and, when `next` >= 0,
@@ -1047,7 +1066,7 @@ static lavr_status layer_forward(lavr_dit_cuda *g, int64_t l, lavr_dit_cuda_cach
     proj_out po;
     lavr_resnorm_args r;
 
-    TRY(lin(g, &w->qkv, g->a_bf, L, g->qkv, 3 * dh, 0, 0, 0));
+    TRY(lin_amax(g, &w->qkv, g->a_bf, L, g->qkv, 3 * dh, 0, 0, 0, a_amax(g)));
     TRY(self_attention(g, l, c, p, L));
     TRY(lin_reduce(g, &w->so, g->att, L, &po));
     /* x32 = x + o * gate1; cross-attention input: bf16(LayerNorm(bf16(x32)) * w3 + b3) */
@@ -1057,14 +1076,14 @@ static lavr_status layer_forward(lavr_dit_cuda *g, int64_t l, lavr_dit_cuda_cach
     r.ln_w = w->norm3_w, r.ln_b = w->norm3_b, r.y = g->a_bf;
     TRY(resnorm(g, &r));
 
-    TRY(lin(g, &w->cq, g->a_bf, L, g->qkv, dh, 0, 0, 0));
+    TRY(lin_amax(g, &w->cq, g->a_bf, L, g->qkv, dh, 0, 0, 0, a_amax(g)));
     lavr_qknorm_args q;
     memset(&q, 0, sizeof q);
     q.L = L, q.src = g->qkv, q.ld_src = dh, q.v_col = -1, q.gain_q = w->c_norm_q, q.q_out = g->q_bf, q.ld_q = dh;
     TRY(qk_norm(g, &q));
     const int64_t at = (l - g->lb) * T * dh;
     const kvseg text = {g->text_k + at, g->text_v + at, T, dh};
-    TRY(attend(g, g->q_bf, L, &text, 1, g->att));
+    TRY(attend(g, LAVR_PROF_ATTN_TEXT, g->q_bf, L, &text, 1, g->att));
     TRY(lin_reduce(g, &w->co, g->att, L, &po));
     /* x32 += co; FFN input: bf16(LayerNorm(x32) (1 + scale) + shift) on the fp32 stream (not rounded first) */
     memset(&r, 0, sizeof r);
@@ -1074,7 +1093,7 @@ static lavr_status layer_forward(lavr_dit_cuda *g, int64_t l, lavr_dit_cuda_cach
     TRY(resnorm(g, &r));
 
     /* FFN: GELU (tanh) in the first GEMM's epilogue */
-    TRY(lin(g, &w->ffn0, g->a_bf, L, g->hid, g->ff, 0, 1, 0));
+    TRY(lin_amax(g, &w->ffn0, g->a_bf, L, g->hid, g->ff, 0, 1, 0, a_amax(g)));
     TRY(lin_reduce(g, &w->ffn2, g->hid, L, &po));
     /* x = bf16(x32 + ffn * gate2), and the next layer's opening norm in the same pass */
     memset(&r, 0, sizeof r);
@@ -1099,7 +1118,7 @@ static lavr_status audio_inject(lavr_dit_cuda *g, int j, float *x) {
     r.rows = F * P, r.cols = d, r.x = x, r.norm = LAVR_RN_MOD, r.round_ln = 0, r.eps = 1e-5f;
     r.shift = g->emb32, r.scale = g->emb32 + d, r.mod_group_rows = P, r.mod_stride = 2 * d, r.y = g->a_bf;
     TRY(resnorm(g, &r));
-    TRY(lin(g, &inj->q, g->a_bf, F * P, g->qkv, dh, 0, 0, 0));
+    TRY(lin_amax(g, &inj->q, g->a_bf, F * P, g->qkv, dh, 0, 0, 0, a_amax(g)));
     lavr_qknorm_args q;
     memset(&q, 0, sizeof q);
     q.L = F * P, q.src = g->qkv, q.ld_src = dh, q.v_col = -1, q.gain_q = inj->norm_q, q.q_out = g->q_bf, q.ld_q = dh;

@@ -70,7 +70,8 @@ uint64_t lavr_dit_cuda_outside_bytes(const lavr_dit_cuda *g);
 
 /* Per-op timing for `lavr bench --profile`: while on, every kernel/library call is bracketed by CUDA events (and
  * graphs are not used); take() waits for the stream and adds the elapsed ms per category since the last take. */
-enum { LAVR_PROF_ATTENTION, LAVR_PROF_GEMM, LAVR_PROF_NORM, LAVR_PROF_COMM, LAVR_PROF_OTHER, LAVR_PROF_CATEGORIES };
+enum { LAVR_PROF_ATTENTION, LAVR_PROF_ATTN_TEXT, LAVR_PROF_ATTN_AUDIO, LAVR_PROF_GEMM, LAVR_PROF_NORM, LAVR_PROF_FP8,
+       LAVR_PROF_COMM, LAVR_PROF_OTHER, LAVR_PROF_CATEGORIES };
 lavr_status lavr_dit_cuda_profile(lavr_dit_cuda *g, int on);
 lavr_status lavr_dit_cuda_profile_take(lavr_dit_cuda *g, double ms[LAVR_PROF_CATEGORIES], int64_t *calls);
 void lavr_dit_cuda_destroy(lavr_dit_cuda *g);

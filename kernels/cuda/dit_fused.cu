@@ -115,6 +115,7 @@ __global__ void resnorm_kernel(lavr_resnorm_args a) {
     const int64_t m = a.mod_group_rows ? r / a.mod_group_rows : 0;
     const float *shift = a.shift ? a.shift + m * a.mod_stride : nullptr;
     const float *scale = a.scale ? a.scale + m * a.mod_stride : nullptr;
+    float amax = 0.f;
     for (int64_t c = (int64_t)threadIdx.x * VEC; c < cols; c += (int64_t)blockDim.x * VEC) {
         float y[VEC], p[VEC], q[VEC];
         if (a.norm == LAVR_RN_MOD) {
@@ -133,8 +134,14 @@ __global__ void resnorm_kernel(lavr_resnorm_args a) {
             } else {
                 y[i] = __fadd_rn(__fmul_rn(n, p[i]), q[i]);
             }
+            amax = fmaxf(amax, fabsf(rbf16(y[i])));
         }
         st_bf<VEC>(a.y + base + c, y);
+    }
+    if (a.y_amax) {
+        for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+        /* non-negative floats order like their bit patterns */
+        if ((threadIdx.x & 31) == 0) atomicMax(reinterpret_cast<unsigned *>(a.y_amax), __float_as_uint(amax));
     }
 }
 
@@ -287,22 +294,51 @@ __global__ void attn_merge_kernel(const uint16_t *__restrict__ o1, const float *
     }
 }
 
+/* VEC = 8: eight bf16 values (16 bytes) per step; 1 for unaligned or odd sizes */
+template <int VEC>
 __global__ void amax_kernel(const uint16_t *__restrict__ x, int64_t n, unsigned *amax_bits) {
     float m = 0.f;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-        m = fmaxf(m, fabsf(bf(x[i])));
+    for (int64_t i = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) * VEC; i < n;
+         i += (int64_t)gridDim.x * blockDim.x * VEC) {
+        float v[8];
+        if (VEC == 8) {
+            ld_bf<4>(x + i, v);
+            ld_bf<4>(x + i + 4, v + 4);
+        } else {
+            v[0] = bf(x[i]);
+        }
+        for (int k = 0; k < VEC; k++) m = fmaxf(m, fabsf(v[k]));
+    }
     for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
     /* non-negative floats order like their bit patterns */
     if ((threadIdx.x & 31) == 0) atomicMax(amax_bits, __float_as_uint(m));
 }
 
+template <int VEC>
 __global__ void quantize_fp8_kernel(const uint16_t *__restrict__ x, int64_t n, const float *__restrict__ amax,
                                     __nv_fp8_storage_t *q, float *inv_scale) {
     const float s = fminf(448.0f / *amax, 448.0f);
     if (blockIdx.x == 0 && threadIdx.x == 0) *inv_scale = 1.0f / s;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        const float v = fminf(fmaxf(bf(x[i]) * s, -448.0f), 448.0f);
-        q[i] = __nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
+    for (int64_t i = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) * VEC; i < n;
+         i += (int64_t)gridDim.x * blockDim.x * VEC) {
+        float v[8];
+        if (VEC == 8) {
+            ld_bf<4>(x + i, v);
+            ld_bf<4>(x + i + 4, v + 4);
+        } else {
+            v[0] = bf(x[i]);
+        }
+        uint8_t o[8];
+        for (int k = 0; k < VEC; k++)
+            o[k] = __nv_cvt_float_to_fp8(fminf(fmaxf(v[k] * s, -448.0f), 448.0f), __NV_SATFINITE, __NV_E4M3);
+        if (VEC == 8) {
+            uint2 w;
+            w.x = (uint32_t)o[0] | ((uint32_t)o[1] << 8) | ((uint32_t)o[2] << 16) | ((uint32_t)o[3] << 24);
+            w.y = (uint32_t)o[4] | ((uint32_t)o[5] << 8) | ((uint32_t)o[6] << 16) | ((uint32_t)o[7] << 24);
+            *reinterpret_cast<uint2 *>(q + i) = w;
+        } else {
+            q[i] = o[0];
+        }
     }
 }
 
@@ -410,7 +446,12 @@ lavr_status lavr_cuda_amax_bf16(const uint16_t *x, int64_t n, float *amax, void 
     CHECK_ARG(n >= 0 && amax && (n == 0 || x), "cuda amax: bad arguments");
     CUDA_TRY(cudaMemsetAsync(amax, 0, sizeof(float), as_stream(stream)));
     if (n == 0) return LAVR_OK;
-    amax_kernel<<<grid_of(n) < 1024 ? grid_of(n) : 1024, THREADS, 0, as_stream(stream)>>>(x, n, (unsigned *)amax);
+    if (n % 8 == 0 && ((uintptr_t)x & 15) == 0) {
+        const unsigned blocks = grid_of(n / 8);
+        amax_kernel<8><<<blocks < 1024 ? blocks : 1024, THREADS, 0, as_stream(stream)>>>(x, n, (unsigned *)amax);
+    } else {
+        amax_kernel<1><<<grid_of(n) < 1024 ? grid_of(n) : 1024, THREADS, 0, as_stream(stream)>>>(x, n, (unsigned *)amax);
+    }
     CUDA_TRY_LAUNCH("cuda amax");
     return LAVR_OK;
 }
@@ -418,8 +459,12 @@ lavr_status lavr_cuda_amax_bf16(const uint16_t *x, int64_t n, float *amax, void 
 lavr_status lavr_cuda_quantize_fp8(const uint16_t *x, int64_t n, const float *amax, uint8_t *q, float *inv_scale,
                                    void *stream) {
     CHECK_ARG(n >= 0 && amax && inv_scale && (n == 0 || (x && q)), "cuda quantize_fp8: bad arguments");
-    quantize_fp8_kernel<<<n ? grid_of(n) : 1, THREADS, 0, as_stream(stream)>>>(x, n, amax, (__nv_fp8_storage_t *)q,
-                                                                            inv_scale);
+    if (n % 8 == 0 && (((uintptr_t)x | (uintptr_t)q) & 15) == 0 && n > 0)
+        quantize_fp8_kernel<8><<<grid_of(n / 8), THREADS, 0, as_stream(stream)>>>(x, n, amax, (__nv_fp8_storage_t *)q,
+                                                                                  inv_scale);
+    else
+        quantize_fp8_kernel<1><<<n ? grid_of(n) : 1, THREADS, 0, as_stream(stream)>>>(x, n, amax,
+                                                                                     (__nv_fp8_storage_t *)q, inv_scale);
     CUDA_TRY_LAUNCH("cuda quantize_fp8");
     return LAVR_OK;
 }

@@ -43,6 +43,7 @@ typedef struct {
     int64_t mod_group_rows, mod_stride;
     const float *ln_w, *ln_b;
     uint16_t *y;
+    float *y_amax; /* optional: max |y| is folded into *y_amax (atomically; the caller zeroes it first) */
 } lavr_resnorm_args;
 lavr_status lavr_cuda_resnorm(const lavr_resnorm_args *a, void *stream);
 

@@ -16,6 +16,7 @@
 #define BLOCKS 6 /* blocks 4 and 5 overwrite window slots 0 and 1 */
 #define VEL_TOL 2e-2  /* rel L2 of a velocity: bf16 GEMM operands and the bf16 attention path vs the CPU */
 #define TOK_TOL 1e-2  /* rel L2 of the patch-embedded tokens (bf16 rounding of GEMM sums near ties) */
+#define VEL_TOL_FP8 0.25 /* FP8 e4m3 Linears (3 mantissa bits) against the bf16 CPU model: a bound, not a match */
 
 static void down(float *h, const float *d, int64_t n) { cmp_copy(h, d, n, cudaMemcpyDeviceToHost); }
 
@@ -76,30 +77,31 @@ int main(void) {
     const struct {
         const char *name;
         lavr_dit_sink_layout sink;
-        int own_stream, graphs;
-    } modes[3] = {{"shared sink, legacy stream", LAVR_DIT_SINK_SHARED, 0, 0},
-                  {"shared sink, CUDA graphs", LAVR_DIT_SINK_SHARED, 1, 1},
-                  {"contiguous window+sink, CUDA graphs", LAVR_DIT_SINK_CONTIGUOUS, 1, 1}};
-    for (int mi = 0; mi < 3; mi++) {
+        int own_stream, graphs, fp8;
+    } modes[4] = {{"shared sink, legacy stream", LAVR_DIT_SINK_SHARED, 0, 0, 0},
+                  {"shared sink, CUDA graphs", LAVR_DIT_SINK_SHARED, 1, 1, 0},
+                  {"contiguous window+sink, CUDA graphs", LAVR_DIT_SINK_CONTIGUOUS, 1, 1, 0},
+                  {"FP8 Linears, CUDA graphs", LAVR_DIT_SINK_SHARED, 1, 1, 1}};
+    for (int mi = 0; mi < 4; mi++) {
         cudaStream_t stream = NULL;
         if (modes[mi].own_stream) CHECK(cudaStreamCreate(&stream) == cudaSuccess);
         lavr_dit_cuda *g = NULL;
         lavr_dit_cuda_tp tp = {.rank = 0, .size = 1};
         lavr_dit_cuda_options o = lavr_dit_cuda_options_default();
-        o.sink = modes[mi].sink, o.graphs = modes[mi].graphs;
+        o.sink = modes[mi].sink, o.graphs = modes[mi].graphs, o.fp8 = modes[mi].fp8;
         CHECK_OK(lavr_dit_cuda_create_opts(&m->cfg, &tp, &o, 0, m->cfg.num_layers, CMP_LAT, CMP_LAT, arena, blas, stream,
                                            &g));
         if (!g) return check_summary("test_dit_cuda");
         CHECK_OK(lavr_dit_cuda_upload(g, m));
         const cmp_result r = cmp_run(m, g, arena, BLOCKS);
-        CHECK_MSG(r.worst_velocity <= VEL_TOL, "%s: velocity rel L2 %.3g > %.3g", modes[mi].name, r.worst_velocity,
-                  VEL_TOL);
+        const double tol = modes[mi].fp8 ? VEL_TOL_FP8 : VEL_TOL;
+        CHECK_MSG(r.worst_velocity <= tol, "%s: velocity rel L2 %.3g > %.3g", modes[mi].name, r.worst_velocity, tol);
         CHECK_MSG(r.worst_tokens <= TOK_TOL, "patch-embedded tokens rel L2 %.3g > %.3g", r.worst_tokens, TOK_TOL);
         CHECK(r.euler_same);
         char desc[128];
         lavr_device_arena_describe(arena, desc, sizeof desc);
         printf("%s (%s): worst velocity rel L2 %.3g (limit %.0e) over %d blocks x %d steps; tokens %.3g; %s\n",
-               modes[mi].name, lavr_dit_cuda_attention_path(g), r.worst_velocity, VEL_TOL, BLOCKS, CMP_STEPS,
+               modes[mi].name, lavr_dit_cuda_attention_path(g), r.worst_velocity, tol, BLOCKS, CMP_STEPS,
                r.worst_tokens, desc);
         lavr_dit_cuda_destroy(g);
         if (stream) cudaStreamDestroy(stream);
