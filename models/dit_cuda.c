@@ -89,6 +89,7 @@ struct lavr_dit_cuda {
     unsigned char *prof_cat;
     double prof_ms[LAVR_PROF_CATEGORIES];
     int64_t prof_calls;
+    cudaError_t prof_err; /* first CUDA error while folding, reported by profile_take */
     graph_entry graphs[GRAPHS_MAX];
     int capturing;
 };
@@ -118,13 +119,28 @@ lavr_status lavr_dit_attn_path_parse(const char *text, lavr_dit_attn_path *out) 
 }
 
 /* ---- profiling ----------------------------------------------------------------------------------- */
+/* Folds the recorded event pairs into prof_ms (waits for the stream); the event pool is then free again, so a
+ * profile covers any number of ops. A CUDA error is kept and returned by lavr_dit_cuda_profile_take. */
+static cudaError_t prof_fold(lavr_dit_cuda *g) {
+    cudaError_t ce = cudaStreamSynchronize((cudaStream_t)g->stream);
+    for (int i = 0; i < g->prof_n && ce == cudaSuccess; i++) {
+        float t = 0;
+        ce = cudaEventElapsedTime(&t, g->prof_ev[2 * i], g->prof_ev[2 * i + 1]);
+        g->prof_ms[g->prof_cat[i]] += t;
+    }
+    g->prof_calls += g->prof_n;
+    g->prof_n = 0;
+    if (ce != cudaSuccess && g->prof_err == cudaSuccess) g->prof_err = ce;
+    return ce;
+}
 static void prof_mark(lavr_dit_cuda *g, int cat) {
-    if (!g->prof_on || g->prof_n >= PROF_MAX) return;
+    if (!g->prof_on) return;
+    if (g->prof_n == PROF_MAX) prof_fold(g);
     if (cudaEventRecord(g->prof_ev[2 * g->prof_n], (cudaStream_t)g->stream) == cudaSuccess)
         g->prof_cat[g->prof_n] = (unsigned char)cat;
 }
 static void prof_done(lavr_dit_cuda *g) {
-    if (!g->prof_on || g->prof_n >= PROF_MAX) return;
+    if (!g->prof_on) return;
     if (cudaEventRecord(g->prof_ev[2 * g->prof_n + 1], (cudaStream_t)g->stream) == cudaSuccess) g->prof_n++;
 }
 /* runs one op under the profiler's category */
@@ -149,14 +165,10 @@ lavr_status lavr_dit_cuda_profile(lavr_dit_cuda *g, int on) {
 }
 
 lavr_status lavr_dit_cuda_profile_take(lavr_dit_cuda *g, double ms[LAVR_PROF_CATEGORIES], int64_t *calls) {
-    CUDA_TRY(cudaStreamSynchronize((cudaStream_t)g->stream));
-    for (int i = 0; i < g->prof_n; i++) {
-        float t = 0;
-        CUDA_TRY(cudaEventElapsedTime(&t, g->prof_ev[2 * i], g->prof_ev[2 * i + 1]));
-        g->prof_ms[g->prof_cat[i]] += t;
-    }
-    g->prof_calls += g->prof_n;
-    g->prof_n = 0;
+    prof_fold(g);
+    const cudaError_t ce = g->prof_err;
+    g->prof_err = cudaSuccess;
+    CUDA_TRY(ce);
     for (int c = 0; c < LAVR_PROF_CATEGORIES; c++) ms[c] = g->prof_ms[c], g->prof_ms[c] = 0;
     *calls = g->prof_calls;
     g->prof_calls = 0;
