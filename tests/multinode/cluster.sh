@@ -58,3 +58,36 @@ cluster_kill_all() { # every process of this run on the hosts (cleanup)
   # shellcheck disable=SC2086
   if [ -n "$pids" ]; then kill -9 $pids 2>/dev/null || true; fi
 }
+
+# cluster_check_transports LOG [RUNS]: Open MPI's choice of transport for each pair of ranks in LOG
+# (mpirun with --mca btl_base_verbose 100; "[HOST:PID] mca: bml: Using BTL btl for send to
+# [[JOB,1],RANK] on node NODE") matches the hosts of cluster_layout: self to itself, shared memory
+# (vader) within a host, TCP between hosts, each in each direction at least once; with RUNS, LOG
+# holds RUNS mpiruns that connected every pair at start-up (--mca mpi_add_procs_cutoff 1024).
+# Prints a summary; returns 1 (after saying why) on a mismatch.
+cluster_check_transports() {
+  local summary want
+  awk -v hosts="$(cluster_layout | tr '\n' ' ')" -v runs="${2:-0}" '
+    BEGIN { n = split(hosts, host, " ") }
+    /mca: bml: Using [a-z]+ btl for send to/ {
+      from = $1; sub(/^\[/, "", from); sub(/:.*/, "", from)
+      btl = $5; to = $NF; rank = $(NF - 3); sub(/.*,/, "", rank); sub(/\]\]/, "", rank)
+      if (to != host[rank + 1]) { printf "rank %d is on %s, Open MPI says %s\n", rank, host[rank + 1], to; bad = 1 }
+      want = from != to ? "tcp" : (btl == "self" ? "self" : "vader")
+      if (btl != want) { printf "%s to rank %d on %s: %s, expected %s\n", $1, rank, to, btl, want; bad = 1 }
+      pairs[$1 " " rank]++; lines++
+    }
+    END {
+      if (runs > 0 && lines != runs * n * n) {
+        printf "%d connections logged, expected %d (every pair of %d ranks)\n", lines, runs * n * n, n; bad = 1
+      }
+      for (p in pairs) if (pairs[p] != 1) { printf "pair %s logged %d times\n", p, pairs[p]; bad = 1 }
+      exit bad
+    }' "$1" || return 1
+  summary=$(awk '/mca: bml: Using/ { f = $1; sub(/^\[/, "", f); sub(/:.*/, "", f); print f " -> " $NF ": " $5 }' "$1" |
+    sort | uniq -c | awk '{ printf "%s%s %s %s %s (%d)", sep, $2, $3, $4, $5, $1; sep = ", " }')
+  echo "transports: $summary"
+  for want in "node-a -> node-b: tcp" "node-b -> node-a: tcp" "node-a -> node-a: vader" "node-b -> node-b: vader"; do
+    [[ $summary == *"$want"* ]] || { echo "no connection $want"; return 1; }
+  done
+}

@@ -70,26 +70,5 @@ notes=$(grep -c '^note: cuda:[0-9]* on node-[ab] is shared by ranks' "$work/tabl
 if [ "$gpus" -eq 0 ]; then [ "$notes" -eq 0 ] || fail "device notes without GPUs"; fi
 if [ "$gpus" -gt 0 ] && [ "$np" -gt "$gpus" ]; then [ "$notes" -gt 0 ] || fail "no note on GPUs shared within a host"; fi
 
-# transports: "[HOST:PID] mca: bml: Using BTL btl for send to [[JOB,1],RANK] on node NODE"
-awk -v hosts="${hosts[*]}" '
-  BEGIN { n = split(hosts, host, " ") }
-  /mca: bml: Using [a-z]+ btl for send to/ {
-    from = $1; sub(/^\[/, "", from); sub(/:.*/, "", from)
-    btl = $5; to = $NF; rank = $(NF - 3); sub(/.*,/, "", rank); sub(/\]\]/, "", rank)
-    if (to != host[rank + 1]) { printf "rank %d is on %s, Open MPI says %s\n", rank, host[rank + 1], to; bad = 1 }
-    want = from != to ? "tcp" : (btl == "self" ? "self" : "vader")
-    if (btl != want) { printf "%s to rank %d on %s: %s, expected %s\n", $1, rank, to, btl, want; bad = 1 }
-    pairs[$1 " " rank]++; lines++
-  }
-  END {
-    if (lines != n * n) { printf "%d connections logged, expected %d (every pair of %d ranks)\n", lines, n * n, n; bad = 1 }
-    for (p in pairs) if (pairs[p] != 1) { printf "pair %s logged %d times\n", p, pairs[p]; bad = 1 }
-    exit bad
-  }' "$work/verbose.txt" >"$work/transport.txt" || { cat "$work/transport.txt"; fail "transports between the ranks"; }
-summary=$(awk '/mca: bml: Using/ { f = $1; sub(/^\[/, "", f); sub(/:.*/, "", f); print f " -> " $NF ": " $5 }' \
-  "$work/verbose.txt" | sort | uniq -c | awk '{ printf "%s%s %s %s %s (%d)", sep, $2, $3, $4, $5, $1; sep = ", " }')
-echo "transports: $summary"
-for want in "node-a -> node-b: tcp" "node-b -> node-a: tcp" "node-a -> node-a: vader" "node-b -> node-b: vader"; do
-  [[ $summary == *"$want"* ]] || fail "no connection $want"
-done
+cluster_check_transports "$work/verbose.txt" 1 || fail "transports between the ranks (above)"
 echo "PASS: two-host topo: ranks 0-3 on node-a, 4-8 on node-b, node-local ranks and devices, tp pairs inside a host, TCP only between hosts"
