@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/sha256.h"
+#include "core/signals.h"
 #include "io/h5model.h"
 #include "ranks/aux_internal.h"
 #include "ranks/dit_stage.h"
@@ -292,6 +293,10 @@ static lavr_status run_pipeline(aux_rank *a, int64_t *stopped_at) {
         /* (a stop's checkpoint waits for the stop itself to come back) */
         if (a->npending > 0 && a->pending[0] == n + 1 && n + 1 != a->stop_block) TRY(aux_checkpoint(a, n + 1));
     }
+    /* a stop travels in a block packet: once the last block was sent, the render can only finish */
+    if (*stopped_at < 0 && lavr_signals_stop_requested() && a->o->stage_dir)
+        LOG_WARN("stop requested (signal %d) when every remaining block was already sent: the render finished instead",
+                 lavr_signals_stop_requested());
     for (int64_t i = 0; i < (int64_t)a->sched.inflight * a->nfeed; i++) TRY(lavr_comm_wait(a->c, &a->feed[i]));
     for (int i = 0; i < a->nref; i++) TRY(lavr_comm_wait(a->c, &a->ref_msgs[i]));
     return LAVR_OK;
