@@ -64,7 +64,7 @@ static int reuse_conditioning(aux_rank *a, const char *path) {
     }
     char image[65], audio[65], prompt[65];
     if (lavr_sha256_file_hex(a->o->image_path, image) || lavr_sha256_file_hex(a->o->audio_path, audio) ||
-        (lavr_sha256_hex(a->o->prompt, strlen(a->o->prompt), prompt), 0) || strcmp(image, c.image_sha) != 0 ||
+        lavr_sha256_hex(a->o->prompt, strlen(a->o->prompt), prompt) || strcmp(image, c.image_sha) != 0 ||
         strcmp(audio, c.audio_sha) != 0 || strcmp(prompt, c.prompt_sha) != 0 || !c.context.data || !c.ref.data ||
         !c.motion.data || !c.audio.data) {
         lavr_cond_free(&c);
