@@ -185,7 +185,7 @@ static lavr_status open_outputs(aux_rank *a, lavr_h5file *model) {
     vo.width = a->cond.width;
     vo.height = a->cond.height;
     if (o->audio_path) {
-        TRY(lavr_audio_load(o->audio_path, &a->speech));
+        TRY(lavr_audio_read(o->audio_path, &a->speech)); /* (the conditioning already said what it is) */
         vo.audio = a->speech.samples;
         vo.audio_samples = a->speech.nsamples;
         vo.audio_rate = a->speech.rate;
