@@ -82,6 +82,8 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ben
     const char *mem = cli_get(opts, nopts, "gpu-mem", NULL);
     a->gpu_mem = 0;
     if (mem) TRY(lavr_parse_bytes(mem, &a->gpu_mem));
+    CHECK_ARG(!mem || a->gpu_mem > 0, "bench: --gpu-mem %s: give the memory per GPU (e.g. 22GiB), or leave --gpu-mem "
+              "out for the default", mem);
     const int need = lavr_layout_dit_ranks(&a->layout), have = lavr_mpi_world_size();
     char text[96];
     lavr_layout_format(&a->layout, text, sizeof text);

@@ -71,6 +71,8 @@ lavr_status lavr_cmd_plan(int argc, char **argv) {
     o.text_kv_bytes = strcmp(tkv, "fp32") == 0 ? 4 : 2;
     const char *mem = cli_get(opts, nopts, "gpu-mem", NULL);
     if (mem) TRY(lavr_parse_bytes(mem, &o.gpu_mem));
+    CHECK_ARG(!mem || o.gpu_mem > 0, "plan: --gpu-mem %s: give the memory per GPU (e.g. 24GB), or leave --gpu-mem out "
+              "for no cap", mem);
 
     lavr_layout cand[256];
     int nc;
@@ -88,15 +90,16 @@ lavr_status lavr_cmd_plan(int argc, char **argv) {
            cfg.preset, (long long)width, (long long)height, (long long)width / 8, (long long)height / 8, o.gpus,
            o.gpus == 1 ? "" : "s", cap_s, o.fp8 ? "fp8" : "bf16", o.text_kv_bytes == 4 ? "fp32" : "bf16", o.t5_on_host ? "host" : "GPU");
     if (nc == 0) {
-        printf("no layout: %d GPUs cannot hold steps x tp x pp DiT ranks (tp dividing %lld heads and %lld FFN) + 1 aux\n",
-               o.gpus, (long long)cfg.dit.num_heads, (long long)cfg.dit.ffn_dim);
-        return LAVR_OK;
+        return LAVR_FAIL(LAVR_E_ARG, "plan: no layout: %d GPU%s cannot hold steps x tp x pp DiT ranks (tp dividing %lld "
+                         "heads and %lld FFN) + 1 aux", o.gpus, o.gpus == 1 ? "" : "s", (long long)cfg.dit.num_heads,
+                         (long long)cfg.dit.ffn_dim);
     }
 
     /* two passes: find the fastest layout that fits, then print every layout */
     lavr_plan_rank *ranks[256] = {0};
     double fps[256];
     int fits[256], best = -1;
+    uint64_t smallest = UINT64_MAX; /* the lowest busiest-GPU peak over the candidates */
     lavr_status st = LAVR_OK;
     for (int i = 0; i < nc && !st; i++) {
         const int n = lavr_layout_ranks(&cand[i]);
@@ -108,12 +111,20 @@ lavr_status lavr_cmd_plan(int argc, char **argv) {
         st = lavr_plan_layout(&cfg, width, height, &cand[i], &o, ranks[i]);
         if (st) break;
         fps[i] = lavr_plan_fps(&cfg, ranks[i], n);
-        fits[i] = !o.gpu_mem || lavr_plan_peak_gpu(ranks[i], n, o.gpus, NULL) <= o.gpu_mem;
+        const uint64_t peak = lavr_plan_peak_gpu(ranks[i], n, o.gpus, NULL);
+        if (peak < smallest) smallest = peak;
+        fits[i] = !o.gpu_mem || peak <= o.gpu_mem;
         if (fits[i] && (best < 0 || fps[i] > fps[best])) best = i;
     }
     for (int i = 0; i < nc && !st; i++)
         print_layout(&cand[i], ranks[i], lavr_layout_ranks(&cand[i]), &o, fps[i], fits[i], i == best && nc > 1);
-    if (!st && best < 0) printf("\nno layout fits the cap%s\n", o.fp8 ? "" : " (try --fp8)");
+    if (!st && best < 0) {
+        char need[32];
+        lavr_format_bytes(smallest, need, sizeof need);
+        fflush(stdout);
+        st = LAVR_FAIL(LAVR_E_ARG, "plan: no layout fits the cap of %s per GPU; the smallest needs %s%s", cap_s, need,
+                       o.fp8 ? "" : " (try --fp8)");
+    }
     if (!st && best >= 0) {
         char text[96];
         lavr_layout_format(&cand[best], text, sizeof text);

@@ -211,6 +211,8 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
                                  "exist); unset it to render");
     const char *mem = cli_get(opts, nopts, "gpu-mem", NULL);
     if (mem) TRY(lavr_parse_bytes(mem, &a->gpu_mem));
+    CHECK_ARG(!mem || a->gpu_mem > 0, "--gpu-mem %s: give the memory per DiT rank (e.g. 22GiB), or leave --gpu-mem out "
+              "for the card's", mem);
     a->fp8 = cli_flag(opts, nopts, "fp8");
     a->attention = cli_get(opts, nopts, "attention", "auto");
     CHECK_ARG(!strcmp(a->attention, "auto") || !strcmp(a->attention, "cudnn") || !strcmp(a->attention, "own"),

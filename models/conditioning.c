@@ -151,8 +151,7 @@ lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_a
     lavr_tokenizer_destroy(tok);
     TRY(st);
     TRY(encode_ids(model, ids, n, arena, c));
-    lavr_sha256_hex(prompt, strlen(prompt), c->prompt_sha);
-    return LAVR_OK;
+    return lavr_sha256_hex(prompt, strlen(prompt), c->prompt_sha);
 }
 
 lavr_status lavr_cond_encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n, lavr_arena *arena,
@@ -164,9 +163,9 @@ lavr_status lavr_cond_encode_ids(lavr_h5file *model, const int64_t *ids, int64_t
     if (!text) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for %lld token ids", (long long)n);
     int64_t len = sprintf(text, "ids:");
     for (int64_t i = 0; i < n; i++) len += sprintf(text + len, "%s%lld", i ? "," : "", (long long)ids[i]);
-    lavr_sha256_hex(text, (size_t)len, c->prompt_sha);
+    lavr_status st = lavr_sha256_hex(text, (size_t)len, c->prompt_sha);
     free(text);
-    return LAVR_OK;
+    return st;
 }
 
 /* ---- audio -------------------------------------------------------------------------------------------- */

@@ -28,9 +28,9 @@ static lavr_status config_sha(lavr_h5file *model, const char *group, char hex[65
     }
     char *text = NULL;
     TRY(lavr_h5_read_attr_string(model, group, "config", &text));
-    lavr_sha256_hex(text, strlen(text), hex);
+    lavr_status st = lavr_sha256_hex(text, strlen(text), hex);
     free(text);
-    return LAVR_OK;
+    return st;
 }
 
 lavr_status aux_identity(aux_rank *a, lavr_h5file *model) {
@@ -43,7 +43,7 @@ lavr_status aux_identity(aux_rank *a, lavr_h5file *model) {
     } else {
         TRY(lavr_sha256_file_hex(o->image_path, image));
         TRY(lavr_sha256_file_hex(o->audio_path, audio));
-        lavr_sha256_hex(o->prompt, strlen(o->prompt), prompt);
+        TRY(lavr_sha256_hex(o->prompt, strlen(o->prompt), prompt));
     }
     TRY(config_sha(model, "/dit", dit));
     TRY(config_sha(model, "/vae", vae));

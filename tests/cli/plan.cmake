@@ -20,3 +20,15 @@ set_tests_properties(cli_plan_bad_size PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}"
 add_test(NAME cli_plan_t5_gpu COMMAND $<TARGET_FILE:lavr> plan --config s2v-14b --size 704*384 --gpus 5 --layout steps=4,tp=1,pp=1,aux=1 --t5 gpu)
 set_tests_properties(cli_plan_t5_gpu PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
   PASS_REGULAR_EXPRESSION "umT5 on the GPU\n.*\n +4 +4 +aux +12.23 +0.00")
+
+# a cap nothing fits is an error after the table (exit 2, naming the smallest need); 0 is not a cap
+add_test(NAME cli_plan_nothing_fits COMMAND sh -c "$<TARGET_FILE:lavr> plan --config tiny --gpus 2 --gpu-mem 1KB 2>&1; echo exit=$?")
+set_tests_properties(cli_plan_nothing_fits PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "OVER THE CAP.*lavr: error: plan: no layout fits the cap of 1000 B per GPU; the smallest needs [0-9.]+ MiB \\(try --fp8\\)[^\n]*\nexit=2")
+add_test(NAME cli_plan_zero_mem COMMAND sh -c "$<TARGET_FILE:lavr> plan --config tiny --gpus 2 --gpu-mem 0 2>&1; echo exit=$?")
+set_tests_properties(cli_plan_zero_mem PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "^lavr: error: plan: --gpu-mem 0: give the memory per GPU[^\n]*\nexit=2\n$")
+# an option given twice is refused, not silently the last
+add_test(NAME cli_option_twice COMMAND sh -c "$<TARGET_FILE:lavr> plan --gpus 1 --gpus 2 2>&1; echo exit=$?; $<TARGET_FILE:lavr> plan --fp8 --gpus 1 --fp8 2>&1; echo exit=$?")
+set_tests_properties(cli_option_twice PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "^lavr: error: lavr plan: option '--gpus' given twice \\(first '1'\\)[^\n]*\nexit=2\nlavr: error: lavr plan: option '--fp8' given twice[^\n]*\nexit=2\n$")
