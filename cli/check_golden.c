@@ -1,22 +1,25 @@
-/* `lavr check-golden FILE... [--backend cpu]`: runs every golden file through the network it holds
- * (models/golden.h), prints each output's rel L2 and limit and a summary per file; fails if any does. */
+/* `lavr check-golden FILE... [--backend cpu|cuda]`: runs every golden file through the network it holds
+ * (models/golden.h) on the CPU or a CUDA device, prints each output's rel L2 and limit and a summary per file;
+ * fails if any does. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "io/golden.h"
+#include "kernels/ctx.h"
 #include "models/golden.h"
 
 #define MAX_FILES 64
 
-static const char *const usage_text = "usage: lavr check-golden FILE... [--backend cpu]";
+static const char *const usage_text =
+    "usage: lavr check-golden FILE... [--backend cpu|cuda] [--device N] [--conv auto|cudnn|own]";
 
-static lavr_status check_file(const char *path, int64_t *failed) {
+static lavr_status check_file(const char *path, lavr_ctx *ctx, int64_t *failed) {
     lavr_golden *g = NULL;
     TRY(lavr_golden_open(path, &g));
-    printf("== %s (%s)\n", path, lavr_golden_kind_name(g->kind));
-    lavr_status st = lavr_golden_run(g);
+    printf("== %s (%s on %s)\n", path, lavr_golden_kind_name(g->kind), ctx ? lavr_ctx_describe(ctx) : "cpu");
+    lavr_status st = lavr_golden_run_on(g, ctx);
     if (!st) {
         *failed = lavr_golden_failed(g);
         printf("%s: %lld passed, %lld failed\n", path, (long long)(g->n_results - *failed), (long long)*failed);
@@ -29,7 +32,9 @@ static lavr_status check_file(const char *path, int64_t *failed) {
 
 lavr_status lavr_cmd_check_golden(int argc, char **argv) {
     cli_option opts[] = {
-        {"backend", 1, "cpu (default) or cuda", NULL},
+        {"backend", 1, "cpu (default) or cuda (the VAE's golden runs on the GPU; other files need cpu so far)", NULL},
+        {"device", 1, "CUDA device for --backend cuda (default 0)", NULL},
+        {"conv", 1, "CUDA convolutions: auto (cuDNN when loaded, default), cudnn or own (lavr's kernel)", NULL},
         {"help", 0, "show this help", NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -41,16 +46,24 @@ lavr_status lavr_cmd_check_golden(int argc, char **argv) {
         return LAVR_OK;
     }
     const char *backend = cli_get(opts, nopts, "backend", "cpu");
-    if (strcmp(backend, "cuda") == 0)
-        return LAVR_FAIL(LAVR_E_UNSUPPORTED, "check-golden: the cuda backend has no golden path yet; use --backend cpu");
-    CHECK_ARG(strcmp(backend, "cpu") == 0, "check-golden: unknown backend '%s' (cpu or cuda)", backend);
+    CHECK_ARG(!strcmp(backend, "cpu") || !strcmp(backend, "cuda"), "check-golden: unknown backend '%s' (cpu or cuda)",
+              backend);
+    int64_t device = 0;
+    TRY(cli_get_int(opts, nopts, "device", 0, 0, 1023, &device));
+    lavr_ctx_cuda_options co = {.device = (int)device};
+    TRY(lavr_conv_path_parse(cli_get(opts, nopts, "conv", "auto"), &co.conv));
     CHECK_ARG(nfiles > 0, "check-golden: no golden file given (%s)", usage_text);
+    lavr_ctx *ctx = NULL;
+    if (!strcmp(backend, "cuda")) TRY(lavr_ctx_create_cuda(&co, &ctx));
     int64_t files_failed = 0;
-    for (int i = 0; i < nfiles; i++) {
+    lavr_status st = LAVR_OK;
+    for (int i = 0; i < nfiles && !st; i++) {
         int64_t failed = 0;
-        TRY(check_file(files[i], &failed));
+        st = check_file(files[i], ctx, &failed);
         files_failed += failed > 0;
     }
+    lavr_ctx_destroy(ctx);
+    TRY(st);
     if (files_failed)
         return LAVR_FAIL(LAVR_E_FORMAT, "check-golden: %lld of %d files have outputs over their limit",
                          (long long)files_failed, nfiles);

@@ -7,6 +7,15 @@
 #include "kernels/cpu/video.h"
 #include "kernels/ctx_internal.h"
 
+lavr_status lavr_conv_path_parse(const char *text, lavr_conv_path *out) {
+    CHECK_ARG(text && out, "lavr_conv_path_parse: NULL argument");
+    if (!strcmp(text, "auto")) *out = LAVR_CONV_AUTO;
+    else if (!strcmp(text, "cudnn")) *out = LAVR_CONV_CUDNN;
+    else if (!strcmp(text, "own")) *out = LAVR_CONV_OWN;
+    else return LAVR_FAIL(LAVR_E_ARG, "--conv '%s': use auto, cudnn or own", text);
+    return LAVR_OK;
+}
+
 lavr_status lavr_ctx_create_cpu(lavr_arena *arena, lavr_ctx **out) {
     CHECK_ARG(arena && out, "lavr_ctx_create_cpu: arena and output are required");
     lavr_ctx *c = calloc(1, sizeof *c);

@@ -22,6 +22,9 @@ typedef enum {
     LAVR_CONV_OWN,      /* lavr's im2col + cuBLASLt kernel */
 } lavr_conv_path;
 
+/* "auto", "cudnn" or "own" (a command's --conv); anything else is LAVR_E_ARG. */
+lavr_status lavr_conv_path_parse(const char *text, lavr_conv_path *out);
+
 typedef struct {
     int device;          /* CUDA device ordinal */
     uint64_t mem_cap;    /* device arena cap in bytes; 0: LAVR_CTX_DEFAULT_CUDA_CAP */

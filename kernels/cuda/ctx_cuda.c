@@ -50,7 +50,11 @@ static lavr_status pick_conv_path(lavr_ctx *c, lavr_conv_path want, char *why, s
 
 lavr_status lavr_cuda_ctx_init(lavr_ctx *c, const lavr_ctx_cuda_options *o) {
     int count = 0;
-    CUDA_TRY(cudaGetDeviceCount(&count));
+    const cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return LAVR_FAIL(LAVR_E_ARG, "no usable CUDA device: %s", cudaGetErrorString(e));
+    }
     CHECK_ARG(o->device >= 0 && o->device < count, "CUDA device %d: this process sees %d device%s", o->device, count,
               count == 1 ? "" : "s");
     c->cuda_device = o->device;
