@@ -24,7 +24,7 @@
 #include "ranks/setup.h"
 
 typedef struct {
-    const char *model, *image, *audio, *prompt, *size, *out, *layout_text, *backend, *attention;
+    const char *model, *image, *audio, *prompt, *size, *out, *layout_text, *backend, *attention, *aux_backend;
     int fp8;
     char stage[PATH_MAX];
     int64_t num_clip, seed, sink_offset;
@@ -195,6 +195,8 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
     a->backend = cli_get(opts, nopts, "backend", "auto");
     lavr_backend backend;
     TRY(lavr_backend_resolve(a->backend, 0, &backend)); /* the name and the build; each DiT rank checks its device */
+    a->aux_backend = cli_get(opts, nopts, "aux-backend", a->backend);
+    TRY(lavr_backend_resolve(a->aux_backend, 0, &backend));
     const char *mem = cli_get(opts, nopts, "gpu-mem", NULL);
     if (mem) TRY(lavr_parse_bytes(mem, &a->gpu_mem));
     a->fp8 = cli_flag(opts, nopts, "fp8");
@@ -224,7 +226,16 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
                               .prompt = a->prompt, .size = a->size, .out_path = a->out, .stage_dir = a->stage,
                               .resume = a->resume, .policy = a->policy, .max_clips = a->num_clip, .stream = stream, .layout_text = layout,
                               .progress_live = a->progress_live, .fail_block = fail_block};
-        return lavr_aux_run(comm, roles, &o);
+        /* the VAE (portrait encode, streaming decode) on the aux rank's device with --aux-backend cuda */
+        lavr_backend vae_backend;
+        lavr_status st = lavr_backend_resolve(a->aux_backend, roles->device, &vae_backend);
+        if (!st && vae_backend == LAVR_BACKEND_CUDA) {
+            lavr_ctx_cuda_options co = {.device = roles->device, .name = "aux vae"};
+            st = lavr_ctx_create_cuda(&co, &o.vae_ctx);
+        }
+        if (!st) st = lavr_aux_run(comm, roles, &o);
+        lavr_ctx_destroy(o.vae_ctx);
+        return st;
     }
     /* an extra aux rank: nothing to compute; it takes part in the setup broadcast and the end only */
     lavr_render_setup setup;
@@ -258,6 +269,8 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
                                   "600; 0: off); a stop signal always checkpoints", NULL},
         {"checkpoint-keep", 1, "keep the newest K checkpoints (default 2)", NULL},
         {"backend", 1, "DiT ranks compute on auto (cuda when built with CUDA and a GPU is visible), cpu or cuda", NULL},
+        {"aux-backend", 1, "the aux rank's VAE (portrait encode, streaming decode) on auto, cpu or cuda (default: "
+                           "--backend)", NULL},
         {"gpu-mem", 1, "device memory cap per DiT rank, e.g. 22GiB (default: the card's)", NULL},
         {"fp8", 0, "FP8 e4m3 Linears in the DiT (LiveAvatar's --fp8; CUDA backend): half the weight memory", NULL},
         {"attention", 1, "DiT attention on auto (cuDNN fused SDPA when available, default), cudnn or own", NULL},
@@ -276,7 +289,7 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
                 "usage: mpirun -np N lavr render --model M.h5 --image F --audio F --prompt TEXT --out out.mp4\n"
                 "           [--size 704*384] [--layout steps=4,tp=1,pp=1,aux=1] [--num-clip K] [--seed S]\n"
                 "           [--sink-offset D] [--stage-dir out.stage] [--resume auto|yes|no] [--checkpoint-clips N]\n"
-                "           [--checkpoint-seconds T] [--checkpoint-keep K] [--backend auto|cpu|cuda]\n"
+                "           [--checkpoint-seconds T] [--checkpoint-keep K] [--backend auto|cpu|cuda] [--aux-backend B]\n"
                 "           [--gpu-mem 22GiB] [--fp8] [--attention auto|cudnn|own] [--progress auto|live|lines]\n"
                 "Renders a talking-avatar video: DiT ranks run the denoising steps in a pipeline, the aux rank\n"
                 "encodes the inputs, decodes the latents and writes the video as blocks come out.\n"

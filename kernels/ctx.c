@@ -85,6 +85,31 @@ void lavr_ctx_reset_peak(lavr_ctx *c) {
     (void)c;
 }
 
+const char *lavr_ctx_prof_name(int category) {
+    static const char *names[LAVR_CTX_PROF_CATEGORIES] = {"conv (cuDNN)", "conv (own kernel)", "conv 1x1 (GEMM)",
+                                                          "RMS norm + SiLU", "add / bias", "cache copy / zero",
+                                                          "resample / clamp", "attention", "host transfer"};
+    return category >= 0 && category < LAVR_CTX_PROF_CATEGORIES ? names[category] : "?";
+}
+
+lavr_status lavr_ctx_profile(lavr_ctx *c, int on) {
+#if LAVR_HAVE_CUDA
+    if (c->device == LAVR_DEVICE_CUDA) return lavr_cuda_ctx_profile(c, on);
+#endif
+    (void)on;
+    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "per-op profiling is for CUDA contexts (%s)", c->description);
+}
+
+lavr_status lavr_ctx_profile_take(lavr_ctx *c, double ms[LAVR_CTX_PROF_CATEGORIES],
+                                  int64_t calls[LAVR_CTX_PROF_CATEGORIES]) {
+    for (int i = 0; i < LAVR_CTX_PROF_CATEGORIES; i++) ms[i] = 0, calls[i] = 0;
+#if LAVR_HAVE_CUDA
+    if (c->device == LAVR_DEVICE_CUDA) return lavr_cuda_ctx_profile_take(c, ms, calls);
+#endif
+    (void)c;
+    return LAVR_OK;
+}
+
 /* ---- tensors ---------------------------------------------------------------------------------- */
 
 lavr_status lavr_ctx_alloc_video(lavr_ctx *c, int64_t ch, int64_t t, int64_t h, int64_t w, const char *what,

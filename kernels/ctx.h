@@ -51,6 +51,17 @@ lavr_status lavr_ctx_sync(lavr_ctx *c);
 uint64_t lavr_ctx_peak_bytes(const lavr_ctx *c);
 void lavr_ctx_reset_peak(lavr_ctx *c);
 
+/* Per-op timing on a CUDA context: with profiling on, every op is bracketed by CUDA events (no extra
+ * synchronisation); take() waits for the stream and returns the ms and calls per category since the last take. */
+typedef enum {
+    LAVR_PROF_CONV_CUDNN, LAVR_PROF_CONV_OWN, LAVR_PROF_CONV_GEMM, LAVR_PROF_NORM, LAVR_PROF_ADD, LAVR_PROF_COPY,
+    LAVR_PROF_RESAMPLE, LAVR_PROF_ATTENTION, LAVR_PROF_TRANSFER, LAVR_CTX_PROF_CATEGORIES
+} lavr_ctx_prof_category;
+const char *lavr_ctx_prof_name(int category);
+lavr_status lavr_ctx_profile(lavr_ctx *c, int on);
+lavr_status lavr_ctx_profile_take(lavr_ctx *c, double ms[LAVR_CTX_PROF_CATEGORIES],
+                                  int64_t calls[LAVR_CTX_PROF_CATEGORIES]);
+
 /* ---- tensors ---------------------------------------------------------------------------------- */
 /* A video activation of logical shape [ch, t, h, w]. CPU: F32, channel-major and contiguous. CUDA: BF16
  * channels-last, memory [t][h][w][P] with P = ch rounded up to a multiple of 8 (strides {1, h*w*P, w*P, P});
