@@ -207,6 +207,8 @@ lavr_status lavr_bench_vae(int argc, char **argv) {
         {"backend", 1, "cuda (default) or cpu (the reference ops; slow at full size)", NULL},
         {"device", 1, "CUDA device (default 0)", NULL},
         {"conv", 1, "convolutions: auto (cuDNN when loaded, default), cudnn or own (lavr's kernel)", NULL},
+        {"conv-tune", 1, "cuDNN: time the first N engines per convolution shape and keep the fastest (default 1: the "
+                         "heuristics' first, deterministic)", NULL},
         {"gpu-mem", 1, "device arena cap, e.g. 6GiB (default 6 GiB)", NULL},
         {"seed", 1, "seed of the generated weights and inputs (default 1)", NULL},
         {"profile", 0, "time every op with CUDA events and print ms per op type", NULL},
@@ -216,7 +218,7 @@ lavr_status lavr_bench_vae(int argc, char **argv) {
     TRY(cli_parse("bench", argc, argv, 2, opts, nopts, NULL, 0, NULL));
     if (cli_flag(opts, nopts, "help")) {
         cli_print_help("usage: lavr bench --vae [--size 704*384] [--blocks N] [--warmup W] [--conv auto|cudnn|own]\n"
-                       "           [--gpu-mem 6GiB] [--device N] [--profile] [--backend cuda|cpu]\n"
+                       "           [--conv-tune N] [--gpu-mem 6GiB] [--device N] [--profile] [--backend cuda|cpu]\n"
                        "Runs the render's VAE work on one GPU with generated weights: the setup encodes (reference and\n"
                        "motion frames) and the streaming decode (priming, then blocks of 3 latents -> 12 frames), and\n"
                        "reports their times, FPS and peak device memory.",
@@ -241,6 +243,9 @@ lavr_status lavr_bench_vae(int argc, char **argv) {
     a.ctx.device = (int)device;
     a.ctx.name = "bench vae";
     TRY(lavr_conv_path_parse(cli_get(opts, nopts, "conv", "auto"), &a.ctx.conv));
+    int64_t tune = 1;
+    TRY(cli_get_int(opts, nopts, "conv-tune", 1, 1, 16, &tune));
+    a.ctx.conv_tune = (int)tune;
     const char *mem = cli_get(opts, nopts, "gpu-mem", NULL);
     if (mem) TRY(lavr_parse_bytes(mem, &a.ctx.mem_cap));
     a.profile = cli_flag(opts, nopts, "profile");

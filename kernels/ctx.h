@@ -29,6 +29,8 @@ typedef struct {
     int device;          /* CUDA device ordinal */
     uint64_t mem_cap;    /* device arena cap in bytes; 0: LAVR_CTX_DEFAULT_CUDA_CAP */
     lavr_conv_path conv; /* how 3x3 / 3x3x3 / time convolutions run */
+    int conv_tune;       /* cuDNN: 0/1 the heuristics' first engine (deterministic); N: the fastest of the first N,
+                            timed on first use (faster, but the choice and so the bytes may vary between runs) */
     const char *name;    /* for messages, e.g. "aux vae" (NULL: "cuda:N") */
 } lavr_ctx_cuda_options;
 

@@ -97,7 +97,7 @@ lavr_status lavr_cuda_ctx_profile_take(lavr_ctx *c, double *ms, int64_t *calls) 
 /* ---- context ---------------------------------------------------------------------------------- */
 
 /* Picks the convolution path: cuDNN when asked or allowed and usable, else the own kernel (why in `why`). */
-static lavr_status pick_conv_path(lavr_ctx *c, lavr_conv_path want, char *why, size_t len) {
+static lavr_status pick_conv_path(lavr_ctx *c, lavr_conv_path want, int tune, char *why, size_t len) {
     why[0] = 0;
     if (want == LAVR_CONV_OWN) {
         snprintf(why, len, "asked for");
@@ -111,7 +111,7 @@ static lavr_status pick_conv_path(lavr_ctx *c, lavr_conv_path want, char *why, s
             snprintf(why, len, "cuDNN %zu.%zu.%zu at run time is older than 9.0", v / 10000, (v / 100) % 100, v % 100);
         } else {
             lavr_status st = lavr_cudnn_create(c->stream, &c->dnn);
-            if (!st) st = lavr_cuda_convs_create(c->dnn, &c->convs);
+            if (!st) st = lavr_cuda_convs_create(c->dnn, tune, &c->convs);
             if (!st) return LAVR_OK;
             snprintf(why, len, "%s", lavr_error_message());
             lavr_error_clear();
@@ -146,12 +146,13 @@ lavr_status lavr_cuda_ctx_init(lavr_ctx *c, const lavr_ctx_cuda_options *o) {
     TRY(lavr_device_arena_create(name, (size_t)(o->mem_cap ? o->mem_cap : LAVR_CTX_DEFAULT_CUDA_CAP), &c->arena));
     TRY(lavr_cuda_blas_create(0, &c->blas));
     char why[256];
-    TRY(pick_conv_path(c, o->conv, why, sizeof why));
+    TRY(pick_conv_path(c, o->conv, o->conv_tune, why, sizeof why));
     char dnn[64];
     lavr_cudnn_describe(dnn, sizeof dnn);
     if (c->convs)
         snprintf(c->description, sizeof c->description,
-                 "cuda:%d (convolutions: %s, bf16 channels-last, fp32 accumulation)", o->device, dnn);
+                 "cuda:%d (convolutions: %s, bf16 channels-last, fp32 accumulation%s)", o->device, dnn,
+                 o->conv_tune > 1 ? ", engines timed" : "");
     else
         snprintf(c->description, sizeof c->description,
                  "cuda:%d (convolutions: lavr's im2col + cuBLASLt kernel, bf16, fp32 accumulation; %s)", o->device,

@@ -83,13 +83,10 @@ static lavr_status conv_raw(lavr_ctx *c, const lavr_tensor *x, const lavr_conv_w
         s.pre[i] = pad[2 * d];
         s.post[i] = pad[2 * d + 1];
     }
-    lavr_status st = LAVR_OK;
-    if (c->convs && lavr_cuda_convs_ready(c->convs, &s, &st)) {
-        *category = LAVR_PROF_CONV_CUDNN;
-        return lavr_cuda_convs_run(c->convs, &s, x->data, w->weight.data, y->data);
-    }
-    TRY(st);
-    *category = LAVR_PROF_CONV_OWN;
+    int ran = 0;
+    if (c->convs) TRY(lavr_cuda_convs_run(c->convs, &s, x->data, w->weight.data, y->data, &ran));
+    *category = ran ? LAVR_PROF_CONV_CUDNN : LAVR_PROF_CONV_OWN;
+    if (ran) return LAVR_OK;
     return own_conv(c, x, w, stride, pad, y);
 }
 
