@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/bench_vae.h"
 #include "cli/commands.h"
 #include "core/units.h"
 #include "io/size_rule.h"
@@ -420,6 +421,8 @@ lavr_status lavr_cmd_bench(int argc, char **argv) {
         {"help", 0, "print this help", NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--vae")) return lavr_bench_vae(argc, argv); /* one process, no MPI */
     TRY(lavr_mpi_start(&argc, &argv));
     bench_args a;
     memset(&a, 0, sizeof a);
@@ -431,7 +434,8 @@ lavr_status lavr_cmd_bench(int argc, char **argv) {
                            "           [--fp8] [--attention auto|cudnn|own] [--graphs on|off] [--sink shared|contiguous]\n"
                            "           [--profile]\n"
                            "Runs the DiT stage pipeline on GPUs with weights generated on each device and reports ms\n"
-                           "per block-step per stage, time to first frame, FPS and peak device memory per rank.",
+                           "per block-step per stage, time to first frame, FPS and peak device memory per rank.\n"
+                           "lavr bench --vae [--help]: the VAE's encodes and streaming decode on one GPU.",
                            opts, nopts);
         return lavr_mpi_finish();
     }

@@ -15,6 +15,7 @@
 #include "core/units.h"
 #include "io/h5model.h"
 #include "io/size_rule.h"
+#include "kernels/ctx.h"
 #include "models/config.h"
 #include "parallel/comm.h"
 #include "parallel/mpi.h"
@@ -254,7 +255,15 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
                               .resume = a->resume, .policy = a->policy, .max_clips = a->num_clip, .stream = stream, .layout_text = layout,
                               .progress_live = a->progress_live, .fail_block = fail_block,
                               .backend = backend, .device = roles->device};
-        return lavr_aux_run(comm, roles, &o);
+        /* the VAE (portrait encode, streaming decode) on the aux rank's GPU when its backend is cuda */
+        lavr_status st = LAVR_OK;
+        if (backend == LAVR_BACKEND_CUDA) {
+            lavr_ctx_cuda_options co = {.device = roles->device, .name = "aux vae"};
+            st = lavr_ctx_create_cuda(&co, &o.vae_ctx);
+        }
+        if (!st) st = lavr_aux_run(comm, roles, &o);
+        lavr_ctx_destroy(o.vae_ctx);
+        return st;
     }
     /* an extra aux rank: nothing to compute; it takes part in the setup broadcast and the end only */
     lavr_render_setup setup;

@@ -87,7 +87,7 @@ static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
         a->cond = *o->cond;
     } else if (!reuse_conditioning(a, saved)) {
         LOG_INFO("encoding %s, the prompt and %s", o->image_path, o->audio_path);
-        st = lavr_cond_encode_image(model, o->image_path, o->size, a->arena, &a->cond);
+        st = lavr_cond_encode_image_on(model, o->image_path, o->size, o->vae_ctx, a->arena, &a->cond);
         if (!st) st = lavr_cond_encode_text(model, o->prompt, a->arena, &a->cond);
         if (!st) st = lavr_cond_encode_audio(model, o->audio_path, a->arena, &a->cond);
         if (!st && saved) {
@@ -177,7 +177,9 @@ static lavr_status open_outputs(aux_rank *a, lavr_h5file *model) {
     if (!st) st = lavr_vae_config_from_json(j, &cfg.vae);
     lavr_json_free(j);
     TRY(st);
-    TRY(lavr_vae_create(model, "vae/", &cfg.vae, NULL, a->arena, &a->vae));
+    lavr_vae_options vae_opts = lavr_vae_options_default();
+    vae_opts.ctx = o->vae_ctx;
+    TRY(lavr_vae_create(model, "vae/", &cfg.vae, &vae_opts, a->arena, &a->vae));
     TRY(lavr_decode_stream_create(a->vae, &a->cond.motion, a->arena, &a->decoder));
     TRY(alloc_floats(3 * a->vf * a->cond.height * a->cond.width, "decoded frames", &a->frames));
 

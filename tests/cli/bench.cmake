@@ -15,3 +15,14 @@ set_tests_properties(cli_bench_ranks PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" T
 add_test(NAME cli_bench_over_cap COMMAND sh -c "$<TARGET_FILE:lavr> bench --config s2v-14b --layout steps=1,tp=1,pp=1,aux=0 --gpu-mem 22GiB 2>&1; echo exit=$?")
 set_tests_properties(cli_bench_over_cap PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
   PASS_REGULAR_EXPRESSION "lavr: error: layout steps=1,tp=1,pp=1,aux=0 needs [0-9.]+ GiB on rank 0 .*the cap is 22.00 GiB.*exit=2")
+
+# `lavr bench --vae` on the CPU backend with the tiny VAE (the same code path as on a GPU, minus the device), and
+# its one-line errors.
+add_test(NAME cli_bench_vae_cpu COMMAND $<TARGET_FILE:lavr> bench --vae --backend cpu --config tiny --size 64*64
+  --blocks 2 --motion-frames 5)
+set_tests_properties(cli_bench_vae_cpu PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 300
+  PASS_REGULAR_EXPRESSION "encode: reference 1 frame [0-9.]+ ms, motion 5 frames.*decode: 1 blocks of 3 latents -> 12 frames: mean [0-9.]+ ms")
+
+add_test(NAME cli_bench_vae_bad COMMAND sh -c "$<TARGET_FILE:lavr> bench --vae --motion-frames 8 2>&1; echo exit=$?")
+set_tests_properties(cli_bench_vae_bad PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "lavr: error: bench: --motion-frames 8 is not 1 \\+ 4k.*exit=2")

@@ -134,7 +134,7 @@ sleep_alive() { # sleep_alive SECONDS: sleeps, or less when the job ends first; 
 job_ranks() { # "RANK PID" of each MPI rank of the current job running now
   local pid r
   for pid in $(descendants "$job_pid"); do
-    r=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
+    r=$({ tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
     if [ -n "$r" ]; then echo "$r $pid"; fi
   done
 }
