@@ -15,6 +15,8 @@ args=(--hostfile "${LAVR_CLUSTER_HOSTFILE:-$here/../../hostfiles/two-node-exampl
 if [ -n "${LAVR_CLUSTER_TMP:-}" ]; then
   args+=(--mca orte_tmpdir_base "$LAVR_CLUSTER_TMP" --mca btl_vader_backing_directory "$LAVR_CLUSTER_TMP")
 fi
+# the hosts need root (a UTS namespace each), and mpirun refuses root unless told
+if [ "$(id -u)" -eq 0 ]; then args+=(--allow-run-as-root); fi
 for v in OMP_NUM_THREADS OMP_WAIT_POLICY; do
   if [ -n "${!v:-}" ]; then args+=(-x "$v"); fi
 done

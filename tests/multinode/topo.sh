@@ -65,10 +65,15 @@ for ((r = 0; r < np; r++)); do
     done
   fi
 done
-# GPUs shared within a host are named per host (only with GPUs)
+# a GPU shared within a host gets a note naming the host: with G GPUs, a host of k ranks shares
+# min(G, k - G) of them (none without GPUs)
+want_notes=0
+for h in "${!local_count[@]}"; do
+  k=${local_count[$h]}
+  if [ "$gpus" -gt 0 ] && [ "$k" -gt "$gpus" ]; then want_notes=$((want_notes + (k - gpus < gpus ? k - gpus : gpus))); fi
+done
 notes=$(grep -c '^note: cuda:[0-9]* on node-[ab] is shared by ranks' "$work/table.txt" || true)
-if [ "$gpus" -eq 0 ]; then [ "$notes" -eq 0 ] || fail "device notes without GPUs"; fi
-if [ "$gpus" -gt 0 ] && [ "$np" -gt "$gpus" ]; then [ "$notes" -gt 0 ] || fail "no note on GPUs shared within a host"; fi
+[ "$notes" -eq "$want_notes" ] || fail "$notes notes on shared GPUs, expected $want_notes ($gpus GPUs)"
 
 cluster_check_transports "$work/verbose.txt" 1 || fail "transports between the ranks (above)"
 echo "PASS: two-host topo: ranks 0-3 on node-a, 4-8 on node-b, node-local ranks and devices, tp pairs inside a host, TCP only between hosts"
