@@ -5,7 +5,8 @@
 # Usage: bash tests/multinode/mpirun.sh -np 9 build/lavr topo --layout steps=4,tp=2,pp=1,aux=1
 # Environment: LAVR_CLUSTER_TMP (Open MPI's session directories and shared-memory files, default /tmp
 # and /dev/shm: a test that kills processes keeps them in its work directory), LAVR_CLUSTER_ID (tag
-# of the processes, for cleanup), OMP_NUM_THREADS and OMP_WAIT_POLICY (passed on with -x when set).
+# of the processes, for cleanup), LAVR_CLUSTER_LOCAL (a directory each host sees as its own empty
+# disk, see agent.sh), OMP_NUM_THREADS and OMP_WAIT_POLICY (passed on with -x when set).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 args=(--hostfile "${LAVR_CLUSTER_HOSTFILE:-$here/../../hostfiles/two-node-example}" --map-by slot
