@@ -10,7 +10,7 @@
 
 namespace {
 
-enum { PLAN_CACHE = 64 };
+enum { PLAN_CACHE = 256 }; /* the VAE alone has a few dozen GEMM shapes per chunk size */
 
 struct plan_key {
     int64_t m, n, k, ldx, ldy;
