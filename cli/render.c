@@ -2,10 +2,14 @@
  * checks (so a bad input is one line from rank 0 before any heavy work), then plays its role: DiT
  * stage rank (ranks/dit_stage.c) or aux rank (ranks/aux_worker.c); extra aux ranks only take part in
  * the setup broadcast. */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/args.h"
@@ -134,6 +138,53 @@ static lavr_status check_inputs(const render_args *a, int is_aux, lavr_dit_confi
     TRY(writable_dir_of("--out", a->out));
     TRY(writable_dir_of("--stage-dir", a->stage));
     return LAVR_OK;
+}
+
+/* Every rank must see the stage directory the aux rank writes: each DiT rank puts its checkpoint part
+ * there and a resume reads them all back, so a directory local to each node would make checkpoints
+ * nobody can resume from. The aux rank creates the directory and a file with a fresh name in it, and
+ * every other rank looks for that file (collective: all ranks call it). The aux rank gets the file's
+ * path in token, to delete once all ranks have looked (after agree). */
+static lavr_status check_stage_shared(const render_args *a, int aux_rank, char *token, size_t token_len) {
+    struct {
+        char name[64], host[256];
+    } note;
+    memset(&note, 0, sizeof note);
+    const int rank = lavr_mpi_world_rank();
+    lavr_status st = LAVR_OK;
+    token[0] = 0;
+    if (rank == aux_rank) {
+        if (gethostname(note.host, sizeof note.host - 1) != 0) snprintf(note.host, sizeof note.host, "?");
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        char name[64];
+        snprintf(name, sizeof name, ".lavr-shared-check.%ld.%ld", (long)getpid(), (long)now.tv_nsec);
+        struct stat sb;
+        int fd = -1;
+        if (mkdir(a->stage, 0777) != 0 && (errno != EEXIST || stat(a->stage, &sb) != 0 || !S_ISDIR(sb.st_mode)))
+            st = LAVR_FAIL(LAVR_E_ARG, "cannot create the stage directory '%s': %s", a->stage, strerror(errno));
+        else if (snprintf(token, token_len, "%s/%s", a->stage, name) >= (int)token_len)
+            st = LAVR_FAIL(LAVR_E_ARG, "--stage-dir '%s' is too long", a->stage);
+        else if ((fd = open(token, O_WRONLY | O_CREAT | O_EXCL, 0644)) < 0)
+            st = LAVR_FAIL(LAVR_E_IO, "cannot write '%s' in the stage directory: %s", token, strerror(errno));
+        if (fd >= 0 && close(fd) == 0) snprintf(note.name, sizeof note.name, "%s", name);
+        if (!note.name[0]) token[0] = 0;
+    }
+    int rc = MPI_Bcast(&note, (int)sizeof note, MPI_BYTE, aux_rank, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return lavr_mpi_fail(rc, "MPI_Bcast(stage directory check)", __FILE__, __LINE__);
+    if (rank != aux_rank && note.name[0]) {
+        char path[PATH_MAX + 64], host[256] = "?";
+        snprintf(path, sizeof path, "%s/%s", a->stage, note.name);
+        if (access(path, F_OK) != 0) {
+            if (gethostname(host, sizeof host - 1) != 0) snprintf(host, sizeof host, "?");
+            st = LAVR_FAIL(LAVR_E_ARG,
+                           "--stage-dir '%s' is not shared: rank %d on %s does not see the file the aux rank "
+                           "(rank %d on %s) wrote there; every rank keeps its checkpoint part in the stage "
+                           "directory, so it must be on a file system all nodes see under the same path",
+                           a->stage, rank, host, aux_rank, note.host);
+        }
+    }
+    return st;
 }
 
 /* LAVR_FAIL_AT="rank=R,block=B": a testing aid that makes rank R fail when block B reaches it. */
@@ -337,6 +388,12 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
     const int checks_aux = rank == lavr_layout_dit_ranks(&layout) || (size == 1 && rank == 0);
     lavr_dit_config dit;
     TRY(agree(check_inputs(&a, checks_aux, &dit)));
+    if (size > 1 && size == lavr_layout_ranks(&layout)) { /* a wrong rank count fails below */
+        char token[PATH_MAX + 64];
+        lavr_status shared = agree(check_stage_shared(&a, lavr_layout_dit_ranks(&layout), token, sizeof token));
+        if (token[0]) unlink(token);
+        TRY(shared);
+    }
     TRY_COLLECTIVE(check_plan(&a, &dit, &layout));
     lavr_roles *roles = NULL;
     TRY(lavr_mpi_roles_create(&layout, dit.num_heads, dit.ffn_dim, dit.num_layers, &roles));

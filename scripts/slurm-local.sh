@@ -16,8 +16,9 @@
 # 16817; slurmd uses the next one, the hosts of LAVR_SLURM_HOSTS the ones after), so it does not clash
 # with a real Slurm on the standard ports. The node is this host (its CPUs and memory from
 # `slurmd -C`, address 127.0.0.1); the hosts of LAVR_SLURM_HOSTS get 127.0.0.2, .3, ..., 8 CPUs each
-# (SlurmdParameters=config_overrides: more than the machine has) and a share of its memory. Debian's
-# Slurm is built without multiple-slurmd support, so each host has its own NodeHostname (its name).
+# (SlurmdParameters=config_overrides: more than the machine has) and a share of its memory; Debian's
+# slurm-wlm is built for several slurmd per machine (scontrol show config: MULTIPLE_SLURMD = Yes),
+# which also lets them share one munged. Each host keeps its own NodeHostname (its name) all the same.
 # One partition "local"; SelectType cons_tres by core, ProctrackType linuxproc, no cgroups, no accounting.
 # Requeued jobs wait cred_expire (5 s here, 120 s by default) and the scheduler runs every 2 s.
 set -euo pipefail
@@ -62,9 +63,10 @@ stop() {
       done
     fi
   fi
-  local h
-  for h in $hosts; do stop_daemon "slurmd $h" "$dir/slurmd-$h.pid"; done
-  stop_daemon slurmd "$dir/slurmd.pid"
+  local f
+  for f in "$dir"/slurmd.pid "$dir"/slurmd-*.pid; do # this host's, or one per host of LAVR_SLURM_HOSTS
+    if [ -e "$f" ]; then stop_daemon "slurmd $(basename "$f" .pid)" "$f"; fi
+  done
   stop_daemon slurmctld "$dir/slurmctld.pid"
   stop_daemon munged "$dir/munge/munged.pid"
 }

@@ -1,7 +1,8 @@
 # Two-host cases (issue 21, tests/multinode/*.sh, label `multinode`): this machine plays node-a and
 # node-b of hostfiles/two-node-example (a UTS namespace each, started by a launch agent in place of
 # ssh; TCP between them): `lavr topo` with the transport of every pair of ranks, the steps=4,tp=2 render
-# equal to the one-node render, and the loss of each host in turn resumed to the same bytes; then the
+# equal to the one-node render, the loss of each host in turn resumed to the same bytes, a stage
+# directory on each host's own disk refused before the render starts; then the
 # same through a private two-node Slurm (tests/slurm/multinode.sh: slurm/render-multinode.sbatch, a
 # node crash, the job submitted again). Skipped (exit 77) where UTS namespaces cannot be made (not
 # root) or without slurm-wlm and munge (the Slurm case). A failure prints its seed: rerun with
@@ -18,7 +19,7 @@ if(LAVR_FFMPEG AND LAVR_SNDFILE AND LAVR_MULTINODE_H5DUMP)
   add_test(NAME multinode_setup COMMAND bash ${CMAKE_SOURCE_DIR}/tests/resume/setup.sh)
   set_tests_properties(multinode_setup PROPERTIES ENVIRONMENT "${multinode_env}" TIMEOUT 180 LABELS multinode
     FIXTURES_REQUIRED lavr_tiny_model FIXTURES_SETUP lavr_multinode_ref SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
-  foreach(case render kill_host)
+  foreach(case render kill_host stage_local)
     add_test(NAME multinode_${case} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/multinode/${case}.sh)
     set_tests_properties(multinode_${case} PROPERTIES ENVIRONMENT "${multinode_env}" TIMEOUT 300 LABELS multinode
       FIXTURES_REQUIRED "lavr_tiny_model;lavr_multinode_ref" SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)

@@ -5,7 +5,8 @@
 # Usage: bash tests/multinode/mpirun.sh -np 9 build/lavr topo --layout steps=4,tp=2,pp=1,aux=1
 # Environment: LAVR_CLUSTER_TMP (Open MPI's session directories and shared-memory files, default /tmp
 # and /dev/shm: a test that kills processes keeps them in its work directory), LAVR_CLUSTER_ID (tag
-# of the processes, for cleanup), OMP_NUM_THREADS and OMP_WAIT_POLICY (passed on with -x when set).
+# of the processes, for cleanup), LAVR_CLUSTER_LOCAL (a directory each host sees as its own empty
+# disk, see agent.sh), OMP_NUM_THREADS and OMP_WAIT_POLICY (passed on with -x when set).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 args=(--hostfile "${LAVR_CLUSTER_HOSTFILE:-$here/../../hostfiles/two-node-example}" --map-by slot
@@ -15,6 +16,8 @@ args=(--hostfile "${LAVR_CLUSTER_HOSTFILE:-$here/../../hostfiles/two-node-exampl
 if [ -n "${LAVR_CLUSTER_TMP:-}" ]; then
   args+=(--mca orte_tmpdir_base "$LAVR_CLUSTER_TMP" --mca btl_vader_backing_directory "$LAVR_CLUSTER_TMP")
 fi
+# the hosts need root (a UTS namespace each), and mpirun refuses root unless told
+if [ "$(id -u)" -eq 0 ]; then args+=(--allow-run-as-root); fi
 for v in OMP_NUM_THREADS OMP_WAIT_POLICY; do
   if [ -n "${!v:-}" ]; then args+=(-x "$v"); fi
 done

@@ -28,7 +28,7 @@ fail() {
   exit 1
 }
 
-layout=steps=4,tp=2,pp=1,aux=1 tp=2 np=9
+layout=steps=4,tp=2,pp=1,aux=1 np=9
 mapfile -t hosts < <(cluster_layout)
 [ "${#hosts[@]}" -eq "$np" ] || fail "$cluster_hostfile has ${#hosts[@]} slots, the layout needs $np"
 
@@ -46,29 +46,34 @@ cat "$work/table.txt"
 rows() { awk '$1 ~ /^[0-9]+$/ && NF >= 12' "$1"; }
 roles() { awk '{ for (i = NF - 8; i < NF; i++) printf "%s ", $i; print "" }'; } # role .. next
 [ "$(rows "$work/table.txt" | wc -l)" -eq "$np" ] || fail "the table does not have $np rows"
-declare -A local_count=()
+declare -A local_count=() group_host=()
 for ((r = 0; r < np; r++)); do
-  read -r rank host local role _ _ tpc _ _ _ _ device < <(rows "$work/table.txt" | sed -n "$((r + 1))p")
+  read -r rank host local role stage _ _ pp _ _ _ device < <(rows "$work/table.txt" | sed -n "$((r + 1))p")
   h=${hosts[$r]}
   want_local=${local_count[$h]:-0}
   local_count[$h]=$((want_local + 1))
   want_device=cpu
-  [ "$gpus" -gt 0 ] && want_device=cuda:$((want_local % gpus))
+  if [ "$gpus" -gt 0 ]; then want_device=cuda:$((want_local % gpus)); fi
   [ "$rank $host $local $device" = "$r $h $want_local $want_device" ] ||
     fail "row $r: rank $rank host $host local $local device $device, expected $r $h $want_local $want_device"
   [ "$(rows "$work/table.txt" | sed -n "$((r + 1))p" | roles)" = "$(rows "$work/plan.txt" | sed -n "$((r + 1))p" | roles)" ] ||
     fail "row $r: roles differ from the one-node plan"
-  # tp index i of a DiT rank: its group is the tp ranks from r - i on, all on this rank's host
-  if [ "$role" = dit ] && [ "${tpc%/*}" -eq 0 ]; then
-    for ((k = 1; k < tp; k++)); do
-      [ "${hosts[$((r + k))]}" = "$h" ] || fail "tp group of ranks $r-$((r + tp - 1)) spans two hosts"
-    done
+  # the ranks of one stage and pp index form a tp group: one host for all of them
+  if [ "$role" = dit ]; then
+    key="$stage ${pp%/*}"
+    [ "${group_host[$key]:-$host}" = "$host" ] || fail "the tp group of stage $stage pp ${pp%/*} spans ${group_host[$key]} and $host"
+    group_host[$key]=$host
   fi
 done
-# GPUs shared within a host are named per host (only with GPUs)
+# a GPU shared within a host gets a note naming the host: with G GPUs, a host of k ranks shares
+# min(G, k - G) of them (none without GPUs)
+want_notes=0
+for h in "${!local_count[@]}"; do
+  k=${local_count[$h]}
+  if [ "$gpus" -gt 0 ] && [ "$k" -gt "$gpus" ]; then want_notes=$((want_notes + (k - gpus < gpus ? k - gpus : gpus))); fi
+done
 notes=$(grep -c '^note: cuda:[0-9]* on node-[ab] is shared by ranks' "$work/table.txt" || true)
-if [ "$gpus" -eq 0 ]; then [ "$notes" -eq 0 ] || fail "device notes without GPUs"; fi
-if [ "$gpus" -gt 0 ] && [ "$np" -gt "$gpus" ]; then [ "$notes" -gt 0 ] || fail "no note on GPUs shared within a host"; fi
+[ "$notes" -eq "$want_notes" ] || fail "$notes notes on shared GPUs, expected $want_notes ($gpus GPUs)"
 
 cluster_check_transports "$work/verbose.txt" 1 || fail "transports between the ranks (above)"
-echo "PASS: two-host topo: ranks 0-3 on node-a, 4-8 on node-b, node-local ranks and devices, tp pairs inside a host, TCP only between hosts"
+echo "PASS: two-host topo: ranks on ${hosts[*]}, node-local ranks and devices, tp groups inside a host, TCP only between hosts"

@@ -23,7 +23,15 @@ done
 cluster_check
 resume_init slurm-multinode
 export LAVR_CLUSTER_ID=$work
-export LAVR_SLURM_DIR=$work/slurm LAVR_SLURM_PORT=${LAVR_SLURM_PORT:-16847} LAVR_SLURM_HOSTS="node-a node-b"
+# slurmctld, the default slurmd port and one per host: 4 ports, free ones at random (others may run
+# this test on the same machine)
+if [ -z "${LAVR_SLURM_PORT:-}" ]; then
+  for _ in $(seq 20); do
+    LAVR_SLURM_PORT=$((20000 + RANDOM % 20000))
+    ss -Hltn "( sport >= :$LAVR_SLURM_PORT and sport <= :$((LAVR_SLURM_PORT + 3)) )" 2>/dev/null | grep -q . || break
+  done
+fi
+export LAVR_SLURM_DIR=$work/slurm LAVR_SLURM_PORT LAVR_SLURM_HOSTS="node-a node-b"
 export SLURM_CONF=$LAVR_SLURM_DIR/slurm.conf
 cleanup_more() {
   bash "$root/scripts/slurm-local.sh" stop >/dev/null 2>&1 || true
