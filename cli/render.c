@@ -268,7 +268,7 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
         lavr_layout_format(&roles->layout, layout, sizeof layout);
         lavr_aux_options o = {.model_path = a->model, .image_path = a->image, .audio_path = a->audio,
                               .prompt = a->prompt, .size = a->size, .out_path = a->out, .stage_dir = a->stage,
-                              .resume = a->resume, .policy = a->policy, .max_clips = a->num_clip, .stream = stream, .layout_text = layout,
+                              .resume = a->resume, .policy = a->policy, .max_clips = a->num_clip, .stream = stream, .layout_text = layout, .fp8 = a->fp8,
                               .progress_live = a->progress_live, .fail_block = fail_block};
         return lavr_aux_run(comm, roles, &o);
     }
