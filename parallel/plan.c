@@ -53,7 +53,7 @@ const lavr_plan_rates lavr_plan_rates_h200 = {
 #define PLAN_GRAPH_BYTES ((uint64_t)8 << 20)
 /* NCCL 2.28 defaults, no NCCL_* overrides: every channel keeps, for each ring neighbour it receives from or sends
  * to, a buffer per protocol (Simple NCCL_BUFFSIZE 4 MiB, LL128 4.69 MiB, LL 0.5 MiB); NVLink nodes run 32 channels.
- * With the context above this accounts for 1.12 of the 1.39 GiB measured outside the arena of a tp=4 rank
+ * With the context and cuBLASLt this accounts for 1.10 of the 1.39 GiB measured outside the arena of a tp=4 rank
  * (BENCHMARKS.md, commit 088e9b2); `lavr bench` measures it per rank. Point-to-point (the bench's stage hand-off):
  * 2 channels per peer, Simple only, send and receive side. */
 #define PLAN_NCCL_CHANNELS 32
@@ -304,8 +304,8 @@ int lavr_plan_candidates(const lavr_model_config *cfg, int gpus, lavr_layout *ou
     for (int s = 0; s < 3; s++)
         for (int tp = 1; tp <= gpus; tp++)
             for (int pp = 1; pp <= gpus && pp <= c->num_layers; pp++) {
-                const int dit = steps[s] * tp * pp;
-                if (dit + 1 != gpus && dit != gpus) continue; /* aux on its own GPU, or sharing one */
+                /* GPUs left over take the aux rank; with none left it shares the last DiT rank's */
+                if (steps[s] * tp * pp > gpus) continue;
                 lavr_layout l = {steps[s], tp, pp, 1};
                 if (lavr_layout_check(&l, c->num_heads, c->ffn_dim, c->num_layers)) {
                     lavr_error_clear();

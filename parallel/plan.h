@@ -74,8 +74,8 @@ uint64_t lavr_plan_arena_cap(const lavr_plan_rank *per_rank, int nranks, int ran
  * max(slowest stage, busiest GPU) ms. */
 double lavr_plan_fps(const lavr_model_config *cfg, const lavr_plan_rank *per_rank, int nranks);
 
-/* The layouts worth considering for `gpus` GPUs: steps x tp x pp DiT ranks plus one aux rank, the aux with a GPU
- * of its own (gpus - 1 DiT ranks) or sharing one (gpus DiT ranks). Writes up to max, returns how many exist. */
+/* The layouts worth considering for `gpus` GPUs: steps x tp x pp <= gpus DiT ranks (one per GPU) plus one aux rank,
+ * on a GPU of its own when one is left, else sharing one. Writes up to max, returns how many exist. */
 int lavr_plan_candidates(const lavr_model_config *cfg, int gpus, lavr_layout *out, int max);
 
 /* A layout with its precision: what `lavr plan` ranks and `lavr render` runs. */

@@ -311,7 +311,7 @@ static void test_candidates_and_tiny(void) {
     int has_default = 0;
     for (int i = 0; i < n; i++) {
         const int ranks = lavr_layout_ranks(&c[i]);
-        CHECK(ranks == 5 || ranks == 6);
+        CHECK(ranks >= 2 && ranks <= 6); /* at most one DiT rank per GPU, and the aux */
         has_default |= c[i].steps == 4 && c[i].tp == 1 && c[i].pp == 1;
     }
     CHECK(n > 3 && has_default);
