@@ -33,7 +33,7 @@ typedef struct {
     int64_t width, height, blocks, warmup, seed;
     lavr_layout layout;
     uint64_t gpu_mem;
-    int fp8, graphs, profile, contiguous, gemm_tune;
+    int fp8, graphs, profile, contiguous;
     int only_rank; /* -1: every rank of the layout; else this rank of it, alone on one GPU */
     const char *attention;
 } bench_args;
@@ -87,9 +87,6 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ben
     const char *graphs = cli_get(opts, nopts, "graphs", "on");
     CHECK_ARG(!strcmp(graphs, "on") || !strcmp(graphs, "off"), "bench: --graphs '%s': expected on or off", graphs);
     a->graphs = !strcmp(graphs, "on");
-    const char *tune = cli_get(opts, nopts, "gemm-tune", "on");
-    CHECK_ARG(!strcmp(tune, "on") || !strcmp(tune, "off"), "bench: --gemm-tune '%s': expected on or off", tune);
-    a->gemm_tune = !strcmp(tune, "on");
     const char *sink = cli_get(opts, nopts, "sink", "shared");
     CHECK_ARG(!strcmp(sink, "shared") || !strcmp(sink, "contiguous"), "bench: --sink '%s': expected shared or contiguous",
               sink);
@@ -257,7 +254,6 @@ static lavr_status run_rank(bench_rank *b, double *res) {
     TRY(lavr_device_arena_create(name, (size_t)res[R_CAP], &b->arena));
     res[R_CAP] = (double)lavr_device_arena_cap(b->arena);
     TRY(lavr_cuda_blas_create(0, &b->blas));
-    lavr_cuda_blas_set_tuning(b->blas, a->gemm_tune);
     lavr_dit_cuda_tp tp = {.rank = b->role.tp_index, .size = a->layout.tp};
     if (b->alone && a->layout.tp > 1)
         tp.allreduce_sum = alone_reduce, tp.allreduce_max = alone_reduce, tp.graph_safe = 1;
@@ -273,8 +269,7 @@ static lavr_status run_rank(bench_rank *b, double *res) {
     TRY(lavr_dit_cuda_create_opts(c, &tp, &mo, b->role.layer_begin, b->role.layer_end, lh, lw, b->arena, b->blas,
                                   b->stream, &b->g));
     if (b->rank == 0 || b->alone)
-        printf("bench: attention through %s%s, GEMM tuning %s\n", lavr_dit_cuda_attention_path(b->g),
-               a->fp8 ? ", FP8 Linears" : "", a->gemm_tune ? "on" : "off");
+        printf("bench: attention through %s%s\n", lavr_dit_cuda_attention_path(b->g), a->fp8 ? ", FP8 Linears" : "");
     if (a->profile) TRY(lavr_dit_cuda_profile(b->g, 1));
     TRY(lavr_dit_cuda_generate(b->g, (uint64_t)a->seed));
     /* a prompt's worth of context (the T5 encoder is not run by the bench), before the caches as in the render */
@@ -508,8 +503,6 @@ lavr_status lavr_cmd_bench(int argc, char **argv) {
         {"fp8", 0, "FP8 e4m3 Linears with per-tensor scales (LiveAvatar's --fp8)", NULL},
         {"attention", 1, "auto (cuDNN fused SDPA when available, default), cudnn or own (lavr's kernel)", NULL},
         {"graphs", 1, "on (default): replay each block-step as a CUDA graph; off", NULL},
-        {"gemm-tune", 1, "on (default): time cuBLASLt's bit-identical candidates per GEMM shape; off: its first choice",
-         NULL},
         {"sink", 1, "shared (default: one sink K/V per rank) or contiguous (window and sink in one attention call)", NULL},
         {"profile", 0, "time every op with CUDA events and print ms per op type per block-step (graphs off)", NULL},
         {"only-rank", 1, "run rank R's share of the layout alone on one GPU (mpirun -np 1): its memory and compute, "
@@ -525,7 +518,7 @@ lavr_status lavr_cmd_bench(int argc, char **argv) {
         if (lavr_mpi_world_rank() == 0)
             cli_print_help("usage: mpirun -np S*T lavr bench [--config s2v-14b] [--size 704*384]\n"
                            "           --layout steps=S,tp=T,pp=P,aux=0 [--blocks N] [--warmup W] [--gpu-mem 22GiB]\n"
-                           "           [--fp8] [--attention auto|cudnn|own] [--graphs on|off] [--gemm-tune on|off] [--sink shared|contiguous]\n"
+                           "           [--fp8] [--attention auto|cudnn|own] [--graphs on|off] [--sink shared|contiguous]\n"
                            "           [--profile] [--only-rank R]\n"
                            "Runs the DiT stage pipeline on GPUs with weights generated on each device and reports ms\n"
                            "per block-step per stage, time to first frame, FPS and peak device memory per rank.",

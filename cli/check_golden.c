@@ -1,22 +1,33 @@
-/* `lavr check-golden FILE... [--backend cpu]`: runs every golden file through the network it holds
- * (models/golden.h), prints each output's rel L2 and limit and a summary per file; fails if any does. */
+/* `lavr check-golden FILE... [--backend cpu|cuda]`: runs every golden file through the network it holds
+ * (models/golden.h; on a GPU models/dit_golden_cuda.h), prints each output's rel L2 and limit and a summary per
+ * file; fails if any does. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "io/golden.h"
+#include "models/dit_golden_cuda.h"
 #include "models/golden.h"
 
 #define MAX_FILES 64
 
-static const char *const usage_text = "usage: lavr check-golden FILE... [--backend cpu]";
+static const char *const usage_text =
+    "usage: lavr check-golden FILE... [--backend cpu|cuda] [--fp8] [--attention auto|cudnn|own]";
 
-static lavr_status check_file(const char *path, int64_t *failed) {
+/* cuda: NULL for the CPU backend */
+static lavr_status run_on(lavr_golden *g, const lavr_golden_cuda_options *cuda) {
+    if (!cuda) return lavr_golden_run(g);
+    if (g->kind == LAVR_GOLDEN_DIT) return lavr_golden_run_dit_cuda(g, cuda);
+    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "check-golden --backend cuda: no CUDA path for the %s yet (use --backend cpu)",
+                     lavr_golden_kind_name(g->kind));
+}
+
+static lavr_status check_file(const char *path, const lavr_golden_cuda_options *cuda, int64_t *failed) {
     lavr_golden *g = NULL;
     TRY(lavr_golden_open(path, &g));
-    printf("== %s (%s)\n", path, lavr_golden_kind_name(g->kind));
-    lavr_status st = lavr_golden_run(g);
+    printf("== %s (%s, %s)\n", path, lavr_golden_kind_name(g->kind), cuda ? "cuda" : "cpu");
+    lavr_status st = run_on(g, cuda);
     if (!st) {
         *failed = lavr_golden_failed(g);
         printf("%s: %lld passed, %lld failed\n", path, (long long)(g->n_results - *failed), (long long)*failed);
@@ -29,7 +40,9 @@ static lavr_status check_file(const char *path, int64_t *failed) {
 
 lavr_status lavr_cmd_check_golden(int argc, char **argv) {
     cli_option opts[] = {
-        {"backend", 1, "cpu (default) or cuda", NULL},
+        {"backend", 1, "cpu (default) or cuda (GPU 0)", NULL},
+        {"fp8", 0, "cuda: FP8 e4m3 Linears (shows FP8's error; bf16 limits apply, so misses are expected)", NULL},
+        {"attention", 1, "cuda: auto (default: cuDNN fused SDPA when available), cudnn or own", NULL},
         {"help", 0, "show this help", NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -41,14 +54,17 @@ lavr_status lavr_cmd_check_golden(int argc, char **argv) {
         return LAVR_OK;
     }
     const char *backend = cli_get(opts, nopts, "backend", "cpu");
-    if (strcmp(backend, "cuda") == 0)
-        return LAVR_FAIL(LAVR_E_UNSUPPORTED, "check-golden: the cuda backend has no golden path yet; use --backend cpu");
-    CHECK_ARG(strcmp(backend, "cpu") == 0, "check-golden: unknown backend '%s' (cpu or cuda)", backend);
+    CHECK_ARG(!strcmp(backend, "cpu") || !strcmp(backend, "cuda"), "check-golden: unknown backend '%s' (cpu or cuda)",
+              backend);
+    const int on_cuda = !strcmp(backend, "cuda");
+    const lavr_golden_cuda_options cuda = {cli_flag(opts, nopts, "fp8"), cli_get(opts, nopts, "attention", "auto")};
+    CHECK_ARG(on_cuda || (!cuda.fp8 && !strcmp(cuda.attention, "auto")),
+              "check-golden: --fp8 and --attention apply to --backend cuda only");
     CHECK_ARG(nfiles > 0, "check-golden: no golden file given (%s)", usage_text);
     int64_t files_failed = 0;
     for (int i = 0; i < nfiles; i++) {
         int64_t failed = 0;
-        TRY(check_file(files[i], &failed));
+        TRY(check_file(files[i], on_cuda ? &cuda : NULL, &failed));
         files_failed += failed > 0;
     }
     if (files_failed)

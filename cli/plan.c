@@ -62,14 +62,13 @@ static lavr_status print_layout(const lavr_model_config *cfg, int64_t w, int64_t
     return st;
 }
 
-/* The machines of the "which layout for my GPUs" table and the budget a card of each kind leaves: 24 GB cards
- * 22 GiB (the issue's figure for a 24 GB card with a display and the driver), 80 GB cards 76 GiB (79.6 GiB of
- * an 80 GB H100 less ~4.5 %), 141 GB cards (H200) 134 GiB (140.4 GiB less ~4.5 %). */
+/* The machines of the "which layout for my GPUs" table, each card's budget its size in GB (24GB = 22.35 GiB,
+ * 80GB = 74.5 GiB, 141GB = 131.3 GiB: 1.6, 5.1 and 9.1 GiB under what the cards have, for the driver and the rest) */
 static const struct {
     int gpus;
     const char *card, *mem;
-} machines[] = {{1, "80 GB", "76GiB"}, {1, "141 GB (H200)", "134GiB"}, {4, "24 GB", "22GiB"},
-                {4, "80 GB", "76GiB"},  {8, "80 GB", "76GiB"}};
+} machines[] = {{1, "80 GB", "80GB"}, {1, "141 GB (H200)", "141GB"}, {4, "24 GB", "24GB"},
+                {4, "80 GB", "80GB"},  {8, "80 GB", "80GB"}};
 
 /* "`--layout L --fp8`, -np N, 20.79 GiB, 21.2 FPS" for the fastest choice of one precision that fits, or "none fits" */
 static void table_cell(const lavr_model_config *cfg, int64_t w, int64_t h, const lavr_plan_options *o, int fp8) {

@@ -19,6 +19,7 @@
 #include "parallel/comm.h"
 #include "parallel/device.h"
 #include "parallel/mpi.h"
+#include "parallel/placement.h"
 #include "parallel/plan.h"
 #include "ranks/aux_worker.h"
 #include "ranks/dit_stage.h"
@@ -26,6 +27,7 @@
 
 typedef struct {
     const char *model, *image, *audio, *prompt, *size, *out, *layout_text, *backend, *attention;
+    lavr_placement placement; /* backends of both roles and --aux-gpu */
     int fp8;
     char stage[PATH_MAX];
     int64_t num_clip, seed, sink_offset;
@@ -143,9 +145,11 @@ static lavr_status check_plan(render_args *a, const lavr_model_config *cfg, cons
     TRY(job_gpus(layout, &o.gpus));
     o.gpu_mem = a->gpu_mem;
     o.fp8 = a->fp8;
-    /* the model file may leave out the encoders (a DiT-only file): then the aux holds only what it has */
-    o.w2v_on_gpu = cfg->w2v.hidden > 0;
-    o.aux_on_gpu = cfg->vae.dim > 0;
+    /* the aux on its GPU as placement puts it (--aux-backend, --aux-gpu); a model file without the encoders (a
+     * DiT-only file) leaves the aux only what it has */
+    o.aux_gpu = a->placement.aux_gpu;
+    o.aux_on_gpu = cfg->vae.dim > 0 && lavr_backend_wants_device(lavr_placement_aux_backend(&a->placement), o.gpus);
+    o.w2v_on_gpu = o.aux_on_gpu && cfg->w2v.hidden > 0;
     const int64_t pw = w / 16 * 16, ph = h / 16 * 16;
     TRY(lavr_plan_check(cfg, pw, ph, layout, &o));
     const int n = lavr_layout_ranks(layout), rank = lavr_mpi_world_rank();
@@ -163,6 +167,12 @@ static lavr_status check_inputs(const render_args *a, int is_aux, lavr_model_con
     TRY(readable("model", a->model));
     TRY(read_model_config(a->model, cfg));
     if (!is_aux) return LAVR_OK;
+    if (a->placement.aux_gpu >= 0 && strcmp(lavr_placement_aux_backend(&a->placement), "cpu") != 0) {
+        int devices = 0;
+        TRY(lavr_node_devices(&devices));
+        CHECK_ARG(a->placement.aux_gpu < devices, "--aux-gpu %d: the aux rank's node has %d CUDA device%s",
+                  a->placement.aux_gpu, devices, devices == 1 ? "" : "s");
+    }
     TRY(readable("image", a->image));
     TRY(readable("audio", a->audio));
     int64_t w = 0, h = 0;
@@ -239,8 +249,14 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
     a->policy.every_seconds = (double)seconds;
     TRY(lavr_ckpt_policy_check(&a->policy));
     a->backend = cli_get(opts, nopts, "backend", "auto");
-    lavr_backend backend;
-    TRY(lavr_backend_resolve(a->backend, 0, &backend)); /* the name and the build; each DiT rank checks its device */
+    int64_t aux_gpu = -1;
+    TRY(cli_get_int(opts, nopts, "aux-gpu", -1, 0, 1023, &aux_gpu));
+    a->placement = (lavr_placement){.backend = a->backend, .aux_backend = cli_get(opts, nopts, "aux-backend", NULL),
+                                    .aux_gpu = (int)aux_gpu};
+    TRY(lavr_placement_check(&a->placement)); /* the names and the build; each rank checks its device */
+    const char *fake = getenv("LAVR_FAKE_DEVICES");
+    CHECK_ARG(!fake || !fake[0], "LAVR_FAKE_DEVICES is set: it is a testing aid for lavr topo (its GPUs do not "
+                                 "exist); unset it to render");
     const char *mem = cli_get(opts, nopts, "gpu-mem", NULL);
     if (mem) TRY(lavr_parse_bytes(mem, &a->gpu_mem));
     a->fp8 = cli_flag(opts, nopts, "fp8");
@@ -252,12 +268,25 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
     return parse_fail_at(a);
 }
 
+/* The backend this rank computes on, from its option and the device placement gave it. */
+static lavr_status resolve_backend(const render_args *a, const lavr_roles *roles, lavr_backend *out) {
+    *out = LAVR_BACKEND_CPU;
+    if (roles->role.is_dit) return lavr_backend_resolve(a->backend, roles->device, out);
+    if (roles->role.aux_index > 0) return LAVR_OK; /* an idle aux rank computes nothing */
+    const char *text = lavr_placement_aux_backend(&a->placement);
+    CHECK_ARG(strcmp(text, "cuda") != 0 || roles->device >= 0,
+              "--%s cuda: the aux rank (rank %d on %s) sees no CUDA device%s", a->placement.aux_backend ? "aux-backend"
+              : "backend", roles->world_rank, roles->host, a->placement.aux_backend ? "" : " (--aux-backend cpu keeps "
+              "the aux on the host)");
+    return lavr_backend_resolve(text, roles->device, out);
+}
+
 static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_comm *comm) {
     lavr_stream_options stream = {.seed = (uint64_t)a->seed, .fixed_sink_offset = a->sink_offset};
     int64_t fail_block = roles->world_rank == a->fail_rank ? a->fail_block : -1;
+    lavr_backend backend;
+    TRY(resolve_backend(a, roles, &backend));
     if (roles->role.is_dit) {
-        lavr_backend backend;
-        TRY(lavr_backend_resolve(a->backend, roles->device, &backend));
         lavr_dit_stage_options o = {.model_path = a->model, .stage_dir = a->stage, .backend = backend,
                                     .gpu_mem_bytes = a->arena_cap, .fp8 = a->fp8, .attention = a->attention,
                                     .stream = stream, .fail_block = fail_block};
@@ -269,7 +298,8 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
         lavr_aux_options o = {.model_path = a->model, .image_path = a->image, .audio_path = a->audio,
                               .prompt = a->prompt, .size = a->size, .out_path = a->out, .stage_dir = a->stage,
                               .resume = a->resume, .policy = a->policy, .max_clips = a->num_clip, .stream = stream, .layout_text = layout, .fp8 = a->fp8,
-                              .progress_live = a->progress_live, .fail_block = fail_block};
+                              .progress_live = a->progress_live, .fail_block = fail_block,
+                              .backend = backend, .device = roles->device};
         return lavr_aux_run(comm, roles, &o);
     }
     /* an extra aux rank: nothing to compute; it takes part in the setup broadcast and the end only */
@@ -303,7 +333,10 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
         {"checkpoint-seconds", 1, "checkpoint at the next clip end once T seconds passed since the last (default "
                                   "600; 0: off); a stop signal always checkpoints", NULL},
         {"checkpoint-keep", 1, "keep the newest K checkpoints (default 2)", NULL},
-        {"backend", 1, "DiT ranks compute on auto (cuda when built with CUDA and a GPU is visible), cpu or cuda", NULL},
+        {"backend", 1, "DiT ranks and the aux rank compute on auto (cuda when built with CUDA and the node has a GPU), "
+                       "cpu or cuda", NULL},
+        {"aux-backend", 1, "the aux rank on auto, cpu or cuda when it must differ from --backend", NULL},
+        {"aux-gpu", 1, "node-local GPU of the aux rank (default: a GPU no DiT rank uses, else the last stage's)", NULL},
         {"gpu-mem", 1, "memory per GPU, the whole device, e.g. 22GiB: refused before loading when the plan needs more; "
                        "each DiT rank's arena gets its planned share (default: the card's)", NULL},
         {"fp8", 0, "FP8 e4m3 Linears in the DiT (LiveAvatar's --fp8; CUDA backend): half the weight memory", NULL},
@@ -324,6 +357,7 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
                 "           [--size 704*384] [--layout steps=4,tp=1,pp=1,aux=1] [--num-clip K] [--seed S]\n"
                 "           [--sink-offset D] [--stage-dir out.stage] [--resume auto|yes|no] [--checkpoint-clips N]\n"
                 "           [--checkpoint-seconds T] [--checkpoint-keep K] [--backend auto|cpu|cuda]\n"
+                "           [--aux-backend auto|cpu|cuda] [--aux-gpu N]\n"
                 "           [--gpu-mem 22GiB] [--fp8] [--attention auto|cudnn|own] [--progress auto|live|lines]\n"
                 "Renders a talking-avatar video: DiT ranks run the denoising steps in a pipeline, the aux rank\n"
                 "encodes the inputs, decodes the latents and writes the video as blocks come out.\n"
@@ -346,7 +380,10 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
     lavr_roles *roles = NULL;
     TRY(lavr_mpi_roles_create(&layout, dit.num_heads, dit.ffn_dim, dit.num_layers, &roles));
     lavr_comm *comm = NULL;
-    lavr_status st = lavr_signals_install();
+    lavr_backend backend;
+    lavr_status st = lavr_mpi_roles_place(roles, &a.placement);
+    if (!st) st = agree(resolve_backend(&a, roles, &backend)); /* every rank's device, before any weight loads */
+    if (!st) st = lavr_signals_install();
     if (!st) st = lavr_comm_world(&comm);
     if (!st) st = run_role(&a, roles, comm);
     lavr_comm_destroy(comm);

@@ -10,6 +10,7 @@
 #include "parallel/device.h"
 #include "parallel/layout.h"
 #include "parallel/mpi.h"
+#include "parallel/placement.h"
 
 /* What one rank reports to rank 0 (plain bytes: all ranks run the same binary). */
 typedef struct {
@@ -81,27 +82,32 @@ static void print_table(const lavr_layout *layout, const topo_row *rows, int nro
 }
 
 /* Not under mpirun: the roles the layout would give, with every rank on this node. */
-static lavr_status print_plan(const lavr_layout *layout, const lavr_dit_config *dit, const char *layout_text) {
-    int nranks = lavr_layout_ranks(layout), devices = lavr_device_count();
+static lavr_status print_plan(const lavr_layout *layout, const lavr_dit_config *dit, const char *header,
+                              const char *layout_text, const lavr_placement *placement) {
+    int nranks = lavr_layout_ranks(layout), devices = 0;
+    TRY(lavr_node_devices(&devices));
     topo_row *rows = calloc((size_t)nranks, sizeof *rows);
-    if (!rows) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for %d table rows", nranks);
-    for (int r = 0; r < nranks; r++) {
+    int *device = calloc((size_t)nranks, sizeof *device);
+    lavr_status st = rows && device ? LAVR_OK : LAVR_FAIL(LAVR_E_NOMEM, "out of memory for %d table rows", nranks);
+    if (!st) st = lavr_place_layout(layout, placement, devices, device);
+    for (int r = 0; r < nranks && !st; r++) {
         topo_row *row = &rows[r];
-        lavr_status st = lavr_layout_role(layout, dit->num_layers, r, &row->role);
-        if (st) {
-            free(rows);
-            return st;
-        }
+        st = lavr_layout_role(layout, dit->num_layers, r, &row->role);
         row->world_rank = r;
         row->local_rank = r;
-        row->device = devices > 0 ? r % devices : -1;
+        row->device = device[r];
         row->pipe_prev = row->role.is_dit && r - layout->tp >= 0 ? r - layout->tp : -1;
         row->pipe_next = row->role.is_dit && r + layout->tp < lavr_layout_dit_ranks(layout) ? r + layout->tp : -1;
         snprintf(row->host, sizeof row->host, "(this node)");
     }
-    printf("plan only (not under mpirun): all ranks assumed on this node with its %d CUDA device%s; run it with\n"
+    free(device);
+    if (st) {
+        free(rows);
+        return st;
+    }
+    printf("%s\nplan only (not under mpirun): all ranks assumed on this node with its %d CUDA device%s; run it with\n"
            "  mpirun -np %d lavr topo --layout %s\n",
-           devices, devices == 1 ? "" : "s", nranks, layout_text);
+           header, devices, devices == 1 ? "" : "s", nranks, layout_text);
     print_table(layout, rows, nranks);
     free(rows);
     return LAVR_OK;
@@ -130,6 +136,10 @@ lavr_status lavr_cmd_topo(int argc, char **argv) {
     cli_option opts[] = {
         {"layout", 1, "steps=S,tp=T,pp=P,aux=A; needs S*T*P+A ranks (default steps=4,tp=1,pp=1,aux=1)", NULL},
         {"config", 1, "model preset the layout must fit: tiny or s2v-14b (default s2v-14b)", NULL},
+        {"backend", 1, "as lavr render: DiT ranks on auto (a GPU when there is one), cpu or cuda", NULL},
+        {"aux-backend", 1, "as lavr render: the aux rank on auto, cpu or cuda (default: as --backend)", NULL},
+        {"aux-gpu", 1, "as lavr render: node-local GPU of the aux rank (default: a free one, else the last stage's)",
+         NULL},
         {"help", 0, "print this help", NULL},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -139,8 +149,11 @@ lavr_status lavr_cmd_topo(int argc, char **argv) {
     if (cli_flag(opts, nopts, "help")) {
         if (rank == 0)
             cli_print_help("usage: mpirun -np N lavr topo [--layout steps=4,tp=1,pp=1,aux=1] [--config s2v-14b]\n"
+                           "           [--backend auto|cpu|cuda] [--aux-backend auto|cpu|cuda] [--aux-gpu N]\n"
                            "Prints each rank's host, node-local rank, role, denoising steps, tp and pp position,\n"
-                           "layer range, pipeline neighbours and device. Without mpirun it prints the plan.",
+                           "layer range, pipeline neighbours and the device it computes on (as lavr render\n"
+                           "places it with the same options). Without mpirun it prints the plan.\n"
+                           "LAVR_FAKE_DEVICES=N makes every node count N GPUs (a testing aid).",
                            opts, nopts);
         return lavr_mpi_finish();
     }
@@ -150,6 +163,12 @@ lavr_status lavr_cmd_topo(int argc, char **argv) {
     lavr_model_config cfg;
     TRY_COLLECTIVE(lavr_config_preset(preset, &cfg));
     const lavr_dit_config *dit = &cfg.dit;
+    lavr_placement placement = {.backend = cli_get(opts, nopts, "backend", "auto"),
+                                .aux_backend = cli_get(opts, nopts, "aux-backend", NULL)};
+    int64_t aux_gpu = -1;
+    TRY_COLLECTIVE(cli_get_int(opts, nopts, "aux-gpu", -1, 0, 1023, &aux_gpu));
+    placement.aux_gpu = (int)aux_gpu;
+    TRY_COLLECTIVE(lavr_placement_check(&placement));
     char layout_text[96];
     lavr_layout_format(&layout, layout_text, sizeof layout_text);
 
@@ -158,15 +177,17 @@ lavr_status lavr_cmd_topo(int argc, char **argv) {
         TRY_COLLECTIVE(lavr_layout_check(&layout, dit->num_heads, dit->ffn_dim, dit->num_layers));
     else
         TRY(lavr_mpi_roles_create(&layout, dit->num_heads, dit->ffn_dim, dit->num_layers, &roles));
-    if (rank == 0)
-        printf("layout %s: %d ranks (%d DiT, %d aux), model %s (%lld layers, %lld heads, ffn %lld)\n", layout_text,
-               lavr_layout_ranks(&layout), lavr_layout_dit_ranks(&layout), layout.aux, preset,
-               (long long)dit->num_layers, (long long)dit->num_heads, (long long)dit->ffn_dim);
+    char header[256];
+    snprintf(header, sizeof header, "layout %s: %d ranks (%d DiT, %d aux), model %s (%lld layers, %lld heads, ffn %lld)",
+             layout_text, lavr_layout_ranks(&layout), lavr_layout_dit_ranks(&layout), layout.aux, preset,
+             (long long)dit->num_layers, (long long)dit->num_heads, (long long)dit->ffn_dim);
     if (size == 1) {
-        TRY(print_plan(&layout, dit, layout_text));
+        TRY_COLLECTIVE(print_plan(&layout, dit, header, layout_text, &placement));
         return lavr_mpi_finish();
     }
-    lavr_status st = gather_and_print(roles);
+    lavr_status st = lavr_mpi_roles_place(roles, &placement);
+    if (!st && rank == 0) printf("%s\n", header);
+    if (!st) st = gather_and_print(roles);
     lavr_mpi_roles_destroy(roles);
     TRY(st);
     return lavr_mpi_finish();

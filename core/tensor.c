@@ -86,6 +86,7 @@ lavr_status lavr_tensor_narrow(const lavr_tensor *t, int dim, int64_t start, int
                          (long long)(start + len), dim, (long long)t->shape[dim]);
     *out = *t;
     out->owner = NULL;
+    out->device_owner = NULL;
     out->shape[dim] = len;
     out->data = (char *)t->data + start * t->stride[dim] * (int64_t)lavr_dtype_size(t->dtype);
     return LAVR_OK;
@@ -99,6 +100,7 @@ lavr_status lavr_tensor_reshape(const lavr_tensor *t, int ndim, const int64_t *s
         return LAVR_FAIL(LAVR_E_ARG, "reshape from %lld to %lld elements", (long long)lavr_tensor_numel(t),
                          (long long)lavr_tensor_numel(&r));
     r.data = t->data;
+    r.device = t->device;
     *out = r;
     return LAVR_OK;
 }
@@ -131,6 +133,8 @@ double lavr_tensor_get_flat(const lavr_tensor *t, int64_t i) {
 }
 
 lavr_status lavr_tensor_copy(lavr_tensor *dst, const lavr_tensor *src) {
+    if (dst->device != LAVR_DEVICE_CPU || src->device != LAVR_DEVICE_CPU)
+        return LAVR_FAIL(LAVR_E_INTERNAL, "lavr_tensor_copy of a device tensor (use the context's lavr_ctx_copy)");
     if (!lavr_tensor_same_shape(dst, src)) {
         char a[96], b[96];
         return LAVR_FAIL(LAVR_E_ARG, "copy between shapes %s and %s", lavr_tensor_describe(dst, a, sizeof a),

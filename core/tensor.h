@@ -1,5 +1,6 @@
-/* The tensor type: dtype, up to 5 dims, element strides and a data pointer, either owned (taken
- * from an arena) or a view into someone else's buffer. Networks and kernels pass these around. */
+/* The tensor type: dtype, up to 5 dims, element strides, the device its data lives on and a data
+ * pointer, either owned (taken from an arena) or a view into someone else's buffer. Networks and
+ * kernels pass these around. */
 #ifndef LAVR_TENSOR_H
 #define LAVR_TENSOR_H
 
@@ -11,13 +12,20 @@
 
 #define LAVR_MAX_DIMS 5
 
+/* Where a tensor's data lives. Every tensor this header makes is a host (CPU) tensor; device tensors
+ * come from an execution context (kernels/ctx.h), and only the ops of that context touch their data
+ * (element access and lavr_tensor_copy below are for host tensors). Zero-initialised = CPU. */
+typedef enum { LAVR_DEVICE_CPU = 0, LAVR_DEVICE_CUDA = 1 } lavr_device_type;
+
 typedef struct {
     lavr_dtype dtype;
     int ndim;
     int64_t shape[LAVR_MAX_DIMS];
     int64_t stride[LAVR_MAX_DIMS]; /* in elements */
     void *data;
-    lavr_arena *owner;             /* arena the data came from; NULL for views */
+    lavr_arena *owner;             /* arena the data came from; NULL for views and device tensors */
+    lavr_device_type device;
+    void *device_owner;            /* the context that allocated device data (kernels/ctx.h); NULL for views */
 } lavr_tensor;
 
 /* A contiguous descriptor with no data. */
@@ -46,7 +54,7 @@ void lavr_tensor_set(lavr_tensor *t, const int64_t *index, double v);
 /* Element at the flat row-major position i of the logical shape (handles strides). */
 double lavr_tensor_get_flat(const lavr_tensor *t, int64_t i);
 
-/* Element-wise copy with dtype conversion; shapes must match, strides may differ. */
+/* Element-wise copy with dtype conversion; shapes must match, strides may differ; host tensors only. */
 lavr_status lavr_tensor_copy(lavr_tensor *dst, const lavr_tensor *src);
 /* "bf16[16,3,48,88]" */
 const char *lavr_tensor_describe(const lavr_tensor *t, char *buf, int len);

@@ -107,6 +107,13 @@ struct lavr_dit_cuda_cache {
     int ready;
 };
 
+/* A host-to-device copy ordered on the model's stream and complete on return (the stream may be a non-blocking
+ * one, which a plain cudaMemcpy on the legacy stream would not wait for, nor be waited for by). */
+static cudaError_t h2d(const lavr_dit_cuda *g, void *dst, const void *src, size_t bytes) {
+    cudaError_t e = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, (cudaStream_t)g->stream);
+    return e == cudaSuccess ? cudaStreamSynchronize((cudaStream_t)g->stream) : e;
+}
+
 lavr_dit_cuda_options lavr_dit_cuda_options_default(void) {
     lavr_dit_cuda_options o = {.fp8 = 0, .attention = LAVR_DIT_ATTN_AUTO, .graphs = 1, .sink = LAVR_DIT_SINK_SHARED};
     return o;
@@ -312,8 +319,7 @@ static lavr_status alloc_all(lavr_dit_cuda *g) {
     for (int i = 0; i < 1024; i++) ones_host[i] = 1.0f;
     const int64_t d = g->d;
     for (int64_t i = 0; i < 6 * d; i += 1024)
-        CUDA_TRY(cudaMemcpy(g->ones + i, ones_host, (size_t)(6 * d - i < 1024 ? 6 * d - i : 1024) * 4,
-                            cudaMemcpyHostToDevice));
+        CUDA_TRY(h2d(g, g->ones + i, ones_host, (size_t)(6 * d - i < 1024 ? 6 * d - i : 1024) * 4));
     return LAVR_OK;
 }
 
@@ -440,7 +446,7 @@ static lavr_status put_part(lavr_dit_cuda *g, const dlin *l, int64_t part, const
 
 /* ---- weights: upload from a CPU shard ----------------------------------------------------------- */
 /* host tensor -> device, converted to bf16 (bf16 set) or fp32 */
-static lavr_status put(const lavr_tensor *t, int64_t n, int bf16, void *dev) {
+static lavr_status put(const lavr_dit_cuda *g, const lavr_tensor *t, int64_t n, int bf16, void *dev) {
     CHECK_ARG(lavr_tensor_numel(t) == n, "dit cuda upload: tensor of %lld elements, expected %lld",
               (long long)lavr_tensor_numel(t), (long long)n);
     void *h = malloc((size_t)n * (bf16 ? 2 : 4));
@@ -450,7 +456,7 @@ static lavr_status put(const lavr_tensor *t, int64_t n, int bf16, void *dev) {
         if (bf16) ((uint16_t *)h)[i] = lavr_f32_to_bf16((float)v);
         else ((float *)h)[i] = (float)v;
     }
-    cudaError_t e = cudaMemcpy(dev, h, (size_t)n * (bf16 ? 2 : 4), cudaMemcpyHostToDevice);
+    cudaError_t e = h2d(g, dev, h, (size_t)n * (bf16 ? 2 : 4));
     free(h);
     if (e != cudaSuccess) return LAVR_FAIL(LAVR_E_CUDA, "dit cuda upload: %s", cudaGetErrorString(e));
     return LAVR_OK;
@@ -477,9 +483,9 @@ static lavr_status staging_close(fill_ctx *f) {
 
 static lavr_status up_part(fill_ctx *f, const lavr_dit_linear *src, const dlin *l, int64_t part) {
     const int64_t rows = l->out / l->parts;
-    TRY(put(&src->w, rows * l->in, 1, f->staging));
+    TRY(put(f->g, &src->w, rows * l->in, 1, f->staging));
     TRY(put_part(f->g, l, part, f->staging));
-    return put(&src->b, rows, 1, l->b + part * rows);
+    return put(f->g, &src->b, rows, 1, l->b + part * rows);
 }
 
 static lavr_status up_lin(fill_ctx *f, const lavr_dit_linear *src, const dlin *l) { return up_part(f, src, l, 0); }
@@ -493,20 +499,20 @@ lavr_status lavr_dit_cuda_upload(lavr_dit_cuda *g, const lavr_dit *m) {
     TRY(staging_open(g, &f));
     if (g->lb == 0) {
         TRY(up_lin(&f, &m->patch, &g->patch));
-        TRY(put(&m->cond.b, g->d, 0, g->cond_bias));
-        TRY(put(&m->cond_mask, 3 * g->d, 0, g->cond_mask));
+        TRY(put(g, &m->cond.b, g->d, 0, g->cond_bias));
+        TRY(put(g, &m->cond_mask, 3 * g->d, 0, g->cond_mask));
     }
     TRY(up_lin(&f, &m->text0, &g->text0));
     TRY(up_lin(&f, &m->text2, &g->text2));
     if (g->le == g->cfg.num_layers) {
-        TRY(put(&m->head.w, g->head_out * g->d, 0, g->head_w));
-        TRY(put(&m->head.b, g->head_out, 0, g->head_b));
-        TRY(put(&m->head_modulation, 2 * g->d, 0, g->head_mod));
+        TRY(put(g, &m->head.w, g->head_out * g->d, 0, g->head_w));
+        TRY(put(g, &m->head.b, g->head_out, 0, g->head_b));
+        TRY(put(g, &m->head_modulation, 2 * g->d, 0, g->head_mod));
     }
     for (int64_t l = g->lb; l < g->le; l++) {
         const lavr_dit_layer *h = &m->layers[l - g->lb];
         dlayer *w = &g->layers[l];
-        TRY(put(&h->modulation, 6 * g->d, 0, g->modulation + (l - g->lb) * 6 * g->d));
+        TRY(put(g, &h->modulation, 6 * g->d, 0, g->modulation + (l - g->lb) * 6 * g->d));
         TRY(up_part(&f, &h->sq, &w->qkv, 0));
         TRY(up_part(&f, &h->sk, &w->qkv, 1));
         TRY(up_part(&f, &h->sv, &w->qkv, 2));
@@ -515,9 +521,9 @@ lavr_status lavr_dit_cuda_upload(lavr_dit_cuda *g, const lavr_dit *m) {
         for (int i = 0; i < 7; i++) TRY(up_lin(&f, hs[i], ws[i]));
         const lavr_tensor *hv[4] = {&h->s_norm_q, &h->s_norm_k, &h->c_norm_q, &h->c_norm_k};
         float *wv[4] = {w->s_norm_q, w->s_norm_k, w->c_norm_q, w->c_norm_k};
-        for (int i = 0; i < 4; i++) TRY(put(hv[i], g->dh, 0, wv[i]));
-        TRY(put(&h->norm3_w, g->d, 0, w->norm3_w));
-        TRY(put(&h->norm3_b, g->d, 0, w->norm3_b));
+        for (int i = 0; i < 4; i++) TRY(put(g, hv[i], g->dh, 0, wv[i]));
+        TRY(put(g, &h->norm3_w, g->d, 0, w->norm3_w));
+        TRY(put(g, &h->norm3_b, g->d, 0, w->norm3_b));
     }
     for (int j = 0; j < g->cfg.n_inject; j++) {
         if (!holds_injector(g, j)) continue;
@@ -528,8 +534,8 @@ lavr_status lavr_dit_cuda_upload(lavr_dit_cuda *g, const lavr_dit *m) {
         TRY(up_part(&f, &h->v, &w->kv, 1));
         TRY(up_lin(&f, &h->o, &w->o));
         TRY(up_lin(&f, &h->adain, &w->adain));
-        TRY(put(&h->norm_q, g->dh, 0, w->norm_q));
-        TRY(put(&h->norm_k, g->dh, 0, w->norm_k));
+        TRY(put(g, &h->norm_q, g->dh, 0, w->norm_q));
+        TRY(put(g, &h->norm_k, g->dh, 0, w->norm_k));
     }
     return staging_close(&f);
 }
@@ -800,7 +806,7 @@ lavr_status lavr_dit_cuda_set_context(lavr_dit_cuda *g, const float *context, in
     lavr_status st = dalloc(g, (size_t)tmp[0], "dit text hidden", &h);
     if (!st) st = dalloc(g, (size_t)tmp[1], "dit text embedding", &ctx);
     if (!st) st = dalloc(g, (size_t)tmp[2], "dit text K", &kx);
-    if (!st && cudaMemcpy(g->op, cin, (size_t)(T * td) * 2, cudaMemcpyHostToDevice) != cudaSuccess)
+    if (!st && h2d(g, g->op, cin, (size_t)(T * td) * 2) != cudaSuccess)
         st = LAVR_FAIL(LAVR_E_CUDA, "dit cuda: context upload failed");
     free(cin);
     /* text embedding: Linear, GELU (tanh) in the GEMM epilogue, Linear (bf16; LiveAvatar keeps these out of FP8) */
@@ -848,7 +854,7 @@ lavr_status lavr_dit_cuda_cache_create(lavr_dit_cuda *g, lavr_dit_cuda_cache **o
     c->sink_pos = malloc((size_t)(g->S * 3) * sizeof(int64_t));
     if (!st && !c->sink_pos) st = LAVR_FAIL(LAVR_E_NOMEM, "dit cuda sink positions");
     if (!st) st = dit_sink_positions(&g->geo, c->sink_pos);
-    if (!st && cudaMemcpy(c->sink_pos_dev, c->sink_pos, (size_t)(g->S * 3) * 8, cudaMemcpyHostToDevice) != cudaSuccess)
+    if (!st && h2d(g, c->sink_pos_dev, c->sink_pos, (size_t)(g->S * 3) * 8) != cudaSuccess)
         st = LAVR_FAIL(LAVR_E_CUDA, "dit cuda: sink positions upload failed");
     if (st) {
         lavr_dit_cuda_cache_destroy(g, c);
@@ -911,9 +917,9 @@ lavr_status lavr_dit_cuda_act_upload(lavr_dit_cuda *g, const lavr_dit_act *host,
     a->block_index = host->block_index;
     a->sink_offset = host->sink_offset;
     a->rows = host->rows;
-    CUDA_TRY(cudaMemcpy(a->x, host->x, (size_t)(host->rows * d) * 4, cudaMemcpyHostToDevice));
-    CUDA_TRY(cudaMemcpy(a->e, host->e, (size_t)(7 * d) * 4, cudaMemcpyHostToDevice));
-    CUDA_TRY(cudaMemcpy(a->a_loc, host->a_loc, (size_t)(g->F * (g->NA + 1) * d) * 4, cudaMemcpyHostToDevice));
+    CUDA_TRY(h2d(g, a->x, host->x, (size_t)(host->rows * d) * 4));
+    CUDA_TRY(h2d(g, a->e, host->e, (size_t)(7 * d) * 4));
+    CUDA_TRY(h2d(g, a->a_loc, host->a_loc, (size_t)(g->F * (g->NA + 1) * d) * 4));
     return LAVR_OK;
 }
 

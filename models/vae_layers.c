@@ -1,6 +1,7 @@
 /* The VAE's layer lists (built from lavr_vae_config with the official module names of
  * model-spec §5.2) and the chunk runner: causal convs with history slots, RMS norms, residual blocks,
- * mid attention and the 2-D/3-D resamplers with their first-chunk rules (§5.1, §5.3, §5.4). */
+ * mid attention and the 2-D/3-D resamplers with their first-chunk rules (§5.1, §5.3, §5.4), on the
+ * video ops of an execution context. */
 #include "models/vae_layers.h"
 
 #include <math.h>
@@ -8,80 +9,66 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/ops.h"
-
-/* ---- activations ------------------------------------------------------------------------------ */
-
-lavr_status vae_act_alloc(lavr_arena *arena, int64_t c, int64_t t, int64_t h, int64_t w, const char *what,
-                          vae_act *out) {
-    void *p = NULL;
-    TRY(lavr_arena_alloc(arena, (size_t)(c * t * h * w) * sizeof(float), what, &p));
-    out->data = p;
-    out->c = c;
-    out->t = t;
-    out->h = h;
-    out->w = w;
-    return LAVR_OK;
-}
-
-void vae_act_free(lavr_arena *arena, vae_act *a) {
-    if (a->data) lavr_arena_free(arena, a->data);
-    a->data = NULL;
-}
-
-static int64_t act_numel(const vae_act *a) { return a->c * a->t * a->h * a->w; }
+#include "kernels/video_ops.h"
+#include "models/init_weights.h"
 
 /* ---- loading ---------------------------------------------------------------------------------- */
 
-static lavr_status read_tensor(lavr_h5file *f, const char *prefix, const char *name, const char *suffix, int ndim,
+static lavr_status read_tensor(const vae_source *src, const char *name, const char *suffix, int ndim,
                                const int64_t *shape, lavr_arena *arena, lavr_tensor *out) {
     char path[256];
-    snprintf(path, sizeof path, "%s%s%s", prefix, name, suffix);
-    return lavr_h5_read_expect(f, path, ndim, shape, arena, out);
-}
-
-lavr_status vae_conv_load(lavr_h5file *f, const char *prefix, const char *name, int ndim, const int64_t *shape,
-                          lavr_arena *arena, vae_conv *out) {
-    memset(out, 0, sizeof *out);
-    snprintf(out->name, sizeof out->name, "%s", name);
-    out->cout = shape[0];
-    out->cin = shape[1];
-    out->kt = ndim == 5 ? shape[2] : 1;
-    out->kh = shape[ndim - 2];
-    out->kw = shape[ndim - 1];
-    out->cache_slot = -1;
-    TRY(read_tensor(f, prefix, name, ".weight", ndim, shape, arena, &out->weight));
-    lavr_status st = read_tensor(f, prefix, name, ".bias", 1, shape, arena, &out->bias);
-    if (st) lavr_tensor_free(&out->weight);
+    if (!src->generated) {
+        snprintf(path, sizeof path, "%s%s%s", src->prefix, name, suffix);
+        return lavr_h5_read_expect(src->f, path, ndim, shape, arena, out);
+    }
+    lavr_tensor_spec spec = {.ndim = ndim, .dtype = LAVR_F32};
+    snprintf(spec.name, sizeof spec.name, "%s%s", name, suffix);
+    for (int d = 0; d < ndim; d++) spec.shape[d] = shape[d];
+    TRY(lavr_tensor_alloc(arena, LAVR_F32, ndim, shape, spec.name, out));
+    lavr_status st = lavr_init_tensor_rows(&spec, "vae", src->seed, 0, shape[0], out->data);
+    if (st) lavr_tensor_free(out);
     return st;
 }
 
-void vae_conv_free(vae_conv *cv) {
-    lavr_tensor_free(&cv->weight);
-    lavr_tensor_free(&cv->bias);
+lavr_status vae_conv_load(const vae_source *src, const char *name, int ndim, const int64_t *shape, lavr_ctx *ctx,
+                          vae_conv *out) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", name);
+    out->cache_slot = -1;
+    lavr_arena *host = lavr_ctx_host_arena(ctx);
+    lavr_tensor weight, bias;
+    TRY(read_tensor(src, name, ".weight", ndim, shape, host, &weight));
+    lavr_status st = read_tensor(src, name, ".bias", 1, shape, host, &bias);
+    if (st) {
+        lavr_tensor_free(&weight);
+        return st;
+    }
+    st = lavr_ctx_conv_weights(ctx, &weight, &bias, &out->w);
+    lavr_tensor_free(&weight); /* no-ops once the context took them */
+    lavr_tensor_free(&bias);
+    return st ? lavr_error_wrap(st, "VAE %s", name) : LAVR_OK;
 }
 
-/* RMS gains are stored [C,1,1,1] (5-D use) or [C,1,1] (attention); kept as float [C]. */
-static lavr_status load_gamma(lavr_h5file *f, const char *prefix, const char *name, int64_t c, int ndim,
-                              lavr_arena *arena, float **out) {
+void vae_conv_free(vae_conv *cv, lavr_ctx *ctx) { lavr_ctx_conv_weights_free(ctx, &cv->w); }
+
+/* RMS gains are stored [C,1,1,1] (5-D use) or [C,1,1] (attention); kept as fp32 [C] on the context. */
+static lavr_status load_gamma(const vae_source *src, const char *name, int64_t c, int ndim, lavr_ctx *ctx,
+                              lavr_tensor *out) {
     int64_t shape[4] = {c, 1, 1, 1};
     lavr_tensor t;
-    TRY(read_tensor(f, prefix, name, "", ndim, shape, arena, &t));
-    void *p = NULL;
-    lavr_status st = lavr_arena_alloc(arena, (size_t)c * sizeof(float), name, &p);
-    if (!st) {
-        float *g = p;
-        for (int64_t i = 0; i < c; i++) g[i] = (float)lavr_tensor_get_flat(&t, i);
-        *out = g;
-    }
+    TRY(read_tensor(src, name, "", ndim, shape, lavr_ctx_host_arena(ctx), &t));
+    float *g = malloc((size_t)c * sizeof *g);
+    lavr_status st = g ? LAVR_OK : LAVR_FAIL(LAVR_E_NOMEM, "out of host memory for %s", name);
+    for (int64_t i = 0; g && i < c; i++) g[i] = (float)lavr_tensor_get_flat(&t, i);
+    if (!st) st = lavr_ctx_upload_vector(ctx, g, c, name, out);
+    free(g);
     lavr_tensor_free(&t);
     return st;
 }
 
 typedef struct {
-    lavr_h5file *f;
-    const char *prefix;
-    lavr_arena *arena;
+    const vae_source *src;
+    lavr_ctx *ctx;
     vae_net *net;
     int cap_layers, cap_slots;
     int64_t scale_num, scale_den; /* spatial size of the current stage relative to the net input */
@@ -116,7 +103,7 @@ static lavr_status add_slot(builder *b, vae_conv *cv, int64_t frames) {
     }
     vae_slot *s = &b->net->slots[b->net->nslots];
     snprintf(s->name, sizeof s->name, "%s", cv->name);
-    s->channels = cv->cin;
+    s->channels = cv->w.cin;
     s->frames = frames;
     s->scale_num = b->scale_num;
     s->scale_den = b->scale_den;
@@ -126,7 +113,7 @@ static lavr_status add_slot(builder *b, vae_conv *cv, int64_t frames) {
 
 static lavr_status load_causal3(builder *b, const char *name, int64_t cout, int64_t cin, vae_conv *cv) {
     int64_t shape[5] = {cout, cin, 3, 3, 3};
-    TRY(vae_conv_load(b->f, b->prefix, name, 5, shape, b->arena, cv));
+    TRY(vae_conv_load(b->src, name, 5, shape, b->ctx, cv));
     return add_slot(b, cv, 2);
 }
 
@@ -141,17 +128,17 @@ static lavr_status build_res(builder *b, const char *module, int64_t cin, int64_
     char name[112];
     TRY(new_layer(b, VAE_RES, cin, cout, &l));
     snprintf(name, sizeof name, "%s.residual.0.gamma", module);
-    TRY(load_gamma(b->f, b->prefix, name, cin, 4, b->arena, &l->gamma_a));
+    TRY(load_gamma(b->src, name, cin, 4, b->ctx, &l->gamma_a));
     snprintf(name, sizeof name, "%s.residual.2", module);
     TRY(load_causal3(b, name, cout, cin, &l->conv_a));
     snprintf(name, sizeof name, "%s.residual.3.gamma", module);
-    TRY(load_gamma(b->f, b->prefix, name, cout, 4, b->arena, &l->gamma_b));
+    TRY(load_gamma(b->src, name, cout, 4, b->ctx, &l->gamma_b));
     snprintf(name, sizeof name, "%s.residual.6", module);
     TRY(load_causal3(b, name, cout, cout, &l->conv_b));
     if (cin != cout) {
         int64_t shape[5] = {cout, cin, 1, 1, 1};
         snprintf(name, sizeof name, "%s.shortcut", module);
-        TRY(vae_conv_load(b->f, b->prefix, name, 5, shape, b->arena, &l->shortcut));
+        TRY(vae_conv_load(b->src, name, 5, shape, b->ctx, &l->shortcut));
         l->has_shortcut = 1;
     }
     return LAVR_OK;
@@ -162,12 +149,12 @@ static lavr_status build_attn(builder *b, const char *module, int64_t c) {
     char name[112];
     TRY(new_layer(b, VAE_ATTN, c, c, &l));
     snprintf(name, sizeof name, "%s.norm.gamma", module);
-    TRY(load_gamma(b->f, b->prefix, name, c, 3, b->arena, &l->gamma_a));
+    TRY(load_gamma(b->src, name, c, 3, b->ctx, &l->gamma_a));
     int64_t qkv[4] = {3 * c, c, 1, 1}, proj[4] = {c, c, 1, 1};
     snprintf(name, sizeof name, "%s.to_qkv", module);
-    TRY(vae_conv_load(b->f, b->prefix, name, 4, qkv, b->arena, &l->conv_a));
+    TRY(vae_conv_load(b->src, name, 4, qkv, b->ctx, &l->conv_a));
     snprintf(name, sizeof name, "%s.proj", module);
-    return vae_conv_load(b->f, b->prefix, name, 4, proj, b->arena, &l->conv_b);
+    return vae_conv_load(b->src, name, 4, proj, b->ctx, &l->conv_b);
 }
 
 static lavr_status build_down(builder *b, const char *module, int64_t c, int temporal) {
@@ -176,13 +163,13 @@ static lavr_status build_down(builder *b, const char *module, int64_t c, int tem
     TRY(new_layer(b, temporal ? VAE_DOWN3D : VAE_DOWN2D, c, c, &l));
     int64_t shape[4] = {c, c, 3, 3};
     snprintf(name, sizeof name, "%s.resample.1", module);
-    TRY(vae_conv_load(b->f, b->prefix, name, 4, shape, b->arena, &l->conv_a));
+    TRY(vae_conv_load(b->src, name, 4, shape, b->ctx, &l->conv_a));
     b->scale_den *= 2;
     if (temporal) {
         /* The stride-2 time conv sees [last frame of the previous chunk ‖ chunk] after Down2d. */
         int64_t tshape[5] = {c, c, 3, 1, 1};
         snprintf(name, sizeof name, "%s.time_conv", module);
-        TRY(vae_conv_load(b->f, b->prefix, name, 5, tshape, b->arena, &l->conv_b));
+        TRY(vae_conv_load(b->src, name, 5, tshape, b->ctx, &l->conv_b));
         TRY(add_slot(b, &l->conv_b, 1));
     }
     return LAVR_OK;
@@ -195,12 +182,12 @@ static lavr_status build_up(builder *b, const char *module, int64_t c, int tempo
     if (temporal) {
         int64_t tshape[5] = {2 * c, c, 3, 1, 1};
         snprintf(name, sizeof name, "%s.time_conv", module);
-        TRY(vae_conv_load(b->f, b->prefix, name, 5, tshape, b->arena, &l->conv_b));
+        TRY(vae_conv_load(b->src, name, 5, tshape, b->ctx, &l->conv_b));
         TRY(add_slot(b, &l->conv_b, 2));
     }
     int64_t shape[4] = {c / 2, c, 3, 3};
     snprintf(name, sizeof name, "%s.resample.1", module);
-    TRY(vae_conv_load(b->f, b->prefix, name, 4, shape, b->arena, &l->conv_a));
+    TRY(vae_conv_load(b->src, name, 4, shape, b->ctx, &l->conv_a));
     b->scale_num *= 2;
     return LAVR_OK;
 }
@@ -216,7 +203,7 @@ static lavr_status build_middle_head(builder *b, const char *part, int64_t c, in
     vae_layer *l;
     TRY(new_layer(b, VAE_HEAD, c, cout, &l));
     snprintf(module, sizeof module, "%s.head.0.gamma", part);
-    TRY(load_gamma(b->f, b->prefix, module, c, 4, b->arena, &l->gamma_a));
+    TRY(load_gamma(b->src, module, c, 4, b->ctx, &l->gamma_a));
     snprintf(module, sizeof module, "%s.head.2", part);
     return load_causal3(b, module, cout, c, &l->conv_a);
 }
@@ -289,41 +276,39 @@ static lavr_status build_decoder(builder *b, const lavr_vae_config *cfg) {
     }
     vae_layer *l;
     TRY(new_layer(b, VAE_HEAD, out, 3, &l));
-    TRY(load_gamma(b->f, b->prefix, "decoder.head.0.gamma", out, 4, b->arena, &l->gamma_a));
+    TRY(load_gamma(b->src, "decoder.head.0.gamma", out, 4, b->ctx, &l->gamma_a));
     TRY(load_causal3(b, "decoder.head.2", 3, out, &l->conv_a));
     b->net->in_channels = cfg->z_dim;
     b->net->out_channels = 3;
     return LAVR_OK;
 }
 
-static lavr_status build(lavr_h5file *f, const char *prefix, const lavr_vae_config *cfg, lavr_arena *arena,
-                         vae_net *net, int decoder) {
+static lavr_status build(const vae_source *src, const lavr_vae_config *cfg, lavr_ctx *ctx, vae_net *net,
+                         int decoder) {
     memset(net, 0, sizeof *net);
     TRY(check_config(cfg));
-    builder b = {.f = f, .prefix = prefix, .arena = arena, .net = net, .scale_num = 1, .scale_den = 1};
+    builder b = {.src = src, .ctx = ctx, .net = net, .scale_num = 1, .scale_den = 1};
     lavr_status st = decoder ? build_decoder(&b, cfg) : build_encoder(&b, cfg);
-    if (st) vae_net_free(net, arena);
+    if (st) vae_net_free(net, ctx);
     return st;
 }
 
-lavr_status vae_net_build_encoder(lavr_h5file *f, const char *prefix, const lavr_vae_config *cfg, lavr_arena *arena,
-                                  vae_net *net) {
-    return build(f, prefix, cfg, arena, net, 0);
+lavr_status vae_net_build_encoder(const vae_source *src, const lavr_vae_config *cfg, lavr_ctx *ctx, vae_net *net) {
+    return build(src, cfg, ctx, net, 0);
 }
 
-lavr_status vae_net_build_decoder(lavr_h5file *f, const char *prefix, const lavr_vae_config *cfg, lavr_arena *arena,
-                                  vae_net *net) {
-    return build(f, prefix, cfg, arena, net, 1);
+lavr_status vae_net_build_decoder(const vae_source *src, const lavr_vae_config *cfg, lavr_ctx *ctx, vae_net *net) {
+    return build(src, cfg, ctx, net, 1);
 }
 
-void vae_net_free(vae_net *net, lavr_arena *arena) {
+void vae_net_free(vae_net *net, lavr_ctx *ctx) {
     for (int i = 0; i < net->nlayers; i++) {
         vae_layer *l = &net->layers[i];
-        vae_conv_free(&l->conv_a);
-        vae_conv_free(&l->conv_b);
-        vae_conv_free(&l->shortcut);
-        if (l->gamma_a) lavr_arena_free(arena, l->gamma_a);
-        if (l->gamma_b) lavr_arena_free(arena, l->gamma_b);
+        vae_conv_free(&l->conv_a, ctx);
+        vae_conv_free(&l->conv_b, ctx);
+        vae_conv_free(&l->shortcut, ctx);
+        lavr_ctx_free(ctx, &l->gamma_a);
+        lavr_ctx_free(ctx, &l->gamma_b);
     }
     free(net->layers);
     free(net->slots);
@@ -332,260 +317,308 @@ void vae_net_free(vae_net *net, lavr_arena *arena) {
 
 /* ---- compute ---------------------------------------------------------------------------------- */
 
-static void maybe_round(const vae_run *run, float *x, int64_t n) {
-    if (run->bf16) lavr_op_round_bf16(x, n);
+static const int64_t unit_stride[3] = {1, 1, 1}, no_pad[6] = {0, 0, 0, 0, 0, 0};
+
+enum { UP2D_FRAMES = 4 }; /* Up2d upsamples and convolves this many frames at a time (bounds the x4 buffer) */
+
+static lavr_status act_alloc(vae_run *run, int64_t c, int64_t t, int64_t h, int64_t w, const char *what,
+                             lavr_tensor *out) {
+    return lavr_ctx_alloc_video(run->ctx, c, t, h, w, what, out);
 }
 
-lavr_status vae_conv_apply(vae_run *run, const vae_conv *cv, const vae_act *x, const int64_t stride[3],
-                           const int64_t pad[6], vae_act *y) {
-    if (x->c != cv->cin)
-        return LAVR_FAIL(LAVR_E_INTERNAL, "%s: input has %lld channels, weight expects %lld", cv->name,
-                         (long long)x->c, (long long)cv->cin);
-    int64_t to = (x->t + pad[0] + pad[1] - cv->kt) / stride[0] + 1;
-    int64_t ho = (x->h + pad[2] + pad[3] - cv->kh) / stride[1] + 1;
-    int64_t wo = (x->w + pad[4] + pad[5] - cv->kw) / stride[2] + 1;
-    TRY(vae_act_alloc(run->arena, cv->cout, to, ho, wo, cv->name, y));
-    int64_t dims[3] = {0, 0, 0};
-    /* PyTorch's bf16 convolution rounds the bias-free result to bf16 and then adds the bias as a
-     * separate bf16 op (rounded again below); matching that halves the encoder's error vs golden. */
-    lavr_status st = lavr_op_conv3d(x->data, x->c, x->t, x->h, x->w, &cv->weight, run->bf16 ? NULL : &cv->bias,
-                                    stride, pad, y->data, dims);
-    if (!st && run->bf16) {
-        int64_t plane = to * ho * wo;
-        lavr_op_round_bf16(y->data, cv->cout * plane);
-#pragma omp parallel for
-        for (int64_t c = 0; c < cv->cout; c++) {
-            float bias = (float)lavr_tensor_get_flat(&cv->bias, c);
-            for (int64_t i = 0; i < plane; i++) y->data[c * plane + i] += bias;
-        }
-    }
-    if (!st && (dims[0] != to || dims[1] != ho || dims[2] != wo))
-        st = LAVR_FAIL(LAVR_E_INTERNAL, "%s: conv3d returned [%lld,%lld,%lld], expected [%lld,%lld,%lld]", cv->name,
-                       (long long)dims[0], (long long)dims[1], (long long)dims[2], (long long)to, (long long)ho,
-                       (long long)wo);
-    if (st) {
-        vae_act_free(run->arena, y);
-        return lavr_error_wrap(st, "VAE %s", cv->name);
-    }
-    maybe_round(run, y->data, act_numel(y));
+static void act_free(vae_run *run, lavr_tensor *t) { lavr_ctx_free(run->ctx, t); }
+
+/* *x takes y's data (x's own is freed); y is left empty. */
+static void replace(vae_run *run, lavr_tensor *x, lavr_tensor *y) {
+    act_free(run, x);
+    *x = *y;
+    memset(y, 0, sizeof *y);
+}
+
+static lavr_tensor frames(const lavr_tensor *x, int64_t start, int64_t n) {
+    lavr_tensor v;
+    lavr_status st = lavr_tensor_narrow(x, 1, start, n, &v);
+    (void)st; /* callers pass ranges inside x */
+    return v;
+}
+
+static void conv_out_dims(const vae_conv *cv, const lavr_tensor *x, const int64_t stride[3], const int64_t pad[6],
+                          int64_t d[3]) {
+    const int64_t k[3] = {cv->w.kt, cv->w.kh, cv->w.kw};
+    for (int i = 0; i < 3; i++) d[i] = (x->shape[1 + i] + pad[2 * i] + pad[2 * i + 1] - k[i]) / stride[i] + 1;
+}
+
+/* y = conv(x) into a tensor the caller made (or a frame range of one). In bf16 mode the bias is deferred:
+ * *bias is what the consumer adds as PyTorch's second bf16 op; in fp32 mode the convolution adds it and
+ * *bias is NULL. */
+static lavr_status conv_into(vae_run *run, const vae_conv *cv, const lavr_tensor *x, const int64_t stride[3],
+                             const int64_t pad[6], lavr_tensor *y, const lavr_tensor **bias) {
+    const int defer = run->bf16;
+    lavr_status st = lavr_vop_conv(run->ctx, x, &cv->w, !defer, stride, pad, run->bf16, y);
+    if (st) return lavr_error_wrap(st, "VAE %s", cv->name);
+    *bias = defer ? &cv->w.bias : NULL;
     return LAVR_OK;
 }
 
-/* Causal conv over [history ‖ chunk]: the history slot holds the last kt-1 input frames (zeros at
- * the stream start, which is exactly the reference's causal zero padding), so any chunking of the
- * stream gives the same output. Spatial padding is symmetric (kh/2, kw/2). */
-static lavr_status causal_conv(vae_run *run, const vae_conv *cv, const vae_act *x, vae_act *y) {
-    float *cache = run->caches[cv->cache_slot];
-    int64_t hist = cv->kt - 1, hw = x->h * x->w, tt = hist + x->t;
-    vae_act cat;
-    TRY(vae_act_alloc(run->arena, x->c, tt, x->h, x->w, "VAE causal conv input", &cat));
-#pragma omp parallel for
-    for (int64_t c = 0; c < x->c; c++) {
-        float *dst = cat.data + c * tt * hw;
-        memcpy(dst, cache + c * hist * hw, (size_t)(hist * hw) * sizeof(float));
-        memcpy(dst + hist * hw, x->data + c * x->t * hw, (size_t)(x->t * hw) * sizeof(float));
-        memcpy(cache + c * hist * hw, dst + (tt - hist) * hw, (size_t)(hist * hw) * sizeof(float));
-    }
-    int64_t stride[3] = {1, 1, 1}, pad[6] = {0, 0, cv->kh / 2, cv->kh / 2, cv->kw / 2, cv->kw / 2};
-    lavr_status st = vae_conv_apply(run, cv, &cat, stride, pad, y);
-    vae_act_free(run->arena, &cat);
+static lavr_status conv_new(vae_run *run, const vae_conv *cv, const lavr_tensor *x, const int64_t stride[3],
+                            const int64_t pad[6], lavr_tensor *y, const lavr_tensor **bias) {
+    int64_t d[3];
+    conv_out_dims(cv, x, stride, pad, d);
+    TRY(act_alloc(run, cv->w.cout, d[0], d[1], d[2], cv->name, y));
+    lavr_status st = conv_into(run, cv, x, stride, pad, y, bias);
+    if (st) act_free(run, y);
     return st;
 }
 
-/* RMSn(x; γ) = F.normalize over channels · √C · γ, optionally followed by SiLU. The reference ran
- * under bf16 autocast, where normalize and the products stay fp32 and SiLU keeps fp32: the one bf16
- * rounding is the cast at the next conv's input, done here. */
-static lavr_status rms_norm(vae_run *run, const vae_act *x, const float *gamma, int silu, vae_act *y) {
-    TRY(vae_act_alloc(run->arena, x->c, x->t, x->h, x->w, "VAE norm", y));
-    int64_t n = x->t * x->h * x->w;
-    lavr_status st = lavr_op_l2norm_channels(x->data, x->c, n, 1e-12f, y->data);
+/* Adds a deferred bias in place (nothing to do when it is NULL). */
+static lavr_status settle(vae_run *run, lavr_tensor *y, const lavr_tensor *bias) {
+    return bias ? lavr_vop_add(run->ctx, y, bias, NULL, NULL, run->bf16, y) : LAVR_OK;
+}
+
+lavr_status vae_conv_apply(vae_run *run, const vae_conv *cv, const lavr_tensor *x, lavr_tensor *y) {
+    const lavr_tensor *bias = NULL;
+    TRY(conv_new(run, cv, x, unit_stride, no_pad, y, &bias));
+    lavr_status st = settle(run, y, bias);
+    if (st) act_free(run, y);
+    return st;
+}
+
+/* Causal conv over [history ‖ chunk]: the history slot holds the last kt-1 input frames (zeros at the stream
+ * start, which is exactly the reference's causal zero padding), so any chunking of the stream gives the same
+ * output. The chunk's producer writes straight into the concatenation (no copy of the chunk). */
+typedef struct {
+    lavr_tensor cat, chunk;
+    int64_t hist;
+} causal_input;
+
+static lavr_status causal_begin(vae_run *run, const vae_conv *cv, const lavr_tensor *shape_of, causal_input *in) {
+    const int64_t c = shape_of->shape[0], t = shape_of->shape[1];
+    in->hist = cv->w.kt - 1;
+    TRY(act_alloc(run, c, in->hist + t, shape_of->shape[2], shape_of->shape[3], "VAE causal conv input", &in->cat));
+    in->chunk = frames(&in->cat, in->hist, t);
+    lavr_tensor head = frames(&in->cat, 0, in->hist);
+    lavr_status st = lavr_vop_copy(run->ctx, &run->caches[cv->cache_slot], &head);
+    if (st) act_free(run, &in->cat);
+    return st;
+}
+
+/* After the producer: the slot keeps the last kt-1 frames of the concatenation (older history too when the chunk
+ * is shorter), then the conv runs with symmetric spatial padding. Frees the concatenation. */
+static lavr_status causal_finish(vae_run *run, const vae_conv *cv, causal_input *in, lavr_tensor *y,
+                                 const lavr_tensor **bias) {
+    lavr_tensor tail = frames(&in->cat, in->cat.shape[1] - in->hist, in->hist);
+    lavr_status st = lavr_vop_copy(run->ctx, &tail, &run->caches[cv->cache_slot]);
+    const int64_t pad[6] = {0, 0, cv->w.kh / 2, cv->w.kh / 2, cv->w.kw / 2, cv->w.kw / 2};
+    if (!st) st = conv_new(run, cv, &in->cat, unit_stride, pad, y, bias);
+    act_free(run, &in->cat);
+    return st;
+}
+
+/* A causal conv of an existing tensor (the nets' first conv, the Up3d time conv). */
+static lavr_status causal_conv(vae_run *run, const vae_conv *cv, const lavr_tensor *x, lavr_tensor *y,
+                               const lavr_tensor **bias) {
+    causal_input in;
+    TRY(causal_begin(run, cv, x, &in));
+    lavr_status st = lavr_vop_copy(run->ctx, x, &in.chunk);
     if (st) {
-        vae_act_free(run->arena, y);
+        act_free(run, &in.cat);
         return st;
     }
-    float scale = (float)sqrt((double)x->c);
-#pragma omp parallel for
-    for (int64_t c = 0; c < x->c; c++) {
-        float *row = y->data + c * n;
-        for (int64_t i = 0; i < n; i++) row[i] = row[i] * scale * gamma[c];
+    return causal_finish(run, cv, &in, y, bias);
+}
+
+/* CC3(silu(RMSn(x'; γ))): the norm writes the conv's input in place. consume frees x once it has been read.
+ * RMSn keeps fp32 under the reference's bf16 autocast; its one rounding is the cast at the conv's input. */
+static lavr_status norm_silu_conv(vae_run *run, const lavr_tensor *gamma, lavr_tensor *x, const lavr_tensor *x_bias,
+                                  int consume, const vae_conv *cv, lavr_tensor *y, const lavr_tensor **y_bias) {
+    causal_input in;
+    lavr_status st = causal_begin(run, cv, x, &in);
+    if (!st) st = lavr_vop_rms_norm(run->ctx, x, x_bias, gamma, 1, run->bf16, &in.chunk);
+    if (consume) act_free(run, x);
+    if (st) {
+        act_free(run, &in.cat);
+        return st;
     }
-    if (silu) lavr_op_silu(y->data, act_numel(y), y->data);
-    maybe_round(run, y->data, act_numel(y));
+    return causal_finish(run, cv, &in, y, y_bias);
+}
+
+static lavr_status run_conv_in(vae_run *run, const vae_layer *l, lavr_tensor *x) {
+    lavr_tensor y = {0};
+    const lavr_tensor *bias = NULL;
+    TRY(causal_conv(run, &l->conv_a, x, &y, &bias));
+    lavr_status st = settle(run, &y, bias);
+    if (st) {
+        act_free(run, &y);
+        return st;
+    }
+    replace(run, x, &y);
     return LAVR_OK;
 }
 
-static void replace(vae_run *run, vae_act *x, vae_act *y) {
-    vae_act_free(run->arena, x);
-    *x = *y;
-}
-
-static lavr_status norm_silu_conv(vae_run *run, const float *gamma, const vae_conv *cv, const vae_act *x, vae_act *y) {
-    vae_act h;
-    TRY(rms_norm(run, x, gamma, 1, &h));
-    lavr_status st = causal_conv(run, cv, &h, y);
-    vae_act_free(run->arena, &h);
-    return st;
-}
-
-static lavr_status run_res(vae_run *run, const vae_layer *l, vae_act *x) {
-    vae_act sc = *x, a = {0}, y = {0};
+static lavr_status run_res(vae_run *run, const vae_layer *l, lavr_tensor *x) {
+    lavr_tensor sc = *x, a = {0}, y = {0}; /* sc: x itself unless there is a shortcut conv */
+    const lavr_tensor *sc_bias = NULL, *a_bias = NULL, *y_bias = NULL;
     lavr_status st = LAVR_OK;
-    if (l->has_shortcut) {
-        int64_t stride[3] = {1, 1, 1}, pad[6] = {0};
-        TRY(vae_conv_apply(run, &l->shortcut, x, stride, pad, &sc));
-    }
-    TRY_GOTO(norm_silu_conv(run, l->gamma_a, &l->conv_a, x, &a), st, done);
-    TRY_GOTO(norm_silu_conv(run, l->gamma_b, &l->conv_b, &a, &y), st, done);
-    int64_t n = act_numel(&y);
-    for (int64_t i = 0; i < n; i++) y.data[i] += sc.data[i];
-    maybe_round(run, y.data, n);
+    if (l->has_shortcut) TRY(conv_new(run, &l->shortcut, x, unit_stride, no_pad, &sc, &sc_bias));
+    TRY_GOTO(norm_silu_conv(run, &l->gamma_a, x, NULL, 0, &l->conv_a, &a, &a_bias), st, done);
+    TRY_GOTO(norm_silu_conv(run, &l->gamma_b, &a, a_bias, 1, &l->conv_b, &y, &y_bias), st, done);
+    TRY_GOTO(lavr_vop_add(run->ctx, &y, y_bias, &sc, sc_bias, run->bf16, &y), st, done);
     replace(run, x, &y);
 done:
-    vae_act_free(run->arena, &a);
-    if (l->has_shortcut) vae_act_free(run->arena, &sc);
+    act_free(run, &a);
+    act_free(run, &y);
+    if (l->has_shortcut) act_free(run, &sc);
     return st;
 }
 
 /* Per-frame single-head attention over the h·w tokens (to_qkv channels [q | k | v], scale 1/√C). */
-static lavr_status run_attn(vae_run *run, const vae_layer *l, vae_act *x) {
-    int64_t c = x->c, hw = x->h * x->w, stride[3] = {1, 1, 1}, pad[6] = {0};
-    vae_act xn = {0}, qkv = {0}, att = {0}, y = {0};
-    float *tokens = NULL, *out = NULL;
-    lavr_status st = LAVR_OK;
-    TRY(rms_norm(run, x, l->gamma_a, 0, &xn));
-    TRY_GOTO(vae_conv_apply(run, &l->conv_a, &xn, stride, pad, &qkv), st, done);
-    TRY_GOTO(vae_act_alloc(run->arena, c, x->t, x->h, x->w, "VAE attention output", &att), st, done);
-    TRY_GOTO(lavr_arena_alloc(run->arena, (size_t)(hw * 3 * c) * sizeof(float), "VAE attention tokens",
-                              (void **)&tokens), st, done);
-    TRY_GOTO(lavr_arena_alloc(run->arena, (size_t)(hw * c) * sizeof(float), "VAE attention tokens", (void **)&out),
-             st, done);
-    for (int64_t t = 0; t < x->t; t++) {
-        for (int64_t ch = 0; ch < 3 * c; ch++) {
-            const float *src = qkv.data + (ch * x->t + t) * hw;
-            for (int64_t p = 0; p < hw; p++) tokens[p * 3 * c + ch] = src[p];
-        }
-        lavr_kv_segment seg = {.dtype = LAVR_F32, .k = tokens + c, .v = tokens + 2 * c, .len = hw, .row_stride = 3 * c};
-        TRY_GOTO(lavr_op_attention(tokens, hw, 1, c, 3 * c, &seg, 1, (float)(1.0 / sqrt((double)c)), NULL, out), st,
-                 done);
-        maybe_round(run, out, hw * c);
-        for (int64_t ch = 0; ch < c; ch++) {
-            float *dst = att.data + (ch * x->t + t) * hw;
-            for (int64_t p = 0; p < hw; p++) dst[p] = out[p * c + ch];
-        }
-    }
-    TRY_GOTO(vae_conv_apply(run, &l->conv_b, &att, stride, pad, &y), st, done);
-    int64_t n = act_numel(&y);
-    for (int64_t i = 0; i < n; i++) y.data[i] += x->data[i];
-    maybe_round(run, y.data, n);
+static lavr_status run_attn(vae_run *run, const vae_layer *l, lavr_tensor *x) {
+    const int64_t c = x->shape[0], t = x->shape[1], h = x->shape[2], w = x->shape[3];
+    lavr_tensor xn = {0}, qkv = {0}, att = {0}, y = {0};
+    const lavr_tensor *qkv_bias = NULL, *y_bias = NULL;
+    lavr_status st;
+    TRY(act_alloc(run, c, t, h, w, "VAE attention norm", &xn));
+    TRY_GOTO(lavr_vop_rms_norm(run->ctx, x, NULL, &l->gamma_a, 0, run->bf16, &xn), st, done);
+    TRY_GOTO(conv_new(run, &l->conv_a, &xn, unit_stride, no_pad, &qkv, &qkv_bias), st, done);
+    act_free(run, &xn);
+    TRY_GOTO(act_alloc(run, c, t, h, w, "VAE attention output", &att), st, done);
+    TRY_GOTO(lavr_vop_frame_attention(run->ctx, &qkv, qkv_bias, run->bf16, &att), st, done);
+    act_free(run, &qkv);
+    TRY_GOTO(conv_new(run, &l->conv_b, &att, unit_stride, no_pad, &y, &y_bias), st, done);
+    TRY_GOTO(lavr_vop_add(run->ctx, &y, y_bias, x, NULL, run->bf16, &y), st, done);
     replace(run, x, &y);
 done:
-    if (tokens) lavr_arena_free(run->arena, tokens);
-    if (out) lavr_arena_free(run->arena, out);
-    vae_act_free(run->arena, &xn);
-    vae_act_free(run->arena, &qkv);
-    vae_act_free(run->arena, &att);
+    act_free(run, &xn);
+    act_free(run, &qkv);
+    act_free(run, &att);
+    act_free(run, &y);
     return st;
 }
 
-/* Up2d: nearest ×2 per frame (exact), then the 3×3 conv C → C/2 with padding 1. */
-static lavr_status run_up2d(vae_run *run, const vae_layer *l, vae_act *x) {
-    vae_act u, y;
-    int64_t h = x->h, w = x->w;
-    TRY(vae_act_alloc(run->arena, x->c, x->t, 2 * h, 2 * w, "VAE upsample", &u));
-#pragma omp parallel for
-    for (int64_t ct = 0; ct < x->c * x->t; ct++) {
-        const float *src = x->data + ct * h * w;
-        float *dst = u.data + ct * 4 * h * w;
-        for (int64_t i = 0; i < 2 * h; i++)
-            for (int64_t j = 0; j < 2 * w; j++) dst[i * 2 * w + j] = src[(i / 2) * w + j / 2];
+/* Up2d: nearest ×2 per frame (exact), then the 3×3 conv C → C/2 with padding 1; UP2D_FRAMES frames at a time. */
+static lavr_status run_up2d(vae_run *run, const vae_layer *l, lavr_tensor *x) {
+    const int64_t c = x->shape[0], t = x->shape[1], h = x->shape[2], w = x->shape[3];
+    const int64_t pad[6] = {0, 0, 1, 1, 1, 1};
+    lavr_tensor y = {0}, u = {0};
+    TRY(act_alloc(run, l->conv_a.w.cout, t, 2 * h, 2 * w, l->conv_a.name, &y));
+    lavr_status st = LAVR_OK;
+    for (int64_t f0 = 0; f0 < t && !st; f0 += UP2D_FRAMES) {
+        const int64_t n = t - f0 < UP2D_FRAMES ? t - f0 : UP2D_FRAMES;
+        lavr_tensor xs = frames(x, f0, n), ys = frames(&y, f0, n);
+        const lavr_tensor *bias = NULL;
+        st = act_alloc(run, c, n, 2 * h, 2 * w, "VAE upsample", &u);
+        if (!st) st = lavr_vop_upsample2x(run->ctx, &xs, &u);
+        if (!st) st = conv_into(run, &l->conv_a, &u, unit_stride, pad, &ys, &bias);
+        if (!st) st = settle(run, &ys, bias);
+        act_free(run, &u);
     }
-    int64_t stride[3] = {1, 1, 1}, pad[6] = {0, 0, 1, 1, 1, 1};
-    lavr_status st = vae_conv_apply(run, &l->conv_a, &u, stride, pad, &y);
-    vae_act_free(run->arena, &u);
-    TRY(st);
+    if (st) {
+        act_free(run, &y);
+        return st;
+    }
     replace(run, x, &y);
     return LAVR_OK;
 }
 
 /* Up3d: time doubling (skipped on the stream's first chunk, whose history slot then stays zero —
  * the reference's "Rep" marker), output frame 2τ+j = time_conv channels [jC, (j+1)C) at τ; then Up2d. */
-static lavr_status run_up3d(vae_run *run, const vae_layer *l, vae_act *x) {
+static lavr_status run_up3d(vae_run *run, const vae_layer *l, lavr_tensor *x) {
     if (!run->first_chunk) {
-        vae_act y, d;
-        TRY(causal_conv(run, &l->conv_b, x, &y));
-        int64_t c = x->c, t = x->t, hw = x->h * x->w;
-        lavr_status st = vae_act_alloc(run->arena, c, 2 * t, x->h, x->w, "VAE time upsample", &d);
+        lavr_tensor y = {0}, d = {0};
+        const lavr_tensor *bias = NULL;
+        TRY(causal_conv(run, &l->conv_b, x, &y, &bias));
+        lavr_status st = act_alloc(run, x->shape[0], 2 * x->shape[1], x->shape[2], x->shape[3], "VAE time upsample", &d);
+        if (!st) st = lavr_vop_time_interleave(run->ctx, &y, bias, run->bf16, &d);
+        act_free(run, &y);
         if (st) {
-            vae_act_free(run->arena, &y);
+            act_free(run, &d);
             return st;
         }
-#pragma omp parallel for
-        for (int64_t ch = 0; ch < c; ch++)
-            for (int64_t tau = 0; tau < t; tau++)
-                for (int64_t j = 0; j < 2; j++)
-                    memcpy(d.data + (ch * 2 * t + 2 * tau + j) * hw, y.data + ((j * c + ch) * t + tau) * hw,
-                           (size_t)hw * sizeof(float));
-        vae_act_free(run->arena, &y);
         replace(run, x, &d);
     }
     return run_up2d(run, l, x);
 }
 
-/* Down2d: zero pad right/bottom by 1, 3×3 conv stride 2. */
-static lavr_status run_down2d(vae_run *run, const vae_layer *l, vae_act *x) {
-    vae_act y;
-    int64_t stride[3] = {1, 2, 2}, pad[6] = {0, 0, 0, 1, 0, 1};
-    TRY(vae_conv_apply(run, &l->conv_a, x, stride, pad, &y));
+/* Down2d: zero pad right/bottom by 1, 3×3 conv stride 2, into y (a tensor or a frame range of one). */
+static const int64_t down_stride[3] = {1, 2, 2}, down_pad[6] = {0, 0, 0, 1, 0, 1};
+
+static lavr_status down2d_into(vae_run *run, const vae_layer *l, const lavr_tensor *x, lavr_tensor *y) {
+    const lavr_tensor *bias = NULL;
+    TRY(conv_into(run, &l->conv_a, x, down_stride, down_pad, y, &bias));
+    return settle(run, y, bias);
+}
+
+static lavr_status run_down2d(vae_run *run, const vae_layer *l, lavr_tensor *x) {
+    int64_t d[3];
+    lavr_tensor y = {0};
+    conv_out_dims(&l->conv_a, x, down_stride, down_pad, d);
+    TRY(act_alloc(run, l->conv_a.w.cout, d[0], d[1], d[2], l->conv_a.name, &y));
+    lavr_status st = down2d_into(run, l, x, &y);
+    if (st) {
+        act_free(run, &y);
+        return st;
+    }
     replace(run, x, &y);
     return LAVR_OK;
 }
 
 /* Down3d: Down2d, then (except on the first chunk) the stride-2 time conv over
- * [last frame of the previous chunk ‖ chunk]; the slot keeps the chunk's last frame. */
-static lavr_status run_down3d(vae_run *run, const vae_layer *l, vae_act *x) {
-    TRY(run_down2d(run, l, x));
-    float *cache = run->caches[l->conv_b.cache_slot];
-    int64_t c = x->c, t = x->t, hw = x->h * x->w;
+ * [last frame of the previous chunk ‖ chunk]; the slot keeps the chunk's last frame. Down2d writes
+ * straight into that concatenation. */
+static lavr_status run_down3d(vae_run *run, const vae_layer *l, lavr_tensor *x) {
+    lavr_tensor *cache = &run->caches[l->conv_b.cache_slot];
     if (run->first_chunk) {
-        for (int64_t ch = 0; ch < c; ch++)
-            memcpy(cache + ch * hw, x->data + (ch * t + t - 1) * hw, (size_t)hw * sizeof(float));
-        return LAVR_OK;
+        TRY(run_down2d(run, l, x));
+        lavr_tensor last = frames(x, x->shape[1] - 1, 1);
+        return lavr_vop_copy(run->ctx, &last, cache);
     }
-    vae_act cat, y;
-    TRY(vae_act_alloc(run->arena, c, t + 1, x->h, x->w, "VAE time downsample input", &cat));
-    for (int64_t ch = 0; ch < c; ch++) {
-        float *dst = cat.data + ch * (t + 1) * hw;
-        memcpy(dst, cache + ch * hw, (size_t)hw * sizeof(float));
-        memcpy(dst + hw, x->data + ch * t * hw, (size_t)(t * hw) * sizeof(float));
-        memcpy(cache + ch * hw, x->data + (ch * t + t - 1) * hw, (size_t)hw * sizeof(float));
+    int64_t d[3];
+    conv_out_dims(&l->conv_a, x, down_stride, down_pad, d);
+    const int64_t t = d[0], c = l->conv_a.w.cout;
+    lavr_tensor cat = {0}, y = {0};
+    const lavr_tensor *bias = NULL;
+    TRY(act_alloc(run, c, 1 + t, d[1], d[2], "VAE time downsample input", &cat));
+    lavr_tensor head = frames(&cat, 0, 1), body = frames(&cat, 1, t), tail = frames(&cat, t, 1);
+    const int64_t stride[3] = {2, 1, 1};
+    lavr_status st = lavr_vop_copy(run->ctx, cache, &head);
+    if (!st) st = down2d_into(run, l, x, &body);
+    if (!st) st = lavr_vop_copy(run->ctx, &tail, cache);
+    if (!st) st = conv_new(run, &l->conv_b, &cat, stride, no_pad, &y, &bias);
+    act_free(run, &cat);
+    if (!st) st = settle(run, &y, bias);
+    if (st) {
+        act_free(run, &y);
+        return st;
     }
-    int64_t stride[3] = {2, 1, 1}, pad[6] = {0};
-    lavr_status st = vae_conv_apply(run, &l->conv_b, &cat, stride, pad, &y);
-    vae_act_free(run->arena, &cat);
-    TRY(st);
     replace(run, x, &y);
     return LAVR_OK;
 }
 
-lavr_status vae_net_forward(const vae_net *net, vae_run *run, vae_act *x) {
+static lavr_status run_head(vae_run *run, const vae_layer *l, lavr_tensor *x) {
+    lavr_tensor y = {0};
+    const lavr_tensor *bias = NULL;
+    TRY(norm_silu_conv(run, &l->gamma_a, x, NULL, 0, &l->conv_a, &y, &bias));
+    lavr_status st = settle(run, &y, bias);
+    if (st) {
+        act_free(run, &y);
+        return st;
+    }
+    replace(run, x, &y);
+    return LAVR_OK;
+}
+
+lavr_status vae_net_forward(const vae_net *net, vae_run *run, lavr_tensor *x) {
     for (int i = 0; i < net->nlayers; i++) {
         const vae_layer *l = &net->layers[i];
-        vae_act y;
         switch (l->kind) {
-        case VAE_CONV_IN:
-            TRY(causal_conv(run, &l->conv_a, x, &y));
-            replace(run, x, &y);
-            break;
+        case VAE_CONV_IN: TRY(run_conv_in(run, l, x)); break;
         case VAE_RES: TRY(run_res(run, l, x)); break;
         case VAE_ATTN: TRY(run_attn(run, l, x)); break;
         case VAE_UP2D: TRY(run_up2d(run, l, x)); break;
         case VAE_UP3D: TRY(run_up3d(run, l, x)); break;
         case VAE_DOWN2D: TRY(run_down2d(run, l, x)); break;
         case VAE_DOWN3D: TRY(run_down3d(run, l, x)); break;
-        case VAE_HEAD:
-            TRY(norm_silu_conv(run, l->gamma_a, &l->conv_a, x, &y));
-            replace(run, x, &y);
-            break;
+        case VAE_HEAD: TRY(run_head(run, l, x)); break;
         }
     }
     return LAVR_OK;

@@ -1,5 +1,6 @@
 /* Internal to the VAE (models/vae.c): the encoder/decoder layer lists built from lavr_vae_config,
- * their weights, and the chunk runner that applies them with per-conv causal caches (§5.1). */
+ * their weights on an execution context, and the chunk runner that applies them with per-conv causal
+ * caches (§5.1), written once against the video ops of kernels/video_ops.h. */
 #ifndef LAVR_MODELS_VAE_LAYERS_H
 #define LAVR_MODELS_VAE_LAYERS_H
 
@@ -9,14 +10,23 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "io/h5model.h"
+#include "kernels/ctx.h"
 #include "models/config.h"
 
-/* One convolution: weight [Cout, Cin, kt, kh, kw] (or [Cout, Cin, kh, kw] for per-frame 2-D convs)
- * and bias [Cout], as stored. */
+/* Where the weights come from: an HDF5 file (tensors under prefix), or lavr init's deterministic random
+ * weights for seed (models/init_weights.h; benchmarks at full size without a checkpoint). */
+typedef struct {
+    lavr_h5file *f;
+    const char *prefix;
+    int generated;
+    uint64_t seed;
+} vae_source;
+
+/* One convolution: weights [Cout, Cin, kt, kh, kw] (or [Cout, Cin, kh, kw] for per-frame 2-D convs)
+ * and bias [Cout], prepared for the context. */
 typedef struct {
     char name[112]; /* module name without the file prefix: "decoder.upsamples.3.time_conv" */
-    lavr_tensor weight, bias;
-    int64_t cout, cin, kt, kh, kw;
+    lavr_conv_weights w;
     int cache_slot; /* index of its causal history in the net's slot list; -1 when it has none */
 } vae_conv;
 
@@ -34,7 +44,7 @@ typedef enum {
 typedef struct {
     vae_kind kind;
     int64_t cin, cout;
-    float *gamma_a, *gamma_b; /* RMS gains as float [C] */
+    lavr_tensor gamma_a, gamma_b; /* RMS gains, fp32 [C] on the context */
     vae_conv conv_a, conv_b, shortcut;
     int has_shortcut;
 } vae_layer;
@@ -54,39 +64,26 @@ typedef struct {
     int64_t in_channels, out_channels;
 } vae_net;
 
-/* A float32 activation [c, t, h, w] taken from the run's arena. */
 typedef struct {
-    float *data;
-    int64_t c, t, h, w;
-} vae_act;
-
-typedef struct {
-    lavr_arena *arena;
-    int bf16;        /* round at the reference's bf16 points */
-    float **caches;  /* one buffer per slot of the net (zero = no history) */
-    int first_chunk; /* the chunk holding frame 0 of the stream: resample time convs are skipped */
+    lavr_ctx *ctx;
+    int bf16;            /* round at the reference's bf16 points */
+    lavr_tensor *caches; /* one video tensor per slot of the net (zero = no history) */
+    int first_chunk;     /* the chunk holding frame 0 of the stream: resample time convs are skipped */
 } vae_run;
 
-/* Builds and loads the layers of "encoder." / "decoder." under the file prefix. */
-lavr_status vae_net_build_encoder(lavr_h5file *f, const char *prefix, const lavr_vae_config *cfg, lavr_arena *arena,
-                                  vae_net *net);
-lavr_status vae_net_build_decoder(lavr_h5file *f, const char *prefix, const lavr_vae_config *cfg, lavr_arena *arena,
-                                  vae_net *net);
-void vae_net_free(vae_net *net, lavr_arena *arena);
+/* Builds and loads the layers of "encoder." / "decoder." onto the context. */
+lavr_status vae_net_build_encoder(const vae_source *src, const lavr_vae_config *cfg, lavr_ctx *ctx, vae_net *net);
+lavr_status vae_net_build_decoder(const vae_source *src, const lavr_vae_config *cfg, lavr_ctx *ctx, vae_net *net);
+void vae_net_free(vae_net *net, lavr_ctx *ctx);
 
 /* Loads one conv (`name`.weight / .bias) checking the expected weight shape (ndim 4 or 5). */
-lavr_status vae_conv_load(lavr_h5file *f, const char *prefix, const char *name, int ndim, const int64_t *shape,
-                          lavr_arena *arena, vae_conv *out);
-void vae_conv_free(vae_conv *cv);
+lavr_status vae_conv_load(const vae_source *src, const char *name, int ndim, const int64_t *shape, lavr_ctx *ctx,
+                          vae_conv *out);
+void vae_conv_free(vae_conv *cv, lavr_ctx *ctx);
 
-lavr_status vae_act_alloc(lavr_arena *arena, int64_t c, int64_t t, int64_t h, int64_t w, const char *what,
-                          vae_act *out);
-void vae_act_free(lavr_arena *arena, vae_act *a);
-
-/* A convolution without history (1x1x1 convs, per-frame 2-D convs); rounds the output when run->bf16. */
-lavr_status vae_conv_apply(vae_run *run, const vae_conv *cv, const vae_act *x, const int64_t stride[3],
-                           const int64_t pad[6], vae_act *y);
-/* Runs every layer of the net over one chunk; *x is consumed and replaced by the output. */
-lavr_status vae_net_forward(const vae_net *net, vae_run *run, vae_act *x);
+/* A convolution without history (1x1x1 convs), bias applied; y is allocated on the context. */
+lavr_status vae_conv_apply(vae_run *run, const vae_conv *cv, const lavr_tensor *x, lavr_tensor *y);
+/* Runs every layer of the net over one chunk; *x (owned, on the context) is consumed and replaced by the output. */
+lavr_status vae_net_forward(const vae_net *net, vae_run *run, lavr_tensor *x);
 
 #endif

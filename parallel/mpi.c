@@ -2,12 +2,13 @@
  * failure reporting that either ends all ranks cleanly (collective errors) or aborts the world. */
 #include "parallel/mpi.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
-#include "parallel/device.h"
+#include "parallel/placement.h"
 
 /* Set by lavr_mpi_mark_collective_failure, read once by lavr_mpi_report_failure. */
 static int collective_failure;
@@ -103,9 +104,58 @@ static lavr_status build_roles(lavr_roles *r) {
     MPI_TRY(MPI_Comm_size(r->node, &r->local_size));
     int host_len = 0;
     MPI_TRY(MPI_Get_processor_name(r->host, &host_len));
-    int devices = lavr_device_count();
-    r->device = devices > 0 ? r->local_rank % devices : -1;
     return LAVR_OK;
+}
+
+/* This rank's device under p: the node's ranks share what they are and want (parallel/placement.h).
+ * Each rank counts the devices it sees itself (a per-task CUDA_VISIBLE_DEVICES makes that 1). */
+static lavr_status place(lavr_roles *r, const lavr_placement *p) {
+    int devices = 0;
+    TRY(lavr_node_devices(&devices));
+    const char *backend = r->role.is_dit ? p->backend : lavr_placement_aux_backend(p);
+    lavr_node_rank mine = {.world_rank = r->world_rank, .is_dit = r->role.is_dit,
+                           .is_aux = !r->role.is_dit && r->role.aux_index == 0,
+                           .wants_device = (r->role.is_dit || r->role.aux_index == 0) &&
+                                           lavr_backend_wants_device(backend, devices)};
+    lavr_node_rank *ranks = calloc((size_t)r->local_size, sizeof *ranks);
+    int *device = calloc((size_t)r->local_size, sizeof *device);
+    lavr_status st = ranks && device ? LAVR_OK : LAVR_FAIL(LAVR_E_NOMEM, "out of memory for the node's ranks");
+    int rc = MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, ranks, (int)sizeof mine, MPI_BYTE, r->node);
+    if (!st && rc != MPI_SUCCESS) st = lavr_mpi_fail(rc, "MPI_Allgather(node ranks)", __FILE__, __LINE__);
+    if (!st) st = lavr_place_node(ranks, r->local_size, devices, lavr_place_finisher(&r->layout), p->aux_gpu,
+                                     strcmp(lavr_placement_aux_backend(p), "cpu") == 0, device);
+    if (!st) r->device = device[r->local_rank];
+    free(ranks);
+    free(device);
+    return st;
+}
+
+lavr_status lavr_mpi_roles_place(lavr_roles *roles, const lavr_placement *p) {
+    CHECK_ARG(roles && p, "lavr_mpi_roles_place: NULL argument");
+    return lavr_mpi_agree(place(roles, p));
+}
+
+lavr_status lavr_mpi_agree(lavr_status local) {
+    if (!mpi_running() || lavr_mpi_world_size() == 1) {
+        if (local) lavr_mpi_mark_collective_failure();
+        return local;
+    }
+    int rank = lavr_mpi_world_rank(), mine = local ? rank : INT_MAX, first = INT_MAX;
+    MPI_TRY(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
+    if (first == INT_MAX) return LAVR_OK;
+    char message[1024] = "";
+    int code = (int)local;
+    if (rank == first) snprintf(message, sizeof message, "%s", lavr_error_message());
+    MPI_TRY(MPI_Bcast(message, (int)sizeof message, MPI_CHAR, first, MPI_COMM_WORLD));
+    MPI_TRY(MPI_Bcast(&code, 1, MPI_INT, first, MPI_COMM_WORLD));
+    lavr_mpi_mark_collective_failure();
+    if (rank == first) return local;
+    /* keep the failing rank's origin: the message ends with " (dir/file.c:LINE)" */
+    char *open = strrchr(message, '(');
+    char origin[256] = "parallel/mpi.c";
+    int line = __LINE__;
+    if (open && open > message && sscanf(open, "(%255[^:]:%d)", origin, &line) == 2) open[-1] = 0;
+    return lavr_error_set((lavr_status)code, origin, line, "%s", message);
 }
 
 lavr_status lavr_mpi_roles_create(const lavr_layout *layout, int64_t num_heads, int64_t ffn_dim, int64_t num_layers,
@@ -133,6 +183,8 @@ lavr_status lavr_mpi_roles_create(const lavr_layout *layout, int64_t num_heads, 
     TRY_GOTO(lavr_layout_role(layout, num_layers, world_rank, &r->role), st, fail);
     lavr_role_name(layout, &r->role, r->role_name, sizeof r->role_name);
     TRY_GOTO(build_roles(r), st, fail);
+    const lavr_placement automatic = lavr_placement_default();
+    TRY_GOTO(lavr_mpi_agree(place(r, &automatic)), st, fail);
     lavr_log_set_identity(world_rank, r->role_name);
     *out = r;
     return LAVR_OK;

@@ -7,6 +7,7 @@
 
 #include "core/status.h"
 #include "parallel/layout.h"
+#include "parallel/placement.h"
 
 /* Records "CALL failed: <MPI error string>" with file:line and returns LAVR_E_MPI. */
 lavr_status lavr_mpi_fail(int mpi_code, const char *call, const char *file, int line);
@@ -33,7 +34,7 @@ typedef struct {
     int world_rank, world_size;
     int local_rank, local_size;     /* among the ranks of this node */
     char host[MPI_MAX_PROCESSOR_NAME];
-    int device;                     /* CUDA device index, -1 = CPU */
+    int device;                     /* node-local CUDA device (parallel/placement.h), -1 = CPU */
     MPI_Comm dit;                   /* all DiT ranks */
     MPI_Comm aux;                   /* all aux ranks */
     MPI_Comm stage;                 /* the tp x pp ranks of this stage, ordered (pp, tp) */
@@ -45,10 +46,19 @@ typedef struct {
 } lavr_roles;
 
 /* Checks the layout against the model and the world size (a wrong count names layouts that fit;
- * flagged collective since every rank finds it) and builds the communicators. */
+ * flagged collective since every rank finds it), builds the communicators and places the ranks
+ * on devices with lavr_placement_default(). */
 lavr_status lavr_mpi_roles_create(const lavr_layout *layout, int64_t num_heads, int64_t ffn_dim, int64_t num_layers,
                                   lavr_roles **out);
 void lavr_mpi_roles_destroy(lavr_roles *roles);
+/* Places the ranks again under the user's backends and --aux-gpu (collective: every rank calls it;
+ * a failure on one rank, e.g. --aux-gpu beyond its node's devices, is every rank's). */
+lavr_status lavr_mpi_roles_place(lavr_roles *roles, const lavr_placement *p);
+
+/* Makes a failure found on some ranks only everyone's (collective: every rank calls it): the lowest
+ * failing rank's message goes to all, every rank returns it, the failure is marked collective so
+ * rank 0 prints it once. Without MPI (or a world of 1) it returns local, marked collective. */
+lavr_status lavr_mpi_agree(lavr_status local);
 
 /* Marks the pending failure as found identically by every rank (bad option, layout, rank count):
  * rank 0 alone reports it and all ranks finalise normally instead of aborting. */

@@ -9,6 +9,7 @@
 
 #include "core/units.h"
 #include "models/dit_dev.h"
+#include "parallel/placement.h"
 #include "parallel/plan_internal.h"
 
 #define VIDEO_PER_LATENT 4 /* Wan2.1 VAE: 4 video frames per latent, 8x8 pixels */
@@ -23,15 +24,17 @@
  *   3.89 GFLOP / 0.48 ms = 8.1 TFLOP/s;
  *   bf16 GEMMs 79.748 TFLOP / 113.83 ms = 701 TFLOP/s;
  *   norms, RoPE, residuals: 40.673 GB moved / 16.17 ms = 2.52 TB/s effective; FP8 quantisation moves 22.649 GB
- *   more at that rate (9.0 ms); the FP8 GEMMs are what is left of the 159.5 ms: 79.748 TFLOP / 55.70 ms =
- *   1432 TFLOP/s (2.04x bf16).
+ *   more at that rate (9.0 ms; measured 8.60);
+ *   FP8 GEMMs, from the complete FP8 profile of the same bench at commit f569b9d (`--fp8 --blocks 7 --profile`,
+ *   BENCHMARKS.md "DiT speed and goldens"): 79.748 TFLOP / 59.16 ms = 1348 TFLOP/s (1.92x bf16). The model's FP8
+ *   step is then 163.0 ms against the 159.5 measured (that run's attention took 71.5 ms, this one's 74.9).
  * Not measured yet (estimates until a multi-GPU `lavr bench --profile` and the CUDA VAE are timed): the NCCL
  * all-reduce bus bandwidth and latency (NVLink, 4 x H200), host copies (PCIe 5) and the MPI hand-off through shared
  * memory, the VAE's bf16 convolutions (cuDNN). */
 const lavr_plan_rates lavr_plan_rates_h200 = {
     .attn_flops = 530.3e12,
     .gemm_flops = 700.6e12,
-    .gemm_fp8_flops = 1431.6e12,
+    .gemm_fp8_flops = 1348.0e12,
     .mem_bytes = 2.5154e12,
     .link_bytes = 300e9,
     .link_latency_s = 20e-6,
@@ -75,12 +78,6 @@ lavr_status lavr_plan_size_check(int64_t width, int64_t height) {
 lavr_plan_options lavr_plan_options_default(void) {
     return (lavr_plan_options){.fp8 = 0, .sink_contiguous = 0, .gpus = 1, .gpu_mem = 0, .aux_on_gpu = 1,
                                .aux_gpu = -1, .t5_on_gpu = 0, .w2v_on_gpu = 1, .bench = 0, .alone = 0};
-}
-
-int lavr_plan_aux_gpu(const lavr_layout *layout, int gpus) {
-    const int dit = lavr_layout_dit_ranks(layout);
-    if (dit < gpus) return dit;
-    return (dit - 1) % gpus;
 }
 
 /* ---- the time of a step ----------------------------------------------------------------------------- */
@@ -187,10 +184,6 @@ static lavr_status plan_dit(const lavr_model_config *cfg, int64_t width, int64_t
 /* ---- the aux rank ---------------------------------------------------------------------------------- */
 static lavr_status plan_aux(const lavr_model_config *cfg, int64_t width, int64_t height, const lavr_plan_options *o,
                             lavr_plan_rank *r) {
-    if (!o->aux_on_gpu) {
-        r->gpu = -1;
-        return LAVR_OK;
-    }
     plan_aux_model m;
     TRY(plan_aux_model_of(cfg, width, height, o->t5_on_gpu, o->w2v_on_gpu, &m));
     /* the encoders run during the setup and are freed before the first block is decoded */
@@ -212,25 +205,31 @@ lavr_status lavr_plan_layout(const lavr_model_config *cfg, int64_t width, int64_
                              const lavr_plan_options *opts, lavr_plan_rank *per_rank) {
     const lavr_dit_config *c = &cfg->dit;
     TRY(lavr_plan_size_check(width, height));
-    CHECK_ARG(opts->gpus >= 1 && opts->aux_gpu < opts->gpus, "plan: bad options (gpus %d, aux GPU %d)", opts->gpus,
-              opts->aux_gpu);
+    CHECK_ARG(opts->gpus >= 1, "plan: %d GPUs", opts->gpus);
     TRY(lavr_layout_check(layout, c->num_heads, c->ffn_dim, c->num_layers));
     const int n = lavr_layout_ranks(layout), dit = lavr_layout_dit_ranks(layout);
-    const int aux_gpu = opts->aux_gpu >= 0 ? opts->aux_gpu : lavr_plan_aux_gpu(layout, opts->gpus);
+    /* the devices parallel/placement.c gives the ranks on one node of opts->gpus GPUs */
+    const lavr_placement pl = {.backend = "cuda", .aux_backend = opts->aux_on_gpu && !opts->bench ? "cuda" : "cpu",
+                               .aux_gpu = opts->aux_gpu};
+    int *device = malloc((size_t)n * sizeof *device);
+    if (!device) return LAVR_FAIL(LAVR_E_NOMEM, "plan: %d ranks", n);
+    lavr_status pst = lavr_place_layout(layout, &pl, opts->gpus, device);
+    for (int i = 0; i < n && !pst; i++) per_rank[i].gpu = device[i];
+    free(device);
+    TRY(pst);
     for (int i = 0; i < n; i++) {
+        const int gpu = per_rank[i].gpu;
         lavr_plan_rank *r = &per_rank[i];
         memset(r, 0, sizeof *r);
         lavr_role role;
         TRY(lavr_layout_role(layout, c->num_layers, i, &role));
         lavr_role_name(layout, &role, r->role, sizeof r->role);
         r->is_dit = role.is_dit;
-        r->gpu = role.is_dit ? i % opts->gpus : aux_gpu;
+        r->gpu = gpu;
         if (role.is_dit)
             TRY(plan_dit(cfg, width, height, layout, &role, opts, r));
-        else if (!opts->bench && i == dit)
+        else if (gpu >= 0)
             TRY(plan_aux(cfg, width, height, opts, r)); /* extra aux ranks only take part in the setup broadcast */
-        else
-            r->gpu = -1;
         r->outside = r->context + r->nccl + r->blas + r->cudnn + r->graphs;
         r->total = r->arena + r->outside;
     }

@@ -15,10 +15,10 @@
 typedef struct {
     int fp8;             /* DiT Linears in FP8 e4m3 with per-tensor scales (render/bench --fp8) */
     int sink_contiguous; /* bench --sink contiguous; the render keeps one shared sink per rank */
-    int gpus;            /* GPUs of the node; DiT rank r runs on GPU r % gpus (parallel/mpi.c) */
+    int gpus;            /* GPUs of the node; the ranks are placed as parallel/placement.c places them */
     uint64_t gpu_mem;    /* budget per GPU, the whole device (what nvidia-smi shows); 0 = no cap */
     int aux_on_gpu;      /* 1: the aux rank decodes (and encodes) with the VAE on a GPU; 0: on the host */
-    int aux_gpu;         /* the aux rank's GPU; -1: lavr_plan_aux_gpu's rule */
+    int aux_gpu;         /* the aux rank's GPU (--aux-gpu); -1: placement's rule (a free GPU, else the finisher's) */
     int t5_on_gpu;       /* umT5 on the aux GPU during setup, freed after it (default: on the host) */
     int w2v_on_gpu;      /* wav2vec2 on the aux GPU during setup, freed after it (default: yes with aux_on_gpu) */
     int bench;           /* the ranks as `lavr bench` runs them: no aux, two latent buffers per rank, NCCL between
@@ -26,12 +26,8 @@ typedef struct {
     int alone;           /* bench --only-rank: the rank runs alone on its GPU, no NCCL communicator */
 } lavr_plan_options;
 
-/* Defaults: bf16, shared sink, 1 GPU, no cap, the aux on the GPU the rule picks with wav2vec2, umT5 on the host. */
+/* Defaults: bf16, shared sink, 1 GPU, no cap, the aux on the GPU placement picks with wav2vec2, umT5 on the host. */
 lavr_plan_options lavr_plan_options_default(void);
-
-/* The aux rank's GPU for a layout on `gpus` GPUs: a GPU no DiT rank uses when there is one (the first), else the
- * last DiT rank's GPU (the last stage's). */
-int lavr_plan_aux_gpu(const lavr_layout *layout, int gpus);
 
 /* Predicted bytes and time of one rank. DiT ranks: the arena (weights .. work, its peak over the upload, the text
  * embedding and the render) and what lives outside it. The aux rank: VAE weights, then the larger of the setup

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/sha256.h"
 #include "io/h5model.h"
+#include "parallel/device.h"
 #include "ranks/aux_internal.h"
 #include "ranks/dit_stage.h"
 #include "ranks/setup.h"
@@ -402,6 +403,11 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
     a.roles = roles;
     lavr_msg_init(&a.clean);
     a.start_s = seconds_now();
+    if (o->backend == LAVR_BACKEND_CUDA) {
+        char device[16];
+        lavr_device_name(o->device, device, sizeof device);
+        LOG_INFO("aux rank placed on %s; VAE, umT5 and wav2vec2 still compute on the host", device);
+    }
     lavr_h5file *model = NULL;
     lavr_status st = lavr_arena_create("aux", 0, &a.arena);
     if (!st) st = lavr_h5_open(o->model_path, &model);

@@ -15,6 +15,7 @@
 #include "models/streaming.h"
 #include "parallel/comm.h"
 #include "parallel/mpi.h"
+#include "ranks/dit_engine.h"
 
 typedef enum {
     LAVR_RESUME_AUTO, /* continue from the newest valid checkpoint of this render if there is one */
@@ -38,6 +39,8 @@ typedef struct {
     int fp8;                       /* the DiT's Linears in FP8 (render --fp8): part of the render's identity */
     int progress_live;             /* 1: a live status line (stderr is a terminal) */
     int64_t fail_block;            /* testing aid (LAVR_FAIL_AT): fail when this block arrives; -1 never */
+    lavr_backend backend;          /* where the aux networks compute (--backend / --aux-backend) */
+    int device;                    /* CUDA backend: the node-local GPU placement gave (parallel/placement.h) */
     /* optional: called with every clean latent [C, F, h, w] in block order (tests) */
     lavr_status (*on_latent)(void *user, int64_t block, const float *latent, int64_t n);
     void *user;

@@ -142,11 +142,11 @@ static void test_sharded(void) {
     lavr_model_config cfg = s2v();
     lavr_plan_options o = lavr_plan_options_default();
     o.gpus = 4;
-    /* steps=1, tp=4: 4 DiT ranks, the aux shares the last DiT rank's GPU */
+    /* steps=1, tp=4: 4 DiT ranks, the aux beside the rank that finishes blocks (tp 0 of the last stage) */
     lavr_layout l = L(1, 4, 1, 1);
     lavr_plan_rank r[5];
     CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, r));
-    CHECK(r[4].gpu == 3 && lavr_plan_aux_gpu(&l, 4) == 3);
+    CHECK(r[4].gpu == 0);
     for (int i = 0; i < 4; i++) {
         CHECK(r[i].gpu == i && r[i].arena == r[0].arena);
         CHECK(r[i].kv_window == 4 * (2 * 40ull * 12672 * 1280 * 2 + al(2640 * 3 * 8)));
@@ -158,7 +158,7 @@ static void test_sharded(void) {
     const uint64_t adain = 12ull * 2 * 5120 * 5120 * 2;
     CHECK(4 * r[0].weights > hand_weights(0) + 3 * adain);
     int at = -1;
-    CHECK(lavr_plan_peak_gpu(r, 5, 4, &at) == r[3].total + r[4].total && at == 3);
+    CHECK(lavr_plan_peak_gpu(r, 5, 4, &at) == r[0].total + r[4].total && at == 0);
     /* pp=2: 20 layers each, the patch embedding on pp 0, the head on pp 1; 5 and 7 injectors */
     lavr_layout p = L(1, 1, 2, 1);
     lavr_plan_rank q[3];
@@ -168,10 +168,19 @@ static void test_sharded(void) {
     CHECK(q[0].weights + q[1].weights > hand_weights(0) && q[0].weights + q[1].weights < hand_weights(0) + (300ull << 20));
     /* the stage's block runs every step through both pp ranks */
     CHECK_NEAR(q[0].block_ms, 4 * (q[0].step_ms + q[1].step_ms), 1e-9);
-    CHECK(q[2].gpu == 1); /* no free GPU: the aux joins the last DiT rank */
-    /* a free GPU takes the aux: steps=1,pp=3 on 4 GPUs */
+    CHECK(q[2].gpu == 1); /* no free GPU: the aux joins the finisher, the last pp index */
+    /* a free GPU takes the aux: steps=1,pp=3 on 4 GPUs; --aux-gpu puts it elsewhere */
     lavr_layout f = L(1, 1, 3, 1);
-    CHECK(lavr_plan_aux_gpu(&f, 4) == 3);
+    lavr_plan_rank fr[4];
+    o.gpus = 4;
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &f, &o, fr));
+    CHECK(fr[3].gpu == 3);
+    o.aux_gpu = 1;
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &f, &o, fr));
+    CHECK(fr[3].gpu == 1 && lavr_plan_gpu_bytes(fr, 4, 1) == fr[1].total + fr[3].total);
+    o.aux_gpu = 4;
+    CHECK_FAILS(lavr_plan_layout(&cfg, 704, 384, &f, &o, fr), LAVR_E_ARG);
+    o.aux_gpu = -1;
     /* steps=4 stages run concurrently: one step each */
     lavr_layout s4 = L(4, 1, 1, 1);
     lavr_plan_rank s[5];

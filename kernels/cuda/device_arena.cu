@@ -157,6 +157,7 @@ lavr_status lavr_device_arena_free(lavr_device_arena *ar, void *ptr) {
 size_t lavr_device_arena_cap(const lavr_device_arena *arena) { return arena->cap; }
 size_t lavr_device_arena_used(const lavr_device_arena *arena) { return arena->used; }
 size_t lavr_device_arena_peak(const lavr_device_arena *arena) { return arena->peak; }
+void lavr_device_arena_reset_peak(lavr_device_arena *arena) { arena->peak = arena->used; }
 
 void lavr_device_arena_describe(const lavr_device_arena *arena, char *buf, size_t len) {
     char peak[32], cap[32];

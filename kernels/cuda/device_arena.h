@@ -33,6 +33,7 @@ lavr_status lavr_device_arena_free(lavr_device_arena *arena, void *ptr);
 size_t lavr_device_arena_cap(const lavr_device_arena *arena);
 size_t lavr_device_arena_used(const lavr_device_arena *arena);  /* bytes in live blocks (aligned sizes) */
 size_t lavr_device_arena_peak(const lavr_device_arena *arena);  /* high-water mark of used */
+void lavr_device_arena_reset_peak(lavr_device_arena *arena);   /* high-water mark := what is in use now */
 /* "cuda:0: peak 21.30 GiB of 22.00 GiB cap" for the end-of-run report. */
 void lavr_device_arena_describe(const lavr_device_arena *arena, char *buf, size_t len);
 

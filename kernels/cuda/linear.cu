@@ -1,9 +1,7 @@
 /* GEMMs through cuBLASLt: the general lavr_cuda_gemm (bf16 or FP8 e4m3 operands with per-tensor scales, fp32
  * or bf16 output, bias or bias+GELU in the epilogue, strided rows) and its two older forms lavr_cuda_linear
- * (bf16 -> fp32) and lavr_cuda_linear_f32 (the convolutions). Plans (descriptors + an algorithm) are cached per
- * shape, types, epilogue, row strides and operand alignment. The algorithm is the fastest, timed on the first
- * call's own operands, of the heuristic's candidates whose output is bit-identical to its first choice (so tuning
- * never changes a result); the hash kernel that compares outputs is the one thing here cuBLASLt does not do. */
+ * (bf16 -> fp32) and lavr_cuda_linear_f32 (the convolutions). Plans (descriptors + the heuristic's algorithm)
+ * are cached per shape, types, epilogue, row strides and operand alignment. */
 #include <cublasLt.h>
 #include <stdlib.h>
 
@@ -12,7 +10,7 @@
 
 namespace {
 
-enum { PLAN_CACHE = 64, TUNE_CANDIDATES = 8, TUNE_REPS = 3 };
+enum { PLAN_CACHE = 256 }; /* the VAE alone has a few dozen GEMM shapes per chunk size */
 
 struct plan_key {
     int64_t m, n, k, ldx, ldy;
@@ -52,26 +50,6 @@ cudaDataType_t cuda_type(int t) {
 
 int64_t type_bytes(int t) { return t == LAVR_GEMM_F32 ? 4 : (t == LAVR_GEMM_BF16 ? 2 : 1); }
 
-/* an order-sensitive 64-bit hash of the output's bytes, as 16-bit words: sum of (word + 1) * odd(index) */
-__device__ uint64_t mix64(uint64_t z) {
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return (z ^ (z >> 31)) | 1ull;
-}
-
-__global__ void hash_rows(const uint16_t *y, int64_t rows, int64_t words, int64_t ld_words,
-                          unsigned long long *out) {
-    uint64_t h = 0;
-    const int64_t n = rows * words;
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        const int64_t r = i / words, c = i - r * words;
-        h += ((uint64_t)y[r * ld_words + c] + 1ull) * mix64((uint64_t)i);
-    }
-    for (int o = 16; o > 0; o >>= 1) h += __shfl_down_sync(0xffffffffu, h, o);
-    if ((threadIdx.x & 31) == 0) atomicAdd(out, (unsigned long long)h);
-}
-
 } // namespace
 
 struct lavr_cuda_blas {
@@ -80,13 +58,7 @@ struct lavr_cuda_blas {
     size_t workspace_bytes;
     plan plans[PLAN_CACHE];
     int next_victim; /* round-robin replacement once the cache is full */
-    int tune;        /* time the heuristic's bit-identical candidates on a plan's first call (default on) */
-    unsigned long long *hash; /* device scratch of the tuning's output hash */
 };
-
-void lavr_cuda_blas_set_tuning(lavr_cuda_blas *blas, int on) {
-    if (blas) blas->tune = on;
-}
 
 lavr_status lavr_cuda_blas_create(size_t workspace_bytes, lavr_cuda_blas **out) {
     CHECK_ARG(out, "cuda blas: no output pointer");
@@ -94,14 +66,12 @@ lavr_status lavr_cuda_blas_create(size_t workspace_bytes, lavr_cuda_blas **out) 
     lavr_cuda_blas *b = (lavr_cuda_blas *)calloc(1, sizeof *b);
     if (!b) return LAVR_FAIL(LAVR_E_NOMEM, "cuda blas: %zu bytes", sizeof *b);
     b->workspace_bytes = workspace_bytes ? workspace_bytes : (size_t)32 << 20;
-    b->tune = 1;
-    cudaError_t ce = cudaMalloc(&b->workspace, b->workspace_bytes + 256);
+    cudaError_t ce = cudaMalloc(&b->workspace, b->workspace_bytes);
     if (ce != cudaSuccess) {
         const size_t bytes = b->workspace_bytes;
         free(b);
         return LAVR_FAIL(LAVR_E_CUDA, "cuda blas: workspace of %zu bytes: %s", bytes, cudaGetErrorString(ce));
     }
-    b->hash = (unsigned long long *)((char *)b->workspace + b->workspace_bytes);
     cublasStatus_t cs = cublasLtCreate(&b->handle);
     if (cs != CUBLAS_STATUS_SUCCESS) {
         cudaFree(b->workspace);
@@ -125,11 +95,7 @@ size_t lavr_cuda_blas_workspace_bytes(const lavr_cuda_blas *blas) { return blas 
 /* Row-major y[M,N] = x[M,K]·W[N,K]^T is, in cuBLASLt's column-major terms, D[N,M] = op(A)·B with
  * A = W seen as a KxN column-major matrix (ld K) transposed, B = x as KxM (ld ldx), D ld ldy; the
  * epilogue's bias runs along D's rows, i.e. along N. This "TN" form is also the one FP8 requires. */
-static lavr_status tune(lavr_cuda_blas *blas, const plan_key *k, const lavr_cuda_gemm_args *g, plan *p,
-                        const cublasLtMatmulHeuristicResult_t *cand, int n, cudaStream_t stream);
-
-static lavr_status plan_build(lavr_cuda_blas *blas, const plan_key *k, const lavr_cuda_gemm_args *g, plan *p,
-                              cudaStream_t stream) {
+static lavr_status plan_build(lavr_cuda_blas *blas, const plan_key *k, const lavr_cuda_gemm_args *g, plan *p) {
     const cublasOperation_t transa = CUBLAS_OP_T, transb = CUBLAS_OP_N;
     cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
     if (k->epilogue == LAVR_GEMM_EPI_GELU) epi = k->has_bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
@@ -171,86 +137,22 @@ static lavr_status plan_build(lavr_cuda_blas *blas, const plan_key *k, const lav
         CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
     for (int i = 0; i < 4 && cs == CUBLAS_STATUS_SUCCESS; i++)
         cs = cublasLtMatmulPreferenceSetAttribute(pref, align_attrs[i], &al, sizeof al);
-    cublasLtMatmulHeuristicResult_t result[TUNE_CANDIDATES];
+    cublasLtMatmulHeuristicResult_t result;
     int found = 0;
     if (cs == CUBLAS_STATUS_SUCCESS)
-        cs = cublasLtMatmulAlgoGetHeuristic(blas->handle, p->op, p->a, p->b, p->d, p->d, pref,
-                                            blas->tune ? TUNE_CANDIDATES : 1, result, &found);
+        cs = cublasLtMatmulAlgoGetHeuristic(blas->handle, p->op, p->a, p->b, p->d, p->d, pref, 1, &result, &found);
     cublasLtMatmulPreferenceDestroy(pref);
     CUBLAS_TRY(cs);
     if (found < 1)
         return LAVR_FAIL(LAVR_E_CUDA, "cuda gemm: cuBLASLt has no algorithm for M=%lld K=%lld N=%lld (types %d/%d/%d, "
                          "epilogue %d)", (long long)k->m, (long long)k->k, (long long)k->n, k->x_type, k->w_type,
                          k->y_type, k->epilogue);
-    p->algo = result[0].algo;
+    p->algo = result.algo;
     p->key = *k;
-    /* never inside a graph capture (the timing synchronises); the first, eager, forward builds every plan */
-    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
-    CUDA_TRY(cudaStreamIsCapturing(stream, &cap));
-    if (found > 1 && cap == cudaStreamCaptureStatusNone) TRY(tune(blas, k, g, p, result, found, stream));
     return LAVR_OK;
 }
 
-static lavr_status run_algo(lavr_cuda_blas *blas, const lavr_cuda_gemm_args *g, const plan *p,
-                            const cublasLtMatmulAlgo_t *algo, cudaStream_t stream) {
-    const float alpha = 1.0f, beta = 0.0f;
-    CUBLAS_TRY(cublasLtMatmul(blas->handle, p->op, &alpha, g->w, p->a, g->x, p->b, &beta, g->y, p->d, g->y, p->d, algo,
-                              blas->workspace, blas->workspace_bytes, stream));
-    return LAVR_OK;
-}
-
-static lavr_status output_hash(lavr_cuda_blas *blas, const plan_key *k, const lavr_cuda_gemm_args *g,
-                               cudaStream_t stream, unsigned long long *h) {
-    const int64_t words = k->n * type_bytes(k->y_type) / 2, ld = k->ldy * type_bytes(k->y_type) / 2;
-    CUDA_TRY(cudaMemsetAsync(blas->hash, 0, sizeof *blas->hash, stream));
-    const int64_t total = k->m * words;
-    const int blocks = (int)(total / 256 + 1 < 1024 ? total / 256 + 1 : 1024);
-    hash_rows<<<blocks, 256, 0, stream>>>((const uint16_t *)g->y, k->m, words, ld, blas->hash);
-    CUDA_TRY_LAUNCH("gemm tuning hash");
-    CUDA_TRY(cudaMemcpyAsync(h, blas->hash, sizeof *h, cudaMemcpyDeviceToHost, stream));
-    CUDA_TRY(cudaStreamSynchronize(stream));
-    return LAVR_OK;
-}
-
-/* The fastest candidate whose output hashes like the first candidate's; candidates that fail to run are skipped. */
-static lavr_status tune(lavr_cuda_blas *blas, const plan_key *k, const lavr_cuda_gemm_args *g, plan *p,
-                        const cublasLtMatmulHeuristicResult_t *cand, int n, cudaStream_t stream) {
-    if (g->bias) CUBLAS_TRY(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g->bias, sizeof g->bias));
-    unsigned long long ref = 0, h = 0;
-    TRY(run_algo(blas, g, p, &cand[0].algo, stream));
-    TRY(output_hash(blas, k, g, stream, &ref));
-    cudaEvent_t ev[2] = {NULL, NULL};
-    lavr_status st = LAVR_OK;
-    float best = 0;
-    for (int e = 0; e < 2 && !st; e++)
-        if (cudaEventCreate(&ev[e]) != cudaSuccess) st = LAVR_FAIL(LAVR_E_CUDA, "gemm tuning: no event");
-    for (int i = 0; i < n && !st; i++) {
-        if (i > 0) {
-            const float one = 1.0f, zero = 0.0f;
-            if (cand[i].workspaceSize > blas->workspace_bytes ||
-                cublasLtMatmul(blas->handle, p->op, &one, g->w, p->a, g->x, p->b, &zero, g->y, p->d, g->y, p->d,
-                               &cand[i].algo, blas->workspace, blas->workspace_bytes, stream) != CUBLAS_STATUS_SUCCESS) {
-                (void)cudaGetLastError();
-                continue;
-            }
-            st = output_hash(blas, k, g, stream, &h);
-            if (st || h != ref) continue;
-        }
-        float ms = 0;
-        if (cudaEventRecord(ev[0], stream) != cudaSuccess) st = LAVR_FAIL(LAVR_E_CUDA, "gemm tuning: event record");
-        for (int r = 0; r < TUNE_REPS && !st; r++) st = run_algo(blas, g, p, &cand[i].algo, stream);
-        if (!st && (cudaEventRecord(ev[1], stream) != cudaSuccess || cudaEventSynchronize(ev[1]) != cudaSuccess ||
-                    cudaEventElapsedTime(&ms, ev[0], ev[1]) != cudaSuccess))
-            st = LAVR_FAIL(LAVR_E_CUDA, "gemm tuning: timing");
-        if (!st && (i == 0 || ms < best)) best = ms, p->algo = cand[i].algo;
-    }
-    for (int e = 0; e < 2; e++)
-        if (ev[e]) cudaEventDestroy(ev[e]);
-    return st;
-}
-
-static lavr_status plan_get(lavr_cuda_blas *blas, const plan_key *k, const lavr_cuda_gemm_args *g, plan **out,
-                            cudaStream_t stream) {
+static lavr_status plan_get(lavr_cuda_blas *blas, const plan_key *k, const lavr_cuda_gemm_args *g, plan **out) {
     for (int i = 0; i < PLAN_CACHE; i++) {
         plan *p = &blas->plans[i];
         if (p->used && key_eq(p->key, *k)) {
@@ -266,7 +168,7 @@ static lavr_status plan_get(lavr_cuda_blas *blas, const plan_key *k, const lavr_
         blas->next_victim = (blas->next_victim + 1) % PLAN_CACHE;
         plan_release(p);
     }
-    lavr_status st = plan_build(blas, k, g, p, stream);
+    lavr_status st = plan_build(blas, k, g, p);
     if (st) {
         plan_release(p);
         return st;
@@ -298,7 +200,7 @@ lavr_status lavr_cuda_gemm(lavr_cuda_blas *blas, const lavr_cuda_gemm_args *g, v
     plan_key k = {g->M, g->N, g->K, ldx, ldy, g->x_type, g->w_type, g->y_type, g->epilogue, g->bias != NULL,
                   (int)(bits & (~bits + 1))};
     plan *p;
-    TRY(plan_get(blas, &k, g, &p, as_stream(stream)));
+    TRY(plan_get(blas, &k, g, &p));
     if (g->bias)
         CUBLAS_TRY(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g->bias, sizeof g->bias));
     if (fp8) {

@@ -72,9 +72,6 @@ typedef struct {
     lavr_gemm_type y_type;
 } lavr_cuda_gemm_args;
 lavr_status lavr_cuda_gemm(lavr_cuda_blas *blas, const lavr_cuda_gemm_args *args, void *stream);
-/* On (the default): a plan's first call times the heuristic's candidates whose output is bit-identical to its
- * first choice and keeps the fastest; off: the first choice. Either way the results are the same bytes. */
-void lavr_cuda_blas_set_tuning(lavr_cuda_blas *blas, int on);
 /* Bytes of the blas workspace (device memory outside any arena; the planner counts it). */
 size_t lavr_cuda_blas_workspace_bytes(const lavr_cuda_blas *blas);
 

@@ -1,9 +1,11 @@
 /* MPI test of parallel/mpi.c: for every layout that fits the world, the role communicators have the
- * layout's sizes, sums over them name the expected ranks and pipeline neighbours exchange messages.
+ * layout's sizes, sums over them name the expected ranks and pipeline neighbours exchange messages;
+ * the devices of 0, 1, 4 and 5 (faked) GPUs on this one node follow the placement rule.
  * mpi-ranks: 2 3 5 */
 #include <string.h>
 
-#include "parallel/device.h"
+#include <stdlib.h>
+
 #include "parallel/mpi.h"
 #include "tests/check.h"
 
@@ -22,6 +24,44 @@ static long sum_over(MPI_Comm comm, long value) {
     long total = -1;
     CHECK(MPI_Allreduce(&value, &total, 1, MPI_LONG, MPI_SUM, comm) == MPI_SUCCESS);
     return total;
+}
+
+/* The rule restated for one node (every rank of the test is on it): DiT rank r on GPU r % devices, the
+ * aux on the first GPU after the DiT ranks', else the finisher's (last stage, last pp, tp 0). */
+static int expected_device(const lavr_layout *l, int world_rank, int devices, int aux_gpu) {
+    const int dit = l->steps * l->tp * l->pp, finisher = dit - l->tp;
+    if (!LAVR_HAVE_CUDA || devices == 0 || world_rank > dit) return -1;
+    if (world_rank < dit) return world_rank % devices;
+    if (aux_gpu >= 0) return aux_gpu;
+    return devices > dit ? dit : finisher % devices;
+}
+
+static void check_devices(const lavr_layout *l, int world_rank) {
+    static const int counts[] = {0, 1, 4, 5};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        char text[16];
+        snprintf(text, sizeof text, "%d", counts[i]);
+        setenv("LAVR_FAKE_DEVICES", text, 1);
+        lavr_roles *r = NULL;
+        CHECK_OK(lavr_mpi_roles_create(l, HEADS, FFN, LAYERS, &r));
+        if (!r) continue;
+        CHECK_MSG(r->device == expected_device(l, world_rank, counts[i], -1), "rank %d, %d GPUs: device %d, expected %d",
+                  world_rank, counts[i], r->device, expected_device(l, world_rank, counts[i], -1));
+        if (counts[i] > 0) {
+            /* --aux-gpu, then a CPU aux beside CUDA DiT ranks */
+            CHECK_OK(lavr_mpi_roles_place(r, &(lavr_placement){.backend = "auto", .aux_gpu = counts[i] - 1}));
+            CHECK(r->device == expected_device(l, world_rank, counts[i], counts[i] - 1));
+            CHECK_OK(lavr_mpi_roles_place(r, &(lavr_placement){.backend = "auto", .aux_backend = "cpu", .aux_gpu = -1}));
+            CHECK(r->role.is_dit ? r->device == expected_device(l, world_rank, counts[i], -1) : r->device == -1);
+            /* an --aux-gpu beyond the node fails on the aux rank and so on every rank, with its message */
+            lavr_error_clear();
+            CHECK_FAILS(lavr_mpi_roles_place(r, &(lavr_placement){.backend = "auto", .aux_gpu = counts[i]}), LAVR_E_ARG);
+            CHECK_MSG(strstr(lavr_error_message(), "the aux rank's node has") != NULL, "message: %s",
+                      lavr_error_message());
+        }
+        lavr_mpi_roles_destroy(r);
+    }
+    unsetenv("LAVR_FAKE_DEVICES");
 }
 
 static void check_layout(const lavr_layout *l, int world_rank, int world_size) {
@@ -79,9 +119,8 @@ static void check_layout(const lavr_layout *l, int world_rank, int world_size) {
 
     CHECK(r->local_rank >= 0 && r->local_rank < r->local_size);
     CHECK(sum_over(r->node, 1) == r->local_size);
-    int devices = lavr_device_count();
-    CHECK(r->device == (devices > 0 ? r->local_rank % devices : -1));
     lavr_mpi_roles_destroy(r);
+    check_devices(l, world_rank);
 }
 
 int main(int argc, char **argv) {

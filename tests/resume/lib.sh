@@ -4,11 +4,15 @@
 #
 # Environment (ctest sets it, see tests/cli/resume.cmake): LAVR_BIN (the lavr binary), LAVR_TEST_TMP
 # (scratch; the reference lives in $LAVR_TEST_TMP/resume-ref), LAVR_MPIEXEC (default mpirun),
-# LAVR_RESUME_SEED (replay the random moments of an earlier run), LAVR_KEEP=1 (keep the work dir).
+# LAVR_RESUME_SEED (replay the random moments of an earlier run), LAVR_KEEP=1 (keep the work dir),
+# LAVR_REF_DIR and LAVR_REF_LAYOUT (where setup.sh puts the reference and its layout; the multi-node
+# tests use their own).
 
 : "${LAVR_BIN:?set LAVR_BIN to the lavr binary}"
 tmp_root=${LAVR_TEST_TMP:-/tmp}
-ref_dir=$tmp_root/resume-ref
+ref_dir=${LAVR_REF_DIR:-$tmp_root/resume-ref}
+# shellcheck disable=SC2034  # used by setup.sh and the multi-node tests
+ref_layout=${LAVR_REF_LAYOUT:-steps=2,tp=1,pp=1,aux=1}
 mpiexec=${LAVR_MPIEXEC:-mpirun}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
@@ -40,15 +44,14 @@ resume_init() { # resume_init NAME: work dir, cleanup trap, seed of the random m
   echo "seed $seed (replay with LAVR_RESUME_SEED=$seed); reference render: $ref_seconds s"
 }
 
-descendants() { # every process below pid $1
-  local child
-  for child in $(pgrep -P "$1" 2>/dev/null); do
-    echo "$child"
-    descendants "$child"
-  done
+descendants() { # every process below pid $1 (one ps: a tree of 9 ranks under load is slow to walk)
+  ps -e -o pid= -o ppid= | awk -v root="$1" '
+    { kids[$2] = kids[$2] " " $1 }
+    END { n = split(kids[root], q, " ")
+          for (i = 1; i <= n; i++) { print q[i]; m = split(kids[q[i]], c, " "); for (j = 1; j <= m; j++) q[++n] = c[j] } }'
 }
 
-cleanup() {
+cleanup() { # kills what the test started (and what cleanup_more, if a test defines it, finds)
   local pid
   for pid in "${started_pids[@]}"; do
     if kill -0 "$pid" 2>/dev/null; then
@@ -56,6 +59,7 @@ cleanup() {
       kill -9 $(descendants "$pid") "$pid" 2>/dev/null || true
     fi
   done
+  if declare -F cleanup_more >/dev/null; then cleanup_more; fi
   if [ "${LAVR_KEEP:-0}" = 1 ]; then echo "(files kept in $work)"; elif [ -n "$work" ]; then rm -rf "$work"; fi
 }
 
@@ -124,21 +128,21 @@ sleep_alive() { # sleep_alive SECONDS: sleeps, or less when the job ends first; 
   return 1
 }
 
-rank_pid() { # rank_pid R: pid of MPI rank R of the current job ("" when gone)
-  local pid
+job_ranks() { # "RANK PID" of each MPI rank of the current job running now
+  local pid r
   for pid in $(descendants "$job_pid"); do
-    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
-      echo "$pid"
-      return 0
-    fi
+    r=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
+    if [ -n "$r" ]; then echo "$r $pid"; fi
   done
 }
 
+rank_pid() { # rank_pid R: pid of MPI rank R of the current job ("" when gone)
+  job_ranks | awk -v r="$1" '$1 == r { print $2; exit }'
+}
+
 wait_ranks() { # wait_ranks NP: until mpirun has started all NP ranks; 1 if the job ended first
-  local r
   while job_alive; do
-    for ((r = 0; r < $1; r++)); do [ -n "$(rank_pid "$r")" ] || break; done
-    [ "$r" -eq "$1" ] && return 0
+    [ "$(job_ranks | wc -l)" -ge "$1" ] && return 0
     sleep 0.02
   done
   return 1
@@ -221,7 +225,7 @@ run_killed() {
   esac
   delay=$(times_ref "$drawn")
   if sleep_alive "$delay" && wait_ranks "$np"; then
-    for ((r = 0; r < np; r++)); do ranks="$ranks $(rank_pid "$r")"; done
+    ranks=$(job_ranks | awk '{ printf " %s", $2 }')
     killed_at_ckpt=$(newest_ckpt "$stage")
     if [ "$who" = all ]; then
       # shellcheck disable=SC2086

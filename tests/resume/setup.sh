@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fixture of the resume tests: sample inputs, the tiny model (if the init test did not write it) and the
-# uninterrupted reference render (steps=2, no checkpoints) they compare against, with its wall time.
+# uninterrupted reference render (steps=2, or $LAVR_REF_LAYOUT; no checkpoints) they compare against,
+# with its wall time.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
@@ -13,8 +14,11 @@ mkdir -p "$ref_dir"
   --text "Hello there. This is a short test of the resume path. It is spoken slowly, so that the speech lasts for a few clips of video."
 [ -s "$ref_model" ] || "$LAVR_BIN" init --config tiny --seed 7 -o "$ref_model" >/dev/null
 
-# 3 ranks: 2 DiT stages of 2 steps each + the aux rank; checkpoints off (the default is every 600 s)
-cmd=("$mpiexec" --oversubscribe -np 3 "$LAVR_BIN" render "${base_args[@]}" --layout steps=2,tp=1,pp=1,aux=1
+# steps=2: 3 ranks, 2 DiT stages of 2 steps each + the aux rank; checkpoints off (the default is every 600 s)
+[[ $ref_layout =~ ^steps=([0-9]+),tp=([0-9]+),pp=([0-9]+),aux=([0-9]+)$ ]] ||
+  { echo "FAIL: LAVR_REF_LAYOUT '$ref_layout': use the full form steps=S,tp=T,pp=P,aux=A"; exit 1; }
+ref_np=$(( BASH_REMATCH[1] * BASH_REMATCH[2] * BASH_REMATCH[3] + BASH_REMATCH[4] ))
+cmd=("$mpiexec" --oversubscribe -np "$ref_np" "$LAVR_BIN" render "${base_args[@]}" --layout "$ref_layout"
      --out "$ref_dir/ref.mp4")
 echo "${cmd[*]}"
 t0=$(date +%s.%N)

@@ -1,0 +1,80 @@
+/* An execution context: the device a network's tensors live on and what its ops need there (CPU: a host arena;
+ * CUDA: the device, one stream, a device arena, cuBLASLt, cuDNN and the convolution plans). A network is written
+ * once against a context and the ops of kernels/video_ops.h, which run where their tensors live. Not thread-safe. */
+#ifndef LAVR_KERNELS_CTX_H
+#define LAVR_KERNELS_CTX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/status.h"
+#include "core/tensor.h"
+
+/* Device arena cap of a CUDA context when none is given: the VAE at 704*384 peaks near 3.5 GiB. */
+#define LAVR_CTX_DEFAULT_CUDA_CAP ((uint64_t)6 << 30)
+
+typedef struct lavr_ctx lavr_ctx;
+
+typedef enum {
+    LAVR_CONV_AUTO = 0, /* cuDNN when the build has it and the library loads (>= 9.0), else lavr's own kernel */
+    LAVR_CONV_CUDNN,    /* cuDNN or an error */
+    LAVR_CONV_OWN,      /* lavr's im2col + cuBLASLt kernel */
+} lavr_conv_path;
+
+typedef struct {
+    int device;          /* CUDA device ordinal */
+    uint64_t mem_cap;    /* device arena cap in bytes; 0: LAVR_CTX_DEFAULT_CUDA_CAP */
+    lavr_conv_path conv; /* how 3x3 / 3x3x3 / time convolutions run */
+    const char *name;    /* for messages, e.g. "aux vae" (NULL: "cuda:N") */
+} lavr_ctx_cuda_options;
+
+/* A CPU context over a host arena (borrowed; tensors come from it). */
+lavr_status lavr_ctx_create_cpu(lavr_arena *arena, lavr_ctx **out);
+/* A CUDA context on o->device: makes the device current, creates a stream, reserves the arena, and logs which
+ * convolution path runs (cuDNN's run-time version from cudnnGetVersion(), or why the own kernel does). A build
+ * without CUDA returns LAVR_E_UNSUPPORTED. */
+lavr_status lavr_ctx_create_cuda(const lavr_ctx_cuda_options *o, lavr_ctx **out);
+void lavr_ctx_destroy(lavr_ctx *c);
+
+lavr_device_type lavr_ctx_device(const lavr_ctx *c);
+/* CPU: the arena tensors come from; CUDA: an arena for host staging (loading weights, checkpoints). */
+lavr_arena *lavr_ctx_host_arena(const lavr_ctx *c);
+/* "cpu" or "cuda:0 (convolutions: cuDNN 9.19.0)" */
+const char *lavr_ctx_describe(const lavr_ctx *c);
+/* Waits for the context's queued work; a failed kernel shows up here. */
+lavr_status lavr_ctx_sync(lavr_ctx *c);
+/* Peak device bytes: the arena's high-water mark plus library workspaces (cuBLASLt, cuDNN); 0 on the CPU. */
+uint64_t lavr_ctx_peak_bytes(const lavr_ctx *c);
+void lavr_ctx_reset_peak(lavr_ctx *c);
+
+/* ---- tensors ---------------------------------------------------------------------------------- */
+/* A video activation of logical shape [ch, t, h, w]. CPU: F32, channel-major and contiguous. CUDA: BF16
+ * channels-last, memory [t][h][w][P] with P = ch rounded up to a multiple of 8 (strides {1, h*w*P, w*P, P});
+ * the P - ch pad channels are zero in every tensor an op writes, so convolutions can run over P channels.
+ * Frame ranges (lavr_tensor_narrow along dim 1) are valid op operands on both devices. Uninitialised. */
+lavr_status lavr_ctx_alloc_video(lavr_ctx *c, int64_t ch, int64_t t, int64_t h, int64_t w, const char *what,
+                                 lavr_tensor *out);
+/* A per-channel fp32 vector [n] from host floats (CUDA: zero-padded to a multiple of 8 elements). */
+lavr_status lavr_ctx_upload_vector(lavr_ctx *c, const float *host, int64_t n, const char *what, lavr_tensor *out);
+/* Releases a tensor this context allocated (views and zeroed descriptors are ignored) and clears it. */
+void lavr_ctx_free(lavr_ctx *c, lavr_tensor *t);
+/* Copies a video tensor between the host and the context (or within either): shapes must match; a host side is
+ * F32 with each channel's t*h*w values contiguous (a contiguous tensor or a frame range of one). Values cross to
+ * bf16 with round-to-nearest-even. Returns after a device-to-host copy has landed. */
+lavr_status lavr_ctx_copy(lavr_ctx *c, const lavr_tensor *src, lavr_tensor *dst);
+
+/* ---- convolution weights -------------------------------------------------------------------------- */
+/* One convolution's weights prepared for the context. CPU: the stored tensors (weight [Cout, Cin, kt, kh, kw] or
+ * [Cout, Cin, kh, kw], bias [Cout]). CUDA: weight BF16 [Pout, kt, kh, kw, Pin] (channels-last, zero-padded to the
+ * video pitch of Cout and Cin) and bias F32 [Pout]. */
+typedef struct {
+    lavr_tensor weight, bias;
+    int64_t cout, cin, kt, kh, kw;
+} lavr_conv_weights;
+/* Takes the host tensors (weight and bias as loaded, from the context's host arena or any arena): the CPU keeps
+ * them, CUDA uploads them and frees the host copies. */
+lavr_status lavr_ctx_conv_weights(lavr_ctx *c, lavr_tensor *weight, lavr_tensor *bias, lavr_conv_weights *out);
+void lavr_ctx_conv_weights_free(lavr_ctx *c, lavr_conv_weights *w);
+
+#endif

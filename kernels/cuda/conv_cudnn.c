@@ -1,0 +1,255 @@
+/* lavr_cuda_convs (kernels/cuda/conv_cudnn.h): CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR graphs on
+ * NDHWC / NHWC bf16 tensors with fp32 compute, planned by kernels/cuda/cudnn_graph.c. Plain C over the backend API. */
+#include "kernels/cuda/conv_cudnn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+#if LAVR_HAVE_CUDNN
+
+#include "kernels/cuda/cuda_check.h"
+
+enum { UID_X = 1, UID_W, UID_Y };
+
+typedef struct {
+    lavr_cudnn_conv_shape key;
+    int supported;
+    lavr_cudnn_plan plan;
+} conv_entry;
+
+struct lavr_cuda_convs {
+    lavr_cudnn *dnn;
+    conv_entry *e;
+    int n, cap;
+    void *workspace;
+    size_t workspace_bytes;
+};
+
+lavr_status lavr_cuda_convs_create(lavr_cudnn *dnn, lavr_cuda_convs **out) {
+    *out = NULL;
+    const size_t v = lavr_cudnn_version();
+    if (v < LAVR_CUDNN_CONV_MIN_VERSION)
+        return LAVR_FAIL(LAVR_E_UNSUPPORTED, "cuDNN %zu.%zu.%zu is older than 9.0", v / 10000, (v / 100) % 100, v % 100);
+    lavr_cuda_convs *c = calloc(1, sizeof *c);
+    if (!c) return LAVR_FAIL(LAVR_E_NOMEM, "cuda convs: no host memory");
+    c->dnn = dnn;
+    *out = c;
+    return LAVR_OK;
+}
+
+void lavr_cuda_convs_destroy(lavr_cuda_convs *c) {
+    if (!c) return;
+    for (int i = 0; i < c->n; i++)
+        if (c->e[i].supported) lavr_cudnn_plan_destroy(&c->e[i].plan);
+    free(c->e);
+    if (c->workspace) cudaFree(c->workspace);
+    free(c);
+}
+
+size_t lavr_cuda_convs_workspace_bytes(const lavr_cuda_convs *c) { return c ? c->workspace_bytes : 0; }
+
+void lavr_cuda_convs_counts(const lavr_cuda_convs *c, int *planned, int *fallback) {
+    *planned = *fallback = 0;
+    for (int i = 0; c && i < c->n; i++) {
+        if (c->e[i].supported) ++*planned;
+        else ++*fallback;
+    }
+}
+
+/* channels-last strides of [n, c, d...] over memory [n][d...][c] */
+static lavr_status nd_tensor(int64_t uid, int64_t n, int64_t c, int spatial, const int64_t *dims,
+                             lavr_cudnn_desc *out) {
+    lavr_cudnn_tensor_spec t = {.uid = uid, .type = LAVR_CUDNN_BF16, .ndim = 2 + spatial, .alignment = 16};
+    t.dims[0] = n;
+    t.dims[1] = c;
+    for (int i = 0; i < spatial; i++) t.dims[2 + i] = dims[i];
+    int64_t s = c;
+    for (int i = spatial - 1; i >= 0; i--) {
+        t.strides[2 + i] = s;
+        s *= dims[i];
+    }
+    t.strides[1] = 1;
+    t.strides[0] = s;
+    return lavr_cudnn_tensor(&t, out);
+}
+
+#define SET(d, attr, type, n, ptr)                                                        \
+    do {                                                                                  \
+        if (cs == CUDNN_STATUS_SUCCESS) cs = cudnnBackendSetAttribute((d), (attr), (type), (n), (ptr)); \
+    } while (0)
+
+static lavr_status build(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *k, conv_entry *e) {
+    lavr_cudnn_desc x = NULL, w = NULL, y = NULL, conv = NULL, op = NULL;
+    lavr_status st = nd_tensor(UID_X, k->n, k->cin, k->spatial, k->in, &x);
+    if (!st) st = nd_tensor(UID_W, k->cout, k->cin, k->spatial, k->k, &w);
+    if (!st) st = nd_tensor(UID_Y, k->n, k->cout, k->spatial, k->out, &y);
+    if (!st) {
+        cudnnStatus_t cs = cudnnBackendCreateDescriptor(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, &conv);
+        const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
+        const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
+        const int64_t spatial = k->spatial, dil[3] = {1, 1, 1};
+        SET(conv, CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &compute);
+        SET(conv, CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode);
+        SET(conv, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &spatial);
+        SET(conv, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, CUDNN_TYPE_INT64, spatial, k->pre);
+        SET(conv, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, CUDNN_TYPE_INT64, spatial, k->post);
+        SET(conv, CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, CUDNN_TYPE_INT64, spatial, k->stride);
+        SET(conv, CUDNN_ATTR_CONVOLUTION_DILATIONS, CUDNN_TYPE_INT64, spatial, dil);
+        if (cs == CUDNN_STATUS_SUCCESS) cs = cudnnBackendFinalize(conv);
+        if (cs == CUDNN_STATUS_SUCCESS)
+            cs = cudnnBackendCreateDescriptor(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR, &op);
+        const float alpha = 1.0f, beta = 0.0f;
+        SET(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x);
+        SET(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &w);
+        SET(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y);
+        SET(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &conv);
+        SET(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha);
+        SET(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
+        if (cs == CUDNN_STATUS_SUCCESS) cs = cudnnBackendFinalize(op);
+        if (cs != CUDNN_STATUS_SUCCESS) {
+            char why[512];
+            cudnnGetLastErrorString(why, sizeof why);
+            st = LAVR_FAIL(LAVR_E_UNSUPPORTED, "cuDNN convolution descriptor: %s%s%s", cudnnGetErrorString(cs),
+                           why[0] ? ": " : "", why);
+        }
+    }
+    if (!st) st = lavr_cudnn_plan_build(c->dnn, &op, 1, "convolution", &e->plan);
+    lavr_cudnn_desc_destroy(op);
+    lavr_cudnn_desc_destroy(conv);
+    lavr_cudnn_desc_destroy(x);
+    lavr_cudnn_desc_destroy(w);
+    lavr_cudnn_desc_destroy(y);
+    if (!st && (size_t)e->plan.workspace_bytes > c->workspace_bytes) {
+        /* grow the shared workspace; runs in flight may still use the old one */
+        void *ws = NULL;
+        cudaError_t ce = cudaDeviceSynchronize();
+        if (ce == cudaSuccess) ce = cudaMalloc(&ws, (size_t)e->plan.workspace_bytes);
+        if (ce != cudaSuccess) {
+            lavr_cudnn_plan_destroy(&e->plan);
+            return LAVR_FAIL(LAVR_E_CUDA, "cuda conv: cuDNN workspace of %lld bytes: %s",
+                             (long long)e->plan.workspace_bytes, cudaGetErrorString(ce));
+        }
+        if (c->workspace) cudaFree(c->workspace);
+        c->workspace = ws;
+        c->workspace_bytes = (size_t)e->plan.workspace_bytes;
+    }
+    return st;
+}
+
+/* The shape with unused dims zeroed, so that keys compare with memcmp. */
+static lavr_cudnn_conv_shape key_of(const lavr_cudnn_conv_shape *s) {
+    lavr_cudnn_conv_shape k;
+    memset(&k, 0, sizeof k);
+    k.n = s->n, k.cin = s->cin, k.cout = s->cout, k.spatial = s->spatial;
+    for (int i = 0; i < s->spatial && i < 3; i++) {
+        k.in[i] = s->in[i], k.k[i] = s->k[i], k.out[i] = s->out[i];
+        k.stride[i] = s->stride[i], k.pre[i] = s->pre[i], k.post[i] = s->post[i];
+    }
+    return k;
+}
+
+static conv_entry *find(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *k) {
+    for (int i = 0; i < c->n; i++)
+        if (!memcmp(&c->e[i].key, k, sizeof *k)) return &c->e[i];
+    return NULL;
+}
+
+static void describe(const lavr_cudnn_conv_shape *k, char *buf, size_t len) {
+    if (k->spatial == 3)
+        snprintf(buf, len, "%lld->%lld ch, %lldx%lldx%lld kernel over %lldx%lldx%lld", (long long)k->cin,
+                 (long long)k->cout, (long long)k->k[0], (long long)k->k[1], (long long)k->k[2], (long long)k->in[0],
+                 (long long)k->in[1], (long long)k->in[2]);
+    else
+        snprintf(buf, len, "%lld->%lld ch, %lldx%lld kernel over %lld x %lldx%lld", (long long)k->cin,
+                 (long long)k->cout, (long long)k->k[0], (long long)k->k[1], (long long)k->n, (long long)k->in[0],
+                 (long long)k->in[1]);
+}
+
+int lavr_cuda_convs_ready(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *s, lavr_status *st) {
+    *st = LAVR_OK;
+    if (!c) return 0;
+    const lavr_cudnn_conv_shape k = key_of(s);
+    conv_entry *e = find(c, &k);
+    if (e) return e->supported;
+    if (c->n == c->cap) {
+        const int cap = c->cap ? 2 * c->cap : 64;
+        conv_entry *grown = realloc(c->e, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            *st = LAVR_FAIL(LAVR_E_NOMEM, "cuda conv: no host memory for %d plans", cap);
+            return 0;
+        }
+        c->e = grown;
+        c->cap = cap;
+    }
+    e = &c->e[c->n];
+    memset(e, 0, sizeof *e);
+    memcpy(&e->key, &k, sizeof k);
+    lavr_status bs = build(c, &k, e);
+    if (bs == LAVR_E_UNSUPPORTED) {
+        char what[160];
+        describe(&k, what, sizeof what);
+        LOG_WARN("cuDNN has no engine for the convolution %s; lavr's own kernel runs it (%s)", what,
+                 lavr_error_message());
+        lavr_error_clear();
+        e->supported = 0;
+        c->n++;
+        return 0;
+    }
+    if (bs) {
+        *st = bs;
+        return 0;
+    }
+    e->supported = 1;
+    c->n++;
+    return 1;
+}
+
+lavr_status lavr_cuda_convs_run(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *s, const void *x, const void *w,
+                                void *y) {
+    lavr_status st;
+    if (!lavr_cuda_convs_ready(c, s, &st)) {
+        TRY(st);
+        return LAVR_FAIL(LAVR_E_UNSUPPORTED, "cuda conv: cuDNN has no engine for this shape");
+    }
+    const lavr_cudnn_conv_shape k = key_of(s);
+    const conv_entry *e = find(c, &k);
+    const int64_t uids[3] = {UID_X, UID_W, UID_Y};
+    void *ptrs[3] = {(void *)x, (void *)w, y};
+    return lavr_cudnn_execute(c->dnn, &e->plan, 3, uids, ptrs, c->workspace);
+}
+
+#else
+
+struct lavr_cuda_convs {
+    int unused;
+};
+
+lavr_status lavr_cuda_convs_create(lavr_cudnn *dnn, lavr_cuda_convs **out) {
+    (void)dnn;
+    *out = NULL;
+    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "this lavr was built without cuDNN");
+}
+void lavr_cuda_convs_destroy(lavr_cuda_convs *c) { (void)c; }
+int lavr_cuda_convs_ready(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *s, lavr_status *st) {
+    (void)c, (void)s;
+    *st = LAVR_OK;
+    return 0;
+}
+lavr_status lavr_cuda_convs_run(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *s, const void *x, const void *w,
+                                void *y) {
+    (void)c, (void)s, (void)x, (void)w, (void)y;
+    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "this lavr was built without cuDNN");
+}
+size_t lavr_cuda_convs_workspace_bytes(const lavr_cuda_convs *c) {
+    (void)c;
+    return 0;
+}
+void lavr_cuda_convs_counts(const lavr_cuda_convs *c, int *planned, int *fallback) {
+    (void)c;
+    *planned = *fallback = 0;
+}
+
+#endif
