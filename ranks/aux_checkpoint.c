@@ -50,8 +50,9 @@ lavr_status aux_identity(aux_rank *a, lavr_h5file *model) {
     struct stat st;
     if (stat(o->model_path, &st) != 0) return LAVR_FAIL(LAVR_E_IO, "cannot stat the model '%s'", o->model_path);
     const char *base = strrchr(o->model_path, '/');
-    snprintf(a->model_id, sizeof a->model_id, "%.200s bytes=%lld dit=%s vae=%s", base ? base + 1 : o->model_path,
-             (long long)st.st_size, dit, vae);
+    /* FP8 Linears change the DiT's numbers: a render resumed with another --fp8 is another render */
+    snprintf(a->model_id, sizeof a->model_id, "%.200s bytes=%lld dit=%s vae=%s fp8=%d", base ? base + 1 : o->model_path,
+             (long long)st.st_size, dit, vae, o->fp8 ? 1 : 0);
     snprintf(a->inputs_id, sizeof a->inputs_id,
              "image=%s audio=%s prompt=%s size=%.40s seed=%llu sink_offset=%lld num_clip=%lld", image, audio, prompt,
              o->size ? o->size : "-", (unsigned long long)o->stream.seed, (long long)o->stream.fixed_sink_offset,

@@ -38,6 +38,7 @@ typedef struct {
     int64_t max_clips;             /* --num-clip; 0: all the audio gives */
     lavr_stream_options stream;
     const char *layout_text;
+    int fp8;                       /* the DiT's Linears in FP8 (render --fp8): part of the render's identity */
     int progress_live;             /* 1: a live status line (stderr is a terminal) */
     int64_t fail_block;            /* testing aid (LAVR_FAIL_AT): fail when this block arrives; -1 never */
     lavr_backend backend;          /* where the aux networks compute (--backend / --aux-backend) */
