@@ -50,7 +50,7 @@ awk -v a=$t0 -v b=$t1 'BEGIN { d = b - a; printf \"ended %.1f s after the messag
   add_test(NAME cli_render_errors COMMAND sh -c
     "L=$<TARGET_FILE:lavr>; D=${render_dir}; M=${CMAKE_BINARY_DIR}/test-tmp/tiny.h5; R='${render_mpirun}'; \
 $R -np 2 $L render --model $M --image $D/in/nope.png --audio $D/in/speech.wav --prompt p --layout steps=1 --out $D/e.mp4 2>&1; echo exit=$?; \
-$R -np 2 $L render ${render_args} --size 64-64 --layout steps=1 --out $D/e.mp4 2>&1; echo exit=$?; \
+$R -np 2 $L render --model $M --image $D/in/portrait.png --audio $D/in/speech.wav --prompt p --size 64-64 --layout steps=1 --out $D/e.mp4 2>&1; echo exit=$?; \
 $R -np 2 $L render ${render_args} --out $D/e.mp4 2>&1; echo exit=$?; \
 $R -np 2 $L render ${render_args} --layout steps=1 --sink-offset 3 --out $D/e.mp4 2>&1; echo exit=$?; \
 $R -np 2 $L render ${render_args} --layout steps=1 --out /no/such/dir/e.mp4 2>&1; echo exit=$?; \
