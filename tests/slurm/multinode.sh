@@ -3,7 +3,7 @@
 # node-b are slurmd daemons on this machine, each in its own UTS namespace (scripts/slurm-local.sh
 # with LAVR_SLURM_HOSTS), runs the tiny steps=4,tp=2 render through slurm/render-multinode.sbatch
 # as written (2 nodes, 4 + 5 tasks, its own hostfile; no GPUs: --gres=none), with Open MPI's transports
-# set through the environment as docs/multi-node.md says. Checks the placement table the script
+# set through the environment as docs/multinode.md says. Checks the placement table the script
 # prints, the transport of each connection (TCP between the nodes), then kills every process on
 # node-b (its slurmd included: a node crash) at a seeded random moment after the first checkpoint,
 # brings node-b back, submits the same command again and requires it to continue from a checkpoint
@@ -69,7 +69,7 @@ ranks_on() { # ranks_on HOST: how many MPI ranks of this run are alive on HOST
 no_ranks_on() { [ "$(ranks_on "$1")" -eq 0 ]; }
 
 bash "$root/scripts/slurm-local.sh" start
-# the network as docs/multi-node.md says for Slurm (srun gives the remote daemon this environment);
+# the network as docs/multinode.md says for Slurm (srun gives the remote daemon this environment);
 # verbose transports and every pair connected at start-up, for the check below
 export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=127.0.0.0/8 \
   OMPI_MCA_oob_tcp_if_include=127.0.0.0/8 OMPI_MCA_btl_base_verbose=100 OMPI_MCA_mpi_add_procs_cutoff=1024
