@@ -30,6 +30,11 @@ lavr_status cli_parse(const char *command, int argc, char **argv, int first, cli
             if (strlen(opts[k].name) == len && strncmp(opts[k].name, name, len) == 0) opt = &opts[k];
         if (!opt)
             return LAVR_FAIL(LAVR_E_ARG, "lavr %s: unknown option '--%.*s' (see lavr %s --help)", command, (int)len, name, command);
+        /* the last of two values silently winning hides a typo in a long command line */
+        if (opt->value)
+            return LAVR_FAIL(LAVR_E_ARG, "lavr %s: option '--%s' given twice%s%s%s", command, opt->name,
+                             opt->takes_value ? " (first '" : "", opt->takes_value ? opt->value : "",
+                             opt->takes_value ? "')" : "");
         if (!opt->takes_value) {
             if (eq) return LAVR_FAIL(LAVR_E_ARG, "lavr %s: option '--%s' takes no value", command, opt->name);
             opt->value = "";

@@ -1,33 +1,28 @@
 /* `lavr check-golden FILE... [--backend cpu|cuda]`: runs every golden file through the network it holds
- * (models/golden.h; on a GPU models/dit_golden_cuda.h), prints each output's rel L2 and limit and a summary per
- * file; fails if any does. */
+ * (models/golden.h) on the CPU or a CUDA device, prints each output's rel L2 and limit and a summary per file;
+ * fails if any does. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "io/golden.h"
+#include "kernels/ctx.h"
 #include "models/dit_golden_cuda.h"
 #include "models/golden.h"
 
 #define MAX_FILES 64
 
 static const char *const usage_text =
-    "usage: lavr check-golden FILE... [--backend cpu|cuda] [--fp8] [--attention auto|cudnn|own]";
+    "usage: lavr check-golden FILE... [--backend cpu|cuda] [--device N] [--conv auto|cudnn|own] [--fp8]\n"
+    "                          [--attention auto|cudnn|own]";
 
-/* cuda: NULL for the CPU backend */
-static lavr_status run_on(lavr_golden *g, const lavr_golden_cuda_options *cuda) {
-    if (!cuda) return lavr_golden_run(g);
-    if (g->kind == LAVR_GOLDEN_DIT) return lavr_golden_run_dit_cuda(g, cuda);
-    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "check-golden --backend cuda: no CUDA path for the %s yet (use --backend cpu)",
-                     lavr_golden_kind_name(g->kind));
-}
-
-static lavr_status check_file(const char *path, const lavr_golden_cuda_options *cuda, int64_t *failed) {
+/* ctx: NULL on the CPU; the DiT's device model (models/dit_golden_cuda.h) takes its own options */
+static lavr_status check_file(const char *path, lavr_ctx *ctx, const lavr_golden_cuda_options *dit, int64_t *failed) {
     lavr_golden *g = NULL;
     TRY(lavr_golden_open(path, &g));
-    printf("== %s (%s, %s)\n", path, lavr_golden_kind_name(g->kind), cuda ? "cuda" : "cpu");
-    lavr_status st = run_on(g, cuda);
+    printf("== %s (%s on %s)\n", path, lavr_golden_kind_name(g->kind), ctx ? lavr_ctx_describe(ctx) : "cpu");
+    lavr_status st = ctx && g->kind == LAVR_GOLDEN_DIT ? lavr_golden_run_dit_cuda(g, dit) : lavr_golden_run_on(g, ctx);
     if (!st) {
         *failed = lavr_golden_failed(g);
         printf("%s: %lld passed, %lld failed\n", path, (long long)(g->n_results - *failed), (long long)*failed);
@@ -40,9 +35,12 @@ static lavr_status check_file(const char *path, const lavr_golden_cuda_options *
 
 lavr_status lavr_cmd_check_golden(int argc, char **argv) {
     cli_option opts[] = {
-        {"backend", 1, "cpu (default) or cuda (GPU 0)", NULL},
-        {"fp8", 0, "cuda: FP8 e4m3 Linears (shows FP8's error; bf16 limits apply, so misses are expected)", NULL},
-        {"attention", 1, "cuda: auto (default: cuDNN fused SDPA when available), cudnn or own", NULL},
+        {"backend", 1, "cpu (default) or cuda (the DiT and VAE goldens run on the GPU; T5 and wav2vec2 need cpu so far)",
+         NULL},
+        {"device", 1, "CUDA device for --backend cuda (default 0)", NULL},
+        {"conv", 1, "CUDA convolutions: auto (cuDNN when loaded, default), cudnn or own (lavr's kernel)", NULL},
+        {"fp8", 0, "cuda, DiT: FP8 e4m3 Linears (shows FP8's error; bf16 limits apply, so misses are expected)", NULL},
+        {"attention", 1, "cuda, DiT: auto (default: cuDNN fused SDPA when available), cudnn or own", NULL},
         {"help", 0, "show this help", NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -56,17 +54,26 @@ lavr_status lavr_cmd_check_golden(int argc, char **argv) {
     const char *backend = cli_get(opts, nopts, "backend", "cpu");
     CHECK_ARG(!strcmp(backend, "cpu") || !strcmp(backend, "cuda"), "check-golden: unknown backend '%s' (cpu or cuda)",
               backend);
-    const int on_cuda = !strcmp(backend, "cuda");
-    const lavr_golden_cuda_options cuda = {cli_flag(opts, nopts, "fp8"), cli_get(opts, nopts, "attention", "auto")};
-    CHECK_ARG(on_cuda || (!cuda.fp8 && !strcmp(cuda.attention, "auto")),
+    int64_t device = 0;
+    TRY(cli_get_int(opts, nopts, "device", 0, 0, 1023, &device));
+    lavr_ctx_cuda_options co = {.device = (int)device};
+    TRY(lavr_conv_path_parse(cli_get(opts, nopts, "conv", "auto"), &co.conv));
+    const lavr_golden_cuda_options dit = {cli_flag(opts, nopts, "fp8"), cli_get(opts, nopts, "attention", "auto"),
+                                          (int)device};
+    CHECK_ARG(!strcmp(backend, "cuda") || (!dit.fp8 && !strcmp(dit.attention, "auto")),
               "check-golden: --fp8 and --attention apply to --backend cuda only");
     CHECK_ARG(nfiles > 0, "check-golden: no golden file given (%s)", usage_text);
+    lavr_ctx *ctx = NULL;
+    if (!strcmp(backend, "cuda")) TRY(lavr_ctx_create_cuda(&co, &ctx));
     int64_t files_failed = 0;
-    for (int i = 0; i < nfiles; i++) {
+    lavr_status st = LAVR_OK;
+    for (int i = 0; i < nfiles && !st; i++) {
         int64_t failed = 0;
-        TRY(check_file(files[i], on_cuda ? &cuda : NULL, &failed));
+        st = check_file(files[i], ctx, &dit, &failed);
         files_failed += failed > 0;
     }
+    lavr_ctx_destroy(ctx);
+    TRY(st);
     if (files_failed)
         return LAVR_FAIL(LAVR_E_FORMAT, "check-golden: %lld of %d files have outputs over their limit",
                          (long long)files_failed, nfiles);

@@ -19,8 +19,10 @@
 #include "core/units.h"
 #include "io/h5model.h"
 #include "io/size_rule.h"
+#include "kernels/ctx.h"
 #include "models/config.h"
 #include "parallel/comm.h"
+#include "parallel/device.h"
 #include "parallel/mpi.h"
 #include "parallel/placement.h"
 #include "parallel/plan.h"
@@ -37,6 +39,7 @@ typedef struct {
     lavr_resume_mode resume;
     lavr_ckpt_policy policy;
     uint64_t gpu_mem;
+    uint64_t arena_cap; /* this rank's device arena under --gpu-mem (the planner's share), 0: no cap */
     int progress_live;
     int fail_rank;
     int64_t fail_block;
@@ -85,43 +88,89 @@ static lavr_status writable_dir_of(const char *what, const char *path) {
     return LAVR_OK;
 }
 
-static lavr_status read_dit_config(const char *model, lavr_dit_config *out) {
+/* The JSON config of a model group into *parsed (1 when the group exists). */
+static lavr_status read_group_config(lavr_h5file *f, const char *group, lavr_json **parsed) {
+    *parsed = NULL;
+    if (!lavr_h5_exists(f, group)) return LAVR_OK;
+    char *text = NULL;
+    TRY(lavr_h5_read_attr_string(f, group, "config", &text));
+    lavr_status st = lavr_json_parse(text, parsed);
+    free(text);
+    return st;
+}
+
+/* The configs of the model's parts (the DiT is required; the VAE, umT5 and wav2vec2 when the file has them). */
+static lavr_status read_model_config(const char *model, lavr_model_config *out) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->preset, sizeof out->preset, "file");
     lavr_h5file *f = NULL;
     TRY(lavr_h5_open(model, &f));
-    char *text = NULL;
-    lavr_status st = lavr_h5_exists(f, "/dit") ? lavr_h5_read_attr_string(f, "/dit", "config", &text)
-                                              : LAVR_FAIL(LAVR_E_FORMAT, "model '%s' has no /dit group", model);
     lavr_json *j = NULL;
-    if (!st) st = lavr_json_parse(text, &j);
-    if (!st) st = lavr_dit_config_from_json(j, out);
+    lavr_status st = lavr_h5_exists(f, "/dit") ? read_group_config(f, "/dit", &j)
+                                              : LAVR_FAIL(LAVR_E_FORMAT, "model '%s' has no /dit group", model);
+    if (!st) st = lavr_dit_config_from_json(j, &out->dit);
     lavr_json_free(j);
-    free(text);
+    if (!st) st = read_group_config(f, "/vae", &j);
+    if (!st && j) st = lavr_vae_config_from_json(j, &out->vae);
+    lavr_json_free(j);
+    if (!st) st = read_group_config(f, "/t5", &j);
+    if (!st && j) st = lavr_t5_config_from_json(j, &out->t5);
+    lavr_json_free(j);
+    if (!st) st = read_group_config(f, "/wav2vec2", &j);
+    if (!st && j) st = lavr_w2v_config_from_json(j, &out->w2v);
+    lavr_json_free(j);
     lavr_status close_st = lavr_h5_close(f);
     return st ? st : close_st;
 }
 
-/* The planner's verdict before any weight is loaded (CUDA backend with --gpu-mem): the DiT ranks' device
- * bytes against the cap, one rank per GPU; the aux rank computes on the host in a render. */
-static lavr_status check_plan(const render_args *a, const lavr_dit_config *dit, const lavr_layout *layout) {
+/* GPUs of the job: this node's devices times the nodes (every node alike); with no device visible, one GPU per
+ * DiT rank (the layout's own assumption, so the verdict is the same on a machine without GPUs). Collective. */
+static lavr_status job_gpus(const lavr_layout *layout, int *gpus) {
+    MPI_Comm node;
+    int local = 0, nodes = 1, first = 0;
+    MPI_TRY(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+    MPI_TRY(MPI_Comm_rank(node, &local));
+    MPI_TRY(MPI_Comm_free(&node));
+    first = local == 0;
+    MPI_TRY(MPI_Allreduce(&first, &nodes, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD));
+    const int devices = lavr_device_count();
+    *gpus = devices > 0 ? devices * nodes : lavr_layout_dit_ranks(layout);
+    return LAVR_OK;
+}
+
+/* The planner's verdict before any weight is loaded (CUDA backend with --gpu-mem): every rank's whole-device bytes,
+ * the aux rank's VAE on the GPU it shares included, against the cap per GPU; and this rank's arena share. The
+ * size is the --size box, the largest area the size rule can pick for any portrait. */
+static lavr_status check_plan(render_args *a, const lavr_model_config *cfg, const lavr_layout *layout) {
+    a->arena_cap = 0;
     if (strcmp(a->backend, "cpu") == 0 || a->gpu_mem == 0) return LAVR_OK;
-    lavr_model_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.dit = *dit;
-    lavr_layout dit_only = *layout;
-    dit_only.aux = 0;
     int64_t w = 0, h = 0;
     TRY(lavr_size_parse(a->size, &w, &h));
     lavr_plan_options o = lavr_plan_options_default();
-    o.text_kv_bytes = 2;
-    o.gpus = lavr_layout_dit_ranks(&dit_only);
+    TRY(job_gpus(layout, &o.gpus));
     o.gpu_mem = a->gpu_mem;
-    return lavr_plan_check(&cfg, w / 16 * 16, h / 16 * 16, &dit_only, &o);
+    o.fp8 = a->fp8;
+    /* the aux on its GPU as placement puts it (--aux-backend, --aux-gpu); a model file without the encoders (a
+     * DiT-only file) leaves the aux only what it has */
+    o.aux_gpu = a->placement.aux_gpu;
+    o.aux_on_gpu = cfg->vae.dim > 0 && lavr_backend_wants_device(lavr_placement_aux_backend(&a->placement), o.gpus);
+    o.w2v_on_gpu = o.aux_on_gpu && cfg->w2v.hidden > 0;
+    const int64_t pw = w / 16 * 16, ph = h / 16 * 16;
+    TRY(lavr_plan_check(cfg, pw, ph, layout, &o));
+    const int n = lavr_layout_ranks(layout), rank = lavr_mpi_world_rank();
+    if (rank >= n) return LAVR_OK; /* a wrong rank count fails when the roles are made */
+    lavr_plan_rank *ranks = calloc((size_t)n, sizeof *ranks);
+    if (!ranks) return LAVR_FAIL(LAVR_E_NOMEM, "plan: %d rank rows", n);
+    lavr_status st = lavr_plan_layout(cfg, pw, ph, layout, &o, ranks);
+    if (!st) a->arena_cap = lavr_plan_arena_cap(ranks, n, rank, a->gpu_mem);
+    free(ranks);
+    return st;
 }
 
 /* What the aux rank checks before anything heavy starts (every rank checks the model). */
-static lavr_status check_inputs(const render_args *a, int is_aux, lavr_dit_config *dit) {
+static lavr_status check_inputs(const render_args *a, int is_aux, lavr_model_config *cfg) {
     TRY(readable("model", a->model));
-    TRY(read_dit_config(a->model, dit));
+    TRY(read_model_config(a->model, cfg));
     if (!is_aux) return LAVR_OK;
     if (a->placement.aux_gpu >= 0 && strcmp(lavr_placement_aux_backend(&a->placement), "cpu") != 0) {
         int devices = 0;
@@ -262,6 +311,8 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
                                  "exist); unset it to render");
     const char *mem = cli_get(opts, nopts, "gpu-mem", NULL);
     if (mem) TRY(lavr_parse_bytes(mem, &a->gpu_mem));
+    CHECK_ARG(!mem || a->gpu_mem > 0, "--gpu-mem %s: give the memory per DiT rank (e.g. 22GiB), or leave --gpu-mem out "
+              "for the card's", mem);
     a->fp8 = cli_flag(opts, nopts, "fp8");
     a->attention = cli_get(opts, nopts, "attention", "auto");
     CHECK_ARG(!strcmp(a->attention, "auto") || !strcmp(a->attention, "cudnn") || !strcmp(a->attention, "own"),
@@ -291,7 +342,7 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
     TRY(resolve_backend(a, roles, &backend));
     if (roles->role.is_dit) {
         lavr_dit_stage_options o = {.model_path = a->model, .stage_dir = a->stage, .backend = backend,
-                                    .gpu_mem_bytes = a->gpu_mem, .fp8 = a->fp8, .attention = a->attention,
+                                    .gpu_mem_bytes = a->arena_cap, .fp8 = a->fp8, .attention = a->attention,
                                     .stream = stream, .fail_block = fail_block};
         return lavr_dit_stage_run(comm, roles, &o);
     }
@@ -300,10 +351,18 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
         lavr_layout_format(&roles->layout, layout, sizeof layout);
         lavr_aux_options o = {.model_path = a->model, .image_path = a->image, .audio_path = a->audio,
                               .prompt = a->prompt, .size = a->size, .out_path = a->out, .stage_dir = a->stage,
-                              .resume = a->resume, .policy = a->policy, .max_clips = a->num_clip, .stream = stream, .layout_text = layout,
+                              .resume = a->resume, .policy = a->policy, .max_clips = a->num_clip, .stream = stream, .layout_text = layout, .fp8 = a->fp8,
                               .progress_live = a->progress_live, .fail_block = fail_block,
                               .backend = backend, .device = roles->device};
-        return lavr_aux_run(comm, roles, &o);
+        /* the VAE (portrait encode, streaming decode) on the aux rank's GPU when its backend is cuda */
+        lavr_status st = LAVR_OK;
+        if (backend == LAVR_BACKEND_CUDA) {
+            lavr_ctx_cuda_options co = {.device = roles->device, .name = "aux vae"};
+            st = lavr_ctx_create_cuda(&co, &o.vae_ctx);
+        }
+        if (!st) st = lavr_aux_run(comm, roles, &o);
+        lavr_ctx_destroy(o.vae_ctx);
+        return st;
     }
     /* an extra aux rank: nothing to compute; it takes part in the setup broadcast and the end only */
     lavr_render_setup setup;
@@ -340,7 +399,8 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
                        "cpu or cuda", NULL},
         {"aux-backend", 1, "the aux rank on auto, cpu or cuda when it must differ from --backend", NULL},
         {"aux-gpu", 1, "node-local GPU of the aux rank (default: a GPU no DiT rank uses, else the last stage's)", NULL},
-        {"gpu-mem", 1, "device memory cap per DiT rank, e.g. 22GiB (default: the card's)", NULL},
+        {"gpu-mem", 1, "memory per GPU, the whole device, e.g. 22GiB: refused before loading when the plan needs more; "
+                       "each DiT rank's arena gets its planned share (default: the card's)", NULL},
         {"fp8", 0, "FP8 e4m3 Linears in the DiT (LiveAvatar's --fp8; CUDA backend): half the weight memory", NULL},
         {"attention", 1, "DiT attention on auto (cuDNN fused SDPA when available, default), cudnn or own", NULL},
         {"progress", 1, "live (one status line rewritten per block), lines (a line per clip) or auto (default: live "
@@ -375,15 +435,16 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
     const int size = lavr_mpi_world_size(), rank = lavr_mpi_world_rank();
     /* the aux rank of a well-formed run is the first after the DiT ranks; a wrong count fails below */
     const int checks_aux = rank == lavr_layout_dit_ranks(&layout) || (size == 1 && rank == 0);
-    lavr_dit_config dit;
-    TRY(agree(check_inputs(&a, checks_aux, &dit)));
+    lavr_model_config cfg;
+    TRY(agree(check_inputs(&a, checks_aux, &cfg)));
     if (size > 1 && size == lavr_layout_ranks(&layout)) { /* a wrong rank count fails below */
         char token[PATH_MAX + 64];
         lavr_status shared = agree(check_stage_shared(&a, lavr_layout_dit_ranks(&layout), token, sizeof token));
         if (token[0]) unlink(token);
         TRY(shared);
     }
-    TRY_COLLECTIVE(check_plan(&a, &dit, &layout));
+    TRY(agree(check_plan(&a, &cfg, &layout)));
+    const lavr_dit_config dit = cfg.dit;
     lavr_roles *roles = NULL;
     TRY(lavr_mpi_roles_create(&layout, dit.num_heads, dit.ffn_dim, dit.num_layers, &roles));
     lavr_comm *comm = NULL;

@@ -1,5 +1,6 @@
-/* Speech input and WAV output: read WAV/FLAC/OGG/MP3 with libsndfile, downmix to mono and resample
- * to 16 kHz with libsamplerate (what librosa.load(path, sr=16000) gives the reference, §1.3). */
+/* Speech input and WAV output: read WAV/FLAC/OGG/MP3 with libsndfile (anything else FFmpeg reads, M4A
+ * included, through it), downmix to mono and resample to 16 kHz with libsamplerate (what
+ * librosa.load(path, sr=16000) gives the reference, §1.3). */
 #ifndef LAVR_IO_AUDIO_H
 #define LAVR_IO_AUDIO_H
 
@@ -10,19 +11,29 @@
 #define LAVR_AUDIO_RATE 16000 /* wav2vec2's input rate */
 
 typedef struct {
-    float *samples;          /* mono, nsamples floats at `rate`, malloc'd */
+    float *samples;          /* mono, nsamples floats at `rate`, malloc'd (NULL after a scan) */
     int64_t nsamples;
     int rate;                /* LAVR_AUDIO_RATE */
     int source_rate;         /* the file's real sample rate */
     int source_channels;     /* the file's channel count (averaged into mono) */
     int64_t source_frames;   /* samples per channel in the file */
-    float peak;              /* max |sample| after conversion */
+    double declared_seconds; /* what a WAV header announces (-1: no WAV, or a streaming placeholder) */
+    float peak;              /* max |sample| after conversion (a scan: of the mono source) */
 } lavr_audio;
 
-/* Loads, downmixes (channel mean, as librosa) and resamples (SRC_SINC_BEST_QUALITY; no resampling
- * when the file is already at 16 kHz). Refuses missing, unreadable and empty files; logs a warning
- * for a silent file (peak below -60 dBFS). Needs libsndfile (LAVR_E_UNSUPPORTED otherwise). */
+/* Decodes, checks every sample is finite (NaN/Inf: LAVR_E_FORMAT naming the file and the time),
+ * downmixes (channel mean, as librosa) and resamples (SRC_SINC_BEST_QUALITY; no resampling when the
+ * file is already at 16 kHz). Refuses missing, unreadable, empty and sample-less files and
+ * directories. Needs libsndfile (LAVR_E_UNSUPPORTED otherwise). Prints nothing. */
+lavr_status lavr_audio_read(const char *path, lavr_audio *out);
+/* lavr_audio_read, then one line saying what was read, and warnings for a cut-off WAV and for a
+ * silent file (peak below -60 dBFS). */
 lavr_status lavr_audio_load(const char *path, lavr_audio *out);
+/* The checks of lavr_audio_read without resampling or keeping samples (fast): fills everything but
+ * `samples`. */
+lavr_status lavr_audio_scan(const char *path, lavr_audio *out);
+/* 1 when the file holds clearly less than its WAV header announces. */
+int lavr_audio_truncated(const lavr_audio *a);
 void lavr_audio_free(lavr_audio *a);
 
 /* Writes mono float samples in [-1, 1] as 16-bit PCM WAV (clamped, rounded); needs no library. */

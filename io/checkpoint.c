@@ -226,7 +226,10 @@ static int parse_manifest(char *text, size_t n, manifest *m, char *reason, size_
     }
     size_t body_len = (size_t)(check_line - text);
     char actual[65];
-    lavr_sha256_hex(text, body_len, actual);
+    if (lavr_sha256_hex(text, body_len, actual)) {
+        snprintf(reason, rlen, "%s", lavr_error_message());
+        return -1;
+    }
     if (strcmp(actual, sum) != 0) {
         snprintf(reason, rlen, "MANIFEST checksum mismatch (edited or partly written)");
         return -1;
@@ -368,9 +371,9 @@ lavr_status lavr_ckpt_commit(const char *stage_dir, const lavr_ckpt_manifest *m)
     if (!st && b.failed) st = LAVR_FAIL(LAVR_E_NOMEM, "out of memory writing the manifest");
     if (!st) {
         char sum[65];
-        lavr_sha256_hex(b.text, b.len, sum);
-        append(&b, "checksum %s\n", sum);
-        if (b.failed) st = LAVR_FAIL(LAVR_E_NOMEM, "out of memory writing the manifest");
+        st = lavr_sha256_hex(b.text, b.len, sum);
+        if (!st) append(&b, "checksum %s\n", sum);
+        if (!st && b.failed) st = LAVR_FAIL(LAVR_E_NOMEM, "out of memory writing the manifest");
     }
     if (!st) st = write_manifest(dir, b.text, b.len);
     /* the ckpt-* entry itself must be durable too */

@@ -32,9 +32,10 @@ void lavr_image_free(lavr_image *img) {
 
 #if LAVR_HAVE_FFMPEG
 
-/* Straight alpha composited on black, then rounded to 8 bits (PIL would keep 8-bit values). */
-static uint8_t to_u8(double c, double a) {
-    long v = lrint(c * a * 255.0);
+/* A component in [0, 1] rounded to 8 bits. Alpha is dropped, as PIL's convert('RGB') in the reference
+ * drops it: a transparent pixel keeps its colour channels. */
+static uint8_t to_u8(double c) {
+    long v = lrint(c * 255.0);
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
@@ -53,17 +54,15 @@ static lavr_status convert_direct(const AVFrame *f, const AVPixFmtDescriptor *d,
     int64_t w = f->width;
     uint32_t *line = malloc(sizeof(uint32_t) * (size_t)w * 4);
     if (!line) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for an image row of %lld pixels", (long long)w);
-    int gray = d->nb_components <= 2, alpha = (d->flags & AV_PIX_FMT_FLAG_ALPHA) != 0;
+    int gray = d->nb_components <= 2;
     int ncolor = gray ? 1 : 3;
     double cmax = (double)((1u << d->comp[0].depth) - 1);
-    double amax = alpha ? (double)((1u << d->comp[d->nb_components - 1].depth) - 1) : 1.0;
     for (int y = 0; y < f->height; y++) {
         for (int c = 0; c < d->nb_components; c++)
             av_read_image_line2(line + (int64_t)c * w, (const uint8_t **)f->data, f->linesize, d, 0, y, c, (int)w, 0, 4);
         uint8_t *row = out->rgb + (int64_t)y * w * 3;
         for (int64_t x = 0; x < w; x++) {
-            double a = alpha ? line[(int64_t)(d->nb_components - 1) * w + x] / amax : 1.0;
-            for (int c = 0; c < 3; c++) row[x * 3 + c] = to_u8(line[(int64_t)(ncolor == 1 ? 0 : c) * w + x] / cmax, a);
+            for (int c = 0; c < 3; c++) row[x * 3 + c] = to_u8(line[(int64_t)(ncolor == 1 ? 0 : c) * w + x] / cmax);
         }
     }
     free(line);
@@ -112,10 +111,8 @@ static lavr_status convert_swscale(const AVFrame *f, const char *path, lavr_rgb8
         return LAVR_FAIL(LAVR_E_MEDIA, "%s: pixel conversion from %s failed", path,
                          av_get_pix_fmt_name((enum AVPixelFormat)f->format));
     }
-    for (int64_t i = 0; i < w * h; i++) {
-        double a = rgba[i * 4 + 3] / 65535.0;
-        for (int c = 0; c < 3; c++) out->rgb[i * 3 + c] = to_u8(rgba[i * 4 + c] / 65535.0, a);
-    }
+    for (int64_t i = 0; i < w * h; i++)
+        for (int c = 0; c < 3; c++) out->rgb[i * 3 + c] = to_u8(rgba[i * 4 + c] / 65535.0);
     free(rgba);
     return LAVR_OK;
 }
@@ -210,7 +207,7 @@ lavr_status lavr_image_decode(const char *path, lavr_rgb8 *out) {
     }
     TRY_GOTO(frame_to_rgb8(frame, path, out), st, done);
     LOG_DEBUG("image %s: %lldx%lld %s (%s, %d-bit%s)", path, (long long)out->width, (long long)out->height,
-              codec->name, out->source_format, out->source_bits, out->source_has_alpha ? ", alpha on black" : "");
+              codec->name, out->source_format, out->source_bits, out->source_has_alpha ? ", alpha dropped" : "");
 done:
     av_frame_free(&frame);
     avcodec_free_context(&dec);
@@ -401,7 +398,7 @@ lavr_status lavr_image_load(const char *path, int64_t max_area, lavr_image *out)
     out->width = w;
     TRY_GOTO(lavr_image_fit(&rgb, h, w, out->data), st, done);
     LOG_INFO("image %s: %lldx%lld %s%s -> %lldx%lld (max area %lld)", path, (long long)rgb.width,
-             (long long)rgb.height, rgb.source_format, rgb.source_has_alpha ? " (alpha composited on black)" : "",
+             (long long)rgb.height, rgb.source_format, rgb.source_has_alpha ? " (alpha dropped, as PIL's convert('RGB'))" : "",
              (long long)w, (long long)h, (long long)max_area);
 done:
     if (st) lavr_image_free(out);

@@ -1,5 +1,5 @@
-/* Reference-image input and PNG output: decode JPEG/PNG/WebP (FFmpeg's libraries), composite
- * alpha on black, resize the shorter side (PIL's antialiased bilinear) and centre-crop to the
+/* Reference-image input and PNG output: decode JPEG/PNG/WebP (FFmpeg's libraries), drop alpha
+ * (as PIL's convert('RGB')), resize the shorter side (PIL's antialiased bilinear) and centre-crop to the
  * generated size, giving the float [3,H,W] picture in [-1,1] that the VAE encodes. */
 #ifndef LAVR_IO_IMAGE_H
 #define LAVR_IO_IMAGE_H
@@ -8,12 +8,12 @@
 
 #include "core/status.h"
 
-/* A decoded picture as 8-bit RGB, rows interleaved (R,G,B per pixel), alpha already composited. */
+/* A decoded picture as 8-bit RGB, rows interleaved (R,G,B per pixel), without alpha. */
 typedef struct {
     int64_t width, height;
     uint8_t *rgb;          /* width*height*3 bytes, malloc'd */
     int source_bits;       /* bits per component in the file (8, 16, ...) */
-    int source_has_alpha;  /* 1 when the file had alpha (now composited on black) */
+    int source_has_alpha;  /* 1 when the file had alpha (dropped: colour channels kept) */
     int source_gray;       /* 1 when the file was grayscale */
     char source_format[32];/* FFmpeg's pixel format name of the decoded file, e.g. "rgba" */
 } lavr_rgb8;

@@ -7,6 +7,15 @@
 #include "kernels/cpu/video.h"
 #include "kernels/ctx_internal.h"
 
+lavr_status lavr_conv_path_parse(const char *text, lavr_conv_path *out) {
+    CHECK_ARG(text && out, "lavr_conv_path_parse: NULL argument");
+    if (!strcmp(text, "auto")) *out = LAVR_CONV_AUTO;
+    else if (!strcmp(text, "cudnn")) *out = LAVR_CONV_CUDNN;
+    else if (!strcmp(text, "own")) *out = LAVR_CONV_OWN;
+    else return LAVR_FAIL(LAVR_E_ARG, "--conv '%s': use auto, cudnn or own", text);
+    return LAVR_OK;
+}
+
 lavr_status lavr_ctx_create_cpu(lavr_arena *arena, lavr_ctx **out) {
     CHECK_ARG(arena && out, "lavr_ctx_create_cpu: arena and output are required");
     lavr_ctx *c = calloc(1, sizeof *c);
@@ -74,6 +83,31 @@ void lavr_ctx_reset_peak(lavr_ctx *c) {
     if (c->device == LAVR_DEVICE_CUDA) lavr_cuda_ctx_reset_peak(c);
 #endif
     (void)c;
+}
+
+const char *lavr_ctx_prof_name(int category) {
+    static const char *names[LAVR_CTX_PROF_CATEGORIES] = {"conv (cuDNN)", "conv (own kernel)", "conv 1x1 (GEMM)",
+                                                          "RMS norm + SiLU", "add / bias", "cache copy / zero",
+                                                          "resample / clamp", "attention", "host transfer"};
+    return category >= 0 && category < LAVR_CTX_PROF_CATEGORIES ? names[category] : "?";
+}
+
+lavr_status lavr_ctx_profile(lavr_ctx *c, int on) {
+#if LAVR_HAVE_CUDA
+    if (c->device == LAVR_DEVICE_CUDA) return lavr_cuda_ctx_profile(c, on);
+#endif
+    (void)on;
+    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "per-op profiling is for CUDA contexts (%s)", c->description);
+}
+
+lavr_status lavr_ctx_profile_take(lavr_ctx *c, double ms[LAVR_CTX_PROF_CATEGORIES],
+                                  int64_t calls[LAVR_CTX_PROF_CATEGORIES]) {
+    for (int i = 0; i < LAVR_CTX_PROF_CATEGORIES; i++) ms[i] = 0, calls[i] = 0;
+#if LAVR_HAVE_CUDA
+    if (c->device == LAVR_DEVICE_CUDA) return lavr_cuda_ctx_profile_take(c, ms, calls);
+#endif
+    (void)c;
+    return LAVR_OK;
 }
 
 /* ---- tensors ---------------------------------------------------------------------------------- */

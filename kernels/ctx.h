@@ -22,10 +22,15 @@ typedef enum {
     LAVR_CONV_OWN,      /* lavr's im2col + cuBLASLt kernel */
 } lavr_conv_path;
 
+/* "auto", "cudnn" or "own" (a command's --conv); anything else is LAVR_E_ARG. */
+lavr_status lavr_conv_path_parse(const char *text, lavr_conv_path *out);
+
 typedef struct {
     int device;          /* CUDA device ordinal */
     uint64_t mem_cap;    /* device arena cap in bytes; 0: LAVR_CTX_DEFAULT_CUDA_CAP */
     lavr_conv_path conv; /* how 3x3 / 3x3x3 / time convolutions run */
+    int conv_tune;       /* cuDNN: 0/1 the heuristics' first engine (deterministic); N: the fastest of the first N,
+                            timed on first use (faster, but the choice and so the bytes may vary between runs) */
     const char *name;    /* for messages, e.g. "aux vae" (NULL: "cuda:N") */
 } lavr_ctx_cuda_options;
 
@@ -47,6 +52,17 @@ lavr_status lavr_ctx_sync(lavr_ctx *c);
 /* Peak device bytes: the arena's high-water mark plus library workspaces (cuBLASLt, cuDNN); 0 on the CPU. */
 uint64_t lavr_ctx_peak_bytes(const lavr_ctx *c);
 void lavr_ctx_reset_peak(lavr_ctx *c);
+
+/* Per-op timing on a CUDA context: with profiling on, every op is bracketed by CUDA events (no extra
+ * synchronisation); take() waits for the stream and returns the ms and calls per category since the last take. */
+typedef enum {
+    LAVR_PROF_CONV_CUDNN, LAVR_PROF_CONV_OWN, LAVR_PROF_CONV_GEMM, LAVR_PROF_NORM, LAVR_PROF_ADD, LAVR_PROF_COPY,
+    LAVR_PROF_RESAMPLE, LAVR_PROF_ATTENTION, LAVR_PROF_TRANSFER, LAVR_CTX_PROF_CATEGORIES
+} lavr_ctx_prof_category;
+const char *lavr_ctx_prof_name(int category);
+lavr_status lavr_ctx_profile(lavr_ctx *c, int on);
+lavr_status lavr_ctx_profile_take(lavr_ctx *c, double ms[LAVR_CTX_PROF_CATEGORIES],
+                                  int64_t calls[LAVR_CTX_PROF_CATEGORIES]);
 
 /* ---- tensors ---------------------------------------------------------------------------------- */
 /* A video activation of logical shape [ch, t, h, w]. CPU: F32, channel-major and contiguous. CUDA: BF16

@@ -25,6 +25,7 @@ struct lavr_ctx {
     struct lavr_cuda_blas *blas;
     struct lavr_cudnn *dnn;          /* NULL: every convolution runs the own kernel */
     struct lavr_cuda_convs *convs;   /* cuDNN convolution plans */
+    struct ctx_profile *prof;        /* per-op events while profiling (kernels/cuda/ctx_cuda.c), else NULL */
 };
 
 #if LAVR_HAVE_CUDA
@@ -39,6 +40,11 @@ lavr_status lavr_cuda_ctx_upload_vector(lavr_ctx *c, const float *host, int64_t 
 lavr_status lavr_cuda_ctx_copy(lavr_ctx *c, const lavr_tensor *src, lavr_tensor *dst);
 lavr_status lavr_cuda_ctx_conv_weights(lavr_ctx *c, lavr_tensor *weight, lavr_tensor *bias, lavr_conv_weights *out);
 uint64_t lavr_cuda_ctx_peak(const lavr_ctx *c);
+lavr_status lavr_cuda_ctx_profile(lavr_ctx *c, int on);
+lavr_status lavr_cuda_ctx_profile_take(lavr_ctx *c, double *ms, int64_t *calls);
+/* Brackets one op while profiling: begin returns a slot (-1 when off or full), end records it under category. */
+int lavr_cuda_prof_begin(lavr_ctx *c);
+void lavr_cuda_prof_end(lavr_ctx *c, int slot, int category);
 void lavr_cuda_ctx_reset_peak(lavr_ctx *c);
 #endif
 

@@ -42,6 +42,11 @@ static void round_bf16_all(float *x, int64_t n) {
 
 lavr_status lavr_cond_encode_image(lavr_h5file *model, const char *image_path, const char *size, lavr_arena *arena,
                                    lavr_conditioning *c) {
+    return lavr_cond_encode_image_on(model, image_path, size, NULL, arena, c);
+}
+
+lavr_status lavr_cond_encode_image_on(lavr_h5file *model, const char *image_path, const char *size, lavr_ctx *ctx,
+                                      lavr_arena *arena, lavr_conditioning *c) {
     CHECK_ARG(model && image_path && size && arena && c, "lavr_cond_encode_image: NULL argument");
     int64_t max_w, max_h;
     TRY(lavr_size_parse(size, &max_w, &max_h));
@@ -73,7 +78,9 @@ lavr_status lavr_cond_encode_image(lavr_h5file *model, const char *image_path, c
     lavr_tensor ref = {0}, motion = {0};
     const int64_t H = img.height, W = img.width, plane = H * W;
     TRY_GOTO(lavr_arena_create("vae encode", 0, &work), st, done);
-    TRY_GOTO(lavr_vae_create(model, "vae/", &vcfg, NULL, work, &vae), st, done);
+    lavr_vae_options vopts = lavr_vae_options_default();
+    vopts.ctx = ctx;
+    TRY_GOTO(lavr_vae_create(model, "vae/", &vcfg, &vopts, work, &vae), st, done);
     const int64_t sf = lavr_vae_spatial_factor(vae), h = H / sf, w = W / sf;
     if (H % sf || W % sf) {
         st = LAVR_FAIL(LAVR_E_FORMAT, "image size %lldx%lld is not a multiple of the VAE factor %lld", (long long)W,
@@ -151,8 +158,7 @@ lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_a
     lavr_tokenizer_destroy(tok);
     TRY(st);
     TRY(encode_ids(model, ids, n, arena, c));
-    lavr_sha256_hex(prompt, strlen(prompt), c->prompt_sha);
-    return LAVR_OK;
+    return lavr_sha256_hex(prompt, strlen(prompt), c->prompt_sha);
 }
 
 lavr_status lavr_cond_encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n, lavr_arena *arena,
@@ -164,9 +170,9 @@ lavr_status lavr_cond_encode_ids(lavr_h5file *model, const int64_t *ids, int64_t
     if (!text) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for %lld token ids", (long long)n);
     int64_t len = sprintf(text, "ids:");
     for (int64_t i = 0; i < n; i++) len += sprintf(text + len, "%s%lld", i ? "," : "", (long long)ids[i]);
-    lavr_sha256_hex(text, (size_t)len, c->prompt_sha);
+    lavr_status st = lavr_sha256_hex(text, (size_t)len, c->prompt_sha);
     free(text);
-    return LAVR_OK;
+    return st;
 }
 
 /* ---- audio -------------------------------------------------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "io/h5model.h"
+#include "kernels/ctx.h"
 
 typedef struct {
     lavr_tensor context; /* F32 [rows, text_dim] (bf16 values), rows = real tokens incl. EOS */
@@ -26,6 +27,9 @@ typedef struct {
  * already holds is freed and replaced. Errors name the input file. */
 lavr_status lavr_cond_encode_image(lavr_h5file *model, const char *image_path, const char *size, lavr_arena *arena,
                                    lavr_conditioning *c);
+/* The same with the VAE on an execution context (NULL: the CPU). */
+lavr_status lavr_cond_encode_image_on(lavr_h5file *model, const char *image_path, const char *size, lavr_ctx *ctx,
+                                      lavr_arena *arena, lavr_conditioning *c);
 lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_arena *arena, lavr_conditioning *c);
 lavr_status lavr_cond_encode_audio(lavr_h5file *model, const char *audio_path, lavr_arena *arena,
                                    lavr_conditioning *c);

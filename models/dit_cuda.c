@@ -20,11 +20,12 @@
 #include "kernels/cuda/dit_fused.h"
 #include "kernels/cuda/dit_kernels.h"
 #include "kernels/cuda/sdpa.h"
+#include "models/dit_dev.h"
 #include "models/dit_internal.h"
 #include "models/rope.h"
 
 /* SCALE_STRIDE: FP8 scale scalars sit 256 bytes apart (cuBLASLt wants aligned scale pointers) */
-enum { PROF_MAX = 8192, GRAPHS_MAX = 64, SCALE_STRIDE = 64 };
+enum { PROF_MAX = 8192, GRAPHS_MAX = 64, SCALE_STRIDE = LAVR_DIT_DEV_SCALE_STRIDE };
 
 /* A Linear: parts stacked along the output (q|k|v), each its own tensor of the checkpoint and, with FP8, its
  * own per-tensor scale. */
@@ -59,6 +60,7 @@ struct lavr_dit_cuda {
     lavr_dit_cuda_tp tp;
     lavr_dit_cuda_options opts;
     lavr_dit_geometry geo;
+    lavr_dit_dev_dims dims; /* the shape models/dit_dev.c sizes every device buffer from */
     lavr_device_arena *arena;
     lavr_cuda_blas *blas;
     void *stream;
@@ -187,24 +189,16 @@ static lavr_status dalloc(lavr_dit_cuda *g, size_t bytes, const char *what, void
     return lavr_device_arena_alloc(g->arena, bytes, what, (void **)out);
 }
 
-/* FP8 applies to the Linears LiveAvatar quantises: not the patch/text/time embeddings, not the head */
-static lavr_status lin_alloc(lavr_dit_cuda *g, dlin *l, int64_t out, int64_t in, int64_t parts, int split, int fp8,
-                             const char *what) {
-    l->out = out, l->in = in, l->parts = parts, l->split = split, l->fp8 = fp8 && g->opts.fp8;
-    const size_t wbytes = (size_t)(out * in) * (l->fp8 ? 1 : 2);
-    TRY(dalloc(g, wbytes, what, &l->w));
-    TRY(dalloc(g, (size_t)out * 2, what, &l->b));
-    g->weight_bytes += wbytes + (uint64_t)out * 2;
-    if (l->fp8) {
-        TRY(dalloc(g, (size_t)(parts * SCALE_STRIDE) * sizeof(float), what, &l->w_scale));
-        g->weight_bytes += (uint64_t)(parts * SCALE_STRIDE) * sizeof(float);
-    }
+/* The blocks of a Linear (sizes from models/dit_dev.c) */
+static lavr_status lin_alloc(lavr_dit_cuda *g, dlin *l, const lavr_dit_dev_item *it) {
+    l->out = it->out, l->in = it->in, l->parts = it->parts, l->split = it->split, l->fp8 = it->fp8;
+    uint64_t bytes[3];
+    lavr_dit_dev_linear_blocks(it, bytes);
+    TRY(dalloc(g, (size_t)bytes[0], it->what, &l->w));
+    TRY(dalloc(g, (size_t)bytes[1], it->what, &l->b));
+    if (bytes[2]) TRY(dalloc(g, (size_t)bytes[2], it->what, &l->w_scale));
+    g->weight_bytes += bytes[0] + bytes[1] + bytes[2];
     return LAVR_OK;
-}
-
-static lavr_status vec_alloc(lavr_dit_cuda *g, float **v, int64_t n, const char *what) {
-    g->weight_bytes += (uint64_t)n * 4;
-    return dalloc(g, (size_t)n * 4, what, v);
 }
 
 /* audio injector j follows a layer of this range */
@@ -213,109 +207,119 @@ static int holds_injector(const lavr_dit_cuda *g, int j) {
     return l >= g->lb && l < g->le;
 }
 
-static int any_injector(const lavr_dit_cuda *g) {
-    for (int j = 0; j < g->cfg.n_inject; j++)
-        if (holds_injector(g, j)) return 1;
-    return 0;
+static int any_injector(const lavr_dit_cuda *g) { return g->dims.injectors > 0; }
+
+/* Where an item of models/dit_dev.c's list lives in the model: a Linear, an fp32 vector or a buffer. */
+static dlin *lin_slot(lavr_dit_cuda *g, const lavr_dit_dev_item *it) {
+    dlayer *w = it->index >= 0 && it->index < g->cfg.num_layers ? &g->layers[it->index] : NULL;
+    dinjector *j = it->index >= 0 && it->index < g->cfg.n_inject ? &g->inj[it->index] : NULL;
+    switch (it->id) {
+    case LAVR_DD_PATCH: return &g->patch;
+    case LAVR_DD_TEXT0: return &g->text0;
+    case LAVR_DD_TEXT2: return &g->text2;
+    case LAVR_DD_QKV: return w ? &w->qkv : NULL;
+    case LAVR_DD_CQ: return w ? &w->cq : NULL;
+    case LAVR_DD_CK: return w ? &w->ck : NULL;
+    case LAVR_DD_CV: return w ? &w->cv : NULL;
+    case LAVR_DD_SO: return w ? &w->so : NULL;
+    case LAVR_DD_CO: return w ? &w->co : NULL;
+    case LAVR_DD_FFN0: return w ? &w->ffn0 : NULL;
+    case LAVR_DD_FFN2: return w ? &w->ffn2 : NULL;
+    case LAVR_DD_I_Q: return j ? &j->q : NULL;
+    case LAVR_DD_I_KV: return j ? &j->kv : NULL;
+    case LAVR_DD_I_O: return j ? &j->o : NULL;
+    case LAVR_DD_I_ADAIN: return j ? &j->adain : NULL;
+    default: return NULL;
+    }
 }
 
-static lavr_status alloc_weights(lavr_dit_cuda *g) {
-    const lavr_dit_config *c = &g->cfg;
-    const int64_t d = g->d, dh = g->dh, ff = g->ff;
-    /* as a CPU shard: embeddings with the first layer, the head with the last, the text MLP everywhere */
-    if (g->lb == 0) {
-        TRY(lin_alloc(g, &g->patch, d, c->in_dim * 4, 1, 0, 0, "dit patch embedding"));
-        TRY(vec_alloc(g, &g->cond_bias, d, "dit pose bias"));
-        TRY(vec_alloc(g, &g->cond_mask, 3 * d, "dit type embedding"));
+static float **vec_slot(lavr_dit_cuda *g, const lavr_dit_dev_item *it) {
+    dlayer *w = it->index >= 0 && it->index < g->cfg.num_layers ? &g->layers[it->index] : NULL;
+    dinjector *j = it->index >= 0 && it->index < g->cfg.n_inject ? &g->inj[it->index] : NULL;
+    switch (it->id) {
+    case LAVR_DD_COND_BIAS: return &g->cond_bias;
+    case LAVR_DD_COND_MASK: return &g->cond_mask;
+    case LAVR_DD_HEAD_W: return &g->head_w;
+    case LAVR_DD_HEAD_B: return &g->head_b;
+    case LAVR_DD_HEAD_MOD: return &g->head_mod;
+    case LAVR_DD_MODULATION: return &g->modulation;
+    case LAVR_DD_S_NORM_Q: return w ? &w->s_norm_q : NULL;
+    case LAVR_DD_S_NORM_K: return w ? &w->s_norm_k : NULL;
+    case LAVR_DD_C_NORM_Q: return w ? &w->c_norm_q : NULL;
+    case LAVR_DD_C_NORM_K: return w ? &w->c_norm_k : NULL;
+    case LAVR_DD_NORM3_W: return w ? &w->norm3_w : NULL;
+    case LAVR_DD_NORM3_B: return w ? &w->norm3_b : NULL;
+    case LAVR_DD_I_NORM_Q: return j ? &j->norm_q : NULL;
+    case LAVR_DD_I_NORM_K: return j ? &j->norm_k : NULL;
+    default: return NULL;
     }
-    TRY(lin_alloc(g, &g->text0, d, c->text_dim, 1, 0, 0, "dit text embedding"));
-    TRY(lin_alloc(g, &g->text2, d, d, 1, 0, 0, "dit text embedding"));
-    if (g->le == c->num_layers) {
-        TRY(vec_alloc(g, &g->head_w, g->head_out * d, "dit head"));
-        TRY(vec_alloc(g, &g->head_b, g->head_out, "dit head"));
-        TRY(vec_alloc(g, &g->head_mod, 2 * d, "dit head modulation"));
-    }
-    TRY(vec_alloc(g, &g->modulation, g->nl * 6 * d, "dit modulation"));
-    for (int64_t l = g->lb; l < g->le; l++) {
-        dlayer *w = &g->layers[l];
-        TRY(lin_alloc(g, &w->qkv, 3 * dh, d, 3, 1, 1, "dit attention"));
-        TRY(lin_alloc(g, &w->cq, dh, d, 1, 1, 1, "dit attention"));
-        TRY(lin_alloc(g, &w->ck, dh, d, 1, 1, 1, "dit attention"));
-        TRY(lin_alloc(g, &w->cv, dh, d, 1, 1, 1, "dit attention"));
-        TRY(lin_alloc(g, &w->so, d, dh, 1, 2, 1, "dit attention"));
-        TRY(lin_alloc(g, &w->co, d, dh, 1, 2, 1, "dit attention"));
-        TRY(lin_alloc(g, &w->ffn0, ff, d, 1, 1, 1, "dit ffn"));
-        TRY(lin_alloc(g, &w->ffn2, d, ff, 1, 2, 1, "dit ffn"));
-        float **hv[4] = {&w->s_norm_q, &w->s_norm_k, &w->c_norm_q, &w->c_norm_k};
-        for (int i = 0; i < 4; i++) TRY(vec_alloc(g, hv[i], dh, "dit q/k norm"));
-        TRY(vec_alloc(g, &w->norm3_w, d, "dit norm3"));
-        TRY(vec_alloc(g, &w->norm3_b, d, "dit norm3"));
-    }
-    for (int j = 0; j < c->n_inject; j++) {
-        if (!holds_injector(g, j)) continue;
-        dinjector *inj = &g->inj[j];
-        TRY(lin_alloc(g, &inj->q, dh, d, 1, 1, 1, "dit audio injector"));
-        TRY(lin_alloc(g, &inj->kv, 2 * dh, d, 2, 1, 1, "dit audio injector"));
-        TRY(lin_alloc(g, &inj->o, d, dh, 1, 2, 1, "dit audio injector"));
-        TRY(lin_alloc(g, &inj->adain, 2 * d, d, 1, 0, 1, "dit audio injector"));
-        TRY(vec_alloc(g, &inj->norm_q, dh, "dit audio injector"));
-        TRY(vec_alloc(g, &inj->norm_k, dh, "dit audio injector"));
-    }
-    const int64_t layers = g->nl, T = g->T;
-    TRY(dalloc(g, (size_t)(layers * T * dh) * 2, "dit text K", &g->text_k));
-    TRY(dalloc(g, (size_t)(layers * T * dh) * 2, "dit text V", &g->text_v));
-    return LAVR_OK;
 }
 
-static int64_t max3(int64_t a, int64_t b, int64_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
+static void *buf_slot(lavr_dit_cuda *g, const lavr_dit_dev_item *it) {
+    switch (it->id) {
+    case LAVR_DD_TEXT_K: return &g->text_k;
+    case LAVR_DD_TEXT_V: return &g->text_v;
+    case LAVR_DD_E: return &g->E;
+    case LAVR_DD_ONES: return &g->ones;
+    case LAVR_DD_X32: return &g->x32;
+    case LAVR_DD_Y32: return &g->y32;
+    case LAVR_DD_SS: return &g->ss;
+    case LAVR_DD_FAC_BLOCK: return &g->fac_block;
+    case LAVR_DD_FAC_SINK: return &g->fac_sink;
+    case LAVR_DD_HEAD_Y: return &g->head_y;
+    case LAVR_DD_EMB: return &g->emb;
+    case LAVR_DD_STATS: return &g->stats;
+    case LAVR_DD_A_BF: return &g->a_bf;
+    case LAVR_DD_QKV_OUT: return &g->qkv;
+    case LAVR_DD_Q_BF: return &g->q_bf;
+    case LAVR_DD_ATT: return &g->att;
+    case LAVR_DD_O2: return &g->o2;
+    case LAVR_DD_OB: return &g->ob;
+    case LAVR_DD_HID: return &g->hid;
+    case LAVR_DD_KB: return &g->kb;
+    case LAVR_DD_OP: return &g->op;
+    case LAVR_DD_GS_BF: return &g->gs_bf;
+    case LAVR_DD_AL_BF: return &g->al_bf;
+    case LAVR_DD_EMB_BF: return &g->emb_bf;
+    case LAVR_DD_EMB32: return &g->emb32;
+    case LAVR_DD_KVX: return &g->kvx;
+    case LAVR_DD_K_BF: return &g->k_bf;
+    case LAVR_DD_XQ: return &g->xq;
+    case LAVR_DD_FP8_SCALARS: return &g->fp8_scalars;
+    case LAVR_DD_DPARAMS: return &g->dparams;
+    case LAVR_DD_SINK_K: return &g->sink_k;
+    case LAVR_DD_SINK_V: return &g->sink_v;
+    default: return NULL;
+    }
+}
 
-static lavr_status alloc_work(lavr_dit_cuda *g) {
-    const int64_t d = g->d, dh = g->dh, R = g->R, ff = g->ff, S = g->S, NA = g->NA, F = g->F, L = g->L;
-    const int64_t half = g->D / 2;
+static lavr_status alloc_item(void *user, const lavr_dit_dev_item *it) {
+    lavr_dit_cuda *g = user;
+    if (it->kind == LAVR_DD_LINEAR) {
+        dlin *l = lin_slot(g, it);
+        if (!l) return LAVR_FAIL(LAVR_E_INTERNAL, "dit cuda: no Linear for item %d (%s)", (int)it->id, it->what);
+        return lin_alloc(g, l, it);
+    }
+    if (it->kind == LAVR_DD_VECTOR) {
+        float **v = vec_slot(g, it);
+        if (!v) return LAVR_FAIL(LAVR_E_INTERNAL, "dit cuda: no vector for item %d (%s)", (int)it->id, it->what);
+        g->weight_bytes += (uint64_t)it->n * 4;
+        return dalloc(g, (size_t)it->n * 4, it->what, v);
+    }
+    void *p = buf_slot(g, it);
+    if (!p) return LAVR_FAIL(LAVR_E_INTERNAL, "dit cuda: no buffer for item %d (%s)", (int)it->id, it->what);
+    return dalloc(g, (size_t)it->bytes, it->what, p);
+}
+
+/* Every weight and working buffer of models/dit_dev.c's list, then the constants the buffers start with. */
+static lavr_status alloc_all(lavr_dit_cuda *g) {
+    TRY(lavr_dit_dev_walk(&g->dims, alloc_item, g));
+    g->xq_bytes = g->opts.fp8 ? lavr_dit_dev_xq_bytes(&g->dims) : 0;
     float ones_host[1024];
     for (int i = 0; i < 1024; i++) ones_host[i] = 1.0f;
-    TRY(dalloc(g, (size_t)(g->nl * 6 * d) * 4, "dit modulation sums", &g->E));
-    TRY(dalloc(g, (size_t)(6 * d) * 4, "dit ones", &g->ones));
+    const int64_t d = g->d;
     for (int64_t i = 0; i < 6 * d; i += 1024)
         CUDA_TRY(h2d(g, g->ones + i, ones_host, (size_t)(6 * d - i < 1024 ? 6 * d - i : 1024) * 4));
-    TRY(dalloc(g, (size_t)(R * d) * 4, "dit residual", &g->x32));
-    if (g->tp.size > 1) TRY(dalloc(g, (size_t)(R * d) * 4, "dit tp partial sums", &g->y32));
-    /* the row statistics serve blocks, the sink, the text (set_context) and the audio tokens */
-    const int64_t rows_any = max3(R, g->T, F * NA);
-    TRY(dalloc(g, (size_t)(rows_any * 2) * 4, "dit rms sums", &g->ss));
-    TRY(dalloc(g, (size_t)(L * half) * 8, "dit rope factors", &g->fac_block));
-    TRY(dalloc(g, (size_t)(S * half) * 8, "dit sink rope factors", &g->fac_sink));
-    TRY(dalloc(g, (size_t)(g->L * g->head_out) * 4, "dit head out", &g->head_y));
-    TRY(dalloc(g, (size_t)(2 * d) * 4, "dit head modulation sum", &g->emb));
-    TRY(dalloc(g, (size_t)(2 * g->H * R) * 4, "dit attention statistics", &g->stats));
-    TRY(dalloc(g, (size_t)(R * d) * 2, "dit norm output", &g->a_bf));
-    TRY(dalloc(g, (size_t)(R * 3 * dh) * 2, "dit q/k/v", &g->qkv));
-    TRY(dalloc(g, (size_t)(R * dh) * 2, "dit q", &g->q_bf));
-    TRY(dalloc(g, (size_t)(R * dh) * 2, "dit attention out", &g->att));
-    TRY(dalloc(g, (size_t)(L * dh) * 2, "dit attention partial", &g->o2));
-    TRY(dalloc(g, (size_t)(R * d) * 2, "dit projection out", &g->ob));
-    TRY(dalloc(g, (size_t)(R * ff) * 2, "dit ffn hidden", &g->hid));
-    TRY(dalloc(g, (size_t)(S * dh) * 2, "dit roped sink keys", &g->kb));
-    TRY(dalloc(g, (size_t)(max3(g->T * g->cfg.text_dim, g->T * d, 1)) * 2, "dit text operand", &g->op));
-    if (any_injector(g)) {
-        TRY(dalloc(g, (size_t)(F * d) * 2, "dit audio AdaLN input", &g->gs_bf));
-        TRY(dalloc(g, (size_t)(F * NA * d) * 2, "dit audio tokens", &g->al_bf));
-        TRY(dalloc(g, (size_t)(F * 2 * d) * 2, "dit audio AdaLN", &g->emb_bf));
-        TRY(dalloc(g, (size_t)(F * 2 * d) * 4, "dit audio AdaLN", &g->emb32));
-        TRY(dalloc(g, (size_t)(F * NA * 2 * dh) * 2, "dit audio k/v", &g->kvx));
-        TRY(dalloc(g, (size_t)(F * NA * dh) * 2, "dit audio k", &g->k_bf));
-    }
-    if (g->opts.fp8) {
-        g->xq_bytes = max3(R * (d > ff ? d : ff), rows_any * d, 1);
-        TRY(dalloc(g, (size_t)g->xq_bytes, "dit FP8 operand", &g->xq));
-        /* amax, inverse scale, the norm output's amax: 256 bytes apart */
-        TRY(dalloc(g, 3 * SCALE_STRIDE * sizeof(float), "dit FP8 scales", &g->fp8_scalars));
-    }
-    TRY(dalloc(g, 4 * sizeof(int64_t), "dit forward parameters", &g->dparams));
-    /* one sink per rank: every step cache reads it (the values live in each cache's tail when contiguous) */
-    const size_t sink = (size_t)(g->nl * S * dh) * 2;
-    TRY(dalloc(g, sink, "sink K", &g->sink_k));
-    if (!g->contiguous) TRY(dalloc(g, sink, "sink V", &g->sink_v));
     return LAVR_OK;
 }
 
@@ -360,20 +364,13 @@ lavr_status lavr_dit_cuda_create_opts(const lavr_dit_config *cfg, const lavr_dit
                                       int64_t h, int64_t w, lavr_device_arena *arena, lavr_cuda_blas *blas,
                                       void *stream, lavr_dit_cuda **out) {
     *out = NULL;
-    CHECK_ARG(layer_begin >= 0 && layer_begin < layer_end && layer_end <= cfg->num_layers,
-              "dit cuda: layer range [%lld, %lld) is not inside the model's %lld layers", (long long)layer_begin,
-              (long long)layer_end, (long long)cfg->num_layers);
-    CHECK_ARG(tp->size >= 1 && cfg->num_heads % tp->size == 0 && cfg->ffn_dim % tp->size == 0 &&
-                  (tp->size == 1 || tp->allreduce_sum),
-              "dit cuda: tp %d does not split %lld heads and FFN %lld", tp->size, (long long)cfg->num_heads,
-              (long long)cfg->ffn_dim);
-    CHECK_ARG(cfg->num_layers <= 256, "dit cuda: %lld layers (at most 256)", (long long)cfg->num_layers);
     lavr_dit_cuda_options o = opts ? *opts : lavr_dit_cuda_options_default();
+    lavr_dit_dev_dims dims;
+    TRY(lavr_dit_dev_dims_of(cfg, tp->size, o.fp8, o.sink == LAVR_DIT_SINK_CONTIGUOUS, layer_begin, layer_end, h, w,
+                             &dims));
+    CHECK_ARG(tp->size == 1 || tp->allreduce_sum, "dit cuda: tp %d needs the group's sum", tp->size);
     CHECK_ARG(!o.fp8 || tp->size == 1 || tp->allreduce_max,
               "--fp8 with tp=%d needs the group's maximum (NCCL); use tp=1 or build with NCCL", tp->size);
-    CHECK_ARG(!o.fp8 || (cfg->dim % 16 == 0 && cfg->ffn_dim / tp->size % 16 == 0 && cfg->dim / tp->size % 16 == 0),
-              "--fp8 needs widths that are multiples of 16 (dim %lld, ffn %lld, tp %d)", (long long)cfg->dim,
-              (long long)cfg->ffn_dim, tp->size);
     lavr_dit_cuda *g = calloc(1, sizeof *g);
     if (!g) return LAVR_FAIL(LAVR_E_NOMEM, "dit cuda");
     g->cfg = *cfg;
@@ -381,20 +378,12 @@ lavr_status lavr_dit_cuda_create_opts(const lavr_dit_config *cfg, const lavr_dit
     g->opts = o;
     g->arena = arena, g->blas = blas, g->stream = stream;
     g->lb = layer_begin, g->le = layer_end, g->nl = layer_end - layer_begin;
-    g->contiguous = o.sink == LAVR_DIT_SINK_CONTIGUOUS;
-    lavr_status st = lavr_dit_geometry_of(cfg, h, w, &g->geo);
-    g->d = cfg->dim;
-    g->H = cfg->num_heads / tp->size;
-    g->D = cfg->dim / cfg->num_heads;
-    g->dh = g->H * g->D;
-    g->ff = cfg->ffn_dim / tp->size;
-    g->NA = cfg->num_audio_token + 1;
-    g->F = cfg->frames_per_block;
-    g->L = g->geo.block_tokens;
-    g->S = g->geo.sink;
-    g->R = g->L > g->S ? g->L : g->S;
-    g->T = cfg->text_len;
-    g->head_out = cfg->out_dim * 4;
+    g->contiguous = dims.contiguous;
+    g->dims = dims;
+    g->geo = dims.geo;
+    lavr_status st = LAVR_OK;
+    g->d = dims.d, g->H = dims.H, g->D = dims.D, g->dh = dims.dh, g->ff = dims.ff, g->NA = dims.NA, g->F = dims.F;
+    g->L = dims.L, g->S = dims.S, g->R = dims.R, g->T = dims.T, g->head_out = dims.head_out;
     for (int64_t l = 0; l < cfg->num_layers; l++) g->inject_of_layer[l] = -1;
     for (int j = 0; j < cfg->n_inject; j++)
         if (cfg->inject_layers[j] >= 0 && cfg->inject_layers[j] < cfg->num_layers)
@@ -403,8 +392,7 @@ lavr_status lavr_dit_cuda_create_opts(const lavr_dit_config *cfg, const lavr_dit
     g->inj = calloc((size_t)(cfg->n_inject > 0 ? cfg->n_inject : 1), sizeof *g->inj);
     if (!st && (!g->layers || !g->inj)) st = LAVR_FAIL(LAVR_E_NOMEM, "dit cuda layers");
     if (!st) st = open_attention(g);
-    if (!st) st = alloc_weights(g);
-    if (!st) st = alloc_work(g);
+    if (!st) st = alloc_all(g);
     if (st) {
         lavr_dit_cuda_destroy(g);
         return st;
@@ -484,11 +472,7 @@ typedef struct {
 static lavr_status staging_open(lavr_dit_cuda *g, fill_ctx *f) {
     memset(f, 0, sizeof *f);
     f->g = g;
-    /* the largest single tensor of a Linear: FFN, a q/k/v part, AdaLN [2d, d], the embeddings */
-    const int64_t d = g->d, c[5] = {g->ff * d, g->dh * d, 2 * d * d, d * g->cfg.text_dim, d * g->cfg.in_dim * 4};
-    f->staging_n = 0;
-    for (int i = 0; i < 5; i++)
-        if (c[i] > f->staging_n) f->staging_n = c[i];
+    f->staging_n = lavr_dit_dev_staging_values(&g->dims);
     return dalloc(g, (size_t)f->staging_n * 2, "dit weight staging", &f->staging);
 }
 
@@ -817,9 +801,11 @@ lavr_status lavr_dit_cuda_set_context(lavr_dit_cuda *g, const float *context, in
     if (!cin) return LAVR_FAIL(LAVR_E_NOMEM, "dit cuda context");
     for (int64_t i = 0; i < T * td; i++) cin[i] = lavr_f32_to_bf16(i < rows * td ? context[i] : 0.0f);
     uint16_t *h = NULL, *ctx = NULL, *kx = NULL;
-    lavr_status st = dalloc(g, (size_t)(T * d) * 2, "dit text hidden", &h);
-    if (!st) st = dalloc(g, (size_t)(T * d) * 2, "dit text embedding", &ctx);
-    if (!st) st = dalloc(g, (size_t)(T * dh) * 2, "dit text K", &kx);
+    uint64_t tmp[3];
+    lavr_dit_dev_context_blocks(&g->dims, tmp);
+    lavr_status st = dalloc(g, (size_t)tmp[0], "dit text hidden", &h);
+    if (!st) st = dalloc(g, (size_t)tmp[1], "dit text embedding", &ctx);
+    if (!st) st = dalloc(g, (size_t)tmp[2], "dit text K", &kx);
     if (!st && h2d(g, g->op, cin, (size_t)(T * td) * 2) != cudaSuccess)
         st = LAVR_FAIL(LAVR_E_CUDA, "dit cuda: context upload failed");
     free(cin);
@@ -846,7 +832,7 @@ lavr_status lavr_dit_cuda_set_context(lavr_dit_cuda *g, const float *context, in
     return st ? st : fs;
 }
 
-static int64_t layer_rows(const lavr_dit_cuda *g) { return g->geo.window + (g->contiguous ? g->S : 0); }
+static int64_t layer_rows(const lavr_dit_cuda *g) { return lavr_dit_dev_layer_rows(&g->dims); }
 static uint16_t *win_k_of(const lavr_dit_cuda *g, const lavr_dit_cuda_cache *c, int64_t at) {
     return c->win_k + at * layer_rows(g) * g->dh;
 }
@@ -861,10 +847,10 @@ lavr_status lavr_dit_cuda_cache_create(lavr_dit_cuda *g, lavr_dit_cuda_cache **o
     *out = NULL;
     lavr_dit_cuda_cache *c = calloc(1, sizeof *c);
     if (!c) return LAVR_FAIL(LAVR_E_NOMEM, "dit cuda cache");
-    const size_t win = (size_t)(g->nl * layer_rows(g) * g->dh) * 2;
+    const size_t win = (size_t)lavr_dit_dev_window_bytes(&g->dims);
     lavr_status st = dalloc(g, win, "KV window K", &c->win_k);
     if (!st) st = dalloc(g, win, "KV window V", &c->win_v);
-    if (!st) st = dalloc(g, (size_t)(g->S * 3) * 8, "sink positions", &c->sink_pos_dev);
+    if (!st) st = dalloc(g, (size_t)lavr_dit_dev_sink_pos_bytes(&g->dims), "sink positions", &c->sink_pos_dev);
     c->sink_pos = malloc((size_t)(g->S * 3) * sizeof(int64_t));
     if (!st && !c->sink_pos) st = LAVR_FAIL(LAVR_E_NOMEM, "dit cuda sink positions");
     if (!st) st = dit_sink_positions(&g->geo, c->sink_pos);
@@ -909,7 +895,7 @@ lavr_status lavr_dit_cuda_cache_copy_sink(lavr_dit_cuda *g, lavr_dit_cuda_cache 
 
 lavr_status lavr_dit_cuda_act_create(lavr_dit_cuda *g, lavr_dit_cuda_act *a) {
     memset(a, 0, sizeof *a);
-    const int64_t d = g->d, n = g->R * d + 7 * d + g->F * (g->NA + 1) * d;
+    const int64_t d = g->d, n = lavr_dit_dev_act_floats(&g->dims);
     TRY(dalloc(g, (size_t)n * 4, "dit activation", &a->x));
     a->e = a->x + g->R * d;
     a->e0 = a->e + d;

@@ -107,9 +107,13 @@ lavr_status lavr_golden_run_dit_cuda(lavr_golden *g, const lavr_golden_cuda_opti
     c.opts = lavr_dit_cuda_options_default();
     c.opts.fp8 = o ? o->fp8 : 0;
     lavr_status st = lavr_dit_attn_path_parse(o && o->attention ? o->attention : "auto", &c.opts.attention);
-    if (!st && cudaSetDevice(0) != cudaSuccess) st = LAVR_FAIL(LAVR_E_CUDA, "check-golden: cannot use CUDA device 0");
+    const int dev = o ? o->device : 0;
+    if (!st && cudaSetDevice(dev) != cudaSuccess)
+        st = LAVR_FAIL(LAVR_E_CUDA, "check-golden: cannot use CUDA device %d", dev);
     if (!st) st = lavr_dit_load(g->file, "weights/", "/", &c.m);
-    if (!st) st = lavr_device_arena_create("cuda:0", GOLDEN_ARENA_BYTES, &c.arena);
+    char name[16];
+    snprintf(name, sizeof name, "cuda:%d", dev);
+    if (!st) st = lavr_device_arena_create(name, GOLDEN_ARENA_BYTES, &c.arena);
     if (!st) st = lavr_cuda_blas_create(0, &c.blas);
     if (!st && cudaStreamCreateWithFlags(&c.stream, cudaStreamNonBlocking) != cudaSuccess)
         st = LAVR_FAIL(LAVR_E_CUDA, "check-golden: cannot create a CUDA stream");

@@ -9,6 +9,7 @@
 typedef struct {
     int fp8;               /* FP8 e4m3 Linears (the outputs are then judged against bf16 limits: expect misses) */
     const char *attention; /* "auto" (NULL), "cudnn" or "own" */
+    int device;            /* CUDA device */
 } lavr_golden_cuda_options;
 
 /* Needs a CUDA device (LAVR_E_ARG otherwise) and a CUDA build (LAVR_E_UNSUPPORTED otherwise). */

@@ -10,3 +10,11 @@ lavr_status lavr_golden_run(lavr_golden *g) {
     }
     return LAVR_FAIL(LAVR_E_INTERNAL, "unknown golden kind %d", (int)g->kind);
 }
+
+lavr_status lavr_golden_run_on(lavr_golden *g, lavr_ctx *ctx) {
+    if (!ctx || lavr_ctx_device(ctx) == LAVR_DEVICE_CPU) return g->kind == LAVR_GOLDEN_VAE ? lavr_golden_run_vae_on(g, ctx)
+                                                                                          : lavr_golden_run(g);
+    if (g->kind == LAVR_GOLDEN_VAE) return lavr_golden_run_vae_on(g, ctx);
+    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "the %s golden has no run on %s yet (the VAE's has; use --backend cpu for "
+                     "this file)", lavr_golden_kind_name(g->kind), lavr_ctx_describe(ctx));
+}

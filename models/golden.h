@@ -5,6 +5,7 @@
 
 #include "core/status.h"
 #include "io/golden.h"
+#include "kernels/ctx.h"
 
 /* T5: outputs/short and outputs/padded from inputs/<name>/{ids,mask}. */
 lavr_status lavr_golden_run_t5(lavr_golden *g);
@@ -14,7 +15,12 @@ lavr_status lavr_golden_run_w2v(lavr_golden *g);
 lavr_status lavr_golden_run_vae(lavr_golden *g);
 /* DiT: sampler, sink prefill, every clip/block/step, sink K/V, debug layer states. */
 lavr_status lavr_golden_run_dit(lavr_golden *g);
+/* The VAE's run on an execution context (NULL: the CPU). */
+lavr_status lavr_golden_run_vae_on(lavr_golden *g, lavr_ctx *ctx);
 /* The run matching g->kind. An error is a failure to run (bad file, model error), not a failed output. */
 lavr_status lavr_golden_run(lavr_golden *g);
+/* The same on an execution context (NULL: the CPU): the networks written on the op interface (the VAE) run there;
+ * the others are LAVR_E_UNSUPPORTED on a non-CPU context. */
+lavr_status lavr_golden_run_on(lavr_golden *g, lavr_ctx *ctx);
 
 #endif

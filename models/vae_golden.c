@@ -1,5 +1,6 @@
 /* Wan2.1 VAE against a golden file: encode of inputs/video, the streaming decode calls the golden
- * README lists (latents 0..3 on a fresh stream, then 3 per call) and the whole decode on a reset stream. */
+ * README lists (latents 0..3 on a fresh stream, then 3 per call) and the whole decode on a reset stream,
+ * on any execution context (the CPU or a CUDA device). */
 #include <math.h>
 #include <stdio.h>
 
@@ -72,15 +73,19 @@ done:
     return st;
 }
 
-lavr_status lavr_golden_run_vae(lavr_golden *g) {
+lavr_status lavr_golden_run_vae_on(lavr_golden *g, lavr_ctx *ctx) {
     lavr_vae_config cfg;
     lavr_arena *arena = NULL;
     lavr_vae *vae = NULL;
     TRY(lavr_vae_config_from_json(g->config, &cfg));
     TRY(lavr_arena_create("golden vae", 0, &arena));
-    lavr_status st = lavr_vae_create(g->file, "weights/", &cfg, NULL, arena, &vae);
+    lavr_vae_options opts = lavr_vae_options_default();
+    opts.ctx = ctx;
+    lavr_status st = lavr_vae_create(g->file, "weights/", &cfg, &opts, arena, &vae);
     if (!st) st = run(g, vae, &cfg, arena);
     lavr_vae_destroy(vae);
     lavr_arena_destroy(arena);
     return st;
 }
+
+lavr_status lavr_golden_run_vae(lavr_golden *g) { return lavr_golden_run_vae_on(g, NULL); }

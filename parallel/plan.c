@@ -1,5 +1,6 @@
-/* The memory and speed planner (issue 8): device bytes per rank from the model's tensor inventory and
- * token geometry, a FLOP/bandwidth model of one block per stage, and the cap check render runs first. */
+/* The memory and speed planner (parallel/plan.h): a DiT rank's arena from the CUDA DiT's buffer list
+ * (models/dit_dev.h) in the order the render allocates it, the bytes outside the arena by library, the aux rank
+ * (parallel/plan_aux.c), the time of a block-step from op counts at measured rates, and the cap check. */
 #include "parallel/plan.h"
 
 #include <stdio.h>
@@ -7,227 +8,261 @@
 #include <string.h>
 
 #include "core/units.h"
-#include "models/dit.h"
+#include "models/dit_dev.h"
+#include "parallel/placement.h"
+#include "parallel/plan_internal.h"
 
-/* Constants of the model (stated in the README; only the ranking of layouts depends on them). */
-#define PLAN_VAE_FACTOR 8                  /* Wan2.1 VAE: 8x8 pixels per latent, 4 video frames per latent */
-#define PLAN_VIDEO_PER_LATENT 4
-#define PLAN_NCCL_BYTES (64ull << 20)      /* NCCL's own buffers per communicator (estimate) */
-#define PLAN_BLAS_WORKSPACE (32ull << 20)  /* kernels/cuda/linear.cu default workspace */
-#define PLAN_BF16_FLOPS 400e12             /* sustained dense bf16 GEMM/attention rate of one GPU */
-#define PLAN_FP8_FLOPS 800e12              /* fp8 linear layers */
-#define PLAN_LINK_BYTES 300e9              /* NVLink bus bandwidth seen by NCCL (4 x H200: ~330 GB/s) */
-#define PLAN_VAE_CACHE_FRAMES 2            /* every causal conv keeps its last 2 input frames */
-#define PLAN_VAE_LIVE_TENSORS 4            /* decoder tensors alive at the full-resolution stage */
+#define VIDEO_PER_LATENT 4 /* Wan2.1 VAE: 4 video frames per latent, 8x8 pixels */
+
+/* Measured on one H200 (SM 1980 MHz, CUDA 13, cuDNN 9.19.0) at commit bdd5f93, BENCHMARKS.md "DiT speed on one
+ * H200": `mpirun -np 1 lavr bench --config s2v-14b --size 704*384 --layout steps=1,tp=1,pp=1,aux=0 --blocks 8`
+ * (+ --profile for the split, + --fp8). bf16, ms per block-step: self-attention 74.94, text attention 3.20, audio
+ * attention 0.48, GEMMs 113.83, norms/elementwise 16.17, total 208.7; FP8: total 159.5. Each rate is the op count
+ * of that step (lavr_plan_dit_step's formulas, tp=1 at 704x384: 40 layers, 12 injections) over its measured time:
+ *   self-attention 39.738 TFLOP / 74.94 ms = 530 TFLOP/s (window and sink, two cuDNN SDPA calls and their merge);
+ *   text attention 1.3288 TFLOP / 3.20 ms = 415 TFLOP/s; audio attention (5 keys per frame) is latency-bound:
+ *   3.89 GFLOP / 0.48 ms = 8.1 TFLOP/s;
+ *   bf16 GEMMs 79.748 TFLOP / 113.83 ms = 701 TFLOP/s;
+ *   norms, RoPE, residuals: 40.673 GB moved / 16.17 ms = 2.52 TB/s effective; FP8 quantisation moves 22.649 GB
+ *   more at that rate (9.0 ms; measured 8.60);
+ *   FP8 GEMMs, from the complete FP8 profile of the same bench at commit f569b9d (`--fp8 --blocks 7 --profile`,
+ *   BENCHMARKS.md "DiT speed and goldens"): 79.748 TFLOP / 59.16 ms = 1348 TFLOP/s (1.92x bf16). The model's FP8
+ *   step is then 163.0 ms against the 159.5 measured (that run's attention took 71.5 ms, this one's 74.9).
+ * Not measured yet (estimates until a multi-GPU `lavr bench --profile` and the CUDA VAE are timed): the NCCL
+ * all-reduce bus bandwidth and latency (NVLink, 4 x H200), host copies (PCIe 5) and the MPI hand-off through shared
+ * memory, the VAE's bf16 convolutions (cuDNN). */
+const lavr_plan_rates lavr_plan_rates_h200 = {
+    .attn_flops = 530.3e12,
+    .gemm_flops = 700.6e12,
+    .gemm_fp8_flops = 1348.0e12,
+    .mem_bytes = 2.5154e12,
+    .link_bytes = 300e9,
+    .link_latency_s = 20e-6,
+    .host_bytes = 20e9,
+    .host_copy_bytes = 10e9,
+    .vae_flops = 150e12,
+};
+#define TEXT_ATTN_FLOPS 415.2e12 /* see above: short keys (512) */
+#define AUDIO_ATTN_FLOPS 8.11e12
+
+/* ---- outside the arena --------------------------------------------------------------------------- */
+/* cuBLASLt workspace of kernels/cuda/linear.cu (32 MiB + a 256-byte tuning hash), cudaMalloc'd in 2 MiB pages */
+#define PLAN_BLAS_BYTES ((uint64_t)34 << 20)
+/* cuDNN handle and the SDPA plans' shared workspace (kernels/cuda/sdpa.c; `lavr bench` prints the real figure) */
+#define PLAN_CUDNN_BYTES ((uint64_t)16 << 20)
+/* the VAE's convolution workspace (cuDNN or the im2col scratch of lavr's kernel) */
+#define PLAN_VAE_WORKSPACE ((uint64_t)256 << 20)
+/* an instantiated CUDA graph of one block-step (~800-1100 kernel nodes); the DiT keeps one per step cache */
+#define PLAN_GRAPH_BYTES ((uint64_t)8 << 20)
+/* NCCL 2.28 defaults, no NCCL_* overrides: every channel keeps, for each ring neighbour it receives from or sends
+ * to, a buffer per protocol (Simple NCCL_BUFFSIZE 4 MiB, LL128 4.69 MiB, LL 0.5 MiB); NVLink nodes run 32 channels.
+ * With the context and cuBLASLt this accounts for 1.10 of the 1.39 GiB measured outside the arena of a tp=4 rank
+ * (BENCHMARKS.md, commit 088e9b2); `lavr bench` measures it per rank. Point-to-point (the bench's stage hand-off):
+ * 2 channels per peer, Simple only, send and receive side. */
+#define PLAN_NCCL_CHANNELS 32
+#define PLAN_NCCL_CONN_BYTES ((uint64_t)(4u << 20) + 4915200u + 524288u)
+#define PLAN_NCCL_P2P_BYTES ((uint64_t)2 * 2 * (4u << 20))
+
+static uint64_t nccl_ring_bytes(int ranks) {
+    if (ranks < 2) return 0;
+    return (uint64_t)PLAN_NCCL_CHANNELS * (uint64_t)(ranks == 2 ? 1 : 2) * PLAN_NCCL_CONN_BYTES;
+}
+
+lavr_status lavr_plan_size_check(int64_t width, int64_t height) {
+    CHECK_ARG(width >= 64 && height >= 64 && width % 16 == 0 && height % 16 == 0,
+              "plan: size %lldx%lld must be multiples of 16 and at least 64 (latent patches of 2x2 after the VAE's 8x)",
+              (long long)width, (long long)height);
+    return LAVR_OK;
+}
 
 lavr_plan_options lavr_plan_options_default(void) {
-    return (lavr_plan_options){.fp8 = 0, .text_kv_bytes = 4, .gpus = 1, .gpu_mem = 0, .t5_on_host = 1};
+    return (lavr_plan_options){.fp8 = 0, .sink_contiguous = 0, .gpus = 1, .gpu_mem = 0, .aux_on_gpu = 1,
+                               .aux_gpu = -1, .t5_on_gpu = 0, .w2v_on_gpu = 1, .bench = 0, .alone = 0};
 }
 
-/* ---- DiT weights of one shard --------------------------------------------------------------------- */
-typedef struct {
-    const lavr_dit_config *cfg;
-    int64_t layer_begin, layer_end;
-    int tp, fp8;
-    uint64_t bytes;
-} shard_walk;
-
-static int has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
-static int has_suffix(const char *s, const char *x) {
-    size_t n = strlen(s), m = strlen(x);
-    return n >= m && strcmp(s + n - m, x) == 0;
+/* ---- the time of a step ----------------------------------------------------------------------------- */
+static double allreduce_s(const lavr_plan_rates *r, int n, double bytes) {
+    return r->link_latency_s + 2.0 * (double)(n - 1) / (double)n * bytes / r->link_bytes;
 }
 
-/* Which shard holds a tensor and how: layer (-1: not a layer tensor), split over tp, quantised to fp8.
- * Follows models/dit.h's shard rules; fp8 follows liveavatar-system §4.2 (linear weights of the
- * attentions, FFNs, audio injector and its AdaLN; biases, norms, embeddings stay bf16). */
-static lavr_status dit_tensor(const lavr_tensor_spec *s, void *user) {
-    shard_walk *w = user;
-    const lavr_dit_config *c = w->cfg;
-    int64_t layer = -1;
-    int split = 0, quant = 0, index = -1, place; /* place: 0 every shard, 1 first, 2 last, 3 layer */
-    char rest[160] = "";
-    if (sscanf(s->name, "blocks.%d.%159s", &index, rest) == 2) {
-        layer = index;
-        split = has_prefix(rest, "self_attn.") || has_prefix(rest, "cross_attn.") || has_prefix(rest, "ffn.");
-        quant = split && has_suffix(rest, ".weight") && !strstr(rest, "norm_");
-        place = 3;
-    } else if (sscanf(s->name, "audio_injector.injector.%d.%159s", &index, rest) == 2) {
-        CHECK_ARG(index >= 0 && index < c->n_inject, "plan: %s has no injection layer", s->name);
-        layer = c->inject_layers[index];
-        split = 1;
-        quant = has_suffix(rest, ".weight") && !strstr(rest, "norm_");
-        place = 3;
-    } else if (sscanf(s->name, "audio_injector.injector_adain_layers.%d.%159s", &index, rest) == 2) {
-        CHECK_ARG(index >= 0 && index < c->n_inject, "plan: %s has no injection layer", s->name);
-        layer = c->inject_layers[index];
-        quant = strcmp(rest, "linear.weight") == 0;
-        place = 3;
-    } else if (has_prefix(s->name, "text_embedding.")) {
-        place = 0;
-    } else if (has_prefix(s->name, "head.")) {
-        place = 2;
-    } else {
-        place = 1;
+lavr_status lavr_plan_dit_step(const lavr_model_config *cfg, int64_t width, int64_t height, const lavr_layout *layout,
+                               const lavr_role *role, const lavr_plan_options *opts, lavr_plan_step *out) {
+    memset(out, 0, sizeof *out);
+    const lavr_plan_rates *rt = &lavr_plan_rates_h200;
+    lavr_dit_dev_dims g;
+    TRY(lavr_dit_dev_dims_of(&cfg->dit, layout->tp, opts->fp8, opts->sink_contiguous, role->layer_begin,
+                             role->layer_end, height / 8, width / 8, &g));
+    const int tp = layout->tp;
+    const double L = (double)g.L, W = (double)g.W, S = (double)g.S, T = (double)g.T, d = (double)g.d;
+    const double dh = (double)g.dh, ff = (double)g.ff, FNA = (double)(g.F * g.NA), F = (double)g.F;
+    const double nl = (double)g.nl, inj = (double)g.injectors;
+    /* steady state: every query block attends the full window and the sink */
+    const double self = nl * 4 * L * (W + S) * dh, text = nl * 4 * L * T * dh, audio = inj * 4 * L * (double)g.NA * dh;
+    const double gemm = nl * 2 * L * (6 * d * dh + 2 * d * ff) +
+                        inj * (2 * L * 2 * dh * d + 2 * FNA * 2 * dh * d + 2 * F * 2 * d * d);
+    /* bytes the fused kernels move: three residual+norm passes per layer (fp32 stream in and out, the projection
+     * in bf16 or, with tp, as fp32 partial sums, the bf16 norm output), the q/k norms and RoPE (their tp sums of
+     * squares read the rows again), the sink keys re-roped; an injection's norm, q/k norms and residual */
+    const double add = tp > 1 ? 4 : 2, qk_sum = tp > 1 ? 1 : 0;
+    const double per_layer = 3 * L * d * (4 + add + 4 + 2) + (12 + 4 * qk_sum) * L * dh + 4 * S * dh +
+                             (4 + 2 * qk_sum) * L * dh;
+    const double per_inject = 6 * L * d + (4 + 2 * qk_sum) * L * dh + (4 + 2 * qk_sum) * FNA * dh +
+                              L * d * (4 + add + 4) + 4 * L * d;
+    const double norm_bytes = nl * per_layer + inj * per_inject + 6 * L * d;
+    out->self_attn = self / rt->attn_flops * 1e3;
+    out->text_attn = text / TEXT_ATTN_FLOPS * 1e3;
+    out->audio_attn = audio / AUDIO_ATTN_FLOPS * 1e3;
+    out->norm = norm_bytes / rt->mem_bytes * 1e3;
+    out->gemm = gemm / (opts->fp8 ? rt->gemm_fp8_flops : rt->gemm_flops) * 1e3;
+    if (opts->fp8) {
+        /* quantising a GEMM operand reads bf16 and writes e4m3 (3 B per value); operands no norm wrote need an
+         * amax pass first (2 B): qkv, cross q, ffn0 and the injectors' q come with their amax */
+        const double q = nl * (3 * 3 * L * d + 2 * 5 * L * dh + 5 * L * ff) +
+                         inj * (3 * L * d + 5 * L * dh + 5 * FNA * d + 5 * F * d);
+        out->fp8_quant = q / rt->mem_bytes * 1e3;
     }
-    int held = place == 0 || (place == 1 && w->layer_begin == 0) || (place == 2 && w->layer_end == c->num_layers) ||
-               (place == 3 && layer >= w->layer_begin && layer < w->layer_end);
-    if (!held) return LAVR_OK;
-    uint64_t n = 1;
-    for (int i = 0; i < s->ndim; i++) n *= (uint64_t)s->shape[i];
-    if (split) n /= (uint64_t)w->tp;
-    if (quant && w->fp8)
-        w->bytes += n + 4; /* e4m3 values and one fp32 inverse scale */
-    else
-        w->bytes += n * lavr_dtype_size(s->dtype);
+    if (tp > 1 && !opts->alone) {
+        /* per layer the three row-parallel projections' fp32 sums and two q/k sums of squares; per injection its
+         * projection and two sums of squares; FP8: the amax of every split operand */
+        double s = nl * (3 * allreduce_s(rt, tp, 4 * L * d) + 2 * allreduce_s(rt, tp, 8 * L)) +
+                   inj * (allreduce_s(rt, tp, 4 * L * d) + allreduce_s(rt, tp, 8 * L) + allreduce_s(rt, tp, 8 * FNA));
+        if (opts->fp8) s += (3 * nl + inj) * allreduce_s(rt, tp, 4);
+        out->comm = s * 1e3;
+    }
+    if (!opts->bench) {
+        /* the render embeds on the host and moves the activation [R, d] fp32 (+ its e, e0 and audio rows) through
+         * the host: uploaded on the pp 0 rank every step, handed down the pp chain over MPI */
+        const double act = (double)lavr_dit_dev_act_floats(&g) * 4;
+        double s = act / rt->host_bytes; /* upload (embedding or the previous pp index) */
+        if (!g.last) s += act / rt->host_bytes + act / rt->host_copy_bytes;
+        else s += (double)(g.out_dim * g.F * g.geo.h * g.geo.w) * 4 / rt->host_bytes; /* the velocity */
+        out->host = s * 1e3;
+    }
+    out->total = out->self_attn + out->text_attn + out->audio_attn + out->gemm + out->norm + out->fp8_quant +
+                 out->comm + out->host;
     return LAVR_OK;
 }
 
-/* ---- aux rank ------------------------------------------------------------------------------------- */
-typedef struct {
-    uint64_t bytes;
-} sum_walk;
-
-static lavr_status sum_tensor(const lavr_tensor_spec *s, void *user) {
-    uint64_t n = 1;
-    for (int i = 0; i < s->ndim; i++) n *= (uint64_t)s->shape[i];
-    ((sum_walk *)user)->bytes += n * lavr_dtype_size(s->dtype);
-    return LAVR_OK;
-}
-
-/* Causal-conv caches of the streaming decoder: every decoder conv with 3 time taps keeps its last 2
- * input frames (cin x 2 x h x w fp32) at the resolution of its level (latent size x 2^level). */
-typedef struct {
-    const lavr_vae_config *cfg;
-    int64_t lh, lw;
-    uint64_t bytes;
-} vae_walk;
-
-static lavr_status vae_cache_tensor(const lavr_tensor_spec *s, void *user) {
-    vae_walk *w = user;
-    if (!has_prefix(s->name, "decoder.") || !has_suffix(s->name, ".weight") || s->ndim != 5 || s->shape[2] != 3)
-        return LAVR_OK;
-    int level = 0, index;
-    if (sscanf(s->name, "decoder.upsamples.%d.", &index) == 1)
-        level = index / (int)(w->cfg->num_res_blocks + 2); /* res blocks + 1, then the upsample, per level */
-    else if (has_prefix(s->name, "decoder.head."))
-        level = 3;
-    const uint64_t pixels = (uint64_t)(w->lh << level) * (uint64_t)(w->lw << level);
-    w->bytes += (uint64_t)s->shape[1] * PLAN_VAE_CACHE_FRAMES * pixels * sizeof(float);
-    return LAVR_OK;
-}
-
-static lavr_status plan_aux(const lavr_model_config *cfg, int64_t width, int64_t height, int t5_on_host,
-                           lavr_plan_rank *r) {
-    sum_walk t5 = {0}, w2v = {0}, vae = {0};
-    TRY(lavr_t5_inventory(&cfg->t5, sum_tensor, &t5));
-    TRY(lavr_w2v_inventory(&cfg->w2v, sum_tensor, &w2v));
-    TRY(lavr_vae_inventory(&cfg->vae, sum_tensor, &vae));
-    vae_walk cache = {&cfg->vae, height / PLAN_VAE_FACTOR, width / PLAN_VAE_FACTOR, 0};
-    TRY(lavr_vae_inventory(&cfg->vae, vae_cache_tensor, &cache));
-    r->weights = (t5_on_host ? 0 : t5.bytes) + w2v.bytes + vae.bytes;
-    r->vae_cache = cache.bytes;
-    /* decoding one latent gives 4 frames; the widest full-resolution convs see them plus 2 cached */
-    const uint64_t last = (uint64_t)(cfg->vae.dim * cfg->vae.dim_mult[0]);
-    r->activations = PLAN_VAE_LIVE_TENSORS * last * (PLAN_VIDEO_PER_LATENT + PLAN_VAE_CACHE_FRAMES) *
-                     (uint64_t)width * (uint64_t)height * sizeof(float);
-    r->workspace = PLAN_BLAS_WORKSPACE;
-    return LAVR_OK;
-}
-
-/* ---- DiT rank ------------------------------------------------------------------------------------- */
-static lavr_status plan_dit(const lavr_model_config *cfg, const lavr_dit_geometry *g, const lavr_layout *layout,
-                            const lavr_role *role, const lavr_plan_options *opts, lavr_plan_rank *r) {
+/* ---- a DiT rank ------------------------------------------------------------------------------------- */
+static lavr_status plan_dit(const lavr_model_config *cfg, int64_t width, int64_t height, const lavr_layout *layout,
+                            const lavr_role *role, const lavr_plan_options *o, lavr_plan_rank *r) {
     const lavr_dit_config *c = &cfg->dit;
-    const uint64_t d = (uint64_t)c->dim, tp = (uint64_t)layout->tp, dr = d / tp, ffr = (uint64_t)c->ffn_dim / tp;
-    const uint64_t layers = (uint64_t)(role->layer_end - role->layer_begin);
-    const uint64_t caches = (uint64_t)(role->step_end - role->step_begin); /* one per denoising step */
-    shard_walk w = {c, role->layer_begin, role->layer_end, layout->tp, opts->fp8, 0};
-    TRY(lavr_dit_inventory(c, dit_tensor, &w));
-    r->weights = w.bytes;
-    /* K and V of every layer, bf16: rolling window of 4 blocks and the sink, per step cache */
-    r->kv_window = caches * layers * 2 * (uint64_t)g->window * dr * 2;
-    r->sink = caches * layers * 2 * (uint64_t)g->sink * dr * 2;
-    r->text_kv = layers * 2 * (uint64_t)c->text_len * dr * (uint64_t)opts->text_kv_bytes;
-    /* one layer at a time over R rows (a block, or the sink at prefill), fp32: the hidden state,
-     * normalised input and residual [R, d]; q, k, v, attention out [R, d/tp]; FFN hidden [R, ffn/tp];
-     * the bf16 GEMM operand [R, max(d, ffn/tp)]; the re-roped sink keys [sink, d/tp] bf16 */
-    const uint64_t R = (uint64_t)(g->block_tokens > g->sink ? g->block_tokens : g->sink);
-    r->activations = 4 * R * (3 * d + 4 * dr + ffr) + 2 * R * (d > ffr ? d : ffr) + 2 * (uint64_t)g->sink * dr;
-    /* pipeline messages (hidden state in and out) between layer ranges, latents between stages, the
-     * tp all-reduce buffer, and NCCL's buffers per communicator */
-    const uint64_t latent = (uint64_t)c->in_dim * (uint64_t)c->frames_per_block * (uint64_t)(g->h * g->w) * 4;
-    int comms = 0;
-    r->comm = 0;
-    if (layout->pp > 1) r->comm += 2 * 4 * R * d;
-    if (layout->steps > 1) r->comm += 2 * latent;
-    if (layout->pp > 1 || layout->steps > 1) comms++;
-    if (layout->tp > 1) {
-        r->comm += 4 * R * d;
-        comms++;
+    lavr_dit_dev_dims g;
+    TRY(lavr_dit_dev_dims_of(c, layout->tp, o->fp8, o->sink_contiguous, role->layer_begin, role->layer_end,
+                             height / 8, width / 8, &g));
+    lavr_dit_dev_bytes b;
+    TRY(lavr_dit_dev_bytes_of(&g, &b));
+    const uint64_t caches = (uint64_t)(role->step_end - role->step_begin);
+    /* what the rank allocates after the model: the bench's latent and velocity, the render's velocity (last pp) */
+    const uint64_t latent = lavr_dit_dev_aligned((uint64_t)(c->in_dim * c->frames_per_block * g.geo.h * g.geo.w) * 4);
+    const uint64_t tail = o->bench ? 2 * latent : g.last ? latent : 0;
+    /* create -> weights uploaded through a staging buffer -> text K/V (temporaries) -> step caches, act, tail */
+    const uint64_t later = caches * b.cache + b.act + tail;
+    r->weights = b.weights;
+    r->text_kv = b.text_kv;
+    r->sink = b.sink;
+    r->kv_window = caches * b.cache;
+    r->work = b.work + b.act + tail;
+    r->transient = b.staging > b.context ? b.staging : b.context;
+    r->arena = b.weights + b.text_kv + b.work + b.sink + (later > r->transient ? later : r->transient);
+    r->context = LAVR_PLAN_CUDA_CONTEXT;
+    r->blas = PLAN_BLAS_BYTES;
+    r->cudnn = PLAN_CUDNN_BYTES;
+    r->graphs = caches * PLAN_GRAPH_BYTES;
+    if (!o->alone) {
+        if (layout->tp > 1) r->nccl += nccl_ring_bytes(layout->tp);
+        if (o->bench && layout->steps > 1) r->nccl += (uint64_t)(role->stage > 0) * PLAN_NCCL_P2P_BYTES / 2 +
+                                                      (uint64_t)(role->stage < layout->steps - 1) * PLAN_NCCL_P2P_BYTES / 2;
     }
-    r->comm += (uint64_t)comms * PLAN_NCCL_BYTES;
-    r->workspace = PLAN_BLAS_WORKSPACE;
+    lavr_plan_step st;
+    TRY(lavr_plan_dit_step(cfg, width, height, layout, role, o, &st));
+    r->step_ms = st.total;
+    r->busy_ms = (double)caches * st.total;
+    return LAVR_OK;
+}
 
-    /* busy time per block: every step of the stage runs the rank's layers at steady state (full
-     * window + sink); linear FLOPs at the fp8 or bf16 rate, attention at the bf16 rate, plus two
-     * ring all-reduces of [Q, d] fp32 per layer and the hidden-state hand-off per step */
-    const double Q = (double)g->block_tokens, D = (double)d, F = (double)c->ffn_dim, T = (double)c->text_len;
-    const double keys = (double)(g->window + g->sink);
-    double linear = 2 * Q * (6 * D * D + 2 * D * F), attn = 4 * Q * keys * D + 4 * Q * T * D;
-    const double inject = 2 * Q * 2 * D * D; /* audio injector q and o per injected layer */
-    int injected = 0;
-    for (int i = 0; i < c->n_inject; i++)
-        injected += c->inject_layers[i] >= role->layer_begin && c->inject_layers[i] < role->layer_end;
-    const double rate = opts->fp8 ? PLAN_FP8_FLOPS : PLAN_BF16_FLOPS;
-    double step_s = ((double)layers * linear + injected * inject) / rate / (double)tp +
-                    (double)layers * attn / PLAN_BF16_FLOPS / (double)tp;
-    if (tp > 1) step_s += (double)layers * 2 * (2.0 * (double)(tp - 1) / (double)tp) * Q * D * 4 / PLAN_LINK_BYTES;
-    if (layout->pp > 1) step_s += Q * D * 4 / PLAN_LINK_BYTES;
-    r->block_ms = (double)caches * step_s * 1e3;
+/* ---- the aux rank ---------------------------------------------------------------------------------- */
+static lavr_status plan_aux(const lavr_model_config *cfg, int64_t width, int64_t height, const lavr_plan_options *o,
+                            lavr_plan_rank *r) {
+    plan_aux_model m;
+    TRY(plan_aux_model_of(cfg, width, height, o->t5_on_gpu, o->w2v_on_gpu, &m));
+    /* the encoders run during the setup and are freed before the first block is decoded */
+    r->weights = m.vae_weights;
+    r->setup = m.enc_cache + m.enc_act + m.w2v + m.t5;
+    r->vae_cache = m.dec_cache;
+    r->vae_act = m.dec_act;
+    const uint64_t render = m.dec_cache + m.dec_act;
+    r->arena = m.vae_weights + (r->setup > render ? r->setup : render);
+    r->context = LAVR_PLAN_CUDA_CONTEXT;
+    r->blas = PLAN_BLAS_BYTES;
+    r->cudnn = PLAN_VAE_WORKSPACE;
+    r->busy_ms = m.dec_flops / lavr_plan_rates_h200.vae_flops * 1e3;
+    r->block_ms = r->busy_ms;
     return LAVR_OK;
 }
 
 lavr_status lavr_plan_layout(const lavr_model_config *cfg, int64_t width, int64_t height, const lavr_layout *layout,
                              const lavr_plan_options *opts, lavr_plan_rank *per_rank) {
     const lavr_dit_config *c = &cfg->dit;
-    CHECK_ARG(width >= 64 && height >= 64 && width % 16 == 0 && height % 16 == 0,
-              "plan: size %lldx%lld must be multiples of 16 and at least 64 (latent patches of 2x2 after the VAE's 8x)",
-              (long long)width, (long long)height);
-    CHECK_ARG(opts->gpus >= 1 && (opts->text_kv_bytes == 2 || opts->text_kv_bytes == 4),
-              "plan: bad options (gpus %d, text K/V element size %d)", opts->gpus, opts->text_kv_bytes);
+    TRY(lavr_plan_size_check(width, height));
+    CHECK_ARG(opts->gpus >= 1, "plan: %d GPUs", opts->gpus);
     TRY(lavr_layout_check(layout, c->num_heads, c->ffn_dim, c->num_layers));
-    lavr_dit_geometry g;
-    TRY(lavr_dit_geometry_of(c, height / PLAN_VAE_FACTOR, width / PLAN_VAE_FACTOR, &g));
-    const int n = lavr_layout_ranks(layout);
+    const int n = lavr_layout_ranks(layout), dit = lavr_layout_dit_ranks(layout);
+    /* the devices parallel/placement.c gives the ranks on one node of opts->gpus GPUs */
+    const lavr_placement pl = {.backend = "cuda", .aux_backend = opts->aux_on_gpu && !opts->bench ? "cuda" : "cpu",
+                               .aux_gpu = opts->aux_gpu};
+    int *device = malloc((size_t)n * sizeof *device);
+    if (!device) return LAVR_FAIL(LAVR_E_NOMEM, "plan: %d ranks", n);
+    lavr_status pst = lavr_place_layout(layout, &pl, opts->gpus, device);
+    for (int i = 0; i < n && !pst; i++) per_rank[i].gpu = device[i];
+    free(device);
+    TRY(pst);
     for (int i = 0; i < n; i++) {
+        const int gpu = per_rank[i].gpu;
         lavr_plan_rank *r = &per_rank[i];
         memset(r, 0, sizeof *r);
         lavr_role role;
         TRY(lavr_layout_role(layout, c->num_layers, i, &role));
         lavr_role_name(layout, &role, r->role, sizeof r->role);
-        r->gpu = i % opts->gpus;
+        r->is_dit = role.is_dit;
+        r->gpu = gpu;
         if (role.is_dit)
-            TRY(plan_dit(cfg, &g, layout, &role, opts, r));
-        else
-            TRY(plan_aux(cfg, width, height, opts->t5_on_host, r));
-        r->total = r->weights + r->kv_window + r->sink + r->text_kv + r->vae_cache + r->activations + r->comm +
-                   r->workspace;
+            TRY(plan_dit(cfg, width, height, layout, &role, opts, r));
+        else if (gpu >= 0)
+            TRY(plan_aux(cfg, width, height, opts, r)); /* extra aux ranks only take part in the setup broadcast */
+        r->outside = r->context + r->nccl + r->blas + r->cudnn + r->graphs;
+        r->total = r->arena + r->outside;
+    }
+    /* a stage's block: each owned step runs through the stage's pp chain (the ranks of one tp index) */
+    for (int i = 0; i < dit; i++) {
+        lavr_role role, other;
+        TRY(lavr_layout_role(layout, c->num_layers, i, &role));
+        double chain = 0;
+        for (int p = 0; p < layout->pp; p++) {
+            const int k = lavr_layout_dit_rank(layout, role.stage, p, role.tp_index);
+            TRY(lavr_layout_role(layout, c->num_layers, k, &other));
+            chain += per_rank[k].step_ms;
+        }
+        per_rank[i].block_ms = (double)(role.step_end - role.step_begin) * chain;
     }
     return LAVR_OK;
+}
+
+uint64_t lavr_plan_gpu_bytes(const lavr_plan_rank *per_rank, int nranks, int gpu) {
+    uint64_t sum = 0;
+    for (int i = 0; i < nranks; i++)
+        if (per_rank[i].gpu == gpu) sum += per_rank[i].total;
+    return sum;
 }
 
 uint64_t lavr_plan_peak_gpu(const lavr_plan_rank *per_rank, int nranks, int gpus, int *rank_out) {
     uint64_t peak = 0;
     int at = 0;
     for (int gpu = 0; gpu < gpus; gpu++) {
-        uint64_t sum = 0;
+        const uint64_t sum = lavr_plan_gpu_bytes(per_rank, nranks, gpu);
         int first = -1;
-        for (int i = 0; i < nranks; i++)
-            if (per_rank[i].gpu == gpu) {
-                sum += per_rank[i].total;
-                if (first < 0) first = i;
-            }
+        for (int i = 0; i < nranks && first < 0; i++)
+            if (per_rank[i].gpu == gpu) first = i;
         if (first >= 0 && sum > peak) {
             peak = sum;
             at = first;
@@ -237,12 +272,28 @@ uint64_t lavr_plan_peak_gpu(const lavr_plan_rank *per_rank, int nranks, int gpus
     return peak;
 }
 
+uint64_t lavr_plan_arena_cap(const lavr_plan_rank *per_rank, int nranks, int rank, uint64_t gpu_mem) {
+    if (!gpu_mem) return 0;
+    const lavr_plan_rank *r = &per_rank[rank];
+    const uint64_t used = lavr_plan_gpu_bytes(per_rank, nranks, r->gpu);
+    int sharing = 0;
+    for (int i = 0; i < nranks; i++) sharing += per_rank[i].gpu == r->gpu;
+    const uint64_t slack = gpu_mem > used ? (gpu_mem - used) / (uint64_t)(sharing ? sharing : 1) : 0;
+    return r->arena + slack;
+}
+
 double lavr_plan_fps(const lavr_model_config *cfg, const lavr_plan_rank *per_rank, int nranks) {
-    double slowest = 0;
-    for (int i = 0; i < nranks; i++)
-        if (per_rank[i].block_ms > slowest) slowest = per_rank[i].block_ms;
-    const double frames = (double)(cfg->dit.frames_per_block * PLAN_VIDEO_PER_LATENT);
-    return slowest > 0 ? frames / (slowest * 1e-3) : 0;
+    double interval = 0;
+    for (int i = 0; i < nranks; i++) {
+        if (per_rank[i].block_ms > interval) interval = per_rank[i].block_ms;
+        if (per_rank[i].gpu < 0) continue;
+        double gpu = 0; /* processes sharing a GPU take turns on it */
+        for (int k = 0; k < nranks; k++)
+            if (per_rank[k].gpu == per_rank[i].gpu) gpu += per_rank[k].busy_ms;
+        if (gpu > interval) interval = gpu;
+    }
+    const double frames = (double)(cfg->dit.frames_per_block * VIDEO_PER_LATENT);
+    return interval > 0 ? frames / (interval * 1e-3) : 0;
 }
 
 int lavr_plan_candidates(const lavr_model_config *cfg, int gpus, lavr_layout *out, int max) {
@@ -252,8 +303,8 @@ int lavr_plan_candidates(const lavr_model_config *cfg, int gpus, lavr_layout *ou
     for (int s = 0; s < 3; s++)
         for (int tp = 1; tp <= gpus; tp++)
             for (int pp = 1; pp <= gpus && pp <= c->num_layers; pp++) {
-                const int dit = steps[s] * tp * pp;
-                if (dit + 1 != gpus && dit != gpus) continue; /* aux on its own GPU, or sharing GPU 0 */
+                /* GPUs left over take the aux rank; with none left it shares the last DiT rank's */
+                if (steps[s] * tp * pp > gpus) continue;
                 lavr_layout l = {steps[s], tp, pp, 1};
                 if (lavr_layout_check(&l, c->num_heads, c->ffn_dim, c->num_layers)) {
                     lavr_error_clear();
@@ -263,6 +314,46 @@ int lavr_plan_candidates(const lavr_model_config *cfg, int gpus, lavr_layout *ou
                 count++;
             }
     return count;
+}
+
+static int choice_before(const lavr_plan_choice *a, const lavr_plan_choice *b) {
+    if (a->fits != b->fits) return a->fits;
+    if (a->fits) return a->fps > b->fps || (a->fps == b->fps && a->peak < b->peak);
+    return a->peak < b->peak;
+}
+
+int lavr_plan_choices(const lavr_model_config *cfg, int64_t width, int64_t height, const lavr_plan_options *opts,
+                      int fp8_only, int bf16_only, lavr_plan_choice *out, int max) {
+    lavr_layout cand[128];
+    int nc = lavr_plan_candidates(cfg, opts->gpus, cand, 128), n = 0;
+    if (nc > 128) nc = 128;
+    for (int i = 0; i < nc; i++)
+        for (int fp8 = 0; fp8 < 2; fp8++) {
+            if ((fp8 && bf16_only) || (!fp8 && fp8_only)) continue;
+            lavr_plan_options o = *opts;
+            o.fp8 = fp8;
+            const int m = lavr_layout_ranks(&cand[i]);
+            lavr_plan_rank *rr = calloc((size_t)m, sizeof *rr);
+            if (!rr) continue;
+            if (lavr_plan_layout(cfg, width, height, &cand[i], &o, rr) == LAVR_OK) {
+                lavr_plan_choice ch = {.layout = cand[i], .fp8 = fp8};
+                ch.peak = lavr_plan_peak_gpu(rr, m, o.gpus, &ch.peak_rank);
+                ch.fps = lavr_plan_fps(cfg, rr, m);
+                ch.fits = !o.gpu_mem || ch.peak <= o.gpu_mem;
+                /* insertion in order */
+                int at = n < max ? n : max;
+                while (at > 0 && choice_before(&ch, &out[at - 1])) at--;
+                if (at < max) {
+                    const int last = n < max ? n : max - 1;
+                    memmove(&out[at + 1], &out[at], (size_t)(last - at) * sizeof *out);
+                    out[at] = ch;
+                    if (n < max) n++;
+                }
+            }
+            lavr_error_clear();
+            free(rr);
+        }
+    return n;
 }
 
 lavr_status lavr_plan_check(const lavr_model_config *cfg, int64_t width, int64_t height, const lavr_layout *layout,
@@ -282,45 +373,35 @@ lavr_status lavr_plan_check(const lavr_model_config *cfg, int64_t width, int64_t
     lavr_format_bytes(need, need_s, sizeof need_s);
     lavr_format_bytes(opts->gpu_mem, cap_s, sizeof cap_s);
     snprintf(role, sizeof role, "%s", ranks[at].role);
+    const int gpu = ranks[at].gpu;
     int shared = 0;
-    for (int i = 0; i < n; i++) shared += i != at && ranks[i].gpu == ranks[at].gpu;
+    for (int i = 0; i < n; i++) shared += i != at && ranks[i].gpu == gpu;
     free(ranks);
 
-    /* the layouts that fit, fastest first */
-    lavr_layout cand[64];
-    double fps[64];
-    int nc = lavr_plan_candidates(cfg, opts->gpus, cand, 64), nfit = 0;
-    if (nc > 64) nc = 64;
-    for (int i = 0; i < nc; i++) {
-        const int m = lavr_layout_ranks(&cand[i]);
-        lavr_plan_rank *rr = calloc((size_t)m, sizeof *rr);
-        if (!rr) return LAVR_FAIL(LAVR_E_NOMEM, "plan: %d rank rows", m);
-        if (lavr_plan_layout(cfg, width, height, &cand[i], opts, rr) == LAVR_OK &&
-            lavr_plan_peak_gpu(rr, m, opts->gpus, NULL) <= opts->gpu_mem) {
-            cand[nfit] = cand[i];
-            fps[nfit++] = lavr_plan_fps(cfg, rr, m);
-        }
-        lavr_error_clear();
-        free(rr);
-    }
-    size_t used = 0;
-    for (int k = 0; k < nfit && k < 3; k++) {
-        int best = k;
-        for (int i = k + 1; i < nfit; i++)
-            if (fps[i] > fps[best]) best = i;
-        lavr_layout tl = cand[k];
-        double tf = fps[k];
-        cand[k] = cand[best], fps[k] = fps[best];
-        cand[best] = tl, fps[best] = tf;
+    /* what fits instead, fastest first, in the precision asked for (and FP8 as a hint when that is what fits) */
+    lavr_plan_choice ch[8];
+    int nfit = lavr_plan_choices(cfg, width, height, opts, opts->fp8, !opts->fp8, ch, 8), used = 0, listed = 0;
+    for (int k = 0; k < nfit && listed < 3; k++) {
+        if (!ch[k].fits) break;
         char t[96];
-        lavr_layout_format(&cand[k], t, sizeof t);
-        used += (size_t)snprintf(fits + used, sizeof fits - used, "%s%s", k ? ", " : "", t);
+        lavr_layout_format(&ch[k].layout, t, sizeof t);
+        used += snprintf(fits + used, sizeof fits - (size_t)used, "%s%s", listed ? ", " : "", t);
+        listed++;
     }
-    if (nfit)
-        return LAVR_FAIL(LAVR_E_ARG, "layout %s needs %s on rank %d (%s)%s, the cap is %s; layouts that fit %d GPUs: %s",
-                         text, need_s, at, role, shared ? " with the ranks sharing its GPU" : "", cap_s, opts->gpus,
-                         fits);
-    return LAVR_FAIL(LAVR_E_ARG, "layout %s needs %s on rank %d (%s)%s, the cap is %s; no layout with %d GPUs fits%s",
-                     text, need_s, at, role, shared ? " with the ranks sharing its GPU" : "", cap_s, opts->gpus,
-                     opts->fp8 ? "" : " (try --fp8)");
+    char where[96];
+    snprintf(where, sizeof where, "GPU %d (rank %d, %s%s)", gpu, at, role, shared ? ", with the ranks sharing it" : "");
+    if (listed)
+        return LAVR_FAIL(LAVR_E_ARG, "layout %s needs %s on %s, the cap is %s; layouts that fit %d GPUs: %s", text,
+                         need_s, where, cap_s, opts->gpus, fits);
+    if (!opts->fp8) {
+        nfit = lavr_plan_choices(cfg, width, height, opts, 1, 0, ch, 1);
+        if (nfit && ch[0].fits) {
+            char t[96];
+            lavr_layout_format(&ch[0].layout, t, sizeof t);
+            return LAVR_FAIL(LAVR_E_ARG, "layout %s needs %s on %s, the cap is %s; in bf16 no layout with %d GPUs "
+                                         "fits, with --fp8: %s", text, need_s, where, cap_s, opts->gpus, t);
+        }
+    }
+    return LAVR_FAIL(LAVR_E_ARG, "layout %s needs %s on %s, the cap is %s; no layout with %d GPUs fits%s", text,
+                     need_s, where, cap_s, opts->gpus, opts->fp8 ? "" : ", even with --fp8");
 }

@@ -28,9 +28,9 @@ static lavr_status config_sha(lavr_h5file *model, const char *group, char hex[65
     }
     char *text = NULL;
     TRY(lavr_h5_read_attr_string(model, group, "config", &text));
-    lavr_sha256_hex(text, strlen(text), hex);
+    lavr_status st = lavr_sha256_hex(text, strlen(text), hex);
     free(text);
-    return LAVR_OK;
+    return st;
 }
 
 lavr_status aux_identity(aux_rank *a, lavr_h5file *model) {
@@ -43,15 +43,16 @@ lavr_status aux_identity(aux_rank *a, lavr_h5file *model) {
     } else {
         TRY(lavr_sha256_file_hex(o->image_path, image));
         TRY(lavr_sha256_file_hex(o->audio_path, audio));
-        lavr_sha256_hex(o->prompt, strlen(o->prompt), prompt);
+        TRY(lavr_sha256_hex(o->prompt, strlen(o->prompt), prompt));
     }
     TRY(config_sha(model, "/dit", dit));
     TRY(config_sha(model, "/vae", vae));
     struct stat st;
     if (stat(o->model_path, &st) != 0) return LAVR_FAIL(LAVR_E_IO, "cannot stat the model '%s'", o->model_path);
     const char *base = strrchr(o->model_path, '/');
-    snprintf(a->model_id, sizeof a->model_id, "%.200s bytes=%lld dit=%s vae=%s", base ? base + 1 : o->model_path,
-             (long long)st.st_size, dit, vae);
+    /* FP8 Linears change the DiT's numbers: a render resumed with another --fp8 is another render */
+    snprintf(a->model_id, sizeof a->model_id, "%.200s bytes=%lld dit=%s vae=%s fp8=%d", base ? base + 1 : o->model_path,
+             (long long)st.st_size, dit, vae, o->fp8 ? 1 : 0);
     snprintf(a->inputs_id, sizeof a->inputs_id,
              "image=%s audio=%s prompt=%s size=%.40s seed=%llu sink_offset=%lld num_clip=%lld", image, audio, prompt,
              o->size ? o->size : "-", (unsigned long long)o->stream.seed, (long long)o->stream.fixed_sink_offset,

@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/sha256.h"
+#include "core/signals.h"
 #include "io/h5model.h"
 #include "parallel/device.h"
 #include "ranks/aux_internal.h"
@@ -64,7 +65,7 @@ static int reuse_conditioning(aux_rank *a, const char *path) {
     }
     char image[65], audio[65], prompt[65];
     if (lavr_sha256_file_hex(a->o->image_path, image) || lavr_sha256_file_hex(a->o->audio_path, audio) ||
-        (lavr_sha256_hex(a->o->prompt, strlen(a->o->prompt), prompt), 0) || strcmp(image, c.image_sha) != 0 ||
+        lavr_sha256_hex(a->o->prompt, strlen(a->o->prompt), prompt) || strcmp(image, c.image_sha) != 0 ||
         strcmp(audio, c.audio_sha) != 0 || strcmp(prompt, c.prompt_sha) != 0 || !c.context.data || !c.ref.data ||
         !c.motion.data || !c.audio.data) {
         lavr_cond_free(&c);
@@ -86,7 +87,7 @@ static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
         a->cond = *o->cond;
     } else if (!reuse_conditioning(a, saved)) {
         LOG_INFO("encoding %s, the prompt and %s", o->image_path, o->audio_path);
-        st = lavr_cond_encode_image(model, o->image_path, o->size, a->arena, &a->cond);
+        st = lavr_cond_encode_image_on(model, o->image_path, o->size, o->vae_ctx, a->arena, &a->cond);
         if (!st) st = lavr_cond_encode_text(model, o->prompt, a->arena, &a->cond);
         if (!st) st = lavr_cond_encode_audio(model, o->audio_path, a->arena, &a->cond);
         if (!st && saved) {
@@ -176,7 +177,9 @@ static lavr_status open_outputs(aux_rank *a, lavr_h5file *model) {
     if (!st) st = lavr_vae_config_from_json(j, &cfg.vae);
     lavr_json_free(j);
     TRY(st);
-    TRY(lavr_vae_create(model, "vae/", &cfg.vae, NULL, a->arena, &a->vae));
+    lavr_vae_options vae_opts = lavr_vae_options_default();
+    vae_opts.ctx = o->vae_ctx;
+    TRY(lavr_vae_create(model, "vae/", &cfg.vae, &vae_opts, a->arena, &a->vae));
     TRY(lavr_decode_stream_create(a->vae, &a->cond.motion, a->arena, &a->decoder));
     TRY(alloc_floats(3 * a->vf * a->cond.height * a->cond.width, "decoded frames", &a->frames));
 
@@ -185,7 +188,7 @@ static lavr_status open_outputs(aux_rank *a, lavr_h5file *model) {
     vo.width = a->cond.width;
     vo.height = a->cond.height;
     if (o->audio_path) {
-        TRY(lavr_audio_load(o->audio_path, &a->speech));
+        TRY(lavr_audio_read(o->audio_path, &a->speech)); /* (the conditioning already said what it is) */
         vo.audio = a->speech.samples;
         vo.audio_samples = a->speech.nsamples;
         vo.audio_rate = a->speech.rate;
@@ -293,6 +296,10 @@ static lavr_status run_pipeline(aux_rank *a, int64_t *stopped_at) {
         /* (a stop's checkpoint waits for the stop itself to come back) */
         if (a->npending > 0 && a->pending[0] == n + 1 && n + 1 != a->stop_block) TRY(aux_checkpoint(a, n + 1));
     }
+    /* a stop travels in a block packet: once the last block was sent, the render can only finish */
+    if (*stopped_at < 0 && lavr_signals_stop_requested() && a->o->stage_dir)
+        LOG_WARN("stop requested (signal %d) when every remaining block was already sent: the render finished instead",
+                 lavr_signals_stop_requested());
     for (int64_t i = 0; i < (int64_t)a->sched.inflight * a->nfeed; i++) TRY(lavr_comm_wait(a->c, &a->feed[i]));
     for (int i = 0; i < a->nref; i++) TRY(lavr_comm_wait(a->c, &a->ref_msgs[i]));
     return LAVR_OK;

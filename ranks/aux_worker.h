@@ -11,6 +11,7 @@
 
 #include "core/status.h"
 #include "io/checkpoint.h"
+#include "kernels/ctx.h"
 #include "models/conditioning.h"
 #include "models/streaming.h"
 #include "parallel/comm.h"
@@ -27,6 +28,7 @@ typedef struct {
     const char *model_path;
     const char *image_path, *audio_path, *prompt, *size; /* the user's inputs (unused when cond is set) */
     const lavr_conditioning *cond; /* precomputed conditioning (tests): the encoders are skipped */
+    lavr_ctx *vae_ctx;             /* where the VAE runs (portrait encode, streaming decode); NULL: the CPU */
     const char *out_path;          /* MP4 (or .y4m); NULL: no video */
     /* stage directory (latents.h5, video.log.h5, conditioning.h5, ckpt-<blocks>/); NULL: no staging,
      * no checkpoints */
@@ -36,6 +38,7 @@ typedef struct {
     int64_t max_clips;             /* --num-clip; 0: all the audio gives */
     lavr_stream_options stream;
     const char *layout_text;
+    int fp8;                       /* the DiT's Linears in FP8 (render --fp8): part of the render's identity */
     int progress_live;             /* 1: a live status line (stderr is a terminal) */
     int64_t fail_block;            /* testing aid (LAVR_FAIL_AT): fail when this block arrives; -1 never */
     lavr_backend backend;          /* where the aux networks compute (--backend / --aux-backend) */

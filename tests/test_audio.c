@@ -98,6 +98,68 @@ static void test_formats(void) {
         lavr_audio_free(&a);
     }
 }
+/* A float WAV of n frames at 16 kHz mono with value v at frame `at` (the rest a quiet tone). */
+static int write_with(const char *path, int64_t n, int64_t at, float v) {
+    SF_INFO info = {.samplerate = 16000, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT};
+    SNDFILE *sf = sf_open(path, SFM_WRITE, &info);
+    if (!sf) return 0;
+    float *buf = malloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) buf[i] = (float)(0.1 * sin(0.05 * (double)i));
+    if (at >= 0) buf[at] = v;
+    int ok = sf_writef_float(sf, buf, n) == n;
+    free(buf);
+    sf_close(sf);
+    return ok;
+}
+
+/* NaN and Inf samples are refused naming the file and the time; a cut-off WAV, an M4A (FFmpeg's
+ * path), a directory; a scan measures without keeping samples. */
+static void test_damaged(void) {
+    char p[600], cmd[2000];
+    lavr_audio a;
+    tmp_path(p, sizeof p, "nan.wav");
+    CHECK(write_with(p, 32000, 24000, NAN));
+    CHECK_FAILS(lavr_audio_load(p, &a), LAVR_E_FORMAT);
+    CHECK_MSG(strstr(lavr_error_message(), "nan.wav': sample 24000 of channel 1 (at 1.500 s) is NaN") != NULL, "%s",
+              lavr_error_message());
+    CHECK(a.samples == NULL);
+    CHECK_FAILS(lavr_audio_scan(p, &a), LAVR_E_FORMAT);
+    tmp_path(p, sizeof p, "inf.wav");
+    CHECK(write_with(p, 32000, 5, -INFINITY));
+    CHECK_FAILS(lavr_audio_load(p, &a), LAVR_E_FORMAT);
+    CHECK(strstr(lavr_error_message(), "is infinite") != NULL);
+
+    /* the first 40000 bytes of a 4 s 16-bit WAV: libsndfile reads 1.25 s without a word */
+    tmp_path(p, sizeof p, "whole.wav");
+    static float tone[64000];
+    for (int i = 0; i < 64000; i++) tone[i] = (float)(0.2 * sin(0.01 * i));
+    CHECK_OK(lavr_wav_write(p, tone, 64000, 16000));
+    CHECK_OK(lavr_audio_scan(p, &a));
+    CHECK(!lavr_audio_truncated(&a) && a.source_frames == 64000 && fabs(a.declared_seconds - 4.0) < 1e-9);
+    CHECK(a.samples == NULL && a.nsamples == 64000 && fabs(a.peak - 0.2) < 1e-3);
+    snprintf(cmd, sizeof cmd, "cd '%s' && head -c 40000 whole.wav > cut.wav", tmpdir);
+    CHECK(system(cmd) == 0);
+    tmp_path(p, sizeof p, "cut.wav");
+    CHECK_OK(lavr_audio_load(p, &a));
+    CHECK_MSG(lavr_audio_truncated(&a) && a.source_frames == (40000 - 44) / 2, "%lld frames", (long long)a.source_frames);
+    lavr_audio_free(&a);
+
+    /* M4A (AAC): libsndfile does not read it, FFmpeg does */
+    snprintf(cmd, sizeof cmd, "cd '%s' && ffmpeg -v error -y -i sine.wav -c:a aac -b:a 128k sine.m4a", tmpdir);
+    CHECK(system(cmd) == 0);
+    tmp_path(p, sizeof p, "sine.m4a");
+#if LAVR_HAVE_FFMPEG
+    CHECK_OK(lavr_audio_load(p, &a));
+    CHECK_MSG(a.source_rate == SRC_RATE && a.source_channels == 2 && llabs(a.nsamples - 24000) <= 1000,
+              "m4a: %d Hz %d ch %lld samples", a.source_rate, a.source_channels, (long long)a.nsamples);
+    if (a.samples) CHECK_MSG(fabs(tone_amplitude(a.samples, 4000, 20000, 1000.0, 16000) - 0.4) < 0.02, "m4a level");
+    lavr_audio_free(&a);
+#else
+    CHECK_FAILS(lavr_audio_load(p, &a), LAVR_E_MEDIA);
+#endif
+    CHECK_FAILS(lavr_audio_load(tmpdir, &a), LAVR_E_IO);
+    CHECK(strstr(lavr_error_message(), "is a directory") != NULL);
+}
 #endif
 
 int main(void) {
@@ -140,6 +202,7 @@ int main(void) {
     CHECK_OK(lavr_audio_load(p, &a));
     CHECK(a.nsamples == 1600 && a.peak == 0.0f);
     lavr_audio_free(&a);
+    test_damaged();
     return check_summary("test_audio");
 #else
     lavr_audio a;

@@ -1,160 +1,357 @@
-/* Tests of the planner (parallel/plan.h) against numbers computed by hand from the spec
- * (liveavatar-system §4.1-4.3) for s2v-14b at 704x384 and for the tiny model, plus the cap check. */
+/* Tests of the planner (parallel/plan.h): the DiT arena against bytes counted by hand from the model's shapes and
+ * against the arena peaks `lavr bench` measured on an H200, the step time against the measured per-op times, the
+ * aux rank's VAE buffers against the decoder's channel sums, the 4 x 22 GiB layout, the arena shares and the cap
+ * message. */
 #include <string.h>
 
 #include "check.h"
 #include "core/units.h"
 #include "parallel/plan.h"
 
-static lavr_layout L(int steps, int tp, int pp, int aux) { return (lavr_layout){steps, tp, pp, aux}; }
+#define GIB (1024.0 * 1024.0 * 1024.0)
 
-static void test_s2v_default(void) {
+static lavr_layout L(int steps, int tp, int pp, int aux) { return (lavr_layout){steps, tp, pp, aux}; }
+static uint64_t al(uint64_t n) { return (n + 255) / 256 * 256; }
+
+static lavr_model_config s2v(void) {
     lavr_model_config cfg;
     CHECK_OK(lavr_config_preset("s2v-14b", &cfg));
-    lavr_plan_options o = lavr_plan_options_default();
-    o.gpus = 5;
-    lavr_plan_rank r[5];
-    lavr_layout l = L(4, 1, 1, 1);
-    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, r));
-    /* §4.3: window 40 x 2 x [12672 = 12P, 5120] bf16 = 10.38 GB; sink 40 x 2 x [2640 = 2.5P, 5120] = 2.16 GB */
-    CHECK(r[0].kv_window == 40ull * 2 * 12672 * 5120 * 2);
-    CHECK(r[0].kv_window == 10380902400ull);
-    CHECK(r[0].sink == 2162688000ull);
-    /* text K/V: 40 layers x 2 x 512 x 5120 fp32 */
-    CHECK(r[0].text_kv == 838860800ull);
-    /* the whole DiT in bf16: 16,295,755,609 parameters (README, §4.1) */
-    CHECK(r[0].weights == 16295755609ull * 2);
-    /* activations: 4 B x 3168 rows x (3 x 5120 + 4 x 5120 + 13824) + bf16 operand 3168 x 13824
-     * + re-roped sink keys 2640 x 5120 bf16 */
-    CHECK(r[0].activations == 4ull * 3168 * (3 * 5120 + 4 * 5120 + 13824) + 2ull * 3168 * 13824 + 2ull * 2640 * 5120);
-    CHECK(strcmp(r[0].role, "dit s0 tp0 pp0") == 0 && strcmp(r[4].role, "aux") == 0);
-    for (int i = 1; i < 4; i++) CHECK(r[i].total == r[0].total && r[i].gpu == i);
-    /* aux with umT5 on the host (default): wav2vec2 315,438,720 fp32 + VAE 126,892,531 fp32 */
-    CHECK(r[4].weights == 315438720ull * 4 + 126892531ull * 4);
-    /* umT5-XXL on the aux GPU as LiveAvatar runs it: + 5,680,910,336 bf16 */
-    {
-        lavr_plan_options g = o;
-        g.t5_on_host = 0;
-        lavr_plan_rank rg[5];
-        CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &g, rg));
-        CHECK(rg[4].weights == 5680910336ull * 2 + 315438720ull * 4 + 126892531ull * 4);
-        CHECK(rg[0].total == r[0].total);
-    }
-    /* VAE decoder caches, 2 frames fp32 per causal conv input: channel sums 4240 at 48x88, 2496 at
-     * 96x176, 1152 at 192x352, 672 at 384x704 (§4.3 quotes ~1.3 GB in bf16) */
-    CHECK(r[4].vae_cache == 8ull * (4240ull * 4224 + 2496ull * 16896 + 1152ull * 67584 + 672ull * 270336));
-    CHECK(r[4].kv_window == 0 && r[4].block_ms == 0);
-    CHECK(r[0].block_ms > 0);
+    return cfg;
+}
 
-    /* fp8 (§4.2): 15.94 B fp8 + 0.36 B bf16 parameters = 16.65 GB */
+/* The device model's weights of a tp=1 rank holding every layer, counted from the shapes: Linears bf16 [out, in]
+ * with bf16 biases (FP8: e4m3 weights and one 256-byte scale slot per part), norms, modulation and the head fp32. */
+static uint64_t hand_weights(int fp8) {
+    const uint64_t d = 5120, ff = 13824, w = fp8 ? 1 : 2, sc = fp8 ? 256 : 0;
+    /* per layer: q|k|v (3 parts), cross q, k, v, self o, cross o, ffn0, ffn2; q/k norms, norm3 w and b */
+    const uint64_t layer = (8 * d * d + 2 * d * ff) * w + (9 * d + ff) * 2 + (3 + 7) * sc + (4 * d + 2 * d) * 4;
+    /* per injector: q, k|v (2 parts), o, AdaLN [2d, d]; two norms */
+    const uint64_t inject = 6 * d * d * w + 6 * d * 2 + (1 + 2 + 1 + 1) * sc + 2 * d * 4;
+    /* patch [d, 64], text [d, 4096] and [d, d] in bf16; pose bias, type embedding; head [64, d] fp32, its bias and
+     * modulation; 40 modulation tables [6, d] */
+    const uint64_t rest = (d * 64 + d) * 2 + 4 * d + 3 * d * 4 + (d * 4096 + d) * 2 + (d * d + d) * 2 +
+                          (64 * d + 64 + 2 * d) * 4 + 40 * 6 * d * 4;
+    return 40 * layer + 12 * inject + rest;
+}
+
+static void test_dit_bytes(void) {
+    lavr_model_config cfg = s2v();
+    lavr_plan_options o = lavr_plan_options_default();
+    o.gpus = 1;
+    lavr_layout l = L(1, 1, 1, 1);
+    lavr_plan_rank r[2];
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, r));
+    /* 704x384: latent 88x48, P = 1056 tokens a frame, block 3168, window 12672, sink 2640 */
+    CHECK(r[0].weights == hand_weights(0));
+    /* 4 step caches: window K and V [40][12672][5120] bf16 and the sink positions [2640][3] int64 */
+    CHECK(r[0].kv_window == 4 * (2 * 40ull * 12672 * 5120 * 2 + al(2640 * 3 * 8)));
+    /* one sink per rank, K and V [40][2640][5120] bf16 (not one per step cache: 4 x as much) */
+    CHECK(r[0].sink == 2 * 40ull * 2640 * 5120 * 2);
+    CHECK(r[0].text_kv == 2 * 40ull * 512 * 5120 * 2);
+    CHECK(strcmp(r[0].role, "dit s0 tp0 pp0") == 0 && strcmp(r[1].role, "aux") == 0);
+    CHECK(r[0].gpu == 0 && r[1].gpu == 0);
+    /* the arena: everything above plus the working buffers, the activation and the velocity */
+    CHECK(r[0].arena == r[0].weights + r[0].kv_window + r[0].sink + r[0].text_kv + r[0].work);
+    CHECK(r[0].work > 300ull << 20 && r[0].work < 700ull << 20);
+    /* outside: the CUDA context, cuBLASLt, cuDNN and one graph per step cache; no NCCL without tp */
+    CHECK(r[0].context == LAVR_PLAN_CUDA_CONTEXT && r[0].nccl == 0 && r[0].graphs == 4 * (8ull << 20));
+    CHECK(r[0].total == r[0].arena + r[0].context + r[0].blas + r[0].cudnn + r[0].graphs);
+
+    /* contiguous sink (bench --sink contiguous): each cache's rows are [window ‖ sink], the rank keeps the keys */
+    lavr_plan_rank c[2];
+    o.sink_contiguous = 1;
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, c));
+    CHECK(c[0].sink == 40ull * 2640 * 5120 * 2);
+    CHECK(c[0].kv_window == 4 * (2 * 40ull * (12672 + 2640) * 5120 * 2 + al(2640 * 3 * 8)));
+    o.sink_contiguous = 0;
+
+    /* FP8: e4m3 Linears with their scales; the operand buffer [3168, 13824] e4m3 and 3 scalars more work */
+    lavr_plan_rank f[2];
+    o.fp8 = 1;
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, f));
+    CHECK(f[0].weights == hand_weights(1));
+    CHECK(f[0].work == r[0].work + al(3168ull * 13824) + 3 * 256);
+    CHECK(f[0].kv_window == r[0].kv_window && f[0].sink == r[0].sink && f[0].text_kv == r[0].text_kv);
+}
+
+/* Against the device: `lavr bench ... --layout steps=1,tp=1,pp=1,aux=0 --blocks 8` on one H200 at commit bdd5f93
+ * (BENCHMARKS.md) reported weights 29.79 / 14.95 GiB and arena peaks 71.37 / 56.57 GiB (bf16 / FP8). That bench
+ * made the text K/V after the caches (25 MB of temporaries on top); it now does it before them, as the render. */
+static void test_measured_memory(void) {
+    lavr_model_config cfg = s2v();
+    lavr_plan_options o = lavr_plan_options_default();
+    o.bench = 1;
+    lavr_layout l = L(1, 1, 1, 0);
+    l.aux = 1; /* bench mode plans no aux */
+    lavr_plan_rank r[2];
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, r));
+    CHECK(r[1].gpu == -1 && r[1].total == 0);
+    printf("bench steps=1 bf16: weights %.2f GiB, arena %.3f GiB (measured 71.37), outside %.3f GiB\n",
+           r[0].weights / GIB, r[0].arena / GIB, r[0].outside / GIB);
+    CHECK_NEAR(r[0].weights / GIB, 29.79, 0.01);
+    CHECK_NEAR(r[0].arena / GIB / 71.37, 1.0, 0.002);
     o.fp8 = 1;
     CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, r));
-    CHECK_NEAR((double)r[0].weights / 16.65e9, 1.0, 0.005);
-    /* the fp8 model is predicted faster (linear layers at twice the rate) */
-    lavr_plan_rank rb[5];
-    o.fp8 = 0;
-    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, rb));
-    CHECK(lavr_plan_fps(&cfg, r, 5) > lavr_plan_fps(&cfg, rb, 5));
-    /* block time: ~123 TFLOP per block forward (§4.4) at 400 TFLOP/s ~ 300 ms */
-    CHECK(rb[0].block_ms > 250 && rb[0].block_ms < 350);
+    printf("bench steps=1 FP8: weights %.2f GiB, arena %.3f GiB (measured 56.57)\n", r[0].weights / GIB,
+           r[0].arena / GIB);
+    CHECK_NEAR(r[0].weights / GIB, 14.95, 0.01);
+    CHECK_NEAR(r[0].arena / GIB / 56.57, 1.0, 0.002);
 }
 
-static void test_s2v_sharded(void) {
-    lavr_model_config cfg;
-    CHECK_OK(lavr_config_preset("s2v-14b", &cfg));
+/* The step time from the rates against the measured ms per block-step (same bench, --profile for the split). */
+static void test_measured_speed(void) {
+    lavr_model_config cfg = s2v();
+    lavr_plan_options o = lavr_plan_options_default();
+    o.bench = 1;
+    lavr_layout l = L(1, 1, 1, 1);
+    lavr_role role;
+    CHECK_OK(lavr_layout_role(&l, 40, 0, &role));
+    lavr_plan_step s;
+    CHECK_OK(lavr_plan_dit_step(&cfg, 704, 384, &l, &role, &o, &s));
+    printf("bf16 step: self-attn %.2f text %.2f audio %.2f GEMM %.2f norm %.2f total %.2f ms (measured 74.94 3.20 "
+           "0.48 113.83 16.17, 208.7)\n", s.self_attn, s.text_attn, s.audio_attn, s.gemm, s.norm, s.total);
+    CHECK_NEAR(s.total / 208.7, 1.0, 0.05);
+    CHECK_NEAR(s.self_attn / 74.94, 1.0, 0.05);
+    CHECK_NEAR(s.gemm / 113.83, 1.0, 0.05);
+    CHECK_NEAR(s.norm / 16.17, 1.0, 0.05);
+    CHECK(s.comm == 0 && s.host == 0 && s.fp8_quant == 0);
+    /* the attention count: 40 layers x 4 x 3168 queries x 15312 keys x 5120 */
+    CHECK_NEAR(s.self_attn * 1e-3 * lavr_plan_rates_h200.attn_flops / (40.0 * 4 * 3168 * 15312 * 5120), 1.0, 1e-9);
+    o.fp8 = 1;
+    CHECK_OK(lavr_plan_dit_step(&cfg, 704, 384, &l, &role, &o, &s));
+    printf("FP8 step: GEMM %.2f quant %.2f total %.2f ms (measured 159.5)\n", s.gemm, s.fp8_quant, s.total);
+    CHECK_NEAR(s.total / 159.5, 1.0, 0.05);
+    CHECK_NEAR(s.self_attn / 74.9, 1.0, 0.05);
+    CHECK(s.gemm > 113.83 / 2.6 && s.gemm < 113.83 / 1.7); /* FP8 GEMMs 1.7-2.6x the bf16 rate */
+    /* tp = 4: a quarter of the attention and split GEMMs, the norms on full rows, all-reduces */
+    lavr_layout t = L(1, 4, 1, 1);
+    CHECK_OK(lavr_layout_role(&t, 40, 0, &role));
+    lavr_plan_step q;
+    o.fp8 = 0;
+    CHECK_OK(lavr_plan_dit_step(&cfg, 704, 384, &t, &role, &o, &q));
+    CHECK_NEAR(q.self_attn * 4 / 74.94, 1.0, 0.05);
+    CHECK(q.norm > s.norm / 4 && q.comm > 0);
+    /* the render moves the activation through the host (embedding on the host, MPI between pp ranks) */
+    o.bench = 0;
+    lavr_plan_step h;
+    CHECK_OK(lavr_plan_dit_step(&cfg, 704, 384, &t, &role, &o, &h));
+    CHECK(h.host > 0 && h.total > q.total);
+}
+
+static void test_sharded(void) {
+    lavr_model_config cfg = s2v();
     lavr_plan_options o = lavr_plan_options_default();
     o.gpus = 4;
-    o.text_kv_bytes = 2;
-    /* steps=1, tp=2, pp=2: 4 DiT ranks + aux (sharing GPU 0) */
-    lavr_layout l = L(1, 2, 2, 1);
+    /* steps=1, tp=4: 4 DiT ranks, the aux beside the rank that finishes blocks (tp 0 of the last stage) */
+    lavr_layout l = L(1, 4, 1, 1);
     lavr_plan_rank r[5];
     CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, r));
-    /* each rank: 20 layers, half the heads, all 4 step caches */
-    CHECK(r[0].kv_window == 4ull * 20 * 2 * 12672 * 2560 * 2);
-    CHECK(r[3].sink == 4ull * 20 * 2 * 2640 * 2560 * 2);
-    CHECK(r[1].text_kv == 20ull * 2 * 512 * 2560 * 2);
     CHECK(r[4].gpu == 0);
-    /* every weight is held somewhere; replicated tensors make the sum larger than the model: at least
-     * the second copy of the 12 audio AdaLN linears (5120 -> 10240, replicated over tp), at most that
-     * plus ~1.2 GB of embeddings, norms and modulation tables */
-    uint64_t sum = 0;
-    for (int i = 0; i < 4; i++) sum += r[i].weights;
-    const uint64_t adain = 12ull * (5120 * 10240 + 10240) * 2, full = 16295755609ull * 2;
-    CHECK(sum >= full + adain && sum < full + adain + 1200000000ull);
-    /* the aux rank shares GPU 0, so that GPU is the busiest */
+    for (int i = 0; i < 4; i++) {
+        CHECK(r[i].gpu == i && r[i].arena == r[0].arena);
+        CHECK(r[i].kv_window == 4 * (2 * 40ull * 12672 * 1280 * 2 + al(2640 * 3 * 8)));
+        CHECK(r[i].sink == 2 * 40ull * 2640 * 1280 * 2);
+        /* NCCL ring: 32 channels x 2 neighbours x (4 MiB + LL128 + LL) */
+        CHECK(r[i].nccl == 32ull * 2 * ((4ull << 20) + 4915200 + 524288));
+    }
+    /* every rank holds the replicated tensors: the 12 AdaLN linears [2d, d], the text MLP, norms */
+    const uint64_t adain = 12ull * 2 * 5120 * 5120 * 2;
+    CHECK(4 * r[0].weights > hand_weights(0) + 3 * adain);
     int at = -1;
-    const uint64_t peak = lavr_plan_peak_gpu(r, 5, 4, &at);
-    CHECK(at == 0 && peak == r[0].total + r[4].total);
-    /* tp and pp communication buffers exist only when used */
-    CHECK(r[0].comm > 0);
-    lavr_layout single = L(1, 1, 1, 1);
-    lavr_plan_rank s[2];
-    o.gpus = 1;
-    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &single, &o, s));
-    CHECK(s[0].comm == 0);
-    /* 4 steps on one rank: 4 times the block time of one step */
-    CHECK(s[0].block_ms > 3.9 * 250);
+    CHECK(lavr_plan_peak_gpu(r, 5, 4, &at) == r[0].total + r[4].total && at == 0);
+    /* pp=2: 20 layers each, the patch embedding on pp 0, the head on pp 1; 5 and 7 injectors */
+    lavr_layout p = L(1, 1, 2, 1);
+    lavr_plan_rank q[3];
+    o.gpus = 2;
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &p, &o, q));
+    CHECK(q[0].kv_window == 4 * (2 * 20ull * 12672 * 5120 * 2 + al(2640 * 3 * 8)));
+    CHECK(q[0].weights + q[1].weights > hand_weights(0) && q[0].weights + q[1].weights < hand_weights(0) + (300ull << 20));
+    /* the stage's block runs every step through both pp ranks */
+    CHECK_NEAR(q[0].block_ms, 4 * (q[0].step_ms + q[1].step_ms), 1e-9);
+    CHECK(q[2].gpu == 1); /* no free GPU: the aux joins the finisher, the last pp index */
+    /* a free GPU takes the aux: steps=1,pp=3 on 4 GPUs; --aux-gpu puts it elsewhere */
+    lavr_layout f = L(1, 1, 3, 1);
+    lavr_plan_rank fr[4];
+    o.gpus = 4;
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &f, &o, fr));
+    CHECK(fr[3].gpu == 3);
+    o.aux_gpu = 1;
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &f, &o, fr));
+    CHECK(fr[3].gpu == 1 && lavr_plan_gpu_bytes(fr, 4, 1) == fr[1].total + fr[3].total);
+    o.aux_gpu = 4;
+    CHECK_FAILS(lavr_plan_layout(&cfg, 704, 384, &f, &o, fr), LAVR_E_ARG);
+    o.aux_gpu = -1;
+    /* steps=4 stages run concurrently: one step each */
+    lavr_layout s4 = L(4, 1, 1, 1);
+    lavr_plan_rank s[5];
+    o.gpus = 4;
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &s4, &o, s));
+    CHECK_NEAR(s[0].block_ms, s[0].step_ms, 1e-9);
+    CHECK(s[0].kv_window == 2 * 40ull * 12672 * 5120 * 2 + al(2640 * 3 * 8));
 }
 
-static void test_tiny(void) {
-    lavr_model_config cfg;
-    CHECK_OK(lavr_config_preset("tiny", &cfg));
+/* The aux rank on its GPU: VAE bf16, the decoder's causal caches (2 frames of every 3-tap conv input: channel
+ * sums 4240 at 48x88, 2496 at 96x176, 1152 at 192x352, 672 at 384x704) and a block's decode: at 384x704 the
+ * second conv of a residual block holds its input x, the first conv's output, the norm output, the 14-frame
+ * concatenated conv input and the output (96 channels, 12 frames) plus the latents conv2 made (16 x 3 x 48 x 88). */
+static void test_aux(void) {
+    lavr_model_config cfg = s2v();
     lavr_plan_options o = lavr_plan_options_default();
-    o.gpus = 5;
-    lavr_layout l = L(4, 1, 1, 1);
-    lavr_plan_rank r[5];
-    CHECK_OK(lavr_plan_layout(&cfg, 128, 128, &l, &o, r));
-    /* latent 16x16, P = 64: window 12P = 768 tokens, sink 2.5P = 160; 4 layers, width 256 */
-    CHECK(r[0].kv_window == 4ull * 2 * 768 * 256 * 2);
-    CHECK(r[0].sink == 4ull * 2 * 160 * 256 * 2);
-    CHECK(r[0].text_kv == 4ull * 2 * 32 * 256 * 4);
-    /* 7.35 M parameters in all; the DiT share in bf16 is below that */
-    CHECK(r[0].weights > 0 && r[0].weights < 2ull * 7350000);
-    /* bad sizes and layouts are one-line argument errors */
-    CHECK_FAILS(lavr_plan_layout(&cfg, 120, 128, &l, &o, r), LAVR_E_ARG);
-    lavr_layout bad = L(1, 3, 1, 1);
-    CHECK_FAILS(lavr_plan_layout(&cfg, 128, 128, &bad, &o, r), LAVR_E_ARG);
+    o.gpus = 2;
+    lavr_layout l = L(1, 1, 1, 1);
+    lavr_plan_rank r[2];
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, r));
+    const lavr_plan_rank *a = &r[1];
+    CHECK(a->gpu == 1);
+    CHECK(a->weights == 126892531ull * 2);
+    CHECK(a->vae_cache == 2ull * 2 * (4240ull * 4224 + 2496ull * 16896 + 1152ull * 67584 + 672ull * 270336));
+    const uint64_t t = 96ull * 12 * 270336 * 2;
+    CHECK(a->vae_act == 4 * t + 96ull * 14 * 270336 * 2 + 16ull * 3 * 4224 * 2);
+    printf("aux: VAE %.2f GiB, decoder caches %.2f GiB, decode peak %.2f GiB, setup %.2f GiB, total %.2f GiB\n",
+           a->weights / GIB, a->vae_cache / GIB, a->vae_act / GIB, a->setup / GIB, a->total / GIB);
+    CHECK(a->arena == a->weights + (a->setup > a->vae_cache + a->vae_act ? a->setup : a->vae_cache + a->vae_act));
+    CHECK(a->busy_ms > 0 && a->block_ms == a->busy_ms);
+    /* umT5-XXL in the setup (freed after it): 5,680,910,336 bf16 parameters make the setup the peak */
+    lavr_plan_rank g[2];
+    o.t5_on_gpu = 1;
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, g));
+    CHECK(g[1].setup > a->setup + 5680910336ull * 2 && g[1].arena == g[1].weights + g[1].setup);
+    CHECK(g[0].total == r[0].total);
+    /* on the host: no GPU bytes */
+    o.t5_on_gpu = 0;
+    o.aux_on_gpu = 0;
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, g));
+    CHECK(g[1].gpu == -1 && g[1].total == 0);
 }
 
-static void test_candidates_and_check(void) {
-    lavr_model_config cfg;
-    CHECK_OK(lavr_config_preset("s2v-14b", &cfg));
+static void test_fps(void) {
+    lavr_model_config cfg = s2v();
+    lavr_plan_options o = lavr_plan_options_default();
+    o.gpus = 1;
+    lavr_layout l = L(1, 1, 1, 1);
+    lavr_plan_rank r[2];
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, r));
+    /* one GPU: the 4 steps and the aux's decode share it; 12 frames a block */
+    CHECK_NEAR(lavr_plan_fps(&cfg, r, 2), 12.0 / ((r[0].busy_ms + r[1].busy_ms) * 1e-3), 1e-9);
+    o.gpus = 2; /* the aux on its own GPU: the DiT alone sets the pace */
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, r));
+    CHECK_NEAR(lavr_plan_fps(&cfg, r, 2), 12.0 / (4 * r[0].step_ms * 1e-3), 1e-9);
+    const double bf16 = lavr_plan_fps(&cfg, r, 2);
+    o.fp8 = 1;
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, r));
+    CHECK(lavr_plan_fps(&cfg, r, 2) > bf16 * 1.2);
+}
+
+/* issue 18: 4 GPUs capped at 22 GiB hold a full render layout, the aux rank included */
+static void test_four_by_22(void) {
+    lavr_model_config cfg = s2v();
+    lavr_plan_options o = lavr_plan_options_default();
+    o.gpus = 4;
+    CHECK_OK(lavr_parse_bytes("22GiB", &o.gpu_mem));
+    lavr_plan_choice c[64];
+    const int n = lavr_plan_choices(&cfg, 704, 384, &o, 0, 0, c, 64);
+    CHECK(n > 4 && c[0].fits);
+    int fit = 0;
+    for (int i = 0; i < n; i++) {
+        fit += c[i].fits;
+        if (i && c[i].fits) CHECK(c[i - 1].fits && c[i - 1].fps >= c[i].fps); /* fitting ones first, fastest first */
+    }
+    printf("4 x 22 GiB: %d of %d choices fit; the fastest: steps=%d,tp=%d,pp=%d%s, %.2f GiB, %.1f FPS\n", fit, n,
+           c[0].layout.steps, c[0].layout.tp, c[0].layout.pp, c[0].fp8 ? " --fp8" : "", c[0].peak / GIB, c[0].fps);
+    /* the best one, checked rank by rank: every GPU under the cap, the aux on a GPU */
+    lavr_plan_options f = o;
+    f.fp8 = c[0].fp8;
+    const int m = lavr_layout_ranks(&c[0].layout);
+    lavr_plan_rank r[16];
+    CHECK(m <= 16);
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &c[0].layout, &f, r));
+    CHECK(r[m - 1].gpu >= 0 && r[m - 1].vae_cache > 0);
+    for (int g = 0; g < 4; g++) CHECK(lavr_plan_gpu_bytes(r, m, g) <= o.gpu_mem);
+    CHECK_OK(lavr_plan_check(&cfg, 704, 384, &c[0].layout, &f));
+    /* the arena shares: each at least the rank's arena, the GPU's shares and outside bytes within the cap */
+    for (int g = 0; g < 4; g++) {
+        uint64_t sum = 0;
+        for (int i = 0; i < m; i++)
+            if (r[i].gpu == g) {
+                const uint64_t cap = lavr_plan_arena_cap(r, m, i, o.gpu_mem);
+                CHECK(cap >= r[i].arena);
+                sum += cap + r[i].outside;
+            }
+        CHECK(sum <= o.gpu_mem && sum + 16 > o.gpu_mem);
+    }
+    CHECK(lavr_plan_arena_cap(r, m, 0, 0) == 0);
+    /* bf16 alone: nothing fits 4 x 22 GiB with the aux on a GPU */
+    const int nb = lavr_plan_choices(&cfg, 704, 384, &o, 0, 1, c, 64);
+    CHECK(nb > 0 && !c[0].fits);
+}
+
+static void test_check_message(void) {
+    lavr_model_config cfg = s2v();
+    lavr_plan_options o = lavr_plan_options_default();
+    o.gpus = 4;
+    CHECK_OK(lavr_parse_bytes("22GiB", &o.gpu_mem));
+    lavr_layout l = L(4, 1, 1, 1);
+    o.fp8 = 1;
+    CHECK_FAILS(lavr_plan_check(&cfg, 704, 384, &l, &o), LAVR_E_ARG);
+    const char *msg = lavr_error_message();
+    printf("cap message: %s\n", msg);
+    CHECK(strstr(msg, "layout steps=4,tp=1,pp=1,aux=1 needs ") != NULL);
+    CHECK(strstr(msg, "GiB on GPU 3 (rank 3, dit s3 tp0 pp0, with the ranks sharing it), the cap is 22.00 GiB") != NULL);
+    CHECK(strstr(msg, "layouts that fit 4 GPUs: steps=") != NULL);
+    /* in bf16 the hint is FP8 */
+    o.fp8 = 0;
+    CHECK_FAILS(lavr_plan_check(&cfg, 704, 384, &l, &o), LAVR_E_ARG);
+    CHECK(strstr(lavr_error_message(), "in bf16 no layout with 4 GPUs fits, with --fp8: steps=") != NULL);
+    /* nothing fits 8 GiB */
+    CHECK_OK(lavr_parse_bytes("8GiB", &o.gpu_mem));
+    CHECK_FAILS(lavr_plan_check(&cfg, 704, 384, &l, &o), LAVR_E_ARG);
+    CHECK(strstr(lavr_error_message(), "no layout with 4 GPUs fits, even with --fp8") != NULL);
+    /* 80 GB cards hold LiveAvatar's layout in bf16 */
+    CHECK_OK(lavr_parse_bytes("76GiB", &o.gpu_mem));
+    CHECK_OK(lavr_plan_check(&cfg, 704, 384, &l, &o));
+}
+
+static void test_candidates_and_tiny(void) {
+    lavr_model_config cfg = s2v();
     lavr_layout c[64];
     /* 1 GPU: only steps=1 with the aux rank sharing it */
     CHECK(lavr_plan_candidates(&cfg, 1, c, 64) == 1 && c[0].steps == 1 && c[0].tp == 1 && c[0].pp == 1);
-    /* 5 GPUs: 4 DiT ranks + aux, or 5 DiT ranks + aux on GPU 0; every one uses 5 or 6 ranks */
-    int n = lavr_plan_candidates(&cfg, 5, c, 64);
+    const int n = lavr_plan_candidates(&cfg, 5, c, 64);
     int has_default = 0;
     for (int i = 0; i < n; i++) {
         const int ranks = lavr_layout_ranks(&c[i]);
-        CHECK(ranks == 5 || ranks == 6);
+        CHECK(ranks >= 2 && ranks <= 6); /* at most one DiT rank per GPU, and the aux */
         has_default |= c[i].steps == 4 && c[i].tp == 1 && c[i].pp == 1;
     }
     CHECK(n > 3 && has_default);
 
+    lavr_model_config tiny;
+    CHECK_OK(lavr_config_preset("tiny", &tiny));
     lavr_plan_options o = lavr_plan_options_default();
     o.gpus = 5;
-    CHECK_OK(lavr_parse_bytes("80GB", &o.gpu_mem));
     lavr_layout l = L(4, 1, 1, 1);
-    CHECK_OK(lavr_plan_check(&cfg, 704, 384, &l, &o));
-    o.gpus = 4;
-    CHECK_OK(lavr_parse_bytes("40GB", &o.gpu_mem));
-    CHECK_FAILS(lavr_plan_check(&cfg, 704, 384, &l, &o), LAVR_E_ARG);
-    const char *msg = lavr_error_message();
-    printf("cap message: %s\n", msg);
-    CHECK(strstr(msg, "layout steps=4,tp=1,pp=1,aux=1 needs") != NULL);
-    CHECK(strstr(msg, "on rank 0 (dit s0 tp0 pp0) with the ranks sharing its GPU, the cap is 37.25 GiB") != NULL);
-    CHECK(strstr(msg, "layouts that fit 4 GPUs: steps=") != NULL);
-    /* nothing fits 8 GB */
-    CHECK_OK(lavr_parse_bytes("8GB", &o.gpu_mem));
-    CHECK_FAILS(lavr_plan_check(&cfg, 704, 384, &l, &o), LAVR_E_ARG);
-    CHECK(strstr(lavr_error_message(), "no layout with 4 GPUs fits (try --fp8)") != NULL);
+    lavr_plan_rank r[5];
+    CHECK_OK(lavr_plan_layout(&tiny, 128, 128, &l, &o, r));
+    /* latent 16x16, P = 64: window 12P = 768 tokens, sink 2.5P = 160; 4 layers, width 256 */
+    CHECK(r[0].kv_window == 2 * 4ull * 768 * 256 * 2 + al(160 * 3 * 8));
+    CHECK(r[0].sink == 2 * 4ull * 160 * 256 * 2);
+    CHECK(r[0].text_kv == 2 * 4ull * 32 * 256 * 2);
+    CHECK(r[4].gpu == 4);
+    /* bad sizes and layouts are one-line argument errors */
+    CHECK_FAILS(lavr_plan_layout(&tiny, 120, 128, &l, &o, r), LAVR_E_ARG);
+    lavr_layout bad = L(1, 3, 1, 1);
+    CHECK_FAILS(lavr_plan_layout(&tiny, 128, 128, &bad, &o, r), LAVR_E_ARG);
 }
 
 int main(void) {
-    test_s2v_default();
-    test_s2v_sharded();
-    test_tiny();
-    test_candidates_and_check();
+    test_dit_bytes();
+    test_measured_memory();
+    test_measured_speed();
+    test_sharded();
+    test_aux();
+    test_fps();
+    test_four_by_22();
+    test_check_message();
+    test_candidates_and_tiny();
     return check_summary("test_plan");
 }

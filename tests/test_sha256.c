@@ -1,5 +1,5 @@
 /* SHA-256 against the FIPS 180-2 example vectors (empty, "abc", the 448- and 896-bit messages,
- * one million 'a'), fed whole, byte by byte and in odd pieces, and through a file. */
+ * one million 'a'), fed whole, byte by byte and in odd pieces, and through a file (OpenSSL's EVP). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,24 +11,24 @@ static const char *const msg448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnl
 static const char *const msg896 = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrs"
                                   "mnopqrstnopqrstu";
 
-static void hex_of(const lavr_sha256 *in, char hex[65]) {
-    lavr_sha256 s = *in;
+static void hex_of(lavr_sha256 *s, char hex[65]) {
     uint8_t d[32];
-    lavr_sha256_final(&s, d);
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    CHECK_OK(lavr_sha256_final(s, d));
+    lavr_sha256_to_hex(d, hex);
 }
 
 /* The same digest whatever the split of the message into update calls. */
 static void check_pieces(const char *msg, size_t n, const char *expect) {
     char hex[65];
-    lavr_sha256_hex(msg, n, hex);
+    CHECK_OK(lavr_sha256_hex(msg, n, hex));
     CHECK_MSG(strcmp(hex, expect) == 0, "whole: %s, expected %s", hex, expect);
     for (size_t piece = 1; piece <= 67; piece += 11) {
         lavr_sha256 s;
-        lavr_sha256_init(&s);
-        for (size_t i = 0; i < n; i += piece) lavr_sha256_update(&s, msg + i, n - i < piece ? n - i : piece);
+        CHECK_OK(lavr_sha256_init(&s));
+        for (size_t i = 0; i < n; i += piece) CHECK_OK(lavr_sha256_update(&s, msg + i, n - i < piece ? n - i : piece));
         hex_of(&s, hex);
         CHECK_MSG(strcmp(hex, expect) == 0, "pieces of %zu: %s, expected %s", piece, hex, expect);
+        CHECK(s.ctx == NULL);
     }
 }
 
@@ -59,5 +59,9 @@ int main(void) {
     }
     char hex[65];
     CHECK_FAILS(lavr_sha256_file_hex("/nonexistent/file.wav", hex), LAVR_E_IO);
+    CHECK_FAILS(lavr_sha256_file_hex("/", hex), LAVR_E_IO); /* a directory opens but does not read */
+    lavr_sha256 unused = {0};
+    CHECK_FAILS(lavr_sha256_update(&unused, "x", 1), LAVR_E_INTERNAL);
+    lavr_sha256_abandon(&unused);
     return check_summary("test_sha256");
 }

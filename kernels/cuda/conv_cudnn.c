@@ -20,15 +20,19 @@ typedef struct {
     lavr_cudnn_plan plan;
 } conv_entry;
 
+enum { MAX_TUNE = 16, TUNE_RUNS = 3 };
+#define TUNE_MAX_WORKSPACE ((int64_t)256 << 20) /* candidates asking for more are not timed */
+
 struct lavr_cuda_convs {
     lavr_cudnn *dnn;
+    int tune;
     conv_entry *e;
     int n, cap;
     void *workspace;
     size_t workspace_bytes;
 };
 
-lavr_status lavr_cuda_convs_create(lavr_cudnn *dnn, lavr_cuda_convs **out) {
+lavr_status lavr_cuda_convs_create(lavr_cudnn *dnn, int tune, lavr_cuda_convs **out) {
     *out = NULL;
     const size_t v = lavr_cudnn_version();
     if (v < LAVR_CUDNN_CONV_MIN_VERSION)
@@ -36,6 +40,7 @@ lavr_status lavr_cuda_convs_create(lavr_cudnn *dnn, lavr_cuda_convs **out) {
     lavr_cuda_convs *c = calloc(1, sizeof *c);
     if (!c) return LAVR_FAIL(LAVR_E_NOMEM, "cuda convs: no host memory");
     c->dnn = dnn;
+    c->tune = tune < 1 ? 1 : tune > MAX_TUNE ? MAX_TUNE : tune;
     *out = c;
     return LAVR_OK;
 }
@@ -50,14 +55,6 @@ void lavr_cuda_convs_destroy(lavr_cuda_convs *c) {
 }
 
 size_t lavr_cuda_convs_workspace_bytes(const lavr_cuda_convs *c) { return c ? c->workspace_bytes : 0; }
-
-void lavr_cuda_convs_counts(const lavr_cuda_convs *c, int *planned, int *fallback) {
-    *planned = *fallback = 0;
-    for (int i = 0; c && i < c->n; i++) {
-        if (c->e[i].supported) ++*planned;
-        else ++*fallback;
-    }
-}
 
 /* channels-last strides of [n, c, d...] over memory [n][d...][c] */
 static lavr_status nd_tensor(int64_t uid, int64_t n, int64_t c, int spatial, const int64_t *dims,
@@ -81,7 +78,68 @@ static lavr_status nd_tensor(int64_t uid, int64_t n, int64_t c, int spatial, con
         if (cs == CUDNN_STATUS_SUCCESS) cs = cudnnBackendSetAttribute((d), (attr), (type), (n), (ptr)); \
     } while (0)
 
-static lavr_status build(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *k, conv_entry *e) {
+/* the operands of the first call, which tuning runs the candidates on */
+typedef struct {
+    const void *x, *w;
+    void *y;
+} conv_operands;
+
+/* The shared workspace holds at least `bytes` (runs in flight may still use the old one: wait for them). */
+static lavr_status grow_workspace(lavr_cuda_convs *c, int64_t bytes) {
+    if ((size_t)bytes <= c->workspace_bytes) return LAVR_OK;
+    void *ws = NULL;
+    cudaError_t ce = cudaDeviceSynchronize();
+    if (ce == cudaSuccess) ce = cudaMalloc(&ws, (size_t)bytes);
+    if (ce != cudaSuccess)
+        return LAVR_FAIL(LAVR_E_CUDA, "cuda conv: cuDNN workspace of %lld bytes: %s", (long long)bytes,
+                         cudaGetErrorString(ce));
+    if (c->workspace) cudaFree(c->workspace);
+    c->workspace = ws;
+    c->workspace_bytes = (size_t)bytes;
+    return LAVR_OK;
+}
+
+static lavr_status run_plan(lavr_cuda_convs *c, const lavr_cudnn_plan *p, const conv_operands *o) {
+    const int64_t uids[3] = {UID_X, UID_W, UID_Y};
+    void *ptrs[3] = {(void *)o->x, (void *)o->w, o->y};
+    return lavr_cudnn_execute(c->dnn, p, 3, uids, ptrs, c->workspace);
+}
+
+/* Times each candidate (one warm-up, then TUNE_RUNS runs) on the call's operands; *best = the fastest. */
+static lavr_status fastest(lavr_cuda_convs *c, const lavr_cudnn_plan *cand, int n, const conv_operands *o, int *best) {
+    cudaStream_t stream = NULL;
+    CUDNN_TRY(cudnnGetStream((cudnnHandle_t)lavr_cudnn_raw(c->dnn), &stream));
+    cudaEvent_t t0, t1;
+    CUDA_TRY(cudaEventCreate(&t0));
+    if (cudaEventCreate(&t1) != cudaSuccess) {
+        cudaEventDestroy(t0);
+        return LAVR_FAIL(LAVR_E_CUDA, "cuda conv: no timing events");
+    }
+    lavr_status st = LAVR_OK;
+    float best_ms = 0;
+    *best = 0;
+    for (int i = 0; i < n && !st; i++) {
+        if (cand[i].workspace_bytes > TUNE_MAX_WORKSPACE && i > 0) continue;
+        st = grow_workspace(c, cand[i].workspace_bytes);
+        if (!st) st = run_plan(c, &cand[i], o);
+        if (!st && cudaEventRecord(t0, stream) != cudaSuccess) st = LAVR_FAIL(LAVR_E_CUDA, "cuda conv: event record");
+        for (int r = 0; r < TUNE_RUNS && !st; r++) st = run_plan(c, &cand[i], o);
+        float ms = 0;
+        if (!st && (cudaEventRecord(t1, stream) != cudaSuccess || cudaEventSynchronize(t1) != cudaSuccess ||
+                    cudaEventElapsedTime(&ms, t0, t1) != cudaSuccess))
+            st = LAVR_FAIL(LAVR_E_CUDA, "cuda conv: timing a candidate engine");
+        if (!st && (i == 0 || ms < best_ms)) {
+            best_ms = ms;
+            *best = i;
+        }
+    }
+    cudaEventDestroy(t0);
+    cudaEventDestroy(t1);
+    return st;
+}
+
+static lavr_status build(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *k, const conv_operands *ops,
+                         conv_entry *e) {
     lavr_cudnn_desc x = NULL, w = NULL, y = NULL, conv = NULL, op = NULL;
     lavr_status st = nd_tensor(UID_X, k->n, k->cin, k->spatial, k->in, &x);
     if (!st) st = nd_tensor(UID_W, k->cout, k->cin, k->spatial, k->k, &w);
@@ -116,26 +174,23 @@ static lavr_status build(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *k, con
                            why[0] ? ": " : "", why);
         }
     }
-    if (!st) st = lavr_cudnn_plan_build(c->dnn, &op, 1, "convolution", &e->plan);
+    lavr_cudnn_plan cand[MAX_TUNE];
+    int ncand = 0;
+    if (!st) st = lavr_cudnn_plan_candidates(c->dnn, &op, 1, "convolution", c->tune, cand, &ncand);
     lavr_cudnn_desc_destroy(op);
     lavr_cudnn_desc_destroy(conv);
     lavr_cudnn_desc_destroy(x);
     lavr_cudnn_desc_destroy(w);
     lavr_cudnn_desc_destroy(y);
-    if (!st && (size_t)e->plan.workspace_bytes > c->workspace_bytes) {
-        /* grow the shared workspace; runs in flight may still use the old one */
-        void *ws = NULL;
-        cudaError_t ce = cudaDeviceSynchronize();
-        if (ce == cudaSuccess) ce = cudaMalloc(&ws, (size_t)e->plan.workspace_bytes);
-        if (ce != cudaSuccess) {
-            lavr_cudnn_plan_destroy(&e->plan);
-            return LAVR_FAIL(LAVR_E_CUDA, "cuda conv: cuDNN workspace of %lld bytes: %s",
-                             (long long)e->plan.workspace_bytes, cudaGetErrorString(ce));
-        }
-        if (c->workspace) cudaFree(c->workspace);
-        c->workspace = ws;
-        c->workspace_bytes = (size_t)e->plan.workspace_bytes;
-    }
+    if (st) return st;
+    int best = 0;
+    if (ncand > 1) st = fastest(c, cand, ncand, ops, &best);
+    for (int i = 0; i < ncand; i++)
+        if (i != best || st) lavr_cudnn_plan_destroy(&cand[i]);
+    if (st) return st;
+    e->plan = cand[best];
+    st = grow_workspace(c, e->plan.workspace_bytes);
+    if (st) lavr_cudnn_plan_destroy(&e->plan);
     return st;
 }
 
@@ -168,57 +223,38 @@ static void describe(const lavr_cudnn_conv_shape *k, char *buf, size_t len) {
                  (long long)k->in[1]);
 }
 
-int lavr_cuda_convs_ready(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *s, lavr_status *st) {
-    *st = LAVR_OK;
-    if (!c) return 0;
-    const lavr_cudnn_conv_shape k = key_of(s);
-    conv_entry *e = find(c, &k);
-    if (e) return e->supported;
-    if (c->n == c->cap) {
-        const int cap = c->cap ? 2 * c->cap : 64;
-        conv_entry *grown = realloc(c->e, (size_t)cap * sizeof *grown);
-        if (!grown) {
-            *st = LAVR_FAIL(LAVR_E_NOMEM, "cuda conv: no host memory for %d plans", cap);
-            return 0;
-        }
-        c->e = grown;
-        c->cap = cap;
-    }
-    e = &c->e[c->n];
-    memset(e, 0, sizeof *e);
-    memcpy(&e->key, &k, sizeof k);
-    lavr_status bs = build(c, &k, e);
-    if (bs == LAVR_E_UNSUPPORTED) {
-        char what[160];
-        describe(&k, what, sizeof what);
-        LOG_WARN("cuDNN has no engine for the convolution %s; lavr's own kernel runs it (%s)", what,
-                 lavr_error_message());
-        lavr_error_clear();
-        e->supported = 0;
-        c->n++;
-        return 0;
-    }
-    if (bs) {
-        *st = bs;
-        return 0;
-    }
-    e->supported = 1;
-    c->n++;
-    return 1;
-}
-
 lavr_status lavr_cuda_convs_run(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *s, const void *x, const void *w,
-                                void *y) {
-    lavr_status st;
-    if (!lavr_cuda_convs_ready(c, s, &st)) {
-        TRY(st);
-        return LAVR_FAIL(LAVR_E_UNSUPPORTED, "cuda conv: cuDNN has no engine for this shape");
-    }
+                                void *y, int *ran) {
+    *ran = 0;
     const lavr_cudnn_conv_shape k = key_of(s);
-    const conv_entry *e = find(c, &k);
-    const int64_t uids[3] = {UID_X, UID_W, UID_Y};
-    void *ptrs[3] = {(void *)x, (void *)w, y};
-    return lavr_cudnn_execute(c->dnn, &e->plan, 3, uids, ptrs, c->workspace);
+    const conv_operands o = {x, w, y};
+    conv_entry *e = find(c, &k);
+    if (!e) {
+        if (c->n == c->cap) {
+            const int cap = c->cap ? 2 * c->cap : 64;
+            conv_entry *grown = realloc(c->e, (size_t)cap * sizeof *grown);
+            if (!grown) return LAVR_FAIL(LAVR_E_NOMEM, "cuda conv: no host memory for %d plans", cap);
+            c->e = grown;
+            c->cap = cap;
+        }
+        e = &c->e[c->n];
+        memset(e, 0, sizeof *e);
+        memcpy(&e->key, &k, sizeof k);
+        lavr_status bs = build(c, &k, &o, e);
+        if (bs && bs != LAVR_E_UNSUPPORTED) return bs;
+        e->supported = bs == LAVR_OK;
+        c->n++;
+        if (!e->supported) {
+            char what[160];
+            describe(&k, what, sizeof what);
+            LOG_WARN("cuDNN has no engine for the convolution %s; lavr's own kernel runs it (%s)", what,
+                     lavr_error_message());
+            lavr_error_clear();
+        }
+    }
+    if (!e->supported) return LAVR_OK;
+    *ran = 1;
+    return run_plan(c, &e->plan, &o);
 }
 
 #else
@@ -227,29 +263,21 @@ struct lavr_cuda_convs {
     int unused;
 };
 
-lavr_status lavr_cuda_convs_create(lavr_cudnn *dnn, lavr_cuda_convs **out) {
-    (void)dnn;
+lavr_status lavr_cuda_convs_create(lavr_cudnn *dnn, int tune, lavr_cuda_convs **out) {
+    (void)dnn, (void)tune;
     *out = NULL;
     return LAVR_FAIL(LAVR_E_UNSUPPORTED, "this lavr was built without cuDNN");
 }
 void lavr_cuda_convs_destroy(lavr_cuda_convs *c) { (void)c; }
-int lavr_cuda_convs_ready(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *s, lavr_status *st) {
-    (void)c, (void)s;
-    *st = LAVR_OK;
-    return 0;
-}
 lavr_status lavr_cuda_convs_run(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *s, const void *x, const void *w,
-                                void *y) {
+                                void *y, int *ran) {
     (void)c, (void)s, (void)x, (void)w, (void)y;
-    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "this lavr was built without cuDNN");
+    *ran = 0;
+    return LAVR_OK;
 }
 size_t lavr_cuda_convs_workspace_bytes(const lavr_cuda_convs *c) {
     (void)c;
     return 0;
-}
-void lavr_cuda_convs_counts(const lavr_cuda_convs *c, int *planned, int *fallback) {
-    (void)c;
-    *planned = *fallback = 0;
 }
 
 #endif

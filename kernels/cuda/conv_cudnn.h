@@ -1,7 +1,8 @@
 /* Convolutions through cuDNN's backend C API on lavr's channels-last bf16 video memory (fp32 accumulation): one
- * execution plan per shape, built on first use and cached, with a shared workspace. A shape cuDNN has no engine
- * for is remembered as unsupported and the caller runs lavr's own kernel. Without cuDNN in the build every entry
- * point says "unsupported". */
+ * execution plan per shape, built on first use and cached, with a shared workspace. The plan is the heuristics'
+ * first engine (the same on every run, so the same bytes), or with tuning the fastest of the first few, timed on
+ * the first call's own operands. A shape cuDNN has no engine for is remembered as unsupported and the caller runs
+ * lavr's own kernel. Without cuDNN in the build every entry point says "unsupported". */
 #ifndef LAVR_KERNELS_CUDA_CONV_CUDNN_H
 #define LAVR_KERNELS_CUDA_CONV_CUDNN_H
 
@@ -22,16 +23,15 @@ typedef struct {
 } lavr_cudnn_conv_shape;
 
 typedef struct lavr_cuda_convs lavr_cuda_convs;
-lavr_status lavr_cuda_convs_create(lavr_cudnn *dnn, lavr_cuda_convs **out);
+/* tune <= 1: the heuristics' first engine; tune = N: the fastest of the first N (timing makes the choice, and so
+ * possibly the bytes, depend on the run). */
+lavr_status lavr_cuda_convs_create(lavr_cudnn *dnn, int tune, lavr_cuda_convs **out);
 void lavr_cuda_convs_destroy(lavr_cuda_convs *c);
-/* Builds (or finds) the plan of a shape: 1 when cuDNN runs it, 0 when it has none (logged once, then
- * remembered); errors other than "unsupported" come back through *st. */
-int lavr_cuda_convs_ready(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *s, lavr_status *st);
-/* Runs a shape lavr_cuda_convs_ready accepted on the handle's stream. */
+/* y = conv(x, w) on the handle's stream, building the shape's plan on first use: *ran = 1; *ran = 0 (and nothing
+ * queued) when cuDNN has no engine for the shape (logged once, then remembered). */
 lavr_status lavr_cuda_convs_run(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *s, const void *x, const void *w,
-                                void *y);
-/* Device bytes of the shared workspace; shapes with plans; shapes that fell back. */
+                                void *y, int *ran);
+/* Device bytes of the shared workspace. */
 size_t lavr_cuda_convs_workspace_bytes(const lavr_cuda_convs *c);
-void lavr_cuda_convs_counts(const lavr_cuda_convs *c, int *planned, int *fallback);
 
 #endif

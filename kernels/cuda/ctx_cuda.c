@@ -18,8 +18,86 @@
 #include "kernels/cuda/video_cuda.h"
 #include "kernels/cuda/video_ops_cuda.h"
 
+/* ---- per-op profile -------------------------------------------------------------------------- */
+
+enum { PROF_SLOTS = 16384 };
+
+struct ctx_profile {
+    cudaEvent_t start[PROF_SLOTS], stop[PROF_SLOTS];
+    int category[PROF_SLOTS];
+    int used, created, dropped;
+};
+
+static void profile_free(struct ctx_profile *p) {
+    if (!p) return;
+    for (int i = 0; i < p->created; i++) {
+        cudaEventDestroy(p->start[i]);
+        cudaEventDestroy(p->stop[i]);
+    }
+    free(p);
+}
+
+lavr_status lavr_cuda_ctx_profile(lavr_ctx *c, int on) {
+    if (!on) {
+        CUDA_TRY(cudaStreamSynchronize((cudaStream_t)c->stream));
+        profile_free(c->prof);
+        c->prof = NULL;
+        return LAVR_OK;
+    }
+    if (c->prof) return LAVR_OK;
+    struct ctx_profile *p = calloc(1, sizeof *p);
+    if (!p) return LAVR_FAIL(LAVR_E_NOMEM, "no host memory for the op profile");
+    c->prof = p;
+    return LAVR_OK;
+}
+
+int lavr_cuda_prof_begin(lavr_ctx *c) {
+    struct ctx_profile *p = c->prof;
+    if (!p) return -1;
+    if (p->used == PROF_SLOTS) {
+        p->dropped++;
+        return -1;
+    }
+    const int i = p->used;
+    if (i == p->created) {
+        if (cudaEventCreate(&p->start[i]) != cudaSuccess) return -1;
+        if (cudaEventCreate(&p->stop[i]) != cudaSuccess) {
+            cudaEventDestroy(p->start[i]);
+            return -1;
+        }
+        p->created++;
+    }
+    if (cudaEventRecord(p->start[i], (cudaStream_t)c->stream) != cudaSuccess) return -1;
+    p->used++;
+    p->category[i] = -1; /* until end */
+    return i;
+}
+
+void lavr_cuda_prof_end(lavr_ctx *c, int slot, int category) {
+    struct ctx_profile *p = c->prof;
+    if (!p || slot < 0 || slot >= p->used) return;
+    if (cudaEventRecord(p->stop[slot], (cudaStream_t)c->stream) == cudaSuccess) p->category[slot] = category;
+}
+
+lavr_status lavr_cuda_ctx_profile_take(lavr_ctx *c, double *ms, int64_t *calls) {
+    struct ctx_profile *p = c->prof;
+    if (!p) return LAVR_OK;
+    CUDA_TRY(cudaStreamSynchronize((cudaStream_t)c->stream));
+    for (int i = 0; i < p->used; i++) {
+        float t = 0;
+        if (p->category[i] < 0 || cudaEventElapsedTime(&t, p->start[i], p->stop[i]) != cudaSuccess) continue;
+        ms[p->category[i]] += t;
+        calls[p->category[i]]++;
+    }
+    if (p->dropped) LOG_WARN("op profile: %d ops past the %d-slot table were not timed", p->dropped, PROF_SLOTS);
+    p->used = p->dropped = 0;
+    return LAVR_OK;
+}
+
+/* ---- context ---------------------------------------------------------------------------------- */
+
 /* Picks the convolution path: cuDNN when asked or allowed and usable, else the own kernel (why in `why`). */
-static lavr_status pick_conv_path(lavr_ctx *c, lavr_conv_path want, char *why, size_t len) {
+static lavr_status pick_conv_path(lavr_ctx *c, lavr_conv_path want, int tune, char *why, size_t len) {
     why[0] = 0;
     if (want == LAVR_CONV_OWN) {
         snprintf(why, len, "asked for");
@@ -33,7 +111,7 @@ static lavr_status pick_conv_path(lavr_ctx *c, lavr_conv_path want, char *why, s
             snprintf(why, len, "cuDNN %zu.%zu.%zu at run time is older than 9.0", v / 10000, (v / 100) % 100, v % 100);
         } else {
             lavr_status st = lavr_cudnn_create(c->stream, &c->dnn);
-            if (!st) st = lavr_cuda_convs_create(c->dnn, &c->convs);
+            if (!st) st = lavr_cuda_convs_create(c->dnn, tune, &c->convs);
             if (!st) return LAVR_OK;
             snprintf(why, len, "%s", lavr_error_message());
             lavr_error_clear();
@@ -50,7 +128,11 @@ static lavr_status pick_conv_path(lavr_ctx *c, lavr_conv_path want, char *why, s
 
 lavr_status lavr_cuda_ctx_init(lavr_ctx *c, const lavr_ctx_cuda_options *o) {
     int count = 0;
-    CUDA_TRY(cudaGetDeviceCount(&count));
+    const cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return LAVR_FAIL(LAVR_E_ARG, "no usable CUDA device: %s", cudaGetErrorString(e));
+    }
     CHECK_ARG(o->device >= 0 && o->device < count, "CUDA device %d: this process sees %d device%s", o->device, count,
               count == 1 ? "" : "s");
     c->cuda_device = o->device;
@@ -64,12 +146,13 @@ lavr_status lavr_cuda_ctx_init(lavr_ctx *c, const lavr_ctx_cuda_options *o) {
     TRY(lavr_device_arena_create(name, (size_t)(o->mem_cap ? o->mem_cap : LAVR_CTX_DEFAULT_CUDA_CAP), &c->arena));
     TRY(lavr_cuda_blas_create(0, &c->blas));
     char why[256];
-    TRY(pick_conv_path(c, o->conv, why, sizeof why));
+    TRY(pick_conv_path(c, o->conv, o->conv_tune, why, sizeof why));
     char dnn[64];
     lavr_cudnn_describe(dnn, sizeof dnn);
     if (c->convs)
         snprintf(c->description, sizeof c->description,
-                 "cuda:%d (convolutions: %s, bf16 channels-last, fp32 accumulation)", o->device, dnn);
+                 "cuda:%d (convolutions: %s, bf16 channels-last, fp32 accumulation%s)", o->device, dnn,
+                 o->conv_tune > 1 ? ", engines timed" : "");
     else
         snprintf(c->description, sizeof c->description,
                  "cuda:%d (convolutions: lavr's im2col + cuBLASLt kernel, bf16, fp32 accumulation; %s)", o->device,
@@ -80,6 +163,8 @@ lavr_status lavr_cuda_ctx_init(lavr_ctx *c, const lavr_ctx_cuda_options *o) {
 
 void lavr_cuda_ctx_fini(lavr_ctx *c) {
     if (c->stream) cudaStreamSynchronize((cudaStream_t)c->stream);
+    profile_free(c->prof);
+    c->prof = NULL;
     lavr_cuda_convs_destroy(c->convs);
     lavr_cudnn_destroy(c->dnn);
     lavr_cuda_blas_destroy(c->blas);
@@ -175,6 +260,7 @@ lavr_status lavr_cuda_ctx_copy(lavr_ctx *c, const lavr_tensor *src, lavr_tensor 
     const int64_t C = src->shape[0], n = positions(src);
     float *staging = NULL;
     TRY(lavr_cuda_ctx_alloc(c, (size_t)(C * n) * sizeof(float), "host transfer staging", (void **)&staging));
+    const int slot = lavr_cuda_prof_begin(c);
     lavr_status st;
     if (dst->device == LAVR_DEVICE_CUDA) {
         st = host_to_staging(c, src, staging);
@@ -183,6 +269,7 @@ lavr_status lavr_cuda_ctx_copy(lavr_ctx *c, const lavr_tensor *src, lavr_tensor 
         st = lavr_cuda_video_unpack(src->data, C, n, src->stride[3], staging, c->stream);
         if (!st) st = staging_to_host(c, staging, dst);
     }
+    lavr_cuda_prof_end(c, slot, LAVR_PROF_TRANSFER);
     lavr_cuda_ctx_release(c, staging);
     return st;
 }

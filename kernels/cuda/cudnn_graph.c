@@ -145,9 +145,10 @@ static lavr_status heuristics(cudnnBackendDescriptor_t graph, cudnnBackendHeurMo
     return LAVR_OK;
 }
 
-lavr_status lavr_cudnn_plan_build(lavr_cudnn *c, lavr_cudnn_desc *ops, int nops, const char *what,
-                                  lavr_cudnn_plan *out) {
-    memset(out, 0, sizeof *out);
+lavr_status lavr_cudnn_plan_candidates(lavr_cudnn *c, lavr_cudnn_desc *ops, int nops, const char *what, int max,
+                                       lavr_cudnn_plan *out, int *count) {
+    *count = 0;
+    for (int i = 0; i < max; i++) memset(&out[i], 0, sizeof out[i]);
     cudnnBackendDescriptor_t graph;
     CUDNN_TRY(cudnnBackendCreateDescriptor(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, &graph));
     cudnnStatus_t cs = cudnnBackendSetAttribute(graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &c->handle);
@@ -164,12 +165,12 @@ lavr_status lavr_cudnn_plan_build(lavr_cudnn *c, lavr_cudnn_desc *ops, int nops,
     const cudnnBackendHeurMode_t modes[2] = {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK};
     lavr_status st = LAVR_OK;
     int64_t tried = 0;
-    for (int m = 0; m < 2 && !out->plan && !st; m++) {
+    for (int m = 0; m < 2 && *count < max && !st; m++) {
         cudnnBackendDescriptor_t *cfg = NULL;
         int64_t n = 0;
         st = heuristics(graph, modes[m], &cfg, &n);
         for (int64_t i = 0; i < n && !st; i++) {
-            if (!out->plan) {
+            if (*count < max) {
                 tried++;
                 cudnnBackendDescriptor_t p;
                 if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &p) == CUDNN_STATUS_SUCCESS) {
@@ -178,8 +179,16 @@ lavr_status lavr_cudnn_plan_build(lavr_cudnn *c, lavr_cudnn_desc *ops, int nops,
                         cudnnBackendSetAttribute(p, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
                                                  CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfg[i]) == CUDNN_STATUS_SUCCESS &&
                         cudnnBackendFinalize(p) == CUDNN_STATUS_SUCCESS) {
-                        out->plan = p;
-                        out->engine_index = i;
+                        int64_t cnt = 0, ws = 0;
+                        if (cudnnBackendGetAttribute(p, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
+                                                     &cnt, &ws) == CUDNN_STATUS_SUCCESS) {
+                            out[*count].plan = p;
+                            out[*count].workspace_bytes = ws;
+                            out[*count].engine_index = i;
+                            ++*count;
+                        } else {
+                            cudnnBackendDestroyDescriptor(p);
+                        }
                     } else {
                         cudnnBackendDestroyDescriptor(p);
                     }
@@ -190,15 +199,22 @@ lavr_status lavr_cudnn_plan_build(lavr_cudnn *c, lavr_cudnn_desc *ops, int nops,
         free(cfg);
     }
     cudnnBackendDestroyDescriptor(graph);
-    out->engines_tried = tried;
-    TRY(st);
-    if (!out->plan)
+    for (int i = 0; i < *count; i++) out[i].engines_tried = tried;
+    if (st) {
+        for (int i = 0; i < *count; i++) lavr_cudnn_plan_destroy(&out[i]);
+        *count = 0;
+        return st;
+    }
+    if (!*count)
         return LAVR_FAIL(LAVR_E_UNSUPPORTED, "cuDNN has no engine for the %s graph (%lld configs tried)", what,
                          (long long)tried);
-    int64_t cnt = 0;
-    CUDNN_TRY(cudnnBackendGetAttribute(out->plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &cnt,
-                                       &out->workspace_bytes));
     return LAVR_OK;
+}
+
+lavr_status lavr_cudnn_plan_build(lavr_cudnn *c, lavr_cudnn_desc *ops, int nops, const char *what,
+                                  lavr_cudnn_plan *out) {
+    int count = 0;
+    return lavr_cudnn_plan_candidates(c, ops, nops, what, 1, out, &count);
 }
 
 void lavr_cudnn_plan_destroy(lavr_cudnn_plan *p) {
@@ -250,6 +266,12 @@ lavr_status lavr_cudnn_plan_build(lavr_cudnn *c, lavr_cudnn_desc *ops, int nops,
                                   lavr_cudnn_plan *out) {
     (void)c, (void)ops, (void)nops;
     memset(out, 0, sizeof *out);
+    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "the %s graph needs cuDNN, and this lavr was built without it", what);
+}
+lavr_status lavr_cudnn_plan_candidates(lavr_cudnn *c, lavr_cudnn_desc *ops, int nops, const char *what, int max,
+                                       lavr_cudnn_plan *out, int *count) {
+    (void)c, (void)ops, (void)nops, (void)out, (void)max;
+    *count = 0;
     return LAVR_FAIL(LAVR_E_UNSUPPORTED, "the %s graph needs cuDNN, and this lavr was built without it", what);
 }
 void lavr_cudnn_plan_destroy(lavr_cudnn_plan *p) { (void)p; }

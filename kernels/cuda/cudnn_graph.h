@@ -44,6 +44,10 @@ typedef struct {
 } lavr_cudnn_plan;
 lavr_status lavr_cudnn_plan_build(lavr_cudnn *c, lavr_cudnn_desc *ops, int nops, const char *what,
                                   lavr_cudnn_plan *out);
+/* Up to max plans in the heuristics' order (mode A, then the fallback list), for a caller that times them;
+ * *count of them are filled (the rest zeroed); none at all is LAVR_E_UNSUPPORTED. */
+lavr_status lavr_cudnn_plan_candidates(lavr_cudnn *c, lavr_cudnn_desc *ops, int nops, const char *what, int max,
+                                       lavr_cudnn_plan *out, int *count);
 void lavr_cudnn_plan_destroy(lavr_cudnn_plan *p);
 /* Runs a plan: n (uid, pointer) pairs and a device workspace of at least plan->workspace_bytes. */
 lavr_status lavr_cudnn_execute(lavr_cudnn *c, const lavr_cudnn_plan *p, int n, const int64_t *uids, void *const *ptrs,

@@ -60,75 +60,106 @@ static lavr_status own_conv(lavr_ctx *c, const lavr_tensor *x, const lavr_conv_w
     return st;
 }
 
-lavr_status lavr_cuda_vop_conv(lavr_ctx *c, const lavr_tensor *x, const lavr_conv_weights *w, int with_bias,
-                               const int64_t stride[3], const int64_t pad[6], lavr_tensor *y) {
+/* The convolution itself (no bias); *category tells the profile which path ran. */
+static lavr_status conv_raw(lavr_ctx *c, const lavr_tensor *x, const lavr_conv_weights *w, const int64_t stride[3],
+                            const int64_t pad[6], lavr_tensor *y, int *category) {
     const int64_t pin = pitch(x), pout = pitch(y);
     int pointwise = w->kt == 1 && w->kh == 1 && w->kw == 1;
     for (int i = 0; i < 3; i++) pointwise = pointwise && stride[i] == 1 && pad[2 * i] == 0 && pad[2 * i + 1] == 0;
     if (pointwise) {
-        TRY(gemm_bf16(c, positions(x), pout, pin, x->data, pin, w->weight.data, y->data, pout, LAVR_GEMM_BF16));
-    } else {
-        /* kt = 1 without time padding or stride is a 2-D conv over the frames as a batch */
-        const int two_d = w->kt == 1 && stride[0] == 1 && pad[0] == 0 && pad[1] == 0;
-        lavr_cudnn_conv_shape s = {.cin = pin, .cout = pout, .spatial = two_d ? 2 : 3};
-        s.n = two_d ? x->shape[1] : 1;
-        const int64_t k[3] = {w->kt, w->kh, w->kw};
-        for (int i = 0, d = two_d ? 1 : 0; d < 3; i++, d++) {
-            s.in[i] = x->shape[1 + d];
-            s.k[i] = k[d];
-            s.out[i] = y->shape[1 + d];
-            s.stride[i] = stride[d];
-            s.pre[i] = pad[2 * d];
-            s.post[i] = pad[2 * d + 1];
-        }
-        lavr_status st = LAVR_OK;
-        if (c->convs && lavr_cuda_convs_ready(c->convs, &s, &st)) {
-            TRY(lavr_cuda_convs_run(c->convs, &s, x->data, w->weight.data, y->data));
-        } else {
-            TRY(st);
-            TRY(own_conv(c, x, w, stride, pad, y));
-        }
+        *category = LAVR_PROF_CONV_GEMM;
+        return gemm_bf16(c, positions(x), pout, pin, x->data, pin, w->weight.data, y->data, pout, LAVR_GEMM_BF16);
     }
-    if (with_bias) TRY(lavr_cuda_video_add(y->data, w->bias.data, NULL, NULL, positions(y), pout, y->data, c->stream));
-    return LAVR_OK;
+    /* kt = 1 without time padding or stride is a 2-D conv over the frames as a batch */
+    const int two_d = w->kt == 1 && stride[0] == 1 && pad[0] == 0 && pad[1] == 0;
+    lavr_cudnn_conv_shape s = {.cin = pin, .cout = pout, .spatial = two_d ? 2 : 3};
+    s.n = two_d ? x->shape[1] : 1;
+    const int64_t k[3] = {w->kt, w->kh, w->kw};
+    for (int i = 0, d = two_d ? 1 : 0; d < 3; i++, d++) {
+        s.in[i] = x->shape[1 + d];
+        s.k[i] = k[d];
+        s.out[i] = y->shape[1 + d];
+        s.stride[i] = stride[d];
+        s.pre[i] = pad[2 * d];
+        s.post[i] = pad[2 * d + 1];
+    }
+    int ran = 0;
+    if (c->convs) TRY(lavr_cuda_convs_run(c->convs, &s, x->data, w->weight.data, y->data, &ran));
+    *category = ran ? LAVR_PROF_CONV_CUDNN : LAVR_PROF_CONV_OWN;
+    if (ran) return LAVR_OK;
+    return own_conv(c, x, w, stride, pad, y);
+}
+
+lavr_status lavr_cuda_vop_conv(lavr_ctx *c, const lavr_tensor *x, const lavr_conv_weights *w, int with_bias,
+                               const int64_t stride[3], const int64_t pad[6], lavr_tensor *y) {
+    int category = LAVR_PROF_CONV_OWN;
+    const int slot = lavr_cuda_prof_begin(c);
+    lavr_status st = conv_raw(c, x, w, stride, pad, y, &category);
+    if (!st && with_bias)
+        st = lavr_cuda_video_add(y->data, w->bias.data, NULL, NULL, positions(y), pitch(y), y->data, c->stream);
+    lavr_cuda_prof_end(c, slot, category);
+    return st;
 }
 
 lavr_status lavr_cuda_vop_rms_norm(lavr_ctx *c, const lavr_tensor *x, const lavr_tensor *x_bias,
                                    const lavr_tensor *gamma, int silu, lavr_tensor *y) {
-    return lavr_cuda_video_rms_norm(x->data, vec(x_bias), gamma->data, positions(x), x->shape[0], pitch(x), silu,
+    const int slot = lavr_cuda_prof_begin(c);
+    const lavr_status st = lavr_cuda_video_rms_norm(x->data, vec(x_bias), gamma->data, positions(x), x->shape[0], pitch(x), silu,
                                     y->data, c->stream);
+    lavr_cuda_prof_end(c, slot, LAVR_PROF_NORM);
+    return st;
 }
 
 lavr_status lavr_cuda_vop_add(lavr_ctx *c, const lavr_tensor *a, const lavr_tensor *a_bias, const lavr_tensor *b,
                               const lavr_tensor *b_bias, lavr_tensor *y) {
-    return lavr_cuda_video_add(a->data, vec(a_bias), b ? b->data : NULL, vec(b_bias), positions(a), pitch(a), y->data,
+    const int slot = lavr_cuda_prof_begin(c);
+    const lavr_status st = lavr_cuda_video_add(a->data, vec(a_bias), b ? b->data : NULL, vec(b_bias), positions(a), pitch(a), y->data,
                                c->stream);
+    lavr_cuda_prof_end(c, slot, LAVR_PROF_ADD);
+    return st;
 }
 
 lavr_status lavr_cuda_vop_copy(lavr_ctx *c, const lavr_tensor *x, lavr_tensor *y) {
     const size_t bytes = (size_t)(positions(x) * pitch(x)) * 2; /* frame ranges of one pitch are contiguous */
-    if (bytes) CUDA_TRY(cudaMemcpyAsync(y->data, x->data, bytes, cudaMemcpyDeviceToDevice, (cudaStream_t)c->stream));
+    if (!bytes) return LAVR_OK;
+    const int slot = lavr_cuda_prof_begin(c);
+    const cudaError_t e = cudaMemcpyAsync(y->data, x->data, bytes, cudaMemcpyDeviceToDevice, (cudaStream_t)c->stream);
+    lavr_cuda_prof_end(c, slot, LAVR_PROF_COPY);
+    CUDA_TRY_NAMED(e, "video copy (cudaMemcpyAsync)");
     return LAVR_OK;
 }
 
 lavr_status lavr_cuda_vop_zero(lavr_ctx *c, lavr_tensor *y) {
     const size_t bytes = (size_t)(positions(y) * pitch(y)) * 2;
-    if (bytes) CUDA_TRY(cudaMemsetAsync(y->data, 0, bytes, (cudaStream_t)c->stream));
+    if (!bytes) return LAVR_OK;
+    const int slot = lavr_cuda_prof_begin(c);
+    const cudaError_t e = cudaMemsetAsync(y->data, 0, bytes, (cudaStream_t)c->stream);
+    lavr_cuda_prof_end(c, slot, LAVR_PROF_COPY);
+    CUDA_TRY_NAMED(e, "video zero (cudaMemsetAsync)");
     return LAVR_OK;
 }
 
 lavr_status lavr_cuda_vop_clamp(lavr_ctx *c, const lavr_tensor *x, float lo, float hi, lavr_tensor *y) {
-    return lavr_cuda_video_clamp(x->data, positions(x) * pitch(x), lo, hi, y->data, c->stream);
+    const int slot = lavr_cuda_prof_begin(c);
+    const lavr_status st = lavr_cuda_video_clamp(x->data, positions(x) * pitch(x), lo, hi, y->data, c->stream);
+    lavr_cuda_prof_end(c, slot, LAVR_PROF_RESAMPLE);
+    return st;
 }
 
 lavr_status lavr_cuda_vop_upsample2x(lavr_ctx *c, const lavr_tensor *x, lavr_tensor *y) {
-    return lavr_cuda_video_upsample2x(x->data, x->shape[1], x->shape[2], x->shape[3], pitch(x), y->data, c->stream);
+    const int slot = lavr_cuda_prof_begin(c);
+    const lavr_status st = lavr_cuda_video_upsample2x(x->data, x->shape[1], x->shape[2], x->shape[3], pitch(x), y->data, c->stream);
+    lavr_cuda_prof_end(c, slot, LAVR_PROF_RESAMPLE);
+    return st;
 }
 
 lavr_status lavr_cuda_vop_time_interleave(lavr_ctx *c, const lavr_tensor *x, const lavr_tensor *x_bias,
                                           lavr_tensor *y) {
-    return lavr_cuda_video_time_interleave(x->data, vec(x_bias), x->shape[1], x->shape[2] * x->shape[3], y->shape[0],
+    const int slot = lavr_cuda_prof_begin(c);
+    const lavr_status st = lavr_cuda_video_time_interleave(x->data, vec(x_bias), x->shape[1], x->shape[2] * x->shape[3], y->shape[0],
                                            pitch(x), pitch(y), y->data, c->stream);
+    lavr_cuda_prof_end(c, slot, LAVR_PROF_RESAMPLE);
+    return st;
 }
 
 lavr_status lavr_cuda_vop_frame_attention(lavr_ctx *c, const lavr_tensor *qkv, const lavr_tensor *qkv_bias,
@@ -148,6 +179,7 @@ lavr_status lavr_cuda_vop_frame_attention(lavr_ctx *c, const lavr_tensor *qkv, c
     TRY_GOTO(lavr_cuda_ctx_alloc(c, (size_t)(rows * ntok) * 4, "attention scores", (void **)&s), st, done);
     TRY_GOTO(lavr_cuda_ctx_alloc(c, (size_t)(rows * ntok) * 2, "attention weights", (void **)&p), st, done);
     const float scale = (float)(1.0 / sqrt((double)C));
+    const int slot = lavr_cuda_prof_begin(c);
     for (int64_t f = 0; f < T; f++) {
         const uint16_t *qkv_f = (const uint16_t *)qkv->data + f * ntok * p3;
         uint16_t *out_f = (uint16_t *)out->data + f * ntok * po;
@@ -167,6 +199,7 @@ lavr_status lavr_cuda_vop_frame_attention(lavr_ctx *c, const lavr_tensor *qkv, c
             TRY_GOTO(gemm_bf16(c, nr, C, ntok, p, ntok, vt, out_f + r0 * po, po, LAVR_GEMM_BF16), st, done);
         }
     }
+    lavr_cuda_prof_end(c, slot, LAVR_PROF_ATTENTION);
     st = LAVR_OK;
 done:
     if (q) lavr_cuda_ctx_release(c, q);

@@ -68,7 +68,7 @@ done <<<"$commands"
 # the layout table: each cell says what `lavr plan --gpus N --gpu-mem M` picks in bf16 and, where it
 # names one, with --fp8 ("does not fit": neither finds a layout); -np must be the layout's rank count
 pick() { # GPUS MEM [--fp8] -> the layout without its default keys, or nothing
-  "$lavr" plan --gpus "$1" --gpu-mem "$2" ${3:-} | sed -n 's/^fastest that fits: \([^ ]*\) .*/\1/p' |
+  "$lavr" plan --gpus "$1" --gpu-mem "$2" ${3:---bf16} | sed -n 's/^fastest that fits: \([^ ]*\) .*/\1/p' |
     sed 's/,tp=1//; s/,pp=1//; s/,aux=1//'
 }
 ranks() { # LAYOUT -> S*T*P + 1

@@ -15,7 +15,7 @@ static void run(const char *path, const char *attention) {
     CHECK_OK(lavr_golden_open(path, &g));
     if (!g) return;
     g->print = 0;
-    const lavr_golden_cuda_options o = {0, attention};
+    const lavr_golden_cuda_options o = {0, attention, 0};
     CHECK_OK(lavr_golden_run_dit_cuda(g, &o));
     int failed = 0;
     double worst = 0;

@@ -128,16 +128,19 @@ sleep_alive() { # sleep_alive SECONDS: sleeps, or less when the job ends first; 
   return 1
 }
 
+# Every reader below consumes its whole input: a reader that exits early (grep -q, awk's exit) under
+# pipefail can kill the writer with SIGPIPE and fail the pipeline, which lost ranks under load
+# (cli_resume_signal "rank 2 not found"). An exited rank's environ reads empty, so it is not listed.
 job_ranks() { # "RANK PID" of each MPI rank of the current job running now
   local pid r
   for pid in $(descendants "$job_pid"); do
-    r=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
+    r=$({ tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
     if [ -n "$r" ]; then echo "$r $pid"; fi
   done
 }
 
 rank_pid() { # rank_pid R: pid of MPI rank R of the current job ("" when gone)
-  job_ranks | awk -v r="$1" '$1 == r { print $2; exit }'
+  job_ranks | awk -v r="$1" '$1 == r && !found { print $2; found = 1 }'
 }
 
 wait_ranks() { # wait_ranks NP: until mpirun has started all NP ranks; 1 if the job ended first
@@ -176,6 +179,9 @@ wait_ckpt_after() {
   done
   [ "$(newest_ckpt "$1")" -gt "$2" ]
 }
+
+# the aux rank's line just before its pipeline starts (ranks/aux_worker.c)
+pipeline_re='rendering [0-9]+ clips? '
 
 wait_log() { # wait_log REGEX: until the job's log matches; 1 if the job ended first
   while job_alive; do
@@ -279,12 +285,15 @@ run_to_end() {
   expect_resumed "$name" "$min"
 }
 
-# stop_with NAME SIGNAL WHO STAGE: sends SIGNAL to WHO (mpirun or a rank number) of the running job
-# after a seeded delay (0..0.1 x the reference's wall time), then requires exit 75 and a committed
-# checkpoint newer than the ones before the signal; sets $stopped_at to its blocks
+# stop_with NAME SIGNAL WHO STAGE [MAX]: sends SIGNAL to WHO (mpirun or a rank number) of the running
+# job after a seeded delay (0..MAX x the reference's wall time, MAX 0.1 by default), then requires exit 75
+# and a committed checkpoint newer than the ones before the signal; sets $stopped_at to its blocks.
+# A stop travels in a block packet, so it must come before the aux rank sent the last block: a resumed
+# render sends min(blocks left, steps * pp + 2) at once when its pipeline starts; the callers leave
+# it more blocks than that (see signal.sh).
 stop_with() {
-  local name=$1 sig=$2 who=$3 stage=$4 before pid delay manifest
-  draw 0 0.1
+  local name=$1 sig=$2 who=$3 stage=$4 max=${5:-0.1} before pid delay manifest
+  draw 0 "$max"
   delay=$(times_ref "$drawn")
   sleep_alive "$delay" || fail "$name ended before the $sig signal (delay $delay s)"
   before=$(newest_ckpt "$stage")
@@ -295,6 +304,9 @@ stop_with() {
   wait_render 60
   stopped_at=$(newest_ckpt "$stage")
   echo "$name: exit $job_rc, newest checkpoint now $stopped_at ($(committed_ckpts "$stage" | tr '\n' ' '))"
+  if [ "$job_rc" -eq 0 ] && grep -q 'every remaining block was already sent' "$job_log"; then
+    fail "$name: SIG$sig came after the last block was sent, so the render finished (the test sent it too late)"
+  fi
   [ "$job_rc" -eq 75 ] || fail "$name: exit $job_rc after SIG$sig, expected 75 (checkpointed and stopped)"
   [ "$stopped_at" -gt "$before" ] || fail "$name: no new checkpoint committed on SIG$sig"
   [ "$stopped_at" -lt "$ref_blocks" ] || fail "$name: stopped after the last block ($stopped_at)"

@@ -33,6 +33,10 @@ other_prompt=("${args[@]}")
 for i in "${!other_prompt[@]}"; do
   if [ "${other_prompt[i]}" = "a person talking" ]; then other_prompt[i]="a person singing"; fi
 done
+one_clip=("${other_prompt[@]}") # (an option given twice is refused)
+for i in "${!one_clip[@]}"; do
+  if [ "${one_clip[i]}" = --num-clip ]; then one_clip[i + 1]=1; fi
+done
 
 refused refuse-prompt 'other inputs' "${other_prompt[@]}" --out "$out" --resume yes
 refused refuse-seed 'other inputs.*--resume no' "${args[@]}" --seed 5 --out "$out" --resume auto
@@ -51,7 +55,7 @@ run_to_end refuse-resume 3 "$stage" "$stopped_at" "${args[@]}" --out "$out" --re
 check_same "$out" "$stage"
 
 # where auto refuses (other inputs), --resume no starts over
-run_to_end refuse-fresh 3 "$work/fresh.stage" -1 "${other_prompt[@]}" --num-clip 1 --out "$work/fresh.mp4" --resume no
+run_to_end refuse-fresh 3 "$work/fresh.stage" -1 "${one_clip[@]}" --out "$work/fresh.mp4" --resume no
 [ "$(resumed_from "$job_log")" -eq -1 ] || fail "refuse-fresh: --resume no continued from a checkpoint"
 grep -q 'render: 45 frames' "$job_log" || fail "refuse-fresh: not a fresh 1-clip render"
 echo "PASS: other prompt, seed and model refused (exit 2, one line), checkpoints untouched, resume completed, --resume no started over"

@@ -73,10 +73,11 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
   fail "timed out after ${limit}s waiting for $what"
 }
 committed() { ls "$work"/stage/ckpt-*/MANIFEST >/dev/null 2>&1; }
-completed() { scontrol show job "$job" | grep -q 'JobState=COMPLETED'; }
+# (grep reads a here-string, not a pipe: under pipefail, grep -q leaving early fails the pipe by SIGPIPE)
+completed() { grep -q 'JobState=COMPLETED' <<<"$(scontrol show job "$job")"; }
 # the log of run N (from its header line on)
 run_log() { sed -n "/lavr-render: job $job run $1 /,\$p" "$work/job.out" 2>/dev/null; }
-resumed_in_run() { run_log "$1" | grep -Eq 'resuming from .*ckpt-'; }
+resumed_in_run() { grep -Eq 'resuming from .*ckpt-' <<<"$(run_log "$1")"; }
 
 t0=$SECONDS
 wait_for 60 "a committed checkpoint in run 0" committed
@@ -90,10 +91,10 @@ echo "sent USR1 to the batch shell after $((SECONDS - t0))s"
 wait_for 90 "the job to complete" completed
 echo "completed after $((SECONDS - t0))s"
 
-run_log 1 | grep -q 'checkpointed and stopped; requeueing' || fail "run 1 did not stop with 75 and requeue itself"
+grep -q 'checkpointed and stopped; requeueing' <<<"$(run_log 1)" || fail "run 1 did not stop with 75 and requeue itself"
 resumed_in_run 2 || fail "run 2 did not continue from a checkpoint"
-run_log 2 | grep -q 'lavr-render: finished' || fail "run 2 did not finish"
-scontrol show job "$job" | grep -q "Restarts=2" || fail "Slurm does not count 2 restarts"
+grep -q 'lavr-render: finished' <<<"$(run_log 2)" || fail "run 2 did not finish"
+grep -q "Restarts=2" <<<"$(scontrol show job "$job")" || fail "Slurm does not count 2 restarts"
 cmp "$work/job.mp4" "$work/ref.mp4" || fail "the requeued render's MP4 differs from the uninterrupted one"
 h5dump -d /latents -b LE -o "$work/job.bin" "$work/stage/latents.h5" >/dev/null
 cmp "$work/job.bin" "$work/ref.bin" || fail "the requeued render's latents differ from the uninterrupted ones"
