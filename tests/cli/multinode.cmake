@@ -21,10 +21,10 @@ if(LAVR_FFMPEG AND LAVR_SNDFILE AND LAVR_MULTINODE_H5DUMP)
     FIXTURES_REQUIRED lavr_tiny_model FIXTURES_SETUP lavr_multinode_ref SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
   foreach(case render kill_host stage_local)
     add_test(NAME multinode_${case} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/multinode/${case}.sh)
-    set_tests_properties(multinode_${case} PROPERTIES ENVIRONMENT "${multinode_env}" TIMEOUT 300 LABELS multinode
+    set_tests_properties(multinode_${case} PROPERTIES ENVIRONMENT "${multinode_env}" TIMEOUT 420 LABELS multinode
       FIXTURES_REQUIRED "lavr_tiny_model;lavr_multinode_ref" SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
   endforeach()
   add_test(NAME slurm_multinode COMMAND bash ${CMAKE_SOURCE_DIR}/tests/slurm/multinode.sh)
-  set_tests_properties(slurm_multinode PROPERTIES ENVIRONMENT "${multinode_env}" TIMEOUT 300 LABELS "multinode;slurm"
+  set_tests_properties(slurm_multinode PROPERTIES ENVIRONMENT "${multinode_env}" TIMEOUT 420 LABELS "multinode;slurm"
     FIXTURES_REQUIRED "lavr_tiny_model;lavr_multinode_ref" SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
 endif()
