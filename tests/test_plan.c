@@ -190,10 +190,11 @@ static void test_sharded(void) {
     CHECK(s[0].kv_window == 2 * 40ull * 12672 * 5120 * 2 + al(2640 * 3 * 8));
 }
 
-/* The aux rank on its GPU: VAE bf16, the decoder's causal caches (2 frames of every 3-tap conv input: channel
- * sums 4240 at 48x88, 2496 at 96x176, 1152 at 192x352, 672 at 384x704) and a block's decode: at 384x704 the
- * second conv of a residual block holds its input x, the first conv's output, the norm output, the 14-frame
- * concatenated conv input and the output (96 channels, 12 frames) plus the latents conv2 made (16 x 3 x 48 x 88). */
+/* The aux rank on its GPU: VAE filters bf16 (channels padded to 8, fp32 biases), the decoder's causal caches (2
+ * frames of every 3-tap conv input: channel sums 4240 at 48x88, 2496 at 96x176, 1152 at 192x352, 672 at 384x704)
+ * and a block's decode: at 384x704 the second conv of a residual block holds the block's input x, the first conv's
+ * output and the 14-frame conv input its norm wrote (96 channels, 12 frames), plus the latents conv2 made
+ * (16 x 3 x 48 x 88), all bf16. */
 static void test_aux(void) {
     lavr_model_config cfg = s2v();
     lavr_plan_options o = lavr_plan_options_default();
@@ -203,10 +204,10 @@ static void test_aux(void) {
     CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, r));
     const lavr_plan_rank *a = &r[1];
     CHECK(a->gpu == 1);
-    CHECK(a->weights == 126892531ull * 2);
+    CHECK(a->weights > 126892531ull * 2 && a->weights < 126892531ull * 2 * 101 / 100);
     CHECK(a->vae_cache == 2ull * 2 * (4240ull * 4224 + 2496ull * 16896 + 1152ull * 67584 + 672ull * 270336));
     const uint64_t t = 96ull * 12 * 270336 * 2;
-    CHECK(a->vae_act == 4 * t + 96ull * 14 * 270336 * 2 + 16ull * 3 * 4224 * 2);
+    CHECK(a->vae_act == 2 * t + 96ull * 14 * 270336 * 2 + 16ull * 3 * 4224 * 2);
     printf("aux: VAE %.2f GiB, decoder caches %.2f GiB, decode peak %.2f GiB, setup %.2f GiB, total %.2f GiB\n",
            a->weights / GIB, a->vae_cache / GIB, a->vae_act / GIB, a->setup / GIB, a->total / GIB);
     CHECK(a->arena == a->weights + (a->setup > a->vae_cache + a->vae_act ? a->setup : a->vae_cache + a->vae_act));
