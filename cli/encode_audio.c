@@ -1,11 +1,13 @@
 /* `lavr encode-audio`: the speech file at 16 kHz mono through wav2vec2 and the 25 fps bucketing, giving
- * per-video-frame features of all hidden states (bf16 values), added to a conditioning file. */
+ * per-video-frame features of all hidden states (bf16 values), written into a conditioning file as they
+ * are computed (constant memory for any length; scratch files beside the output). */
+#include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "core/tensor.h"
 #include "io/h5model.h"
 #include "models/conditioning.h"
 
@@ -32,21 +34,26 @@ lavr_status lavr_cmd_encode_audio(int argc, char **argv) {
     const char *model_path = cli_get(opts, NOPTS(opts), "model", NULL), *audio = cli_get(opts, NOPTS(opts), "audio", NULL);
     const char *out = cli_get(opts, NOPTS(opts), "out", NULL);
     CHECK_ARG(model_path && audio && out, "lavr encode-audio: --model, --audio and --out are required");
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", out);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
     lavr_h5file *model = NULL;
-    lavr_arena *arena = NULL;
     lavr_conditioning c = {0};
+    lavr_cond_audio *saved = NULL;
     lavr_status st;
     double t0 = now_s();
-    TRY_GOTO(lavr_arena_create("encode-audio", 0, &arena), st, done);
     TRY_GOTO(lavr_h5_open(model_path, &model), st, done);
-    TRY_GOTO(lavr_cond_encode_audio(model, audio, arena, &c), st, done);
-    TRY_GOTO(lavr_cond_save(out, &c), st, done);
-    char a[64];
-    printf("%s: %lld clips of 48 frames -> audio %s (frames, states, channels) in %.2f s -> %s\n", audio,
-           (long long)c.clips, lavr_tensor_describe(&c.audio, a, sizeof a), now_s() - t0, out);
+    TRY_GOTO(lavr_cond_encode_audio_file(model, audio, out, dir, &c), st, done);
+    TRY_GOTO(lavr_cond_audio_open(out, &saved), st, done);
+    int64_t shape[3];
+    lavr_cond_audio_shape(saved, shape);
+    printf("%s: %lld clips of 48 frames -> audio float32[%lld,%lld,%lld] (frames, states, channels) in %.2f s -> %s\n",
+           audio, (long long)c.clips, (long long)shape[0], (long long)shape[1], (long long)shape[2], now_s() - t0, out);
 done:
-    lavr_cond_free(&c);
-    lavr_arena_destroy(arena);
+    lavr_cond_audio_close(saved);
     lavr_status close_st = lavr_h5_close(model);
     return st ? st : close_st;
 }

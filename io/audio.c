@@ -1,6 +1,6 @@
 /* Audio input through libsndfile, or FFmpeg for other formats (io/audio_ffmpeg.c), + libsamplerate
- * (streamed in chunks: decode, check, downmix, resample) and a dependency-free 16-bit WAV writer used
- * by the raw video output. */
+ * (streamed in chunks: decode, check, downmix, resample, then handed on chunk by chunk or gathered) and a
+ * dependency-free 16-bit WAV writer used by the raw video output. */
 #include "io/audio.h"
 
 #include <errno.h>
@@ -28,24 +28,9 @@ void lavr_audio_free(lavr_audio *a) {
 
 #define CHUNK_FRAMES 65536
 
-typedef struct {
-    float *data;
-    int64_t n, cap;
-} sample_buffer;
-
-static lavr_status buffer_reserve(sample_buffer *b, int64_t extra) {
-    if (b->n + extra <= b->cap) return LAVR_OK;
-    int64_t cap = b->cap ? b->cap : CHUNK_FRAMES;
-    while (cap < b->n + extra) cap *= 2;
-    float *d = realloc(b->data, sizeof(float) * (size_t)cap);
-    if (!d) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for %lld audio samples", (long long)cap);
-    b->data = d;
-    b->cap = cap;
-    return LAVR_OK;
-}
-
-/* Where the decoded frames go: checked (finite), downmixed to mono, then resampled into `out` (or, for
- * a scan, only measured). */
+/* One decode of a file: the frames the decoder hands over are checked (finite), downmixed to mono and
+ * resampled, and the converted samples go to `sink` (cut at `limit`; a scan only measures). Reaching the
+ * limit stops the decoder early (the rest of the file is not read). */
 typedef struct {
     const char *path;
     int scan_only;
@@ -55,8 +40,22 @@ typedef struct {
     float mono[CHUNK_FRAMES];
     SRC_STATE *src;
     double ratio;
-    sample_buffer out;
+    float *converted; /* resampler output of one chunk */
+    int64_t converted_cap;
+    lavr_audio_sink sink;
+    void *user;
+    int64_t limit, delivered;
+    float out_peak; /* of the delivered samples */
+    int full;       /* the limit was reached */
 } audio_sink;
+
+static lavr_status deliver(audio_sink *k, const float *x, int64_t n) {
+    if (n > k->limit - k->delivered) n = k->limit - k->delivered;
+    if (n <= 0) return LAVR_OK;
+    for (int64_t i = 0; i < n; i++) k->out_peak = fmaxf(k->out_peak, fabsf(x[i]));
+    k->delivered += n;
+    return k->sink(k->user, x, n);
+}
 
 static lavr_status sink_format(void *user, int rate, int channels) {
     audio_sink *k = user;
@@ -69,21 +68,22 @@ static lavr_status sink_format(void *user, int rate, int channels) {
         int err = 0;
         k->src = src_new(SRC_SINC_BEST_QUALITY, 1, &err);
         if (!k->src) return LAVR_FAIL(LAVR_E_MEDIA, "libsamplerate: %s", src_strerror(err));
+        k->converted_cap = (int64_t)(CHUNK_FRAMES * k->ratio) + 4096;
+        k->converted = malloc(sizeof(float) * (size_t)k->converted_cap);
+        if (!k->converted) return LAVR_FAIL(LAVR_E_NOMEM, "no memory to resample '%s'", k->path);
     }
     return LAVR_OK;
 }
 
-/* Feeds n mono samples to the resampler (end: drains it). */
+/* Feeds n mono samples to the resampler (end: drains it) and delivers what comes out. */
 static lavr_status resample(audio_sink *k, const float *mono, int64_t n, int end) {
     SRC_DATA d = {.data_in = mono, .input_frames = n, .src_ratio = k->ratio, .end_of_input = end};
     for (;;) {
-        int64_t room = (int64_t)((double)n * k->ratio) + 4096;
-        TRY(buffer_reserve(&k->out, room));
-        d.data_out = k->out.data + k->out.n;
-        d.output_frames = room;
+        d.data_out = k->converted;
+        d.output_frames = k->converted_cap;
         int err = src_process(k->src, &d);
         if (err) return LAVR_FAIL(LAVR_E_MEDIA, "'%s': resampling failed: %s", k->path, src_strerror(err));
-        k->out.n += d.output_frames_gen;
+        TRY(deliver(k, k->converted, d.output_frames_gen));
         d.data_in += d.input_frames_used;
         d.input_frames -= d.input_frames_used;
         if (d.input_frames == 0 && (!end || d.output_frames_gen == 0)) return LAVR_OK;
@@ -112,16 +112,14 @@ static lavr_status sink_frames(void *user, const float *frames, int64_t n) {
             k->mono[i] = (float)(sum / ch);
             k->peak = fmaxf(k->peak, fabsf(k->mono[i]));
         }
-        if (!k->scan_only && k->src) {
-            TRY(resample(k, k->mono, m, 0));
-        } else if (!k->scan_only) {
-            TRY(buffer_reserve(&k->out, m));
-            memcpy(k->out.data + k->out.n, k->mono, sizeof(float) * (size_t)m);
-            k->out.n += m;
-        }
+        if (!k->scan_only) TRY(k->src ? resample(k, k->mono, m, 0) : deliver(k, k->mono, m));
         done += m;
     }
     k->frames += n;
+    if (!k->scan_only && k->delivered >= k->limit) {
+        k->full = 1;
+        return LAVR_E_STOPPED; /* not an error: decode() ends the decoder here */
+    }
     return LAVR_OK;
 }
 
@@ -171,10 +169,9 @@ static double wav_declared_seconds(const char *path) {
     return seconds;
 }
 
-/* Decodes the whole file into the sink: libsndfile first (as librosa tries soundfile first), then
- * FFmpeg for what libsndfile does not read. */
-static lavr_status decode(const char *path, audio_sink *k, lavr_audio *out) {
-    memset(out, 0, sizeof *out);
+/* The refusals every reader shares: missing, a directory, empty. */
+static lavr_status check_file(const char *path) {
+    CHECK_ARG(path, "audio: no file name");
     struct stat sb;
     if (stat(path, &sb) != 0) return LAVR_FAIL(LAVR_E_IO, "cannot open audio '%s': %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode)) return LAVR_FAIL(LAVR_E_IO, "audio '%s' is a directory, not a file", path);
@@ -182,6 +179,13 @@ static lavr_status decode(const char *path, audio_sink *k, lavr_audio *out) {
     if (!probe) return LAVR_FAIL(LAVR_E_IO, "cannot open audio '%s': %s", path, strerror(errno));
     fclose(probe);
     if (sb.st_size == 0) return LAVR_FAIL(LAVR_E_FORMAT, "audio file '%s' is empty (0 bytes)", path);
+    return LAVR_OK;
+}
+
+/* Decodes the file into k: libsndfile first (as librosa tries soundfile first), then FFmpeg for what
+ * libsndfile does not read. Ends the resampler unless the limit stopped the decoder. */
+static lavr_status decode(const char *path, audio_sink *k) {
+    TRY(check_file(path));
     const lavr_audio_consumer to = {.format = sink_format, .frames = sink_frames, .user = k};
     SF_INFO info = {0};
     SNDFILE *sf = sf_open(path, SFM_READ, &info);
@@ -202,65 +206,154 @@ static lavr_status decode(const char *path, audio_sink *k, lavr_audio *out) {
             st = LAVR_FAIL(LAVR_E_MEDIA, "'%s' is not readable audio (WAV, FLAC, OGG, MP3 accepted; this build has "
                            "no FFmpeg for others): %s", path, why);
     }
+    if (st == LAVR_E_STOPPED && k->full) return LAVR_OK;
     if (!st && k->src) st = resample(k, NULL, 0, 1);
     if (!st && k->frames == 0) st = LAVR_FAIL(LAVR_E_FORMAT, "audio file '%s' holds no samples", path);
-    if (st) return st;
-    /* librosa's length: ceil(frames * 16000 / rate); the converter may end a sample short or long */
-    const int64_t want = (k->frames * (int64_t)LAVR_AUDIO_RATE + k->rate - 1) / k->rate;
-    out->nsamples = want;
-    out->rate = LAVR_AUDIO_RATE;
-    out->source_rate = k->rate;
-    out->source_channels = k->channels;
-    out->source_frames = k->frames;
-    out->peak = k->peak;
-    out->declared_seconds = wav_declared_seconds(path);
-    if (k->scan_only) return LAVR_OK;
-    TRY(buffer_reserve(&k->out, want > k->out.n ? want - k->out.n : 0));
-    for (; k->out.n < want; k->out.n++) k->out.data[k->out.n] = 0.0f;
-    float peak = 0.0f;
-    for (int64_t i = 0; i < want; i++) peak = fmaxf(peak, fabsf(k->out.data[i]));
-    out->peak = peak;
-    out->samples = k->out.data;
-    k->out.data = NULL;
-    return LAVR_OK;
-}
-
-static lavr_status run_decode(const char *path, int scan_only, lavr_audio *out) {
-    CHECK_ARG(path && out, "lavr_audio: NULL argument");
-    audio_sink *k = calloc(1, sizeof *k);
-    if (!k) return LAVR_FAIL(LAVR_E_NOMEM, "no memory to read '%s'", path);
-    k->path = path;
-    k->scan_only = scan_only;
-    lavr_status st = decode(path, k, out);
-    if (k->src) src_delete(k->src);
-    free(k->out.data);
-    free(k);
-    if (st) lavr_audio_free(out);
     return st;
 }
 
-lavr_status lavr_audio_read(const char *path, lavr_audio *out) { return run_decode(path, 0, out); }
+static void sink_free(audio_sink *k) {
+    if (k->src) src_delete(k->src);
+    free(k->converted);
+    free(k);
+}
 
-lavr_status lavr_audio_scan(const char *path, lavr_audio *out) { return run_decode(path, 1, out); }
+/* librosa's length: ceil(frames * 16000 / rate) */
+static int64_t resampled_length(int64_t frames, int rate) {
+    return (frames * (int64_t)LAVR_AUDIO_RATE + rate - 1) / rate;
+}
+
+lavr_status lavr_audio_scan(const char *path, lavr_audio *out) {
+    CHECK_ARG(path && out, "lavr_audio_scan: NULL argument");
+    memset(out, 0, sizeof *out);
+    audio_sink *k = calloc(1, sizeof *k);
+    if (!k) return LAVR_FAIL(LAVR_E_NOMEM, "no memory to read '%s'", path);
+    k->path = path;
+    k->scan_only = 1;
+    lavr_status st = decode(path, k);
+    if (!st) {
+        out->nsamples = resampled_length(k->frames, k->rate);
+        out->rate = LAVR_AUDIO_RATE;
+        out->source_rate = k->rate;
+        out->source_channels = k->channels;
+        out->source_frames = k->frames;
+        out->peak = k->peak;
+        out->declared_seconds = wav_declared_seconds(path);
+    }
+    sink_free(k);
+    return st;
+}
+
+lavr_status lavr_audio_probe(const char *path, lavr_audio *info) {
+    CHECK_ARG(path && info, "lavr_audio_probe: NULL argument");
+    memset(info, 0, sizeof *info);
+    TRY(check_file(path));
+    SF_INFO sfi = {0};
+    SNDFILE *sf = sf_open(path, SFM_READ, &sfi);
+    if (!sf) return lavr_audio_scan(path, info); /* FFmpeg formats: their length is known after a decode */
+    sf_close(sf);
+    if (sfi.frames <= 0 || sfi.channels <= 0 || sfi.samplerate <= 0)
+        return LAVR_FAIL(LAVR_E_FORMAT, "audio file '%s' holds no samples", path);
+    info->nsamples = resampled_length(sfi.frames, sfi.samplerate);
+    info->rate = LAVR_AUDIO_RATE;
+    info->source_rate = sfi.samplerate;
+    info->source_channels = sfi.channels;
+    info->source_frames = sfi.frames;
+    info->declared_seconds = wav_declared_seconds(path);
+    return LAVR_OK;
+}
+
+/* The converted samples of the file's first max_samples (all: < 0) to sink, exactly that many (the tail
+ * zero-padded to librosa's length); info as lavr_audio_probe, with the delivered peak. */
+static lavr_status stream_some(const char *path, int64_t max_samples, lavr_audio_sink sink, void *user,
+                               lavr_audio *info) {
+    TRY(lavr_audio_probe(path, info));
+    const int whole = max_samples < 0 || max_samples >= info->nsamples;
+    audio_sink *k = calloc(1, sizeof *k);
+    if (!k) return LAVR_FAIL(LAVR_E_NOMEM, "no memory to read '%s'", path);
+    k->path = path, k->sink = sink, k->user = user;
+    k->limit = whole ? info->nsamples : max_samples;
+    lavr_status st = decode(path, k);
+    static const float zeros[4096];
+    while (!st && k->delivered < k->limit) st = deliver(k, zeros, 4096);
+    if (!st) {
+        info->peak = k->out_peak;
+        if (!whole) info->nsamples = k->limit;
+    }
+    sink_free(k);
+    return st;
+}
+
+/* The line saying what was read, and the warnings for a cut-off WAV and a silent file. */
+static void report(const char *path, const lavr_audio *a) {
+    const double seconds = (double)a->source_frames / a->source_rate;
+    LOG_INFO("audio %s: %d Hz, %d channel%s, %.2f s -> %lld samples at 16 kHz mono", path, a->source_rate,
+             a->source_channels, a->source_channels == 1 ? "" : "s", seconds, (long long)a->nsamples);
+    if (lavr_audio_truncated(a))
+        LOG_WARN("audio %s is cut off: its header announces %.2f s, the file holds %.2f s; using what is there", path,
+                 a->declared_seconds, seconds);
+    if (a->peak < 1e-3f)
+        LOG_WARN("audio %s is silent (peak %.1f dBFS): the avatar will not speak", path,
+                 a->peak > 0 ? 20.0 * log10(a->peak) : -INFINITY);
+}
+
+lavr_status lavr_audio_stream(const char *path, lavr_audio_sink sink, void *user, lavr_audio *info) {
+    CHECK_ARG(path && sink && info, "lavr_audio_stream: NULL argument");
+    TRY(stream_some(path, -1, sink, user, info));
+    report(path, info);
+    return LAVR_OK;
+}
+
+typedef struct {
+    float *data;
+    int64_t n, cap;
+} sample_buffer;
+
+static lavr_status append(void *user, const float *x, int64_t n) {
+    sample_buffer *b = user;
+    if (b->n + n > b->cap) return LAVR_FAIL(LAVR_E_INTERNAL, "audio: more samples than the file's length");
+    memcpy(b->data + b->n, x, sizeof(float) * (size_t)n);
+    b->n += n;
+    return LAVR_OK;
+}
+
+static lavr_status load_some(const char *path, int64_t max_samples, lavr_audio *out) {
+    memset(out, 0, sizeof *out);
+    lavr_audio info;
+    TRY(lavr_audio_probe(path, &info));
+    sample_buffer buf = {.cap = max_samples >= 0 && max_samples < info.nsamples ? max_samples : info.nsamples};
+    buf.data = malloc(sizeof(float) * (size_t)(buf.cap > 0 ? buf.cap : 1));
+    if (!buf.data) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for %lld audio samples", (long long)buf.cap);
+    lavr_status st = stream_some(path, max_samples, append, &buf, out);
+    if (st) {
+        free(buf.data);
+        memset(out, 0, sizeof *out);
+        return st;
+    }
+    out->samples = buf.data;
+    return LAVR_OK;
+}
+
+lavr_status lavr_audio_read(const char *path, lavr_audio *out) {
+    CHECK_ARG(path && out, "lavr_audio_read: NULL argument");
+    return load_some(path, -1, out);
+}
+
+lavr_status lavr_audio_load(const char *path, lavr_audio *out) {
+    TRY(lavr_audio_read(path, out));
+    report(path, out);
+    return LAVR_OK;
+}
+
+lavr_status lavr_audio_load_head(const char *path, int64_t max_samples, lavr_audio *out) {
+    CHECK_ARG(path && out && max_samples >= 0, "lavr_audio_load_head: bad arguments");
+    return load_some(path, max_samples, out);
+}
 
 int lavr_audio_truncated(const lavr_audio *a) {
     /* a header rounding a sample either way is no truncation */
     return a->declared_seconds > 0 && a->source_rate > 0 &&
            (double)a->source_frames / a->source_rate < a->declared_seconds - 0.01;
-}
-
-lavr_status lavr_audio_load(const char *path, lavr_audio *out) {
-    TRY(lavr_audio_read(path, out));
-    const double seconds = (double)out->source_frames / out->source_rate;
-    LOG_INFO("audio %s: %d Hz, %d channel%s, %.2f s -> %lld samples at 16 kHz mono", path, out->source_rate,
-             out->source_channels, out->source_channels == 1 ? "" : "s", seconds, (long long)out->nsamples);
-    if (lavr_audio_truncated(out))
-        LOG_WARN("audio %s is cut off: its header announces %.2f s, the file holds %.2f s; using what is there", path,
-                 out->declared_seconds, seconds);
-    if (out->peak < 1e-3f)
-        LOG_WARN("audio %s is silent (peak %.1f dBFS): the avatar will not speak", path,
-                 out->peak > 0 ? 20.0 * log10(out->peak) : -INFINITY);
-    return LAVR_OK;
 }
 
 #else
@@ -275,6 +368,15 @@ static lavr_status no_sndfile(const char *path, lavr_audio *out) {
 lavr_status lavr_audio_load(const char *path, lavr_audio *out) { return no_sndfile(path, out); }
 lavr_status lavr_audio_read(const char *path, lavr_audio *out) { return no_sndfile(path, out); }
 lavr_status lavr_audio_scan(const char *path, lavr_audio *out) { return no_sndfile(path, out); }
+lavr_status lavr_audio_probe(const char *path, lavr_audio *info) { return no_sndfile(path, info); }
+lavr_status lavr_audio_load_head(const char *path, int64_t max_samples, lavr_audio *out) {
+    (void)max_samples;
+    return no_sndfile(path, out);
+}
+lavr_status lavr_audio_stream(const char *path, lavr_audio_sink sink, void *user, lavr_audio *info) {
+    (void)sink, (void)user;
+    return no_sndfile(path, info);
+}
 int lavr_audio_truncated(const lavr_audio *a) { (void)a; return 0; }
 
 #endif

@@ -34,6 +34,18 @@ lavr_status lavr_audio_load(const char *path, lavr_audio *out);
 lavr_status lavr_audio_scan(const char *path, lavr_audio *out);
 /* 1 when the file holds clearly less than its WAV header announces. */
 int lavr_audio_truncated(const lavr_audio *a);
+/* lavr_audio_load of the first max_samples samples only (all of a shorter file): the audio of a
+ * video of that length. The rest of the file is not read; no log line. */
+lavr_status lavr_audio_load_head(const char *path, int64_t max_samples, lavr_audio *out);
+/* What lavr_audio_load would give, without keeping the samples: nsamples (librosa's length) and the
+ * source fields from the header (a format only FFmpeg reads is decoded once: lavr_audio_scan); samples
+ * NULL, peak 0. The same refusals. */
+lavr_status lavr_audio_probe(const char *path, lavr_audio *info);
+/* Receives the next n converted samples; a non-zero return stops the stream with that status. */
+typedef lavr_status (*lavr_audio_sink)(void *user, const float *samples, int64_t n);
+/* lavr_audio_load's samples handed to sink in order, a chunk at a time (constant memory, any
+ * length); info as lavr_audio_load fills it, with samples NULL; the same log line and warning. */
+lavr_status lavr_audio_stream(const char *path, lavr_audio_sink sink, void *user, lavr_audio *info);
 void lavr_audio_free(lavr_audio *a);
 
 /* Writes mono float samples in [-1, 1] as 16-bit PCM WAV (clamped, rounded); needs no library. */

@@ -390,6 +390,11 @@ static void chunk_shape(int ndim, const int64_t *shape, size_t esize, hsize_t *c
 
 lavr_status lavr_h5_create_dataset(lavr_h5file *f, const char *path, lavr_dtype dtype, int ndim,
                                    const int64_t *shape, int compress_level) {
+    return lavr_h5_create_dataset_chunked(f, path, dtype, ndim, shape, NULL, compress_level);
+}
+
+lavr_status lavr_h5_create_dataset_chunked(lavr_h5file *f, const char *path, lavr_dtype dtype, int ndim,
+                                           const int64_t *shape, const int64_t *chunks, int compress_level) {
     CHECK_ARG(f && path && (shape || ndim == 0), "lavr_h5_create_dataset: NULL argument");
     CHECK_ARG(f->writable, "cannot write '%s': %s is open read-only", path, f->path);
     CHECK_ARG(ndim >= 0 && ndim <= LAVR_MAX_DIMS, "tensor '%s': %d dims (at most %d)", path, ndim, LAVR_MAX_DIMS);
@@ -416,6 +421,8 @@ lavr_status lavr_h5_create_dataset(lavr_h5file *f, const char *path, lavr_dtype 
     /* Empty and scalar tensors cannot be chunked; they stay contiguous. */
     if (!st && ndim > 0 && numel > 0) {
         chunk_shape(ndim, shape, lavr_dtype_size(dtype), chunk);
+        for (int i = 0; chunks && i < ndim; i++)
+            chunk[i] = (hsize_t)(chunks[i] < 1 ? 1 : chunks[i] > shape[i] ? (shape[i] > 0 ? shape[i] : 1) : chunks[i]);
         herr_t r = H5Pset_chunk(dcpl, ndim, chunk);
         if (r >= 0 && compress_level > 0) r = H5Pset_shuffle(dcpl);
         if (r >= 0 && compress_level > 0) r = H5Pset_deflate(dcpl, (unsigned)compress_level);
@@ -441,8 +448,8 @@ lavr_status lavr_h5_create_dataset(lavr_h5file *f, const char *path, lavr_dtype 
     return st;
 }
 
-lavr_status lavr_h5_write_rows(lavr_h5file *f, const char *path, int64_t row0, const lavr_tensor *t) {
-    CHECK_ARG(f && path && t, "lavr_h5_write_rows: NULL argument");
+/* Writes t at start[] (t->ndim entries; NULL for a scalar) of a dataset of the same dtype and rank. */
+static lavr_status write_at(lavr_h5file *f, const char *path, const int64_t *start_at, const lavr_tensor *t) {
     CHECK_ARG(lavr_tensor_is_contiguous(t), "cannot write '%s': the tensor is not contiguous", path);
     hid_t d;
     TRY(open_dataset(f, path, &d));
@@ -450,21 +457,21 @@ lavr_status lavr_h5_write_rows(lavr_h5file *f, const char *path, int64_t row0, c
     lavr_status st = describe(f, d, path, &desc);
     if (!st) {
         int ok = desc.dtype == t->dtype && desc.ndim == t->ndim;
-        for (int i = 1; ok && i < t->ndim; i++) ok = desc.shape[i] == t->shape[i];
-        if (ok && t->ndim > 0) ok = row0 >= 0 && row0 + t->shape[0] <= desc.shape[0];
-        if (ok && t->ndim == 0) ok = row0 == 0;
+        for (int i = 0; ok && i < t->ndim; i++)
+            ok = start_at[i] >= 0 && start_at[i] + t->shape[i] <= desc.shape[i];
         if (!ok) {
-            char have[128], want[128];
-            st = LAVR_FAIL(LAVR_E_ARG, "cannot write %s %s at row %lld of tensor '%s' (%s %s) in %s",
-                           lavr_dtype_name(t->dtype), shape_text(t->ndim, t->shape, have, sizeof have), (long long)row0,
-                           path, lavr_dtype_name(desc.dtype), shape_text(desc.ndim, desc.shape, want, sizeof want), f->path);
+            char have[128], want[128], at[128];
+            st = LAVR_FAIL(LAVR_E_ARG, "cannot write %s %s at %s of tensor '%s' (%s %s) in %s",
+                           lavr_dtype_name(t->dtype), shape_text(t->ndim, t->shape, have, sizeof have),
+                           shape_text(t->ndim, start_at, at, sizeof at), path, lavr_dtype_name(desc.dtype),
+                           shape_text(desc.ndim, desc.shape, want, sizeof want), f->path);
         }
     }
     if (!st && lavr_tensor_numel(t) > 0) {
         hid_t filespace = H5S_ALL, memspace = H5S_ALL;
         if (t->ndim > 0) {
             hsize_t start[LAVR_MAX_DIMS] = {0}, count[LAVR_MAX_DIMS];
-            start[0] = (hsize_t)row0;
+            for (int i = 0; i < t->ndim; i++) start[i] = (hsize_t)start_at[i];
             for (int i = 0; i < t->ndim; i++) count[i] = (hsize_t)t->shape[i];
             filespace = H5Dget_space(d);
             memspace = H5Screate_simple(t->ndim, count, NULL);
@@ -483,6 +490,34 @@ lavr_status lavr_h5_write_rows(lavr_h5file *f, const char *path, int64_t row0, c
     }
     H5Dclose(d);
     return st;
+}
+
+lavr_status lavr_h5_write_rows(lavr_h5file *f, const char *path, int64_t row0, const lavr_tensor *t) {
+    CHECK_ARG(f && path && t, "lavr_h5_write_rows: NULL argument");
+    CHECK_ARG(t->ndim > 0 || row0 == 0, "cannot write a scalar at row %lld of '%s'", (long long)row0, path);
+    int64_t start[LAVR_MAX_DIMS] = {0};
+    start[0] = row0;
+    return write_at(f, path, start, t);
+}
+
+lavr_status lavr_h5_write_slice(lavr_h5file *f, const char *path, const int64_t *start, const lavr_tensor *t) {
+    CHECK_ARG(f && path && t && (start || t->ndim == 0), "lavr_h5_write_slice: NULL argument");
+    return write_at(f, path, start, t);
+}
+
+lavr_status lavr_h5_copy(lavr_h5file *src, const char *path, lavr_h5file *dst) {
+    CHECK_ARG(src && path && dst, "lavr_h5_copy: NULL argument");
+    CHECK_ARG(dst->writable, "cannot copy '%s' into %s: it is open read-only", path, dst->path);
+    if (!lavr_h5_exists(src, path)) return LAVR_FAIL(LAVR_E_FORMAT, "'%s' not found in %s", path, src->path);
+    hid_t lcpl = link_create_plist();
+    herr_t r = lcpl < 0 ? -1 : H5Ocopy(src->file, skip_slash(path), dst->file, skip_slash(path), H5P_DEFAULT, lcpl);
+    if (lcpl >= 0) H5Pclose(lcpl);
+    if (r < 0) {
+        char detail[160];
+        return LAVR_FAIL(LAVR_E_IO, "cannot copy '%s' from %s to %s (disk full?) (%s)", path, src->path, dst->path,
+                         h5_detail(detail));
+    }
+    return LAVR_OK;
 }
 
 lavr_status lavr_h5_write(lavr_h5file *f, const char *path, const lavr_tensor *t, int compress_level) {

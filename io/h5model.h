@@ -52,6 +52,15 @@ lavr_status lavr_h5_create_dataset(lavr_h5file *f, const char *path, lavr_dtype 
                                    const int64_t *shape, int compress_level);
 /* Writes t (contiguous, same dtype, same trailing dims) at rows [row0, row0 + t->shape[0]). */
 lavr_status lavr_h5_write_rows(lavr_h5file *f, const char *path, int64_t row0, const lavr_tensor *t);
+/* lavr_h5_create_dataset with the chunk shape given (entries clamped to 1..shape), e.g. one clip of
+ * one state, so that slices written and read along it touch whole chunks. */
+lavr_status lavr_h5_create_dataset_chunked(lavr_h5file *f, const char *path, lavr_dtype dtype, int ndim,
+                                           const int64_t *shape, const int64_t *chunks, int compress_level);
+/* Writes t (contiguous, same dtype and rank) as the hyperslab [start, start + t->shape). */
+lavr_status lavr_h5_write_slice(lavr_h5file *f, const char *path, const int64_t *start, const lavr_tensor *t);
+/* Copies the dataset (or group) at path, with its attributes, from src into dst at the same path,
+ * chunk by chunk inside HDF5 (parent groups are created). */
+lavr_status lavr_h5_copy(lavr_h5file *src, const char *path, lavr_h5file *dst);
 
 /* Attributes on an object (group or dataset; "/" for the root). Strings are variable-length
  * UTF-8; *out from read_attr_string is malloc'd (caller frees). */

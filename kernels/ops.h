@@ -62,6 +62,28 @@ lavr_status lavr_op_attention(const float *q, int64_t Lq, int64_t H, int64_t D, 
                               const lavr_kv_segment *segments, int nsegments, float scale, const float *bias,
                               float *out);
 
+/* Attention over keys that arrive in several calls (wav2vec2's global attention over an audio whose
+ * K/V do not fit in memory): the running max, sum and un-normalised output of every (head, query row)
+ * live in the state between calls. Folding segments S1, S2, ... one call each gives the bits of one
+ * lavr_op_attention over S1, S2, ... as long as every segment but the last of a run has a length
+ * that is a multiple of LAVR_ATTENTION_KEY_TILE (keys are scored in tiles of that many per segment)
+ * and the queries of each call are the same rows. No bias. */
+#define LAVR_ATTENTION_KEY_TILE 64
+typedef struct {
+    int64_t Lq, H, D; /* capacity: query rows, heads, head dim */
+    int64_t rows;     /* query rows of the current run (<= Lq) */
+    float *acc, *row_max, *row_sum; /* [H, Lq, D], [H, Lq], [H, Lq] */
+} lavr_attention_state;
+lavr_status lavr_attention_state_create(int64_t Lq, int64_t H, int64_t D, lavr_attention_state **out);
+void lavr_attention_state_destroy(lavr_attention_state *st);
+/* Starts a run of `rows` (<= Lq) query rows: no key seen yet. */
+void lavr_attention_state_reset(lavr_attention_state *st, int64_t rows);
+/* Folds the segments' keys into the run; q is [rows, H, D] with q_row_stride elements between rows. */
+lavr_status lavr_op_attention_fold(const float *q, int64_t q_row_stride, const lavr_kv_segment *segments,
+                                   int nsegments, float scale, lavr_attention_state *st);
+/* out [rows, H, D] packed: the attention of the run's queries over every key folded since the reset. */
+void lavr_op_attention_finish(const lavr_attention_state *st, float *out);
+
 /* 1-D convolution, x [Cin, T] -> y [Cout, Tout], w [Cout, Cin/groups, K], b [Cout] or NULL; zero
  * padding pad_left/pad_right; Tout = (T + pads - K) / stride + 1. */
 lavr_status lavr_op_conv1d(const float *x, int64_t cin, int64_t t, const lavr_tensor *w, const lavr_tensor *b,

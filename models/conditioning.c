@@ -13,6 +13,7 @@
 #include "core/sha256.h"
 #include "io/audio.h"
 #include "io/image.h"
+#include "io/scratch.h"
 #include "io/size_rule.h"
 #include "models/audio_features.h"
 #include "models/t5.h"
@@ -211,6 +212,89 @@ done:
     return st ? lavr_error_wrap(st, "encoding audio %s", audio_path) : LAVR_OK;
 }
 
+/* The speech straight into a conditioning file: pass 1 streams the file's 16 kHz samples into a scratch
+ * file while summing them, pass 2 sums the squared deviations, then wav2vec2 reads normalised samples
+ * back from it and each clip of each bucketed state goes to /audio as it comes. */
+typedef struct {
+    lavr_scratch *wave;
+    int64_t n;
+    double sum;
+    lavr_audio_norm norm;
+    float *chunk;      /* AUDIO_CHUNK samples */
+    lavr_h5file *out;  /* the file being written */
+    int64_t states, dim;
+    lavr_tensor bits;  /* bf16 [frames_per_clip, 1, dim]: one clip of one state */
+} audio_stream;
+
+#define AUDIO_CHUNK 65536
+
+static lavr_status spill_samples(void *user, const float *samples, int64_t n) {
+    audio_stream *a = user;
+    a->sum = lavr_audio_sum(samples, n, a->sum);
+    TRY(lavr_scratch_write(a->wave, a->n, n, samples));
+    a->n += n;
+    return LAVR_OK;
+}
+
+static lavr_status read_normalized(void *user, int64_t first, int64_t n, float *out) {
+    audio_stream *a = user;
+    TRY(lavr_scratch_read(a->wave, first, n, out));
+    lavr_audio_norm_apply(&a->norm, out, n, out);
+    return LAVR_OK;
+}
+
+/* the reference keeps audio_emb in bf16 (liveavatar-system §1.3 step 5): stored as bf16 bits */
+static lavr_status write_frames(void *user, int64_t state_index, int64_t first, int64_t nframes, const float *frames) {
+    audio_stream *a = user;
+    uint16_t *bits = a->bits.data;
+    for (int64_t i = 0; i < nframes * a->dim; i++) bits[i] = lavr_f32_to_bf16(lavr_round_bf16(frames[i]));
+    lavr_tensor slab = lavr_tensor_wrap(LAVR_BF16, 3, (int64_t[]){nframes, 1, a->dim}, a->bits.data);
+    return lavr_h5_write_slice(a->out, "/audio", (int64_t[]){first, state_index, 0}, &slab);
+}
+
+static lavr_status encode_audio_into(lavr_h5file *model, const lavr_w2v_config *cfg, const char *audio_path,
+                                     const char *scratch_dir, lavr_h5file *out, int64_t *clips) {
+    audio_stream a = {.out = out, .states = cfg->num_layers + 1, .dim = cfg->hidden};
+    lavr_audio info;
+    lavr_w2v *w2v = NULL;
+    lavr_arena *work = NULL;
+    lavr_status st;
+    TRY(lavr_audio_probe(audio_path, &info));
+    TRY_GOTO(lavr_scratch_create(scratch_dir, "the 16 kHz speech", info.nsamples, 1, &a.wave), st, done);
+    TRY_GOTO(lavr_audio_stream(audio_path, spill_samples, &a, &info), st, done);
+    TRY_GOTO(lavr_arena_create("wav2vec2 work", 0, &work), st, done);
+    TRY_GOTO(lavr_arena_alloc(work, AUDIO_CHUNK * sizeof(float), "audio chunk", (void **)&a.chunk), st, done);
+    double sumsq = 0.0;
+    const double mean = a.sum / (double)a.n;
+    for (int64_t i = 0; i < a.n; i += AUDIO_CHUNK) {
+        const int64_t m = a.n - i < AUDIO_CHUNK ? a.n - i : AUDIO_CHUNK;
+        TRY_GOTO(lavr_scratch_read(a.wave, i, m, a.chunk), st, done);
+        sumsq = lavr_audio_sum_sq_dev(a.chunk, m, mean, sumsq);
+    }
+    a.norm = lavr_audio_norm_finish(a.sum, sumsq, a.n);
+
+    const int64_t t30 = lavr_audio_feat30_len(lavr_w2v_num_frames(cfg, a.n));
+    if (t30 < 1) {
+        st = LAVR_FAIL(LAVR_E_ARG, "audio too short: %lld samples (%.3f s at 16 kHz) give no 30 Hz feature frame",
+                       (long long)a.n, (double)a.n / LAVR_AUDIO_SAMPLE_RATE);
+        goto done;
+    }
+    const int64_t n_video = lavr_audio_num_clips(t30, LAVR_FRAMES_PER_CLIP, LAVR_VIDEO_FPS) * LAVR_FRAMES_PER_CLIP;
+    const int64_t shape[3] = {n_video, a.states, a.dim}, chunk[3] = {LAVR_FRAMES_PER_CLIP, 1, a.dim};
+    TRY_GOTO(lavr_h5_create_dataset_chunked(out, "/audio", LAVR_BF16, 3, shape, chunk, 0), st, done);
+    TRY_GOTO(lavr_tensor_alloc(work, LAVR_BF16, 3, chunk, "audio clip", &a.bits), st, done);
+    TRY_GOTO(lavr_w2v_create(model, "wav2vec2/", cfg, &w2v), st, done);
+    TRY_GOTO(lavr_audio_encode_stream(w2v, a.n, read_normalized, &a, LAVR_VIDEO_FPS, LAVR_FRAMES_PER_CLIP, work,
+                                      scratch_dir, write_frames, &a, clips), st, done);
+done:
+    lavr_w2v_destroy(w2v);
+    lavr_tensor_free(&a.bits);
+    if (a.chunk) lavr_arena_free(work, a.chunk);
+    lavr_arena_destroy(work);
+    lavr_scratch_destroy(a.wave);
+    return st;
+}
+
 /* ---- file form ------------------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -251,12 +335,27 @@ static lavr_status write_sha(lavr_h5file *f, const char *name, const char *sha) 
     return sha[0] ? lavr_h5_write_attr_string(f, "/", name, sha) : LAVR_OK;
 }
 
-static lavr_status write_file(const char *path, const lavr_conditioning *c) {
-    lavr_h5file *f = NULL;
+/* Where a written file's /audio comes from when c holds none: nowhere, a dataset copied from another
+ * conditioning file, or the speech encoded straight into the file. */
+typedef struct {
+    const char *copy_from;
+    lavr_h5file *model;
+    const lavr_w2v_config *w2v;
+    const char *speech, *scratch_dir;
+} audio_source;
+
+static lavr_status write_file(const char *path, lavr_conditioning *c, const audio_source *audio) {
+    lavr_h5file *f = NULL, *from = NULL;
     lavr_arena *arena = NULL;
     lavr_status st;
     TRY(lavr_arena_create("conditioning save", 0, &arena));
     TRY_GOTO(lavr_h5_create(path, &f), st, done);
+    if (audio && audio->copy_from) {
+        TRY_GOTO(lavr_h5_open(audio->copy_from, &from), st, done);
+        TRY_GOTO(lavr_h5_copy(from, "/audio", f), st, done);
+    } else if (audio && audio->speech) {
+        TRY_GOTO(encode_audio_into(audio->model, audio->w2v, audio->speech, audio->scratch_dir, f, &c->clips), st, done);
+    }
     TRY_GOTO(lavr_h5_write_attr_string(f, "/", "format", COND_FORMAT), st, done);
     TRY_GOTO(lavr_h5_write_attr_int(f, "/", "format_version", COND_FORMAT_VERSION), st, done);
     TRY_GOTO(lavr_h5_write_attr_int(f, "/", "clips", c->clips), st, done);
@@ -271,21 +370,26 @@ static lavr_status write_file(const char *path, const lavr_conditioning *c) {
     }
 done:;
     lavr_status close_st = lavr_h5_close(f);
+    lavr_h5_close(from);
     lavr_arena_destroy(arena);
     return st ? st : close_st;
 }
 
-lavr_status lavr_cond_save(const char *path, const lavr_conditioning *c) {
-    CHECK_ARG(path && c, "lavr_cond_save: NULL argument");
+static lavr_status load_file(const char *path, lavr_arena *arena, int with_audio, lavr_conditioning *c);
+
+/* Writes path (beside it, then renamed: an interrupted save leaves the old file intact) from c, the
+ * parts c does not set coming from the file already there (which must be a conditioning file); the
+ * audio comes from c, from `audio` (encoded now) or from the old file (copied, never loaded). */
+static lavr_status save(const char *path, const lavr_conditioning *c, audio_source *audio, int64_t *clips_out) {
     lavr_conditioning merged = *c, old;
     memset(&old, 0, sizeof old);
     lavr_arena *arena = NULL;
     lavr_status st = LAVR_OK;
     struct stat sb;
-    /* parts this call does not set come from the file already there (which must be a conditioning file) */
+    const int audio_given = is_set(&c->audio) || (audio && audio->speech);
     if (stat(path, &sb) == 0) {
         TRY(lavr_arena_create("conditioning merge", 0, &arena));
-        if ((st = lavr_cond_load(path, arena, &old)) != LAVR_OK) {
+        if ((st = load_file(path, arena, 0, &old)) != LAVR_OK) {
             lavr_arena_destroy(arena);
             return st;
         }
@@ -300,26 +404,57 @@ lavr_status lavr_cond_save(const char *path, const lavr_conditioning *c) {
             merged.height = old.height, merged.width = old.width;
             memcpy(merged.image_sha, old.image_sha, sizeof old.image_sha);
         }
-        if (!is_set(&c->audio)) {
-            merged.audio = old.audio;
+        if (!audio_given) {
             merged.clips = old.clips;
             memcpy(merged.audio_sha, old.audio_sha, sizeof old.audio_sha);
         }
     }
-    /* written next to the target and renamed: an interrupted save leaves the old file intact */
+    audio_source copy = {.copy_from = path};
+    if (!audio_given && old.audio_frames > 0) audio = &copy;
     size_t n = strlen(path) + 16;
     char *partial = malloc(n);
     if (!partial) st = LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
     if (partial) {
         snprintf(partial, n, "%s.partial", path);
-        st = write_file(partial, &merged);
+        st = write_file(partial, &merged, audio);
         if (!st && rename(partial, path) != 0) st = LAVR_FAIL(LAVR_E_IO, "cannot rename '%s' to '%s'", partial, path);
         if (st) unlink(partial);
         free(partial);
     }
     for (int k = 0; k < PART_COUNT; k++) lavr_tensor_free(part_of(&old, k));
     lavr_arena_destroy(arena);
+    if (clips_out) *clips_out = merged.clips;
     return st ? lavr_error_wrap(st, "saving conditioning %s", path) : LAVR_OK;
+}
+
+lavr_status lavr_cond_save(const char *path, const lavr_conditioning *c) {
+    CHECK_ARG(path && c, "lavr_cond_save: NULL argument");
+    return save(path, c, NULL, NULL);
+}
+
+lavr_status lavr_cond_encode_audio_file(lavr_h5file *model, const char *audio_path, const char *path,
+                                        const char *scratch_dir, lavr_conditioning *c) {
+    CHECK_ARG(model && audio_path && path && c, "lavr_cond_encode_audio_file: NULL argument");
+    lavr_json *j = NULL;
+    lavr_w2v_config cfg;
+    TRY(read_config_json(model, "/wav2vec2", &j));
+    lavr_status st = lavr_w2v_config_from_json(j, &cfg);
+    lavr_json_free(j);
+    TRY(st);
+    char sha[65];
+    TRY(lavr_sha256_file_hex(audio_path, sha));
+    /* only the audio part of c is written now: the rest of the file is kept */
+    lavr_conditioning audio_only;
+    memset(&audio_only, 0, sizeof audio_only);
+    memcpy(audio_only.audio_sha, sha, sizeof sha);
+    audio_source speech = {.model = model, .w2v = &cfg, .speech = audio_path, .scratch_dir = scratch_dir};
+    st = save(path, &audio_only, &speech, &audio_only.clips);
+    if (st) return lavr_error_wrap(st, "encoding audio %s", audio_path);
+    lavr_tensor_free(&c->audio);
+    c->clips = audio_only.clips;
+    c->audio_frames = audio_only.clips * LAVR_FRAMES_PER_CLIP;
+    memcpy(c->audio_sha, sha, sizeof sha);
+    return LAVR_OK;
 }
 
 static lavr_status read_sha(lavr_h5file *f, const char *name, char sha[65]) {
@@ -333,7 +468,7 @@ static lavr_status read_sha(lavr_h5file *f, const char *name, char sha[65]) {
     return ok ? LAVR_OK : LAVR_FAIL(LAVR_E_FORMAT, "attribute %s is not 64 hex digits", name);
 }
 
-static lavr_status load_parts(lavr_h5file *f, lavr_arena *arena, lavr_conditioning *c) {
+static lavr_status load_parts(lavr_h5file *f, lavr_arena *arena, int with_audio, lavr_conditioning *c) {
     char *format = NULL;
     if (!lavr_h5_has_attr(f, "/", "format"))
         return LAVR_FAIL(LAVR_E_FORMAT, "not a conditioning file (no 'format' attribute)");
@@ -348,26 +483,31 @@ static lavr_status load_parts(lavr_h5file *f, lavr_arena *arena, lavr_conditioni
     TRY(read_sha(f, "image_sha256", c->image_sha));
     TRY(read_sha(f, "audio_sha256", c->audio_sha));
     TRY(read_sha(f, "prompt_sha256", c->prompt_sha));
+    if (lavr_h5_exists(f, "/audio")) {
+        lavr_tensor desc;
+        TRY(lavr_h5_info(f, "/audio", &desc));
+        if (desc.ndim != 3)
+            return LAVR_FAIL(LAVR_E_FORMAT, "/audio has %d dims, expected 3", desc.ndim);
+        c->audio_frames = desc.shape[0];
+    }
+    if (c->audio_frames > 0 && c->audio_frames != c->clips * LAVR_FRAMES_PER_CLIP)
+        return LAVR_FAIL(LAVR_E_FORMAT, "/audio has %lld frames but clips = %lld needs %lld", (long long)c->audio_frames,
+                         (long long)c->clips, (long long)(c->clips * LAVR_FRAMES_PER_CLIP));
     for (int k = 0; k < PART_COUNT; k++) {
-        if (!lavr_h5_exists(f, parts[k].dataset)) continue;
+        if (!lavr_h5_exists(f, parts[k].dataset) || (k == PART_AUDIO && !with_audio)) continue;
         lavr_tensor *t = part_of(c, k);
         TRY(lavr_h5_read_f32(f, parts[k].dataset, arena, t));
         if (t->ndim != parts[k].ndim)
             return LAVR_FAIL(LAVR_E_FORMAT, "%s has %d dims, expected %d", parts[k].dataset, t->ndim, parts[k].ndim);
     }
-    if (is_set(&c->audio) && c->audio.shape[0] != c->clips * LAVR_FRAMES_PER_CLIP)
-        return LAVR_FAIL(LAVR_E_FORMAT, "/audio has %lld frames but clips = %lld needs %lld",
-                         (long long)c->audio.shape[0], (long long)c->clips,
-                         (long long)(c->clips * LAVR_FRAMES_PER_CLIP));
     return LAVR_OK;
 }
 
-lavr_status lavr_cond_load(const char *path, lavr_arena *arena, lavr_conditioning *c) {
-    CHECK_ARG(path && arena && c, "lavr_cond_load: NULL argument");
+static lavr_status load_file(const char *path, lavr_arena *arena, int with_audio, lavr_conditioning *c) {
     memset(c, 0, sizeof *c);
     lavr_h5file *f = NULL;
     TRY(lavr_h5_open(path, &f));
-    lavr_status st = load_parts(f, arena, c);
+    lavr_status st = load_parts(f, arena, with_audio, c);
     lavr_status close_st = lavr_h5_close(f);
     if (!st) st = close_st;
     if (st) {
@@ -375,6 +515,67 @@ lavr_status lavr_cond_load(const char *path, lavr_arena *arena, lavr_conditionin
         return lavr_error_wrap(st, "conditioning file %s", path);
     }
     return LAVR_OK;
+}
+
+lavr_status lavr_cond_load(const char *path, lavr_arena *arena, lavr_conditioning *c) {
+    CHECK_ARG(path && arena && c, "lavr_cond_load: NULL argument");
+    return load_file(path, arena, 1, c);
+}
+
+lavr_status lavr_cond_load_except_audio(const char *path, lavr_arena *arena, lavr_conditioning *c) {
+    CHECK_ARG(path && arena && c, "lavr_cond_load_except_audio: NULL argument");
+    return load_file(path, arena, 0, c);
+}
+
+/* ---- reading the audio back ------------------------------------------------------------------------------ */
+
+struct lavr_cond_audio {
+    lavr_h5file *f;
+    lavr_arena *arena;
+    int64_t shape[3];
+};
+
+lavr_status lavr_cond_audio_open(const char *path, lavr_cond_audio **out) {
+    CHECK_ARG(path && out, "lavr_cond_audio_open: NULL argument");
+    *out = NULL;
+    lavr_cond_audio *a = calloc(1, sizeof *a);
+    if (!a) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
+    lavr_tensor desc;
+    lavr_status st = lavr_arena_create("conditioning audio", 0, &a->arena);
+    if (!st) st = lavr_h5_open(path, &a->f);
+    if (!st && !lavr_h5_exists(a->f, "/audio")) st = LAVR_FAIL(LAVR_E_FORMAT, "%s holds no /audio", path);
+    if (!st) st = lavr_h5_info(a->f, "/audio", &desc);
+    if (!st && (desc.ndim != 3 || desc.dtype != LAVR_BF16))
+        st = LAVR_FAIL(LAVR_E_FORMAT, "%s: /audio is not bf16 [frames, states, dim]", path);
+    if (st) {
+        lavr_cond_audio_close(a);
+        return lavr_error_wrap(st, "conditioning file %s", path);
+    }
+    memcpy(a->shape, desc.shape, sizeof a->shape);
+    *out = a;
+    return LAVR_OK;
+}
+
+void lavr_cond_audio_shape(const lavr_cond_audio *a, int64_t shape[3]) { memcpy(shape, a->shape, sizeof a->shape); }
+
+lavr_status lavr_cond_audio_read(lavr_cond_audio *a, int64_t first, int64_t frames, float *out) {
+    CHECK_ARG(a && out && first >= 0 && frames >= 1 && first + frames <= a->shape[0],
+              "conditioning audio: frames [%lld, %lld) outside its %lld", (long long)first, (long long)(first + frames),
+              (long long)(a ? a->shape[0] : 0));
+    lavr_tensor bits = {0};
+    TRY(lavr_h5_read_slice(a->f, "/audio", (int64_t[]){first, 0, 0}, (int64_t[]){frames, a->shape[1], a->shape[2]},
+                           a->arena, &bits));
+    lavr_tensor dst = lavr_tensor_wrap(LAVR_F32, 3, bits.shape, out);
+    lavr_status st = lavr_tensor_copy(&dst, &bits);
+    lavr_tensor_free(&bits);
+    return st;
+}
+
+void lavr_cond_audio_close(lavr_cond_audio *a) {
+    if (!a) return;
+    lavr_h5_close(a->f);
+    lavr_arena_destroy(a->arena);
+    free(a);
 }
 
 void lavr_cond_free(lavr_conditioning *c) {

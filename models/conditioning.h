@@ -18,6 +18,7 @@ typedef struct {
     lavr_tensor motion;  /* F32 [z_dim, 19, h, w]: VAE encode of the frame repeated 73 times */
     lavr_tensor audio;   /* F32 [frames, states, audio_dim] (bf16 values): 48 * clips video frames */
     int64_t clips;       /* clips the audio gives (liveavatar-system §1.3 step 5) */
+    int64_t audio_frames; /* frames of the file's /audio (lavr_cond_load*, lavr_cond_encode_audio_file), 0: none */
     int64_t height, width; /* generated pixel size (size rule) */
     char image_sha[65], audio_sha[65], prompt_sha[65]; /* SHA-256 hex of the input bytes / prompt text */
 } lavr_conditioning;
@@ -33,6 +34,13 @@ lavr_status lavr_cond_encode_image_on(lavr_h5file *model, const char *image_path
 lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_arena *arena, lavr_conditioning *c);
 lavr_status lavr_cond_encode_audio(lavr_h5file *model, const char *audio_path, lavr_arena *arena,
                                    lavr_conditioning *c);
+/* The audio part in constant memory, for any length: the speech is encoded straight into the
+ * conditioning file at path (created, or rewritten keeping its other parts; beside it, then
+ * renamed), each clip of each wav2vec2 state written as it is computed, through scratch files in
+ * scratch_dir (NULL: $TMPDIR or /tmp). Sets c->clips, c->audio_frames and c->audio_sha; c->audio
+ * stays empty: read it back with lavr_cond_audio_*. Bit for bit what lavr_cond_encode_audio gives. */
+lavr_status lavr_cond_encode_audio_file(lavr_h5file *model, const char *audio_path, const char *path,
+                                        const char *scratch_dir, lavr_conditioning *c);
 /* The text part from token ids given directly (1..512 ids below the T5 vocabulary, EOS included if
  * wanted); prompt_sha is the SHA-256 of the canonical text "ids:1,2,3". */
 lavr_status lavr_cond_encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n, lavr_arena *arena,
@@ -42,10 +50,21 @@ void lavr_cond_free(lavr_conditioning *c);
 
 /* File form: datasets /context, /ref_latent, /motion_latents, /audio (any subset present), root
  * attributes format="lavr-conditioning", clips, height, width and the hashes. save writes only the
- * parts that are set (data != NULL) and keeps the others already in the file (with their attributes);
- * an existing file that is not a conditioning file is refused. context and audio are stored as bf16
- * bits (their values are bf16), the latents as float32; load gives float32. */
+ * parts that are set (data != NULL) and keeps the others already in the file (with their attributes;
+ * the audio is copied inside HDF5, never loaded); an existing file that is not a conditioning file
+ * is refused. context and audio are stored as bf16 bits (their values are bf16), the latents as
+ * float32; load gives float32. /audio is chunked one clip of one state at a time when encoded to
+ * the file. load_except_audio leaves /audio in the file (c->audio_frames says how long it is). */
 lavr_status lavr_cond_save(const char *path, const lavr_conditioning *c);
 lavr_status lavr_cond_load(const char *path, lavr_arena *arena, lavr_conditioning *c);
+lavr_status lavr_cond_load_except_audio(const char *path, lavr_arena *arena, lavr_conditioning *c);
+
+/* The /audio of a conditioning file read back a range of frames at a time (one clip as blocks are
+ * fed): out [frames, states, dim] float32 of the stored bf16 values. */
+typedef struct lavr_cond_audio lavr_cond_audio;
+lavr_status lavr_cond_audio_open(const char *path, lavr_cond_audio **out);
+void lavr_cond_audio_shape(const lavr_cond_audio *a, int64_t shape[3]);
+lavr_status lavr_cond_audio_read(lavr_cond_audio *a, int64_t first, int64_t frames, float *out);
+void lavr_cond_audio_close(lavr_cond_audio *a);
 
 #endif

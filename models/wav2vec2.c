@@ -1,5 +1,6 @@
 /* wav2vec2 forward on the CPU (fp32): weight loading with weight-norm fusion of the positional conv,
- * the tiled conv feature extractor, the tiled positional conv and the pre-LN transformer (§3.1). */
+ * the tiled conv feature extractor, the tiled positional conv and the pre-LN transformer (§3.1),
+ * streaming the whole audio's states through scratch files so memory does not grow with its length. */
 #include "models/wav2vec2.h"
 
 #include <math.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/scratch.h"
 #include "kernels/ops.h"
 
 /* Wav2Vec2LayerNormConvLayer builds nn.LayerNorm with its default eps, not config.layer_norm_eps. */
@@ -16,6 +18,10 @@
 #define CONV_TILE_FRAMES 256
 /* Rows per tile of the positional conv and of every per-frame op of the encoder. */
 #define ROW_TILE 256
+/* Queries that share one pass over the keys (a multiple of ROW_TILE), and keys read per chunk (a
+ * multiple of LAVR_ATTENTION_KEY_TILE): the I/O of an attention layer is T / QUERY_ROWS reads of K, V. */
+#define QUERY_ROWS (8 * ROW_TILE)
+#define KEY_CHUNK 4096
 
 typedef struct {
     lavr_tensor w, b, ln_w, ln_b; /* b is empty when conv_bias is false */
@@ -237,12 +243,32 @@ static lavr_status scratch(lavr_arena *work, int64_t count, const char *what, fl
     return lavr_arena_alloc(work, (size_t)count * sizeof(float), what, (void **)out);
 }
 
-/* Conv stack + feature projection into h [T, hidden]. The stack has no padding and each output
- * frame depends only on its receptive field, so a tile of output frames [a, b) is computed from
- * the sample range that feeds it, with results identical to a whole-file pass. */
-static lavr_status feature_extract(const lavr_w2v *m, const float *input, int64_t T, lavr_arena *work, float *h) {
+static void add_rows(float *h, const float *x, int64_t n) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) h[i] += x[i];
+}
+
+/* One forward: the whole audio's [T, hidden] states (layer input and output, K, V) live in scratch
+ * files, the tiles below in the work arena. */
+typedef struct {
+    const lavr_w2v *m;
+    int64_t T, hid;
+    lavr_w2v_rows_fn fn;
+    void *user;
+    lavr_scratch *h[2], *keys, *values; /* h[0]/h[1]: a layer's input and output, alternating */
+    float *rows, *ln, *q, *att, *ffn;   /* [ROW_TILE, hid] x3 (rows: [QUERY_ROWS + K, hid]), [ROW_TILE, ffn] */
+    float *qblock, *hblock, *kv;        /* [QUERY_ROWS, hid] x2, [2 * KEY_CHUNK, hid] */
+    lavr_attention_state *state;
+} forward;
+
+/* Conv stack + feature projection, written to h[0]. The stack has no padding and each output frame
+ * depends only on its receptive field, so a tile of output frames [a, b) is computed from the
+ * sample range that feeds it, with results identical to a whole-file pass. */
+static lavr_status feature_extract(forward *f, lavr_w2v_input_fn input, void *input_user, lavr_arena *work) {
+    const lavr_w2v *m = f->m;
     const lavr_w2v_config *c = &m->cfg;
     const int nl = c->n_conv;
+    const int64_t T = f->T;
     /* Largest activation of a full tile: span[i] = input length of layer i for CONV_TILE_FRAMES outputs. */
     int64_t span[9], biggest = 0;
     span[nl] = CONV_TILE_FRAMES;
@@ -250,10 +276,11 @@ static lavr_status feature_extract(const lavr_w2v *m, const float *input, int64_
     for (int i = 0; i < nl; i++)
         if (c->conv_dim[i] * span[i + 1] > biggest) biggest = c->conv_dim[i] * span[i + 1];
 
-    float *bufs[2] = {NULL, NULL};
+    float *bufs[2] = {NULL, NULL}, *samples = NULL;
     lavr_status st;
     TRY_GOTO(scratch(work, biggest, "wav2vec2 conv tile", &bufs[0]), st, done);
     TRY_GOTO(scratch(work, biggest, "wav2vec2 conv tile", &bufs[1]), st, done);
+    TRY_GOTO(scratch(work, span[0], "wav2vec2 input tile", &samples), st, done);
     for (int64_t a = 0; a < T; a += CONV_TILE_FRAMES) {
         const int64_t b = a + CONV_TILE_FRAMES < T ? a + CONV_TILE_FRAMES : T;
         int64_t lo[9], hi[9]; /* frame range of layer i's input (i = nl: the stack's output) */
@@ -263,7 +290,8 @@ static lavr_status feature_extract(const lavr_w2v *m, const float *input, int64_
             lo[i] = lo[i + 1] * c->conv_stride[i];
             hi[i] = (hi[i + 1] - 1) * c->conv_stride[i] + c->conv_kernel[i];
         }
-        const float *cur = input + lo[0];
+        TRY_GOTO(input(input_user, lo[0], hi[0] - lo[0], samples), st, done);
+        const float *cur = samples;
         float *conv_out = bufs[0], *rows = bufs[1];
         int64_t cin = 1, len = hi[0] - lo[0];
         for (int i = 0; i < nl; i++) {
@@ -293,20 +321,23 @@ static lavr_status feature_extract(const lavr_w2v *m, const float *input, int64_
         }
         /* rows = [b - a, conv_dim[last]] */
         TRY_GOTO(lavr_op_layernorm(rows, b - a, cin, &m->proj_ln_w, &m->proj_ln_b, (float)c->eps, rows), st, done);
-        TRY_GOTO(lavr_op_linear(rows, b - a, cin, &m->proj_w, &m->proj_b, h + a * c->hidden), st, done);
+        TRY_GOTO(lavr_op_linear(rows, b - a, cin, &m->proj_w, &m->proj_b, f->q), st, done);
+        TRY_GOTO(lavr_scratch_write(f->h[0], a, b - a, f->q), st, done);
     }
     st = LAVR_OK;
 done:
     lavr_arena_free(work, bufs[0]);
     lavr_arena_free(work, bufs[1]);
+    lavr_arena_free(work, samples);
     return st;
 }
 
-/* h += gelu(conv1d(h, groups, pad K/2)[:T]), in tiles of output frames with their +-K/2 halo;
- * the extra output of an even kernel (Wav2Vec2SamePadLayer drops it) is never computed.
- * pos [T, hidden] is scratch. */
-static lavr_status positional_conv(const lavr_w2v *m, float *h, int64_t T, float *pos, lavr_arena *work) {
-    const int64_t c = m->cfg.hidden, k = m->cfg.pos_conv_kernel, pad = k / 2;
+/* h[1] = h[0] + gelu(conv1d(h[0], groups, pad K/2)[:T]), in tiles of output frames read with their
+ * +-K/2 halo; the extra output of an even kernel (Wav2Vec2SamePadLayer drops it) is never computed.
+ * Each tile is hidden state 0. */
+static lavr_status positional_conv(forward *f, lavr_arena *work) {
+    const lavr_w2v *m = f->m;
+    const int64_t c = m->cfg.hidden, k = m->cfg.pos_conv_kernel, pad = k / 2, T = f->T;
     float *window = NULL, *out = NULL;
     lavr_status st;
     TRY_GOTO(scratch(work, c * (ROW_TILE + k), "wav2vec2 positional conv window", &window), st, done);
@@ -315,7 +346,8 @@ static lavr_status positional_conv(const lavr_w2v *m, float *h, int64_t T, float
         const int64_t b = a + ROW_TILE < T ? a + ROW_TILE : T;
         const int64_t want_lo = a - pad, want_hi = b - pad + k - 1; /* inputs feeding outputs [a, b) */
         const int64_t lo = want_lo > 0 ? want_lo : 0, hi = want_hi < T ? want_hi : T;
-        transpose(h + lo * c, hi - lo, c, window);
+        TRY_GOTO(lavr_scratch_read(f->h[0], lo, hi - lo, f->rows), st, done);
+        transpose(f->rows, hi - lo, c, window);
         int64_t tout = 0;
         TRY_GOTO(lavr_op_conv1d(window, c, hi - lo, &m->pos_w, &m->pos_b, 1, lo - want_lo, want_hi - hi,
                                 m->cfg.pos_conv_groups, out, &tout), st, done);
@@ -325,10 +357,12 @@ static lavr_status positional_conv(const lavr_w2v *m, float *h, int64_t T, float
             goto done;
         }
         lavr_op_gelu_erf(out, c * tout, out);
-        transpose(out, c, tout, pos + a * c);
+        transpose(out, c, tout, f->q);
+        float *h = f->rows + (a - lo) * c;
+        add_rows(h, f->q, tout * c);
+        TRY_GOTO(lavr_scratch_write(f->h[1], a, tout, h), st, done);
+        TRY_GOTO(f->fn(f->user, 0, a, tout, T, c, h), st, done);
     }
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < T * c; i++) h[i] += pos[i];
     st = LAVR_OK;
 done:
     lavr_arena_free(work, window);
@@ -336,98 +370,121 @@ done:
     return st;
 }
 
-typedef struct {
-    float *ln, *q, *att, *ffn; /* [ROW_TILE, hidden] x3, [ROW_TILE, intermediate] */
-} layer_scratch;
-
-static void add_rows(float *h, const float *x, int64_t n) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) h[i] += x[i];
+/* Hands rows [a, a + r) of a layer's output on as hidden state `index`: the last state is the
+ * encoder's final LayerNorm of it unless the model records raw layer outputs. */
+static lavr_status deliver(forward *f, int64_t index, int64_t a, int64_t r, float *rows) {
+    const lavr_w2v *m = f->m;
+    if (index < m->cfg.num_layers || m->last_state == LAVR_W2V_LAST_RAW) return f->fn(f->user, index, a, r, f->T, f->hid, rows);
+    TRY(lavr_op_layernorm(rows, r, f->hid, &m->final_ln_w, &m->final_ln_b, (float)m->cfg.eps, f->ln));
+    return f->fn(f->user, index, a, r, f->T, f->hid, f->ln);
 }
 
-/* One pre-LN layer: h += MHA(LN(h)); h += FFN(final_LN(h)). K and V of every frame are computed
- * first (from the layer's input), then each row tile updates only its own rows of h. */
-static lavr_status run_layer(const lavr_w2v *m, const encoder_layer *ly, float *h, int64_t T, float *keys,
-                             float *values, const layer_scratch *s) {
+/* One pre-LN layer from h[in] to h[1 - in]: h += MHA(LN(h)); h += FFN(final_LN(h)). K and V of every
+ * frame first (from the layer's input), then blocks of QUERY_ROWS queries each read every key chunk
+ * once, folding it into their attention state (global attention; the same bits as one call over all
+ * keys since chunks are whole key tiles); then each row tile finishes its own rows. */
+static lavr_status run_layer(forward *f, int64_t l, int in) {
+    const lavr_w2v *m = f->m;
+    const encoder_layer *ly = &m->layers[l];
     const lavr_w2v_config *c = &m->cfg;
-    const int64_t hid = c->hidden, heads = c->num_heads, dh = hid / heads, ffn = c->intermediate;
+    const int64_t T = f->T, hid = f->hid, heads = c->num_heads, dh = hid / heads, ffn = c->intermediate;
     const float eps = (float)c->eps;
+    const int last = l + 1 == c->num_layers;
     for (int64_t a = 0; a < T; a += ROW_TILE) {
         const int64_t r = a + ROW_TILE < T ? ROW_TILE : T - a;
-        TRY(lavr_op_layernorm(h + a * hid, r, hid, &ly->ln_w, &ly->ln_b, eps, s->ln));
-        TRY(lavr_op_linear(s->ln, r, hid, &ly->k_w, &ly->k_b, keys + a * hid));
-        TRY(lavr_op_linear(s->ln, r, hid, &ly->v_w, &ly->v_b, values + a * hid));
+        TRY(lavr_scratch_read(f->h[in], a, r, f->rows));
+        TRY(lavr_op_layernorm(f->rows, r, hid, &ly->ln_w, &ly->ln_b, eps, f->ln));
+        TRY(lavr_op_linear(f->ln, r, hid, &ly->k_w, &ly->k_b, f->q));
+        TRY(lavr_scratch_write(f->keys, a, r, f->q));
+        TRY(lavr_op_linear(f->ln, r, hid, &ly->v_w, &ly->v_b, f->q));
+        TRY(lavr_scratch_write(f->values, a, r, f->q));
     }
-    const lavr_kv_segment kv = {.dtype = LAVR_F32, .k = keys, .v = values, .len = T, .row_stride = hid};
     const float scale = (float)(1.0 / sqrt((double)dh));
-    for (int64_t a = 0; a < T; a += ROW_TILE) {
-        const int64_t r = a + ROW_TILE < T ? ROW_TILE : T - a;
-        float *rows = h + a * hid;
-        TRY(lavr_op_layernorm(rows, r, hid, &ly->ln_w, &ly->ln_b, eps, s->ln));
-        TRY(lavr_op_linear(s->ln, r, hid, &ly->q_w, &ly->q_b, s->q));
-        TRY(lavr_op_attention(s->q, r, heads, dh, hid, &kv, 1, scale, NULL, s->att));
-        TRY(lavr_op_linear(s->att, r, hid, &ly->o_w, &ly->o_b, s->q));
-        add_rows(rows, s->q, r * hid);
-        TRY(lavr_op_layernorm(rows, r, hid, &ly->ffn_ln_w, &ly->ffn_ln_b, eps, s->ln));
-        TRY(lavr_op_linear(s->ln, r, hid, &ly->fc1_w, &ly->fc1_b, s->ffn));
-        lavr_op_gelu_erf(s->ffn, r * ffn, s->ffn);
-        TRY(lavr_op_linear(s->ffn, r, ffn, &ly->fc2_w, &ly->fc2_b, s->q));
-        add_rows(rows, s->q, r * hid);
+    float *keys = f->kv, *values = f->kv + KEY_CHUNK * hid;
+    for (int64_t qa = 0; qa < T; qa += QUERY_ROWS) {
+        const int64_t qn = qa + QUERY_ROWS < T ? QUERY_ROWS : T - qa;
+        TRY(lavr_scratch_read(f->h[in], qa, qn, f->hblock));
+        for (int64_t a = 0; a < qn; a += ROW_TILE) {
+            const int64_t r = a + ROW_TILE < qn ? ROW_TILE : qn - a;
+            TRY(lavr_op_layernorm(f->hblock + a * hid, r, hid, &ly->ln_w, &ly->ln_b, eps, f->ln));
+            TRY(lavr_op_linear(f->ln, r, hid, &ly->q_w, &ly->q_b, f->qblock + a * hid));
+        }
+        lavr_attention_state_reset(f->state, qn);
+        for (int64_t k0 = 0; k0 < T; k0 += KEY_CHUNK) {
+            const int64_t kn = k0 + KEY_CHUNK < T ? KEY_CHUNK : T - k0;
+            TRY(lavr_scratch_read(f->keys, k0, kn, keys));
+            TRY(lavr_scratch_read(f->values, k0, kn, values));
+            const lavr_kv_segment kv = {.dtype = LAVR_F32, .k = keys, .v = values, .len = kn, .row_stride = hid};
+            TRY(lavr_op_attention_fold(f->qblock, hid, &kv, 1, scale, f->state));
+        }
+        lavr_op_attention_finish(f->state, f->qblock); /* the queries are spent: the output takes their place */
+        for (int64_t a = 0; a < qn; a += ROW_TILE) {
+            const int64_t r = a + ROW_TILE < qn ? ROW_TILE : qn - a;
+            float *rows = f->hblock + a * hid;
+            TRY(lavr_op_linear(f->qblock + a * hid, r, hid, &ly->o_w, &ly->o_b, f->q));
+            add_rows(rows, f->q, r * hid);
+            TRY(lavr_op_layernorm(rows, r, hid, &ly->ffn_ln_w, &ly->ffn_ln_b, eps, f->ln));
+            TRY(lavr_op_linear(f->ln, r, hid, &ly->fc1_w, &ly->fc1_b, f->ffn));
+            lavr_op_gelu_erf(f->ffn, r * ffn, f->ffn);
+            TRY(lavr_op_linear(f->ffn, r, ffn, &ly->fc2_w, &ly->fc2_b, f->q));
+            add_rows(rows, f->q, r * hid);
+            TRY(deliver(f, l + 1, qa + a, r, rows));
+        }
+        if (!last) TRY(lavr_scratch_write(f->h[1 - in], qa, qn, f->hblock));
     }
     return LAVR_OK;
 }
 
-lavr_status lavr_w2v_forward_states(lavr_w2v *m, const float *input, int64_t n_samples, lavr_arena *work,
-                                    lavr_w2v_state_fn fn, void *user) {
-    CHECK_ARG(m && input && work && fn, "lavr_w2v_forward_states: model, input, work arena and callback are required");
+lavr_status lavr_w2v_forward_stream(lavr_w2v *m, int64_t n_samples, lavr_w2v_input_fn input, void *input_user,
+                                    lavr_arena *work, const char *scratch_dir, lavr_w2v_rows_fn fn, void *user) {
+    CHECK_ARG(m && input && work && fn, "lavr_w2v_forward_stream: model, input, work arena and callback are required");
     const lavr_w2v_config *c = &m->cfg;
     const int64_t T = lavr_w2v_num_frames(c, n_samples);
     CHECK_ARG(T > 0, "audio of %lld samples is shorter than wav2vec2's receptive field", (long long)n_samples);
     const int64_t hid = c->hidden;
-    float *h = NULL, *keys = NULL, *values = NULL;
-    layer_scratch s = {0};
+    forward f = {.m = m, .T = T, .hid = hid, .fn = fn, .user = user};
     lavr_status st;
-    TRY_GOTO(scratch(work, T * hid, "wav2vec2 hidden state", &h), st, done);
-    TRY_GOTO(scratch(work, T * hid, "wav2vec2 keys", &keys), st, done);
-    TRY_GOTO(scratch(work, T * hid, "wav2vec2 values", &values), st, done);
-    TRY_GOTO(scratch(work, ROW_TILE * hid, "wav2vec2 layer tile", &s.ln), st, done);
-    TRY_GOTO(scratch(work, ROW_TILE * hid, "wav2vec2 layer tile", &s.q), st, done);
-    TRY_GOTO(scratch(work, ROW_TILE * hid, "wav2vec2 layer tile", &s.att), st, done);
-    TRY_GOTO(scratch(work, ROW_TILE * c->intermediate, "wav2vec2 ffn tile", &s.ffn), st, done);
+    TRY_GOTO(lavr_scratch_create(scratch_dir, "wav2vec2 hidden states", T, hid, &f.h[0]), st, done);
+    TRY_GOTO(lavr_scratch_create(scratch_dir, "wav2vec2 hidden states", T, hid, &f.h[1]), st, done);
+    TRY_GOTO(lavr_scratch_create(scratch_dir, "wav2vec2 keys", T, hid, &f.keys), st, done);
+    TRY_GOTO(lavr_scratch_create(scratch_dir, "wav2vec2 values", T, hid, &f.values), st, done);
+    TRY_GOTO(scratch(work, (ROW_TILE + c->pos_conv_kernel) * hid, "wav2vec2 row window", &f.rows), st, done);
+    TRY_GOTO(scratch(work, ROW_TILE * hid, "wav2vec2 layer tile", &f.ln), st, done);
+    TRY_GOTO(scratch(work, ROW_TILE * hid, "wav2vec2 layer tile", &f.q), st, done);
+    TRY_GOTO(scratch(work, ROW_TILE * c->intermediate, "wav2vec2 ffn tile", &f.ffn), st, done);
+    TRY_GOTO(scratch(work, QUERY_ROWS * hid, "wav2vec2 query block", &f.qblock), st, done);
+    TRY_GOTO(scratch(work, QUERY_ROWS * hid, "wav2vec2 hidden block", &f.hblock), st, done);
+    TRY_GOTO(scratch(work, 2 * KEY_CHUNK * hid, "wav2vec2 key/value chunk", &f.kv), st, done);
+    TRY_GOTO(lavr_attention_state_create(QUERY_ROWS, c->num_heads, hid / c->num_heads, &f.state), st, done);
 
-    TRY_GOTO(feature_extract(m, input, T, work, h), st, done);
-    TRY_GOTO(positional_conv(m, h, T, keys, work), st, done);
-    TRY_GOTO(fn(0, h, T, hid, user), st, done);
-    for (int64_t l = 0; l < c->num_layers; l++) {
-        TRY_GOTO(run_layer(m, &m->layers[l], h, T, keys, values, &s), st, done);
-        if (l + 1 < c->num_layers) TRY_GOTO(fn(l + 1, h, T, hid, user), st, done);
-    }
-    if (m->last_state == LAVR_W2V_LAST_RAW) {
-        TRY_GOTO(fn(c->num_layers, h, T, hid, user), st, done);
-    } else {
-        TRY_GOTO(lavr_op_layernorm(h, T, hid, &m->final_ln_w, &m->final_ln_b, (float)c->eps, keys), st, done);
-        TRY_GOTO(fn(c->num_layers, keys, T, hid, user), st, done);
-    }
+    TRY_GOTO(feature_extract(&f, input, input_user, work), st, done);
+    TRY_GOTO(positional_conv(&f, work), st, done);
+    for (int64_t l = 0; l < c->num_layers; l++) TRY_GOTO(run_layer(&f, l, (int)((l + 1) % 2)), st, done);
     st = LAVR_OK;
 done:
-    lavr_arena_free(work, h);
-    lavr_arena_free(work, keys);
-    lavr_arena_free(work, values);
-    lavr_arena_free(work, s.ln);
-    lavr_arena_free(work, s.q);
-    lavr_arena_free(work, s.att);
-    lavr_arena_free(work, s.ffn);
+    for (int i = 0; i < 2; i++) lavr_scratch_destroy(f.h[i]);
+    lavr_scratch_destroy(f.keys);
+    lavr_scratch_destroy(f.values);
+    float *tiles[] = {f.rows, f.ln, f.q, f.ffn, f.qblock, f.hblock, f.kv};
+    for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) lavr_arena_free(work, tiles[i]);
+    lavr_attention_state_destroy(f.state);
     return st;
 }
 
-static lavr_status copy_state(int64_t index, const float *state, int64_t frames, int64_t hidden, void *user) {
+static lavr_status read_samples(void *user, int64_t first, int64_t n, float *out) {
+    memcpy(out, (const float *)user + first, (size_t)n * sizeof(float));
+    return LAVR_OK;
+}
+
+static lavr_status copy_rows(void *user, int64_t index, int64_t first, int64_t rows, int64_t frames, int64_t hidden,
+                             const float *state) {
     float *all = user;
-    memcpy(all + index * frames * hidden, state, (size_t)(frames * hidden) * sizeof(float));
+    memcpy(all + (index * frames + first) * hidden, state, (size_t)(rows * hidden) * sizeof(float));
     return LAVR_OK;
 }
 
 lavr_status lavr_w2v_forward(lavr_w2v *m, const float *input, int64_t n_samples, lavr_arena *work,
                              float *hidden_states) {
-    CHECK_ARG(hidden_states, "lavr_w2v_forward: output buffer is required");
-    return lavr_w2v_forward_states(m, input, n_samples, work, copy_state, hidden_states);
+    CHECK_ARG(input && hidden_states, "lavr_w2v_forward: input and output buffer are required");
+    return lavr_w2v_forward_stream(m, n_samples, read_samples, (void *)input, work, NULL, copy_rows, hidden_states);
 }

@@ -1,15 +1,13 @@
 /* wav2vec2 (XLSR-53 layout: layer-normed conv feature extractor, stable-layer-norm encoder) on the
  * CPU in fp32, returning every hidden state as LiveAvatar's audio path needs (model-spec §3.1).
  *
- * Long audio: the encoder attends over the whole file, as the reference does; nothing here is
- * quadratic in memory. The conv stack runs in tiles of output frames (its receptive field is
- * 400 samples), the positional conv and every per-frame linear in row tiles, and attention is
- * the flash-style lavr_op_attention (no score matrix), so the footprint is a few [frames, hidden]
- * buffers (h, K, V) plus fixed-size tiles: 2.2 GB for an hour at XLSR size (T = 180,000 frames x
- * 1024 x 4 B x 3). Time stays quadratic through attention: an hour is ~3.2e15 FLOP of attention
- * (24 layers x 4 T^2 x 1024) against ~1.3e14 for everything else; at the ~5-10 GFLOP/s measured
- * for lavr_op_attention on 2 shared cores (tests' machine) that is days, so the CPU path suits
- * minutes of audio (1 min: ~9e11 + 2e12 FLOP, a few minutes). */
+ * Long audio: the encoder attends over the whole file, as the reference does, in constant memory.
+ * The conv stack runs in tiles of output frames (its receptive field is 400 samples), the
+ * positional conv and every per-frame linear in row tiles, and attention folds chunks of keys into
+ * a flash-style state (lavr_op_attention_fold, no score matrix). The whole audio's [frames, hidden]
+ * states (h in and out, K, V) live in scratch files (4 x 737 MB on disk for an hour at XLSR size,
+ * T = 180,000 frames x 1024 x 4 B), so the process holds fixed tiles (~70 MB at XLSR size). Time
+ * stays quadratic through attention: docs/aux.md gives the cost of 1 h and 10,000 s. */
 #ifndef LAVR_MODELS_WAV2VEC2_H
 #define LAVR_MODELS_WAV2VEC2_H
 
@@ -42,17 +40,23 @@ void lavr_w2v_set_last_state(lavr_w2v *model, lavr_w2v_last_state which);
  * than the receptive field (400 samples). */
 int64_t lavr_w2v_num_frames(const lavr_w2v_config *cfg, int64_t n_samples);
 
-/* Receives hidden state `index` (0 = embedding output, num_layers = the last, see above),
- * [frames, hidden] fp32, valid only during the call. A non-zero return stops the forward. */
-typedef lavr_status (*lavr_w2v_state_fn)(int64_t index, const float *state, int64_t frames, int64_t hidden,
-                                         void *user);
+/* Supplies samples [first, first + n) of the normalised waveform (lavr_audio_norm_apply's values). */
+typedef lavr_status (*lavr_w2v_input_fn)(void *user, int64_t first, int64_t n, float *out);
+/* Receives rows [first, first + rows) of hidden state `index` (0 = embedding output, num_layers = the
+ * last, see above) of `frames` in all, [rows, hidden] fp32, valid only during the call. Rows come in
+ * order, every state whole before the next. A non-zero return stops the forward. */
+typedef lavr_status (*lavr_w2v_rows_fn)(void *user, int64_t index, int64_t first, int64_t rows, int64_t frames,
+                                        int64_t hidden, const float *state);
 
-/* Runs the network on a normalised waveform (lavr_audio_normalize) and hands the num_layers + 1
- * hidden states to fn in order. Scratch comes from work. */
-lavr_status lavr_w2v_forward_states(lavr_w2v *model, const float *input, int64_t n_samples, lavr_arena *work,
-                                    lavr_w2v_state_fn fn, void *user);
-/* All hidden states into hidden_states [num_layers + 1, frames, hidden], frames =
- * lavr_w2v_num_frames(). */
+/* Runs the network on n_samples of normalised waveform read through `input` (each sample range is
+ * asked for once per tile of 256 frames; consecutive tiles overlap by 80 samples) and hands the
+ * num_layers + 1 hidden states to fn in row tiles. The whole audio's [frames, hidden] states (a
+ * layer's input and output, K and V) go to four scratch files in scratch_dir (NULL: $TMPDIR or /tmp,
+ * see io/scratch.h); tiles of fixed size come from work. */
+lavr_status lavr_w2v_forward_stream(lavr_w2v *model, int64_t n_samples, lavr_w2v_input_fn input, void *input_user,
+                                    lavr_arena *work, const char *scratch_dir, lavr_w2v_rows_fn fn, void *user);
+/* All hidden states of an in-memory waveform into hidden_states [num_layers + 1, frames, hidden],
+ * frames = lavr_w2v_num_frames(). */
 lavr_status lavr_w2v_forward(lavr_w2v *model, const float *input, int64_t n_samples, lavr_arena *work,
                              float *hidden_states);
 

@@ -35,6 +35,11 @@ typedef struct {
     int nfeed, *feed_ranks;
     lavr_msg *feed;       /* [inflight * nfeed] */
     float *noise, *audio; /* scratch of the packet being built (isend packs it at once) */
+    /* the audio features, read back from the stage's conditioning file one clip at a time (NULL:
+     * they are in memory, cond.audio) */
+    lavr_cond_audio *audio_file;
+    float *clip_audio;    /* [48, states, dim] of clip_loaded */
+    int64_t clip_loaded, audio_frames;
     lavr_msg clean;
     float *latent;        /* the clean latent received */
     int nref, *ref_ranks;

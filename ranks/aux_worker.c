@@ -12,6 +12,7 @@
 #include "core/sha256.h"
 #include "core/signals.h"
 #include "io/h5model.h"
+#include "models/audio_features.h"
 #include "parallel/device.h"
 #include "ranks/aux_internal.h"
 #include "ranks/dit_stage.h"
@@ -53,12 +54,13 @@ static char *stage_file(const aux_rank *a, const char *name) {
     return p;
 }
 
-/* A resumed render takes the conditioning its first run saved when the input hashes match. */
+/* A resumed render takes the conditioning its first run saved when the input hashes match (its audio
+ * features stay in the file). */
 static int reuse_conditioning(aux_rank *a, const char *path) {
     if (!path || a->start_block == 0 || access(path, R_OK) != 0) return 0;
     lavr_conditioning c;
     memset(&c, 0, sizeof c);
-    if (lavr_cond_load(path, a->arena, &c)) {
+    if (lavr_cond_load_except_audio(path, a->arena, &c)) {
         LOG_WARN("%s cannot be read (%s): encoding the inputs again", path, lavr_error_message());
         lavr_cond_free(&c);
         return 0;
@@ -67,13 +69,28 @@ static int reuse_conditioning(aux_rank *a, const char *path) {
     if (lavr_sha256_file_hex(a->o->image_path, image) || lavr_sha256_file_hex(a->o->audio_path, audio) ||
         lavr_sha256_hex(a->o->prompt, strlen(a->o->prompt), prompt) || strcmp(image, c.image_sha) != 0 ||
         strcmp(audio, c.audio_sha) != 0 || strcmp(prompt, c.prompt_sha) != 0 || !c.context.data || !c.ref.data ||
-        !c.motion.data || !c.audio.data) {
+        !c.motion.data || c.audio_frames == 0) {
         lavr_cond_free(&c);
         return 0;
     }
     LOG_INFO("conditioning taken from %s", path);
     a->cond = c;
     return 1;
+}
+
+/* The render's audio features: in memory when given or computed there (no stage directory), else in
+ * the stage's conditioning file, read back a clip at a time. */
+static lavr_status open_audio_features(aux_rank *a, const char *saved) {
+    if (a->cond.audio.data) {
+        a->audio_frames = a->cond.audio.shape[0];
+        return LAVR_OK;
+    }
+    TRY(lavr_cond_audio_open(saved, &a->audio_file));
+    int64_t shape[3];
+    lavr_cond_audio_shape(a->audio_file, shape);
+    a->audio_frames = shape[0];
+    a->clip_loaded = -1;
+    return alloc_floats(LAVR_FRAMES_PER_CLIP * shape[1] * shape[2], "clip audio features", &a->clip_audio);
 }
 
 /* The conditioning (given, reused from the stage directory, or encoded from the user's files, then
@@ -89,13 +106,16 @@ static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
         LOG_INFO("encoding %s, the prompt and %s", o->image_path, o->audio_path);
         st = lavr_cond_encode_image_on(model, o->image_path, o->size, o->vae_ctx, a->arena, &a->cond);
         if (!st) st = lavr_cond_encode_text(model, o->prompt, a->arena, &a->cond);
-        if (!st) st = lavr_cond_encode_audio(model, o->audio_path, a->arena, &a->cond);
+        if (!st && !saved) st = lavr_cond_encode_audio(model, o->audio_path, a->arena, &a->cond);
         if (!st && saved) {
+            /* the audio features go straight to the file as wav2vec2 computes them (constant memory) */
             if (unlink(saved) != 0 && errno != ENOENT)
                 st = LAVR_FAIL(LAVR_E_IO, "cannot replace '%s': %s", saved, strerror(errno));
             if (!st) st = lavr_cond_save(saved, &a->cond);
+            if (!st) st = lavr_cond_encode_audio_file(model, o->audio_path, saved, o->stage_dir, &a->cond);
         }
     }
+    if (!st) st = open_audio_features(a, saved);
     free(saved);
     TRY(st);
     int64_t clips = a->cond.clips;
@@ -119,13 +139,18 @@ static lavr_status check_shapes(aux_rank *a, const lavr_dit_config *cfg) {
     a->vf = VIDEO_FRAMES_PER_LATENT * a->F;
     a->SA = cfg->audio_num_states * cfg->audio_dim;
     a->blk = a->C * a->F * a->h * a->w;
-    if (c->audio.ndim != 3 || c->audio.shape[1] * c->audio.shape[2] != a->SA)
+    int64_t shape[3] = {0, 0, 0};
+    if (a->audio_file) lavr_cond_audio_shape(a->audio_file, shape);
+    else if (c->audio.ndim == 3) memcpy(shape, c->audio.shape, sizeof shape);
+    if (shape[1] * shape[2] != a->SA)
         return LAVR_FAIL(LAVR_E_FORMAT, "audio features must be [frames, %lld, %lld]", (long long)cfg->audio_num_states,
                          (long long)cfg->audio_dim);
-    if (c->audio.shape[0] < a->sched.blocks * a->vf)
+    if (a->audio_frames < a->sched.blocks * a->vf)
         return LAVR_FAIL(LAVR_E_FORMAT, "audio features have %lld frames, %lld clips need %lld",
-                         (long long)c->audio.shape[0], (long long)a->sched.clips,
-                         (long long)(a->sched.blocks * a->vf));
+                         (long long)a->audio_frames, (long long)a->sched.clips, (long long)(a->sched.blocks * a->vf));
+    if (a->audio_file && LAVR_BLOCKS_PER_CLIP * a->vf != LAVR_FRAMES_PER_CLIP)
+        return LAVR_FAIL(LAVR_E_FORMAT, "a clip of %lld blocks of %lld frames is not %d frames",
+                         (long long)LAVR_BLOCKS_PER_CLIP, (long long)a->vf, LAVR_FRAMES_PER_CLIP);
     const int64_t motion_latents = (cfg->motion_frames + 3) / 4; /* VAE chunks {0}, {1..4}, ... */
     if (c->motion.ndim != 4 || c->motion.shape[1] != motion_latents)
         return LAVR_FAIL(LAVR_E_FORMAT, "motion latents have %lld frames, the DiT's %lld motion frames make %lld",
@@ -187,8 +212,12 @@ static lavr_status open_outputs(aux_rank *a, lavr_h5file *model) {
     lavr_video_options_default(&vo);
     vo.width = a->cond.width;
     vo.height = a->cond.height;
+    vo.total_frames = 48 * a->sched.clips - DROPPED_FRAMES;
     if (o->audio_path) {
-        TRY(lavr_audio_read(o->audio_path, &a->speech)); /* (the conditioning already said what it is) */
+        /* only the speech the video plays, from frame 3's time to the last frame's end (the conditioning
+         * already said what the file is) */
+        const int64_t needed = (int64_t)DROPPED_FRAMES * LAVR_AUDIO_RATE / vo.fps + vo.total_frames * LAVR_AUDIO_RATE / vo.fps;
+        TRY(lavr_audio_load_head(o->audio_path, needed, &a->speech));
         vo.audio = a->speech.samples;
         vo.audio_samples = a->speech.nsamples;
         vo.audio_rate = a->speech.rate;
@@ -198,7 +227,6 @@ static lavr_status open_outputs(aux_rank *a, lavr_h5file *model) {
     char *log = stage_file(a, "video.log.h5");
     if (o->stage_dir && !log) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
     vo.log_path = log;
-    vo.total_frames = 48 * a->sched.clips - DROPPED_FRAMES;
     st = a->start_block > 0 ? aux_restore_outputs(a, &vo) : lavr_video_writer_open(o->out_path, &vo, &a->writer);
     free(log);
     return st;
@@ -208,8 +236,16 @@ static lavr_status open_outputs(aux_rank *a, lavr_h5file *model) {
 static lavr_status feed_block(aux_rank *a, int64_t n) {
     const int64_t clip = n / LAVR_BLOCKS_PER_CLIP, block = n % LAVR_BLOCKS_PER_CLIP;
     lavr_stream_noise(a->o->stream.seed, clip, block, a->C, a->F, a->h, a->w, a->noise);
-    const float *audio = a->cond.audio.data;
-    memcpy(a->audio, audio + n * a->vf * a->SA, (size_t)(a->vf * a->SA) * sizeof(float));
+    if (a->audio_file) {
+        const int64_t clip_frames = LAVR_BLOCKS_PER_CLIP * a->vf;
+        if (a->clip_loaded != clip) {
+            TRY(lavr_cond_audio_read(a->audio_file, clip * clip_frames, clip_frames, a->clip_audio));
+            a->clip_loaded = clip;
+        }
+        memcpy(a->audio, a->clip_audio + block * a->vf * a->SA, (size_t)(a->vf * a->SA) * sizeof(float));
+    } else {
+        memcpy(a->audio, (const float *)a->cond.audio.data + n * a->vf * a->SA, (size_t)(a->vf * a->SA) * sizeof(float));
+    }
     const int64_t flags = aux_block_flags(a, n);
     for (int t = 0; t < a->nfeed; t++) {
         lavr_msg *m = &a->feed[(n % a->sched.inflight) * a->nfeed + t];
@@ -393,6 +429,8 @@ static void release(aux_rank *a) {
     lavr_msg_free(&a->clean);
     lavr_progress_destroy(a->progress);
     lavr_audio_free(&a->speech);
+    lavr_cond_audio_close(a->audio_file);
+    free(a->clip_audio);
     free(a->noise);
     free(a->audio);
     free(a->latent);

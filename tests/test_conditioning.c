@@ -253,6 +253,61 @@ static void test_encoders(const char *model_path) {
           strcmp(loaded.prompt_sha, part.prompt_sha) == 0 && strcmp(loaded.image_sha, c.image_sha) == 0);
     lavr_cond_free(&loaded);
 
+    /* the audio encoded straight into a file: the same bits as in memory, read back by ranges; 12 s of
+     * speech-like sweep give 599 frames at 50 Hz (3 row tiles, 7 clips) */
+    char long_wav[4300], streamed[4300]; /* (tmp_path's ring of names would wrap onto model_path) */
+    snprintf(long_wav, sizeof long_wav, "%s/cond_speech12.wav", tmp_dir);
+    snprintf(streamed, sizeof streamed, "%s/cond_streamed.h5", tmp_dir);
+    enum { LONG_N = 12 * 16000 };
+    float *long_wave = malloc(LONG_N * sizeof(float));
+    for (int i = 0; i < LONG_N; i++) long_wave[i] = 0.2f * sinf(0.0007f * (float)i * (1.0f + 1e-5f * (float)i)) + 0.01f;
+    CHECK_OK(lavr_wav_write(long_wav, long_wave, LONG_N, 16000));
+    free(long_wave);
+    lavr_conditioning in_memory = {0}, on_file = {0};
+    CHECK_OK(lavr_cond_encode_audio(model, long_wav, arena, &in_memory));
+    remove(streamed);
+    CHECK_OK(lavr_cond_encode_audio_file(model, long_wav, streamed, tmp_dir, &on_file));
+    CHECK(on_file.audio.data == NULL && on_file.clips == in_memory.clips && in_memory.clips == 7 &&
+          on_file.audio_frames == 7 * 48 && strcmp(on_file.audio_sha, in_memory.audio_sha) == 0);
+    lavr_cond_audio *reader = NULL;
+    CHECK_OK(lavr_cond_audio_open(streamed, &reader));
+    if (reader && in_memory.audio.ndim == 3) {
+        int64_t shape[3];
+        lavr_cond_audio_shape(reader, shape);
+        CHECK(shape[0] == 7 * 48 && shape[1] == 5 && shape[2] == 64);
+        const int64_t row = 5 * 64;
+        float *back = malloc((size_t)(7 * 48 * row) * sizeof(float));
+        for (int64_t clip = 0; clip < 7; clip++) CHECK_OK(lavr_cond_audio_read(reader, clip * 48, 48, back + clip * 48 * row));
+        CHECK(memcmp(back, in_memory.audio.data, (size_t)(7 * 48 * row) * sizeof(float)) == 0);
+        CHECK_OK(lavr_cond_audio_read(reader, 100, 7, back));
+        CHECK(memcmp(back, (float *)in_memory.audio.data + 100 * row, (size_t)(7 * row) * sizeof(float)) == 0);
+        CHECK_FAILS(lavr_cond_audio_read(reader, 7 * 48 - 3, 4, back), LAVR_E_ARG);
+        free(back);
+    }
+    lavr_cond_audio_close(reader);
+    /* saving another part keeps the audio (copied inside HDF5); loading without audio leaves it there */
+    memset(&part, 0, sizeof part);
+    part.context = c.context;
+    memcpy(part.prompt_sha, c.prompt_sha, sizeof sha);
+    CHECK_OK(lavr_cond_save(streamed, &part));
+    CHECK_OK(lavr_cond_load_except_audio(streamed, arena, &loaded));
+    CHECK(loaded.audio.data == NULL && loaded.audio_frames == 7 * 48 && loaded.clips == 7 &&
+          same_floats(&loaded.context, &c.context) && strcmp(loaded.audio_sha, in_memory.audio_sha) == 0);
+    lavr_cond_free(&loaded);
+    CHECK_OK(lavr_cond_load(streamed, arena, &loaded));
+    CHECK(same_floats(&loaded.audio, &in_memory.audio));
+    lavr_cond_free(&loaded);
+    /* encoding audio into a file that has every part replaces the audio and keeps the rest */
+    CHECK_OK(lavr_cond_encode_audio_file(model, long_wav, path, NULL, &on_file));
+    CHECK_OK(lavr_cond_load(path, arena, &loaded));
+    CHECK(same_floats(&loaded.audio, &in_memory.audio) && same_floats(&loaded.ref, &c.ref) && loaded.clips == 7 &&
+          strcmp(loaded.prompt_sha, part.prompt_sha) != 0 && strcmp(loaded.audio_sha, in_memory.audio_sha) == 0);
+    lavr_cond_free(&loaded);
+    lavr_cond_free(&in_memory);
+    snprintf(long_wav, sizeof long_wav, "%s/missing.wav", tmp_dir);
+    CHECK_FAILS(lavr_cond_encode_audio_file(model, long_wav, streamed, NULL, &on_file), LAVR_E_IO);
+    CHECK_FAILS(lavr_cond_audio_open(model_path, &reader), LAVR_E_FORMAT);
+
     /* a file that is not a conditioning file is neither loaded nor overwritten */
     CHECK_FAILS(lavr_cond_save(model_path, &part), LAVR_E_FORMAT);
     CHECK_FAILS(lavr_cond_load(model_path, arena, &loaded), LAVR_E_FORMAT);

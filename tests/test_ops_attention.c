@@ -1,6 +1,7 @@
 /* Tests lavr_op_attention against a double-precision softmax(q·kᵀ·scale + bias)·v over the
  * concatenated key segments: 1-3 segments of mixed f32/bf16 with padded row strides, strided
- * queries, additive bias with finite and infinite masking, Lq = 1, D = 64/128, H = 1..4. */
+ * queries, additive bias with finite and infinite masking, Lq = 1, D = 64/128, H = 1..4; and the
+ * state-carrying fold over keys given in several calls, bit for bit against one call. */
 #include <float.h>
 #include <math.h>
 #include <omp.h>
@@ -134,7 +135,62 @@ static double run_case(int64_t Lq, int64_t H, int64_t D, int64_t q_pad, int nseg
     return worst;
 }
 
+/* Keys in chunks of `chunk` (last one ragged) folded call by call, with two query runs through one
+ * state, against one lavr_op_attention over all keys: the same bits when chunk is a multiple of
+ * the key tile, else within the reference's tolerance. */
+static void fold_case(int64_t Lq, int64_t H, int64_t D, int64_t lk, int64_t chunk) {
+    const int64_t hd = H * D, qs = hd + 5;
+    float *q = malloc((size_t)(Lq * qs) * sizeof(float));
+    fill_normal(q, Lq * qs, 1.0f);
+    lavr_kv_segment all = make_segment(LAVR_F32, lk, hd, H, D);
+    float *whole = malloc((size_t)(Lq * hd) * sizeof(float)), *folded = malloc((size_t)(Lq * hd) * sizeof(float));
+    double *ref = malloc((size_t)(Lq * hd) * sizeof(double));
+    const float scale = 1.0f / sqrtf((float)D);
+    CHECK_OK(lavr_op_attention(q, Lq, H, D, qs, &all, 1, scale, NULL, whole));
+    reference(q, Lq, H, D, qs, &all, 1, scale, NULL, ref);
+    lavr_attention_state *st = NULL;
+    CHECK_OK(lavr_attention_state_create(Lq, H, D, &st));
+    CHECK(st != NULL);
+    if (!st) return;
+    for (int64_t i = 0; i < Lq * hd; i++) folded[i] = NAN;
+    const int64_t split = Lq / 2 / 32 * 32; /* query runs start at multiples of the kernel's query block */
+    const int64_t run_at[2] = {0, split}, run_len[2] = {split, Lq - split};
+    for (int run = 0; run < 2; run++) {
+        lavr_attention_state_reset(st, run_len[run]);
+        for (int64_t k0 = 0; k0 < lk; k0 += chunk) {
+            lavr_kv_segment part = all;
+            part.k = (const float *)all.k + k0 * hd;
+            part.v = (const float *)all.v + k0 * hd;
+            part.len = lk - k0 < chunk ? lk - k0 : chunk;
+            CHECK_OK(lavr_op_attention_fold(q + run_at[run] * qs, qs, &part, 1, scale, st));
+        }
+        lavr_op_attention_finish(st, folded + run_at[run] * hd);
+    }
+    double worst = 0;
+    for (int64_t i = 0; i < Lq * hd; i++) {
+        double e = fabs(folded[i] - ref[i]);
+        if (!(e <= worst)) worst = e;
+    }
+    CHECK_MSG(worst <= 1e-5, "fold Lq=%lld lk=%lld chunk=%lld: max abs err %g", (long long)Lq, (long long)lk,
+              (long long)chunk, worst);
+    if (chunk % LAVR_ATTENTION_KEY_TILE == 0)
+        CHECK_MSG(memcmp(folded, whole, (size_t)(Lq * hd) * sizeof(float)) == 0,
+                  "fold Lq=%lld lk=%lld chunk=%lld differs from one call", (long long)Lq, (long long)lk, (long long)chunk);
+    lavr_attention_state_destroy(st);
+    free((void *)all.k);
+    free((void *)all.v);
+    free(q);
+    free(whole);
+    free(folded);
+    free(ref);
+}
+
 int main(void) {
+    fold_case(100, 4, 16, 300, 128); /* wav2vec2-tiny heads: 4 x 16 */
+    fold_case(70, 2, 64, 64 * 5, 64);
+    fold_case(40, 1, 64, 129, 50);   /* not tile-aligned: same values within tolerance */
+    fold_case(33, 3, 16, 17, 4096);  /* one chunk */
+
     {
         lavr_dtype d[1] = {LAVR_F32};
         int64_t len[1] = {1}, pad[1] = {0};

@@ -1,5 +1,6 @@
 /* CPU reference of lavr_op_attention: flash-style attention with an online softmax over key tiles
- * read in place from F32/BF16 segments; scores, softmax and outputs in fp32, OpenMP over (head, query block). */
+ * read in place from F32/BF16 segments; scores, softmax and outputs in fp32, OpenMP over (head, query block).
+ * The same loop folds keys given in several calls into a caller-held state (lavr_op_attention_fold). */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -8,8 +9,8 @@
 #include "kernels/ops.h"
 
 enum {
-    QUERY_BLOCK = 32, /* query rows sharing one widened key/value tile */
-    KEY_TILE = 64,    /* keys widened and scored together */
+    QUERY_BLOCK = 32,               /* query rows sharing one widened key/value tile */
+    KEY_TILE = LAVR_ATTENTION_KEY_TILE, /* keys widened and scored together */
 };
 
 /* Per-thread scratch: the widened K/V tile, the score tile, and the running softmax state. */
@@ -117,13 +118,55 @@ static lavr_status check_segments(const lavr_kv_segment *segments, int nsegments
     return LAVR_OK;
 }
 
+static void reset_rows(const attention_scratch *s, int64_t qn, int64_t D) {
+    for (int64_t i = 0; i < qn; i++) {
+        s->row_max[i] = -INFINITY;
+        s->row_sum[i] = 0;
+        for (int64_t d = 0; d < D; d++) s->acc[i * D + d] = 0;
+    }
+}
+
+/* Folds every key of the segments into the running state of query rows [q0, q0+qn) of head h. */
+static void fold_segments(const attention_scratch *s, const float *q, int64_t q_row_stride, int64_t q0, int64_t qn,
+                          int64_t h, int64_t D, int64_t Lq, const lavr_kv_segment *segments, int nsegments,
+                          float scale, const float *bias, int64_t lk_total) {
+    int64_t key_base = 0; /* index of the segment's first key in the concatenated keys */
+    for (int g = 0; g < nsegments; g++) {
+        const lavr_kv_segment *seg = &segments[g];
+        for (int64_t k0 = 0; k0 < seg->len; k0 += KEY_TILE) {
+            const int64_t kn = seg->len - k0 < KEY_TILE ? seg->len - k0 : KEY_TILE;
+            load_tile(seg, seg->k, k0, kn, h, D, s->keys);
+            load_tile(seg, seg->v, k0, kn, h, D, s->values);
+            const float *bias_rows = bias ? bias + (h * Lq + q0) * lk_total + key_base + k0 : NULL;
+            score_tile(s, q, q_row_stride, q0, qn, h, D, kn, scale, bias_rows, lk_total);
+            fold_tile(s, qn, D, kn);
+        }
+        key_base += seg->len;
+    }
+}
+
+/* rows that saw only -inf scores output 0 (PyTorch's softmax would give NaN) */
+static void finish_rows(const float *acc, const float *row_sum, int64_t qn, int64_t H, int64_t D, float *out) {
+    for (int64_t i = 0; i < qn; i++) {
+        const float inv = row_sum[i] > 0 ? 1.0f / row_sum[i] : 0.0f;
+        float *o = out + i * H * D;
+        for (int64_t d = 0; d < D; d++) o[d] = acc[i * D + d] * inv;
+    }
+}
+
+static lavr_status check_query(const float *q, int64_t Lq, int64_t H, int64_t D, int64_t q_row_stride) {
+    CHECK_ARG(q && Lq >= 0 && H > 0 && D > 0, "attention: bad arguments (Lq=%lld, H=%lld, D=%lld)", (long long)Lq,
+              (long long)H, (long long)D);
+    CHECK_ARG(q_row_stride >= H * D, "attention: query row stride %lld < H*D = %lld", (long long)q_row_stride,
+              (long long)(H * D));
+    return LAVR_OK;
+}
+
 lavr_status lavr_op_attention(const float *q, int64_t Lq, int64_t H, int64_t D, int64_t q_row_stride,
                               const lavr_kv_segment *segments, int nsegments, float scale, const float *bias,
                               float *out) {
-    CHECK_ARG(q && out && Lq >= 0 && H > 0 && D > 0, "attention: bad arguments (Lq=%lld, H=%lld, D=%lld)",
-              (long long)Lq, (long long)H, (long long)D);
-    CHECK_ARG(q_row_stride >= H * D, "attention: query row stride %lld < H*D = %lld", (long long)q_row_stride,
-              (long long)(H * D));
+    CHECK_ARG(out, "attention: no output");
+    TRY(check_query(q, Lq, H, D, q_row_stride));
     int64_t lk_total;
     TRY(check_segments(segments, nsegments, H, D, &lk_total));
     if (Lq == 0) return LAVR_OK;
@@ -140,33 +183,98 @@ lavr_status lavr_op_attention(const float *q, int64_t Lq, int64_t H, int64_t D, 
         for (int64_t h = 0; h < H; h++) {
             for (int64_t blk = 0; blk < nblocks; blk++) {
                 const int64_t q0 = blk * QUERY_BLOCK, qn = Lq - q0 < QUERY_BLOCK ? Lq - q0 : QUERY_BLOCK;
-                for (int64_t i = 0; i < qn; i++) {
-                    s.row_max[i] = -INFINITY;
-                    s.row_sum[i] = 0;
-                    for (int64_t d = 0; d < D; d++) s.acc[i * D + d] = 0;
-                }
-                int64_t key_base = 0; /* index of the segment's first key in the concatenated keys */
-                for (int g = 0; g < nsegments; g++) {
-                    const lavr_kv_segment *seg = &segments[g];
-                    for (int64_t k0 = 0; k0 < seg->len; k0 += KEY_TILE) {
-                        const int64_t kn = seg->len - k0 < KEY_TILE ? seg->len - k0 : KEY_TILE;
-                        load_tile(seg, seg->k, k0, kn, h, D, s.keys);
-                        load_tile(seg, seg->v, k0, kn, h, D, s.values);
-                        const float *bias_rows = bias ? bias + (h * Lq + q0) * lk_total + key_base + k0 : NULL;
-                        score_tile(&s, q, q_row_stride, q0, qn, h, D, kn, scale, bias_rows, lk_total);
-                        fold_tile(&s, qn, D, kn);
-                    }
-                    key_base += seg->len;
-                }
-                /* rows that saw only -inf scores output 0 (PyTorch's softmax would give NaN) */
-                for (int64_t i = 0; i < qn; i++) {
-                    const float inv = s.row_sum[i] > 0 ? 1.0f / s.row_sum[i] : 0.0f;
-                    float *o = out + ((q0 + i) * H + h) * D;
-                    for (int64_t d = 0; d < D; d++) o[d] = s.acc[i * D + d] * inv;
-                }
+                reset_rows(&s, qn, D);
+                fold_segments(&s, q, q_row_stride, q0, qn, h, D, Lq, segments, nsegments, scale, bias, lk_total);
+                finish_rows(s.acc, s.row_sum, qn, H, D, out + (q0 * H + h) * D);
             }
         }
     }
     free(scratch);
     return LAVR_OK;
+}
+
+/* ---- keys in several calls ------------------------------------------------------------------------ */
+
+lavr_status lavr_attention_state_create(int64_t Lq, int64_t H, int64_t D, lavr_attention_state **out) {
+    CHECK_ARG(out && Lq >= 0 && H > 0 && D > 0, "attention state: bad arguments (Lq=%lld, H=%lld, D=%lld)",
+              (long long)Lq, (long long)H, (long long)D);
+    *out = NULL;
+    lavr_attention_state *st = calloc(1, sizeof *st);
+    size_t rows = (size_t)(H * (Lq > 0 ? Lq : 1));
+    if (st) {
+        st->acc = malloc(rows * (size_t)D * sizeof(float));
+        st->row_max = malloc(rows * sizeof(float));
+        st->row_sum = malloc(rows * sizeof(float));
+    }
+    if (!st || !st->acc || !st->row_max || !st->row_sum) {
+        lavr_attention_state_destroy(st);
+        return LAVR_FAIL(LAVR_E_NOMEM, "attention state for %lld queries x %lld heads of %lld", (long long)Lq,
+                         (long long)H, (long long)D);
+    }
+    st->Lq = Lq, st->H = H, st->D = D;
+    lavr_attention_state_reset(st, Lq);
+    *out = st;
+    return LAVR_OK;
+}
+
+void lavr_attention_state_destroy(lavr_attention_state *st) {
+    if (!st) return;
+    free(st->acc);
+    free(st->row_max);
+    free(st->row_sum);
+    free(st);
+}
+
+/* The rows of (head h, query block at q0) inside the state, as the kernel's scratch sees them. */
+static attention_scratch state_rows(const lavr_attention_state *st, float *tiles, int64_t h, int64_t q0) {
+    const int64_t D = st->D, row = h * st->Lq + q0;
+    attention_scratch s = scratch_at(tiles, D);
+    s.acc = st->acc + row * D;
+    s.row_max = st->row_max + row;
+    s.row_sum = st->row_sum + row;
+    return s;
+}
+
+void lavr_attention_state_reset(lavr_attention_state *st, int64_t rows) {
+    st->rows = rows < st->Lq ? rows : st->Lq;
+    for (int64_t h = 0; h < st->H; h++) {
+        const attention_scratch s = {.acc = st->acc + h * st->Lq * st->D, .row_max = st->row_max + h * st->Lq,
+                                     .row_sum = st->row_sum + h * st->Lq};
+        reset_rows(&s, st->rows, st->D);
+    }
+}
+
+lavr_status lavr_op_attention_fold(const float *q, int64_t q_row_stride, const lavr_kv_segment *segments,
+                                   int nsegments, float scale, lavr_attention_state *st) {
+    CHECK_ARG(st, "attention fold: no state");
+    const int64_t Lq = st->rows, H = st->H, D = st->D;
+    TRY(check_query(q, Lq, H, D, q_row_stride));
+    int64_t lk_total;
+    TRY(check_segments(segments, nsegments, H, D, &lk_total));
+    if (Lq == 0) return LAVR_OK;
+    const int nthreads = omp_get_max_threads();
+    float *tiles = malloc((size_t)nthreads * scratch_floats(D) * sizeof(float));
+    if (!tiles) return LAVR_FAIL(LAVR_E_NOMEM, "attention: scratch for %d threads, D=%lld", nthreads, (long long)D);
+    const int64_t nblocks = (Lq + QUERY_BLOCK - 1) / QUERY_BLOCK;
+#pragma omp parallel
+    {
+        float *mine = tiles + (size_t)omp_get_thread_num() * scratch_floats(D);
+#pragma omp for collapse(2) schedule(dynamic)
+        for (int64_t h = 0; h < H; h++) {
+            for (int64_t blk = 0; blk < nblocks; blk++) {
+                const int64_t q0 = blk * QUERY_BLOCK, qn = Lq - q0 < QUERY_BLOCK ? Lq - q0 : QUERY_BLOCK;
+                const attention_scratch s = state_rows(st, mine, h, q0);
+                fold_segments(&s, q, q_row_stride, q0, qn, h, D, Lq, segments, nsegments, scale, NULL, lk_total);
+            }
+        }
+    }
+    free(tiles);
+    return LAVR_OK;
+}
+
+void lavr_op_attention_finish(const lavr_attention_state *st, float *out) {
+    const int64_t H = st->H, D = st->D;
+#pragma omp parallel for schedule(static)
+    for (int64_t h = 0; h < H; h++)
+        finish_rows(st->acc + h * st->Lq * D, st->row_sum + h * st->Lq, st->rows, H, D, out + h * D);
 }
