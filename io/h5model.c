@@ -143,7 +143,8 @@ lavr_status lavr_h5_open_source(const char *name, const lavr_h5_source *src, voi
     return LAVR_OK;
 }
 
-int lavr_h5_is_source(const lavr_h5file *f) { return f && f->src; }
+int lavr_h5_is_source(const lavr_h5file *f, const lavr_h5_source *src) { return f && f->src && (!src || f->src == src); }
+void *lavr_h5_source_user(const lavr_h5file *f) { return f && f->src ? f->user : NULL; }
 
 /* A source's path as its callbacks take it: no leading slash, "" for the root. */
 static const char *source_path(const char *path) {

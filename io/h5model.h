@@ -30,8 +30,9 @@ typedef struct {
 } lavr_h5_source;
 /* name stands for the path in messages and lavr_h5_path; src must outlive the file, user is handed over. */
 lavr_status lavr_h5_open_source(const char *name, const lavr_h5_source *src, void *user, lavr_h5file **out);
-/* 1 when f comes from lavr_h5_open_source. */
-int lavr_h5_is_source(const lavr_h5file *f);
+/* 1 when f comes from lavr_h5_open_source with these callbacks (NULL: any); its user pointer. */
+int lavr_h5_is_source(const lavr_h5file *f, const lavr_h5_source *src);
+void *lavr_h5_source_user(const lavr_h5file *f);
 /* Creates (truncates) a file for writing. */
 lavr_status lavr_h5_create(const char *path, lavr_h5file **out);
 /* Flushes and closes; NULL allowed. Returns an error if the final flush fails. */

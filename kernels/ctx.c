@@ -78,6 +78,14 @@ uint64_t lavr_ctx_peak_bytes(const lavr_ctx *c) {
     return 0;
 }
 
+uint64_t lavr_ctx_reserved_bytes(const lavr_ctx *c) {
+#if LAVR_HAVE_CUDA
+    if (c->device == LAVR_DEVICE_CUDA) return lavr_cuda_ctx_reserved(c);
+#endif
+    (void)c;
+    return 0;
+}
+
 void lavr_ctx_reset_peak(lavr_ctx *c) {
 #if LAVR_HAVE_CUDA
     if (c->device == LAVR_DEVICE_CUDA) lavr_cuda_ctx_reset_peak(c);

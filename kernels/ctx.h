@@ -51,6 +51,8 @@ const char *lavr_ctx_describe(const lavr_ctx *c);
 lavr_status lavr_ctx_sync(lavr_ctx *c);
 /* Peak device bytes: the arena's high-water mark plus library workspaces (cuBLASLt, cuDNN); 0 on the CPU. */
 uint64_t lavr_ctx_peak_bytes(const lavr_ctx *c);
+/* Device bytes the context holds: the arena's reservation plus the library workspaces; 0 on the CPU. */
+uint64_t lavr_ctx_reserved_bytes(const lavr_ctx *c);
 void lavr_ctx_reset_peak(lavr_ctx *c);
 
 /* Per-op timing on a CUDA context: with profiling on, every op is bracketed by CUDA events (no extra

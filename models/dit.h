@@ -44,6 +44,9 @@ typedef struct {
 typedef struct {
     int64_t layer_begin, layer_end; /* layer_end = -1: up to the last layer */
     lavr_dit_tp tp;
+    /* 1: only what the host embeddings read (first shard: patch, cond, time, audio encoder, FramePack); the
+     * layers, injectors, text MLP and head are not loaded (a device engine that makes its own weights) */
+    int embeddings_only;
 } lavr_dit_shard;
 
 typedef struct lavr_dit {

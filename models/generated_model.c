@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "models/init_weights.h"
 #include "models/tokenizer.h"
@@ -27,6 +28,7 @@ typedef struct {
     int64_t tokenizer_len;
     char seed_text[32];
     const char *component; /* the inventory being collected */
+    double seconds[4];     /* making each group's rows */
 } gen_model;
 
 static const char *const groups[4] = {"dit", "t5", "vae", "wav2vec2"};
@@ -58,6 +60,12 @@ static int group_index(const char *path) {
     return -1;
 }
 
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int gen_lookup(void *user, const char *path, lavr_tensor *desc) {
     const gen_model *m = user;
     if (!path[0] || group_index(path) >= 0 || strcmp(path, "tokenizer") == 0) return 2;
@@ -71,7 +79,7 @@ static int gen_lookup(void *user, const char *path, lavr_tensor *desc) {
 }
 
 static lavr_status gen_read_rows(void *user, const char *path, int64_t row0, int64_t nrows, void *out) {
-    const gen_model *m = user;
+    gen_model *m = user;
     if (strcmp(path, LAVR_TOKENIZER_DATASET + 1) == 0) {
         memcpy(out, m->tokenizer + row0, (size_t)nrows);
         return LAVR_OK;
@@ -83,6 +91,7 @@ static lavr_status gen_read_rows(void *user, const char *path, int64_t row0, int
     const size_t bytes_per_row = (size_t)row * lavr_dtype_size(t->spec.dtype);
     const int64_t per = row >= SLAB_ELEMENTS ? 1 : SLAB_ELEMENTS / row, slabs = (nrows + per - 1) / per;
     lavr_status first = LAVR_OK;
+    const double t0 = seconds_now();
 #pragma omp parallel for schedule(dynamic)
     for (int64_t s = 0; s < slabs; s++) {
         const int64_t r = s * per, k = nrows - r < per ? nrows - r : per;
@@ -93,6 +102,8 @@ static lavr_status gen_read_rows(void *user, const char *path, int64_t row0, int
             if (!first) first = st;
         }
     }
+    const int k = group_index(t->component);
+    if (k >= 0) m->seconds[k] += seconds_now() - t0;
     return first;
 }
 
@@ -154,6 +165,12 @@ lavr_status lavr_generated_model_open(const lavr_generated_model *g, lavr_h5file
     if (!st) st = lavr_h5_open_source(name, &gen_source, m, out);
     if (st) gen_close(m);
     return st;
+}
+
+double lavr_generated_model_seconds(lavr_h5file *f, const char *group) {
+    const gen_model *m = lavr_h5_is_source(f, &gen_source) ? lavr_h5_source_user(f) : NULL;
+    const int k = group ? group_index(group) : -1;
+    return m && k >= 0 ? m->seconds[k] : 0.0;
 }
 
 lavr_status lavr_model_open(const char *path, const lavr_generated_model *g, lavr_h5file **out) {

@@ -22,6 +22,10 @@ typedef struct {
  * (models/tokenizer_tiny.c) at /tokenizer/data. Its name is "generated:<preset>:seed=<seed>". */
 lavr_status lavr_generated_model_open(const lavr_generated_model *g, lavr_h5file **out);
 
+/* Seconds spent making group's weights ("dit", "t5", "vae", "wav2vec2") in reads of a generated model so far
+ * (what a loader's time owes to the generation, not to reading); 0 for a model file. */
+double lavr_generated_model_seconds(lavr_h5file *f, const char *group);
+
 /* Opens a render's model: the generated one when g is set, else the file at path. */
 lavr_status lavr_model_open(const char *path, const lavr_generated_model *g, lavr_h5file **out);
 

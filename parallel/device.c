@@ -22,6 +22,21 @@ int lavr_device_count(void) {
 #endif
 }
 
+void lavr_device_memory(int device, uint64_t *used, uint64_t *total) {
+    *used = *total = 0;
+#if LAVR_HAVE_CUDA
+    size_t free_b = 0, total_b = 0;
+    if (device < 0 || cudaSetDevice(device) != cudaSuccess || cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return;
+    }
+    *used = (uint64_t)(total_b - free_b);
+    *total = (uint64_t)total_b;
+#else
+    (void)device;
+#endif
+}
+
 void lavr_device_name(int device, char *buf, int len) {
     if (len <= 0) return;
     if (device < 0)

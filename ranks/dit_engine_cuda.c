@@ -35,6 +35,7 @@ typedef struct {
 #endif
     uint64_t cap;
     lavr_dit_cuda_options mopts; /* FP8, attention path, graphs */
+    const lavr_generated_model *generated; /* set: the device weights are generated (lavr_dit_cuda_generate) */
     lavr_dit_cuda *g;
     lavr_dit_cuda_cache *cache[4];
     int ncaches;
@@ -137,7 +138,8 @@ static lavr_status cuda_prepare(void *impl, const float *context, int64_t rows, 
         LOG_INFO("DiT layers [%lld, %lld) on %s: attention through %s%s", (long long)s->layer_begin,
                  (long long)s->layer_end, e->device >= 0 ? "the GPU" : "?", lavr_dit_cuda_attention_path(e->g),
                  e->mopts.fp8 ? ", FP8 Linears" : "");
-    TRY(lavr_dit_cuda_upload(e->g, e->m));
+    if (e->generated) TRY(lavr_dit_cuda_generate(e->g, e->generated->seed));
+    else TRY(lavr_dit_cuda_upload(e->g, e->m));
     drop_uploaded(e->m);
     TRY(lavr_dit_cuda_set_context(e->g, context, rows));
     for (int i = 0; i < ncaches; i++) TRY(lavr_dit_cuda_cache_create(e->g, &e->cache[i]));
@@ -288,11 +290,16 @@ static uint64_t cuda_peak_bytes(const void *impl) {
     return (uint64_t)lavr_device_arena_peak(((const cuda_engine *)impl)->arena);
 }
 
+static uint64_t cuda_reserved_bytes(const void *impl) {
+    return (uint64_t)lavr_device_arena_cap(((const cuda_engine *)impl)->arena);
+}
+
 static const lavr_dit_engine_ops cuda_ops = {
     .close = cuda_close, .config = cuda_config, .shard = cuda_shard, .prepare = cuda_prepare,
     .geometry = cuda_geometry, .act = cuda_act, .act_to_host = cuda_act_to_host, .act_from_host = cuda_act_from_host,
     .embed_sink = cuda_embed_sink, .embed_block = cuda_embed_block, .forward = cuda_forward, .head = cuda_head,
     .copy_sink = cuda_copy_sink, .save = cuda_save, .load = cuda_load, .peak_bytes = cuda_peak_bytes,
+    .reserved_bytes = cuda_reserved_bytes,
 };
 
 /* The device side of open: device, arena, cuBLASLt, stream and (tp > 1) the NCCL communicator. */
@@ -323,6 +330,7 @@ lavr_status lavr_dit_engine_cuda_open(const lavr_dit_engine_options *o, const la
     cuda_engine *e = calloc(1, sizeof *e);
     if (!e) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for the CUDA DiT engine");
     e->device = o->roles->device;
+    e->generated = o->generated;
     e->mopts = lavr_dit_cuda_options_default();
     e->mopts.fp8 = o->fp8;
     lavr_status ast = lavr_dit_attn_path_parse(o->attention ? o->attention : "auto", &e->mopts.attention);

@@ -74,7 +74,8 @@ int main(void) {
     CHECK_OK(lavr_h5_open(path, &p.file));
     CHECK_OK(lavr_model_open(NULL, &g, &p.gen));
     if (!p.file || !p.gen) return check_summary("test_generated_model");
-    CHECK(lavr_h5_is_source(p.gen) && !lavr_h5_is_source(p.file));
+    CHECK(lavr_h5_is_source(p.gen, NULL) && !lavr_h5_is_source(p.file, NULL));
+    CHECK(lavr_generated_model_seconds(p.file, "dit") == 0.0);
     CHECK(strcmp(lavr_h5_path(p.gen), "generated:tiny:seed=7") == 0);
     const char *groups[4] = {"dit", "t5", "vae", "wav2vec2"};
     p.group = groups[0];
@@ -86,6 +87,7 @@ int main(void) {
     p.group = groups[3];
     CHECK_OK(lavr_w2v_inventory(&g.cfg.w2v, compare, &p));
     CHECK(p.tensors > 100);
+    CHECK(lavr_generated_model_seconds(p.gen, "t5") > 0.0 && lavr_generated_model_seconds(p.gen, "nope") == 0.0);
     for (int k = 0; k < 4; k++) {
         char obj[16];
         snprintf(obj, sizeof obj, "/%s", groups[k]);
