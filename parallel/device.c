@@ -37,6 +37,20 @@ void lavr_device_memory(int device, uint64_t *used, uint64_t *total) {
 #endif
 }
 
+uint64_t lavr_device_total_memory(int device) {
+#if LAVR_HAVE_CUDA
+    struct cudaDeviceProp p;
+    if (device < 0 || cudaGetDeviceProperties(&p, device) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return (uint64_t)p.totalGlobalMem;
+#else
+    (void)device;
+    return 0;
+#endif
+}
+
 void lavr_device_name(int device, char *buf, int len) {
     if (len <= 0) return;
     if (device < 0)

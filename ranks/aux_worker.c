@@ -112,10 +112,13 @@ static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
     } else if (!reuse_conditioning(a, saved)) {
         LOG_INFO("encoding %s, the prompt and %s", o->image_path, o->audio_path);
         double t = seconds_now();
+        const double gen_vae = lavr_generated_model_seconds(model, "vae");
         st = lavr_cond_encode_image_on(model, o->image_path, o->size, o->vae_ctx, a->arena, &a->cond);
         a->meas.image_s = lap(&t);
+        a->meas.gen_vae_s = lavr_generated_model_seconds(model, "vae") - gen_vae;
         if (!st) st = lavr_cond_encode_text(model, o->prompt, a->arena, &a->cond);
         a->meas.text_s = lap(&t);
+        a->meas.gen_t5_s = lavr_generated_model_seconds(model, "t5");
         if (!st && !saved) st = lavr_cond_encode_audio(model, o->audio_path, a->arena, &a->cond);
         if (!st && saved) {
             /* the audio features go straight to the file as wav2vec2 computes them (constant memory) */
@@ -125,6 +128,7 @@ static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
             if (!st) st = lavr_cond_encode_audio_file(model, o->audio_path, saved, o->stage_dir, &a->cond);
         }
         a->meas.audio_s = lap(&t);
+        a->meas.gen_w2v_s = lavr_generated_model_seconds(model, "wav2vec2");
     }
     if (!st) st = open_audio_features(a, saved);
     free(saved);
@@ -415,6 +419,8 @@ static lavr_status summary(aux_rank *a, int64_t frames, double wall_s, double re
         /* the bench prints its own report from the measurements */
         if (!a->o->stats) lavr_progress_summary(stdout, frames, OUTPUT_FPS, wall_s, render_s, rows, ndit + 1);
         a->meas.render_s = render_s;
+        a->meas.width = a->cond.width;
+        a->meas.height = a->cond.height;
         a->meas.frames = frames;
         a->meas.ndit = ndit;
         a->meas.dit = reports;

@@ -31,12 +31,14 @@ typedef struct {
     /* the encoders: VAE encode of the reference and motion frames (image decode and fit included), umT5 (the
      * tokenizer included), wav2vec2 (audio decode and bucketing included); each loads its own weights */
     double image_s, text_s, audio_s;
+    double gen_vae_s, gen_t5_s, gen_w2v_s; /* of which making generated weights (models/generated_model.h), 0: a file */
     double setup_s;           /* start -> the setup broadcast (model open, the encoders) */
     double first_frame_s;     /* start -> the first frames written */
     double render_s;          /* the block loop: the first packet fed -> the last frames written */
     double first_block_s, last_block_s; /* when the first / last block's frames were written */
     double decode_s, write_s; /* the blocks' streaming VAE decode and video writer, summed */
     int64_t blocks, frames;
+    int64_t width, height;    /* the generated video's size (the size rule's pick) */
     int device;               /* the aux rank's GPU, -1: the host */
     uint64_t reserved, peak, device_used; /* its context's device bytes (as lavr_dit_report) */
     int ndit;

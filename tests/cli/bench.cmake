@@ -36,3 +36,17 @@ set_tests_properties(cli_bench_only_rank_range PROPERTIES ENVIRONMENT "${LAVR_TE
 add_test(NAME cli_bench_only_rank_over_cap COMMAND sh -c "$<TARGET_FILE:lavr> bench --layout steps=1,pp=2,aux=0 --only-rank 0 --gpu-mem 22GiB 2>&1; echo exit=$?")
 set_tests_properties(cli_bench_only_rank_over_cap PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
   PASS_REGULAR_EXPRESSION "lavr: error: layout steps=1,tp=1,pp=2,aux=0 needs 3[0-9].[0-9]+ GiB on rank 0 \\(dit s0 tp0 pp0\\) alone on its GPU, the cap is 22.00 GiB.*exit=2")
+
+# `lavr bench --e2e` on the CPU with the tiny model (every role of the render, generated weights, 2 ranks): every
+# field of its report, numbers that agree (frames, FPS, first frame after setup) and the MP4's frame count.
+add_test(NAME cli_bench_e2e_cpu COMMAND sh ${CMAKE_SOURCE_DIR}/tests/cli/bench_e2e.sh $<TARGET_FILE:lavr>
+  ${CMAKE_BINARY_DIR}/test-tmp/bench_e2e ${LAVR_MPIRUN})
+set_tests_properties(cli_bench_e2e_cpu PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 300
+  PASS_REGULAR_EXPRESSION "bench-e2e-consistent frames=45")
+
+add_test(NAME cli_bench_e2e_errors COMMAND sh -c "L=$<TARGET_FILE:lavr>; \
+$L bench --e2e --config tiny --layout steps=1,aux=0 2>&1; echo exit=$?; \
+$L bench --e2e --config tiny --layout steps=1 --blocks 6 2>&1; echo exit=$?; \
+$L bench --e2e --config tiny --layout steps=1 2>&1; echo exit=$?")
+set_tests_properties(cli_bench_e2e_errors PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "layout 'steps=1,aux=0': aux=0 must be in \\[1, [0-9]+\\].*exit=2.*--blocks 6: the render works in clips of 4 blocks.*exit=2.*layout steps=1,tp=1,pp=1,aux=1 needs 2 ranks \\(mpirun -np 2\\), mpirun started 1.*exit=2")
