@@ -39,10 +39,17 @@ set_tests_properties(cli_bench_only_rank_over_cap PROPERTIES ENVIRONMENT "${LAVR
 
 # `lavr bench --e2e` on the CPU with the tiny model (every role of the render, generated weights, 2 ranks): every
 # field of its report, numbers that agree (frames, FPS, first frame after setup) and the MP4's frame count.
-add_test(NAME cli_bench_e2e_cpu COMMAND sh ${CMAKE_SOURCE_DIR}/tests/cli/bench_e2e.sh $<TARGET_FILE:lavr>
+add_test(NAME cli_bench_e2e_cpu COMMAND sh ${CMAKE_SOURCE_DIR}/tests/cli/bench_e2e.sh cpu $<TARGET_FILE:lavr>
   ${CMAKE_BINARY_DIR}/test-tmp/bench_e2e ${LAVR_MPIRUN})
 set_tests_properties(cli_bench_e2e_cpu PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 300
   PASS_REGULAR_EXPRESSION "bench-e2e-consistent frames=45")
+if(LAVR_CUDA)
+  # the same on one GPU, the aux beside the stage (label gpu; skipped without a GPU)
+  add_test(NAME cli_bench_e2e_cuda COMMAND sh ${CMAKE_SOURCE_DIR}/tests/cli/bench_e2e.sh cuda $<TARGET_FILE:lavr>
+    ${CMAKE_BINARY_DIR}/test-tmp/bench_e2e_cuda ${LAVR_MPIRUN})
+  set_tests_properties(cli_bench_e2e_cuda PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 300
+    SKIP_RETURN_CODE 77 LABELS gpu PASS_REGULAR_EXPRESSION "bench-e2e-consistent frames=45")
+endif()
 
 add_test(NAME cli_bench_e2e_errors COMMAND sh -c "L=$<TARGET_FILE:lavr>; \
 $L bench --e2e --config tiny --layout steps=1,aux=0 2>&1; echo exit=$?; \
