@@ -240,11 +240,13 @@ static void report(const e2e_args *a, const lavr_aux_stats *s, int aux_rank) {
                !LAVR_HAVE_FFMPEG && !LAVR_HAVE_SNDFILE ? " and no " : "", LAVR_HAVE_SNDFILE ? "" : "libsndfile",
                "lavr reads the portrait as PPM and the audio as 16 kHz 16-bit WAV itself, and writes Y4M");
     printf("setup (s, each with its weights' load; gen = making them): VAE encode of the reference and %lld motion "
-           "frames %.3f (gen %.3f), umT5 %.3f (gen %.3f), wav2vec2 %.3f (gen %.3f); setup broadcast at %.3f\n",
+           "frames %.3f (gen %.3f), umT5 %.3f (gen %.3f), wav2vec2 %.3f (gen %.3f); setup broadcast at %.3f (every rank "
+           "ready: the DiT ranks' weights made)\n",
            (long long)cfg->dit.motion_frames, s->image_s, s->gen_vae_s, s->text_s, s->gen_t5_s, s->audio_s,
            s->gen_w2v_s, s->setup_s);
-    printf("time to first frame: %.3f s (from the aux rank's start: model, encoders, sink prefill, block 0 through "
-           "every stage, its decode and write)\n", s->first_frame_s);
+    printf("time to first frame: %.3f s from the aux rank's start (model, encoders, every rank's weights, sink "
+           "prefill, block 0 through every stage, its decode and write); %.3f s after the setup broadcast\n",
+           s->first_frame_s, s->first_frame_s - s->setup_s);
     const double nb = (double)(s->blocks > 0 ? s->blocks : 1);
     printf("per block (ms): busy = the role's own work per block; interval = time between its blocks after the "
            "first\n");
