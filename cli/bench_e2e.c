@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "core/log.h"
 #include "core/units.h"
 #include "io/audio.h"
 #include "io/image.h"
@@ -71,6 +72,11 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, e2e
     j->placement = (lavr_placement){.backend = j->backend, .aux_backend = cli_get(opts, nopts, "aux-backend", NULL),
                                     .aux_gpu = (int)aux_gpu};
     TRY(lavr_placement_check(&j->placement));
+    /* the full model on the host would take hours per block: a benchmark of it measures nothing useful */
+    const int host_dit = !strcmp(j->backend, "cpu") || (!strcmp(j->backend, "auto") && lavr_device_count() == 0);
+    CHECK_ARG(!host_dit || strcmp(a->model.cfg.preset, "tiny") == 0,
+              "bench --e2e: the %s DiT on the CPU backend takes hours per block; run it on GPUs (--backend cuda) or "
+              "use --config tiny", a->model.cfg.preset);
     j->fp8 = cli_flag(opts, nopts, "fp8");
     CHECK_ARG(!j->fp8 || strcmp(j->backend, "cpu") != 0, "--fp8 runs on the CUDA backend only; drop --fp8 or use "
               "--backend cuda|auto");
@@ -169,8 +175,9 @@ static double pct(double measured, double planned) { return planned > 0 ? 100.0 
  * whole-device need (in use minus what the reservations left unused) against the planner's ranks on it. */
 static void report_memory(const e2e_args *a, const lavr_aux_stats *s, const lavr_plan_rank *plan, int aux_rank) {
     const int n = s->ndit + 1;
-    printf("device memory (GiB): reserved = the rank's arena (aux: its context's arena and workspaces), peak = its "
-           "high-water mark; plan = the planner's bytes for it (parallel/plan.h)\n");
+    printf("device memory (GiB): reserved = the rank's arena (aux: its context's arena and library workspaces), peak = "
+           "its high-water mark; plan-peak = the planner's arena for it (aux: with its workspaces), plan-all = the "
+           "planner's whole device for it (parallel/plan.h)\n");
     printf("%4s %-16s %7s %9s %9s %9s %8s %9s\n", "rank", "role", "device", "reserved", "peak", "plan-peak", "diff",
            "plan-all");
     int any_gpu = 0;
@@ -179,16 +186,17 @@ static void report_memory(const e2e_args *a, const lavr_aux_stats *s, const lavr
         const int dev = is_aux ? s->device : (int)s->dit[r].device;
         const uint64_t reserved = is_aux ? s->reserved : s->dit[r].reserved, peak = is_aux ? s->peak : s->dit[r].peak;
         const lavr_plan_rank *p = &plan[is_aux ? aux_rank : r];
+        const uint64_t plan_peak = p->arena + (is_aux ? p->blas + p->cudnn : 0);
         char device[16];
         lavr_device_name(dev, device, sizeof device);
         if (dev < 0) {
             printf("%4d %-16s %7s %9s %9s %9.2f %8s %9.2f\n", is_aux ? aux_rank : r, p->role, "host", "-", "-",
-                   gib(p->arena), "n/a", gib(p->total));
+                   gib(plan_peak), "n/a", gib(p->total));
             continue;
         }
         any_gpu = 1;
         printf("%4d %-16s %7s %9.2f %9.2f %9.2f %+7.1f%% %9.2f\n", is_aux ? aux_rank : r, p->role, device,
-               gib(reserved), gib(peak), gib(p->arena), pct((double)peak, (double)p->arena), gib(p->total));
+               gib(reserved), gib(peak), gib(plan_peak), pct((double)peak, (double)plan_peak), gib(p->total));
     }
     if (!any_gpu) {
         printf("GPU memory: none (every rank computed on the host)\n");
@@ -337,6 +345,9 @@ lavr_status lavr_bench_e2e(int argc, char **argv) {
     memset(&stats, 0, sizeof stats);
     j->stats = is_aux ? &stats : NULL;
     lavr_status st = lavr_mpi_agree(prepare_files(&a, is_aux));
+    if (!st && is_aux)
+        LOG_INFO("bench --e2e: %s weights are made as each rank loads them (no model file); image %s, audio %s",
+                 a.model.cfg.preset, j->image, j->audio);
     if (!st) st = lavr_render_job_run(j, &a.model.cfg);
     if (!st && is_aux) report(&a, &stats, aux_rank);
     if (is_aux) remove_scratch(&a);
