@@ -36,6 +36,7 @@ typedef struct {
     char scratch[PATH_MAX];             /* inputs and the discarded video (aux rank; "" none) */
     char image[PATH_MAX + 32], audio[PATH_MAX + 32], out[PATH_MAX + 32];
     int made_image, made_audio, discard;
+    double audio_seconds; /* of the synthetic audio */
     lavr_plan_options plan;
 } e2e_args;
 
@@ -92,6 +93,15 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, e2e
     const char *out = cli_get(opts, nopts, "out", NULL);
     if (image) CHECK_ARG(access(image, R_OK) == 0, "image '%s' does not exist or is not readable", image);
     if (audio) CHECK_ARG(access(audio, R_OK) == 0, "audio '%s' does not exist or is not readable", audio);
+    /* the synthetic audio: as long as the clips need, or longer (wav2vec2 encodes all of it) */
+    const double need = CLIP_SECONDS * (double)j->num_clip - 0.4;
+    int64_t seconds = 0;
+    TRY(cli_get_int(opts, nopts, "audio-seconds", 0, 1, 36000, &seconds));
+    CHECK_ARG(!seconds || !audio,
+              "bench --e2e: --audio-seconds sets the synthetic audio's length; drop it with --audio");
+    CHECK_ARG(!seconds || (double)seconds >= need, "bench --e2e: --audio-seconds %lld: %lld clips need %.2f s",
+              (long long)seconds, (long long)j->num_clip, need);
+    a->audio_seconds = seconds ? (double)seconds : need;
     snprintf(a->image, sizeof a->image, "%s", image ? image : "");
     snprintf(a->audio, sizeof a->audio, "%s", audio ? audio : "");
     snprintf(a->out, sizeof a->out, "%s", out ? out : "");
@@ -150,7 +160,7 @@ static lavr_status prepare_files(e2e_args *a, int is_aux) {
     }
     if (!a->audio[0]) {
         snprintf(a->audio, sizeof a->audio, "%s/speech.wav", a->scratch);
-        TRY(synth_audio(a->audio, CLIP_SECONDS * (double)j->num_clip - 0.4));
+        TRY(synth_audio(a->audio, a->audio_seconds));
         a->made_audio = 1;
     }
     if (a->discard) snprintf(a->out, sizeof a->out, "%s/video.y4m", a->scratch);
@@ -215,7 +225,8 @@ static void report_memory(const e2e_args *a, const lavr_aux_stats *s, const lavr
             if (u > used) used = u;
             unused += res > pk ? res - pk : 0;
             planned += plan[is_aux ? aux_rank : r].total;
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", ranks++ ? "," : "", is_aux ? aux_rank : r);
+            const size_t at = strlen(list);
+            snprintf(list + at, sizeof list - at, "%s%d", ranks++ ? "," : "", is_aux ? aux_rank : r);
         }
         if (!ranks) continue;
         const uint64_t need = used > unused ? used - unused : 0;
@@ -239,17 +250,19 @@ static void report(const e2e_args *a, const lavr_aux_stats *s, int aux_rank) {
            "rank (seed %llu), --backend %s%s, device cap %s\n", cfg->preset, (long long)s->width, (long long)s->height,
            layout, ranks, (long long)s->blocks, (long long)j->num_clip, j->num_clip == 1 ? "" : "s",
            (unsigned long long)a->model.seed, j->backend, j->fp8 ? ", FP8 Linears" : "", cap);
+    char audio_what[96] = "given";
+    if (a->made_audio)
+        snprintf(audio_what, sizeof audio_what, "synthetic voiced signal of %.2f s, not speech", a->audio_seconds);
     printf("inputs: image %s (%s), audio %s (%s), prompt \"%s\"; video %s\n", j->image,
-           a->made_image ? "drawn by lavr" : "given", j->audio,
-           a->made_audio ? "synthetic voiced signal, not speech" : "given", j->prompt,
+           a->made_image ? "drawn by lavr" : "given", j->audio, audio_what, j->prompt,
            a->discard ? "written as Y4M to a scratch file and discarded" : j->out);
     if (!LAVR_HAVE_FFMPEG || !LAVR_HAVE_SNDFILE)
         printf("media: this build has no %s%s%s: %s\n", LAVR_HAVE_FFMPEG ? "" : "FFmpeg",
                !LAVR_HAVE_FFMPEG && !LAVR_HAVE_SNDFILE ? " and no " : "", LAVR_HAVE_SNDFILE ? "" : "libsndfile",
                "lavr reads the portrait as PPM and the audio as 16 kHz 16-bit WAV itself, and writes Y4M");
     printf("setup (s, each with its weights' load; gen = making them): VAE encode of the reference and %lld motion "
-           "frames %.3f (gen %.3f), umT5 %.3f (gen %.3f), wav2vec2 %.3f (gen %.3f); setup broadcast at %.3f (every rank "
-           "ready: the DiT ranks' weights made)\n",
+           "frames %.3f (gen %.3f), umT5 %.3f (gen %.3f), wav2vec2 %.3f (gen %.3f); setup broadcast at %.3f "
+           "(every rank ready: the DiT ranks' weights made)\n",
            (long long)cfg->dit.motion_frames, s->image_s, s->gen_vae_s, s->text_s, s->gen_t5_s, s->audio_s,
            s->gen_w2v_s, s->setup_s);
     printf("time to first frame: %.3f s from the aux rank's start (model, encoders, every rank's weights, sink "
@@ -264,13 +277,15 @@ static void report(const e2e_args *a, const lavr_aux_stats *s, int aux_rank) {
         char device[16], role[40];
         lavr_device_name((int)d->device, device, sizeof device);
         snprintf(role, sizeof role, "%s", planned ? plan[r].role : "dit");
-        const double interval = d->blocks > 1 ? 1e3 * (d->last_block_s - d->first_block_s) / (double)(d->blocks - 1) : 0;
+        const double interval =
+            d->blocks > 1 ? 1e3 * (d->last_block_s - d->first_block_s) / (double)(d->blocks - 1) : 0;
         printf("%4d %-22s %7s %10.1f %10.1f\n", r, role, device, 1e3 * d->busy_s / (double)(d->blocks ? d->blocks : 1),
                interval);
     }
     char device[16];
     lavr_device_name(s->device, device, sizeof device);
-    const double aux_interval = s->blocks > 1 ? 1e3 * (s->last_block_s - s->first_block_s) / (double)(s->blocks - 1) : 0;
+    const double aux_interval =
+        s->blocks > 1 ? 1e3 * (s->last_block_s - s->first_block_s) / (double)(s->blocks - 1) : 0;
     printf("%4d %-22s %7s %10.1f %10.1f\n", aux_rank, "aux: VAE decode", device, 1e3 * s->decode_s / nb, aux_interval);
     printf("%4d %-22s %7s %10.1f %10s\n", aux_rank, "aux: video write", "host", 1e3 * s->write_s / nb, "-");
     if (s->device >= 0)
@@ -305,6 +320,8 @@ lavr_status lavr_bench_e2e(int argc, char **argv) {
         {"num-clip", 1, "clips to render instead (4 blocks, 48 frames each)", NULL},
         {"image", 1, "portrait (default: one drawn by lavr at the video's size)", NULL},
         {"audio", 1, "speech (default: a synthetic voiced signal as long as the clips need)", NULL},
+        {"audio-seconds", 1, "length of the synthetic audio, at least what the clips need (wav2vec2 encodes all of "
+                             "it; the render uses the clips' part)", NULL},
         {"prompt", 1, "text prompt (default: a short description)", NULL},
         {"out", 1, "keep the video here (.mp4 or .y4m); default: written as Y4M to a scratch file and discarded", NULL},
         {"seed", 1, "seed of the generated weights and the noise (default 1)", NULL},
@@ -326,8 +343,9 @@ lavr_status lavr_bench_e2e(int argc, char **argv) {
         if (lavr_mpi_world_rank() == 0)
             cli_print_help("usage: mpirun -np S*T*P+1 lavr bench --e2e [--config s2v-14b] [--size 704*384]\n"
                            "           [--layout steps=S,tp=T,pp=P,aux=1] [--blocks N | --num-clip K] [--image F]\n"
-                           "           [--audio F] [--prompt TEXT] [--out video.mp4|.y4m] [--backend auto|cpu|cuda]\n"
-                           "           [--aux-backend B] [--aux-gpu N] [--gpu-mem 22GiB] [--fp8] [--seed S]\n"
+                           "           [--audio F | --audio-seconds S] [--prompt TEXT] [--out video.mp4|.y4m]\n"
+                           "           [--backend auto|cpu|cuda] [--aux-backend B] [--aux-gpu N] [--gpu-mem M] [--fp8]\n"
+                           "           [--attention auto|cudnn|own] [--seed S]\n"
                            "Runs lavr render's roles with weights generated on each rank (no model file) and reports\n"
                            "the setup time per encoder, time to first frame, ms per block of each role, the aux's\n"
                            "share of its GPU, FPS and device memory per rank against lavr plan.",

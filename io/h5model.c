@@ -143,7 +143,9 @@ lavr_status lavr_h5_open_source(const char *name, const lavr_h5_source *src, voi
     return LAVR_OK;
 }
 
-int lavr_h5_is_source(const lavr_h5file *f, const lavr_h5_source *src) { return f && f->src && (!src || f->src == src); }
+int lavr_h5_is_source(const lavr_h5file *f, const lavr_h5_source *src) {
+    return f && f->src && (!src || f->src == src);
+}
 void *lavr_h5_source_user(const lavr_h5file *f) { return f && f->src ? f->user : NULL; }
 
 /* A source's path as its callbacks take it: no leading slash, "" for the root. */
@@ -764,7 +766,8 @@ static lavr_status read_attr_number(lavr_h5file *f, const char *obj, const char 
         TRY(source_attr(f, obj, name, &text));
         char *end = NULL;
         const double v = strtod(text, &end);
-        if (end == text) return LAVR_FAIL(LAVR_E_FORMAT, "attribute '%s' of '%s' in %s is not a number", name, obj, f->path);
+        if (end == text)
+            return LAVR_FAIL(LAVR_E_FORMAT, "attribute '%s' of '%s' in %s is not a number", name, obj, f->path);
         if (mtype == H5T_NATIVE_DOUBLE) *(double *)out = v;
         else *(int64_t *)out = strtoll(text, NULL, 10);
         return LAVR_OK;

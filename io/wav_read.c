@@ -8,10 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint32_t le32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint32_t le32(const uint8_t *p) {
+    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
 static int le16(const uint8_t *p) { return p[0] | p[1] << 8; }
 
-#define NEEDS_SNDFILE "this build has no libsndfile and reads only 16 kHz 16-bit PCM WAV (reconfigure with -DLAVR_SNDFILE=ON)"
+#define NEEDS_SNDFILE                                                                                              \
+    "this build has no libsndfile and reads only 16 kHz 16-bit PCM WAV (reconfigure with -DLAVR_SNDFILE=ON)"
 
 /* Seeks f to the data chunk after a 16-bit PCM 16 kHz fmt chunk: *channels and *bytes of data. */
 static lavr_status find_data(FILE *f, const char *path, int *channels, uint32_t *bytes) {
@@ -62,7 +65,8 @@ lavr_status lavr_wav_read_pcm16(const char *path, int64_t max_samples, int keep,
         raw = malloc((size_t)cap * (size_t)channels * sizeof *raw);
         if (!raw) st = LAVR_FAIL(LAVR_E_NOMEM, "no memory to read '%s'", path);
         while (!st && frames < cap) {
-            const size_t got = fread(raw + frames * channels, (size_t)channels * sizeof *raw, (size_t)(cap - frames), f);
+            const size_t got =
+                fread(raw + frames * channels, (size_t)channels * sizeof *raw, (size_t)(cap - frames), f);
             frames += (int64_t)got;
             if (got == 0) break;
             if (frames == cap && announced == INT64_MAX && max_samples < 0) {

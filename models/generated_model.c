@@ -91,6 +91,7 @@ static lavr_status gen_read_rows(void *user, const char *path, int64_t row0, int
     const size_t bytes_per_row = (size_t)row * lavr_dtype_size(t->spec.dtype);
     const int64_t per = row >= SLAB_ELEMENTS ? 1 : SLAB_ELEMENTS / row, slabs = (nrows + per - 1) / per;
     lavr_status first = LAVR_OK;
+    char why[512] = ""; /* the error buffer is per thread: a worker's message is carried out here */
     const double t0 = seconds_now();
 #pragma omp parallel for schedule(dynamic)
     for (int64_t s = 0; s < slabs; s++) {
@@ -99,12 +100,15 @@ static lavr_status gen_read_rows(void *user, const char *path, int64_t row0, int
                                                (uint8_t *)out + (size_t)r * bytes_per_row);
         if (st) {
 #pragma omp critical
-            if (!first) first = st;
+            if (!first) {
+                first = st;
+                snprintf(why, sizeof why, "%s", lavr_error_message());
+            }
         }
     }
     const int k = group_index(t->component);
     if (k >= 0) m->seconds[k] += seconds_now() - t0;
-    return first;
+    return first ? LAVR_FAIL(first, "%s", why) : LAVR_OK;
 }
 
 static const char *gen_attr(void *user, const char *obj, const char *name) {
