@@ -260,11 +260,12 @@ static void report(const e2e_args *a, const lavr_aux_stats *s, int aux_rank) {
         printf("media: this build has no %s%s%s: %s\n", LAVR_HAVE_FFMPEG ? "" : "FFmpeg",
                !LAVR_HAVE_FFMPEG && !LAVR_HAVE_SNDFILE ? " and no " : "", LAVR_HAVE_SNDFILE ? "" : "libsndfile",
                "lavr reads the portrait as PPM and the audio as 16 kHz 16-bit WAV itself, and writes Y4M");
-    printf("setup (s, each with its weights' load; gen = making them): VAE encode of the reference and %lld motion "
-           "frames %.3f (gen %.3f), umT5 %.3f (gen %.3f), wav2vec2 %.3f (gen %.3f); setup broadcast at %.3f "
-           "(every rank ready: the DiT ranks' weights made)\n",
-           (long long)cfg->dit.motion_frames, s->image_s, s->gen_vae_s, s->text_s, s->gen_t5_s, s->audio_s,
-           s->gen_w2v_s, s->setup_s);
+    printf("setup (s, each with its weights' load; gen = making the weights, rest = the load's copies and the encode): "
+           "VAE encode of the reference and %lld motion frames %.3f (gen %.3f, rest %.3f), umT5 %.3f (gen %.3f, rest "
+           "%.3f), wav2vec2 %.3f (gen %.3f, rest %.3f); setup broadcast at %.3f (every rank ready: the DiT ranks' "
+           "weights made)\n", (long long)cfg->dit.motion_frames, s->image_s, s->gen_vae_s, s->image_s - s->gen_vae_s,
+           s->text_s, s->gen_t5_s, s->text_s - s->gen_t5_s, s->audio_s, s->gen_w2v_s, s->audio_s - s->gen_w2v_s,
+           s->setup_s);
     printf("time to first frame: %.3f s from the aux rank's start (model, encoders, every rank's weights, sink "
            "prefill, block 0 through every stage, its decode and write); %.3f s after the setup broadcast\n",
            s->first_frame_s, s->first_frame_s - s->setup_s);
