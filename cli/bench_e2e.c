@@ -106,6 +106,15 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, e2e
     snprintf(a->audio, sizeof a->audio, "%s", audio ? audio : "");
     snprintf(a->out, sizeof a->out, "%s", out ? out : "");
     a->discard = !out;
+    if (out) {
+        const char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
+        const int y4m = dot && (!slash || dot > slash) && strcmp(dot, ".y4m") == 0;
+        CHECK_ARG(y4m || LAVR_HAVE_FFMPEG, "--out '%s': this build has no FFmpeg and writes only .y4m", out);
+        char dir[PATH_MAX];
+        const int len = !slash ? 1 : slash == out ? 1 : (int)(slash - out);
+        snprintf(dir, sizeof dir, "%.*s", len, slash ? out : ".");
+        CHECK_ARG(access(dir, W_OK) == 0, "--out '%s': directory '%s' does not exist or is not writable", out, dir);
+    }
     char text[96];
     lavr_layout_format(&j->layout, text, sizeof text);
     CHECK_ARG(lavr_layout_ranks(&j->layout) == lavr_mpi_world_size(),
@@ -183,7 +192,7 @@ static double pct(double measured, double planned) { return planned > 0 ? 100.0 
 
 /* The device part of the report: each rank's reservation and peak against the planner's arena, then every GPU's
  * whole-device need (in use minus what the reservations left unused) against the planner's ranks on it. */
-static void report_memory(const e2e_args *a, const lavr_aux_stats *s, const lavr_plan_rank *plan, int aux_rank) {
+static void report_memory(const lavr_aux_stats *s, const lavr_plan_rank *plan, int aux_rank) {
     const int n = s->ndit + 1;
     printf("device memory (GiB): reserved = the rank's arena (aux: its context's arena and library workspaces), peak = "
            "its high-water mark; plan-peak = the planner's arena for it (aux: with its workspaces), plan-all = the "
@@ -234,7 +243,6 @@ static void report_memory(const e2e_args *a, const lavr_aux_stats *s, const lavr
                "minus unused reservations), plan %.2f GiB: %+.1f%%\n", g, ranks == 1 ? "" : "s", list, gib(used),
                gib(need), gib(planned), pct((double)need, (double)planned));
     }
-    (void)a;
 }
 
 static void report(const e2e_args *a, const lavr_aux_stats *s, int aux_rank) {
@@ -307,7 +315,7 @@ static void report(const e2e_args *a, const lavr_aux_stats *s, int aux_rank) {
     printf("frames: %lld written (%lld blocks x %d - %d dropped = %lld) in %.3f s rendering -> %.2f FPS; steady "
            "%.2f FPS (blocks 2..%lld); plan %s\n", (long long)s->frames, (long long)s->blocks, FRAMES_PER_BLOCK,
            DROPPED_FRAMES, (long long)expect, s->render_s, fps, steady, (long long)s->blocks, plan_fps);
-    if (planned) report_memory(a, s, plan, aux_rank);
+    if (planned) report_memory(s, plan, aux_rank);
     free(plan);
 }
 

@@ -11,7 +11,7 @@ set_tests_properties(cli_bench_pp PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIME
 
 add_test(NAME cli_bench_ranks COMMAND sh -c "$<TARGET_FILE:lavr> bench --layout steps=4,tp=1,pp=1,aux=0 2>&1; echo exit=$?")
 set_tests_properties(cli_bench_ranks PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
-  PASS_REGULAR_EXPRESSION "lavr: error: bench: layout steps=4,tp=1,pp=1,aux=0 needs 4 ranks \\(one per GPU\\) but mpirun started 1.*exit=2.*the s2v-14b DiT on the CPU backend takes hours per block.*exit=2")
+  PASS_REGULAR_EXPRESSION "lavr: error: bench: layout steps=4,tp=1,pp=1,aux=0 needs 4 ranks \\(one per GPU\\) but mpirun started 1.*exit=2.*the s2v-14b DiT on the CPU backend takes hours per block.*exit=2.*--out '/nonexistent-dir/v.mp4': directory '/nonexistent-dir' does not exist or is not writable.*exit=2")
 
 add_test(NAME cli_bench_over_cap COMMAND sh -c "$<TARGET_FILE:lavr> bench --config s2v-14b --layout steps=1,tp=1,pp=1,aux=0 --gpu-mem 22GiB 2>&1; echo exit=$?")
 set_tests_properties(cli_bench_over_cap PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
@@ -51,12 +51,14 @@ if(LAVR_CUDA)
     SKIP_RETURN_CODE 77 LABELS gpu PASS_REGULAR_EXPRESSION "bench-e2e-consistent frames=45")
 endif()
 
-# one-line refusals: no aux rank, blocks that are not whole clips, a wrong rank count, the full model on the host
+# one-line refusals: no aux rank, blocks that are not whole clips, a wrong rank count, the full model on the host,
+# an output directory that is not there
 add_test(NAME cli_bench_e2e_errors COMMAND sh -c "L=$<TARGET_FILE:lavr>; \
 $L bench --e2e --config tiny --layout steps=1,aux=0 2>&1; echo exit=$?; \
 $L bench --e2e --config tiny --layout steps=1 --blocks 6 2>&1; echo exit=$?; \
 $L bench --e2e --config tiny --layout steps=1 2>&1; echo exit=$?; \
-$L bench --e2e --backend cpu --layout steps=1 2>&1; echo exit=$?")
+$L bench --e2e --backend cpu --layout steps=1 2>&1; echo exit=$?; \
+$L bench --e2e --config tiny --backend cpu --layout steps=1 --out /nonexistent-dir/v.mp4 2>&1; echo exit=$?")
 set_tests_properties(cli_bench_e2e_errors PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
   PASS_REGULAR_EXPRESSION "layout 'steps=1,aux=0': aux=0 must be in \\[1, [0-9]+\\].*exit=2.*--blocks 6: the render works in clips of 4 blocks.*exit=2.*layout steps=1,tp=1,pp=1,aux=1 needs 2 ranks \\(mpirun -np 2\\), mpirun started 1.*exit=2")
 
