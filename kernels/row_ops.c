@@ -106,6 +106,16 @@ lavr_status lavr_ctx_upload(lavr_ctx *c, const lavr_tensor *host, const char *wh
     return LAVR_OK;
 }
 
+lavr_status lavr_ctx_download(lavr_ctx *c, const lavr_tensor *src, lavr_tensor *host) {
+    CHECK_ARG(src && host && src->data && host->data && src->device == c->device &&
+                  host->device == LAVR_DEVICE_CPU && src->dtype == host->dtype && lavr_tensor_same_shape(src, host) &&
+                  lavr_tensor_is_contiguous(src) && lavr_tensor_is_contiguous(host),
+              "lavr_ctx_download: a contiguous tensor of the context and a host tensor of its dtype and shape");
+    ON_CUDA(c, lavr_cuda_ctx_download_tensor(c, src, host));
+    memmove(host->data, src->data, (size_t)lavr_tensor_nbytes(src));
+    return LAVR_OK;
+}
+
 lavr_status lavr_rop_upload(lavr_ctx *c, const float *host, lavr_tensor *dst) {
     CHECK_ARG(host, "row upload: no host values");
     TRY(check_rows(c, dst, "row upload", "destination"));

@@ -24,6 +24,9 @@ lavr_status lavr_ctx_alloc_f32(lavr_ctx *c, int ndim, const int64_t *shape, cons
 /* A copy of a contiguous host tensor (F32, I32 or I64: tables, masks, indices) on the context's device, same dtype
  * and shape (CPU: a copy in the context's host arena). */
 lavr_status lavr_ctx_upload(lavr_ctx *c, const lavr_tensor *host, const char *what, lavr_tensor *out);
+/* The way back: a contiguous tensor of the context into a contiguous host tensor of the same dtype and shape,
+ * bytes as they are; returns after the copy has landed. */
+lavr_status lavr_ctx_download(lavr_ctx *c, const lavr_tensor *src, lavr_tensor *host);
 
 /* dst = host values (rows * cols floats, row-major); CUDA rounds them to bf16 (RNE). */
 lavr_status lavr_rop_upload(lavr_ctx *c, const float *host, lavr_tensor *dst);

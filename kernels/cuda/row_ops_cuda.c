@@ -49,6 +49,13 @@ lavr_status lavr_cuda_ctx_upload_tensor(lavr_ctx *c, const lavr_tensor *host, co
     return LAVR_OK;
 }
 
+lavr_status lavr_cuda_ctx_download_tensor(lavr_ctx *c, const lavr_tensor *src, lavr_tensor *host) {
+    cudaStream_t s = (cudaStream_t)c->stream;
+    CUDA_TRY(cudaMemcpyAsync(host->data, src->data, (size_t)lavr_tensor_nbytes(src), cudaMemcpyDeviceToHost, s));
+    CUDA_TRY(cudaStreamSynchronize(s));
+    return LAVR_OK;
+}
+
 /* A host tensor of any dtype as bf16 on the device. */
 static lavr_status upload_bf16(lavr_ctx *c, const lavr_tensor *host, const char *what, lavr_tensor *out) {
     const int64_t n = lavr_tensor_numel(host);
