@@ -19,14 +19,19 @@ typedef struct {
     uint64_t gpu_mem;    /* budget per GPU, the whole device (what nvidia-smi shows); 0 = no cap */
     int aux_on_gpu;      /* 1: the aux rank decodes (and encodes) with the VAE on a GPU; 0: on the host */
     int aux_gpu;         /* the aux rank's GPU (--aux-gpu); -1: placement's rule (a free GPU, else the finisher's) */
-    int t5_on_gpu;       /* umT5 on the aux GPU during setup, freed after it (default: on the host) */
+    int t5_on_gpu;       /* 1: umT5 on the aux GPU during setup, in its own context freed after it; 0: on the host;
+                          * LAVR_PLAN_T5_AUTO (default, what `lavr render` does): on the aux GPU when the aux runs
+                          * on one that no DiT rank shares, else on the host */
     int w2v_on_gpu;      /* wav2vec2 on the aux GPU during setup, freed after it (default: yes with aux_on_gpu) */
     int bench;           /* the ranks as `lavr bench` runs them: no aux, two latent buffers per rank, NCCL between
                           * stages (the render hands latents and activations over MPI through the host) */
     int alone;           /* bench --only-rank: the rank runs alone on its GPU, no NCCL communicator */
 } lavr_plan_options;
 
-/* Defaults: bf16, shared sink, 1 GPU, no cap, the aux on the GPU placement picks with wav2vec2, umT5 on the host. */
+#define LAVR_PLAN_T5_AUTO (-1)
+
+/* Defaults: bf16, shared sink, 1 GPU, no cap, the aux on the GPU placement picks with wav2vec2, umT5 where
+ * LAVR_PLAN_T5_AUTO puts it. */
 lavr_plan_options lavr_plan_options_default(void);
 
 /* Predicted bytes and time of one rank. DiT ranks: the arena (weights .. work, its peak over the upload, the text
