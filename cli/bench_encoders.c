@@ -178,6 +178,7 @@ lavr_status lavr_bench_encoders(int argc, char **argv) {
     TRY(cli_get_int(opts, nopts, "device", 0, 0, 1023, &device));
     a.ctx.device = (int)device;
     a.ctx.name = "bench t5";
+    a.ctx.conv = LAVR_CONV_OWN; /* no convolutions: no cuDNN handle, as the aux rank's T5 context */
     const char *mem = cli_get(opts, nopts, "gpu-mem", NULL);
     if (mem) TRY(lavr_parse_bytes(mem, &a.ctx.mem_cap));
     a.profile = cli_flag(opts, nopts, "profile");
