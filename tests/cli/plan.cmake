@@ -46,3 +46,7 @@ set_tests_properties(cli_plan_zero_mem PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}"
 add_test(NAME cli_option_twice COMMAND sh -c "$<TARGET_FILE:lavr> plan --gpus 1 --gpus 2 2>&1; echo exit=$?; $<TARGET_FILE:lavr> plan --fp8 --gpus 1 --fp8 2>&1; echo exit=$?")
 set_tests_properties(cli_option_twice PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
   PASS_REGULAR_EXPRESSION "^lavr: error: lavr plan: option '--gpus' given twice \\(first '1'\\)[^\n]*\nexit=2\nlavr: error: lavr plan: option '--fp8' given twice[^\n]*\nexit=2\n$")
+
+add_test(NAME cli_plan_bad_t5 COMMAND sh -c "$<TARGET_FILE:lavr> plan --t5 cpu 2>&1; echo exit=$?")
+set_tests_properties(cli_plan_bad_t5 PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "lavr: error: plan: --t5 must be auto, gpu or host, not 'cpu'.*exit=2")
