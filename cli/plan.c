@@ -23,18 +23,19 @@ static void describe(const lavr_plan_options *o, char *buf, size_t len) {
 }
 
 static void print_ranks(const lavr_plan_rank *ranks, int n) {
-    printf("  %4s %4s  %-15s %7s %7s %6s %7s %6s %6s %6s %7s %5s %5s %5s %7s %8s %8s\n", "rank", "gpu", "role",
-           "weights", "kv-win", "sink", "text-kv", "work", "setup", "vae", "arena", "ctx", "nccl", "libs", "total",
-           "ms/step", "ms/block");
+    printf("  %4s %4s  %-15s %7s %7s %6s %7s %6s %6s %6s %7s %5s %5s %5s %5s %7s %8s %8s\n", "rank", "gpu", "role",
+           "weights", "kv-win", "sink", "text-kv", "work", "setup", "vae", "arena", "ctx", "nccl", "libs", "t5",
+           "total", "ms/step", "ms/block");
     for (int i = 0; i < n; i++) {
         const lavr_plan_rank *r = &ranks[i];
         char gpu[16];
         if (r->gpu >= 0) snprintf(gpu, sizeof gpu, "%d", r->gpu);
         else snprintf(gpu, sizeof gpu, "host");
-        printf("  %4d %4s  %-15s %7.2f %7.2f %6.2f %7.2f %6.2f %6.2f %6.2f %7.2f %5.2f %5.2f %5.2f %7.2f %8.1f %8.1f\n",
+        printf("  %4d %4s  %-15s %7.2f %7.2f %6.2f %7.2f %6.2f %6.2f %6.2f %7.2f %5.2f %5.2f %5.2f %5.2f %7.2f %8.1f "
+               "%8.1f\n",
                i, gpu, r->role, gib(r->weights), gib(r->kv_window), gib(r->sink), gib(r->text_kv), gib(r->work),
                gib(r->setup), gib(r->vae_cache + r->vae_act), gib(r->arena), gib(r->context), gib(r->nccl),
-               gib(r->blas + r->cudnn + r->graphs), gib(r->total), r->step_ms, r->block_ms);
+               gib(r->blas + r->cudnn + r->graphs), gib(r->t5), gib(r->total), r->step_ms, r->block_ms);
     }
 }
 
@@ -168,7 +169,7 @@ lavr_status lavr_cmd_plan(int argc, char **argv) {
            o.gpus == 1 ? "" : "s", cap_s);
     const int both = !only && !fp8_only && !bf16_only;
     printf("model: %s%s; GiB per rank: arena parts, then outside it the CUDA context, NCCL, libs (cuBLASLt, cuDNN, "
-           "CUDA graphs); aux: arena = weights + max(setup, vae)\n",
+           "CUDA graphs), t5 (umT5's own context in the setup); aux: arena = weights + max(setup, vae)\n",
            both ? "bf16 and FP8 DiT Linears" : "", both ? strchr(model, ',') : model);
     if (only) {
         lavr_layout l;

@@ -188,7 +188,8 @@ static lavr_status plan_aux(const lavr_model_config *cfg, int64_t width, int64_t
     TRY(plan_aux_model_of(cfg, width, height, t5_on_gpu, o->w2v_on_gpu, &m));
     /* the encoders run during the setup and are freed before the first block is decoded */
     r->weights = m.vae_weights;
-    r->setup = m.enc_cache + m.enc_act + m.w2v + m.t5;
+    r->setup = m.enc_cache + m.enc_act + m.w2v;
+    r->t5 = m.t5; /* a context of its own, reserved beside the aux's arena for the prompt encode */
     r->vae_cache = m.dec_cache;
     r->vae_act = m.dec_act;
     const uint64_t render = m.dec_cache + m.dec_act;
@@ -233,7 +234,7 @@ lavr_status lavr_plan_layout(const lavr_model_config *cfg, int64_t width, int64_
             for (int k = 0; k < dit; k++) shared |= per_rank[k].gpu == gpu;
             TRY(plan_aux(cfg, width, height, opts, shared, r));
         }
-        r->outside = r->context + r->nccl + r->blas + r->cudnn + r->graphs;
+        r->outside = r->context + r->nccl + r->blas + r->cudnn + r->graphs + r->t5;
         r->total = r->arena + r->outside;
     }
     /* a stage's block: each owned step runs through the stage's pp chain (the ranks of one tp index) */

@@ -36,8 +36,9 @@ lavr_plan_options lavr_plan_options_default(void);
 
 /* Predicted bytes and time of one rank. DiT ranks: the arena (weights .. work, its peak over the upload, the text
  * embedding and the render) and what lives outside it. The aux rank: VAE weights, then the larger of the setup
- * (umT5/wav2vec2 when on the GPU, the VAE encoder's caches and activations) and the render (the decoder's causal
- * caches and a block's activations), then its own CUDA context and workspaces. total = arena + outside. */
+ * (wav2vec2 when on the GPU, the VAE encoder's caches and activations) and the render (the decoder's causal
+ * caches and a block's activations), then its own CUDA context and workspaces, and umT5's own context when it runs
+ * on the GPU (t5). total = arena + outside. */
 typedef struct {
     char role[32]; /* "dit s0 tp0 pp0", "aux" */
     int is_dit;
@@ -48,6 +49,8 @@ typedef struct {
     uint64_t setup, vae_cache, vae_act;
     uint64_t arena;                                /* DiT: arena peak; aux: device peak of its buffers */
     uint64_t context, nccl, blas, cudnn, graphs;   /* outside the arena */
+    uint64_t t5;     /* aux: umT5's own context during the setup (its arena, exactly lavr_t5_device_bytes of 512
+                      * tokens, and its cuBLASLt workspace), beside the aux's arena; 0 on the host. In outside. */
     uint64_t outside, total;
     double step_ms;  /* DiT: one denoising step of the rank's layers (steady state, full window) */
     double busy_ms;  /* GPU time per video block: DiT steps of its stage x step_ms; aux: the VAE decode of a block */

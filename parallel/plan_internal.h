@@ -12,8 +12,8 @@
 typedef struct {
     uint64_t vae_weights;          /* encoder + decoder, bf16 */
     uint64_t enc_cache, enc_act;   /* setup: the encoder's causal caches and the peak of one 4-frame chunk */
-    uint64_t w2v, t5;              /* setup: weights + activations (0 when on the host); T5 with its context's cuBLASLt
-                                    * workspace */
+    uint64_t w2v, t5;              /* setup: weights + activations (0 when on the host); umT5 in a context of its own
+                                    * (its arena and cuBLASLt workspace) */
     uint64_t dec_cache, dec_act;   /* render: the decoder's causal caches and the peak of one block (+ its frames) */
     double dec_flops;              /* convolutions and attention of one block's decode */
 } plan_aux_model;
