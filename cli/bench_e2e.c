@@ -78,6 +78,10 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, e2e
     CHECK_ARG(!host_dit || strcmp(a->model.cfg.preset, "tiny") == 0,
               "bench --e2e: the %s DiT on the CPU backend takes hours per block; run it on GPUs (--backend cuda) or "
               "use --config tiny", a->model.cfg.preset);
+    const char *t5 = cli_get(opts, nopts, "t5", "auto");
+    CHECK_ARG(!strcmp(t5, "auto") || !strcmp(t5, "gpu") || !strcmp(t5, "host"), "--t5 '%s': use auto, gpu or host",
+              t5);
+    j->t5 = !strcmp(t5, "auto") ? LAVR_PLAN_T5_AUTO : !strcmp(t5, "gpu");
     j->fp8 = cli_flag(opts, nopts, "fp8");
     CHECK_ARG(!j->fp8 || strcmp(j->backend, "cpu") != 0, "--fp8 runs on the CUDA backend only; drop --fp8 or use "
               "--backend cuda|auto");
@@ -339,6 +343,8 @@ lavr_status lavr_bench_e2e(int argc, char **argv) {
         {"aux-gpu", 1, "node-local GPU of the aux rank (default: a free GPU, else the last stage's)", NULL},
         {"gpu-mem", 1, "memory per GPU, e.g. 22GiB: refused when the plan needs more; the arenas get the planned "
                        "shares (default: the card's memory)", NULL},
+        {"t5", 1, "umT5 of an aux rank on a GPU: auto (there when no DiT rank shares it), gpu or host, as lavr render",
+         NULL},
         {"fp8", 0, "FP8 e4m3 Linears in the DiT (CUDA)", NULL},
         {"attention", 1, "DiT attention on auto, cudnn or own", NULL},
         {"help", 0, "print this help", NULL},
@@ -354,7 +360,7 @@ lavr_status lavr_bench_e2e(int argc, char **argv) {
                            "           [--layout steps=S,tp=T,pp=P,aux=1] [--blocks N | --num-clip K] [--image F]\n"
                            "           [--audio F | --audio-seconds S] [--prompt TEXT] [--out video.mp4|.y4m]\n"
                            "           [--backend auto|cpu|cuda] [--aux-backend B] [--aux-gpu N] [--gpu-mem M] [--fp8]\n"
-                           "           [--attention auto|cudnn|own] [--seed S]\n"
+                           "           [--t5 auto|gpu|host] [--attention auto|cudnn|own] [--seed S]\n"
                            "Runs lavr render's roles with weights generated on each rank (no model file) and reports\n"
                            "the setup time per encoder, time to first frame, ms per block of each role, the aux's\n"
                            "share of its GPU, FPS and device memory per rank against lavr plan.",

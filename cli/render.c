@@ -232,6 +232,10 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
     if (mem) TRY(lavr_parse_bytes(mem, &a->job.gpu_mem));
     CHECK_ARG(!mem || a->job.gpu_mem > 0, "--gpu-mem %s: give the memory per DiT rank (e.g. 22GiB), or leave --gpu-mem out "
               "for the card's", mem);
+    const char *t5 = cli_get(opts, nopts, "t5", "auto");
+    CHECK_ARG(!strcmp(t5, "auto") || !strcmp(t5, "gpu") || !strcmp(t5, "host"), "--t5 '%s': use auto, gpu or host",
+              t5);
+    a->job.t5 = !strcmp(t5, "auto") ? LAVR_PLAN_T5_AUTO : !strcmp(t5, "gpu");
     a->job.fp8 = cli_flag(opts, nopts, "fp8");
     a->job.attention = cli_get(opts, nopts, "attention", "auto");
     CHECK_ARG(!strcmp(a->job.attention, "auto") || !strcmp(a->job.attention, "cudnn") || !strcmp(a->job.attention, "own"),
@@ -265,6 +269,8 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
                        "cpu or cuda", NULL},
         {"aux-backend", 1, "the aux rank on auto, cpu or cuda when it must differ from --backend", NULL},
         {"aux-gpu", 1, "node-local GPU of the aux rank (default: a GPU no DiT rank uses, else the last stage's)", NULL},
+        {"t5", 1, "umT5 of an aux rank on a GPU: auto (default: on that GPU when no DiT rank shares it), gpu (in its "
+                  "own context, freed after the prompt encode) or host", NULL},
         {"gpu-mem", 1, "memory per GPU, the whole device, e.g. 22GiB: refused before loading when the plan needs more; "
                        "each DiT rank's arena gets its planned share (default: the card's)", NULL},
         {"fp8", 0, "FP8 e4m3 Linears in the DiT (LiveAvatar's --fp8; CUDA backend): half the weight memory", NULL},

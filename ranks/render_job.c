@@ -40,6 +40,7 @@ lavr_status lavr_render_job_plan_options(const lavr_render_job *j, const lavr_mo
     o.aux_gpu = j->placement.aux_gpu;
     o.aux_on_gpu = cfg->vae.dim > 0 && lavr_backend_wants_device(lavr_placement_aux_backend(&j->placement), o.gpus);
     o.w2v_on_gpu = o.aux_on_gpu && cfg->w2v.hidden > 0;
+    o.t5_on_gpu = o.aux_on_gpu && cfg->t5.dim > 0 ? j->t5 : 0;
     *out = o;
     return LAVR_OK;
 }
@@ -77,6 +78,18 @@ static lavr_status resolve_backend(const lavr_render_job *j, const lavr_roles *r
     return lavr_backend_resolve(text, roles->device, out);
 }
 
+/* --t5 for the aux rank on a GPU: gpu, host, or auto: the GPU when placement gave the aux one that no DiT rank of
+ * its node computes on (as the planner counts it, parallel/plan.h). */
+static lavr_status t5_on_aux_gpu(const lavr_render_job *j, const lavr_roles *roles, int *out) {
+    *out = j->t5 == 1;
+    if (j->t5 != LAVR_PLAN_T5_AUTO) return LAVR_OK;
+    int devices = 0, gpu = -1, shared_with = -1;
+    TRY(lavr_node_devices(&devices));
+    TRY(lavr_place_aux_gpu(&roles->layout, &j->placement, devices, &gpu, &shared_with));
+    *out = gpu >= 0 && shared_with < 0;
+    return LAVR_OK;
+}
+
 static lavr_status run_role(const lavr_render_job *j, const lavr_roles *roles, lavr_comm *comm) {
     lavr_stream_options stream = {.seed = (uint64_t)j->seed, .fixed_sink_offset = j->sink_offset};
     int64_t fail_block = roles->world_rank == j->fail_rank ? j->fail_block : -1;
@@ -97,10 +110,13 @@ static lavr_status run_role(const lavr_render_job *j, const lavr_roles *roles, l
                               .max_clips = j->num_clip, .stream = stream, .layout_text = layout, .fp8 = j->fp8,
                               .progress_live = j->progress_live, .fail_block = fail_block, .backend = backend,
                               .device = roles->device, .stats = j->stats};
-        /* the VAE (portrait encode, streaming decode) on the aux rank's GPU when its backend is cuda */
+        /* the VAE (portrait encode, streaming decode) on the aux rank's GPU when its backend is cuda, umT5 there too
+         * as --t5 says */
         lavr_status st = LAVR_OK;
-        if (backend == LAVR_BACKEND_CUDA) {
-            lavr_ctx_cuda_options co = {.device = roles->device, .name = "aux vae"};
+        if (backend == LAVR_BACKEND_CUDA) st = t5_on_aux_gpu(j, roles, &o.t5_on_gpu);
+        if (!st && backend == LAVR_BACKEND_CUDA) {
+            /* under --gpu-mem the VAE's arena is the aux's planned share of its GPU (else the 6 GiB default) */
+            lavr_ctx_cuda_options co = {.device = roles->device, .mem_cap = j->arena_cap, .name = "aux vae"};
             st = lavr_ctx_create_cuda(&co, &o.vae_ctx);
         }
         if (!st) st = lavr_aux_run(comm, roles, &o);

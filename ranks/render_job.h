@@ -23,8 +23,11 @@ typedef struct {
     lavr_placement placement;              /* backends of both roles and --aux-gpu */
     const char *backend, *attention;
     int fp8;
+    int t5;                                /* umT5 of an aux rank on a GPU: 1 there, 0 on the host, LAVR_PLAN_T5_AUTO:
+                                            * there when no DiT rank shares that GPU (as the planner counts it) */
     uint64_t gpu_mem;                      /* --gpu-mem, 0: none */
-    uint64_t arena_cap;                    /* set by lavr_render_job_plan: this rank's arena share, 0: no cap */
+    uint64_t arena_cap;                    /* set by lavr_render_job_plan: this rank's arena share (DiT: its arena;
+                                            * aux: its VAE context's), 0: no cap */
     int64_t num_clip, seed, sink_offset;
     lavr_resume_mode resume;
     lavr_ckpt_policy policy;
