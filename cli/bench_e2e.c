@@ -27,6 +27,7 @@
 #define FRAMES_PER_BLOCK 12 /* video frames of a block of 3 latents */
 #define DROPPED_FRAMES 3    /* the first decoded frames the render drops (liveavatar-system §1.9) */
 #define CLIP_SECONDS 1.92   /* 48 frames at 25 FPS */
+#define DEFAULT_CAP_MARGIN ((uint64_t)2 << 30) /* the default --gpu-mem: the card's memory less this */
 
 typedef struct {
     lavr_render_job job;
@@ -36,6 +37,7 @@ typedef struct {
     char scratch[PATH_MAX];             /* inputs and the discarded video (aux rank; "" none) */
     char image[PATH_MAX + 32], audio[PATH_MAX + 32], out[PATH_MAX + 32];
     int made_image, made_audio, discard;
+    int cap_default;      /* --gpu-mem not given: the card's memory less DEFAULT_CAP_MARGIN */
     double audio_seconds; /* of the synthetic audio */
     lavr_plan_options plan;
 } e2e_args;
@@ -252,9 +254,10 @@ static void report_memory(const lavr_aux_stats *s, const lavr_plan_rank *plan, i
 static void report(const e2e_args *a, const lavr_aux_stats *s, int aux_rank) {
     const lavr_render_job *j = &a->job;
     const lavr_model_config *cfg = &a->model.cfg;
-    char layout[96], cap[32] = "none";
+    char layout[96], cap[64] = "none";
     lavr_layout_format(&j->layout, layout, sizeof layout);
     if (j->gpu_mem) lavr_format_bytes(j->gpu_mem, cap, sizeof cap);
+    if (a->cap_default) snprintf(cap + strlen(cap), sizeof cap - strlen(cap), " (the card's less 2 GiB)");
     const int ranks = lavr_layout_ranks(&j->layout);
     lavr_plan_rank *plan = calloc((size_t)ranks, sizeof *plan);
     const int planned = plan && !lavr_plan_layout(cfg, s->width, s->height, &j->layout, &a->plan, plan);
@@ -342,7 +345,7 @@ lavr_status lavr_bench_e2e(int argc, char **argv) {
         {"aux-backend", 1, "the aux rank on auto, cpu or cuda when it must differ from --backend", NULL},
         {"aux-gpu", 1, "node-local GPU of the aux rank (default: a free GPU, else the last stage's)", NULL},
         {"gpu-mem", 1, "memory per GPU, e.g. 22GiB: refused when the plan needs more; the arenas get the planned "
-                       "shares (default: the card's memory)", NULL},
+                       "shares (default: the card's memory less 2 GiB)", NULL},
         {"t5", 1, "umT5 of an aux rank on a GPU: auto (there when no DiT rank shares it), gpu or host, as lavr render",
          NULL},
         {"fp8", 0, "FP8 e4m3 Linears in the DiT (CUDA)", NULL},
@@ -369,9 +372,13 @@ lavr_status lavr_bench_e2e(int argc, char **argv) {
     }
     lavr_render_job *j = &a.job;
     const int aux_rank = lavr_layout_dit_ranks(&j->layout), is_aux = lavr_mpi_world_rank() == aux_rank;
-    /* without --gpu-mem on GPUs, the card's memory: every arena gets its planned share, none takes the aux's */
-    if (!j->gpu_mem && strcmp(j->backend, "cpu") != 0 && lavr_device_count() > 0)
-        j->gpu_mem = lavr_device_total_memory(0);
+    /* without --gpu-mem on GPUs, the card's memory less what the driver and the estimates outside the arenas may
+     * need: every arena gets its planned share, none takes the others' */
+    if (!j->gpu_mem && strcmp(j->backend, "cpu") != 0 && lavr_device_count() > 0) {
+        const uint64_t total = lavr_device_total_memory(0);
+        j->gpu_mem = total > 2 * DEFAULT_CAP_MARGIN ? total - DEFAULT_CAP_MARGIN : total;
+        a.cap_default = 1;
+    }
     TRY(lavr_mpi_agree(lavr_render_job_plan_options(j, &a.model.cfg, &a.plan)));
     TRY(lavr_mpi_agree(lavr_render_job_plan(j, &a.model.cfg)));
     lavr_aux_stats stats;
