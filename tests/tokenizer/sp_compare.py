@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+# lavr tokenize against SentencePiece's own ids: trains a small unigram model with the nmt_nfkc charsmap,
+# writes it as spiece.model and as a tokenizer.json, and checks every prompt through both files.
+# Usage: sp_compare.py LAVR TMPDIR   (exit 77 when python3-sentencepiece is missing)
+import base64
+import html
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import unicodedata
+
+try:
+    import sentencepiece as spm
+except ImportError:
+    print("python3 sentencepiece is missing (apt-get install python3-sentencepiece): skipped")
+    sys.exit(77)
+
+
+def corpus(rng):
+    """A few hundred lines of varied text: English, accented Latin, Chinese, kana, full-width forms."""
+    english = ("a person is talking to the camera with a calm face and natural light the woman smiles while "
+               "she speaks about her day in the city and the man listens closely near a window in the evening "
+               "it's fine they're here don't stop we'll see").split()
+    accents = "café naïve résumé über straße façade élan crème brûlée señor jalapeño Zürich Ångström".split()
+    chinese = "一个人在说话阳光明媚的下午她微笑着看着镜头背景是城市的街道我们今天很高兴"
+    kana = "こんにちはカタカナひらがなテスト"
+    fullwidth = "ＡＢＣａｂｃ１２３！？"
+    lines = []
+    for i in range(400):
+        words = [rng.choice(english) for _ in range(rng.randint(4, 12))]
+        if i % 3 == 0:
+            words.insert(rng.randint(0, len(words)), rng.choice(accents))
+        if i % 4 == 0:
+            k = rng.randint(0, len(chinese) - 6)
+            words.append(chinese[k:k + rng.randint(2, 6)])
+        if i % 7 == 0:
+            words.append(kana[rng.randint(0, 5):][:4])
+        if i % 9 == 0:
+            words.append(fullwidth[rng.randint(0, 6):][:3])
+        line = " ".join(words)
+        if i % 5 == 0:
+            line = line.capitalize() + rng.choice([".", ",", "!", "?", " 2024.", " (42)"])
+        lines.append(line)
+    return lines
+
+
+def train(dirname):
+    path = os.path.join(dirname, "corpus.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(corpus(random.Random(0))) + "\n")
+    prefix = os.path.join(dirname, "spiece")
+    spm.SentencePieceTrainer.train(
+        input=path, model_prefix=prefix, vocab_size=400, model_type="unigram", character_coverage=1.0,
+        normalization_rule_name="nmt_nfkc", pad_id=0, eos_id=1, unk_id=2, bos_id=-1, num_threads=1,
+        hard_vocab_limit=False, minloglevel=2)
+    return prefix + ".model"
+
+
+def pb_fields(data):
+    """(field, wire, value) of a protobuf message; value is bytes for length-delimited fields."""
+    i = 0
+    while i < len(data):
+        key, i = varint(data, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = varint(data, i)
+        elif wire == 2:
+            n, i = varint(data, i)
+            value, i = data[i:i + n], i + n
+        elif wire == 5:
+            value, i = data[i:i + 4], i + 4
+        elif wire == 1:
+            value, i = data[i:i + 8], i + 8
+        else:
+            raise ValueError("wire type %d" % wire)
+        yield field, wire, value
+
+
+def varint(data, i):
+    v, shift = 0, 0
+    while True:
+        b = data[i]
+        i += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return v, i
+
+
+def write_tokenizer_json(sp, model_path, path):
+    """The Hugging Face form of the model: Unigram vocab with scores and the Precompiled charsmap."""
+    charsmap = b""
+    with open(model_path, "rb") as f:
+        for field, wire, value in pb_fields(f.read()):
+            if field == 3 and wire == 2:  # normalizer_spec
+                for f2, w2, v2 in pb_fields(value):
+                    if f2 == 2 and w2 == 2:
+                        charsmap = v2
+    assert charsmap, "the trained model has no precompiled charsmap"
+    vocab = [[sp.id_to_piece(i), sp.get_score(i)] for i in range(sp.get_piece_size())]
+    special = [{"id": i, "content": sp.id_to_piece(i), "special": True} for i in (0, 1, 2)]
+    doc = {"version": "1.0", "added_tokens": special,
+           "normalizer": {"type": "Sequence", "normalizers": [
+               {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(charsmap).decode("ascii")},
+               {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]},
+           "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always"},
+           "model": {"type": "Unigram", "unk_id": 2, "vocab": vocab}}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False)
+    return len(charsmap)
+
+
+# ---- Wan's cleaning as the original runs it: ftfy.fix_text (its deterministic fixers), html.unescape
+# twice, whitespace collapsed. ftfy itself is not packaged for Debian; this follows ftfy 6's sources.
+LIGATURES = {"Ĳ": "IJ", "ĳ": "ij", "ŉ": "ʼn", "Ǳ": "DZ", "ǲ": "Dz", "ǳ": "dz", "Ǆ": "DŽ", "ǅ": "Dž", "ǆ": "dž",
+             "Ǉ": "LJ", "ǈ": "Lj", "ǉ": "lj", "Ǌ": "NJ", "ǋ": "Nj", "ǌ": "nj", "ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl",
+             "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "ſt", "ﬆ": "st"}
+WIDTH = {0x3000: " "}
+WIDTH.update({i: unicodedata.normalize("NFKC", chr(i)) for i in range(0xFF01, 0xFFF0)
+              if unicodedata.normalize("NFKC", chr(i)) != chr(i)})
+CONTROLS = {i: None for r in (range(0, 9), [0x0B], range(0x0E, 0x20), [0x7F], range(0x206A, 0x2070), [0xFEFF],
+                              range(0xFFF9, 0xFFFD)) for i in r}
+ENTITIES = {}
+for _name, _char in html.entities.html5.items():
+    if _name.endswith(";"):
+        ENTITIES["&" + _name] = _char
+        if _name == _name.lower() and html.unescape("&" + _name.upper()) == "&" + _name.upper():
+            ENTITIES["&" + _name.upper()] = _char.upper()
+
+
+def ftfy_unescape(text):
+    def fix(m):
+        t = m.group(0)
+        if t in ENTITIES:
+            return ENTITIES[t]
+        if t.startswith("&#"):
+            u = html.unescape(t)
+            return t if ";" in u else u
+        return t
+    return re.sub(r"&#?[0-9A-Za-z]{1,24};", fix, text)
+
+
+def ftfy_c1(text):
+    return re.sub("[\x80-\x9f]", lambda m: m.group(0).encode("latin-1").decode("cp1252", errors="strict")
+                  if m.group(0) not in "\x81\x8d\x8f\x90\x9d" else m.group(0), text)
+
+
+def ftfy_segment(text, unescape):
+    while True:
+        orig = text
+        if unescape:
+            text = ftfy_unescape(text)
+        text = ftfy_c1(text)
+        text = "".join(LIGATURES.get(c, c) for c in text)
+        text = text.translate(WIDTH)
+        text = re.sub("[\u201c-\u201f]", '"', text)
+        text = re.sub("[\u02bc\u2018-\u201b]", "'", text)
+        text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n") \
+                   .replace("\x85", "\n")
+        text = re.sub("\033\\[((?:\\d|;)*)([a-zA-Z])", "", text)
+        text = text.translate(CONTROLS)
+        text = unicodedata.normalize("NFC", text)
+        if text == orig:
+            return text
+
+
+def ftfy_fix_text(text):
+    out, pos, unescape = [], 0, True
+    while pos < len(text):
+        brk = text.find("\n", pos) + 1 or len(text)
+        seg = text[pos:brk]
+        unescape = unescape and "<" not in seg
+        out.append(ftfy_segment(seg, unescape))
+        pos = brk
+    return "".join(out)
+
+
+def wan_clean(text):
+    text = html.unescape(html.unescape(ftfy_fix_text(text))).strip()
+    return re.sub(r"\s+", " ", text).strip()
+
+
+PROMPTS = [
+    "A person is talking to the camera.",
+    "Ｈｅｌｌｏ　ｗｏｒｌｄ　１２３！ ＡＢＣ",
+    "ﬁne ﬂowers, an oﬃce and a waﬄe",
+    "一个人在说话，阳光明媚的下午。她微笑着。",
+    "café naïve résumé über Ångström",
+    "cafe\u0301 nai\u0308ve re\u0301sume\u0301 A\u030angstro\u0308m",
+    "“Hello,” she said. ‘It’s fine.’ „quoted‟ ‚single‛",
+    "Tom &amp; Jerry &#39;quoted&#39; &lt;tag&gt; &quot;x&quot; &eacute;t&eacute; &#x4E00;",
+    "emoji 😀 🎉 👍🏽 and ❤️ hearts",
+    "tab\tseparated\ttext\t\there",
+    "line one\nline two\r\nline three\rline four",
+    "many     spaces   here    and\u00a0nbsp\u2003em\u3000ideographic",
+    "x² ½ ① ㎏ ｶﾀｶﾅ ﾊﾟ ™ …",
+    "Ǆemal ĳs ŉ ǅ",
+    "a\x01b\x7fc\u200bd\ufeffe\u2060f",
+    "&amp;amp;amp; nested &amp;lt; twice",
+    "<b>bold</b> &amp;amp; more &EACUTE; &NTILDE;",
+    "&EACUTE;t&Eacute; &NTILDE; &SZLIG; &#59; &#x3b; &#65;BC",
+    "\x1b[31mred\x1b[0m text",
+    "C1 \u0080 \u0093quoted\u0094 \u0085 end",
+    "안녕하세요 Привет мир مرحبا שלום",
+    "  leading and trailing  ",
+    "",
+    "   \t\n ",
+    "it's they're don't we'll",
+]
+
+
+def run(cmd):
+    p = subprocess.run(cmd, capture_output=True)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+def main():
+    lavr, tmp = sys.argv[1], sys.argv[2]
+    os.makedirs(tmp, exist_ok=True)
+    model = train(tmp)
+    sp = spm.SentencePieceProcessor(model_file=model)
+    tok_json = os.path.join(tmp, "tokenizer.json")
+    size = write_tokenizer_json(sp, model, tok_json)
+    print("trained a %d-piece unigram model, nmt_nfkc charsmap of %d bytes" % (sp.get_piece_size(), size))
+    eos = sp.eos_id()
+    failures = 0
+    unknown = 0
+    for prompt in PROMPTS:
+        want = sp.encode(wan_clean(prompt)) + [eos]
+        unknown += want.count(sp.unk_id())
+        for tokenizer in (model, tok_json):
+            rc, out, err = run([lavr, "tokenize", "--tokenizer", tokenizer, "--prompt", prompt])
+            got = [int(x) for x in out.split()] if rc == 0 else None
+            if got != want:
+                failures += 1
+                print("MISMATCH %s %r\n  cleaned %r\n  want %s %s\n  got  %s (rc %d) %s" % (
+                    os.path.basename(tokenizer), prompt, wan_clean(prompt), want,
+                    [sp.id_to_piece(i) for i in want], got, rc, err.strip()))
+    # truncation: the first text_len - 1 pieces, then EOS, and one warning naming the dropped count
+    long_prompt = " ".join(["the woman smiles while she speaks"] * 20)
+    full = sp.encode(wan_clean(long_prompt))
+    rc, out, err = run([lavr, "tokenize", "--tokenizer", model, "--text-len", "16", "--prompt", long_prompt])
+    want = full[:15] + [eos]
+    if rc != 0 or [int(x) for x in out.split()] != want or ("%d dropped" % (len(full) + 1 - 16)) not in err:
+        failures += 1
+        print("MISMATCH truncation: want %s, got %r rc %d, stderr %r" % (want, out, rc, err))
+    print("%d prompts x 2 tokenizer files, %d unknown pieces in the expectation, %d mismatches" % (
+        len(PROMPTS), unknown, failures))
+    return 1 if failures else 0
+
+
+sys.exit(main())
