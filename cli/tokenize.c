@@ -2,6 +2,7 @@
  * unigram Viterbi, EOS), space-separated on one line, from a model file or a tokenizer file alone. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -55,6 +56,9 @@ lavr_status lavr_cmd_tokenize(int argc, char **argv) {
     CHECK_ARG(prompt, "lavr tokenize: --prompt TEXT is required");
     CHECK_ARG(!model || !cli_get(opts, NOPTS(opts), "text-len", NULL),
               "lavr tokenize: --text-len goes with --tokenizer (a model file sets its own text length)");
+    const char *file = model ? model : tok;
+    CHECK_ARG(access(file, R_OK) == 0, "lavr tokenize: %s '%s' does not exist or is not readable",
+              model ? "model" : "tokenizer", file);
     int64_t text_len = 0, ids[LAVR_TEXT_LEN], n = 0, dropped = 0;
     TRY(cli_get_int(opts, NOPTS(opts), "text-len", LAVR_TEXT_LEN, 1, LAVR_TEXT_LEN, &text_len));
     TRY(tokenize(model, tok, prompt, text_len, ids, &n, &dropped));

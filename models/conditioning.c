@@ -182,6 +182,18 @@ lavr_status lavr_cond_prompt_ids(lavr_h5file *model, const char *prompt, int64_t
     return LAVR_OK;
 }
 
+lavr_status lavr_cond_prompt_check(const char *model_path, const char *prompt, int64_t *kept, int64_t *dropped) {
+    CHECK_ARG(model_path && prompt && kept && dropped, "lavr_cond_prompt_check: NULL argument");
+    *kept = *dropped = 0;
+    lavr_h5file *model = NULL;
+    TRY(lavr_h5_open(model_path, &model));
+    int64_t ids[LAVR_TEXT_LEN];
+    lavr_status st = LAVR_OK;
+    if (lavr_h5_exists(model, LAVR_TOKENIZER_DATASET)) st = lavr_cond_prompt_ids(model, prompt, ids, kept, dropped);
+    lavr_status close_st = lavr_h5_close(model);
+    return st ? st : close_st;
+}
+
 lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_arena *arena, lavr_conditioning *c) {
     CHECK_ARG(model && prompt && arena && c, "lavr_cond_encode_text: NULL argument");
     int64_t ids[LAVR_TEXT_LEN], n = 0;

@@ -40,6 +40,9 @@ lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_a
 lavr_status lavr_cond_prompt_ids(lavr_h5file *model, const char *prompt, int64_t *ids, int64_t *n, int64_t *dropped);
 /* Ids per prompt, EOS included: min(LAVR_TEXT_LEN, the /dit config's text_len); LAVR_TEXT_LEN without /dit. */
 lavr_status lavr_cond_text_len(lavr_h5file *model, int64_t *text_len);
+/* Before a render loads weights: the prompt's token count against the model file's text length (*kept ids
+ * are used, *dropped cut); a file without a tokenizer gives *kept = *dropped = 0 (the encoder reports it). */
+lavr_status lavr_cond_prompt_check(const char *model_path, const char *prompt, int64_t *kept, int64_t *dropped);
 lavr_status lavr_cond_encode_audio(lavr_h5file *model, const char *audio_path, lavr_arena *arena,
                                    lavr_conditioning *c);
 /* The audio part in constant memory, for any length: the speech is encoded straight into the
