@@ -1,7 +1,6 @@
 /* `lavr tokenize`: a prompt's umT5 token ids as the render computes them (Wan's cleaning, the charsmap,
  * unigram Viterbi, EOS), space-separated on one line, from a model file or a tokenizer file alone. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "cli/args.h"
@@ -25,13 +24,12 @@ static lavr_status tokenize(const char *model_path, const char *tok_path, const 
     }
     lavr_tokenizer *tok = NULL;
     TRY(lavr_tokenizer_load(tok_path, &tok));
-    int64_t *all = NULL, total = 0;
-    lavr_status st = lavr_tokenizer_encode_all(tok, prompt, &all, &total);
-    if (!st) st = lavr_tokenizer_encode(tok, prompt, text_len, ids, n);
-    if (!st) *dropped = total - *n;
-    free(all);
+    int64_t total = 0;
+    lavr_status st = lavr_tokenizer_encode_counted(tok, prompt, text_len, ids, n, &total);
     lavr_tokenizer_destroy(tok);
-    return st;
+    TRY(st);
+    *dropped = total - *n;
+    return LAVR_OK;
 }
 
 lavr_status lavr_cmd_tokenize(int argc, char **argv) {

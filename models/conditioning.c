@@ -169,14 +169,12 @@ static lavr_status encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n,
 
 lavr_status lavr_cond_prompt_ids(lavr_h5file *model, const char *prompt, int64_t *ids, int64_t *n, int64_t *dropped) {
     CHECK_ARG(model && prompt && ids && n && dropped, "lavr_cond_prompt_ids: NULL argument");
-    int64_t text_len = 0, *all = NULL, total = 0;
+    int64_t text_len = 0, total = 0;
     TRY(lavr_cond_text_len(model, &text_len));
     lavr_tokenizer *tok = NULL;
     TRY(lavr_tokenizer_from_model(model, &tok));
-    lavr_status st = lavr_tokenizer_encode_all(tok, prompt, &all, &total);
-    if (!st) st = lavr_tokenizer_encode(tok, prompt, text_len, ids, n);
+    lavr_status st = lavr_tokenizer_encode_counted(tok, prompt, text_len, ids, n, &total);
     lavr_tokenizer_destroy(tok);
-    free(all);
     TRY(st);
     *dropped = total - *n;
     return LAVR_OK;

@@ -492,8 +492,8 @@ lavr_status lavr_tokenizer_normalize(const lavr_tokenizer *tok, const char *text
     return st;
 }
 
-lavr_status lavr_tokenizer_encode_all(const lavr_tokenizer *tok, const char *text, int64_t **ids, int64_t *n) {
-    CHECK_ARG(tok && text && ids && n, "lavr_tokenizer_encode_all: NULL argument");
+/* All ids of the text, EOS last, malloc'd. */
+static lavr_status encode_all(const lavr_tokenizer *tok, const char *text, int64_t **ids, int64_t *n) {
     *ids = NULL, *n = 0;
     char *norm = NULL;
     TRY(lavr_tokenizer_normalize(tok, text, &norm));
@@ -515,17 +515,23 @@ lavr_status lavr_tokenizer_encode_all(const lavr_tokenizer *tok, const char *tex
     return LAVR_OK;
 }
 
-lavr_status lavr_tokenizer_encode(const lavr_tokenizer *tok, const char *text, int64_t max_len, int64_t *ids,
-                                  int64_t *n) {
+lavr_status lavr_tokenizer_encode_counted(const lavr_tokenizer *tok, const char *text, int64_t max_len, int64_t *ids,
+                                          int64_t *n, int64_t *total) {
     CHECK_ARG(tok && text && ids && n, "lavr_tokenizer_encode: NULL argument");
     CHECK_ARG(max_len >= 1, "lavr_tokenizer_encode: max_len %lld leaves no room for EOS", (long long)max_len);
-    int64_t *all = NULL, total = 0;
-    TRY(lavr_tokenizer_encode_all(tok, text, &all, &total));
+    int64_t *all = NULL, count = 0;
+    TRY(encode_all(tok, text, &all, &count));
     /* Hugging Face truncation with the EOS it adds: the first max_len - 1 pieces, then EOS */
-    int64_t keep = total <= max_len ? total - 1 : max_len - 1;
+    int64_t keep = count <= max_len ? count - 1 : max_len - 1;
     memcpy(ids, all, (size_t)keep * sizeof *ids);
     ids[keep] = tok->eos_id;
     *n = keep + 1;
+    if (total) *total = count;
     free(all);
     return LAVR_OK;
+}
+
+lavr_status lavr_tokenizer_encode(const lavr_tokenizer *tok, const char *text, int64_t max_len, int64_t *ids,
+                                  int64_t *n) {
+    return lavr_tokenizer_encode_counted(tok, text, max_len, ids, n, NULL);
 }

@@ -48,8 +48,9 @@ int64_t lavr_tokenizer_charsmap_units(const lavr_tokenizer *tok);
  * cut to max_len - 1 pieces before the EOS, as HF truncation with max_length does); *n receives the count. */
 lavr_status lavr_tokenizer_encode(const lavr_tokenizer *tok, const char *text, int64_t max_len, int64_t *ids,
                                   int64_t *n);
-/* The same without truncation: *ids is malloc'd (caller frees) and holds all *n ids, EOS last. */
-lavr_status lavr_tokenizer_encode_all(const lavr_tokenizer *tok, const char *text, int64_t **ids, int64_t *n);
+/* The same, and *total (if not NULL) receives the count before the cut (EOS included). */
+lavr_status lavr_tokenizer_encode_counted(const lavr_tokenizer *tok, const char *text, int64_t max_len, int64_t *ids,
+                                          int64_t *n, int64_t *total);
 /* The text the segmentation sees: cleaned (models/prompt_clean.h) and normalised by SentencePiece's rules
  * with the charsmap ('▁' for spaces, the dummy prefix included). Input must be valid UTF-8 (else LAVR_E_ARG);
  * *out is malloc'd (caller frees). */
