@@ -7,16 +7,16 @@
  * as Windows-1252), fix_latin_ligatures (ﬁ -> fi, ĳ -> ij, ǆ -> dž, ...), fix_character_width (full- and
  * half-width forms to their NFKC form, U+3000 -> space), uncurl_quotes (‘ ’ ‚ ‛ ʼ -> ', “ ” „ ‟ -> "),
  * fix_line_breaks (CR LF, CR, U+2028, U+2029 -> LF), remove_terminal_escapes (ESC [ digits/; letter),
- * remove_control_chars (C0 controls but TAB LF FF CR, DEL, U+206A-206F, BOM, U+FFF9-FFFC).
- * Not reproduced: fix_encoding (mojibake detection, a heuristic over character classes that does not fire
- * on text without mojibake, with restore_byte_a0, replace_lossy_sequences, decode_inconsistent_utf8) and
- * the final NFC normalisation (decomposed accents stay decomposed here; the tokenizer's nmt-NFKC charsmap
- * composes them, docs/tokenizer.md). Tables: models/text_tables.c (generated from Python's data). */
+ * remove_control_chars (C0 controls but TAB LF FF CR, DEL, U+206A-206F, BOM, U+FFF9-FFFC), then NFC
+ * (models/nfc.c). Not reproduced: fix_encoding (mojibake detection, a heuristic over character classes that
+ * does not fire on text without mojibake, with restore_byte_a0, replace_lossy_sequences and
+ * decode_inconsistent_utf8). Tables: models/text_tables.c (generated from Python's data). */
 #include "models/prompt_clean.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/nfc.h"
 #include "models/text_tables.h"
 
 #define FTFY_MAX_SEGMENT 1000000 /* ftfy's max_decode_length: longer lines are cut there */
@@ -269,6 +269,7 @@ static lavr_status ftfy_piece(lavr_cpbuf *piece, int unescape) {
             st = ftfy_step(step, piece, &next);
             if (!st) lavr_cp_swap_in(piece, &next);
         }
+        if (!st) st = lavr_nfc(piece);
         if (st || same_text(piece, &before)) break;
     }
     free(before.cp), free(next.cp);

@@ -1,5 +1,5 @@
-/* Character tables for prompt cleaning (models/prompt_clean.c), generated into models/text_tables.c by
- * scripts/gen_text_tables.py from Python's html.entities.html5 and unicodedata. */
+/* Character tables for prompt cleaning (models/prompt_clean.c, models/nfc.c), generated into
+ * models/text_tables.c by scripts/gen_text_tables.py from Python's html.entities.html5 and unicodedata. */
 #ifndef LAVR_MODELS_TEXT_TABLES_H
 #define LAVR_MODELS_TEXT_TABLES_H
 
@@ -19,5 +19,15 @@ extern const int lavr_ftfy_upper_entity_count;
 /* ftfy's width map: {code point, replacement (0-terminated, up to 3)} for U+FF01..U+FFEF, ascending. */
 extern const uint32_t lavr_ftfy_width_map[][4];
 extern const int lavr_ftfy_width_count;
+
+/* NFC: {first, last, class} ranges of nonzero canonical combining class, ascending; canonical
+ * decompositions {code point, first, second or 0}, ascending (Hangul syllables are algorithmic); primary
+ * composites {first, second, composite}, ascending by (first, second). */
+extern const uint32_t lavr_nfc_ccc[][3];
+extern const int lavr_nfc_ccc_count;
+extern const uint32_t lavr_nfc_decomp[][3];
+extern const int lavr_nfc_decomp_count;
+extern const uint32_t lavr_nfc_compose[][3];
+extern const int lavr_nfc_compose_count;
 
 #endif

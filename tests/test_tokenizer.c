@@ -166,6 +166,10 @@ static void test_ftfy(void) {
     expect_ftfy("&ldquo;q&rdquo;", "\"q\""); /* unescaped, then uncurled in the next round */
     expect_ftfy("&amp;\n<b>&amp;\n&amp;", "&\n<b>&amp;\n&amp;"); /* no unescaping from the first '<' on */
     expect_ftfy("&amp &nosuch; &#xZZ; &#12ab;", "&amp &nosuch; &#xZZ; &#12ab;");
+    /* NFC (unicodedata.normalize): composed, reordered (dot below, class 220, before acute, 230), singleton
+     * Angstrom sign, Hangul jamo, an excluded composite (U+0958) kept decomposed, a lone mark kept */
+    expect_ftfy("e\xcc\x81 e\xcc\x81\xcc\xa3 \xe2\x84\xab \xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab \xe0\xa5\x98 \xcc\x81",
+                "\xc3\xa9 \xe1\xba\xb9\xcc\x81 \xc3\x85 \xed\x95\x9c \xe0\xa4\x95\xe0\xa4\xbc \xcc\x81");
 }
 
 static void test_errors(void) {

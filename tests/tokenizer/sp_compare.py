@@ -212,6 +212,16 @@ PROMPTS = [
 ]
 
 
+# pieces of random prompts: the cases above mixed, with combining marks in both orders (NFC reorders them)
+POOL = list("abcdefghij ABC xyz 0123") + [
+    "  ", "\t", "\n", "\r\n", "\u00a0", "\u200b", "\u2028", "\u3000", "&amp;", "&#39;", "&lt;", "<", "\u201c", "\u201d",
+    "\u2018", "\u2019", "\ufb01", "\u01c5", "\u00bd", "\u2460", "\u338f", "\uff76", "\uff9f", "\uff21", "\uff5a", "\u0301",
+    "\u0323", "\u0308", "\u00e9", "e\u0301", "\u4e00", "\u4eba", "\u8bf4", "\U0001f600", "\U0001f44d\U0001f3fd", "\u0085",
+    "\u0093", "\x01", "\x1b[3m", "\u00df", "\u0130", "\u03a9", "\u30a2", "\uff71", "\ud55c", "\u1100", "\u1161", "x\u00b2",
+    "\u2122", "\u2026", "\ufeff", "\u2060", "\u00ad", "\ufb00", "\u0132", "&EACUTE;", "&#x4e00;", "&nbsp;", "&#160;"]
+RANDOM_PROMPTS = 40  # through spiece.model only: each lavr start costs ~0.1 s
+
+
 def run(cmd):
     p = subprocess.run(cmd, capture_output=True)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
@@ -228,10 +238,12 @@ def main():
     eos = sp.eos_id()
     failures = 0
     unknown = 0
-    for prompt in PROMPTS:
+    rng = random.Random(7)
+    mixes = ["".join(rng.choice(POOL) for _ in range(rng.randint(1, 25))) for _ in range(RANDOM_PROMPTS)]
+    for prompt in PROMPTS + mixes:
         want = sp.encode(wan_clean(prompt)) + [eos]
         unknown += want.count(sp.unk_id())
-        for tokenizer in (model, tok_json):
+        for tokenizer in (model, tok_json) if prompt in PROMPTS else (model,):
             rc, out, err = run([lavr, "tokenize", "--tokenizer", tokenizer, "--prompt", prompt])
             got = [int(x) for x in out.split()] if rc == 0 else None
             if got != want:
@@ -247,8 +259,8 @@ def main():
     if rc != 0 or [int(x) for x in out.split()] != want or ("%d dropped" % (len(full) + 1 - 16)) not in err:
         failures += 1
         print("MISMATCH truncation: want %s, got %r rc %d, stderr %r" % (want, out, rc, err))
-    print("%d prompts x 2 tokenizer files, %d unknown pieces in the expectation, %d mismatches" % (
-        len(PROMPTS), unknown, failures))
+    print("%d prompts x 2 tokenizer files and %d random mixes, %d unknown pieces in the expectation, %d mismatches"
+          % (len(PROMPTS), len(mixes), unknown, failures))
     return 1 if failures else 0
 
 
