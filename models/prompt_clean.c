@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/codepoints.h"
 #include "models/nfc.h"
 #include "models/text_tables.h"
 
@@ -325,7 +326,7 @@ static void collapse_spaces(lavr_cpbuf *b) {
     b->n = w;
 }
 
-lavr_status lavr_prompt_clean_cp(lavr_cpbuf *text) {
+static lavr_status clean_codepoints(lavr_cpbuf *text) {
     TRY(ftfy_fix_text(text));
     for (int pass = 0; pass < 2; pass++) {
         lavr_cpbuf unescaped = {0};
@@ -351,5 +352,5 @@ static lavr_status run_stage(const char *text, lavr_status (*stage)(lavr_cpbuf *
     return st;
 }
 
-lavr_status lavr_text_clean(const char *text, char **out) { return run_stage(text, lavr_prompt_clean_cp, out); }
+lavr_status lavr_text_clean(const char *text, char **out) { return run_stage(text, clean_codepoints, out); }
 lavr_status lavr_text_ftfy(const char *text, char **out) { return run_stage(text, ftfy_fix_text, out); }

@@ -4,11 +4,9 @@
 #define LAVR_MODELS_PROMPT_CLEAN_H
 
 #include "core/status.h"
-#include "models/codepoints.h"
 
-/* In place on code points. What of ftfy is reproduced and what is not: models/prompt_clean.c. */
-lavr_status lavr_prompt_clean_cp(lavr_cpbuf *text);
-/* The same on UTF-8 text (invalid UTF-8 is a LAVR_E_ARG error); *out is malloc'd (caller frees). */
+/* On UTF-8 text (invalid UTF-8 is a LAVR_E_ARG error); *out is malloc'd (caller frees). What of ftfy is
+ * reproduced and what is not: models/prompt_clean.c. */
 lavr_status lavr_text_clean(const char *text, char **out);
 /* The ftfy part alone (ftfy.fix_text with its defaults, less what prompt_clean.c lists), for tests. */
 lavr_status lavr_text_ftfy(const char *text, char **out);

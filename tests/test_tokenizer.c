@@ -93,6 +93,11 @@ static void test_segmentation(const lavr_tokenizer *tok) {
     EXPECT(tok, "hello \xe2\x80\x99 world", 4, 3, 2, 5, 6, 1);
     EXPECT(tok, "", 1);
     EXPECT(tok, "  \t ", 1);
+    /* What the segmentation sees: '▁' prefix and separators, spaces collapsed, ftfy's fixes applied. */
+    char *norm = NULL;
+    CHECK_OK(lavr_tokenizer_normalize(tok, "  h\xef\xac\x81   \xe2\x80\x9cw\xe2\x80\x9d\t", &norm));
+    CHECK_MSG(norm && strcmp(norm, "\xe2\x96\x81hfi\xe2\x96\x81\"w\"") == 0, "normalised \"%s\"", norm ? norm : "");
+    free(norm);
 }
 
 static void test_truncation(const lavr_tokenizer *tok) {

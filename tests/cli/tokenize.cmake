@@ -25,10 +25,11 @@ $L tokenize --prompt x 2>&1; echo exit=$?; \
 $L tokenize --model $M --tokenizer $M --prompt x 2>&1; echo exit=$?; \
 $L tokenize --model $M 2>&1; echo exit=$?; \
 $L tokenize --tokenizer /no/such.json --prompt x 2>&1; echo exit=$?; \
-$L tokenize --model $M --prompt \"$(printf 'bad \\377')\" 2>&1; echo exit=$?")
+$L tokenize --model $M --prompt \"$(printf 'bad \\377')\" 2>&1; echo exit=$?; \
+$L encode-text --model $M --ids $(seq -s, 1 33) --out $M.ids.h5 2>&1; echo exit=$?")
 set_tests_properties(cli_tokenize_errors PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
   FIXTURES_REQUIRED lavr_tiny_model
-  PASS_REGULAR_EXPRESSION "give either --model M.h5 or --tokenizer FILE[^\n]*\nexit=2\n[^\n]*give either[^\n]*\nexit=2\n[^\n]*--prompt TEXT is required[^\n]*\nexit=2\n[^\n]*tokenizer '/no/such.json' does not exist or is not readable[^\n]*\nexit=2\n[^\n]*not valid UTF-8 \\(byte 0xff at offset 4\\)[^\n]*\nexit=2\n")
+  PASS_REGULAR_EXPRESSION "give either --model M.h5 or --tokenizer FILE[^\n]*\nexit=2\n[^\n]*give either[^\n]*\nexit=2\n[^\n]*--prompt TEXT is required[^\n]*\nexit=2\n[^\n]*tokenizer '/no/such.json' does not exist or is not readable[^\n]*\nexit=2\n[^\n]*not valid UTF-8 \\(byte 0xff at offset 4\\)[^\n]*\nexit=2\n[^\n]*a prompt has 1 to 32 token ids \\(the model's text length\\), got 33[^\n]*\nexit=2\n")
 
 # a prompt longer than the tiny model's 32 ids renders, with one warning line before the weights load
 if(LAVR_FFMPEG AND LAVR_SNDFILE)
