@@ -125,6 +125,7 @@ static lavr_status read_json_charsmap(lavr_tokenizer *t, const lavr_json *normal
     const lavr_json *pre = find_precompiled(normalizer);
     if (!pre) return LAVR_OK;
     const lavr_json *b64 = lavr_json_get(pre, "precompiled_charsmap");
+    if (b64 && b64->type == LAVR_JSON_NULL) return LAVR_OK; /* null, like an empty one, is the identity */
     if (!b64 || b64->type != LAVR_JSON_STRING)
         return LAVR_FAIL(LAVR_E_FORMAT, "tokenizer.json: the Precompiled normalizer has no precompiled_charsmap string");
     size_t len = strlen(b64->string);
