@@ -5,7 +5,8 @@
  * The two formats keep their own arithmetic: spiece.model scores are summed in float with the unknown
  * score min(NORMAL piece scores) - 10 (SentencePiece), tokenizer.json ones in double with min(all) - 10
  * (Hugging Face tokenizers); user-defined pieces are matched like normal ones (SentencePiece gives them a
- * bonus and keeps them out of normalisation; umT5 has none). */
+ * bonus and keeps them out of normalisation; umT5 has none). With byte fallback (TrainerSpec.byte_fallback,
+ * tokenizer.json's "byte_fallback") an unknown character is written as the pieces of its UTF-8 bytes. */
 #include "models/tokenizer.h"
 
 #include <math.h>
@@ -35,6 +36,8 @@ struct lavr_tokenizer {
     int64_t unk_id, eos_id;
     double unk_score;
     int float_scores;    /* spiece.model: SentencePiece's float lattice */
+    int byte_fallback;   /* an unknown character becomes its UTF-8 bytes' pieces <0xHH> */
+    int64_t byte_ids[256]; /* -1 where the vocabulary lacks the byte's piece */
     lavr_charsmap *charsmap; /* NULL: identity */
     lavr_sp_spec spec;
 };
@@ -104,6 +107,11 @@ static lavr_status finish_vocab(lavr_tokenizer *t) {
     t->unk_score = t->float_scores ? (double)((float)min_score - (float)UNK_PENALTY) : min_score - UNK_PENALTY;
     t->matchable[t->unk_id] = 0;
     TRY(build_index(t));
+    for (int b = 0; b < 256; b++) {
+        char name[8];
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        t->byte_ids[b] = lookup_piece(t, name, 6);
+    }
     t->eos_id = lookup_piece(t, "</s>", 4);
     if (t->eos_id < 0) return LAVR_FAIL(LAVR_E_FORMAT, "tokenizer vocabulary has no '</s>' (EOS) piece");
     return LAVR_OK;
@@ -156,6 +164,7 @@ static lavr_status read_vocab(lavr_tokenizer *t, const lavr_json *root) {
     if (!vocab || vocab->type != LAVR_JSON_ARRAY || vocab->count == 0)
         return LAVR_FAIL(LAVR_E_FORMAT, "tokenizer.json model has no 'vocab' list");
     TRY(lavr_json_get_int(model, "unk_id", &t->unk_id));
+    if (lavr_json_get(model, "byte_fallback")) TRY(lavr_json_get_bool(model, "byte_fallback", &t->byte_fallback));
 
     TRY(alloc_pieces(t, vocab->count));
     for (int64_t id = 0; id < t->n_pieces; id++) {
@@ -266,7 +275,7 @@ static lavr_status read_piece(lavr_tokenizer *t, int64_t id, pb_reader msg) {
     t->scores[id] = score;
     t->normal[id] = type == SP_NORMAL;
     if (type == SP_UNKNOWN) t->unk_id = id;
-    /* Control, unused and byte pieces never match text (byte fallback is not supported). */
+    /* Control, unused and byte pieces never match text (byte pieces come only from byte fallback). */
     t->matchable[id] = (type == SP_NORMAL || type == SP_USER_DEFINED) && t->piece_len[id] > 0;
     return LAVR_OK;
 }
@@ -302,6 +311,11 @@ static lavr_status read_spiece(lavr_tokenizer *t, const unsigned char *data, siz
     while (pb_field(&r, &field, &wire, &payload, &value)) {
         if (field == 1 && wire == 2) TRY(read_piece(t, id++, payload));
         if (field == 3 && wire == 2) TRY(read_normalizer_spec(t, payload));
+        if (field == 2 && wire == 2) { /* TrainerSpec: field 35 is byte_fallback */
+            pb_reader spec = payload, sub;
+            while (pb_field(&spec, &field, &wire, &sub, &value))
+                if (field == 35 && wire == 0) t->byte_fallback = value != 0;
+        }
     }
     return finish_vocab(t);
 }
@@ -449,9 +463,9 @@ static double add_score(const lavr_tokenizer *t, double path, double piece) {
 static lavr_status viterbi(const lavr_tokenizer *t, const char *s, const int64_t *offsets, int64_t m, id_list *out) {
     double *best = malloc((size_t)(m + 1) * sizeof *best);
     int64_t *from = malloc((size_t)(m + 1) * sizeof *from), *piece = malloc((size_t)(m + 1) * sizeof *piece);
-    int64_t *path = malloc((size_t)(m + 1) * sizeof *path);
+    int64_t *path = malloc((size_t)(m + 1) * sizeof *path), *start = malloc((size_t)(m + 1) * sizeof *start);
     lavr_status st = LAVR_OK;
-    if (!best || !from || !piece || !path) {
+    if (!best || !from || !piece || !path || !start) {
         st = LAVR_FAIL(LAVR_E_NOMEM, "out of memory for a text of %lld characters", (long long)m);
         goto done;
     }
@@ -472,13 +486,20 @@ static lavr_status viterbi(const lavr_tokenizer *t, const char *s, const int64_t
         }
     }
     int64_t count = 0;
-    for (int64_t e = m; e > 0; e = from[e]) path[count++] = piece[e];
+    for (int64_t e = m; e > 0; e = from[e]) start[count] = from[e], path[count++] = piece[e];
     for (int64_t k = count - 1; !st && k >= 0; k--) {
+        if (path[k] == t->unk_id && t->byte_fallback) { /* one character: its bytes, when all have pieces */
+            const unsigned char *c = (const unsigned char *)s + offsets[start[k]];
+            int64_t len = offsets[start[k] + 1] - offsets[start[k]], have = 1;
+            for (int64_t i = 0; i < len; i++) have &= t->byte_ids[c[i]] >= 0;
+            for (int64_t i = 0; have && !st && i < len; i++) st = id_push(out, t->byte_ids[c[i]]);
+            if (have) continue;
+        }
         if (path[k] == t->unk_id && k < count - 1 && path[k + 1] == t->unk_id) continue;
         st = id_push(out, path[k]);
     }
 done:
-    free(best), free(from), free(piece), free(path);
+    free(best), free(from), free(piece), free(path), free(start);
     return st;
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # lavr tokenize against SentencePiece's own ids: trains a small unigram model with the nmt_nfkc charsmap,
-# writes it as spiece.model and as a tokenizer.json, and checks every prompt through both files.
+# writes it as spiece.model and as a tokenizer.json, and checks every prompt through both files; a second
+# model with byte fallback (as umT5 has) checks the prompts that hold unknown characters.
 # Usage: sp_compare.py LAVR TMPDIR   (exit 77 when python3-sentencepiece is missing)
 import base64
 import html
@@ -47,15 +48,15 @@ def corpus(rng):
     return lines
 
 
-def train(dirname):
+def train(dirname, name, byte_fallback):
     path = os.path.join(dirname, "corpus.txt")
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(corpus(random.Random(0))) + "\n")
-    prefix = os.path.join(dirname, "spiece")
+    prefix = os.path.join(dirname, name)
     spm.SentencePieceTrainer.train(
-        input=path, model_prefix=prefix, vocab_size=400, model_type="unigram", character_coverage=1.0,
-        normalization_rule_name="nmt_nfkc", pad_id=0, eos_id=1, unk_id=2, bos_id=-1, num_threads=1,
-        hard_vocab_limit=False, minloglevel=2)
+        input=path, model_prefix=prefix, vocab_size=400 + 256 * byte_fallback, model_type="unigram",
+        character_coverage=1.0, normalization_rule_name="nmt_nfkc", pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
+        num_threads=1, hard_vocab_limit=False, byte_fallback=byte_fallback, minloglevel=2)
     return prefix + ".model"
 
 
@@ -90,7 +91,7 @@ def varint(data, i):
             return v, i
 
 
-def write_tokenizer_json(sp, model_path, path):
+def write_tokenizer_json(sp, model_path, path, byte_fallback):
     """The Hugging Face form of the model: Unigram vocab with scores and the Precompiled charsmap."""
     charsmap = b""
     with open(model_path, "rb") as f:
@@ -107,7 +108,7 @@ def write_tokenizer_json(sp, model_path, path):
                {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(charsmap).decode("ascii")},
                {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]},
            "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always"},
-           "model": {"type": "Unigram", "unk_id": 2, "vocab": vocab}}
+           "model": {"type": "Unigram", "unk_id": 2, "vocab": vocab, "byte_fallback": byte_fallback}}
     with open(path, "w", encoding="utf-8") as f:
         json.dump(doc, f, ensure_ascii=False)
     return len(charsmap)
@@ -230,11 +231,15 @@ def run(cmd):
 def main():
     lavr, tmp = sys.argv[1], sys.argv[2]
     os.makedirs(tmp, exist_ok=True)
-    model = train(tmp)
+    model = train(tmp, "spiece", False)
     sp = spm.SentencePieceProcessor(model_file=model)
     tok_json = os.path.join(tmp, "tokenizer.json")
-    size = write_tokenizer_json(sp, model, tok_json)
+    size = write_tokenizer_json(sp, model, tok_json, False)
     print("trained a %d-piece unigram model, nmt_nfkc charsmap of %d bytes" % (sp.get_piece_size(), size))
+    model_b = train(tmp, "spiece_bytes", True)
+    sp_b = spm.SentencePieceProcessor(model_file=model_b)
+    json_b = os.path.join(tmp, "tokenizer_bytes.json")
+    write_tokenizer_json(sp_b, model_b, json_b, True)
     eos = sp.eos_id()
     failures = 0
     unknown = 0
@@ -251,6 +256,22 @@ def main():
                 print("MISMATCH %s %r\n  cleaned %r\n  want %s %s\n  got  %s (rc %d) %s" % (
                     os.path.basename(tokenizer), prompt, wan_clean(prompt), want,
                     [sp.id_to_piece(i) for i in want], got, rc, err.strip()))
+    # byte fallback: unknown characters become their UTF-8 bytes' pieces
+    with_unknowns = [p for p in PROMPTS if sp.unk_id() in sp.encode(wan_clean(p))]
+    byte_pieces = 0
+    for prompt in with_unknowns:
+        want = sp_b.encode(wan_clean(prompt)) + [eos]
+        byte_pieces += sum(sp_b.is_byte(i) for i in want)
+        for tokenizer in (model_b, json_b):
+            rc, out, err = run([lavr, "tokenize", "--tokenizer", tokenizer, "--prompt", prompt])
+            got = [int(x) for x in out.split()] if rc == 0 else None
+            if got != want:
+                failures += 1
+                print("MISMATCH byte fallback %s %r\n  want %s %s\n  got  %s (rc %d) %s" % (
+                    os.path.basename(tokenizer), prompt, want, [sp_b.id_to_piece(i) for i in want], got, rc,
+                    err.strip()))
+    print("byte fallback: %d prompts x 2 tokenizer files, %d byte pieces in the expectation" % (
+        len(with_unknowns), byte_pieces))
     # truncation: the first text_len - 1 pieces, then EOS, and one warning naming the dropped count
     long_prompt = " ".join(["the woman smiles while she speaks"] * 20)
     full = sp.encode(wan_clean(long_prompt))
