@@ -4,8 +4,8 @@
  * EncodeOptimized runs it. Pieces are matched on UTF-8 bytes through a hash table.
  * The two formats keep their own arithmetic: spiece.model scores are summed in float with the unknown
  * score min(NORMAL piece scores) - 10 (SentencePiece), tokenizer.json ones in double with min(all) - 10
- * (Hugging Face tokenizers); user-defined pieces are matched like normal ones (SentencePiece gives them a
- * bonus and keeps them out of normalisation; umT5 has none). With byte fallback (TrainerSpec.byte_fallback,
+ * (Hugging Face tokenizers); user-defined pieces are matched like normal ones (SentencePiece scores them
+ * about -0.1 and keeps them out of normalisation; docs/tokenizer.md). With byte fallback (TrainerSpec.byte_fallback,
  * tokenizer.json's "byte_fallback") an unknown character is written as the pieces of its UTF-8 bytes. */
 #include "models/tokenizer.h"
 
