@@ -82,9 +82,15 @@ static size_t utf8_len(unsigned char lead) {
     return lead < 0x80 ? 1 : (lead & 0xe0) == 0xc0 ? 2 : (lead & 0xf0) == 0xe0 ? 3 : (lead & 0xf8) == 0xf0 ? 4 : 1;
 }
 
-/* Normalizer::NormalizePrefix: the replacement of the longest rule at in[0..n), or the first character. */
-static lavr_status normalize_prefix(const lavr_charsmap *cm, const char *in, size_t n, const char **rep,
-                                    size_t *rep_n, size_t *consumed) {
+/* Normalizer::NormalizePrefix: a protected piece as it is, else the replacement of the longest rule at
+ * in[0..n), else the first character. */
+static lavr_status normalize_prefix(const lavr_charsmap *cm, const lavr_sp_spec *spec, const char *in, size_t n,
+                                    const char **rep, size_t *rep_n, size_t *consumed) {
+    size_t kept = spec->protected_prefix ? spec->protected_prefix(spec->ctx, in, n) : 0;
+    if (kept > 0) {
+        *rep = in, *rep_n = *consumed = kept;
+        return LAVR_OK;
+    }
     uint32_t value = 0;
     int64_t len = cm ? longest_prefix(cm, (const unsigned char *)in, n, &value) : 0;
     if (len < 0) return LAVR_FAIL(LAVR_E_FORMAT, "precompiled charsmap is corrupt (a trie link leads outside it)");
@@ -128,7 +134,7 @@ static lavr_status normalize(const lavr_charsmap *cm, const lavr_sp_spec *spec, 
     TRY(put_bytes(out, "", 0));
     if (spec->remove_extra_whitespaces) /* leading characters that normalise to one space */
         while (pos < n) {
-            TRY(normalize_prefix(cm, in + pos, n - pos, &rep, &rep_n, &used));
+            TRY(normalize_prefix(cm, spec, in + pos, n - pos, &rep, &rep_n, &used));
             if (rep_n != 1 || rep[0] != ' ') break;
             pos += used;
         }
@@ -136,7 +142,7 @@ static lavr_status normalize(const lavr_charsmap *cm, const lavr_sp_spec *spec, 
     if (spec->add_dummy_prefix) TRY(put_bytes(out, space, space_n));
     int prev_space = spec->remove_extra_whitespaces;
     while (pos < n) {
-        TRY(normalize_prefix(cm, in + pos, n - pos, &rep, &rep_n, &used));
+        TRY(normalize_prefix(cm, spec, in + pos, n - pos, &rep, &rep_n, &used));
         while (prev_space && rep_n > 0 && rep[0] == ' ') rep++, rep_n--;
         if (rep_n > 0) {
             for (size_t k = 0; k < rep_n; k++)

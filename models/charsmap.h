@@ -10,11 +10,15 @@
 
 typedef struct lavr_charsmap lavr_charsmap;
 
-/* NormalizerSpec's switches (all on by default, as in SentencePiece and umT5). */
+/* NormalizerSpec's switches (all on by default, as in SentencePiece and umT5), and the text the charsmap
+ * must not touch: SentencePiece copies a user-defined piece that starts at the position as it is. */
 typedef struct {
     int add_dummy_prefix;         /* a '▁' before the text */
     int remove_extra_whitespaces; /* leading, trailing and repeated spaces removed */
     int escape_whitespaces;       /* ' ' written as '▁' (U+2581) */
+    /* bytes of the longest protected piece that prefixes s[0..n), 0 for none; NULL: nothing protected */
+    size_t (*protected_prefix)(const void *ctx, const char *s, size_t n);
+    const void *ctx;
 } lavr_sp_spec;
 
 /* The blob as stored (spiece.model's normalizer_spec.precompiled_charsmap, or tokenizer.json's base64

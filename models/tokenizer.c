@@ -4,11 +4,12 @@
  * EncodeOptimized runs it. Pieces are matched on UTF-8 bytes through a hash table.
  * The two formats keep their own arithmetic: spiece.model scores are summed in float with the unknown
  * score min(NORMAL piece scores) - 10 (SentencePiece), tokenizer.json ones in double with min(all) - 10
- * (Hugging Face tokenizers); user-defined pieces are matched like normal ones (SentencePiece scores them
- * about -0.1 and keeps them out of normalisation; docs/tokenizer.md). With byte fallback (TrainerSpec.byte_fallback,
+ * (Hugging Face tokenizers). A spiece.model's user-defined pieces are kept out of normalisation and score
+ * length * max(FLT_MIN, NORMAL scores) - 0.1, in SentencePiece's mixed float/double. With byte fallback (TrainerSpec.byte_fallback,
  * tokenizer.json's "byte_fallback") an unknown character is written as the pieces of its UTF-8 bytes. */
 #include "models/tokenizer.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,18 +24,23 @@
 
 #define UNK_PENALTY 10.0 /* unknown characters score min(piece score) - 10, as SentencePiece and HF do */
 
+/* SentencePiece's piece types (ModelProto.SentencePiece.Type) */
+enum { SP_NORMAL = 1, SP_UNKNOWN = 2, SP_CONTROL = 3, SP_USER_DEFINED = 4, SP_UNUSED = 5, SP_BYTE = 6 };
+
 struct lavr_tokenizer {
     int64_t n_pieces;
     char **pieces;       /* UTF-8 */
     int64_t *piece_len;  /* bytes */
     double *scores;
     unsigned char *matchable; /* 0 for special tokens (never matched inside text) */
-    unsigned char *normal;    /* 1 for NORMAL pieces of a spiece.model (the unknown score's minimum) */
+    unsigned char *type;      /* spiece.model piece type (SP_NORMAL, ...); SP_NORMAL for tokenizer.json */
     int64_t *slots;      /* open-addressing hash of piece -> id + 1 (0 = empty) */
     int64_t n_slots;
     int64_t max_piece_bytes;
     int64_t unk_id, eos_id;
     double unk_score;
+    float max_score;         /* spiece.model: max(FLT_MIN, NORMAL scores), for user-defined pieces */
+    int64_t max_user_bytes;  /* longest user-defined piece (0: none) */
     int float_scores;    /* spiece.model: SentencePiece's float lattice */
     int byte_fallback;   /* an unknown character becomes its UTF-8 bytes' pieces <0xHH> */
     int64_t byte_ids[256]; /* -1 where the vocabulary lacks the byte's piece */
@@ -88,9 +94,10 @@ static lavr_status alloc_pieces(lavr_tokenizer *t, int64_t count) {
     t->piece_len = calloc((size_t)count, sizeof *t->piece_len);
     t->scores = calloc((size_t)count, sizeof *t->scores);
     t->matchable = calloc((size_t)count, 1);
-    t->normal = calloc((size_t)count, 1);
-    if (!t->pieces || !t->piece_len || !t->scores || !t->matchable || !t->normal)
+    t->type = malloc((size_t)count);
+    if (!t->pieces || !t->piece_len || !t->scores || !t->matchable || !t->type)
         return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for %lld pieces", (long long)count);
+    memset(t->type, SP_NORMAL, (size_t)count);
     return LAVR_OK;
 }
 
@@ -102,8 +109,13 @@ static lavr_status finish_vocab(lavr_tokenizer *t) {
                          (long long)t->n_pieces);
     double min_score = INFINITY;
     for (int64_t id = 0; id < t->n_pieces; id++)
-        if ((!t->float_scores || t->normal[id]) && t->scores[id] < min_score) min_score = t->scores[id];
-    if (min_score == INFINITY) min_score = 0;
+        if ((!t->float_scores || t->type[id] == SP_NORMAL) && t->scores[id] < min_score) min_score = t->scores[id];
+    if (min_score == INFINITY) min_score = t->float_scores ? FLT_MAX : 0;
+    t->max_score = FLT_MIN;
+    for (int64_t id = 0; id < t->n_pieces; id++) {
+        if (t->type[id] == SP_NORMAL && (float)t->scores[id] > t->max_score) t->max_score = (float)t->scores[id];
+        if (t->type[id] == SP_USER_DEFINED && t->piece_len[id] > t->max_user_bytes) t->max_user_bytes = t->piece_len[id];
+    }
     t->unk_score = t->float_scores ? (double)((float)min_score - (float)UNK_PENALTY) : min_score - UNK_PENALTY;
     t->matchable[t->unk_id] = 0;
     TRY(build_index(t));
@@ -248,7 +260,6 @@ static int pb_field(pb_reader *r, uint64_t *field, int *wire, pb_reader *payload
     }
 }
 
-enum { SP_NORMAL = 1, SP_UNKNOWN = 2, SP_CONTROL = 3, SP_USER_DEFINED = 4, SP_UNUSED = 5, SP_BYTE = 6 };
 
 static lavr_status read_piece(lavr_tokenizer *t, int64_t id, pb_reader msg) {
     uint64_t field, value = 0, type = SP_NORMAL;
@@ -273,7 +284,7 @@ static lavr_status read_piece(lavr_tokenizer *t, int64_t id, pb_reader msg) {
     if (msg.p != msg.end || !t->pieces[id])
         return LAVR_FAIL(LAVR_E_FORMAT, "SentencePiece model: piece %lld is malformed", (long long)id);
     t->scores[id] = score;
-    t->normal[id] = type == SP_NORMAL;
+    t->type[id] = (unsigned char)(type <= SP_BYTE ? type : SP_UNUSED);
     if (type == SP_UNKNOWN) t->unk_id = id;
     /* Control, unused and byte pieces never match text (byte pieces come only from byte fallback). */
     t->matchable[id] = (type == SP_NORMAL || type == SP_USER_DEFINED) && t->piece_len[id] > 0;
@@ -420,7 +431,7 @@ void lavr_tokenizer_destroy(lavr_tokenizer *tok) {
     if (!tok) return;
     if (tok->pieces)
         for (int64_t i = 0; i < tok->n_pieces; i++) free(tok->pieces[i]);
-    free(tok->pieces), free(tok->piece_len), free(tok->scores), free(tok->matchable), free(tok->normal), free(tok->slots);
+    free(tok->pieces), free(tok->piece_len), free(tok->scores), free(tok->matchable), free(tok->type), free(tok->slots);
     lavr_charsmap_destroy(tok->charsmap);
     free(tok);
 }
@@ -478,7 +489,10 @@ static lavr_status viterbi(const lavr_tokenizer *t, const char *s, const int64_t
             if (id < 0 || !t->matchable[id]) continue;
             single |= e == b + 1;
             double score = add_score(t, best[b], t->scores[id]);
-            if (from[e] < 0 || score > best[e]) best[e] = score, from[e] = b, piece[e] = id;
+            if (t->type[id] == SP_USER_DEFINED) /* float length * max, minus 0.1 and plus the path in double */
+                score = (double)((float)(offsets[e] - offsets[b]) * t->max_score) - 0.1 + best[b];
+            if (from[e] < 0 || score > best[e])
+                best[e] = t->float_scores ? (double)(float)score : score, from[e] = b, piece[e] = id;
         }
         if (!single) {
             double score = add_score(t, best[b], t->unk_score);
@@ -503,13 +517,25 @@ done:
     return st;
 }
 
+/* The longest user-defined piece that prefixes s[0..n) (SentencePiece's PrefixMatcher), in bytes. */
+static size_t user_defined_prefix(const void *ctx, const char *s, size_t n) {
+    const lavr_tokenizer *t = ctx;
+    for (size_t len = n < (size_t)t->max_user_bytes ? n : (size_t)t->max_user_bytes; len > 0; len--) {
+        int64_t id = lookup_piece(t, s, (int64_t)len);
+        if (id >= 0 && t->type[id] == SP_USER_DEFINED) return len;
+    }
+    return 0;
+}
+
 lavr_status lavr_tokenizer_normalize(const lavr_tokenizer *tok, const char *text, char **out) {
     CHECK_ARG(tok && text && out, "lavr_tokenizer_normalize: NULL argument");
     *out = NULL;
     char *clean = NULL;
     size_t n = 0;
     TRY(lavr_text_clean(text, &clean));
-    lavr_status st = lavr_sp_normalize(tok->charsmap, &tok->spec, clean, strlen(clean), out, &n);
+    lavr_sp_spec spec = tok->spec;
+    if (tok->max_user_bytes > 0) spec.protected_prefix = user_defined_prefix, spec.ctx = tok;
+    lavr_status st = lavr_sp_normalize(tok->charsmap, &spec, clean, strlen(clean), out, &n);
     free(clean);
     return st;
 }

@@ -22,8 +22,16 @@ static void expect(const lavr_charsmap *cm, lavr_sp_spec spec, const char *in, c
     free(out);
 }
 
+/* "ab" is protected, as a user-defined piece would be */
+static size_t protect_ab(const void *ctx, const char *s, size_t n) {
+    (void)ctx;
+    return n >= 2 && s[0] == 'a' && s[1] == 'b' ? 2 : 0;
+}
+
 int main(void) {
-    const lavr_sp_spec all = {1, 1, 1}, keep_spaces = {1, 0, 1}, plain_spaces = {1, 1, 0}, no_prefix = {0, 1, 1};
+    const lavr_sp_spec all = {1, 1, 1, NULL, NULL}, keep_spaces = {1, 0, 1, NULL, NULL},
+                       plain_spaces = {1, 1, 0, NULL, NULL}, no_prefix = {0, 1, 1, NULL, NULL},
+                       keep_ab = {1, 1, 1, protect_ab, NULL};
     lavr_charsmap *cm = NULL;
     CHECK_OK(lavr_charsmap_create(charsmap_rules, sizeof charsmap_rules, &cm));
     if (cm) {
@@ -40,6 +48,7 @@ int main(void) {
         expect(cm, keep_spaces, "cc", SP);
         expect(cm, plain_spaces, "x d y", " x y");
         expect(cm, no_prefix, "ab x", "X" SP "x");
+        expect(cm, keep_ab, "abaab c", SP "abAab"); /* a protected "ab" is copied, not normalised */
     }
     expect(NULL, all, "ab  c ", SP "ab" SP "c"); /* no charsmap: the identity */
 

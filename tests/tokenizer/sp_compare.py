@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # lavr tokenize against SentencePiece's own ids: trains a small unigram model with the nmt_nfkc charsmap,
 # writes it as spiece.model and as a tokenizer.json, and checks every prompt through both files; a second
-# model with byte fallback (as umT5 has) checks the prompts that hold unknown characters.
+# model with byte fallback checks the prompts that hold unknown characters, a third one user-defined pieces.
 # Usage: sp_compare.py LAVR TMPDIR   (exit 77 when python3-sentencepiece is missing)
 import base64
 import html
@@ -48,7 +48,7 @@ def corpus(rng):
     return lines
 
 
-def train(dirname, name, byte_fallback):
+def train(dirname, name, byte_fallback, user_defined=()):
     path = os.path.join(dirname, "corpus.txt")
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(corpus(random.Random(0))) + "\n")
@@ -56,7 +56,8 @@ def train(dirname, name, byte_fallback):
     spm.SentencePieceTrainer.train(
         input=path, model_prefix=prefix, vocab_size=400 + 256 * byte_fallback, model_type="unigram",
         character_coverage=1.0, normalization_rule_name="nmt_nfkc", pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
-        num_threads=1, hard_vocab_limit=False, byte_fallback=byte_fallback, minloglevel=2)
+        num_threads=1, hard_vocab_limit=False, byte_fallback=byte_fallback, minloglevel=2,
+        user_defined_symbols=list(user_defined))
     return prefix + ".model"
 
 
@@ -272,6 +273,20 @@ def main():
                     err.strip()))
     print("byte fallback: %d prompts x 2 tokenizer files, %d byte pieces in the expectation" % (
         len(with_unknowns), byte_pieces))
+    # user-defined pieces: kept out of the charsmap (① stays ①) and preferred by their score
+    model_u = train(tmp, "spiece_user", False, ["<sep>", "smiles", "\u2460", "ab", "day in"])
+    sp_u = spm.SentencePieceProcessor(model_file=model_u)
+    user_prompts = ["she smiles <sep> \u2460 ab abc", "absmiles \u2460\u2460 x<sep>y", "the woman smiles",
+                    "about her day in the city", "\uff41\uff42 \u2460\u2461 ab\u0301"]
+    for prompt in user_prompts:
+        want = sp_u.encode(wan_clean(prompt)) + [eos]
+        rc, out, err = run([lavr, "tokenize", "--tokenizer", model_u, "--prompt", prompt])
+        got = [int(x) for x in out.split()] if rc == 0 else None
+        if got != want:
+            failures += 1
+            print("MISMATCH user-defined %r\n  want %s %s\n  got  %s (rc %d) %s" % (
+                prompt, want, [sp_u.id_to_piece(i) for i in want], got, rc, err.strip()))
+    print("user-defined pieces: %d prompts" % len(user_prompts))
     # truncation: the first text_len - 1 pieces, then EOS, and one warning naming the dropped count
     long_prompt = " ".join(["the woman smiles while she speaks"] * 20)
     full = sp.encode(wan_clean(long_prompt))
