@@ -36,6 +36,11 @@ lavr_status lavr_cond_encode_image_on(lavr_h5file *model, const char *image_path
  * text_len, at most 512, lavr_cond_text_len) with the EOS kept last; c->prompt_dropped says how many
  * tokens were cut (the caller warns; lavr render does it before any weight loads). */
 lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_arena *arena, lavr_conditioning *c);
+/* The same with umT5 on a CUDA device (cuda NULL: the CPU): a context of its own whose arena holds exactly what the
+ * model and this prompt need (lavr_t5_device_bytes; cuda->mem_cap is ignored), destroyed with the model once the
+ * context rows are on the host. */
+lavr_status lavr_cond_encode_text_on(lavr_h5file *model, const char *prompt, const lavr_ctx_cuda_options *cuda,
+                                     lavr_arena *arena, lavr_conditioning *c);
 /* The ids alone (ids has room for LAVR_TEXT_LEN), *dropped the tokens cut; reads no weights. */
 lavr_status lavr_cond_prompt_ids(lavr_h5file *model, const char *prompt, int64_t *ids, int64_t *n, int64_t *dropped);
 /* Ids per prompt, EOS included: min(LAVR_TEXT_LEN, the /dit config's text_len); LAVR_TEXT_LEN without /dit. */
