@@ -384,7 +384,8 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
         lavr_status st = LAVR_OK;
         if (backend == LAVR_BACKEND_CUDA) st = t5_on_aux_gpu(a, roles, &o.t5_on_gpu);
         if (!st && backend == LAVR_BACKEND_CUDA) {
-            lavr_ctx_cuda_options co = {.device = roles->device, .name = "aux vae"};
+            /* under --gpu-mem the VAE's arena is the aux's planned share of its GPU (else the 6 GiB default) */
+            lavr_ctx_cuda_options co = {.device = roles->device, .mem_cap = a->arena_cap, .name = "aux vae"};
             st = lavr_ctx_create_cuda(&co, &o.vae_ctx);
         }
         if (!st) st = lavr_aux_run(comm, roles, &o);
