@@ -15,11 +15,13 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/signals.h"
 #include "core/units.h"
 #include "io/h5model.h"
 #include "io/size_rule.h"
 #include "kernels/ctx.h"
+#include "models/conditioning.h"
 #include "models/config.h"
 #include "parallel/comm.h"
 #include "parallel/device.h"
@@ -102,6 +104,11 @@ static lavr_status check_inputs(const render_args *a, int is_aux, lavr_model_con
     int64_t w = 0, h = 0;
     TRY(lavr_size_parse(a->job.size, &w, &h));
     CHECK_ARG(a->job.prompt[0] != 0, "--prompt is empty");
+    int64_t kept = 0, dropped = 0; /* the original cuts a long prompt to its text length (EOS kept) */
+    TRY(lavr_cond_prompt_check(a->job.model, a->job.prompt, &kept, &dropped));
+    if (dropped > 0)
+        LOG_WARN("--prompt has %lld tokens; cut to the model's text length %lld (EOS kept): %lld dropped",
+                 (long long)(kept + dropped), (long long)kept, (long long)dropped);
     TRY(writable_dir_of("--out", a->job.out));
     TRY(writable_dir_of("--stage-dir", a->stage));
     return LAVR_OK;
