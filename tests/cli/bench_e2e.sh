@@ -18,7 +18,7 @@ common="bench --e2e: tiny at 64x64|setup (s|VAE encode of the reference and 73 m
 setup broadcast at|time to first frame:|dit s0 tp0 pp0|aux: VAE decode|aux: video write|aux share of its GPU:|\
 FPS; steady|device memory (GiB)"
 if [ "$B" = cpu ]; then fields="$common|plan n/a|GPU memory: none"
-else fields="$common|GPU 0 (ranks 0,1): in use|of its GPU: [0-9]|FPS; plan [0-9.]+ FPS"; fi
+else fields="$common|GPU 0 (ranks 0,1): in use|of its GPU: [0-9]|(blocks 2..4); plan [0-9.]+ FPS"; fi
 IFS='|'
 for field in $fields; do
   grep -qE "$(printf '%s' "$field" | sed 's/[()]/\\&/g')" "$D/report.txt" || { echo "missing field: $field"; exit 1; }
