@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "io/scratch.h"
-#include "kernels/w2v_ops.h"
+#include "kernels/row_ops.h"
 
 struct lavr_w2v_states {
     lavr_ctx *ctx;
@@ -24,7 +24,7 @@ lavr_status lavr_w2v_states_create(lavr_ctx *c, int resident, const char *dir, c
     const int device = lavr_ctx_device(c) != LAVR_DEVICE_CPU;
     lavr_status st;
     if (resident && device) {
-        st = lavr_wop_alloc(c, rows, cols, what, &s->all);
+        st = lavr_ctx_alloc_rows(c, rows, cols, what, &s->all);
     } else {
         st = lavr_scratch_create(dir, what, rows, cols, &s->file);
         if (!st && device && !(s->host = malloc((size_t)(max_tile * cols) * sizeof(float))))
@@ -63,7 +63,7 @@ lavr_status lavr_w2v_states_read(lavr_w2v_states *s, int64_t first, int64_t n, c
     if (s->all.data) return LAVR_OK;
     if (!s->host) return lavr_scratch_read(s->file, first, n, out->data);
     TRY(lavr_scratch_read(s->file, first, n, s->host));
-    return lavr_wop_upload(s->ctx, s->host, out);
+    return lavr_rop_upload(s->ctx, s->host, out);
 }
 
 lavr_status lavr_w2v_states_target(lavr_w2v_states *s, int64_t first, int64_t n, const lavr_tensor *tile,
@@ -74,6 +74,6 @@ lavr_status lavr_w2v_states_target(lavr_w2v_states *s, int64_t first, int64_t n,
 lavr_status lavr_w2v_states_commit(lavr_w2v_states *s, int64_t first, const lavr_tensor *rows) {
     if (s->all.data) return LAVR_OK;
     if (!s->host) return lavr_scratch_write(s->file, first, rows->shape[0], rows->data);
-    TRY(lavr_wop_download(s->ctx, rows, s->host));
+    TRY(lavr_rop_download(s->ctx, rows, s->host));
     return lavr_scratch_write(s->file, first, rows->shape[0], s->host);
 }

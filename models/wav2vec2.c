@@ -12,6 +12,7 @@
 
 #include "core/dtype.h"
 #include "kernels/ops.h"
+#include "kernels/row_ops.h"
 #include "kernels/w2v_ops.h"
 #include "models/w2v_states.h"
 
@@ -19,13 +20,13 @@
 #define CONV_LN_EPS 1e-5f
 
 typedef struct {
-    lavr_wop_weights conv;
+    lavr_wop_conv conv;
     lavr_tensor ln_w, ln_b;
 } conv_layer;
 
 typedef struct {
     lavr_tensor ln_w, ln_b, ffn_ln_w, ffn_ln_b;
-    lavr_wop_weights q, k, v, o, fc1, fc2;
+    lavr_linear_weights q, k, v, o, fc1, fc2;
 } encoder_layer;
 
 struct lavr_w2v {
@@ -36,7 +37,8 @@ struct lavr_w2v {
     int owns_ctx, round;
     conv_layer conv[8];
     lavr_tensor proj_ln_w, proj_ln_b;
-    lavr_wop_weights proj, pos; /* pos: weight norm fused at load */
+    lavr_linear_weights proj;
+    lavr_wop_conv pos; /* weight norm fused at load */
     encoder_layer *layers;
     lavr_tensor final_ln_w, final_ln_b;
     lavr_w2v_last_state last_state;
@@ -69,11 +71,50 @@ static int has(loader *ld, const char *name) {
     return lavr_h5_exists(ld->file, path);
 }
 
-/* Host tensors just loaded, prepared for the model's context (which takes them). */
-static lavr_status linear(lavr_w2v *m, lavr_tensor w, lavr_tensor b, lavr_wop_weights *out) {
-    return lavr_wop_linear_weights(m->ctx, &w, &b, m->round, out);
+/* With bf16 rounding the CPU computes with the module's bf16 parameters: values stored wider are rounded in place
+ * (widened to F32 first when stored in another type). CUDA rounds them on upload. */
+static lavr_status bf16_values(const lavr_w2v *m, lavr_tensor *t) {
+    if (!m->round || lavr_ctx_device(m->ctx) != LAVR_DEVICE_CPU || !t->data || t->dtype == LAVR_BF16) return LAVR_OK;
+    if (t->dtype != LAVR_F32) {
+        lavr_tensor wide;
+        TRY(lavr_tensor_alloc(t->owner, LAVR_F32, t->ndim, t->shape, "wav2vec2 weights", &wide));
+        lavr_status st = lavr_tensor_copy(&wide, t);
+        lavr_tensor_free(t);
+        *t = wide;
+        TRY(st);
+    }
+    lavr_op_round_bf16(t->data, lavr_tensor_numel(t));
+    return LAVR_OK;
 }
-static lavr_status vector(lavr_w2v *m, lavr_tensor v, lavr_tensor *out) { return lavr_wop_vector(m->ctx, &v, m->round, out); }
+
+/* Host tensors just loaded, prepared for the model's context (which takes them). */
+static lavr_status linear(lavr_w2v *m, lavr_tensor w, lavr_tensor b, lavr_linear_weights *out) {
+    TRY(bf16_values(m, &w));
+    TRY(bf16_values(m, &b));
+    return lavr_ctx_linear_weights(m->ctx, &w, &b, out);
+}
+
+static lavr_status conv(lavr_w2v *m, lavr_tensor w, lavr_tensor b, int64_t groups, lavr_wop_conv *out) {
+    TRY(bf16_values(m, &w));
+    TRY(bf16_values(m, &b));
+    return lavr_wop_conv_weights(m->ctx, &w, b.data ? &b : NULL, groups, out);
+}
+
+/* LayerNorm gamma/beta as fp32 on the context (bf16 values when rounding). */
+static lavr_status vector(lavr_w2v *m, lavr_tensor v, lavr_tensor *out) {
+    const int64_t n = lavr_tensor_numel(&v);
+    float *h = malloc((size_t)n * sizeof(float));
+    if (!h) {
+        lavr_tensor_free(&v);
+        return LAVR_FAIL(LAVR_E_NOMEM, "out of host memory for a wav2vec2 vector");
+    }
+    for (int64_t i = 0; i < n; i++) h[i] = (float)lavr_tensor_get_flat(&v, i);
+    if (m->round) lavr_op_round_bf16(h, n);
+    lavr_tensor_free(&v);
+    const lavr_status st = lavr_ctx_upload_vector(m->ctx, h, n, "wav2vec2 norm vector", out);
+    free(h);
+    return st;
+}
 
 /* weight = g * v / ||v|| with the norm over dims (0, 1) for every tap k (weight_norm(dim=2)); with bf16 rounding
  * g and v are the module's bf16 parameters and the fused weight is rounded once more. */
@@ -85,7 +126,7 @@ static lavr_status load_positional_conv(lavr_w2v *m, loader *ld) {
     TRY(load(ld, &bias, 1, (int64_t[]){c}, "encoder.pos_conv_embed.conv.bias"));
     if (has(ld, "encoder.pos_conv_embed.conv.weight")) {
         TRY_GOTO(load(ld, &w, 3, wshape, "encoder.pos_conv_embed.conv.weight"), st, done);
-        return lavr_wop_conv_weights(m->ctx, &w, &bias, m->cfg.pos_conv_groups, m->round, &m->pos);
+        return conv(m, w, bias, m->cfg.pos_conv_groups, &m->pos);
     }
     const char *g_name = "encoder.pos_conv_embed.conv.weight_g", *v_name = "encoder.pos_conv_embed.conv.weight_v";
     if (has(ld, "encoder.pos_conv_embed.conv.parametrizations.weight.original0")) {
@@ -119,7 +160,7 @@ static lavr_status load_positional_conv(lavr_w2v *m, loader *ld) {
     }
     lavr_tensor_free(&g);
     lavr_tensor_free(&v);
-    return lavr_wop_conv_weights(m->ctx, &w, &bias, m->cfg.pos_conv_groups, m->round, &m->pos);
+    return conv(m, w, bias, m->cfg.pos_conv_groups, &m->pos);
 done:
     lavr_tensor_free(&bias);
     lavr_tensor_free(&w);
@@ -139,7 +180,7 @@ static lavr_status load_all(lavr_w2v *m, loader *ld) {
         TRY(load(ld, &w, 3, (int64_t[]){cout, cin, c->conv_kernel[i]}, "%s.%d.conv.weight", pre, i));
         memset(&b, 0, sizeof b);
         if (c->conv_bias) TRY(load(ld, &b, 1, (int64_t[]){cout}, "%s.%d.conv.bias", pre, i));
-        TRY(lavr_wop_conv_weights(m->ctx, &w, &b, 1, m->round, &cl->conv));
+        TRY(conv(m, w, b, 1, &cl->conv));
         TRY(load(ld, &g, 1, (int64_t[]){cout}, "%s.%d.layer_norm.weight", pre, i));
         TRY(vector(m, g, &cl->ln_w));
         TRY(load(ld, &g, 1, (int64_t[]){cout}, "%s.%d.layer_norm.bias", pre, i));
@@ -160,7 +201,7 @@ static lavr_status load_all(lavr_w2v *m, loader *ld) {
     for (int64_t l = 0; l < c->num_layers; l++) {
         encoder_layer *ly = &m->layers[l];
         const long long li = (long long)l;
-        lavr_wop_weights *projs[4] = {&ly->q, &ly->k, &ly->v, &ly->o};
+        lavr_linear_weights *projs[4] = {&ly->q, &ly->k, &ly->v, &ly->o};
         TRY(load(ld, &g, 1, vec, "encoder.layers.%lld.layer_norm.weight", li));
         TRY(vector(m, g, &ly->ln_w));
         TRY(load(ld, &g, 1, vec, "encoder.layers.%lld.layer_norm.bias", li));
@@ -266,18 +307,18 @@ void lavr_w2v_destroy(lavr_w2v *m) {
     if (!m) return;
     if (m->ctx) {
         for (int i = 0; i < 8; i++) {
-            lavr_wop_weights_free(m->ctx, &m->conv[i].conv);
+            lavr_wop_conv_free(m->ctx, &m->conv[i].conv);
             lavr_ctx_free(m->ctx, &m->conv[i].ln_w);
             lavr_ctx_free(m->ctx, &m->conv[i].ln_b);
         }
         lavr_tensor *vecs[] = {&m->proj_ln_w, &m->proj_ln_b, &m->final_ln_w, &m->final_ln_b};
         for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++) lavr_ctx_free(m->ctx, vecs[i]);
-        lavr_wop_weights_free(m->ctx, &m->proj);
-        lavr_wop_weights_free(m->ctx, &m->pos);
+        lavr_ctx_linear_weights_free(m->ctx, &m->proj);
+        lavr_wop_conv_free(m->ctx, &m->pos);
         for (int64_t l = 0; m->layers && l < m->cfg.num_layers; l++) {
             encoder_layer *ly = &m->layers[l];
-            lavr_wop_weights *ws[] = {&ly->q, &ly->k, &ly->v, &ly->o, &ly->fc1, &ly->fc2};
-            for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) lavr_wop_weights_free(m->ctx, ws[i]);
+            lavr_linear_weights *ws[] = {&ly->q, &ly->k, &ly->v, &ly->o, &ly->fc1, &ly->fc2};
+            for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) lavr_ctx_linear_weights_free(m->ctx, ws[i]);
             lavr_tensor *vs[] = {&ly->ln_w, &ly->ln_b, &ly->ffn_ln_w, &ly->ffn_ln_b};
             for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) lavr_ctx_free(m->ctx, vs[i]);
         }
@@ -329,7 +370,8 @@ typedef struct {
     void *user;
     lavr_w2v_states *h[2], *keys, *values; /* h[0]/h[1]: a layer's input and output, alternating */
     lavr_tensor window, ln, q, out, fin, ffn;   /* [rows + pos kernel, hid], [rows, hid] x4, [rows, ffn] */
-    lavr_tensor qblock, hblock, kchunk, vchunk; /* [query_rows, hid] x2, [key_chunk, hid] x2 */
+    lavr_tensor qblock, hblock, attn;           /* [query_rows, hid] x3 */
+    lavr_tensor kchunk, vchunk;                 /* [key_chunk, hid] x2 */
     float *host;                                /* a device's rows on their way to fn: [query_rows, hid] */
     lavr_wop_attention *att;
 } forward;
@@ -360,11 +402,11 @@ static lavr_status deliver(forward *f, int64_t index, int64_t a, const lavr_tens
     lavr_tensor normed;
     if (index == m->cfg.num_layers && m->last_state == LAVR_W2V_LAST_NORMED) {
         TRY(view(&f->fin, r, f->hid, &normed));
-        TRY(lavr_wop_layernorm(f->c, rows, &m->final_ln_w, &m->final_ln_b, (float)m->cfg.eps, f->round, &normed));
+        TRY(lavr_rop_layer_norm(f->c, rows, &m->final_ln_w, &m->final_ln_b, (float)m->cfg.eps, f->round, &normed));
         src = &normed;
     }
     if (lavr_ctx_device(f->c) == LAVR_DEVICE_CPU) return f->fn(f->user, index, a, r, f->T, f->hid, src->data);
-    TRY(lavr_wop_download(f->c, src, f->host));
+    TRY(lavr_rop_download(f->c, src, f->host));
     return f->fn(f->user, index, a, r, f->T, f->hid, f->host);
 }
 
@@ -387,9 +429,9 @@ static lavr_status feature_extract(forward *f, lavr_w2v_input_fn input, void *in
     float *samples = malloc((size_t)span[0] * sizeof(float));
     lavr_status st;
     if (!samples) return LAVR_FAIL(LAVR_E_NOMEM, "out of host memory for a wav2vec2 input tile");
-    TRY_GOTO(lavr_wop_alloc(f->tiles, biggest, 1, "wav2vec2 conv tile", &bufs[0]), st, done);
-    TRY_GOTO(lavr_wop_alloc(f->tiles, biggest, 1, "wav2vec2 conv tile", &bufs[1]), st, done);
-    TRY_GOTO(lavr_wop_alloc(f->tiles, span[0], 1, "wav2vec2 input tile", &wave), st, done);
+    TRY_GOTO(lavr_ctx_alloc_rows(f->tiles, biggest, 1, "wav2vec2 conv tile", &bufs[0]), st, done);
+    TRY_GOTO(lavr_ctx_alloc_rows(f->tiles, biggest, 1, "wav2vec2 conv tile", &bufs[1]), st, done);
+    TRY_GOTO(lavr_ctx_alloc_rows(f->tiles, span[0], 1, "wav2vec2 input tile", &wave), st, done);
     for (int64_t a = 0; a < T; a += tile) {
         const int64_t b = a + tile < T ? a + tile : T;
         int64_t lo[9], hi[9]; /* frame range of layer i's input (i = nl: the stack's output) */
@@ -403,21 +445,21 @@ static lavr_status feature_extract(forward *f, lavr_w2v_input_fn input, void *in
         if (f->round) lavr_op_round_bf16(samples, hi[0] - lo[0]); /* the bf16 module's input */
         lavr_tensor cur, next;
         TRY_GOTO(rows_view(&wave, 0, hi[0] - lo[0], &cur), st, done);
-        TRY_GOTO(lavr_wop_upload(f->c, samples, &cur), st, done);
+        TRY_GOTO(lavr_rop_upload(f->c, samples, &cur), st, done);
         for (int i = 0; i < nl; i++) {
             const conv_layer *cl = &m->conv[i];
             TRY_GOTO(view(&bufs[i % 2], hi[i + 1] - lo[i + 1], c->conv_dim[i], &next), st, done);
             TRY_GOTO(lavr_wop_conv1d(f->c, &cur, &cl->conv, c->conv_stride[i], 0, 0, f->round, &next), st, done);
             /* LayerNorm over channels at each time step, then GELU */
-            TRY_GOTO(lavr_wop_layernorm(f->c, &next, &cl->ln_w, &cl->ln_b, CONV_LN_EPS, f->round, &next), st, done);
-            TRY_GOTO(lavr_wop_gelu(f->c, &next, f->round, &next), st, done);
+            TRY_GOTO(lavr_rop_layer_norm(f->c, &next, &cl->ln_w, &cl->ln_b, CONV_LN_EPS, f->round, &next), st, done);
+            TRY_GOTO(lavr_rop_gelu(f->c, &next, LAVR_GELU_ERF, f->round, &next), st, done);
             cur = next;
         }
         /* cur = [b - a, conv_dim[last]] */
         lavr_tensor dst;
-        TRY_GOTO(lavr_wop_layernorm(f->c, &cur, &m->proj_ln_w, &m->proj_ln_b, (float)c->eps, f->round, &cur), st, done);
+        TRY_GOTO(lavr_rop_layer_norm(f->c, &cur, &m->proj_ln_w, &m->proj_ln_b, (float)c->eps, f->round, &cur), st, done);
         TRY_GOTO(lavr_w2v_states_target(f->h[0], a, b - a, &f->q, &dst), st, done);
-        TRY_GOTO(lavr_wop_linear(f->c, &cur, &m->proj, f->round, &dst), st, done);
+        TRY_GOTO(lavr_rop_linear(f->c, &cur, &m->proj, f->round, &dst), st, done);
         TRY_GOTO(lavr_w2v_states_commit(f->h[0], a, &dst), st, done);
     }
     st = LAVR_OK;
@@ -443,10 +485,10 @@ static lavr_status positional_conv(forward *f) {
         TRY(lavr_w2v_states_read(f->h[0], lo, hi - lo, &f->window, &win));
         TRY(view(&f->q, b - a, c, &pos));
         TRY(lavr_wop_conv1d(f->c, &win, &m->pos, 1, lo - want_lo, want_hi - hi, f->round, &pos));
-        TRY(lavr_wop_gelu(f->c, &pos, f->round, &pos));
+        TRY(lavr_rop_gelu(f->c, &pos, LAVR_GELU_ERF, f->round, &pos));
         TRY(rows_view(&win, a - lo, b - a, &h));
         TRY(lavr_w2v_states_target(f->h[1], a, b - a, &f->out, &dst));
-        TRY(lavr_wop_add(f->c, &h, &pos, f->round, &dst));
+        TRY(lavr_rop_add(f->c, &h, &pos, f->round, &dst));
         TRY(lavr_w2v_states_commit(f->h[1], a, &dst));
         TRY(deliver(f, 0, a, &dst));
     }
@@ -470,12 +512,12 @@ static lavr_status run_layer(forward *f, int64_t l, int in) {
         lavr_tensor x, ln, kv;
         TRY(lavr_w2v_states_read(f->h[in], a, r, &f->window, &x));
         TRY(view(&f->ln, r, hid, &ln));
-        TRY(lavr_wop_layernorm(ctx, &x, &ly->ln_w, &ly->ln_b, eps, rd, &ln));
+        TRY(lavr_rop_layer_norm(ctx, &x, &ly->ln_w, &ly->ln_b, eps, rd, &ln));
         TRY(lavr_w2v_states_target(f->keys, a, r, &f->q, &kv));
-        TRY(lavr_wop_linear(ctx, &ln, &ly->k, rd, &kv));
+        TRY(lavr_rop_linear(ctx, &ln, &ly->k, rd, &kv));
         TRY(lavr_w2v_states_commit(f->keys, a, &kv));
         TRY(lavr_w2v_states_target(f->values, a, r, &f->q, &kv));
-        TRY(lavr_wop_linear(ctx, &ln, &ly->v, rd, &kv));
+        TRY(lavr_rop_linear(ctx, &ln, &ly->v, rd, &kv));
         TRY(lavr_w2v_states_commit(f->values, a, &kv));
     }
     const int64_t chunk = lavr_w2v_states_resident(f->keys) ? T : f->t.key_chunk;
@@ -490,34 +532,41 @@ static lavr_status run_layer(forward *f, int64_t l, int in) {
             TRY(rows_view(&hb, a, r, &x));
             TRY(view(&f->ln, r, hid, &ln));
             TRY(rows_view(&qb, a, r, &q));
-            TRY(lavr_wop_layernorm(ctx, &x, &ly->ln_w, &ly->ln_b, eps, rd, &ln));
-            TRY(lavr_wop_linear(ctx, &ln, &ly->q, rd, &q));
+            TRY(lavr_rop_layer_norm(ctx, &x, &ly->ln_w, &ly->ln_b, eps, rd, &ln));
+            TRY(lavr_rop_linear(ctx, &ln, &ly->q, rd, &q));
         }
-        for (int64_t k0 = 0; k0 < T; k0 += chunk) {
-            const int64_t kn = k0 + chunk < T ? chunk : T - k0;
-            lavr_tensor keys, values;
-            TRY(lavr_w2v_states_read(f->keys, k0, kn, &f->kchunk, &keys));
-            TRY(lavr_w2v_states_read(f->values, k0, kn, &f->vchunk, &values));
-            TRY(lavr_wop_attention_fold(ctx, f->att, &qb, &keys, &values, k0 == 0));
+        lavr_tensor keys, values, att;
+        TRY(rows_view(&f->attn, 0, qn, &att));
+        if (chunk >= T) {
+            TRY(lavr_w2v_states_read(f->keys, 0, T, &f->kchunk, &keys));
+            TRY(lavr_w2v_states_read(f->values, 0, T, &f->vchunk, &values));
+            TRY(lavr_wop_attention_all(ctx, f->att, &qb, &keys, &values, rd, &att));
+        } else {
+            for (int64_t k0 = 0; k0 < T; k0 += chunk) {
+                const int64_t kn = k0 + chunk < T ? chunk : T - k0;
+                TRY(lavr_w2v_states_read(f->keys, k0, kn, &f->kchunk, &keys));
+                TRY(lavr_w2v_states_read(f->values, k0, kn, &f->vchunk, &values));
+                TRY(lavr_wop_attention_fold(ctx, f->att, &qb, &keys, &values, k0 == 0));
+            }
+            TRY(lavr_wop_attention_finish(ctx, f->att, rd, &att));
         }
-        TRY(lavr_wop_attention_finish(ctx, f->att, rd, &qb)); /* the queries are spent: the output takes their place */
         for (int64_t a = 0; a < qn; a += R) {
             const int64_t r = a + R < qn ? R : qn - a;
-            lavr_tensor x, att, o, h1, ln, ffn, dst;
+            lavr_tensor x, ar, o, h1, ln, ffn, dst;
             TRY(rows_view(&hb, a, r, &x));
-            TRY(rows_view(&qb, a, r, &att));
+            TRY(rows_view(&att, a, r, &ar));
             TRY(view(&f->q, r, hid, &o));
             TRY(view(&f->window, r, hid, &h1));
             TRY(view(&f->ln, r, hid, &ln));
             TRY(view(&f->ffn, r, c->intermediate, &ffn));
-            TRY(lavr_wop_linear(ctx, &att, &ly->o, rd, &o));
-            TRY(lavr_wop_add(ctx, &x, &o, rd, &h1));
-            TRY(lavr_wop_layernorm(ctx, &h1, &ly->ffn_ln_w, &ly->ffn_ln_b, eps, rd, &ln));
-            TRY(lavr_wop_linear(ctx, &ln, &ly->fc1, rd, &ffn));
-            TRY(lavr_wop_gelu(ctx, &ffn, rd, &ffn));
-            TRY(lavr_wop_linear(ctx, &ffn, &ly->fc2, rd, &o));
+            TRY(lavr_rop_linear(ctx, &ar, &ly->o, rd, &o));
+            TRY(lavr_rop_add(ctx, &x, &o, rd, &h1));
+            TRY(lavr_rop_layer_norm(ctx, &h1, &ly->ffn_ln_w, &ly->ffn_ln_b, eps, rd, &ln));
+            TRY(lavr_rop_linear(ctx, &ln, &ly->fc1, rd, &ffn));
+            TRY(lavr_rop_gelu(ctx, &ffn, LAVR_GELU_ERF, rd, &ffn));
+            TRY(lavr_rop_linear(ctx, &ffn, &ly->fc2, rd, &o));
             TRY(lavr_w2v_states_target(f->h[1 - in], qa + a, r, &f->out, &dst));
-            TRY(lavr_wop_add(ctx, &h1, &o, rd, &dst));
+            TRY(lavr_rop_add(ctx, &h1, &o, rd, &dst));
             if (!last) TRY(lavr_w2v_states_commit(f->h[1 - in], qa + a, &dst));
             TRY(deliver(f, l + 1, qa + a, &dst));
         }
@@ -536,14 +585,15 @@ static lavr_status alloc_tiles(forward *f) {
     const lavr_w2v_config *c = &f->m->cfg;
     const int64_t hid = f->hid, R = f->t.rows, Q = f->t.query_rows, K = f->t.key_chunk;
     lavr_tensor *tiles[] = {&f->ln, &f->q, &f->out, &f->fin};
-    TRY(lavr_wop_alloc(f->tiles, R + c->pos_conv_kernel, hid, "wav2vec2 row window", &f->window));
+    TRY(lavr_ctx_alloc_rows(f->tiles, R + c->pos_conv_kernel, hid, "wav2vec2 row window", &f->window));
     for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++)
-        TRY(lavr_wop_alloc(f->tiles, R, hid, "wav2vec2 layer tile", tiles[i]));
-    TRY(lavr_wop_alloc(f->tiles, R, c->intermediate, "wav2vec2 ffn tile", &f->ffn));
-    TRY(lavr_wop_alloc(f->tiles, Q, hid, "wav2vec2 query block", &f->qblock));
-    TRY(lavr_wop_alloc(f->tiles, Q, hid, "wav2vec2 hidden block", &f->hblock));
-    TRY(lavr_wop_alloc(f->tiles, K, hid, "wav2vec2 key chunk", &f->kchunk));
-    TRY(lavr_wop_alloc(f->tiles, K, hid, "wav2vec2 value chunk", &f->vchunk));
+        TRY(lavr_ctx_alloc_rows(f->tiles, R, hid, "wav2vec2 layer tile", tiles[i]));
+    TRY(lavr_ctx_alloc_rows(f->tiles, R, c->intermediate, "wav2vec2 ffn tile", &f->ffn));
+    TRY(lavr_ctx_alloc_rows(f->tiles, Q, hid, "wav2vec2 query block", &f->qblock));
+    TRY(lavr_ctx_alloc_rows(f->tiles, Q, hid, "wav2vec2 hidden block", &f->hblock));
+    TRY(lavr_ctx_alloc_rows(f->tiles, Q, hid, "wav2vec2 attention block", &f->attn));
+    TRY(lavr_ctx_alloc_rows(f->tiles, K, hid, "wav2vec2 key chunk", &f->kchunk));
+    TRY(lavr_ctx_alloc_rows(f->tiles, K, hid, "wav2vec2 value chunk", &f->vchunk));
     return lavr_wop_attention_create(f->c, Q, c->num_heads, hid / c->num_heads, f->m->opts.own_attention, &f->att);
 }
 
@@ -556,6 +606,7 @@ lavr_status lavr_w2v_forward_stream(lavr_w2v *m, int64_t n_samples, lavr_w2v_inp
     const int cpu = lavr_ctx_device(m->ctx) == LAVR_DEVICE_CPU;
     forward f = {.m = m, .c = m->ctx, .t = cpu ? CPU_TILES : CUDA_TILES, .T = T, .hid = c->hidden,
                  .round = m->round, .fn = fn, .user = user};
+    if (m->opts.key_chunk > 0) f.t.key_chunk = m->opts.key_chunk;
     lavr_status st;
     if (cpu) TRY(lavr_ctx_create_cpu(work, &f.tiles));
     else f.tiles = m->ctx;
@@ -578,7 +629,7 @@ lavr_status lavr_w2v_forward_stream(lavr_w2v *m, int64_t n_samples, lavr_w2v_inp
     st = lavr_ctx_sync(m->ctx);
 done:
     for (int i = 0; i < 4; i++) lavr_w2v_states_destroy(*stores[i]);
-    lavr_tensor *tiles[] = {&f.window, &f.ln, &f.q, &f.out, &f.fin, &f.ffn, &f.qblock, &f.hblock, &f.kchunk, &f.vchunk};
+    lavr_tensor *tiles[] = {&f.window, &f.ln, &f.q, &f.out, &f.fin, &f.ffn, &f.qblock, &f.hblock, &f.attn, &f.kchunk, &f.vchunk};
     for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) lavr_ctx_free(f.tiles, tiles[i]);
     lavr_wop_attention_destroy(m->ctx, f.att);
     free(f.host);

@@ -30,6 +30,8 @@ typedef struct {
                           CUDA: always */
     int stream_states; /* CUDA: keep the whole audio's states in scratch files even when they fit the device */
     int own_attention; /* CUDA: lavr's attention kernel even where cuDNN's fused SDPA is available */
+    int64_t key_chunk; /* keys per attention fold when the states are streamed (0: 4096 on the CPU, 16384 on CUDA;
+                          tests fold many small chunks) */
 } lavr_w2v_options;
 
 /* Loads the weights stored under prefix ("weights/" in golden files, "wav2vec2/" in lavr

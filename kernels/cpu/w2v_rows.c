@@ -1,11 +1,10 @@
-/* CPU reference of wav2vec2's row ops (kernels/cpu/w2v_rows.h): fp32 over kernels/ops.h, each result rounded to
- * bf16 at the op's output when `round` (LiveAvatar's bf16 module), convolutions through channel-major
- * lavr_op_conv1d between transposes. */
+/* CPU reference of wav2vec2's ops (kernels/cpu/w2v_rows.h): fp32 over kernels/ops.h, each result rounded to bf16 at
+ * the op's output when `round` (LiveAvatar's bf16 module); the time-major convolutions run channel-major
+ * lavr_op_conv1d between transposes, attention folds into lavr_attention_state. */
 #include "kernels/cpu/w2v_rows.h"
 
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/dtype.h"
 
@@ -15,58 +14,6 @@ static void maybe_round(int round, float *x, int64_t n) {
     if (round) lavr_op_round_bf16(x, n);
 }
 
-/* Moves src into dst, bf16-rounding F32 values in place when round (BF16 is already; other dtypes are widened to
- * F32 first). */
-static lavr_status take(lavr_tensor *src, int round, lavr_tensor *dst) {
-    if (round && src->dtype != LAVR_BF16) {
-        if (src->dtype != LAVR_F32) {
-            lavr_tensor wide;
-            TRY(lavr_tensor_alloc(src->owner, LAVR_F32, src->ndim, src->shape, "wav2vec2 weights", &wide));
-            TRY(lavr_tensor_copy(&wide, src));
-            lavr_tensor_free(src);
-            *src = wide;
-        }
-        lavr_op_round_bf16(src->data, lavr_tensor_numel(src));
-    }
-    *dst = *src;
-    memset(src, 0, sizeof *src);
-    return LAVR_OK;
-}
-
-lavr_status lavr_cpu_wop_weights(lavr_tensor *w, lavr_tensor *b, int round, lavr_wop_weights *out) {
-    TRY(take(w, round, &out->w));
-    if (b && b->data) TRY(take(b, round, &out->b));
-    return LAVR_OK;
-}
-
-lavr_status lavr_cpu_wop_linear(const lavr_tensor *x, const lavr_wop_weights *w, int round, lavr_tensor *y) {
-    TRY(lavr_op_linear(rows_of(x), x->shape[0], w->k, &w->w, w->b.data ? &w->b : NULL, rows_of(y)));
-    maybe_round(round, rows_of(y), lavr_tensor_numel(y));
-    return LAVR_OK;
-}
-
-lavr_status lavr_cpu_wop_layernorm(const lavr_tensor *x, const lavr_tensor *gamma, const lavr_tensor *beta, float eps,
-                                   int round, lavr_tensor *y) {
-    TRY(lavr_op_layernorm(rows_of(x), x->shape[0], x->shape[1], gamma, beta, eps, rows_of(y)));
-    maybe_round(round, rows_of(y), lavr_tensor_numel(y));
-    return LAVR_OK;
-}
-
-lavr_status lavr_cpu_wop_gelu(const lavr_tensor *x, int round, lavr_tensor *y) {
-    lavr_op_gelu_erf(rows_of(x), lavr_tensor_numel(x), rows_of(y));
-    maybe_round(round, rows_of(y), lavr_tensor_numel(y));
-    return LAVR_OK;
-}
-
-lavr_status lavr_cpu_wop_add(const lavr_tensor *a, const lavr_tensor *b, int round, lavr_tensor *y) {
-    const float *pa = rows_of(a), *pb = rows_of(b);
-    float *py = rows_of(y);
-    const int64_t n = lavr_tensor_numel(a);
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) py[i] = round ? lavr_round_bf16(pa[i] + pb[i]) : pa[i] + pb[i];
-    return LAVR_OK;
-}
-
 /* y[c, r] = x[r, c] for x [rows, cols]. */
 static void transpose(const float *x, int64_t rows, int64_t cols, float *y) {
 #pragma omp parallel for schedule(static)
@@ -74,7 +21,7 @@ static void transpose(const float *x, int64_t rows, int64_t cols, float *y) {
         for (int64_t r = 0; r < rows; r++) y[c * rows + r] = x[r * cols + c];
 }
 
-lavr_status lavr_cpu_wop_conv1d(const lavr_tensor *x, const lavr_wop_weights *w, int64_t stride, int64_t pad_left,
+lavr_status lavr_cpu_wop_conv1d(const lavr_tensor *x, const lavr_wop_conv *w, int64_t stride, int64_t pad_left,
                                 int64_t pad_right, int round, lavr_tensor *y) {
     const int64_t tin = x->shape[0], tout = y->shape[0];
     float *cm_in = malloc((size_t)(tin * w->cin) * sizeof(float));
@@ -96,13 +43,14 @@ lavr_status lavr_cpu_wop_conv1d(const lavr_tensor *x, const lavr_wop_weights *w,
         goto done;
     }
     if (round) {
-        const float *b = bias ? bias->data : NULL;
 #pragma omp parallel for schedule(static)
-        for (int64_t c = 0; c < w->cout; c++)
+        for (int64_t c = 0; c < w->cout; c++) {
+            const float b = bias ? (float)lavr_tensor_get_flat(bias, c) : 0.0f;
             for (int64_t t = 0; t < tout; t++) {
                 const float v = lavr_round_bf16(cm_out[c * tout + t]);
-                cm_out[c * tout + t] = b ? lavr_round_bf16(v + b[c]) : v;
+                cm_out[c * tout + t] = bias ? lavr_round_bf16(v + b) : v;
             }
+        }
     }
     transpose(cm_out, w->cout, tout, rows_of(y));
 done:

@@ -1,6 +1,5 @@
-/* CUDA kernels of wav2vec2's row ops (kernels/cuda/w2v_cuda.h): LayerNorm per row (one block per row, fp32
- * two-pass statistics), GELU, adds, the one-channel first convolution, the grouped positional convolution's
- * per-group im2col, and the fp32 attention fold (hand-written: the online softmax must carry its state across
+/* CUDA kernels of wav2vec2's ops (kernels/cuda/w2v_cuda.h): the bias add after a convolution, the one-channel first
+ * convolution, the grouped positional convolution's per-group im2col, and the fp32 attention fold (hand-written: the online softmax must carry its state across
  * key chunks that arrive in several calls, which no library kernel exposes except cuDNN's log-sum-exp output,
  * folded here too). Memory-bound kernels; the GEMMs are cuBLASLt's (kernels/cuda/w2v_ops_cuda.c). */
 #include <cuda_bf16.h>
@@ -11,54 +10,13 @@
 
 namespace {
 
-enum { THREADS = 256, NORM_THREADS = 256, ATT_ROWS = 64, ATT_KEYS = 64 };
+enum { THREADS = 256, ATT_ROWS = 64, ATT_KEYS = 64 };
 
 __device__ __forceinline__ float ld(const uint16_t *p) {
     return __bfloat162float(*reinterpret_cast<const __nv_bfloat16 *>(p));
 }
 __device__ __forceinline__ void st(uint16_t *p, float v) { *reinterpret_cast<__nv_bfloat16 *>(p) = __float2bfloat16_rn(v); }
 __device__ __forceinline__ float round_bf(float v) { return __bfloat162float(__float2bfloat16_rn(v)); }
-
-__device__ float block_sum(float v, float *shared) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    __syncthreads(); /* shared is reused between calls */
-    if (lane == 0) shared[warp] = v;
-    __syncthreads();
-    float total = 0.0f;
-    for (int w = 0; w < (int)blockDim.x / 32; w++) total += shared[w];
-    return total;
-}
-
-__global__ void layernorm_kernel(const uint16_t *__restrict__ x, int64_t cols, const float *__restrict__ gamma,
-                                 const float *__restrict__ beta, float eps, uint16_t *__restrict__ y) {
-    __shared__ float shared[NORM_THREADS / 32];
-    const uint16_t *xr = x + blockIdx.x * cols;
-    uint16_t *yr = y + blockIdx.x * cols;
-    float s = 0.0f;
-    for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) s += ld(xr + i);
-    const float mean = block_sum(s, shared) / (float)cols;
-    float q = 0.0f;
-    for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
-        const float d = ld(xr + i) - mean;
-        q += d * d;
-    }
-    const float inv = rsqrtf(block_sum(q, shared) / (float)cols + eps);
-    __syncthreads(); /* every read of the row is done before y (which may be x) is written */
-    for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) st(yr + i, (ld(xr + i) - mean) * inv * gamma[i] + beta[i]);
-}
-
-__global__ void gelu_kernel(const uint16_t *__restrict__ x, int64_t n, uint16_t *__restrict__ y) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        const float v = ld(x + i);
-        st(y + i, 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)));
-    }
-}
-
-__global__ void add_kernel(const uint16_t *a, const uint16_t *b, int64_t n, uint16_t *y) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-        st(y + i, ld(a + i) + ld(b + i));
-}
 
 __global__ void add_bias_kernel(uint16_t *y, int64_t n, int64_t cols, const float *__restrict__ bias) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
@@ -193,26 +151,9 @@ __global__ void finish_kernel(const float *__restrict__ acc, const float *__rest
 
 extern "C" {
 
-lavr_status lavr_cuda_w2v_layernorm(const uint16_t *x, int64_t rows, int64_t cols, const float *gamma,
-                                    const float *beta, float eps, uint16_t *y, void *stream) {
-    CHECK_ARG(rows >= 0 && cols > 0 && rows <= 2147483647LL, "cuda w2v layernorm: bad shape");
-    if (!rows) return LAVR_OK;
-    layernorm_kernel<<<(unsigned)rows, NORM_THREADS, 0, as_stream(stream)>>>(x, cols, gamma, beta, eps, y);
-    CUDA_TRY_LAUNCH("cuda w2v layernorm");
-    return LAVR_OK;
-}
-
-lavr_status lavr_cuda_w2v_gelu(const uint16_t *x, int64_t n, uint16_t *y, void *stream) {
+lavr_status lavr_cuda_w2v_copy(const uint16_t *x, int64_t n, uint16_t *y, void *stream) {
     if (n <= 0) return LAVR_OK;
-    gelu_kernel<<<grid_for(n, THREADS), THREADS, 0, as_stream(stream)>>>(x, n, y);
-    CUDA_TRY_LAUNCH("cuda w2v gelu");
-    return LAVR_OK;
-}
-
-lavr_status lavr_cuda_w2v_add(const uint16_t *a, const uint16_t *b, int64_t n, uint16_t *y, void *stream) {
-    if (n <= 0) return LAVR_OK;
-    add_kernel<<<grid_for(n, THREADS), THREADS, 0, as_stream(stream)>>>(a, b, n, y);
-    CUDA_TRY_LAUNCH("cuda w2v add");
+    CUDA_TRY(cudaMemcpyAsync(y, x, (size_t)n * 2, cudaMemcpyDeviceToDevice, as_stream(stream)));
     return LAVR_OK;
 }
 

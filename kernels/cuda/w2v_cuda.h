@@ -1,4 +1,4 @@
-/* CUDA kernels of wav2vec2's row ops (kernels/cuda/w2v.cu) on bf16 row-major memory: every launcher takes device
+/* CUDA kernels of wav2vec2's ops (kernels/cuda/w2v.cu) on bf16 row-major memory: every launcher takes device
  * pointers and a cudaStream_t as `void *stream`, enqueues and returns; bf16 results are rounded (RNE) once at the
  * store, all arithmetic is fp32. Callable from C11. */
 #ifndef LAVR_KERNELS_CUDA_W2V_CUDA_H
@@ -12,13 +12,8 @@ extern "C" {
 
 #include "core/status.h"
 
-/* y = LayerNorm(x) * gamma + beta per row of cols values (two-pass fp32 statistics); y may be x. */
-lavr_status lavr_cuda_w2v_layernorm(const uint16_t *x, int64_t rows, int64_t cols, const float *gamma,
-                                    const float *beta, float eps, uint16_t *y, void *stream);
-/* y = gelu_erf(x) over n values; y may be x. */
-lavr_status lavr_cuda_w2v_gelu(const uint16_t *x, int64_t n, uint16_t *y, void *stream);
-/* y = a + b over n values; y may be a or b. */
-lavr_status lavr_cuda_w2v_add(const uint16_t *a, const uint16_t *b, int64_t n, uint16_t *y, void *stream);
+/* y = x over n bf16 values (device to device). */
+lavr_status lavr_cuda_w2v_copy(const uint16_t *x, int64_t n, uint16_t *y, void *stream);
 /* y[r][c] = bf16(y[r][c] + bias[c]) (bias fp32 [cols]), PyTorch's bias add after a bf16 convolution. */
 lavr_status lavr_cuda_w2v_add_bias(uint16_t *y, int64_t rows, int64_t cols, const float *bias, void *stream);
 /* A one-channel convolution: x [tin] -> y [tout][cout], y = bf16(bf16(sum_j x[t*stride + j - pad] * w[c][j]) +

@@ -1,5 +1,4 @@
-/* CUDA row ops of wav2vec2 (kernels/cuda/w2v_ops_cuda.h) on bf16 row tensors: Linears are cuBLASLt GEMMs with the
- * bias in the epilogue; the dense convolutions of the feature extractor are the video ops' convolution on
+/* CUDA ops of wav2vec2 (kernels/cuda/w2v_ops_cuda.h) on bf16 row tensors: the dense convolutions of the feature extractor are the video ops' convolution on
  * [C, 1, 1, T] views (cuDNN, or lavr's im2col + cuBLASLt kernel); the grouped positional convolution is a per-group
  * im2col and GEMM; attention folds cuDNN's fused SDPA per key chunk by its log-sum-exp (cuDNN >= 9.13), else runs
  * lavr's fp32 fold kernel (kernels/cuda/w2v.cu). */
@@ -18,6 +17,7 @@
 #include "kernels/cuda/video_ops_cuda.h"
 #include "kernels/cuda/w2v_cuda.h"
 #include "kernels/cuda/w2v_ops_cuda.h"
+#include "kernels/row_ops.h"
 
 static void device_tensor(lavr_ctx *c, lavr_dtype dt, int ndim, const int64_t *shape, void *data, lavr_tensor *out) {
     *out = lavr_tensor_wrap(dt, ndim, shape, data);
@@ -26,55 +26,6 @@ static void device_tensor(lavr_ctx *c, lavr_dtype dt, int ndim, const int64_t *s
 }
 
 static int64_t rows_of(const lavr_tensor *t) { return t->shape[0]; }
-static int64_t cols_of(const lavr_tensor *t) { return t->shape[1]; }
-
-lavr_status lavr_cuda_wop_alloc(lavr_ctx *c, int64_t rows, int64_t cols, const char *what, lavr_tensor *out) {
-    void *p = NULL;
-    TRY(lavr_cuda_ctx_alloc(c, (size_t)(rows * cols) * 2, what, &p));
-    device_tensor(c, LAVR_BF16, 2, (int64_t[]){rows, cols}, p, out);
-    return LAVR_OK;
-}
-
-lavr_status lavr_cuda_wop_upload(lavr_ctx *c, const float *host, lavr_tensor *y) {
-    const int64_t n = lavr_tensor_numel(y);
-    uint16_t *tmp = malloc((size_t)n * 2);
-    if (!tmp) return LAVR_FAIL(LAVR_E_NOMEM, "out of host memory staging %lld values", (long long)n);
-    for (int64_t i = 0; i < n; i++) tmp[i] = lavr_f32_to_bf16(host[i]);
-    const int slot = lavr_cuda_prof_begin(c);
-    cudaStream_t s = (cudaStream_t)c->stream;
-    cudaError_t e = cudaMemcpyAsync(y->data, tmp, (size_t)n * 2, cudaMemcpyHostToDevice, s);
-    if (e == cudaSuccess) e = cudaStreamSynchronize(s); /* tmp is freed below */
-    lavr_cuda_prof_end(c, slot, LAVR_PROF_TRANSFER);
-    free(tmp);
-    CUDA_TRY_NAMED(e, "row upload");
-    return LAVR_OK;
-}
-
-lavr_status lavr_cuda_wop_download(lavr_ctx *c, const lavr_tensor *x, float *host) {
-    const int64_t n = lavr_tensor_numel(x);
-    uint16_t *tmp = malloc((size_t)n * 2);
-    if (!tmp) return LAVR_FAIL(LAVR_E_NOMEM, "out of host memory staging %lld values", (long long)n);
-    const int slot = lavr_cuda_prof_begin(c);
-    cudaStream_t s = (cudaStream_t)c->stream;
-    cudaError_t e = cudaMemcpyAsync(tmp, x->data, (size_t)n * 2, cudaMemcpyDeviceToHost, s);
-    if (e == cudaSuccess) e = cudaStreamSynchronize(s);
-    lavr_cuda_prof_end(c, slot, LAVR_PROF_TRANSFER);
-    if (e == cudaSuccess)
-        for (int64_t i = 0; i < n; i++) host[i] = lavr_bf16_to_f32(tmp[i]);
-    free(tmp);
-    CUDA_TRY_NAMED(e, "row download");
-    return LAVR_OK;
-}
-
-lavr_status lavr_cuda_wop_copy(lavr_ctx *c, const lavr_tensor *x, lavr_tensor *y) {
-    const size_t bytes = (size_t)lavr_tensor_numel(x) * 2;
-    if (!bytes || x->data == y->data) return LAVR_OK;
-    const int slot = lavr_cuda_prof_begin(c);
-    const cudaError_t e = cudaMemcpyAsync(y->data, x->data, bytes, cudaMemcpyDeviceToDevice, (cudaStream_t)c->stream);
-    lavr_cuda_prof_end(c, slot, LAVR_PROF_COPY);
-    CUDA_TRY_NAMED(e, "row copy (cudaMemcpyAsync)");
-    return LAVR_OK;
-}
 
 int64_t lavr_cuda_wop_free_bytes(const lavr_ctx *c) {
     return (int64_t)(lavr_device_arena_cap(c->arena) - lavr_device_arena_used(c->arena));
@@ -119,19 +70,7 @@ static lavr_status bias_f32(lavr_ctx *c, const lavr_tensor *b, lavr_tensor *out)
     return st;
 }
 
-lavr_status lavr_cuda_wop_linear_weights(lavr_ctx *c, const lavr_tensor *w, const lavr_tensor *b,
-                                         lavr_wop_weights *out) {
-    uint16_t *hw = bf16_values(w), *hb = b && b->data ? bf16_values(b) : NULL;
-    lavr_status st = LAVR_OK;
-    if (!hw || (b && b->data && !hb)) st = LAVR_FAIL(LAVR_E_NOMEM, "out of host memory for a linear's weights");
-    if (!st) st = upload_bf16(c, hw, 2, w->shape, "wav2vec2 linear weight", &out->w);
-    if (!st && hb) st = upload_bf16(c, hb, 1, b->shape, "wav2vec2 linear bias", &out->b);
-    free(hw);
-    free(hb);
-    return st;
-}
-
-lavr_status lavr_cuda_wop_conv_weights(lavr_ctx *c, const lavr_tensor *w, const lavr_tensor *b, lavr_wop_weights *out) {
+lavr_status lavr_cuda_wop_conv_weights(lavr_ctx *c, const lavr_tensor *w, const lavr_tensor *b, lavr_wop_conv *out) {
     const int64_t cout = out->cout, cg = w->shape[1], taps = out->taps;
     if (b && b->data) TRY(bias_f32(c, b, &out->b));
     if (out->groups == 1 && out->cin > 1) {
@@ -148,7 +87,7 @@ lavr_status lavr_cuda_wop_conv_weights(lavr_ctx *c, const lavr_tensor *w, const 
         float *pw = w4.data, *pb = b1.data;
         for (int64_t i = 0; i < cout * out->cin * taps; i++) pw[i] = lavr_round_bf16((float)lavr_tensor_get_flat(w, i));
         for (int64_t i = 0; i < cout; i++) pb[i] = b && b->data ? lavr_round_bf16((float)lavr_tensor_get_flat(b, i)) : 0.0f;
-        return lavr_ctx_conv_weights(c, &w4, &b1, &out->conv);
+        return lavr_ctx_conv_weights(c, &w4, &b1, &out->dense);
     }
     /* one input channel: [cout][taps] as stored; grouped: tap-major [cout][taps][cg] for the per-group GEMMs */
     uint16_t *h = malloc((size_t)(cout * cg * taps) * 2);
@@ -175,37 +114,6 @@ static lavr_status gemm(lavr_ctx *c, int64_t M, int64_t N, int64_t K, const void
     return lavr_cuda_gemm(c->blas, &g, c->stream);
 }
 
-lavr_status lavr_cuda_wop_linear(lavr_ctx *c, const lavr_tensor *x, const lavr_wop_weights *w, lavr_tensor *y) {
-    const int slot = lavr_cuda_prof_begin(c);
-    const lavr_status st = gemm(c, rows_of(x), w->n, w->k, x->data, w->k, w->w.data, w->b.data, y->data, w->n);
-    lavr_cuda_prof_end(c, slot, LAVR_PROF_CONV_GEMM);
-    return st;
-}
-
-lavr_status lavr_cuda_wop_layernorm(lavr_ctx *c, const lavr_tensor *x, const lavr_tensor *gamma,
-                                    const lavr_tensor *beta, float eps, lavr_tensor *y) {
-    CHECK_ARG(gamma->dtype == LAVR_F32 && beta->dtype == LAVR_F32, "cuda layernorm: fp32 gamma and beta are required");
-    const int slot = lavr_cuda_prof_begin(c);
-    const lavr_status st = lavr_cuda_w2v_layernorm(x->data, rows_of(x), cols_of(x), gamma->data, beta->data, eps,
-                                                   y->data, c->stream);
-    lavr_cuda_prof_end(c, slot, LAVR_PROF_NORM);
-    return st;
-}
-
-lavr_status lavr_cuda_wop_gelu(lavr_ctx *c, const lavr_tensor *x, lavr_tensor *y) {
-    const int slot = lavr_cuda_prof_begin(c);
-    const lavr_status st = lavr_cuda_w2v_gelu(x->data, lavr_tensor_numel(x), y->data, c->stream);
-    lavr_cuda_prof_end(c, slot, LAVR_PROF_ADD);
-    return st;
-}
-
-lavr_status lavr_cuda_wop_add(lavr_ctx *c, const lavr_tensor *a, const lavr_tensor *b, lavr_tensor *y) {
-    const int slot = lavr_cuda_prof_begin(c);
-    const lavr_status st = lavr_cuda_w2v_add(a->data, b->data, lavr_tensor_numel(a), y->data, c->stream);
-    lavr_cuda_prof_end(c, slot, LAVR_PROF_ADD);
-    return st;
-}
-
 /* A row tensor [T, C] as the video tensor [C, 1, 1, T] of the same memory (pitch C). */
 static lavr_tensor as_video(const lavr_tensor *rows) {
     lavr_tensor v = *rows;
@@ -217,7 +125,7 @@ static lavr_tensor as_video(const lavr_tensor *rows) {
     return v;
 }
 
-static lavr_status grouped_conv(lavr_ctx *c, const lavr_tensor *x, const lavr_wop_weights *w, int64_t stride,
+static lavr_status grouped_conv(lavr_ctx *c, const lavr_tensor *x, const lavr_wop_conv *w, int64_t stride,
                                 int64_t pad_left, lavr_tensor *y) {
     const int64_t tout = rows_of(y), cg = w->cout / w->groups, K = w->taps * cg;
     uint16_t *cols = NULL;
@@ -235,7 +143,7 @@ static lavr_status grouped_conv(lavr_ctx *c, const lavr_tensor *x, const lavr_wo
     return st;
 }
 
-lavr_status lavr_cuda_wop_conv1d(lavr_ctx *c, const lavr_tensor *x, const lavr_wop_weights *w, int64_t stride,
+lavr_status lavr_cuda_wop_conv1d(lavr_ctx *c, const lavr_tensor *x, const lavr_wop_conv *w, int64_t stride,
                                  int64_t pad_left, int64_t pad_right, lavr_tensor *y) {
     const int slot = lavr_cuda_prof_begin(c);
     int category = LAVR_PROF_CONV_OWN;
@@ -251,7 +159,7 @@ lavr_status lavr_cuda_wop_conv1d(lavr_ctx *c, const lavr_tensor *x, const lavr_w
         const lavr_tensor xv = as_video(x);
         lavr_tensor yv = as_video(y);
         const int64_t s3[3] = {1, 1, stride}, pad[6] = {0, 0, 0, 0, pad_left, pad_right};
-        return lavr_cuda_vop_conv(c, &xv, &w->conv, w->b.data != NULL, s3, pad, &yv);
+        return lavr_cuda_vop_conv(c, &xv, &w->dense, w->b.data != NULL, s3, pad, &yv);
     }
     lavr_cuda_prof_end(c, slot, category);
     return st;
@@ -302,6 +210,8 @@ void lavr_cuda_wop_attention_destroy(lavr_ctx *c, void *state) {
     free(a);
 }
 
+int lavr_cuda_wop_attention_has_sdpa(const void *state) { return ((const cuda_attention *)state)->sdpa != NULL; }
+
 const char *lavr_cuda_wop_attention_path(const void *state) {
     const cuda_attention *a = state;
     return a->sdpa ? "cuDNN fused SDPA, chunks merged by log-sum-exp" : "lavr's fp32 fold kernel";
@@ -344,12 +254,29 @@ lavr_status lavr_cuda_wop_attention_finish(lavr_ctx *c, void *state, lavr_tensor
     const int slot = lavr_cuda_prof_begin(c);
     lavr_status st;
     if (a->sdpa && a->folds == 1) /* one chunk: cuDNN's output as it is */
-        st = lavr_cuda_wop_copy(c, &(lavr_tensor){.dtype = LAVR_BF16, .ndim = 2, .shape = {a->rows, a->heads * a->D},
-                                                  .stride = {a->heads * a->D, 1}, .data = a->o,
-                                                  .device = LAVR_DEVICE_CUDA}, out);
+        st = lavr_cuda_w2v_copy(a->o, lavr_tensor_numel(out), out->data, c->stream);
     else
         st = lavr_cuda_w2v_attention_finish(a->acc, a->l, a->sdpa != NULL, a->rows, a->heads, a->D, out->data,
                                             c->stream);
+    lavr_cuda_prof_end(c, slot, LAVR_PROF_ATTENTION);
+    return st;
+}
+
+lavr_status lavr_cuda_wop_attention_all(lavr_ctx *c, void *state, const lavr_tensor *q, const lavr_tensor *k,
+                                        const lavr_tensor *v, lavr_tensor *out) {
+    cuda_attention *a = state;
+    const int64_t rows = rows_of(q), nk = rows_of(k), hd = a->heads * a->D;
+    lavr_sdpa_args s = {.batch = 1, .heads = a->heads, .lq = rows, .lk = nk, .head_dim = a->D,
+                        .q = q->data, .k = k->data, .v = v->data, .o = out->data,
+                        .q_row = hd, .q_batch = rows * hd, .kv_row = hd, .kv_batch = nk * hd,
+                        .o_row = hd, .o_batch = rows * hd, .scale = (float)(1.0 / sqrt((double)a->D))};
+    lavr_status why = LAVR_OK;
+    if (!lavr_cuda_sdpa_ready(a->sdpa, &s, &why)) {
+        TRY(why);
+        return lavr_rop_attention(c, q, k, v, a->heads, s.scale, NULL, 1, out); /* no cuDNN engine for the shape */
+    }
+    const int slot = lavr_cuda_prof_begin(c);
+    const lavr_status st = lavr_cuda_sdpa_run(a->sdpa, &s);
     lavr_cuda_prof_end(c, slot, LAVR_PROF_ATTENTION);
     return st;
 }
