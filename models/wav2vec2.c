@@ -14,36 +14,8 @@
 #include "kernels/ops.h"
 #include "kernels/row_ops.h"
 #include "kernels/w2v_ops.h"
+#include "models/w2v_internal.h"
 #include "models/w2v_states.h"
-
-/* Wav2Vec2LayerNormConvLayer builds nn.LayerNorm with its default eps, not config.layer_norm_eps. */
-#define CONV_LN_EPS 1e-5f
-
-typedef struct {
-    lavr_wop_conv conv;
-    lavr_tensor ln_w, ln_b;
-} conv_layer;
-
-typedef struct {
-    lavr_tensor ln_w, ln_b, ffn_ln_w, ffn_ln_b;
-    lavr_linear_weights q, k, v, o, fc1, fc2;
-} encoder_layer;
-
-struct lavr_w2v {
-    lavr_w2v_config cfg;
-    lavr_w2v_options opts;
-    lavr_arena *weights; /* the CPU context's arena */
-    lavr_ctx *ctx;       /* opts.ctx, or the model's own CPU context */
-    int owns_ctx, round;
-    conv_layer conv[8];
-    lavr_tensor proj_ln_w, proj_ln_b;
-    lavr_linear_weights proj;
-    lavr_wop_conv pos; /* weight norm fused at load */
-    encoder_layer *layers;
-    lavr_tensor final_ln_w, final_ln_b;
-    lavr_w2v_last_state last_state;
-    char description[256];
-};
 
 /* ---- loading ---------------------------------------------------------------------------------- */
 
@@ -94,14 +66,13 @@ static lavr_status linear(lavr_w2v *m, lavr_tensor w, lavr_tensor b, lavr_linear
     return lavr_ctx_linear_weights(m->ctx, &w, &b, out);
 }
 
-static lavr_status conv(lavr_w2v *m, lavr_tensor w, lavr_tensor b, int64_t groups, lavr_wop_conv *out) {
+lavr_status lavr_w2v_take_conv(lavr_w2v *m, lavr_tensor w, lavr_tensor b, int64_t groups, lavr_wop_conv *out) {
     TRY(bf16_values(m, &w));
     TRY(bf16_values(m, &b));
     return lavr_wop_conv_weights(m->ctx, &w, b.data ? &b : NULL, groups, out);
 }
 
-/* LayerNorm gamma/beta as fp32 on the context (bf16 values when rounding). */
-static lavr_status vector(lavr_w2v *m, lavr_tensor v, lavr_tensor *out) {
+lavr_status lavr_w2v_take_vector(lavr_w2v *m, lavr_tensor v, lavr_tensor *out) {
     const int64_t n = lavr_tensor_numel(&v);
     float *h = malloc((size_t)n * sizeof(float));
     if (!h) {
@@ -126,7 +97,7 @@ static lavr_status load_positional_conv(lavr_w2v *m, loader *ld) {
     TRY(load(ld, &bias, 1, (int64_t[]){c}, "encoder.pos_conv_embed.conv.bias"));
     if (has(ld, "encoder.pos_conv_embed.conv.weight")) {
         TRY_GOTO(load(ld, &w, 3, wshape, "encoder.pos_conv_embed.conv.weight"), st, done);
-        return conv(m, w, bias, m->cfg.pos_conv_groups, &m->pos);
+        return lavr_w2v_take_conv(m, w, bias, m->cfg.pos_conv_groups, &m->pos);
     }
     const char *g_name = "encoder.pos_conv_embed.conv.weight_g", *v_name = "encoder.pos_conv_embed.conv.weight_v";
     if (has(ld, "encoder.pos_conv_embed.conv.parametrizations.weight.original0")) {
@@ -160,7 +131,7 @@ static lavr_status load_positional_conv(lavr_w2v *m, loader *ld) {
     }
     lavr_tensor_free(&g);
     lavr_tensor_free(&v);
-    return conv(m, w, bias, m->cfg.pos_conv_groups, &m->pos);
+    return lavr_w2v_take_conv(m, w, bias, m->cfg.pos_conv_groups, &m->pos);
 done:
     lavr_tensor_free(&bias);
     lavr_tensor_free(&w);
@@ -180,17 +151,17 @@ static lavr_status load_all(lavr_w2v *m, loader *ld) {
         TRY(load(ld, &w, 3, (int64_t[]){cout, cin, c->conv_kernel[i]}, "%s.%d.conv.weight", pre, i));
         memset(&b, 0, sizeof b);
         if (c->conv_bias) TRY(load(ld, &b, 1, (int64_t[]){cout}, "%s.%d.conv.bias", pre, i));
-        TRY(conv(m, w, b, 1, &cl->conv));
+        TRY(lavr_w2v_take_conv(m, w, b, 1, &cl->conv));
         TRY(load(ld, &g, 1, (int64_t[]){cout}, "%s.%d.layer_norm.weight", pre, i));
-        TRY(vector(m, g, &cl->ln_w));
+        TRY(lavr_w2v_take_vector(m, g, &cl->ln_w));
         TRY(load(ld, &g, 1, (int64_t[]){cout}, "%s.%d.layer_norm.bias", pre, i));
-        TRY(vector(m, g, &cl->ln_b));
+        TRY(lavr_w2v_take_vector(m, g, &cl->ln_b));
     }
     const int64_t cdim = c->conv_dim[c->n_conv - 1];
     TRY(load(ld, &g, 1, (int64_t[]){cdim}, "feature_projection.layer_norm.weight"));
-    TRY(vector(m, g, &m->proj_ln_w));
+    TRY(lavr_w2v_take_vector(m, g, &m->proj_ln_w));
     TRY(load(ld, &g, 1, (int64_t[]){cdim}, "feature_projection.layer_norm.bias"));
-    TRY(vector(m, g, &m->proj_ln_b));
+    TRY(lavr_w2v_take_vector(m, g, &m->proj_ln_b));
     TRY(load(ld, &w, 2, (int64_t[]){hid, cdim}, "feature_projection.projection.weight"));
     TRY(load(ld, &b, 1, (int64_t[]){hid}, "feature_projection.projection.bias"));
     TRY(linear(m, w, b, &m->proj));
@@ -203,18 +174,18 @@ static lavr_status load_all(lavr_w2v *m, loader *ld) {
         const long long li = (long long)l;
         lavr_linear_weights *projs[4] = {&ly->q, &ly->k, &ly->v, &ly->o};
         TRY(load(ld, &g, 1, vec, "encoder.layers.%lld.layer_norm.weight", li));
-        TRY(vector(m, g, &ly->ln_w));
+        TRY(lavr_w2v_take_vector(m, g, &ly->ln_w));
         TRY(load(ld, &g, 1, vec, "encoder.layers.%lld.layer_norm.bias", li));
-        TRY(vector(m, g, &ly->ln_b));
+        TRY(lavr_w2v_take_vector(m, g, &ly->ln_b));
         for (int p = 0; p < 4; p++) {
             TRY(load(ld, &w, 2, square, "encoder.layers.%lld.attention.%s.weight", li, proj_names[p]));
             TRY(load(ld, &b, 1, vec, "encoder.layers.%lld.attention.%s.bias", li, proj_names[p]));
             TRY(linear(m, w, b, projs[p]));
         }
         TRY(load(ld, &g, 1, vec, "encoder.layers.%lld.final_layer_norm.weight", li));
-        TRY(vector(m, g, &ly->ffn_ln_w));
+        TRY(lavr_w2v_take_vector(m, g, &ly->ffn_ln_w));
         TRY(load(ld, &g, 1, vec, "encoder.layers.%lld.final_layer_norm.bias", li));
-        TRY(vector(m, g, &ly->ffn_ln_b));
+        TRY(lavr_w2v_take_vector(m, g, &ly->ffn_ln_b));
         TRY(load(ld, &w, 2, (int64_t[]){ffn, hid}, "encoder.layers.%lld.feed_forward.intermediate_dense.weight", li));
         TRY(load(ld, &b, 1, (int64_t[]){ffn}, "encoder.layers.%lld.feed_forward.intermediate_dense.bias", li));
         TRY(linear(m, w, b, &ly->fc1));
@@ -223,9 +194,9 @@ static lavr_status load_all(lavr_w2v *m, loader *ld) {
         TRY(linear(m, w, b, &ly->fc2));
     }
     TRY(load(ld, &g, 1, vec, "encoder.layer_norm.weight"));
-    TRY(vector(m, g, &m->final_ln_w));
+    TRY(lavr_w2v_take_vector(m, g, &m->final_ln_w));
     TRY(load(ld, &g, 1, vec, "encoder.layer_norm.bias"));
-    TRY(vector(m, g, &m->final_ln_b));
+    TRY(lavr_w2v_take_vector(m, g, &m->final_ln_b));
     return LAVR_OK;
 }
 
@@ -253,26 +224,17 @@ lavr_status lavr_w2v_create(lavr_h5file *file, const char *prefix, const lavr_w2
     return lavr_w2v_create_on(file, prefix, cfg, NULL, out);
 }
 
-lavr_status lavr_w2v_create_on(lavr_h5file *file, const char *prefix, const lavr_w2v_config *cfg,
-                               const lavr_w2v_options *o, lavr_w2v **out) {
-    CHECK_ARG(file && cfg && out, "lavr_w2v_create: file, config and out are required");
-    *out = NULL;
+lavr_status lavr_w2v_init(lavr_w2v *m, const lavr_w2v_config *cfg, const lavr_w2v_options *o) {
     TRY(check_config(cfg));
-    lavr_w2v *m = calloc(1, sizeof *m);
-    if (!m) return LAVR_FAIL(LAVR_E_NOMEM, "out of host memory for the wav2vec2 model");
     m->cfg = *cfg;
     if (o) m->opts = *o;
-    lavr_status st;
     m->layers = calloc((size_t)cfg->num_layers, sizeof *m->layers);
-    if (!m->layers) {
-        st = LAVR_FAIL(LAVR_E_NOMEM, "out of host memory for %lld wav2vec2 layers", (long long)cfg->num_layers);
-        goto fail;
-    }
+    if (!m->layers) return LAVR_FAIL(LAVR_E_NOMEM, "out of host memory for %lld wav2vec2 layers", (long long)cfg->num_layers);
     if (m->opts.ctx) {
         m->ctx = m->opts.ctx;
     } else {
-        TRY_GOTO(lavr_arena_create("wav2vec2 weights", 0, &m->weights), st, fail);
-        TRY_GOTO(lavr_ctx_create_cpu(m->weights, &m->ctx), st, fail);
+        TRY(lavr_arena_create("wav2vec2 weights", 0, &m->weights));
+        TRY(lavr_ctx_create_cpu(m->weights, &m->ctx));
         m->owns_ctx = 1;
     }
     const int cuda = lavr_ctx_device(m->ctx) != LAVR_DEVICE_CPU;
@@ -282,7 +244,18 @@ lavr_status lavr_w2v_create_on(lavr_h5file *file, const char *prefix, const lavr
                  lavr_ctx_describe(m->ctx));
     else
         snprintf(m->description, sizeof m->description, "cpu (%s)", m->round ? "bf16 rounding points" : "fp32");
+    return LAVR_OK;
+}
 
+lavr_status lavr_w2v_create_on(lavr_h5file *file, const char *prefix, const lavr_w2v_config *cfg,
+                               const lavr_w2v_options *o, lavr_w2v **out) {
+    CHECK_ARG(file && cfg && out, "lavr_w2v_create: file, config and out are required");
+    *out = NULL;
+    TRY(check_config(cfg));
+    lavr_w2v *m = calloc(1, sizeof *m);
+    if (!m) return LAVR_FAIL(LAVR_E_NOMEM, "out of host memory for the wav2vec2 model");
+    lavr_status st;
+    TRY_GOTO(lavr_w2v_init(m, cfg, o), st, fail);
     loader ld = {.file = file, .arena = lavr_ctx_host_arena(m->ctx)};
     const char *p = prefix ? prefix : "";
     const size_t plen = strlen(p);
@@ -451,7 +424,7 @@ static lavr_status feature_extract(forward *f, lavr_w2v_input_fn input, void *in
             TRY_GOTO(view(&bufs[i % 2], hi[i + 1] - lo[i + 1], c->conv_dim[i], &next), st, done);
             TRY_GOTO(lavr_wop_conv1d(f->c, &cur, &cl->conv, c->conv_stride[i], 0, 0, f->round, &next), st, done);
             /* LayerNorm over channels at each time step, then GELU */
-            TRY_GOTO(lavr_rop_layer_norm(f->c, &next, &cl->ln_w, &cl->ln_b, CONV_LN_EPS, f->round, &next), st, done);
+            TRY_GOTO(lavr_rop_layer_norm(f->c, &next, &cl->ln_w, &cl->ln_b, LAVR_W2V_CONV_LN_EPS, f->round, &next), st, done);
             TRY_GOTO(lavr_rop_gelu(f->c, &next, LAVR_GELU_ERF, f->round, &next), st, done);
             cur = next;
         }
@@ -574,16 +547,18 @@ static lavr_status run_layer(forward *f, int64_t l, int in) {
     return LAVR_OK;
 }
 
-/* The states stay on the device when all four fit beside the tiles. */
-static int fits_resident(const forward *f) {
+/* How many of the whole-audio states stay on the device: all four when they fit beside the tiles, else the keys
+ * and values (read T / query_rows times per layer, where the layer's input and output are read twice and written
+ * once), else none. */
+static int resident_states(const forward *f) {
     if (lavr_ctx_device(f->c) == LAVR_DEVICE_CPU || f->m->opts.stream_states) return 0;
-    const int64_t need = 4 * f->T * f->hid * 2;
-    return need <= lavr_wop_free_bytes(f->c) - DEVICE_MARGIN;
+    const int64_t one = f->T * f->hid * 2, room = lavr_wop_free_bytes(f->c) - DEVICE_MARGIN;
+    return 4 * one <= room ? 4 : 2 * one <= room ? 2 : 0;
 }
 
 static lavr_status alloc_tiles(forward *f) {
     const lavr_w2v_config *c = &f->m->cfg;
-    const int64_t hid = f->hid, R = f->t.rows, Q = f->t.query_rows, K = f->t.key_chunk;
+    const int64_t hid = f->hid, R = f->t.rows, Q = f->t.query_rows;
     lavr_tensor *tiles[] = {&f->ln, &f->q, &f->out, &f->fin};
     TRY(lavr_ctx_alloc_rows(f->tiles, R + c->pos_conv_kernel, hid, "wav2vec2 row window", &f->window));
     for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++)
@@ -592,8 +567,6 @@ static lavr_status alloc_tiles(forward *f) {
     TRY(lavr_ctx_alloc_rows(f->tiles, Q, hid, "wav2vec2 query block", &f->qblock));
     TRY(lavr_ctx_alloc_rows(f->tiles, Q, hid, "wav2vec2 hidden block", &f->hblock));
     TRY(lavr_ctx_alloc_rows(f->tiles, Q, hid, "wav2vec2 attention block", &f->attn));
-    TRY(lavr_ctx_alloc_rows(f->tiles, K, hid, "wav2vec2 key chunk", &f->kchunk));
-    TRY(lavr_ctx_alloc_rows(f->tiles, K, hid, "wav2vec2 value chunk", &f->vchunk));
     return lavr_wop_attention_create(f->c, Q, c->num_heads, hid / c->num_heads, f->m->opts.own_attention, &f->att);
 }
 
@@ -606,6 +579,7 @@ lavr_status lavr_w2v_forward_stream(lavr_w2v *m, int64_t n_samples, lavr_w2v_inp
     const int cpu = lavr_ctx_device(m->ctx) == LAVR_DEVICE_CPU;
     forward f = {.m = m, .c = m->ctx, .t = cpu ? CPU_TILES : CUDA_TILES, .T = T, .hid = c->hidden,
                  .round = m->round, .fn = fn, .user = user};
+    lavr_w2v_states **stores[4] = {&f.keys, &f.values, &f.h[0], &f.h[1]};
     if (m->opts.key_chunk > 0) f.t.key_chunk = m->opts.key_chunk;
     lavr_status st;
     if (cpu) TRY(lavr_ctx_create_cpu(work, &f.tiles));
@@ -615,13 +589,17 @@ lavr_status lavr_w2v_forward_stream(lavr_w2v *m, int64_t n_samples, lavr_w2v_inp
         st = LAVR_FAIL(LAVR_E_NOMEM, "out of host memory for wav2vec2's output rows");
         goto done;
     }
-    const int resident = fits_resident(&f);
+    const int resident = resident_states(&f);
+    if (resident < 2) { /* keys and values come in chunks */
+        TRY_GOTO(lavr_ctx_alloc_rows(f.tiles, f.t.key_chunk, f.hid, "wav2vec2 key chunk", &f.kchunk), st, done);
+        TRY_GOTO(lavr_ctx_alloc_rows(f.tiles, f.t.key_chunk, f.hid, "wav2vec2 value chunk", &f.vchunk), st, done);
+    }
     const int64_t stage = f.t.query_rows > f.t.key_chunk ? f.t.query_rows : f.t.key_chunk;
-    static const char *const what[4] = {"wav2vec2 hidden states", "wav2vec2 hidden states", "wav2vec2 keys",
-                                        "wav2vec2 values"};
-    lavr_w2v_states **stores[4] = {&f.h[0], &f.h[1], &f.keys, &f.values};
+    static const char *const what[4] = {"wav2vec2 keys", "wav2vec2 values", "wav2vec2 hidden states",
+                                        "wav2vec2 hidden states"};
     for (int i = 0; i < 4; i++)
-        TRY_GOTO(lavr_w2v_states_create(m->ctx, resident, scratch_dir, what[i], T, f.hid, stage, stores[i]), st, done);
+        TRY_GOTO(lavr_w2v_states_create(m->ctx, i < resident, scratch_dir, what[i], T, f.hid, stage, stores[i]), st,
+                 done);
 
     TRY_GOTO(feature_extract(&f, input, input_user), st, done);
     TRY_GOTO(positional_conv(&f), st, done);

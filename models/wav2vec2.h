@@ -43,6 +43,10 @@ lavr_status lavr_w2v_create(lavr_h5file *file, const char *prefix, const lavr_w2
 /* The same on o's context and precision (o NULL: the CPU in fp32). */
 lavr_status lavr_w2v_create_on(lavr_h5file *file, const char *prefix, const lavr_w2v_config *cfg,
                                const lavr_w2v_options *o, lavr_w2v **out);
+/* A model of cfg with weights generated where it lives, for benchmarks and tests of full-size networks without a
+ * checkpoint (models/w2v_generated.c): the same values on every device for one seed. */
+lavr_status lavr_w2v_create_generated(const lavr_w2v_config *cfg, uint64_t seed, const lavr_w2v_options *o,
+                                      lavr_w2v **out);
 void lavr_w2v_destroy(lavr_w2v *model);
 /* "cpu (fp32)", "cpu (bf16 rounding points)" or the CUDA context and its attention path. */
 const char *lavr_w2v_describe(const lavr_w2v *model);
