@@ -354,7 +354,7 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
                               .resume = a->resume, .policy = a->policy, .max_clips = a->num_clip, .stream = stream, .layout_text = layout, .fp8 = a->fp8,
                               .progress_live = a->progress_live, .fail_block = fail_block,
                               .backend = backend, .device = roles->device};
-        /* the VAE (portrait encode, streaming decode) on the aux rank's GPU when its backend is cuda */
+        /* the VAE (portrait encode, streaming decode) and wav2vec2 on the aux rank's GPU when its backend is cuda */
         lavr_status st = LAVR_OK;
         if (backend == LAVR_BACKEND_CUDA) {
             lavr_ctx_cuda_options co = {.device = roles->device, .name = "aux vae"};

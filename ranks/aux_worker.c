@@ -106,13 +106,13 @@ static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
         LOG_INFO("encoding %s, the prompt and %s", o->image_path, o->audio_path);
         st = lavr_cond_encode_image_on(model, o->image_path, o->size, o->vae_ctx, a->arena, &a->cond);
         if (!st) st = lavr_cond_encode_text(model, o->prompt, a->arena, &a->cond);
-        if (!st && !saved) st = lavr_cond_encode_audio(model, o->audio_path, a->arena, &a->cond);
+        if (!st && !saved) st = lavr_cond_encode_audio_on(model, o->audio_path, o->vae_ctx, a->arena, &a->cond);
         if (!st && saved) {
             /* the audio features go straight to the file as wav2vec2 computes them (constant memory) */
             if (unlink(saved) != 0 && errno != ENOENT)
                 st = LAVR_FAIL(LAVR_E_IO, "cannot replace '%s': %s", saved, strerror(errno));
             if (!st) st = lavr_cond_save(saved, &a->cond);
-            if (!st) st = lavr_cond_encode_audio_file(model, o->audio_path, saved, o->stage_dir, &a->cond);
+            if (!st) st = lavr_cond_encode_audio_file_on(model, o->audio_path, saved, o->stage_dir, o->vae_ctx, &a->cond);
         }
     }
     if (!st) st = open_audio_features(a, saved);
@@ -451,7 +451,7 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
     if (o->backend == LAVR_BACKEND_CUDA) {
         char device[16];
         lavr_device_name(o->device, device, sizeof device);
-        LOG_INFO("aux rank placed on %s; VAE, umT5 and wav2vec2 still compute on the host", device);
+        LOG_INFO("aux rank placed on %s; the VAE and wav2vec2 compute there, umT5 on the host", device);
     }
     lavr_h5file *model = NULL;
     lavr_status st = lavr_arena_create("aux", 0, &a.arena);
