@@ -50,19 +50,17 @@ static lavr_status parse_counts(const char *text, enc_bench_args *a) {
     return LAVR_OK;
 }
 
-static void print_profile(lavr_ctx *ctx, const double *ms, const int64_t *calls, double scale) {
+static void print_profile(const double *ms, const int64_t *calls, double scale) {
     double total = 0;
     for (int i = 0; i < LAVR_CTX_PROF_CATEGORIES; i++) total += ms[i];
     for (int i = 0; i < LAVR_CTX_PROF_CATEGORIES; i++)
         if (calls[i])
             printf("    %-22s %9.2f ms  %6.1f%%  %7.1f calls\n", lavr_ctx_prof_name(i), ms[i] * scale,
                    total > 0 ? 100.0 * ms[i] / total : 0.0, (double)calls[i] * scale);
-    (void)ctx;
 }
 
 /* One token count: a warm-up encode, then `repeat` timed ones (each returns with the rows on the host). */
-static lavr_status time_count(lavr_t5 *t5, lavr_ctx *ctx, lavr_arena *host, const enc_bench_args *a, int64_t n,
-                              uint64_t weights) {
+static lavr_status time_count(lavr_t5 *t5, lavr_ctx *ctx, lavr_arena *host, const enc_bench_args *a, int64_t n) {
     const lavr_t5_config *c = &a->cfg;
     int64_t *ids = malloc((size_t)n * sizeof *ids);
     float *out = malloc((size_t)(n * c->dim) * sizeof *out);
@@ -86,8 +84,8 @@ static lavr_status time_count(lavr_t5 *t5, lavr_ctx *ctx, lavr_arena *host, cons
     }
     if (!st) {
         char b1[32], b2[32];
-        uint64_t w = 0, work = 0;
-        lavr_t5_device_bytes(c, n, &w, &work);
+        uint64_t weights = 0, work = 0;
+        lavr_t5_device_bytes(c, n, &weights, &work);
         const double mean = sum / (double)a->repeat;
         printf("%4lld tokens: mean %.1f ms (min %.1f, max %.1f) over %lld encodes", (long long)n, 1e3 * mean, 1e3 * lo,
                1e3 * hi, (long long)a->repeat);
@@ -100,7 +98,7 @@ static lavr_status time_count(lavr_t5 *t5, lavr_ctx *ctx, lavr_arena *host, cons
                    lavr_format_bytes(lavr_ctx_peak_bytes(ctx), b1, sizeof b1),
                    lavr_format_bytes(weights + work, b2, sizeof b2));
         }
-        if (a->profile) print_profile(ctx, prof, prof_calls, 1.0 / (double)a->repeat);
+        if (a->profile) print_profile(prof, prof_calls, 1.0 / (double)a->repeat);
     }
     free(ids);
     free(out);
@@ -134,7 +132,7 @@ static lavr_status run(enc_bench_args *a) {
         printf("  weights generated on the device in %.2f s: %s (the token embedding is computed on the host per "
                "token); arena cap %s\n", now_s() - t0, lavr_format_bytes(weights, b1, sizeof b1),
                lavr_format_bytes(a->ctx.mem_cap, b2, sizeof b2));
-    for (int i = 0; i < a->ncounts; i++) TRY_GOTO(time_count(t5, ctx, host, a, a->tokens[i], weights), st, done);
+    for (int i = 0; i < a->ncounts; i++) TRY_GOTO(time_count(t5, ctx, host, a, a->tokens[i]), st, done);
     st = LAVR_OK;
 done:
     lavr_t5_destroy(t5);
@@ -178,6 +176,7 @@ lavr_status lavr_bench_encoders(int argc, char **argv) {
     TRY(cli_get_int(opts, nopts, "device", 0, 0, 1023, &device));
     a.ctx.device = (int)device;
     a.ctx.name = "bench t5";
+    a.ctx.conv = LAVR_CONV_OWN; /* no convolutions: no cuDNN handle, as the aux rank's T5 context */
     const char *mem = cli_get(opts, nopts, "gpu-mem", NULL);
     if (mem) TRY(lavr_parse_bytes(mem, &a.ctx.mem_cap));
     a.profile = cli_flag(opts, nopts, "profile");

@@ -1,7 +1,7 @@
 /* umT5 encoder forward on the row ops (kernels/row_ops.h), written once for every device, following model-spec §4
  * and the bf16 reference's rounding points: every GEMM, the attention output, the norms (before and after the gain),
  * each step of the GELU, the gated product and the residual stream are bf16. The token embedding stays on the host
- * (11% of the weights, 2 GiB at XXL size): the rows of an encode's ids are gathered there and uploaded. */
+ * (18% of the weights, 2.0 GiB at XXL size): the rows of an encode's ids are gathered there and uploaded. */
 #include "models/t5.h"
 
 #include <math.h>

@@ -26,7 +26,7 @@ __device__ float block_sum(float v, float *shared) {
     return total;
 }
 
-__global__ void rms_norm_kernel(const __nv_bfloat16 *__restrict__ x, int64_t cols, const float *__restrict__ gain,
+__global__ void rms_norm_kernel(const __nv_bfloat16 *x, int64_t cols, const float *__restrict__ gain,
                                 float eps, __nv_bfloat16 *y) {
     __shared__ float red[THREADS / 32];
     const __nv_bfloat16 *xr = x + blockIdx.x * cols;
@@ -40,7 +40,7 @@ __global__ void rms_norm_kernel(const __nv_bfloat16 *__restrict__ x, int64_t col
     for (int64_t i = threadIdx.x; i < cols; i += THREADS) yr[i] = __float2bfloat16_rn(rbf(ld(xr, i) * inv) * gain[i]);
 }
 
-__global__ void layer_norm_kernel(const __nv_bfloat16 *__restrict__ x, int64_t cols, const float *__restrict__ gamma,
+__global__ void layer_norm_kernel(const __nv_bfloat16 *x, int64_t cols, const float *__restrict__ gamma,
                                   const float *__restrict__ beta, float eps, __nv_bfloat16 *y) {
     __shared__ float red[THREADS / 32];
     const __nv_bfloat16 *xr = x + blockIdx.x * cols;

@@ -1,8 +1,9 @@
 /* umT5 on a CUDA context against the same umT5 on the CPU (one network, models/t5.c, on two contexts): a model of
  * 4 layers, 4 heads of 64 (the tensor-core attention), dim 256, FFN 640, with generated weights (the same values on
  * both devices), encoding 150 random ids and a padded run of 160 with the last 10 masked; the device arena's peak
- * equals lavr_t5_device_bytes (what the planner and the aux's T5 context count); and the golden file through the
- * check-golden path on the GPU (LAVR_GOLDEN_DIR). Exits 77 without a CUDA device.
+ * equals lavr_t5_device_bytes (what the planner and the aux's T5 context count); the render's prompt encode
+ * (lavr_cond_encode_text_on: tokenizer, umT5 in a context of its own) on the tiny model file against the CPU's; and
+ * the golden file through the check-golden path on the GPU (LAVR_GOLDEN_DIR). Exits 77 without a CUDA device.
  *
  * Tolerance, CUDA vs CPU (rel L2): 2e-2. Both run bf16 with the same rounding points; the GEMMs' fp32 sums run in
  * another order and the softmax weights enter P·V as bf16 on the GPU, so values flip across bf16 rounding boundaries
@@ -18,9 +19,11 @@
 #include "kernels/ctx.h"
 #include "kernels/ctx_internal.h"
 #include "kernels/cuda/device_arena.h"
+#include "models/conditioning.h"
 #include "models/golden.h"
 #include "models/t5.h"
 #include "parallel/device.h"
+#include "tiny_model.h"
 
 #define SEED 515u
 #define TOL 2e-2
@@ -53,6 +56,38 @@ static void golden(lavr_ctx *gpu) {
     CHECK_MSG(g->n_results == 2 && lavr_golden_failed(g) == 0, "golden on %s: %lld outputs, %lld failed",
               lavr_ctx_describe(gpu), (long long)g->n_results, (long long)lavr_golden_failed(g));
     lavr_golden_close(g);
+}
+
+/* The aux rank's prompt encode on the GPU against the CPU one, on the tiny model file with its tokenizer. */
+static void prompt_encode(void) {
+    const char *tmp = getenv("LAVR_TEST_TMP");
+    char path[512];
+    snprintf(path, sizeof path, "%s/t5_cuda_tiny.h5", tmp ? tmp : "/tmp");
+    lavr_model_config mc;
+    CHECK_OK(tiny_model_write(path, 21, 1, 1, &mc));
+    lavr_h5file *model = NULL;
+    lavr_arena *arena = NULL;
+    CHECK_OK(lavr_h5_open(path, &model));
+    CHECK_OK(lavr_arena_create("test prompt", 0, &arena));
+    if (!model || !arena) return;
+    lavr_conditioning on_cpu, on_gpu;
+    memset(&on_cpu, 0, sizeof on_cpu);
+    memset(&on_gpu, 0, sizeof on_gpu);
+    const char *prompt = "A woman is speaking to the camera, smiling, in warm light.";
+    const lavr_ctx_cuda_options o = {.device = 0, .conv = LAVR_CONV_OWN, .name = "test aux t5"};
+    CHECK_OK(lavr_cond_encode_text(model, prompt, arena, &on_cpu));
+    CHECK_OK(lavr_cond_encode_text_on(model, prompt, &o, arena, &on_gpu));
+    CHECK(!strcmp(on_cpu.prompt_sha, on_gpu.prompt_sha));
+    if (on_cpu.context.data && on_gpu.context.data && lavr_tensor_same_shape(&on_cpu.context, &on_gpu.context))
+        compare("prompt encode (tiny model, tokenizer)", on_gpu.context.data, on_cpu.context.data,
+                lavr_tensor_numel(&on_cpu.context), TOL);
+    else
+        CHECK_MSG(0, "the GPU prompt encode gave no context of the CPU's shape");
+    lavr_cond_free(&on_cpu);
+    lavr_cond_free(&on_gpu);
+    CHECK_OK(lavr_h5_close(model));
+    lavr_arena_destroy(arena);
+    remove(path);
 }
 
 int main(void) {
@@ -103,6 +138,7 @@ int main(void) {
     }
     golden(gpu);
     lavr_ctx_destroy(gpu);
+    prompt_encode();
     free(cpu_out), free(cpu_pad), free(out), free(pad);
     return check_summary("test_t5_cuda");
 }
