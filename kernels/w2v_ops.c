@@ -160,7 +160,7 @@ const char *lavr_wop_attention_path(const lavr_wop_attention *a) {
     if (a->cuda) return lavr_cuda_wop_attention_path(a->cuda);
 #endif
     (void)a;
-    return "cpu";
+    return "the CPU's flash-style fold";
 }
 
 static lavr_status check_qkv(const lavr_ctx *c, const lavr_wop_attention *a, const lavr_tensor *q,

@@ -44,7 +44,7 @@ typedef struct lavr_wop_attention lavr_wop_attention;
 lavr_status lavr_wop_attention_create(lavr_ctx *c, int64_t max_rows, int64_t heads, int64_t head_dim, int own_kernel,
                                       lavr_wop_attention **out);
 void lavr_wop_attention_destroy(lavr_ctx *c, lavr_wop_attention *a);
-/* "cpu", "cuDNN fused SDPA, ..." or "lavr's fp32 fold kernel". */
+/* "the CPU's flash-style fold", "cuDNN fused SDPA, ..." or "lavr's fp32 fold kernel". */
 const char *lavr_wop_attention_path(const lavr_wop_attention *a);
 lavr_status lavr_wop_attention_fold(lavr_ctx *c, lavr_wop_attention *a, const lavr_tensor *q, const lavr_tensor *k,
                                     const lavr_tensor *v, int first);

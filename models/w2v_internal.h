@@ -33,7 +33,7 @@ struct lavr_w2v {
     encoder_layer *layers;
     lavr_tensor final_ln_w, final_ln_b;
     lavr_w2v_last_state last_state;
-    char description[256];
+    char description[256], last_run[256];
 };
 
 /* The context, precision and description of a model about to receive its weights (opts NULL: CPU fp32). */

@@ -304,6 +304,7 @@ void lavr_w2v_destroy(lavr_w2v *m) {
 
 const lavr_w2v_config *lavr_w2v_config_of(const lavr_w2v *m) { return &m->cfg; }
 const char *lavr_w2v_describe(const lavr_w2v *m) { return m->description; }
+const char *lavr_w2v_last_run(const lavr_w2v *m) { return m->last_run; }
 
 void lavr_w2v_set_last_state(lavr_w2v *m, lavr_w2v_last_state which) { m->last_state = which; }
 
@@ -601,6 +602,10 @@ lavr_status lavr_w2v_forward_stream(lavr_w2v *m, int64_t n_samples, lavr_w2v_inp
         TRY_GOTO(lavr_w2v_states_create(m->ctx, i < resident, scratch_dir, what[i], T, f.hid, stage, stores[i]), st,
                  done);
 
+    static const char *const where[5] = {"in scratch files", "", "keys and values on the device, layer states in "
+                                         "scratch files", "", "all on the device"};
+    snprintf(m->last_run, sizeof m->last_run, "%lld frames; whole-audio states %s; attention %s", (long long)T,
+             where[resident], lavr_wop_attention_path(f.att));
     TRY_GOTO(feature_extract(&f, input, input_user), st, done);
     TRY_GOTO(positional_conv(&f), st, done);
     for (int64_t l = 0; l < c->num_layers; l++) TRY_GOTO(run_layer(&f, l, (int)((l + 1) % 2)), st, done);

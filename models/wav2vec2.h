@@ -48,8 +48,10 @@ lavr_status lavr_w2v_create_on(lavr_h5file *file, const char *prefix, const lavr
 lavr_status lavr_w2v_create_generated(const lavr_w2v_config *cfg, uint64_t seed, const lavr_w2v_options *o,
                                       lavr_w2v **out);
 void lavr_w2v_destroy(lavr_w2v *model);
-/* "cpu (fp32)", "cpu (bf16 rounding points)" or the CUDA context and its attention path. */
+/* "cpu (fp32)", "cpu (bf16 rounding points)" or the CUDA context. */
 const char *lavr_w2v_describe(const lavr_w2v *model);
+/* How the last forward ran: its frames, where the whole-audio states lived, the attention path ("" before one). */
+const char *lavr_w2v_last_run(const lavr_w2v *model);
 const lavr_w2v_config *lavr_w2v_config_of(const lavr_w2v *model);
 
 /* What the last of the num_layers + 1 hidden states is. Transformers 4.x (what LiveAvatar runs,

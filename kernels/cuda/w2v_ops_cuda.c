@@ -214,7 +214,8 @@ int lavr_cuda_wop_attention_has_sdpa(const void *state) { return ((const cuda_at
 
 const char *lavr_cuda_wop_attention_path(const void *state) {
     const cuda_attention *a = state;
-    return a->sdpa ? "cuDNN fused SDPA, chunks merged by log-sum-exp" : "lavr's fp32 fold kernel";
+    return a->sdpa ? "cuDNN fused SDPA (chunks merged by log-sum-exp)"
+                   : "lavr's kernels (tensor-core flash attention over resident keys, the fp32 fold over chunks)";
 }
 
 lavr_status lavr_cuda_wop_attention_fold(lavr_ctx *c, void *state, const lavr_tensor *q, const lavr_tensor *k,
