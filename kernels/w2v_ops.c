@@ -103,7 +103,8 @@ lavr_status lavr_wop_conv1d(lavr_ctx *c, const lavr_tensor *x, const lavr_wop_co
               (long long)stride, (long long)pad_left, (long long)pad_right);
     const int64_t span = pad_left + x->shape[0] + pad_right;
     if (span < w->taps)
-        return LAVR_FAIL(LAVR_E_INTERNAL, "conv1d: %lld input frames for %lld taps", (long long)span, (long long)w->taps);
+        return LAVR_FAIL(LAVR_E_INTERNAL, "conv1d: %lld input frames for %lld taps", (long long)span,
+                         (long long)w->taps);
     TRY(check_dims(x, x->shape[0], w->cin, op, "input"));
     TRY(check_dims(y, (span - w->taps) / stride + 1, w->cout, op, "output"));
     ON_CUDA(c, lavr_cuda_wop_conv1d(c, x, w, stride, pad_left, pad_right, y));

@@ -229,7 +229,8 @@ lavr_status lavr_w2v_init(lavr_w2v *m, const lavr_w2v_config *cfg, const lavr_w2
     m->cfg = *cfg;
     if (o) m->opts = *o;
     m->layers = calloc((size_t)cfg->num_layers, sizeof *m->layers);
-    if (!m->layers) return LAVR_FAIL(LAVR_E_NOMEM, "out of host memory for %lld wav2vec2 layers", (long long)cfg->num_layers);
+    if (!m->layers)
+        return LAVR_FAIL(LAVR_E_NOMEM, "out of host memory for %lld wav2vec2 layers", (long long)cfg->num_layers);
     if (m->opts.ctx) {
         m->ctx = m->opts.ctx;
     } else {
@@ -425,7 +426,8 @@ static lavr_status feature_extract(forward *f, lavr_w2v_input_fn input, void *in
             TRY_GOTO(view(&bufs[i % 2], hi[i + 1] - lo[i + 1], c->conv_dim[i], &next), st, done);
             TRY_GOTO(lavr_wop_conv1d(f->c, &cur, &cl->conv, c->conv_stride[i], 0, 0, f->round, &next), st, done);
             /* LayerNorm over channels at each time step, then GELU */
-            TRY_GOTO(lavr_rop_layer_norm(f->c, &next, &cl->ln_w, &cl->ln_b, LAVR_W2V_CONV_LN_EPS, f->round, &next), st, done);
+            TRY_GOTO(lavr_rop_layer_norm(f->c, &next, &cl->ln_w, &cl->ln_b, LAVR_W2V_CONV_LN_EPS, f->round, &next), st,
+                     done);
             TRY_GOTO(lavr_rop_gelu(f->c, &next, LAVR_GELU_ERF, f->round, &next), st, done);
             cur = next;
         }

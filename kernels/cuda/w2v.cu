@@ -1,6 +1,6 @@
 /* CUDA kernels of wav2vec2's ops (kernels/cuda/w2v_cuda.h): the bias add after a convolution, the one-channel first
- * convolution, the grouped positional convolution's per-group im2col, and the fp32 attention fold (hand-written: the online softmax must carry its state across
- * key chunks that arrive in several calls, which no library kernel exposes except cuDNN's log-sum-exp output,
+ * convolution, the grouped positional convolution's per-group im2col, and the fp32 attention fold (hand-written: the
+ * online softmax must carry its state across key chunks that arrive in several calls, which no library kernel exposes except cuDNN's log-sum-exp output,
  * folded here too). Memory-bound kernels; the GEMMs are cuBLASLt's (kernels/cuda/w2v_ops_cuda.c). */
 #include <cuda_bf16.h>
 #include <math.h>
@@ -15,7 +15,9 @@ enum { THREADS = 256, ATT_ROWS = 64, ATT_KEYS = 64 };
 __device__ __forceinline__ float ld(const uint16_t *p) {
     return __bfloat162float(*reinterpret_cast<const __nv_bfloat16 *>(p));
 }
-__device__ __forceinline__ void st(uint16_t *p, float v) { *reinterpret_cast<__nv_bfloat16 *>(p) = __float2bfloat16_rn(v); }
+__device__ __forceinline__ void st(uint16_t *p, float v) {
+    *reinterpret_cast<__nv_bfloat16 *>(p) = __float2bfloat16_rn(v);
+}
 __device__ __forceinline__ float round_bf(float v) { return __bfloat162float(__float2bfloat16_rn(v)); }
 
 __global__ void add_bias_kernel(uint16_t *y, int64_t n, int64_t cols, const float *__restrict__ bias) {
@@ -193,9 +195,12 @@ lavr_status lavr_cuda_w2v_attention_fold(const uint16_t *q, int64_t rows, const 
     const dim3 grid((unsigned)((rows + ATT_ROWS - 1) / ATT_ROWS), (unsigned)heads);
     cudaStream_t s = as_stream(stream);
     switch (D) {
-    case 16: attention_fold_kernel<16><<<grid, ATT_ROWS, 0, s>>>(q, rows, k, v, nkeys, heads, scale, first, acc, m, l); break;
-    case 32: attention_fold_kernel<32><<<grid, ATT_ROWS, 0, s>>>(q, rows, k, v, nkeys, heads, scale, first, acc, m, l); break;
-    case 64: attention_fold_kernel<64><<<grid, ATT_ROWS, 0, s>>>(q, rows, k, v, nkeys, heads, scale, first, acc, m, l); break;
+    case 16: attention_fold_kernel<16><<<grid, ATT_ROWS, 0, s>>>(q, rows, k, v, nkeys, heads, scale, first, acc, m, l);
+        break;
+    case 32: attention_fold_kernel<32><<<grid, ATT_ROWS, 0, s>>>(q, rows, k, v, nkeys, heads, scale, first, acc, m, l);
+        break;
+    case 64: attention_fold_kernel<64><<<grid, ATT_ROWS, 0, s>>>(q, rows, k, v, nkeys, heads, scale, first, acc, m, l);
+        break;
     default: return LAVR_FAIL(LAVR_E_UNSUPPORTED, "cuda w2v attention: head dim %lld (16, 32 or 64)", (long long)D);
     }
     CUDA_TRY_LAUNCH("cuda w2v attention fold");

@@ -1,7 +1,8 @@
-/* CUDA ops of wav2vec2 (kernels/cuda/w2v_ops_cuda.h) on bf16 row tensors: the dense convolutions of the feature extractor are the video ops' convolution on
- * [C, 1, 1, T] views (cuDNN, or lavr's im2col + cuBLASLt kernel); the grouped positional convolution is a per-group
- * im2col and GEMM; attention folds cuDNN's fused SDPA per key chunk by its log-sum-exp (cuDNN >= 9.13), else runs
- * lavr's fp32 fold kernel (kernels/cuda/w2v.cu). */
+/* CUDA ops of wav2vec2 (kernels/cuda/w2v_ops_cuda.h) on bf16 row tensors: the dense convolutions of the feature
+ * extractor are the video ops' convolution on [C, 1, 1, T] views (cuDNN, or lavr's im2col + cuBLASLt kernel); the
+ * grouped positional convolution is a per-group im2col and GEMM; attention over resident keys is one cuDNN fused SDPA
+ * call (cuDNN >= 9.13) or lavr's tensor-core flash kernel, over key chunks cuDNN's SDPA per chunk merged by its
+ * log-sum-exp or lavr's fp32 fold kernel (kernels/cuda/w2v.cu). */
 #include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdlib.h>
@@ -86,7 +87,8 @@ lavr_status lavr_cuda_wop_conv_weights(lavr_ctx *c, const lavr_tensor *w, const 
         }
         float *pw = w4.data, *pb = b1.data;
         for (int64_t i = 0; i < cout * out->cin * taps; i++) pw[i] = lavr_round_bf16((float)lavr_tensor_get_flat(w, i));
-        for (int64_t i = 0; i < cout; i++) pb[i] = b && b->data ? lavr_round_bf16((float)lavr_tensor_get_flat(b, i)) : 0.0f;
+        for (int64_t i = 0; i < cout; i++)
+            pb[i] = b && b->data ? lavr_round_bf16((float)lavr_tensor_get_flat(b, i)) : 0.0f;
         return lavr_ctx_conv_weights(c, &w4, &b1, &out->dense);
     }
     /* one input channel: [cout][taps] as stored; grouped: tap-major [cout][taps][cg] for the per-group GEMMs */
@@ -243,7 +245,8 @@ lavr_status lavr_cuda_wop_attention_fold(lavr_ctx *c, void *state, const lavr_te
                              (long long)rows, (long long)nk);
         }
         st = lavr_cuda_sdpa_run(a->sdpa, &s);
-        if (!st) st = lavr_cuda_w2v_attention_fold_lse(a->o, a->lse, rows, a->heads, a->D, first, a->acc, a->m, c->stream);
+        if (!st)
+            st = lavr_cuda_w2v_attention_fold_lse(a->o, a->lse, rows, a->heads, a->D, first, a->acc, a->m, c->stream);
     }
     lavr_cuda_prof_end(c, slot, LAVR_PROF_ATTENTION);
     a->folds++;
