@@ -292,7 +292,8 @@ static lavr_status write_frames(void *user, int64_t state_index, int64_t first, 
 }
 
 static lavr_status encode_audio_into(lavr_h5file *model, const lavr_w2v_config *cfg, lavr_ctx *ctx,
-                                     const char *audio_path, const char *scratch_dir, lavr_h5file *out, int64_t *clips) {
+                                     const char *audio_path, const char *scratch_dir, lavr_h5file *out,
+                                     int64_t *clips) {
     audio_stream a = {.out = out, .states = cfg->num_layers + 1, .dim = cfg->hidden};
     lavr_audio info;
     lavr_w2v *w2v = NULL;

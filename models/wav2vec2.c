@@ -345,7 +345,7 @@ typedef struct {
     void *user;
     lavr_w2v_states *h[2], *keys, *values; /* h[0]/h[1]: a layer's input and output, alternating */
     lavr_tensor window, ln, q, out, fin, ffn;   /* [rows + pos kernel, hid], [rows, hid] x4, [rows, ffn] */
-    lavr_tensor qblock, hblock, attn;           /* [query_rows, hid] x3 */
+    lavr_tensor qblock, hblock, attn;           /* [query_rows, hid] x3 (hblock when the layer states stream) */
     lavr_tensor kchunk, vchunk;                 /* [key_chunk, hid] x2 */
     float *host;                                /* a device's rows on their way to fn: [query_rows, hid] */
     lavr_wop_attention *att;
@@ -568,7 +568,6 @@ static lavr_status alloc_tiles(forward *f) {
         TRY(lavr_ctx_alloc_rows(f->tiles, R, hid, "wav2vec2 layer tile", tiles[i]));
     TRY(lavr_ctx_alloc_rows(f->tiles, R, c->intermediate, "wav2vec2 ffn tile", &f->ffn));
     TRY(lavr_ctx_alloc_rows(f->tiles, Q, hid, "wav2vec2 query block", &f->qblock));
-    TRY(lavr_ctx_alloc_rows(f->tiles, Q, hid, "wav2vec2 hidden block", &f->hblock));
     TRY(lavr_ctx_alloc_rows(f->tiles, Q, hid, "wav2vec2 attention block", &f->attn));
     return lavr_wop_attention_create(f->c, Q, c->num_heads, hid / c->num_heads, f->m->opts.own_attention, &f->att);
 }
@@ -593,6 +592,8 @@ lavr_status lavr_w2v_forward_stream(lavr_w2v *m, int64_t n_samples, lavr_w2v_inp
         goto done;
     }
     const int resident = resident_states(&f);
+    if (resident < 4) /* the layer input is read a query block at a time */
+        TRY_GOTO(lavr_ctx_alloc_rows(f.tiles, f.t.query_rows, f.hid, "wav2vec2 hidden block", &f.hblock), st, done);
     if (resident < 2) { /* keys and values come in chunks */
         TRY_GOTO(lavr_ctx_alloc_rows(f.tiles, f.t.key_chunk, f.hid, "wav2vec2 key chunk", &f.kchunk), st, done);
         TRY_GOTO(lavr_ctx_alloc_rows(f.tiles, f.t.key_chunk, f.hid, "wav2vec2 value chunk", &f.vchunk), st, done);
@@ -614,7 +615,8 @@ lavr_status lavr_w2v_forward_stream(lavr_w2v *m, int64_t n_samples, lavr_w2v_inp
     st = lavr_ctx_sync(m->ctx);
 done:
     for (int i = 0; i < 4; i++) lavr_w2v_states_destroy(*stores[i]);
-    lavr_tensor *tiles[] = {&f.window, &f.ln, &f.q, &f.out, &f.fin, &f.ffn, &f.qblock, &f.hblock, &f.attn, &f.kchunk, &f.vchunk};
+    lavr_tensor *tiles[] = {&f.window, &f.ln,     &f.q,    &f.out,    &f.fin,   &f.ffn,
+                            &f.qblock, &f.hblock, &f.attn, &f.kchunk, &f.vchunk};
     for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) lavr_ctx_free(f.tiles, tiles[i]);
     lavr_wop_attention_destroy(m->ctx, f.att);
     free(f.host);
