@@ -38,7 +38,8 @@ lavr_status lavr_wop_conv1d(lavr_ctx *c, const lavr_tensor *x, const lavr_wop_co
  * max, sum and output of every (row, head). Folding K1, K2, ... equals one softmax over all keys up to float rounding
  * (CPU: the same bits as lavr_rop_attention over all keys when every chunk but the last is a multiple of
  * LAVR_ATTENTION_KEY_TILE keys). CUDA: cuDNN's fused SDPA per chunk, merged by its log-sum-exp, where the build and
- * library have it (cuDNN >= 9.13), else lavr's fp32 fold kernel (bf16 q, k, v; fp32 scores and softmax). */
+ * library have it (cuDNN >= 9.13; a chunk shape it has no engine for goes through lavr's kernel and joins the same
+ * way), else lavr's fp32 fold kernel (bf16 q, k, v; fp32 scores and softmax). */
 typedef struct lavr_wop_attention lavr_wop_attention;
 /* own_kernel: CUDA uses lavr's kernel even where cuDNN's SDPA is available. */
 lavr_status lavr_wop_attention_create(lavr_ctx *c, int64_t max_rows, int64_t heads, int64_t head_dim, int own_kernel,

@@ -139,6 +139,11 @@ __global__ void lse_update_kernel(const float *__restrict__ lse, int64_t n, int 
     }
 }
 
+__global__ void lse_of_kernel(const float *__restrict__ m, const float *__restrict__ l, int64_t n, float *lse) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        lse[i] = m[i] + logf(l[i]);
+}
+
 __global__ void finish_kernel(const float *__restrict__ acc, const float *__restrict__ l, int normalised, int64_t rows,
                               int64_t heads, int64_t D, uint16_t *__restrict__ out) {
     const int64_t n = heads * rows * D;
@@ -215,6 +220,13 @@ lavr_status lavr_cuda_w2v_attention_fold_lse(const uint16_t *o, const float *lse
     CUDA_TRY_LAUNCH("cuda w2v attention fold (lse)");
     lse_update_kernel<<<grid_for(heads * rows, THREADS), THREADS, 0, as_stream(stream)>>>(lse, heads * rows, first, m);
     CUDA_TRY_LAUNCH("cuda w2v attention lse update");
+    return LAVR_OK;
+}
+
+lavr_status lavr_cuda_w2v_attention_lse(const float *m, const float *l, int64_t n, float *lse, void *stream) {
+    if (n <= 0) return LAVR_OK;
+    lse_of_kernel<<<grid_for(n, THREADS), THREADS, 0, as_stream(stream)>>>(m, l, n, lse);
+    CUDA_TRY_LAUNCH("cuda w2v attention log-sum-exp");
     return LAVR_OK;
 }
 

@@ -36,6 +36,8 @@ lavr_status lavr_cuda_w2v_attention_fold(const uint16_t *q, int64_t rows, const 
  * scaled scores) into the same kind of state, where m holds the log-sum-exp so far and l is unused. */
 lavr_status lavr_cuda_w2v_attention_fold_lse(const uint16_t *o, const float *lse, int64_t rows, int64_t heads,
                                              int64_t D, int first, float *acc, float *m, void *stream);
+/* lse[i] = m[i] + log(l[i]) over n (row, head) entries: a fold state's log-sum-exp. */
+lavr_status lavr_cuda_w2v_attention_lse(const float *m, const float *l, int64_t n, float *lse, void *stream);
 /* out [rows][heads*D] = bf16(acc / l) (normalised = 0: l unused, acc already normalised). */
 lavr_status lavr_cuda_w2v_attention_finish(const float *acc, const float *l, int normalised, int64_t rows,
                                            int64_t heads, int64_t D, uint16_t *out, void *stream);

@@ -175,6 +175,7 @@ typedef struct {
     lavr_cuda_sdpa *sdpa;     /* NULL: lavr's fold kernel */
     uint16_t *o;              /* SDPA: one chunk's output [rows][heads*D] */
     float *lse;               /* SDPA: its log-sum-exp [heads][rows] */
+    float *acc1, *m1, *l1;    /* SDPA: a chunk cuDNN has no engine for, through lavr's kernel (made when needed) */
     int folds;
 } cuda_attention;
 
@@ -205,7 +206,7 @@ lavr_status lavr_cuda_wop_attention_create(lavr_ctx *c, int64_t max_rows, int64_
 void lavr_cuda_wop_attention_destroy(lavr_ctx *c, void *state) {
     cuda_attention *a = state;
     if (!a) return;
-    void *blocks[] = {a->acc, a->m, a->l, a->o, a->lse};
+    void *blocks[] = {a->acc, a->m, a->l, a->o, a->lse, a->acc1, a->m1, a->l1};
     for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
         if (blocks[i]) lavr_cuda_ctx_release(c, blocks[i]);
     lavr_cuda_sdpa_destroy(a->sdpa);
@@ -218,6 +219,22 @@ const char *lavr_cuda_wop_attention_path(const void *state) {
     const cuda_attention *a = state;
     return a->sdpa ? "cuDNN fused SDPA (chunks merged by log-sum-exp)"
                    : "lavr's kernels (tensor-core flash attention over resident keys, the fp32 fold over chunks)";
+}
+
+/* One chunk cuDNN has no engine for, through lavr's fold kernel into a state of its own, then given as cuDNN gives
+ * it: the normalised output in o and its log-sum-exp. */
+static lavr_status own_chunk(lavr_ctx *c, cuda_attention *a, const lavr_tensor *q, const lavr_tensor *k,
+                             const lavr_tensor *v, float scale) {
+    const int64_t rows = rows_of(q), n = a->heads * a->max_rows;
+    if (!a->acc1) {
+        TRY(lavr_cuda_ctx_alloc(c, (size_t)(n * a->D) * 4, "attention chunk accumulator", (void **)&a->acc1));
+        TRY(lavr_cuda_ctx_alloc(c, (size_t)n * 4, "attention chunk row max", (void **)&a->m1));
+        TRY(lavr_cuda_ctx_alloc(c, (size_t)n * 4, "attention chunk row sum", (void **)&a->l1));
+    }
+    TRY(lavr_cuda_w2v_attention_fold(q->data, rows, k->data, v->data, rows_of(k), a->heads, a->D, scale, 1, a->acc1,
+                                     a->m1, a->l1, c->stream));
+    TRY(lavr_cuda_w2v_attention_finish(a->acc1, a->l1, 0, rows, a->heads, a->D, a->o, c->stream));
+    return lavr_cuda_w2v_attention_lse(a->m1, a->l1, a->heads * rows, a->lse, c->stream);
 }
 
 lavr_status lavr_cuda_wop_attention_fold(lavr_ctx *c, void *state, const lavr_tensor *q, const lavr_tensor *k,
@@ -237,14 +254,8 @@ lavr_status lavr_cuda_wop_attention_fold(lavr_ctx *c, void *state, const lavr_te
                             .q_row = hd, .q_batch = rows * hd, .kv_row = hd, .kv_batch = nk * hd,
                             .o_row = hd, .o_batch = rows * hd, .stats = a->lse, .scale = scale};
         lavr_status why = LAVR_OK;
-        if (!lavr_cuda_sdpa_ready(a->sdpa, &s, &why)) {
-            lavr_cuda_prof_end(c, slot, LAVR_PROF_ATTENTION);
-            TRY(why);
-            return LAVR_FAIL(LAVR_E_UNSUPPORTED, "wav2vec2 attention: cuDNN has no SDPA engine for %lld queries x %lld "
-                                                 "keys (run with the own kernel: --attention own)",
-                             (long long)rows, (long long)nk);
-        }
-        st = lavr_cuda_sdpa_run(a->sdpa, &s);
+        if (lavr_cuda_sdpa_ready(a->sdpa, &s, &why)) st = lavr_cuda_sdpa_run(a->sdpa, &s);
+        else st = why ? why : own_chunk(c, a, q, k, v, scale); /* the same (o, lse) from lavr's kernel */
         if (!st)
             st = lavr_cuda_w2v_attention_fold_lse(a->o, a->lse, rows, a->heads, a->D, first, a->acc, a->m, c->stream);
     }
