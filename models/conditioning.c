@@ -158,8 +158,9 @@ static lavr_status encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n,
     /* the real tokens alone give the rows of the padded run (spec §4), so no padding is encoded */
     const double t0 = seconds_now();
     if (!st) st = lavr_t5_encode(t5, ids, n, NULL, context.data);
-    if (!st) LOG_INFO("umT5 on %s: %lld tokens in %.0f ms", ctx ? lavr_ctx_describe(ctx) : "cpu", (long long)n,
-                      1e3 * (seconds_now() - t0));
+    const double ms = 1e3 * (seconds_now() - t0);
+    if (!st && cuda) LOG_INFO("umT5 on cuda:%d: %lld tokens in %.0f ms", cuda->device, (long long)n, ms);
+    else if (!st) LOG_INFO("umT5 on the host: %lld tokens in %.0f ms", (long long)n, ms);
     lavr_t5_destroy(t5);
     lavr_ctx_destroy(ctx);
     if (st) {

@@ -62,7 +62,8 @@ static lavr_status load_f32(lavr_t5 *m, lavr_h5file *f, const char *prefix, cons
     if (!st) {
         for (int64_t i = 0; i < lavr_tensor_numel(&t); i++)
             ((float *)host.data)[i] = (float)lavr_dtype_load(t.dtype, t.data, i);
-        st = ndim == 1 ? lavr_ctx_upload_vector(m->ctx, host.data, d0, name, out) : lavr_ctx_upload(m->ctx, &host, name, out);
+        st = ndim == 1 ? lavr_ctx_upload_vector(m->ctx, host.data, d0, name, out)
+                       : lavr_ctx_upload(m->ctx, &host, name, out);
     }
     lavr_tensor_free(&host);
     lavr_tensor_free(&t);
@@ -269,7 +270,8 @@ static lavr_status work_alloc(const lavr_t5 *m, int64_t n, const float *mask, t5
     TRY(lavr_tensor_alloc(m->arena, LAVR_I32, 2, (int64_t[]){n, n}, "T5 buckets", &host));
     int32_t *b = host.data;
     for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < n; j++) b[i * n + j] = (int32_t)lavr_t5_relative_bucket(j - i, c->num_buckets, c->max_distance);
+        for (int64_t j = 0; j < n; j++)
+            b[i * n + j] = (int32_t)lavr_t5_relative_bucket(j - i, c->num_buckets, c->max_distance);
     lavr_status st = lavr_ctx_upload(ctx, &host, "T5 buckets", &w->bucket);
     lavr_tensor_free(&host);
     TRY(st);

@@ -78,7 +78,8 @@ static lavr_status upload_bf16(lavr_ctx *c, const lavr_tensor *host, const char 
     return st;
 }
 
-lavr_status lavr_cuda_ctx_linear_weights(lavr_ctx *c, lavr_tensor *weight, lavr_tensor *bias, lavr_linear_weights *out) {
+lavr_status lavr_cuda_ctx_linear_weights(lavr_ctx *c, lavr_tensor *weight, lavr_tensor *bias,
+                                         lavr_linear_weights *out) {
     lavr_status st = upload_bf16(c, weight, "linear weight", &out->weight);
     if (!st && bias) st = upload_bf16(c, bias, "linear bias", &out->bias);
     if (st) {

@@ -13,7 +13,8 @@ lavr_status lavr_cuda_ctx_alloc_tensor(lavr_ctx *c, lavr_dtype dt, int ndim, con
                                        lavr_tensor *out);
 lavr_status lavr_cuda_ctx_upload_tensor(lavr_ctx *c, const lavr_tensor *host, const char *what, lavr_tensor *out);
 lavr_status lavr_cuda_ctx_download_tensor(lavr_ctx *c, const lavr_tensor *src, lavr_tensor *host);
-lavr_status lavr_cuda_ctx_linear_weights(lavr_ctx *c, lavr_tensor *weight, lavr_tensor *bias, lavr_linear_weights *out);
+lavr_status lavr_cuda_ctx_linear_weights(lavr_ctx *c, lavr_tensor *weight, lavr_tensor *bias,
+                                         lavr_linear_weights *out);
 lavr_status lavr_cuda_ctx_linear_weights_random(lavr_ctx *c, int64_t out, int64_t in, uint64_t seed, float a,
                                                 lavr_linear_weights *w);
 lavr_status lavr_cuda_rop_upload(lavr_ctx *c, const float *host, lavr_tensor *dst);

@@ -103,7 +103,8 @@ int main(void) {
     }
     ids[N - 1] = 1; /* EOS */
     const int64_t D = cfg.dim;
-    float *cpu_out = floats(N * D), *cpu_pad = floats((N + PAD) * D), *out = floats(N * D), *pad = floats((N + PAD) * D);
+    float *cpu_out = floats(N * D), *cpu_pad = floats((N + PAD) * D);
+    float *out = floats(N * D), *pad = floats((N + PAD) * D);
 
     lavr_t5 *cpu = NULL;
     CHECK_OK(lavr_t5_create_generated(&cfg, SEED, NULL, &cpu));
