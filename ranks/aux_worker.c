@@ -120,13 +120,13 @@ static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
         if (!st) st = lavr_cond_encode_text_on(model, o->prompt, o->t5_on_gpu ? &t5 : NULL, a->arena, &a->cond);
         a->meas.text_s = lap(&t);
         a->meas.gen_t5_s = lavr_generated_model_seconds(model, "t5");
-        if (!st && !saved) st = lavr_cond_encode_audio(model, o->audio_path, a->arena, &a->cond);
+        if (!st && !saved) st = lavr_cond_encode_audio_on(model, o->audio_path, o->vae_ctx, a->arena, &a->cond);
         if (!st && saved) {
             /* the audio features go straight to the file as wav2vec2 computes them (constant memory) */
             if (unlink(saved) != 0 && errno != ENOENT)
                 st = LAVR_FAIL(LAVR_E_IO, "cannot replace '%s': %s", saved, strerror(errno));
             if (!st) st = lavr_cond_save(saved, &a->cond);
-            if (!st) st = lavr_cond_encode_audio_file(model, o->audio_path, saved, o->stage_dir, &a->cond);
+            if (!st) st = lavr_cond_encode_audio_file_on(model, o->audio_path, saved, o->stage_dir, o->vae_ctx, &a->cond);
         }
         a->meas.audio_s = lap(&t);
         a->meas.gen_w2v_s = lavr_generated_model_seconds(model, "wav2vec2");
@@ -490,7 +490,7 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
     if (o->backend == LAVR_BACKEND_CUDA) {
         char device[16];
         lavr_device_name(o->device, device, sizeof device);
-        LOG_INFO("aux rank placed on %s: VAE %s, umT5 %s, wav2vec2 on the host", device,
+        LOG_INFO("aux rank placed on %s: VAE and wav2vec2 %s, umT5 %s", device,
                  o->vae_ctx ? "there" : "on the host", o->t5_on_gpu ? "there (freed after the setup)" : "on the host");
     }
     lavr_h5file *model = NULL;

@@ -50,7 +50,8 @@ typedef struct {
     const lavr_generated_model *generated; /* set: the encoders' and the VAE's weights made on the fly, not read */
     const char *image_path, *audio_path, *prompt, *size; /* the user's inputs (unused when cond is set) */
     const lavr_conditioning *cond; /* precomputed conditioning (tests): the encoders are skipped */
-    lavr_ctx *vae_ctx;             /* where the VAE runs (portrait encode, streaming decode); NULL: the CPU */
+    lavr_ctx *vae_ctx;             /* where the VAE (portrait encode, streaming decode) and wav2vec2 run; NULL: the
+                                      CPU */
     const char *out_path;          /* MP4 (or .y4m); NULL: no video */
     /* stage directory (latents.h5, video.log.h5, conditioning.h5, ckpt-<blocks>/); NULL: no staging,
      * no checkpoints */

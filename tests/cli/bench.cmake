@@ -39,8 +39,8 @@ set_tests_properties(cli_bench_only_rank_over_cap PROPERTIES ENVIRONMENT "${LAVR
 
 # `lavr bench --encoders` on the CPU backend with the tiny umT5 (the GPU's code path minus the device), and a
 # one-line error.
-add_test(NAME cli_bench_encoders_cpu COMMAND $<TARGET_FILE:lavr> bench --encoders --backend cpu --config tiny
-  --tokens 100,7 --repeat 1)
+add_test(NAME cli_bench_encoders_cpu COMMAND $<TARGET_FILE:lavr> bench --encoders --encoder t5 --backend cpu
+  --config tiny --tokens 100,7 --repeat 1)
 set_tests_properties(cli_bench_encoders_cpu PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 300
   PASS_REGULAR_EXPRESSION "umT5 \\(vocab 512, dim 64, 3 layers.*on cpu.* 100 tokens: mean [0-9.]+ ms.*   7 tokens: mean [0-9.]+ ms")
 add_test(NAME cli_bench_encoders_bad COMMAND sh -c "$<TARGET_FILE:lavr> bench --encoders --tokens 512,600 2>&1; echo exit=$?")
@@ -86,3 +86,13 @@ grep -q 'frames: 45 written' $D/bench.txt && cmp $D/bench.y4m $D/render.y4m && c
   set_tests_properties(cli_bench_e2e_same_as_render PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 300
     FIXTURES_REQUIRED "lavr_tiny_model;lavr_render_inputs" PASS_REGULAR_EXPRESSION "same-video-bytes")
 endif()
+
+# wav2vec2 in `lavr bench --encoders` on the CPU with the tiny model: two lengths, the fit and the derived cost of
+# 1 h and 10,000 s; and a bad length.
+add_test(NAME cli_bench_encoders_w2v_cpu COMMAND $<TARGET_FILE:lavr> bench --encoders --encoder w2v --backend cpu
+  --config tiny --seconds 3,6 --repeat 1)
+set_tests_properties(cli_bench_encoders_w2v_cpu PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 300
+  PASS_REGULAR_EXPRESSION "wav2vec2 \\(hidden 64, 4 layers.*on cpu \\(fp32\\).*  3 s of audio \\(149 frames\\): mean [0-9.]+ s.*149 frames; whole-audio states in scratch files.*  6 s of audio \\(299 frames\\).*fit: t = .*  3600 s of audio \\(180000 frames\\): [0-9.]+ s derived.* 10000 s of audio \\(500000 frames\\): [0-9.]+ s derived")
+add_test(NAME cli_bench_encoders_w2v_bad COMMAND sh -c "$<TARGET_FILE:lavr> bench --encoders --seconds 60,0 2>&1; echo exit=$?")
+set_tests_properties(cli_bench_encoders_w2v_bad PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "lavr: error: bench: --seconds '60,0': up to 8 comma-separated audio lengths in \\[1, 36000\\] seconds.*exit=2")
