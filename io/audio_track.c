@@ -152,7 +152,17 @@ static lavr_status run_copy(lavr_audio_track *t, int64_t max_samples) {
 
 /* ---- encode ---------------------------------------------------------------------------------- */
 
-static lavr_status open_encode(lavr_audio_track *t, int64_t bitrate) {
+/* The file's rate when AAC has it, else the next one up (AAC codes 13 rates, 7350 to 96000 Hz). */
+static int aac_rate(const AVCodec *aac, int rate) {
+    int best = 0, top = 0;
+    for (const int *r = aac->supported_samplerates; r && *r; r++) {
+        if (*r >= rate && (best == 0 || *r < best)) best = *r;
+        if (*r > top) top = *r;
+    }
+    return best ? best : top ? top : rate;
+}
+
+static lavr_status open_encode(lavr_audio_track *t, int64_t bitrate, int64_t skip_num, int64_t skip_den) {
     const AVCodecParameters *in = t->fmt->streams[t->stream]->codecpar;
     const AVCodec *dcodec = avcodec_find_decoder(in->codec_id);
     if (!dcodec) return LAVR_FAIL(LAVR_E_MEDIA, "'%s': this FFmpeg cannot decode its audio", t->path);
@@ -165,6 +175,8 @@ static lavr_status open_encode(lavr_audio_track *t, int64_t bitrate) {
     AV_CHECK(avcodec_open2(t->dec, dcodec, NULL), "'%s': cannot open the %s decoder", t->path, dcodec->name);
     AVCodecContext *c = t->enc;
     c->sample_fmt = AV_SAMPLE_FMT_FLTP;
+    t->rate = aac_rate(ecodec, t->rate); /* the samples are resampled only for a rate AAC lacks */
+    t->start = skip_num * t->rate / skip_den;
     c->sample_rate = t->rate;
     AV_CHECK(av_channel_layout_copy(&c->ch_layout, &t->dec->ch_layout), "audio layout");
     if (c->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) av_channel_layout_default(&c->ch_layout, c->ch_layout.nb_channels);
@@ -318,7 +330,7 @@ lavr_status lavr_audio_track_open(const char *path, int64_t skip_num, int64_t sk
         t->rate = in->sample_rate;
         t->start = skip_num * t->rate / skip_den;
         t->copy = in->codec_id == AV_CODEC_ID_AAC;
-        st = t->copy ? open_copy(t) : open_encode(t, bitrate);
+        st = t->copy ? open_copy(t) : open_encode(t, bitrate, skip_num, skip_den);
     }
     if (st) {
         lavr_audio_track_close(t);

@@ -15,7 +15,8 @@ typedef struct lavr_audio_track lavr_audio_track;
 
 /* Opens the best audio stream of path and decides how the track is made: AAC is copied packet by packet,
  * anything else is decoded and encoded with FFmpeg's AAC encoder at `bitrate` bits/s (lowered to AAC's
- * maximum for the rate and channels, 6144 bits per channel per 1024 samples). The track starts skip_num /
+ * maximum for the rate and channels, 6144 bits per channel per 1024 samples), at the file's rate (or,
+ * for a rate AAC does not code, resampled to the next one up). The track starts skip_num /
  * skip_den seconds into the file: track sample k plays source sample start + k, start = that time in
  * samples (floor). An encoded track starts at start exactly (AAC's priming takes the place of its first
  * 1024 samples, as in the original's re-encode); a copied one at the AAC frame whose start is nearest

@@ -285,6 +285,8 @@ int main(void) {
     const char *wav = make_audio("tone.wav", 93 * SPF, 23 * SPF);
     test_mp4_round_trip(wav, RATE, 1, NULL, 32);
     test_mp4_round_trip(convert_audio(wav, "tone48.wav", "-ar 48000 -ac 2"), 48000, 2, NULL, 32);
+    /* a rate AAC does not code goes up to the next one it does */
+    test_mp4_round_trip(convert_audio(wav, "tone22222.wav", "-ar 22222 -ac 3"), 24000, 3, NULL, 32);
     /* AAC is copied: it starts at the AAC frame nearest to 3 frames in (half a frame: 186 samples at 16 kHz) */
     const char *m4a = convert_audio(wav, "tone.m4a", "-ar 44100 -ac 2 -c:a aac -b:a 128k");
     test_mp4_round_trip(m4a, 44100, 2, m4a, 200);
