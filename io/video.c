@@ -250,8 +250,6 @@ static lavr_status keep_packet(lavr_video_writer *w) {
     return batch_add(&m->batch, p, w->segments);
 }
 
-static lavr_status mux_audio_until(lavr_video_writer *w, int64_t end, int64_t track_end);
-
 /* Sends libx264's ready packets to the muxer (to the batch in logged mode); video packets last
  * exactly one frame, so the final frame keeps its duration in the file. */
 static lavr_status drain(lavr_video_writer *w) {
