@@ -47,11 +47,11 @@ lavr_status aux_identity(aux_rank *a, lavr_h5file *model) {
     }
     TRY(config_sha(model, "/dit", dit));
     TRY(config_sha(model, "/vae", vae));
-    struct stat st;
-    if (stat(o->model_path, &st) != 0) return LAVR_FAIL(LAVR_E_IO, "cannot stat the model '%s'", o->model_path);
-    const char *base = strrchr(o->model_path, '/');
+    struct stat st = {0};
+    const char *name = lavr_h5_path(model), *base = strrchr(name, '/');
+    if (!o->generated && stat(name, &st) != 0) return LAVR_FAIL(LAVR_E_IO, "cannot stat the model '%s'", name);
     /* FP8 Linears change the DiT's numbers: a render resumed with another --fp8 is another render */
-    snprintf(a->model_id, sizeof a->model_id, "%.200s bytes=%lld dit=%s vae=%s fp8=%d", base ? base + 1 : o->model_path,
+    snprintf(a->model_id, sizeof a->model_id, "%.200s bytes=%lld dit=%s vae=%s fp8=%d", base ? base + 1 : name,
              (long long)st.st_size, dit, vae, o->fp8 ? 1 : 0);
     snprintf(a->inputs_id, sizeof a->inputs_id,
              "image=%s audio=%s prompt=%s size=%.40s seed=%llu sink_offset=%lld num_clip=%lld keep_tail=%d", image,

@@ -62,6 +62,7 @@ typedef struct {
     int64_t last_ckpt_clips;  /* clips done at the last checkpoint decision */
     double last_ckpt_s;
     int64_t stop_block;       /* block whose packet carried STOP, or -1 */
+    lavr_aux_stats meas;      /* measurements (o->stats gets them at the end) */
 } aux_rank;
 
 /* The identity strings of this render (model file and inputs, not the layout). */
