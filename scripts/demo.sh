@@ -21,8 +21,10 @@ everything around the networks, shown below.
 EOF
 
 step "1. The size rule: --size W*H is a maximum pixel area, not a shape: the portrait's aspect ratio is kept and both sides become multiples of 64 (resized, then centre-cropped)"
-$lavr prep-image --image $out/portrait.png --size 704*384 2>/dev/null  # LiveAvatar's default, for the real model
-$lavr prep-image --image $out/portrait.png --size 128*64 --out $out/portrait_crop.png 2>/dev/null  # this demo's
+printf "the default --size 704*384 (the real model): "
+$lavr prep-image --image $out/portrait.png --size 704*384 2>/dev/null
+printf "this demo's --size 128*64 (written to $out/portrait_crop.png): "
+$lavr prep-image --image $out/portrait.png --size 128*64 --out $out/portrait_crop.png 2>/dev/null
 
 step "2. The roles: one MPI rank per GPU; here 2 DiT stages (2 of the 4 denoising steps each) and the aux rank"
 mpirun --oversubscribe -np 3 $lavr topo --config tiny --layout steps=2,tp=1,pp=1,aux=1
