@@ -56,7 +56,11 @@ int main(int argc, char **argv) {
     for (int i = 0; i < NCOMMANDS; i++) {
         if (strcmp(argv[1], commands[i].name) != 0) continue;
         lavr_status st = commands[i].run(argc, argv);
-        if (st) lavr_mpi_report_failure(st, lavr_error_message());
+        if (st) {
+            /* the user's line has no source location (LAVR_DEBUG=1 shows it); the debug log keeps it */
+            LOG_DEBUG("%s failed: %s", commands[i].name, lavr_error_message());
+            lavr_mpi_report_failure(st, lavr_error_user_message());
+        }
         return exit_code(st);
     }
     fprintf(stderr, "lavr: unknown command '%s'\n", argv[1]);

@@ -377,33 +377,33 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
 
 lavr_status lavr_cmd_render(int argc, char **argv) {
     cli_option opts[] = {
-        {"model", 1, "lavr model file (lavr init / lavr convert)", NULL},
-        {"image", 1, "portrait (JPEG, PNG, WebP)", NULL},
-        {"audio", 1, "speech (WAV, FLAC, OGG, MP3); its length sets the number of clips", NULL},
-        {"prompt", 1, "text prompt", NULL},
-        {"size", 1, "maximum area WIDTH*HEIGHT (default 704*384); sides become multiples of 64", NULL},
-        {"layout", 1, "steps=S,tp=T,pp=P,aux=A; needs S*T*P+A ranks (default steps=4,tp=1,pp=1,aux=1)", NULL},
-        {"out", 1, "output video (.mp4; .y4m writes raw Y4M + WAV)", NULL},
-        {"num-clip", 1, "render at most this many clips of 48 frames (default: all the audio gives)", NULL},
-        {"seed", 1, "seed of the noise and the sink offsets (default 0)", NULL},
-        {"sink-offset", 1, "fixed reference offset d in 4..30 (default 0: drawn per clip, block and step)", NULL},
-        {"stage-dir", 1, "stage directory: latents.h5, video.log.h5, conditioning.h5, checkpoints ckpt-<blocks>/ "
+        {"model", "FILE", "lavr model file (lavr init / lavr convert)", NULL},
+        {"image", "FILE", "portrait (JPEG, PNG, WebP)", NULL},
+        {"audio", "FILE", "speech (WAV, FLAC, OGG, MP3); its length sets the number of clips", NULL},
+        {"prompt", "TEXT", "text prompt", NULL},
+        {"size", "W*H", "maximum area WIDTH*HEIGHT (default 704*384); sides become multiples of 64", NULL},
+        {"layout", "LAYOUT", "steps=S,tp=T,pp=P,aux=A; needs S*T*P+A ranks (default steps=4,tp=1,pp=1,aux=1)", NULL},
+        {"out", "FILE", "output video (.mp4; .y4m writes raw Y4M + WAV)", NULL},
+        {"num-clip", "N", "render at most this many clips of 48 frames (default: all the audio gives)", NULL},
+        {"seed", "N", "seed of the noise and the sink offsets (default 0)", NULL},
+        {"sink-offset", "D", "fixed reference offset d in 4..30 (default 0: drawn per clip, block and step)", NULL},
+        {"stage-dir", "DIR", "stage directory: latents.h5, video.log.h5, conditioning.h5, checkpoints ckpt-<blocks>/ "
                          "(default: OUT with .stage instead of its extension)", NULL},
-        {"resume", 1, "auto (continue from the stage directory's newest checkpoint of this render, if any), yes "
+        {"resume", "auto|yes|no", "auto (continue from the stage directory's newest checkpoint of this render, if any), yes "
                       "(must continue) or no (start over, deleting its checkpoints); default auto", NULL},
-        {"checkpoint-clips", 1, "checkpoint after every N clips (default 0: off)", NULL},
-        {"checkpoint-seconds", 1, "checkpoint at the next clip end once T seconds passed since the last (default "
+        {"checkpoint-clips", "N", "checkpoint after every N clips (default 0: off)", NULL},
+        {"checkpoint-seconds", "S", "checkpoint at the next clip end once T seconds passed since the last (default "
                                   "600; 0: off); a stop signal always checkpoints", NULL},
-        {"checkpoint-keep", 1, "keep the newest K checkpoints (default 2)", NULL},
-        {"backend", 1, "DiT ranks and the aux rank compute on auto (cuda when built with CUDA and the node has a GPU), "
+        {"checkpoint-keep", "K", "keep the newest K checkpoints (default 2)", NULL},
+        {"backend", "auto|cpu|cuda", "DiT ranks and the aux rank compute on auto (cuda when built with CUDA and the node has a GPU), "
                        "cpu or cuda", NULL},
-        {"aux-backend", 1, "the aux rank on auto, cpu or cuda when it must differ from --backend", NULL},
-        {"aux-gpu", 1, "node-local GPU of the aux rank (default: a GPU no DiT rank uses, else the last stage's)", NULL},
-        {"gpu-mem", 1, "memory per GPU, the whole device, e.g. 22GiB: refused before loading when the plan needs more; "
+        {"aux-backend", "auto|cpu|cuda", "the aux rank on auto, cpu or cuda when it must differ from --backend", NULL},
+        {"aux-gpu", "N", "node-local GPU of the aux rank (default: a GPU no DiT rank uses, else the last stage's)", NULL},
+        {"gpu-mem", "BYTES", "memory per GPU, the whole device, e.g. 22GiB: refused before loading when the plan needs more; "
                        "each DiT rank's arena gets its planned share (default: the card's)", NULL},
         {"fp8", 0, "FP8 e4m3 Linears in the DiT (LiveAvatar's --fp8; CUDA backend): half the weight memory", NULL},
-        {"attention", 1, "DiT attention on auto (cuDNN fused SDPA when available, default), cudnn or own", NULL},
-        {"progress", 1, "live (one status line rewritten per block), lines (a line per clip) or auto (default: live "
+        {"attention", "auto|cudnn|own", "DiT attention on auto (cuDNN fused SDPA when available, default), cudnn or own", NULL},
+        {"progress", "auto|live|lines", "live (one status line rewritten per block), lines (a line per clip) or auto (default: live "
                         "when stderr is a terminal, which it never is under mpirun)", NULL},
         {"help", 0, "print this help", NULL},
     };
@@ -415,12 +415,7 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
     if (cli_flag(opts, nopts, "help")) {
         if (lavr_mpi_world_rank() == 0)
             cli_print_help(
-                "usage: mpirun -np N lavr render --model M.h5 --image F --audio F --prompt TEXT --out out.mp4\n"
-                "           [--size 704*384] [--layout steps=4,tp=1,pp=1,aux=1] [--num-clip K] [--seed S]\n"
-                "           [--sink-offset D] [--stage-dir out.stage] [--resume auto|yes|no] [--checkpoint-clips N]\n"
-                "           [--checkpoint-seconds T] [--checkpoint-keep K] [--backend auto|cpu|cuda]\n"
-                "           [--aux-backend auto|cpu|cuda] [--aux-gpu N]\n"
-                "           [--gpu-mem 22GiB] [--fp8] [--attention auto|cudnn|own] [--progress auto|live|lines]\n"
+                "usage: mpirun -np N lavr render --model FILE --image FILE --audio FILE --prompt TEXT --out FILE.mp4",
                 "Renders a talking-avatar video: DiT ranks run the denoising steps in a pipeline, the aux rank\n"
                 "encodes the inputs, decodes the latents and writes the video as blocks come out.\n"
                 "SIGUSR1 to mpirun (or SIGUSR1/SIGTERM to the aux rank, the last one) stops at the next block\n"

@@ -4,9 +4,12 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static _Thread_local char error_text[2048];
+static _Thread_local char error_origin[256]; /* "dir/file.c:LINE" of the last lavr_error_set */
+static _Thread_local char user_text[sizeof error_text];
 
 lavr_status lavr_error_set(lavr_status code, const char *file, int line, const char *fmt, ...) {
     char msg[1536];
@@ -23,7 +26,8 @@ lavr_status lavr_error_set(lavr_status code, const char *file, int line, const c
     } else {
         base = file;
     }
-    snprintf(error_text, sizeof error_text, "%s (%s:%d)", msg, base, line);
+    snprintf(error_origin, sizeof error_origin, "%s:%d", base, line);
+    snprintf(error_text, sizeof error_text, "%s (%s)", msg, error_origin);
     return code;
 }
 
@@ -47,7 +51,25 @@ lavr_status lavr_error_wrap(lavr_status code, const char *fmt, ...) {
 }
 
 const char *lavr_error_message(void) { return error_text[0] ? error_text : "unknown error"; }
-void lavr_error_clear(void) { error_text[0] = 0; }
+
+const char *lavr_error_origin(void) { return error_text[0] ? error_origin : ""; }
+
+const char *lavr_error_user_message(void) {
+    const char *debug = getenv("LAVR_DEBUG");
+    if (!error_text[0] || (debug && debug[0] && strcmp(debug, "0") != 0)) return lavr_error_message();
+    /* wrapping only prepends, so the origin is still the message's tail */
+    char tail[sizeof error_origin + 4];
+    snprintf(tail, sizeof tail, " (%s)", error_origin);
+    size_t n = strlen(error_text), t = strlen(tail);
+    snprintf(user_text, sizeof user_text, "%s", error_text);
+    if (error_origin[0] && n >= t && strcmp(error_text + n - t, tail) == 0) user_text[n - t] = 0;
+    return user_text;
+}
+
+void lavr_error_clear(void) {
+    error_text[0] = 0;
+    error_origin[0] = 0;
+}
 
 const char *lavr_status_name(lavr_status code) {
     switch (code) {

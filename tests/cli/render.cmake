@@ -63,4 +63,4 @@ endif()
 
 add_test(NAME cli_render_help COMMAND $<TARGET_FILE:lavr> render --help)
 set_tests_properties(cli_render_help PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
-  PASS_REGULAR_EXPRESSION "usage: mpirun -np N lavr render.*LAVR_FAIL_AT=rank=R,block=B.*--layout VALUE.*--num-clip VALUE.*--stage-dir VALUE.*--resume VALUE.*--backend VALUE")
+  PASS_REGULAR_EXPRESSION "usage: mpirun -np N lavr render.*LAVR_FAIL_AT=rank=R,block=B.*--layout LAYOUT.*--num-clip N.*--stage-dir DIR.*--resume auto\\|yes\\|no.*--backend auto\\|cpu\\|cuda")
