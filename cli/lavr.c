@@ -41,11 +41,9 @@ static void usage(FILE *f) {
     for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
 }
 
-/* Exit codes (documented in README): 0 ok, 2 bad arguments or input, 75 stopped on a signal after a
- * checkpoint (run the same command again to continue), 1 any other failure. */
-static int exit_code(lavr_status st) {
-    return st == LAVR_OK ? 0 : st == LAVR_E_ARG ? 2 : st == LAVR_E_STOPPED ? LAVR_EXIT_STOPPED_CHECKPOINTED : 1;
-}
+/* Exit codes (documented in README, lavr_status_exit_code): 0 ok, 2 bad arguments or input, 75 stopped
+ * on a signal after a checkpoint (run the same command again to continue), 1 any other failure. */
+static int exit_code(lavr_status st) { return lavr_status_exit_code(st); }
 
 int main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {

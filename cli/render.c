@@ -28,10 +28,15 @@
 #include "parallel/plan.h"
 #include "ranks/aux_worker.h"
 #include "ranks/dit_stage.h"
+#include "ranks/progress.h"
 #include "ranks/setup.h"
+#include "ranks/summary.h"
+#include "ranks/trace_file.h"
 
 typedef struct {
     const char *model, *image, *audio, *prompt, *size, *out, *layout_text, *backend, *attention;
+    const char *summary_path, *trace_path; /* --summary-json, --trace (NULL: none) */
+    double start_s;
     lavr_placement placement; /* backends of both roles and --aux-gpu */
     int fp8;
     char stage[PATH_MAX];
@@ -184,6 +189,8 @@ static lavr_status check_inputs(const render_args *a, int is_aux, lavr_model_con
     TRY(lavr_size_parse(a->size, &w, &h));
     CHECK_ARG(a->prompt[0] != 0, "--prompt is empty");
     TRY(writable_dir_of("--out", a->out));
+    if (a->summary_path) TRY(writable_dir_of("--summary-json", a->summary_path));
+    if (a->trace_path) TRY(writable_dir_of("--trace", a->trace_path));
     TRY(writable_dir_of("--stage-dir", a->stage));
     return LAVR_OK;
 }
@@ -314,6 +321,10 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
     CHECK_ARG(!mem || a->gpu_mem > 0, "--gpu-mem %s: give the memory per DiT rank (e.g. 22GiB), or leave --gpu-mem out "
               "for the card's", mem);
     a->fp8 = cli_flag(opts, nopts, "fp8");
+    a->summary_path = cli_get(opts, nopts, "summary-json", NULL);
+    a->trace_path = cli_get(opts, nopts, "trace", NULL);
+    CHECK_ARG(!a->summary_path || a->summary_path[0], "--summary-json: give a file name");
+    CHECK_ARG(!a->trace_path || a->trace_path[0], "--trace: give a file name");
     a->attention = cli_get(opts, nopts, "attention", "auto");
     CHECK_ARG(!strcmp(a->attention, "auto") || !strcmp(a->attention, "cudnn") || !strcmp(a->attention, "own"),
               "--attention '%s': expected auto, cudnn or own", a->attention);
@@ -335,7 +346,8 @@ static lavr_status resolve_backend(const render_args *a, const lavr_roles *roles
     return lavr_backend_resolve(text, roles->device, out);
 }
 
-static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_comm *comm) {
+/* *reports: set when the role writes the --summary-json of its own failure (the aux rank) */
+static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_comm *comm, int *reports) {
     lavr_stream_options stream = {.seed = (uint64_t)a->seed, .fixed_sink_offset = a->sink_offset};
     int64_t fail_block = roles->world_rank == a->fail_rank ? a->fail_block : -1;
     lavr_backend backend;
@@ -352,7 +364,8 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
         lavr_aux_options o = {.model_path = a->model, .image_path = a->image, .audio_path = a->audio,
                               .prompt = a->prompt, .size = a->size, .out_path = a->out, .stage_dir = a->stage,
                               .resume = a->resume, .policy = a->policy, .max_clips = a->num_clip, .stream = stream, .layout_text = layout, .fp8 = a->fp8,
-                              .progress_live = a->progress_live, .fail_block = fail_block,
+                              .progress_live = a->progress_live, .summary_path = a->summary_path,
+                              .fail_block = fail_block,
                               .backend = backend, .device = roles->device};
         /* the VAE (portrait encode, streaming decode) on the aux rank's GPU when its backend is cuda */
         lavr_status st = LAVR_OK;
@@ -360,6 +373,7 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
             lavr_ctx_cuda_options co = {.device = roles->device, .name = "aux vae"};
             st = lavr_ctx_create_cuda(&co, &o.vae_ctx);
         }
+        *reports = !st;
         if (!st) st = lavr_aux_run(comm, roles, &o);
         lavr_ctx_destroy(o.vae_ctx);
         return st;
@@ -373,6 +387,30 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
     if (!st) st = lavr_setup_end(comm, aux_rank, &stopped_at);
     if (!st && stopped_at >= 0) st = lavr_error_set(LAVR_E_STOPPED, __FILE__, __LINE__, "stopped after a checkpoint");
     return st;
+}
+
+/* On a failure, the --summary-json of what this rank knows: the failing rank writes it (rank 0 when
+ * every rank has the failure, such as a bad input); the aux rank's role writes its own. */
+static lavr_status ended(const render_args *a, const lavr_roles *roles, int reported, lavr_status st) {
+    if (!st || st == LAVR_E_STOPPED || !a->summary_path || reported) return st;
+    if (lavr_mpi_failure_is_collective() && lavr_mpi_world_rank() != 0) return st;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    lavr_rank_stats me = {.rank = lavr_mpi_world_rank(), .peak_kb = lavr_progress_peak_rss_kb(), .busy_s = -1};
+    snprintf(me.role, sizeof me.role, "%s", roles ? roles->role_name : "(before the roles were made)");
+    lavr_render_summary s = {.writer_rank = me.rank, .out_path = a->out, .layout = a->layout_text, .frames = -1,
+                             .frames_this_run = -1, .blocks_done = -1, .blocks = -1, .fps = 25,
+                             .wall_s = (double)now.tv_sec + 1e-9 * (double)now.tv_nsec - a->start_s,
+                             .ranks = &me, .nranks = 1};
+    return lavr_render_summary_write_failed(a->summary_path, st, &s);
+}
+
+/* --trace: every rank's slices to the aux rank, which writes the file (collective). A render that
+ * stopped keeps its status unless the trace fails. */
+static lavr_status write_trace(const render_args *a, const lavr_roles *roles, lavr_status st) {
+    if (!a->trace_path || (st && st != LAVR_E_STOPPED)) return st;
+    lavr_status t = lavr_trace_write(a->trace_path, lavr_layout_dit_ranks(&roles->layout), roles->role_name);
+    return t ? t : st;
 }
 
 lavr_status lavr_cmd_render(int argc, char **argv) {
@@ -405,12 +443,19 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
         {"attention", "auto|cudnn|own", "DiT attention on auto (cuDNN fused SDPA when available, default), cudnn or own", NULL},
         {"progress", "auto|live|lines", "live (one status line rewritten per block), lines (a line per clip) or auto (default: live "
                         "when stderr is a terminal, which it never is under mpirun)", NULL},
+        {"summary-json", "FILE", "write how the render ended as JSON (frames, seconds, FPS, each rank's role, busy %, "
+                                 "peak memory, exit reason), also when it fails or stops", NULL},
+        {"trace", "FILE", "write a Chrome trace-event timeline (Perfetto, chrome://tracing): a track per rank, a slice "
+                          "per forward, decode, encode, send and wait", NULL},
         {"help", 0, "print this help", NULL},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     TRY(lavr_mpi_start(&argc, &argv));
     render_args a;
     memset(&a, 0, sizeof a);
+    struct timespec started;
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    a.start_s = (double)started.tv_sec + 1e-9 * (double)started.tv_nsec;
     TRY_COLLECTIVE(parse(argc, argv, opts, nopts, &a));
     if (cli_flag(opts, nopts, "help")) {
         if (lavr_mpi_world_rank() == 0)
@@ -425,30 +470,33 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
                 opts, nopts);
         return lavr_mpi_finish();
     }
+    if (a.trace_path) TRY_COLLECTIVE(lavr_trace_start());
     lavr_layout layout;
     TRY_COLLECTIVE(lavr_layout_parse(a.layout_text, &layout));
     const int size = lavr_mpi_world_size(), rank = lavr_mpi_world_rank();
     /* the aux rank of a well-formed run is the first after the DiT ranks; a wrong count fails below */
     const int checks_aux = rank == lavr_layout_dit_ranks(&layout) || (size == 1 && rank == 0);
     lavr_model_config cfg;
-    TRY(agree(check_inputs(&a, checks_aux, &cfg)));
+    TRY(ended(&a, NULL, 0, agree(check_inputs(&a, checks_aux, &cfg))));
     if (size > 1 && size == lavr_layout_ranks(&layout)) { /* a wrong rank count fails below */
         char token[PATH_MAX + 64];
         lavr_status shared = agree(check_stage_shared(&a, lavr_layout_dit_ranks(&layout), token, sizeof token));
         if (token[0]) unlink(token);
-        TRY(shared);
+        TRY(ended(&a, NULL, 0, shared));
     }
-    TRY(agree(check_plan(&a, &cfg, &layout)));
+    TRY(ended(&a, NULL, 0, agree(check_plan(&a, &cfg, &layout))));
     const lavr_dit_config dit = cfg.dit;
     lavr_roles *roles = NULL;
-    TRY(lavr_mpi_roles_create(&layout, dit.num_heads, dit.ffn_dim, dit.num_layers, &roles));
+    TRY(ended(&a, NULL, 0, lavr_mpi_roles_create(&layout, dit.num_heads, dit.ffn_dim, dit.num_layers, &roles)));
     lavr_comm *comm = NULL;
     lavr_backend backend;
     lavr_status st = lavr_mpi_roles_place(roles, &a.placement);
     if (!st) st = agree(resolve_backend(&a, roles, &backend)); /* every rank's device, before any weight loads */
     if (!st) st = lavr_signals_install();
     if (!st) st = lavr_comm_world(&comm);
-    if (!st) st = run_role(&a, roles, comm);
+    int reported = 0;
+    if (!st) st = run_role(&a, roles, comm, &reported);
+    st = ended(&a, roles, reported, write_trace(&a, roles, st));
     lavr_comm_destroy(comm);
     lavr_mpi_roles_destroy(roles);
     lavr_signals_restore();

@@ -2,6 +2,8 @@
  * with context on the way up, printed by main. */
 #include "core/status.h"
 
+#include "core/signals.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,9 +68,24 @@ const char *lavr_error_user_message(void) {
     return user_text;
 }
 
+void lavr_error_save(lavr_error_saved *saved) {
+    snprintf(saved->text, sizeof saved->text, "%s", error_text);
+    snprintf(saved->origin, sizeof saved->origin, "%s", error_origin);
+}
+
+lavr_status lavr_error_restore(lavr_status code, const lavr_error_saved *saved) {
+    snprintf(error_text, sizeof error_text, "%s", saved->text);
+    snprintf(error_origin, sizeof error_origin, "%s", saved->origin);
+    return code;
+}
+
 void lavr_error_clear(void) {
     error_text[0] = 0;
     error_origin[0] = 0;
+}
+
+int lavr_status_exit_code(lavr_status code) {
+    return code == LAVR_OK ? 0 : code == LAVR_E_ARG ? 2 : code == LAVR_E_STOPPED ? LAVR_EXIT_STOPPED_CHECKPOINTED : 1;
 }
 
 const char *lavr_status_name(lavr_status code) {

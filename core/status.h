@@ -31,7 +31,16 @@ const char *lavr_error_user_message(void);
 /* Where the message was set: "dir/file.c:LINE" ("" when no message is set). */
 const char *lavr_error_origin(void);
 const char *lavr_status_name(lavr_status code);
+/* The process exit code of a status (README): 0 ok, 2 bad input, 75 stopped after a checkpoint, 1 other. */
+int lavr_status_exit_code(lavr_status code);
 void lavr_error_clear(void);
+/* A copy of the current error, to put back after a step that may overwrite it (a report written on
+ * the way out of a failure). */
+typedef struct {
+    char text[2048], origin[256];
+} lavr_error_saved;
+void lavr_error_save(lavr_error_saved *saved);
+lavr_status lavr_error_restore(lavr_status code, const lavr_error_saved *saved);
 
 #define LAVR_FAIL(code, ...) lavr_error_set((code), __FILE__, __LINE__, __VA_ARGS__)
 #define TRY(x) do { lavr_status s_ = (x); if (s_) return s_; } while (0)

@@ -10,7 +10,9 @@
 
 #include "core/dtype.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/sha256.h"
+#include "core/trace.h"
 #include "io/audio.h"
 #include "io/image.h"
 #include "io/scratch.h"
@@ -72,6 +74,8 @@ lavr_status lavr_cond_encode_image_on(lavr_h5file *model, const char *image_path
     TRY(lavr_sha256_file_hex(image_path, sha));
     lavr_image img = {0};
     TRY(lavr_image_load(image_path, max_w * max_h, &img));
+    const int64_t trace_t0 = lavr_trace_now();
+    lavr_log_progress("VAE encode of the portrait", 0, 1 + motion_frames, "frames");
 
     lavr_arena *work = NULL;
     lavr_vae *vae = NULL;
@@ -94,6 +98,7 @@ lavr_status lavr_cond_encode_image_on(lavr_h5file *model, const char *image_path
              st, done);
     lavr_tensor frame = lavr_tensor_wrap(LAVR_F32, 4, (int64_t[]){3, 1, H, W}, img.data);
     TRY_GOTO(lavr_vae_encode(vae, &frame, &ref), st, done);
+    lavr_log_progress("VAE encode of the portrait", 1, 1 + motion_frames, "frames");
     /* the portrait repeated motion_frames times, channel-major [3, T, H, W] */
     TRY_GOTO(lavr_arena_alloc(work, (size_t)(3 * motion_frames * plane) * sizeof(float), "motion clip frames",
                               (void **)&clip),
@@ -103,6 +108,8 @@ lavr_status lavr_cond_encode_image_on(lavr_h5file *model, const char *image_path
             memcpy(clip + (ch * motion_frames + t) * plane, img.data + ch * plane, (size_t)plane * sizeof(float));
     lavr_tensor video = lavr_tensor_wrap(LAVR_F32, 4, (int64_t[]){3, motion_frames, H, W}, clip);
     TRY_GOTO(lavr_vae_encode(vae, &video, &motion), st, done);
+    lavr_log_progress("VAE encode of the portrait", 1 + motion_frames, 1 + motion_frames, "frames");
+    lavr_trace_slice(LAVR_TRACE_ENCODE_IMAGE, trace_t0, 0, 0);
 
     lavr_tensor_free(&c->ref);
     lavr_tensor_free(&c->motion);
@@ -136,11 +143,15 @@ static lavr_status encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n,
                   (long long)ids[i], (long long)i, (long long)cfg.vocab);
     lavr_t5 *t5 = NULL;
     lavr_tensor context = {0};
+    const int64_t trace_t0 = lavr_trace_now();
+    lavr_log_progress("umT5 encode of the prompt", 0, n, "tokens");
     TRY(lavr_t5_create(model, "t5/", &cfg, &t5));
     st = lavr_tensor_alloc(arena, LAVR_F32, 2, (int64_t[]){n, cfg.dim}, "text context", &context);
     /* the real tokens alone give the rows of the padded run (spec §4), so no padding is encoded */
     if (!st) st = lavr_t5_encode(t5, ids, n, NULL, context.data);
     lavr_t5_destroy(t5);
+    if (!st) lavr_log_progress("umT5 encode of the prompt", n, n, "tokens");
+    lavr_trace_slice(LAVR_TRACE_ENCODE_PROMPT, trace_t0, 0, 0);
     if (st) {
         lavr_tensor_free(&context);
         return st;
@@ -224,6 +235,7 @@ typedef struct {
     lavr_h5file *out;  /* the file being written */
     int64_t states, dim;
     lavr_tensor bits;  /* bf16 [frames_per_clip, 1, dim]: one clip of one state */
+    int64_t frames_total, rows_written; /* progress: video frames of features, rows of all states written */
 } audio_stream;
 
 #define AUDIO_CHUNK 65536
@@ -249,7 +261,10 @@ static lavr_status write_frames(void *user, int64_t state_index, int64_t first, 
     uint16_t *bits = a->bits.data;
     for (int64_t i = 0; i < nframes * a->dim; i++) bits[i] = lavr_f32_to_bf16(lavr_round_bf16(frames[i]));
     lavr_tensor slab = lavr_tensor_wrap(LAVR_BF16, 3, (int64_t[]){nframes, 1, a->dim}, a->bits.data);
-    return lavr_h5_write_slice(a->out, "/audio", (int64_t[]){first, state_index, 0}, &slab);
+    TRY(lavr_h5_write_slice(a->out, "/audio", (int64_t[]){first, state_index, 0}, &slab));
+    a->rows_written += nframes;
+    lavr_log_progress("wav2vec2 features of the speech", a->rows_written / a->states, a->frames_total, "frames");
+    return LAVR_OK;
 }
 
 static lavr_status encode_audio_into(lavr_h5file *model, const lavr_w2v_config *cfg, const char *audio_path,
@@ -284,8 +299,12 @@ static lavr_status encode_audio_into(lavr_h5file *model, const lavr_w2v_config *
     TRY_GOTO(lavr_h5_create_dataset_chunked(out, "/audio", LAVR_BF16, 3, shape, chunk, 0), st, done);
     TRY_GOTO(lavr_tensor_alloc(work, LAVR_BF16, 3, chunk, "audio clip", &a.bits), st, done);
     TRY_GOTO(lavr_w2v_create(model, "wav2vec2/", cfg, &w2v), st, done);
+    a.frames_total = n_video;
+    lavr_log_progress("wav2vec2 features of the speech", 0, n_video, "frames");
+    const int64_t trace_t0 = lavr_trace_now();
     TRY_GOTO(lavr_audio_encode_stream(w2v, a.n, read_normalized, &a, LAVR_VIDEO_FPS, LAVR_FRAMES_PER_CLIP, work,
                                       scratch_dir, write_frames, &a, clips), st, done);
+    lavr_trace_slice(LAVR_TRACE_ENCODE_AUDIO, trace_t0, 0, 0);
 done:
     lavr_w2v_destroy(w2v);
     lavr_tensor_free(&a.bits);

@@ -44,7 +44,7 @@ awk -v a=$t0 -v b=$t1 'BEGIN { d = b - a; printf \"ended %.1f s after the messag
     "D=${render_dir}; export LAVR_FAIL_AT=rank=2,block=1; ${render_fail_job}; export LAVR_FAIL_AT=rank=4,block=2; ${render_fail_job}")
   set_tests_properties(cli_render_failure PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 300
     FIXTURES_REQUIRED "lavr_tiny_model;lavr_render_inputs"
-    PASS_REGULAR_EXPRESSION "\\[r2 dit s2 tp0 pp0\\] lavr: error: injected failure at block 1 \\(LAVR_FAIL_AT, a testing aid\\)[^\n]*\nexit=[1-9]\nended [0-9.]+ s after the message\nwithin-limit\n\\[r4 aux\\] lavr: error: injected failure at block 2 [^\n]*\nexit=[1-9]\nended [0-9.]+ s after the message\nwithin-limit")
+    PASS_REGULAR_EXPRESSION "\\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} r2 dit s2 tp0 pp0\\] lavr: error: injected failure at block 1 \\(LAVR_FAIL_AT, a testing aid\\)[^\n]*\nexit=[1-9]\nended [0-9.]+ s after the message\nwithin-limit\n\\[[0-9: -]+ r4 aux\\] lavr: error: injected failure at block 2 [^\n]*\nexit=[1-9]\nended [0-9.]+ s after the message\nwithin-limit")
 
   # bad inputs: one line from rank 0, before any model is loaded
   add_test(NAME cli_render_errors COMMAND sh -c
