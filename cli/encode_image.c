@@ -21,7 +21,7 @@ lavr_status lavr_cmd_encode_image(int argc, char **argv) {
     cli_option opts[] = {
         {"model", "FILE", "lavr model file (uses /vae and the /dit config)", NULL},
         {"image", "FILE", "portrait (JPEG, PNG, WebP)", NULL},
-        {"size", "W*H", "maximum area as WIDTH*HEIGHT (default 704*384); sides become multiples of 64", NULL},
+        {"size", "W*H", "maximum area as WIDTH*HEIGHT or WIDTHxHEIGHT (default 704*384); sides become multiples of 64", NULL},
         {"out", "FILE", "conditioning file to add the latents to (created if missing)", NULL},
         {"help", 0, "this help", NULL},
     };

@@ -419,7 +419,7 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
         {"image", "FILE", "portrait (JPEG, PNG, WebP)", NULL},
         {"audio", "FILE", "speech (WAV, FLAC, OGG, MP3); its length sets the number of clips", NULL},
         {"prompt", "TEXT", "text prompt", NULL},
-        {"size", "W*H", "maximum area WIDTH*HEIGHT (default 704*384); sides become multiples of 64", NULL},
+        {"size", "W*H", "maximum area WIDTH*HEIGHT or WIDTHxHEIGHT (default 704*384); sides become multiples of 64", NULL},
         {"layout", "LAYOUT", "steps=S,tp=T,pp=P,aux=A; needs S*T*P+A ranks (default steps=4,tp=1,pp=1,aux=1)", NULL},
         {"out", "FILE", "output video (.mp4; .y4m writes raw Y4M + WAV)", NULL},
         {"num-clip", "N", "render at most this many clips of 48 frames (default: all the audio gives)", NULL},
