@@ -217,6 +217,7 @@ lavr_status lavr_comm_recv(lavr_comm *c, int peer, int tag, lavr_msg *m) {
 
 lavr_status lavr_comm_bcast(lavr_comm *c, int root, lavr_msg *m) {
     if (m->request) return LAVR_FAIL(LAVR_E_INTERNAL, "broadcast of a message whose send is in flight");
+    const int64_t t0 = lavr_trace_now();
     int64_t bytes = 0;
     if (c->rank == root)
         TRY(pack(m, &bytes));
@@ -231,6 +232,8 @@ lavr_status lavr_comm_bcast(lavr_comm *c, int root, lavr_msg *m) {
         unpack(m);
         c->received += bytes;
     }
+    /* the root sends to everyone (peer -1); the others wait for the root */
+    lavr_trace_slice(c->rank == root ? LAVR_TRACE_SEND : LAVR_TRACE_WAIT, t0, c->rank == root ? -1 : root, bytes);
     return LAVR_OK;
 }
 
