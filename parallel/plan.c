@@ -305,7 +305,7 @@ int lavr_plan_candidates(const lavr_model_config *cfg, int gpus, lavr_layout *ou
             for (int pp = 1; pp <= gpus && pp <= c->num_layers; pp++) {
                 /* GPUs left over take the aux rank; with none left it shares the last DiT rank's */
                 if (steps[s] * tp * pp > gpus) continue;
-                lavr_layout l = {steps[s], tp, pp, 1};
+                lavr_layout l = {.steps = steps[s], .tp = tp, .pp = pp, .aux = 1};
                 if (lavr_layout_check(&l, c->num_heads, c->ffn_dim, c->num_layers)) {
                     lavr_error_clear();
                     continue;
@@ -322,6 +322,65 @@ static int choice_before(const lavr_plan_choice *a, const lavr_plan_choice *b) {
     return a->peak < b->peak;
 }
 
+/* Plans `layout` into a choice; LAVR_OK with ch->fits set, or an error (already cleared by the caller). */
+static lavr_status plan_choice(const lavr_model_config *cfg, int64_t width, int64_t height, const lavr_layout *layout,
+                               const lavr_plan_options *o, lavr_plan_rank *rr, lavr_plan_choice *ch) {
+    const int m = lavr_layout_ranks(layout);
+    TRY(lavr_plan_layout(cfg, width, height, layout, o, rr));
+    *ch = (lavr_plan_choice){.layout = *layout, .fp8 = o->fp8};
+    ch->peak = lavr_plan_peak_gpu(rr, m, o->gpus, &ch->peak_rank);
+    ch->fps = lavr_plan_fps(cfg, rr, m);
+    ch->fits = !o->gpu_mem || ch->peak <= o->gpu_mem;
+    return LAVR_OK;
+}
+
+/* A layout with pp >= 2 that is over the cap only because another rank (the aux) shares a DiT rank's GPU: moves
+ * layers, one at a time, from the pp index on the busiest GPU to whichever other pp index gives the lowest peak,
+ * while that lowers it. Returns 1 with *out (an explicit layers= split) when the result fits. */
+static int plan_rebalance(const lavr_model_config *cfg, int64_t width, int64_t height, const lavr_plan_choice *even,
+                          const lavr_plan_options *o, lavr_plan_rank *rr, lavr_plan_choice *out) {
+    const lavr_dit_config *c = &cfg->dit;
+    lavr_layout l = even->layout;
+    if (l.pp < 2 || l.pp > LAVR_LAYOUT_MAX_SPLIT || !o->gpu_mem) return 0;
+    for (int i = 0; i < l.pp; i++) {
+        int64_t b, e;
+        lavr_layout_layers(c->num_layers, l.pp, i, &b, &e);
+        l.layers[i] = (int)(e - b);
+    }
+    lavr_plan_choice best = *even;
+    for (int64_t moves = 0; moves < c->num_layers && !best.fits; moves++) {
+        lavr_role role;
+        if (lavr_layout_role(&l, c->num_layers, best.peak_rank, &role) || !role.is_dit) break;
+        const int from = role.pp_index;
+        if (l.layers[from] <= 1) break;
+        lavr_plan_choice step = best;
+        for (int to = 0; to < l.pp; to++) {
+            if (to == from) continue;
+            lavr_layout next = l;
+            next.layers[from]--, next.layers[to]++;
+            lavr_plan_choice ch;
+            if (plan_choice(cfg, width, height, &next, o, rr, &ch) == LAVR_OK && ch.peak < step.peak) step = ch;
+            lavr_error_clear();
+        }
+        if (step.peak >= best.peak) break;
+        best = step, l = step.layout;
+    }
+    if (!best.fits) return 0;
+    *out = best;
+    return 1;
+}
+
+/* Inserts ch into out[0..*n) in choice order, keeping at most max. */
+static void insert_choice(const lavr_plan_choice *ch, lavr_plan_choice *out, int *n, int max) {
+    int at = *n < max ? *n : max;
+    while (at > 0 && choice_before(ch, &out[at - 1])) at--;
+    if (at >= max) return;
+    const int last = *n < max ? *n : max - 1;
+    memmove(&out[at + 1], &out[at], (size_t)(last - at) * sizeof *out);
+    out[at] = *ch;
+    if (*n < max) (*n)++;
+}
+
 int lavr_plan_choices(const lavr_model_config *cfg, int64_t width, int64_t height, const lavr_plan_options *opts,
                       int fp8_only, int bf16_only, lavr_plan_choice *out, int max) {
     lavr_layout cand[128];
@@ -335,20 +394,11 @@ int lavr_plan_choices(const lavr_model_config *cfg, int64_t width, int64_t heigh
             const int m = lavr_layout_ranks(&cand[i]);
             lavr_plan_rank *rr = calloc((size_t)m, sizeof *rr);
             if (!rr) continue;
-            if (lavr_plan_layout(cfg, width, height, &cand[i], &o, rr) == LAVR_OK) {
-                lavr_plan_choice ch = {.layout = cand[i], .fp8 = fp8};
-                ch.peak = lavr_plan_peak_gpu(rr, m, o.gpus, &ch.peak_rank);
-                ch.fps = lavr_plan_fps(cfg, rr, m);
-                ch.fits = !o.gpu_mem || ch.peak <= o.gpu_mem;
-                /* insertion in order */
-                int at = n < max ? n : max;
-                while (at > 0 && choice_before(&ch, &out[at - 1])) at--;
-                if (at < max) {
-                    const int last = n < max ? n : max - 1;
-                    memmove(&out[at + 1], &out[at], (size_t)(last - at) * sizeof *out);
-                    out[at] = ch;
-                    if (n < max) n++;
-                }
+            lavr_plan_choice ch, split;
+            if (plan_choice(cfg, width, height, &cand[i], &o, rr, &ch) == LAVR_OK) {
+                insert_choice(&ch, out, &n, max);
+                /* over the cap: the same ranks with layers moved off the GPU the aux shares may fit */
+                if (!ch.fits && plan_rebalance(cfg, width, height, &ch, &o, rr, &split)) insert_choice(&split, out, &n, max);
             }
             lavr_error_clear();
             free(rr);

@@ -4,7 +4,7 @@
 add_test(NAME cli_plan_4x22 COMMAND $<TARGET_FILE:lavr> plan --gpus 4 --gpu-mem 22GiB --size 704*384)
 set_tests_properties(cli_plan_4x22 PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
   PASS_REGULAR_EXPRESSION
-  "plan: s2v-14b at 704x384 \\(latent 88x48\\), 4 GPUs, 22.00 GiB per GPU \\(whole device\\)\n.*layouts that fit, fastest first:\n1\\. steps=1,tp=[124],pp=[1-4],aux=1 --fp8: [45] ranks on 4 GPUs, busiest GPU [0-3] needs (1[0-9]|2[01])\\.[0-9]+ GiB, fits, [0-9.]+ FPS predicted\n.*\n +[34] +[0-3] +aux +0.24 .*over the cap:.*fastest that fits: steps=.* --fp8 .*one shared sink per rank.*umT5 on the host, aux encoders freed after the setup\\)\n +mpirun -np [45] lavr render --layout steps=1,.* --fp8 --gpu-mem 22GiB")
+  "plan: s2v-14b at 704x384 \\(latent 88x48\\), 4 GPUs, 22.00 GiB per GPU \\(whole device\\)\n.*layouts that fit, fastest first:\n1\\. steps=2,tp=1,pp=2,aux=1,layers=22\\+18 --fp8: 5 ranks on 4 GPUs, busiest GPU 3 needs (1[0-9]|2[01])\\.[0-9]+ GiB, fits, (2[5-9]|3[0-9])\\.[0-9] FPS predicted\n.*\n +4 +3 +aux +0.24 .*over the cap:.*fastest that fits: steps=.* --fp8 .*one shared sink per rank.*umT5 on the host, aux encoders freed after the setup\\)\n +mpirun -np 5 lavr render --layout steps=2,tp=1,pp=2,aux=1,layers=22\\+18 --fp8 --gpu-mem 22GiB")
 
 add_test(NAME cli_plan_s2v_5gpu COMMAND $<TARGET_FILE:lavr> plan --config s2v-14b --size 704*384 --gpus 5 --gpu-mem 80GB --bf16)
 set_tests_properties(cli_plan_s2v_5gpu PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
@@ -21,7 +21,7 @@ set_tests_properties(cli_plan_t5_gpu PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" T
 
 add_test(NAME cli_plan_table COMMAND $<TARGET_FILE:lavr> plan --table)
 set_tests_properties(cli_plan_table PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
-  PASS_REGULAR_EXPRESSION "\\| GPUs \\| card \\| --gpu-mem \\| FP8 \\(--fp8\\) \\| bf16 \\|\n.*\\| 1 \\| 80 GB \\| 80GB \\| `--layout steps=1,tp=1,pp=1,aux=1 --fp8`, -np 2: .*\n\\| 1 \\| 141 GB .*\n\\| 4 \\| 24 GB \\| 24GB \\| `--layout steps=1,.* --fp8`, -np [45]: .* FPS \\| none fits \\|\n\\| 4 \\| 80 GB .*\n\\| 8 \\| 80 GB ")
+  PASS_REGULAR_EXPRESSION "\\| GPUs \\| card \\| --gpu-mem \\| FP8 \\(--fp8\\) \\| bf16 \\|\n.*\\| 1 \\| 80 GB \\| 80GB \\| `--layout steps=1,tp=1,pp=1,aux=1 --fp8`, -np 2: .*\n\\| 1 \\| 141 GB .*\n\\| 4 \\| 24 GB \\| 24GB \\| `--layout steps=2,tp=1,pp=2,aux=1,layers=22\\+18 --fp8`, -np 5: .* FPS \\| `--layout steps=[12],.*,layers=[0-9+]+`, -np [45]: .* FPS \\|\n\\| 4 \\| 80 GB .*\n\\| 8 \\| 80 GB ")
 
 add_test(NAME cli_plan_bad_mem COMMAND sh -c "$<TARGET_FILE:lavr> plan --gpus 4 --gpu-mem 24XB 2>&1; echo exit=$?")
 set_tests_properties(cli_plan_bad_mem PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
