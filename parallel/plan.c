@@ -130,10 +130,13 @@ lavr_status lavr_plan_dit_step(const lavr_model_config *cfg, int64_t width, int6
         out->comm = s * 1e3;
     }
     if (!opts->bench) {
-        /* the render embeds on the host and moves the activation [R, d] fp32 (+ its e, e0 and audio rows) through
-         * the host: uploaded on the pp 0 rank every step, handed down the pp chain over MPI */
+        /* the render's pp 0 rank uploads the block's latent and its time and audio rows every step (the tokens are
+         * embedded on the device); the activation [R, d] fp32 (+ those rows) goes down the pp chain through the
+         * host over MPI */
         const double act = (double)lavr_dit_dev_act_floats(&g) * 4;
-        double s = act / rt->host_bytes; /* upload (embedding or the previous pp index) */
+        const double rows = (double)(7 * g.d + g.F * (g.NA + 1) * g.d) * 4;
+        const double latent = (double)(g.in_dim * g.F * g.geo.h * g.geo.w) * 4;
+        double s = (g.first ? latent + rows : act) / rt->host_bytes; /* upload (embedding or the previous pp index) */
         if (!g.last) s += act / rt->host_bytes + act / rt->host_copy_bytes;
         else s += (double)(g.out_dim * g.F * g.geo.h * g.geo.w) * 4 / rt->host_bytes; /* the velocity */
         out->host = s * 1e3;
@@ -153,9 +156,10 @@ static lavr_status plan_dit(const lavr_model_config *cfg, int64_t width, int64_t
     lavr_dit_dev_bytes b;
     TRY(lavr_dit_dev_bytes_of(&g, &b));
     const uint64_t caches = (uint64_t)(role->step_end - role->step_begin);
-    /* what the rank allocates after the model: the bench's latent and velocity, the render's velocity (last pp) */
+    /* what the rank allocates after the model: the bench's latent and velocity, the render's velocity (last pp)
+     * and latent block (first pp, ranks/dit_engine_cuda.c) */
     const uint64_t latent = lavr_dit_dev_aligned((uint64_t)(c->in_dim * c->frames_per_block * g.geo.h * g.geo.w) * 4);
-    const uint64_t tail = o->bench ? 2 * latent : g.last ? latent : 0;
+    const uint64_t tail = o->bench ? 2 * latent : (g.last ? latent : 0) + (g.first ? latent : 0);
     /* create -> weights uploaded through a staging buffer -> text K/V (temporaries) -> step caches, act, tail */
     const uint64_t later = caches * b.cache + b.act + tail;
     r->weights = b.weights;
