@@ -18,6 +18,14 @@
 
 #define VIDEO_FRAMES_PER_LATENT 4 /* VAE temporal stride: a block of F latents covers 4F video frames */
 
+/* The --trace slice of layers whose GPU work may still be queued: it ends when their activations reach
+ * the host (act_send), not when the launches return. */
+typedef struct {
+    int open;
+    lavr_trace_kind kind;
+    int64_t start, a, b;
+} open_slice;
+
 typedef struct {
     lavr_comm *c;
     const lavr_dit_stage_options *o;
@@ -39,7 +47,13 @@ typedef struct {
     int have_first;       /* the block's first-step message is already here */
     double busy_s;
     int64_t forwards;
+    open_slice compute;
 } dit_rank;
+
+static void close_compute(dit_rank *r) {
+    if (r->compute.open) lavr_trace_slice(r->compute.kind, r->compute.start, r->compute.a, r->compute.b);
+    r->compute.open = 0;
+}
 
 static double seconds_now(void) {
     struct timespec ts;
@@ -80,6 +94,7 @@ static lavr_status act_send(dit_rank *r, int64_t step) {
     lavr_msg *m = &r->actmsg;
     lavr_dit_act *a = lavr_dit_engine_act(r->e);
     TRY(lavr_dit_engine_act_to_host(r->e));
+    close_compute(r);
     memset(m->ints, 0, sizeof m->ints);
     m->ints[LAVR_PKT_BLOCK] = a->prefill ? -1 : a->block_index;
     m->ints[LAVR_PKT_STEP] = step;
@@ -221,8 +236,10 @@ static lavr_status prefill(dit_rank *r, const float *ref) {
     double t0 = seconds_now();
     TRY(lavr_dit_engine_forward(r->e, 0));
     r->busy_s += seconds_now() - t0;
-    lavr_trace_slice(LAVR_TRACE_PREFILL, trace_t0, r->setup.start_block, 0);
+    r->compute = (open_slice){.open = 1, .kind = LAVR_TRACE_PREFILL, .start = trace_t0,
+                                          .a = r->setup.start_block};
     if (p->act_to >= 0) TRY(act_send(r, 0));
+    close_compute(r);
     for (int i = 1; i < ncache; i++) TRY(lavr_dit_engine_copy_sink(r->e, i, 0));
     return LAVR_OK;
 }
@@ -262,7 +279,7 @@ static lavr_status run_step(dit_rank *r, int64_t n, int step) {
     r->busy_s += seconds_now() - t0;
     r->forwards++;
     if (!p->heads) {
-        lavr_trace_slice(LAVR_TRACE_FORWARD, trace_t0, n, step);
+        r->compute = (open_slice){.open = 1, .kind = LAVR_TRACE_FORWARD, .start = trace_t0, .a = n, .b = step};
         return act_send(r, step);
     }
 
