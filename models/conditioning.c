@@ -144,13 +144,12 @@ static lavr_status encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n,
     lavr_t5 *t5 = NULL;
     lavr_tensor context = {0};
     const int64_t trace_t0 = lavr_trace_now();
-    lavr_log_progress("umT5 encode of the prompt", 0, n, "tokens");
+    LOG_INFO("umT5 encode of the prompt (%lld tokens)", (long long)n);
     TRY(lavr_t5_create(model, "t5/", &cfg, &t5));
     st = lavr_tensor_alloc(arena, LAVR_F32, 2, (int64_t[]){n, cfg.dim}, "text context", &context);
     /* the real tokens alone give the rows of the padded run (spec §4), so no padding is encoded */
     if (!st) st = lavr_t5_encode(t5, ids, n, NULL, context.data);
     lavr_t5_destroy(t5);
-    if (!st) lavr_log_progress("umT5 encode of the prompt", n, n, "tokens");
     lavr_trace_slice(LAVR_TRACE_ENCODE_PROMPT, trace_t0, 0, 0);
     if (st) {
         lavr_tensor_free(&context);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/dtype.h"
+#include "core/log.h"
 #include "kernels/ops.h"
 
 typedef struct {
@@ -263,9 +264,11 @@ lavr_status lavr_t5_encode(const lavr_t5 *model, const int64_t *ids, int64_t n, 
 
     lavr_status st = LAVR_OK;
     for (int64_t l = 0; !st && l < c->num_layers; l++) {
+        lavr_log_progress("umT5 encoder", l, c->num_layers, "layers");
         st = run_layer(c, &model->layers[l], &s, n, mask);
         if (st) st = lavr_error_wrap(st, "T5 layer %lld", (long long)l);
     }
+    if (!st) lavr_log_progress("umT5 encoder", c->num_layers, c->num_layers, "layers");
     if (!st) st = t5_norm(s.x, n, c->dim, model->final_norm, c->eps, out);
     free_scratch(&s);
     return st;
