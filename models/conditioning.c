@@ -75,7 +75,7 @@ lavr_status lavr_cond_encode_image_on(lavr_h5file *model, const char *image_path
     lavr_image img = {0};
     TRY(lavr_image_load(image_path, max_w * max_h, &img));
     const int64_t trace_t0 = lavr_trace_now();
-    lavr_log_progress("VAE encode of the portrait", 0, 1 + motion_frames, "frames");
+    LOG_INFO("VAE encode of the portrait: the reference frame, then the %lld motion frames", (long long)motion_frames);
 
     lavr_arena *work = NULL;
     lavr_vae *vae = NULL;
@@ -98,7 +98,6 @@ lavr_status lavr_cond_encode_image_on(lavr_h5file *model, const char *image_path
              st, done);
     lavr_tensor frame = lavr_tensor_wrap(LAVR_F32, 4, (int64_t[]){3, 1, H, W}, img.data);
     TRY_GOTO(lavr_vae_encode(vae, &frame, &ref), st, done);
-    lavr_log_progress("VAE encode of the portrait", 1, 1 + motion_frames, "frames");
     /* the portrait repeated motion_frames times, channel-major [3, T, H, W] */
     TRY_GOTO(lavr_arena_alloc(work, (size_t)(3 * motion_frames * plane) * sizeof(float), "motion clip frames",
                               (void **)&clip),
@@ -108,7 +107,6 @@ lavr_status lavr_cond_encode_image_on(lavr_h5file *model, const char *image_path
             memcpy(clip + (ch * motion_frames + t) * plane, img.data + ch * plane, (size_t)plane * sizeof(float));
     lavr_tensor video = lavr_tensor_wrap(LAVR_F32, 4, (int64_t[]){3, motion_frames, H, W}, clip);
     TRY_GOTO(lavr_vae_encode(vae, &video, &motion), st, done);
-    lavr_log_progress("VAE encode of the portrait", 1 + motion_frames, 1 + motion_frames, "frames");
     lavr_trace_slice(LAVR_TRACE_ENCODE_IMAGE, trace_t0, 0, 0);
 
     lavr_tensor_free(&c->ref);

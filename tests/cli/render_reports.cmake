@@ -17,12 +17,12 @@ if(LAVR_FFMPEG AND LAVR_SNDFILE AND LAVR_REPORTS_PYTHON3)
 
   add_test(NAME cli_render_reports COMMAND sh -c
     "D=${reports_dir}; ${reports_mpirun} -np 3 $<TARGET_FILE:lavr> render ${reports_args} --num-clip 1 --out $D/done.mp4 \
---summary-json $D/done.json --trace $D/done.trace.json 2>&1 | grep -E 'encode of the|umT5 encoder|features of the speech|loading DiT|clip 1/1 done' && \
+--summary-json $D/done.json --trace $D/done.trace.json 2>&1 | grep -E 'encode of the|encoder:|features of the speech|loading DiT|clip 1/1 done' && \
 n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 $D/done.mp4) && \
 echo frames=$n && test ! -e $D/done.json.partial && ${reports_check} $D/done.json finished 3 --frames $n --trace $D/done.trace.json")
   set_tests_properties(cli_render_reports PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 300
     FIXTURES_REQUIRED "lavr_tiny_model;lavr_reports_inputs"
-    PASS_REGULAR_EXPRESSION "\\] loading DiT weights: 0/[0-9]+ layers \\(0%\\).*\\] VAE encode of the portrait: 0/74 frames \\(0%\\).*\\] VAE encode of the portrait: 74/74 frames \\(100%\\).*umT5 encode of the prompt \\([0-9]+ tokens\\).*umT5 encoder: 0/[0-9]+ layers \\(0%\\).*umT5 encoder: [0-9]+/[0-9]+ layers \\(100%\\).*wav2vec2 features of the speech: [0-9]+/[0-9]+ frames \\(100%\\).*\\[[0-9-]+ [0-9:]+ r2 aux\\] clip 1/1 done: blocks 4/4 \\[#+\\] 100%, video 1.80 s, [0-9.]+ FPS, [0-9.]+x real time, elapsed [0-9:]+, ETA 0:00\nframes=45\nreports-ok finished")
+    PASS_REGULAR_EXPRESSION "\\] loading DiT weights: 0/[0-9]+ layers \\(0%\\).*\\] VAE encode of the portrait: the reference frame, then the 73 motion frames.*\\] VAE encoder: 0/73 frames \\(0%\\).*\\] VAE encoder: 73/73 frames \\(100%\\).*umT5 encode of the prompt \\([0-9]+ tokens\\).*umT5 encoder: 0/[0-9]+ layers \\(0%\\).*umT5 encoder: [0-9]+/[0-9]+ layers \\(100%\\).*wav2vec2 features of the speech: [0-9]+/[0-9]+ frames \\(100%\\).*\\[[0-9-]+ [0-9:]+ r2 aux\\] clip 1/1 done: blocks 4/4 \\[#+\\] 100%, video 1.80 s, [0-9.]+ FPS, [0-9.]+x real time, elapsed [0-9:]+, ETA 0:00\nframes=45\nreports-ok finished")
 
   # SIGUSR1 to mpirun once the pipeline runs: the render stops at a block boundary with a checkpoint
   add_test(NAME cli_render_reports_stop COMMAND sh -c
