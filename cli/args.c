@@ -63,9 +63,9 @@ static lavr_status unknown_option(const char *command, const char *name, size_t 
     return LAVR_FAIL(LAVR_E_ARG, "lavr %s: unknown option '--%s' (see lavr %s --help)", command, given, command);
 }
 
-/* The long name of a short option the command has: -h is --help, -o is --output; NULL otherwise. */
+/* The long name of a short option the command has: -h is --help, -o is --output (or --out); NULL otherwise. */
 static const char *short_option(const char *arg, const cli_option *opts, int nopts) {
-    static const char *const shorts[][2] = {{"-h", "help"}, {"-o", "output"}};
+    static const char *const shorts[][2] = {{"-h", "help"}, {"-o", "output"}, {"-o", "out"}};
     for (size_t i = 0; i < sizeof shorts / sizeof shorts[0]; i++)
         if (strcmp(arg, shorts[i][0]) == 0 && cli_find(opts, nopts, shorts[i][1])) return shorts[i][1];
     return NULL;

@@ -1,5 +1,5 @@
 /* Option parsing shared by the lavr commands: `--name value` or `--name=value`, flags without a
- * value, -h (= --help) and -o (= --output) where the command has them, and one-line errors for unknown
+ * value, -h (= --help) and -o (= --output or --out) where the command has them, and one-line errors for unknown
  * or incomplete options (LiveAvatar's own flag names get the lavr equivalent, cli/official_flags.c). */
 #ifndef LAVR_CLI_ARGS_H
 #define LAVR_CLI_ARGS_H

@@ -53,3 +53,12 @@ $L inspect /no/such.h5 2>&1; echo exit=$?; LAVR_DEBUG=1 $L inspect /no/such.h5 2
 LAVR_LOG=debug $L inspect /no/such.h5 2>&1")
 set_tests_properties(cli_error_origin PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
   PASS_REGULAR_EXPRESSION "^lavr: error: [^\n(]*/no/such.h5[^\n(]*\nexit=1\nlavr: error: [^\n]*/no/such.h5[^\n]* \\([a-z]+/[a-z0-9_]+\\.c:[0-9]+\\)\n[^\n]*debug: inspect failed: [^\n]*/no/such.h5[^\n]* \\([a-z]+/[a-z0-9_]+\\.c:[0-9]+\\)\nlavr: error: [^\n(]*\n$")
+
+# -o is --output or --out where the command has one; other one-dash arguments are refused
+add_test(NAME cli_short_options COMMAND sh -c "L=$<TARGET_FILE:lavr>; $L init -o 2>&1; $L render -o 2>&1; \
+$L render -x 2>&1; echo exit=$?")
+set_tests_properties(cli_short_options PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "^lavr: error: lavr init: option '--output' needs a value \\(FILE\\)
+lavr: error: lavr render: option '--out' needs a value \\(FILE\\)
+lavr: error: lavr render: unknown option '-x' \\(options are --name; see lavr render --help\\)
+exit=2")
