@@ -53,6 +53,7 @@ typedef struct {
     lavr_audio speech;
     float *frames;
     int64_t frames_written;
+    double busy_s;            /* decoding and encoding the blocks (the summary's busy %) */
     lavr_progress *progress;
     /* checkpoints */
     char model_id[1024], inputs_id[1024];

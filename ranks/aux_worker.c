@@ -282,11 +282,13 @@ static lavr_status output_block(aux_rank *a, int64_t n) {
     if (a->o->on_latent) TRY(a->o->on_latent(a->o->user, n, a->latent, a->blk));
     if (a->decoder) {
         int64_t count = 0, t0 = lavr_trace_now();
+        const double busy0 = seconds_now();
         TRY(lavr_decode_stream_push(a->decoder, a->latent, a->frames, &count));
         lavr_trace_slice(LAVR_TRACE_DECODE, t0, n, count);
         t0 = lavr_trace_now();
         TRY(lavr_video_writer_append_f32(a->writer, a->frames, count));
         lavr_trace_slice(LAVR_TRACE_ENCODE, t0, n, count);
+        a->busy_s += seconds_now() - busy0;
         a->frames_written += count;
     }
     lavr_progress_block(a->progress, n, a->frames_written);
@@ -404,7 +406,7 @@ static lavr_status summary(aux_rank *a, int64_t frames, double wall_s, double re
         snprintf(me->role, sizeof me->role, "%s", a->roles->role_name);
         me->peak_kb = lavr_progress_peak_rss_kb();
         lavr_comm_traffic(a->c, &me->sent, &me->received);
-        me->busy_s = -1;
+        me->busy_s = a->decoder ? a->busy_s : -1;
         lavr_progress_summary(stdout, frames, OUTPUT_FPS, wall_s, render_s, rows, ndit + 1);
         char stop[1024] = "";
         if (stopped_at >= 0)

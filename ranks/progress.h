@@ -35,7 +35,7 @@ typedef struct {
     char role[32];
     int64_t peak_kb;        /* peak resident memory */
     int64_t device_peak_kb; /* peak device arena memory (CUDA backend), 0 = none */
-    double busy_s;          /* time spent in DiT compute (< 0: not measured) */
+    double busy_s;          /* DiT ranks: DiT compute; the aux rank: decoding and encoding blocks (< 0: not measured) */
     int64_t forwards;       /* block-steps this rank ran its layers for */
     int64_t sent, received; /* message bytes */
 } lavr_rank_stats;
