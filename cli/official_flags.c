@@ -47,7 +47,8 @@ static const official_flag flags[] = {
                          "layouts that fit (steps/tp/pp split the caches)"},
     {"convert_model_dtype", "always: lavr convert stores the DiT in bf16 and it runs in bf16 (--fp8 for FP8 "
                             "Linears)"},
-    {"t5_cpu", "already so: the aux rank runs umT5 on the host (lavr plan --t5 gpu plans it on a GPU)"},
+    {"t5_cpu", "use --t5 host (default auto: umT5 on the aux rank's GPU when no DiT rank shares it, else on "
+               "the host)"},
     {"t5_fsdp", "no FSDP: umT5 runs once on the aux rank"},
     {"dit_fsdp", "no FSDP: --layout tp=T shards every DiT layer over T GPUs, pp=P splits the layers"},
     {"ulysses_size", "no sequence parallelism (the original asserts 1): --layout tp=T shards the DiT's "

@@ -45,6 +45,7 @@ typedef struct {
     lavr_ckpt_policy policy;
     uint64_t gpu_mem;
     uint64_t arena_cap; /* this rank's device arena under --gpu-mem (the planner's share), 0: no cap */
+    int t5;             /* --t5: 1 gpu, 0 host, LAVR_PLAN_T5_AUTO (the aux GPU when no DiT rank shares it) */
     int progress_live;
     int fail_rank;
     int64_t fail_block;
@@ -160,6 +161,7 @@ static lavr_status check_plan(render_args *a, const lavr_model_config *cfg, cons
     o.aux_gpu = a->placement.aux_gpu;
     o.aux_on_gpu = cfg->vae.dim > 0 && lavr_backend_wants_device(lavr_placement_aux_backend(&a->placement), o.gpus);
     o.w2v_on_gpu = o.aux_on_gpu && cfg->w2v.hidden > 0;
+    o.t5_on_gpu = o.aux_on_gpu && cfg->t5.dim > 0 ? a->t5 : 0;
     const int64_t pw = w / 16 * 16, ph = h / 16 * 16;
     TRY(lavr_plan_check(cfg, pw, ph, layout, &o));
     const int n = lavr_layout_ranks(layout), rank = lavr_mpi_world_rank();
@@ -320,6 +322,10 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
     if (mem) TRY(lavr_parse_bytes(mem, &a->gpu_mem));
     CHECK_ARG(!mem || a->gpu_mem > 0, "--gpu-mem %s: give the memory per DiT rank (e.g. 22GiB), or leave --gpu-mem out "
               "for the card's", mem);
+    const char *t5 = cli_get(opts, nopts, "t5", "auto");
+    CHECK_ARG(!strcmp(t5, "auto") || !strcmp(t5, "gpu") || !strcmp(t5, "host"), "--t5 '%s': use auto, gpu or host",
+              t5);
+    a->t5 = !strcmp(t5, "auto") ? LAVR_PLAN_T5_AUTO : !strcmp(t5, "gpu");
     a->fp8 = cli_flag(opts, nopts, "fp8");
     a->summary_path = cli_get(opts, nopts, "summary-json", NULL);
     a->trace_path = cli_get(opts, nopts, "trace", NULL);
@@ -346,6 +352,18 @@ static lavr_status resolve_backend(const render_args *a, const lavr_roles *roles
     return lavr_backend_resolve(text, roles->device, out);
 }
 
+/* --t5 for the aux rank on a GPU: gpu, host, or auto: the GPU when placement gave the aux one that no DiT rank of
+ * its node computes on (as the planner counts it, parallel/plan.h). */
+static lavr_status t5_on_aux_gpu(const render_args *a, const lavr_roles *roles, int *out) {
+    *out = a->t5 == 1;
+    if (a->t5 != LAVR_PLAN_T5_AUTO) return LAVR_OK;
+    int devices = 0, gpu = -1, shared_with = -1;
+    TRY(lavr_node_devices(&devices));
+    TRY(lavr_place_aux_gpu(&roles->layout, &a->placement, devices, &gpu, &shared_with));
+    *out = gpu >= 0 && shared_with < 0;
+    return LAVR_OK;
+}
+
 /* *reports: set when the role writes the --summary-json of its own failure (the aux rank) */
 static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_comm *comm, int *reports) {
     lavr_stream_options stream = {.seed = (uint64_t)a->seed, .fixed_sink_offset = a->sink_offset};
@@ -367,9 +385,11 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
                               .progress_live = a->progress_live, .summary_path = a->summary_path,
                               .fail_block = fail_block,
                               .backend = backend, .device = roles->device};
-        /* the VAE (portrait encode, streaming decode) on the aux rank's GPU when its backend is cuda */
+        /* the VAE (portrait encode, streaming decode) on the aux rank's GPU when its backend is cuda, umT5 there too
+         * as --t5 says */
         lavr_status st = LAVR_OK;
-        if (backend == LAVR_BACKEND_CUDA) {
+        if (backend == LAVR_BACKEND_CUDA) st = t5_on_aux_gpu(a, roles, &o.t5_on_gpu);
+        if (!st && backend == LAVR_BACKEND_CUDA) {
             lavr_ctx_cuda_options co = {.device = roles->device, .name = "aux vae"};
             st = lavr_ctx_create_cuda(&co, &o.vae_ctx);
         }
@@ -437,6 +457,8 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
                        "cpu or cuda", NULL},
         {"aux-backend", "auto|cpu|cuda", "the aux rank on auto, cpu or cuda when it must differ from --backend", NULL},
         {"aux-gpu", "N", "node-local GPU of the aux rank (default: a GPU no DiT rank uses, else the last stage's)", NULL},
+        {"t5", "auto|gpu|host", "umT5 of an aux rank on a GPU: auto (default: on that GPU when no DiT rank shares it), gpu (in its "
+                  "own context, freed after the prompt encode) or host", NULL},
         {"gpu-mem", "BYTES", "memory per GPU, the whole device, e.g. 22GiB: refused before loading when the plan needs more; "
                        "each DiT rank's arena gets its planned share (default: the card's)", NULL},
         {"fp8", 0, "FP8 e4m3 Linears in the DiT (LiveAvatar's --fp8; CUDA backend): half the weight memory", NULL},

@@ -87,8 +87,9 @@ void lavr_ctx_reset_peak(lavr_ctx *c) {
 
 const char *lavr_ctx_prof_name(int category) {
     static const char *names[LAVR_CTX_PROF_CATEGORIES] = {"conv (cuDNN)", "conv (own kernel)", "conv 1x1 (GEMM)",
-                                                          "RMS norm + SiLU", "add / bias", "cache copy / zero",
-                                                          "resample / clamp", "attention", "host transfer"};
+                                                          "norm (+ SiLU)", "add / bias", "cache copy / zero",
+                                                          "resample / clamp", "attention", "host transfer",
+                                                          "linear (GEMM)", "gelu / mul / bias"};
     return category >= 0 && category < LAVR_CTX_PROF_CATEGORIES ? names[category] : "?";
 }
 

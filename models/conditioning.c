@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/dtype.h"
@@ -127,8 +128,15 @@ done:
 
 /* ---- text -------------------------------------------------------------------------------------------- */
 
-static lavr_status encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n, lavr_arena *arena,
-                              lavr_conditioning *c) {
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* cuda: umT5 on that device in a context of its own, sized for the model and these n ids; NULL: the CPU */
+static lavr_status encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n, const lavr_ctx_cuda_options *cuda,
+                              lavr_arena *arena, lavr_conditioning *c) {
     lavr_json *j = NULL;
     lavr_t5_config cfg;
     TRY(read_config_json(model, "/t5", &j));
@@ -139,15 +147,28 @@ static lavr_status encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n,
     for (int64_t i = 0; i < n; i++)
         CHECK_ARG(ids[i] >= 0 && ids[i] < cfg.vocab, "token id %lld (position %lld) is outside the vocabulary of %lld",
                   (long long)ids[i], (long long)i, (long long)cfg.vocab);
+    lavr_ctx *ctx = NULL;
+    if (cuda) {
+        uint64_t weights = 0, work = 0;
+        lavr_t5_device_bytes(&cfg, n, &weights, &work);
+        lavr_ctx_cuda_options o = *cuda;
+        o.mem_cap = weights + work;
+        TRY(lavr_ctx_create_cuda(&o, &ctx));
+    }
     lavr_t5 *t5 = NULL;
     lavr_tensor context = {0};
     const int64_t trace_t0 = lavr_trace_now();
     LOG_INFO("umT5 encode of the prompt (%lld tokens)", (long long)n);
-    TRY(lavr_t5_create(model, "t5/", &cfg, &t5));
-    st = lavr_tensor_alloc(arena, LAVR_F32, 2, (int64_t[]){n, cfg.dim}, "text context", &context);
+    st = lavr_t5_create_on(model, "t5/", &cfg, ctx, &t5);
+    if (!st) st = lavr_tensor_alloc(arena, LAVR_F32, 2, (int64_t[]){n, cfg.dim}, "text context", &context);
     /* the real tokens alone give the rows of the padded run (spec §4), so no padding is encoded */
+    const double t0 = seconds_now();
     if (!st) st = lavr_t5_encode(t5, ids, n, NULL, context.data);
+    const double ms = 1e3 * (seconds_now() - t0);
+    if (!st && cuda) LOG_INFO("umT5 on cuda:%d: %lld tokens in %.0f ms", cuda->device, (long long)n, ms);
+    else if (!st) LOG_INFO("umT5 on the host: %lld tokens in %.0f ms", (long long)n, ms);
     lavr_t5_destroy(t5);
+    lavr_ctx_destroy(ctx);
     lavr_trace_slice(LAVR_TRACE_ENCODE_PROMPT, trace_t0, 0, 0);
     if (st) {
         lavr_tensor_free(&context);
@@ -159,6 +180,11 @@ static lavr_status encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n,
 }
 
 lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_arena *arena, lavr_conditioning *c) {
+    return lavr_cond_encode_text_on(model, prompt, NULL, arena, c);
+}
+
+lavr_status lavr_cond_encode_text_on(lavr_h5file *model, const char *prompt, const lavr_ctx_cuda_options *cuda,
+                                     lavr_arena *arena, lavr_conditioning *c) {
     CHECK_ARG(model && prompt && arena && c, "lavr_cond_encode_text: NULL argument");
     lavr_tokenizer *tok = NULL;
     TRY(lavr_tokenizer_from_model(model, &tok));
@@ -166,14 +192,14 @@ lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_a
     lavr_status st = lavr_tokenizer_encode(tok, prompt, LAVR_TEXT_LEN, ids, &n);
     lavr_tokenizer_destroy(tok);
     TRY(st);
-    TRY(encode_ids(model, ids, n, arena, c));
+    TRY(encode_ids(model, ids, n, cuda, arena, c));
     return lavr_sha256_hex(prompt, strlen(prompt), c->prompt_sha);
 }
 
 lavr_status lavr_cond_encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n, lavr_arena *arena,
                                  lavr_conditioning *c) {
     CHECK_ARG(model && ids && arena && c, "lavr_cond_encode_ids: NULL argument");
-    TRY(encode_ids(model, ids, n, arena, c));
+    TRY(encode_ids(model, ids, n, NULL, arena, c));
     /* identity of an id list: the hash of its canonical text "ids:1,2,3" */
     char *text = malloc((size_t)n * 21 + 8);
     if (!text) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for %lld token ids", (long long)n);

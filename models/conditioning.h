@@ -32,6 +32,11 @@ lavr_status lavr_cond_encode_image(lavr_h5file *model, const char *image_path, c
 lavr_status lavr_cond_encode_image_on(lavr_h5file *model, const char *image_path, const char *size, lavr_ctx *ctx,
                                       lavr_arena *arena, lavr_conditioning *c);
 lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_arena *arena, lavr_conditioning *c);
+/* The same with umT5 on a CUDA device (cuda NULL: the CPU): a context of its own whose arena holds exactly what the
+ * model and this prompt need (lavr_t5_device_bytes; cuda->mem_cap is ignored), destroyed with the model once the
+ * context rows are on the host. */
+lavr_status lavr_cond_encode_text_on(lavr_h5file *model, const char *prompt, const lavr_ctx_cuda_options *cuda,
+                                     lavr_arena *arena, lavr_conditioning *c);
 lavr_status lavr_cond_encode_audio(lavr_h5file *model, const char *audio_path, lavr_arena *arena,
                                    lavr_conditioning *c);
 /* The audio part in constant memory, for any length: the speech is encoded straight into the

@@ -46,8 +46,6 @@ const lavr_plan_rates lavr_plan_rates_h200 = {
 #define AUDIO_ATTN_FLOPS 8.11e12
 
 /* ---- outside the arena --------------------------------------------------------------------------- */
-/* cuBLASLt workspace of kernels/cuda/linear.cu (32 MiB + a 256-byte tuning hash), cudaMalloc'd in 2 MiB pages */
-#define PLAN_BLAS_BYTES ((uint64_t)34 << 20)
 /* cuDNN handle and the SDPA plans' shared workspace (kernels/cuda/sdpa.c; `lavr bench` prints the real figure) */
 #define PLAN_CUDNN_BYTES ((uint64_t)16 << 20)
 /* the VAE's convolution workspace (cuDNN or the im2col scratch of lavr's kernel) */
@@ -77,7 +75,7 @@ lavr_status lavr_plan_size_check(int64_t width, int64_t height) {
 
 lavr_plan_options lavr_plan_options_default(void) {
     return (lavr_plan_options){.fp8 = 0, .sink_contiguous = 0, .gpus = 1, .gpu_mem = 0, .aux_on_gpu = 1,
-                               .aux_gpu = -1, .t5_on_gpu = 0, .w2v_on_gpu = 1, .bench = 0, .alone = 0};
+                               .aux_gpu = -1, .t5_on_gpu = LAVR_PLAN_T5_AUTO, .w2v_on_gpu = 1, .bench = 0, .alone = 0};
 }
 
 /* ---- the time of a step ----------------------------------------------------------------------------- */
@@ -186,13 +184,16 @@ static lavr_status plan_dit(const lavr_model_config *cfg, int64_t width, int64_t
 }
 
 /* ---- the aux rank ---------------------------------------------------------------------------------- */
+/* shared: a DiT rank computes on the aux's GPU too (LAVR_PLAN_T5_AUTO then keeps umT5 on the host) */
 static lavr_status plan_aux(const lavr_model_config *cfg, int64_t width, int64_t height, const lavr_plan_options *o,
-                            lavr_plan_rank *r) {
+                            int shared, lavr_plan_rank *r) {
     plan_aux_model m;
-    TRY(plan_aux_model_of(cfg, width, height, o->t5_on_gpu, o->w2v_on_gpu, &m));
+    const int t5_on_gpu = o->t5_on_gpu == LAVR_PLAN_T5_AUTO ? !shared : o->t5_on_gpu;
+    TRY(plan_aux_model_of(cfg, width, height, t5_on_gpu, o->w2v_on_gpu, &m));
     /* the encoders run during the setup and are freed before the first block is decoded */
     r->weights = m.vae_weights;
-    r->setup = m.enc_cache + m.enc_act + m.w2v + m.t5;
+    r->setup = m.enc_cache + m.enc_act + m.w2v;
+    r->t5 = m.t5; /* a context of its own, reserved beside the aux's arena for the prompt encode */
     r->vae_cache = m.dec_cache;
     r->vae_act = m.dec_act;
     const uint64_t render = m.dec_cache + m.dec_act;
@@ -232,9 +233,12 @@ lavr_status lavr_plan_layout(const lavr_model_config *cfg, int64_t width, int64_
         r->gpu = gpu;
         if (role.is_dit)
             TRY(plan_dit(cfg, width, height, layout, &role, opts, r));
-        else if (gpu >= 0)
-            TRY(plan_aux(cfg, width, height, opts, r)); /* extra aux ranks only take part in the setup broadcast */
-        r->outside = r->context + r->nccl + r->blas + r->cudnn + r->graphs;
+        else if (gpu >= 0) { /* extra aux ranks only take part in the setup broadcast */
+            int shared = 0;
+            for (int k = 0; k < dit; k++) shared |= per_rank[k].gpu == gpu;
+            TRY(plan_aux(cfg, width, height, opts, shared, r));
+        }
+        r->outside = r->context + r->nccl + r->blas + r->cudnn + r->graphs + r->t5;
         r->total = r->arena + r->outside;
     }
     /* a stage's block: each owned step runs through the stage's pp chain (the ranks of one tp index) */

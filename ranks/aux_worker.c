@@ -107,7 +107,8 @@ static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
     } else if (!reuse_conditioning(a, saved)) {
         LOG_INFO("encoding %s, the prompt and %s", o->image_path, o->audio_path);
         st = lavr_cond_encode_image_on(model, o->image_path, o->size, o->vae_ctx, a->arena, &a->cond);
-        if (!st) st = lavr_cond_encode_text(model, o->prompt, a->arena, &a->cond);
+        const lavr_ctx_cuda_options t5 = {.device = o->device, .conv = LAVR_CONV_OWN, .name = "aux t5"};
+        if (!st) st = lavr_cond_encode_text_on(model, o->prompt, o->t5_on_gpu ? &t5 : NULL, a->arena, &a->cond);
         if (!st && !saved) st = lavr_cond_encode_audio(model, o->audio_path, a->arena, &a->cond);
         if (!st && saved) {
             /* the audio features go straight to the file as wav2vec2 computes them (constant memory) */
@@ -477,7 +478,8 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
     if (o->backend == LAVR_BACKEND_CUDA) {
         char device[16];
         lavr_device_name(o->device, device, sizeof device);
-        LOG_INFO("aux rank placed on %s; VAE, umT5 and wav2vec2 still compute on the host", device);
+        LOG_INFO("aux rank placed on %s: VAE %s, umT5 %s, wav2vec2 on the host", device,
+                 o->vae_ctx ? "there" : "on the host", o->t5_on_gpu ? "there (freed after the setup)" : "on the host");
     }
     lavr_h5file *model = NULL;
     lavr_status st = lavr_arena_create("aux", 0, &a.arena);

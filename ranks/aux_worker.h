@@ -44,6 +44,8 @@ typedef struct {
     int64_t fail_block;            /* testing aid (LAVR_FAIL_AT): fail when this block arrives; -1 never */
     lavr_backend backend;          /* where the aux networks compute (--backend / --aux-backend) */
     int device;                    /* CUDA backend: the node-local GPU placement gave (parallel/placement.h) */
+    int t5_on_gpu;                 /* CUDA backend: umT5 encodes the prompt on `device`, in a context of its own that
+                                      is freed right after (else on the host) */
     /* optional: called with every clean latent [C, F, h, w] in block order (tests) */
     lavr_status (*on_latent)(void *user, int64_t block, const float *latent, int64_t n);
     void *user;

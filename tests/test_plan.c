@@ -200,6 +200,7 @@ static void test_aux(void) {
     lavr_model_config cfg = s2v();
     lavr_plan_options o = lavr_plan_options_default();
     o.gpus = 2;
+    o.t5_on_gpu = 0;
     lavr_layout l = L(1, 1, 1, 1);
     lavr_plan_rank r[2];
     CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, r));
@@ -213,12 +214,27 @@ static void test_aux(void) {
            a->weights / GIB, a->vae_cache / GIB, a->vae_act / GIB, a->setup / GIB, a->total / GIB);
     CHECK(a->arena == a->weights + (a->setup > a->vae_cache + a->vae_act ? a->setup : a->vae_cache + a->vae_act));
     CHECK(a->busy_ms > 0 && a->block_ms == a->busy_ms);
-    /* umT5-XXL in the setup (freed after it): 5,680,910,336 bf16 parameters make the setup the peak */
+    /* umT5-XXL in the setup, in a context of its own freed after it: its 5,680,910,336 bf16 parameters but the token
+     * embedding (256384 x 4096, kept on the host), 512 tokens of work and its context's 34 MiB cuBLASLt workspace;
+     * LAVR_PLAN_T5_AUTO puts it there when the aux has its GPU alone, on the host when it shares one */
     lavr_plan_rank g[2];
     o.t5_on_gpu = 1;
     CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, g));
-    CHECK(g[1].setup > a->setup + 5680910336ull * 2 && g[1].arena == g[1].weights + g[1].setup);
+    const uint64_t t5_params = 5680910336ull - 256384ull * 4096;
+    const uint64_t t5_bytes = g[1].t5;
+    CHECK_MSG(t5_bytes > t5_params * 2 + (34ull << 20) && t5_bytes < t5_params * 2 + (34ull << 20) + (200ull << 20),
+              "umT5 on the aux GPU adds %llu bytes", (unsigned long long)t5_bytes);
+    /* its context is reserved beside the aux's arena: the arena is unchanged, the total grows by all of it */
+    CHECK(g[1].setup == a->setup && g[1].arena == a->arena && g[1].total == a->total + t5_bytes && a->t5 == 0);
     CHECK(g[0].total == r[0].total);
+    o.t5_on_gpu = LAVR_PLAN_T5_AUTO;
+    lavr_plan_rank h[2];
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, h));
+    CHECK(h[1].t5 == g[1].t5);
+    o.gpus = 1; /* the aux beside the DiT rank */
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, h));
+    CHECK(h[1].gpu == 0 && h[1].t5 == 0);
+    o.gpus = 2;
     /* on the host: no GPU bytes */
     o.t5_on_gpu = 0;
     o.aux_on_gpu = 0;

@@ -36,3 +36,13 @@ set_tests_properties(cli_bench_only_rank_range PROPERTIES ENVIRONMENT "${LAVR_TE
 add_test(NAME cli_bench_only_rank_over_cap COMMAND sh -c "$<TARGET_FILE:lavr> bench --layout steps=1,pp=2,aux=0 --only-rank 0 --gpu-mem 22GiB 2>&1; echo exit=$?")
 set_tests_properties(cli_bench_only_rank_over_cap PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
   PASS_REGULAR_EXPRESSION "lavr: error: layout steps=1,tp=1,pp=2,aux=0 needs 3[0-9].[0-9]+ GiB on rank 0 \\(dit s0 tp0 pp0\\) alone on its GPU, the cap is 22.00 GiB.*exit=2")
+
+# `lavr bench --encoders` on the CPU backend with the tiny umT5 (the GPU's code path minus the device), and a
+# one-line error.
+add_test(NAME cli_bench_encoders_cpu COMMAND $<TARGET_FILE:lavr> bench --encoders --backend cpu --config tiny
+  --tokens 100,7 --repeat 1)
+set_tests_properties(cli_bench_encoders_cpu PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 300
+  PASS_REGULAR_EXPRESSION "umT5 \\(vocab 512, dim 64, 3 layers.*on cpu.* 100 tokens: mean [0-9.]+ ms.*   7 tokens: mean [0-9.]+ ms")
+add_test(NAME cli_bench_encoders_bad COMMAND sh -c "$<TARGET_FILE:lavr> bench --encoders --tokens 512,600 2>&1; echo exit=$?")
+set_tests_properties(cli_bench_encoders_bad PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "lavr: error: bench: --tokens '512,600': up to 8 comma-separated counts in \\[1, 512\\].*exit=2")

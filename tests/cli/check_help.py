@@ -10,7 +10,7 @@ top = subprocess.run([lavr, "--help"], capture_output=True, text=True, check=Tru
 commands = re.findall(r"^  ([a-z][a-z-]+) ", top, re.M)
 assert len(commands) >= 15, f"too few commands in lavr --help: {commands}"
 failures = []
-for argv in [[c] for c in commands] + [["bench", "--vae"]]:
+for argv in [[c] for c in commands] + [["bench", "--vae"], ["bench", "--encoders"]]:
     short = subprocess.run([lavr, *argv, "-h"], capture_output=True, text=True)
     long = subprocess.run([lavr, *argv, "--help"], capture_output=True, text=True)
     name = " ".join(argv)
@@ -36,7 +36,7 @@ for argv in [[c] for c in commands] + [["bench", "--vae"]]:
             failures.append(f"{name}: usage lines do not name --{opt}")
         if metavar == "VALUE":
             failures.append(f"{name}: --{opt} takes a generic VALUE")
-print(f"checked {len(commands) + 1} commands")
+print(f"checked {len(commands) + 2} commands")
 if failures:
     print("\n".join(failures))
     sys.exit(1)

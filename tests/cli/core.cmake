@@ -40,7 +40,7 @@ convert_model_dtype exit=2 lines=1: [^\n]*bf16[^\n]*
 num_gpus_dit exit=2 lines=1: [^\n]*--layout steps=S,tp=T,pp=P[^\n]*
 single_gpu exit=2 lines=1: [^\n]*--layout steps=1[^\n]*
 lora_path_dmd exit=2 lines=1: [^\n]*lavr convert --wan DIR --lora FILE[^\n]*
-t5_cpu exit=2 lines=1: [^\n]*umT5 on the host[^\n]*
+t5_cpu exit=2 lines=1: [^\n]*use --t5 host[^\n]*
 same-names-exit=0
 lavr: error: lavr init: --num_clip is LiveAvatar's option: use --num-clip N[^\n]*
 lavr: error: lavr render: unknown option '--num_clip': lavr spells it --num-clip

@@ -64,3 +64,8 @@ endif()
 add_test(NAME cli_render_help COMMAND $<TARGET_FILE:lavr> render --help)
 set_tests_properties(cli_render_help PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
   PASS_REGULAR_EXPRESSION "usage: mpirun -np N lavr render.*LAVR_FAIL_AT=rank=R,block=B.*--layout LAYOUT.*--num-clip N.*--stage-dir DIR.*--resume auto\\|yes\\|no.*--backend auto\\|cpu\\|cuda")
+
+# --t5 takes auto, gpu or host: anything else is one line and exit 2, found before any file is read.
+add_test(NAME cli_render_bad_t5 COMMAND sh -c "$<TARGET_FILE:lavr> render --model m.h5 --image i.png --audio a.wav --prompt p --out o.mp4 --t5 gpu0 2>&1; echo exit=$?")
+set_tests_properties(cli_render_bad_t5 PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "lavr: error: --t5 'gpu0': use auto, gpu or host[^\n]*\nexit=2")
