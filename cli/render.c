@@ -492,6 +492,7 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
                 opts, nopts);
         return lavr_mpi_finish();
     }
+    if (a.summary_path && lavr_mpi_world_rank() == 0) TRY(ended(&a, NULL, 0, lavr_render_summary_forget(a.summary_path)));
     if (a.trace_path) TRY_COLLECTIVE(lavr_trace_start());
     lavr_layout layout;
     TRY_COLLECTIVE(lavr_layout_parse(a.layout_text, &layout));

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/json.h"
 #include "core/log.h"
@@ -78,8 +79,26 @@ lavr_status lavr_render_summary_write(const char *path, const lavr_render_summar
         remove(partial);
         return LAVR_FAIL(LAVR_E_IO, "cannot write the summary '%s': %s", partial, strerror(errno));
     }
-    if (rename(partial, path) != 0)
-        return LAVR_FAIL(LAVR_E_IO, "cannot rename '%s' to '%s': %s", partial, path, strerror(errno));
+    const int failed_render = s->status != LAVR_OK && s->status != LAVR_E_STOPPED;
+    if (!failed_render) {
+        if (rename(partial, path) != 0)
+            return LAVR_FAIL(LAVR_E_IO, "cannot rename '%s' to '%s': %s", partial, path, strerror(errno));
+        return LAVR_OK;
+    }
+    /* the first failure's summary stays: a rank that fails because another one did (a lost peer) comes
+     * later and must not hide the cause */
+    const int linked = link(partial, path) == 0, first = linked || errno != EEXIST;
+    const int link_errno = errno;
+    remove(partial);
+    if (!linked && first)
+        return LAVR_FAIL(LAVR_E_IO, "cannot link '%s' to '%s': %s", partial, path, strerror(link_errno));
+    if (!linked) LOG_DEBUG("%s already holds an earlier failure; kept", path);
+    return LAVR_OK;
+}
+
+lavr_status lavr_render_summary_forget(const char *path) {
+    if (unlink(path) != 0 && errno != ENOENT)
+        return LAVR_FAIL(LAVR_E_ARG, "--summary-json '%s': cannot replace it: %s", path, strerror(errno));
     return LAVR_OK;
 }
 

@@ -25,8 +25,12 @@ typedef struct {
     int nranks;
 } lavr_render_summary;
 
-/* Writes path (as path.partial, renamed over path when complete). */
+/* Writes path (as path.partial, renamed over path when complete). A failure's summary is linked into
+ * place instead and only when path does not exist yet, so the first failure of a job is the one kept. */
 lavr_status lavr_render_summary_write(const char *path, const lavr_render_summary *s);
+/* Removes a previous run's summary (rank 0, when a render starts), so that a failure can tell it is the
+ * job's first. */
+lavr_status lavr_render_summary_forget(const char *path);
 /* The summary of a render that failed with `failed` on this rank: s's status, message and origin come
  * from the current error, which is what the call returns again (a summary that cannot be written is
  * a warning, so the failure's own message stays the one main prints). */
