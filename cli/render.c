@@ -15,11 +15,13 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/signals.h"
 #include "core/units.h"
 #include "io/h5model.h"
 #include "io/size_rule.h"
 #include "kernels/ctx.h"
+#include "models/conditioning.h"
 #include "models/config.h"
 #include "parallel/comm.h"
 #include "parallel/device.h"
@@ -190,6 +192,11 @@ static lavr_status check_inputs(const render_args *a, int is_aux, lavr_model_con
     int64_t w = 0, h = 0;
     TRY(lavr_size_parse(a->size, &w, &h));
     CHECK_ARG(a->prompt[0] != 0, "--prompt is empty");
+    int64_t kept = 0, dropped = 0; /* the original cuts a long prompt to its text length (EOS kept) */
+    TRY(lavr_cond_prompt_check(a->model, a->prompt, &kept, &dropped));
+    if (dropped > 0)
+        LOG_WARN("--prompt has %lld tokens; cut to the model's text length %lld (EOS kept): %lld dropped",
+                 (long long)(kept + dropped), (long long)kept, (long long)dropped);
     TRY(writable_dir_of("--out", a->out));
     if (a->summary_path) TRY(writable_dir_of("--summary-json", a->summary_path));
     if (a->trace_path) TRY(writable_dir_of("--trace", a->trace_path));
@@ -390,7 +397,8 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
         lavr_status st = LAVR_OK;
         if (backend == LAVR_BACKEND_CUDA) st = t5_on_aux_gpu(a, roles, &o.t5_on_gpu);
         if (!st && backend == LAVR_BACKEND_CUDA) {
-            lavr_ctx_cuda_options co = {.device = roles->device, .name = "aux vae"};
+            /* under --gpu-mem the VAE's arena is the aux's planned share of its GPU (else the 6 GiB default) */
+            lavr_ctx_cuda_options co = {.device = roles->device, .mem_cap = a->arena_cap, .name = "aux vae"};
             st = lavr_ctx_create_cuda(&co, &o.vae_ctx);
         }
         *reports = !st;

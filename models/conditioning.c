@@ -128,6 +128,20 @@ done:
 
 /* ---- text -------------------------------------------------------------------------------------------- */
 
+lavr_status lavr_cond_text_len(lavr_h5file *model, int64_t *text_len) {
+    CHECK_ARG(model && text_len, "lavr_cond_text_len: NULL argument");
+    *text_len = LAVR_TEXT_LEN;
+    if (!lavr_h5_exists(model, "/dit")) return LAVR_OK;
+    lavr_json *j = NULL;
+    lavr_dit_config cfg;
+    TRY(read_config_json(model, "/dit", &j));
+    lavr_status st = lavr_dit_config_from_json(j, &cfg);
+    lavr_json_free(j);
+    TRY(st);
+    if (cfg.text_len < *text_len) *text_len = cfg.text_len;
+    return LAVR_OK;
+}
+
 static double seconds_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -143,7 +157,10 @@ static lavr_status encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n,
     lavr_status st = lavr_t5_config_from_json(j, &cfg);
     lavr_json_free(j);
     TRY(st);
-    CHECK_ARG(n >= 1 && n <= LAVR_TEXT_LEN, "a prompt has 1 to %d token ids, got %lld", LAVR_TEXT_LEN, (long long)n);
+    int64_t text_len = 0;
+    TRY(lavr_cond_text_len(model, &text_len));
+    CHECK_ARG(n >= 1 && n <= text_len, "a prompt has 1 to %lld token ids (the model's text length), got %lld",
+              (long long)text_len, (long long)n);
     for (int64_t i = 0; i < n; i++)
         CHECK_ARG(ids[i] >= 0 && ids[i] < cfg.vocab, "token id %lld (position %lld) is outside the vocabulary of %lld",
                   (long long)ids[i], (long long)i, (long long)cfg.vocab);
@@ -179,6 +196,31 @@ static lavr_status encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n,
     return LAVR_OK;
 }
 
+lavr_status lavr_cond_prompt_ids(lavr_h5file *model, const char *prompt, int64_t *ids, int64_t *n, int64_t *dropped) {
+    CHECK_ARG(model && prompt && ids && n && dropped, "lavr_cond_prompt_ids: NULL argument");
+    int64_t text_len = 0, total = 0;
+    TRY(lavr_cond_text_len(model, &text_len));
+    lavr_tokenizer *tok = NULL;
+    TRY(lavr_tokenizer_from_model(model, &tok));
+    lavr_status st = lavr_tokenizer_encode_counted(tok, prompt, text_len, ids, n, &total);
+    lavr_tokenizer_destroy(tok);
+    TRY(st);
+    *dropped = total - *n;
+    return LAVR_OK;
+}
+
+lavr_status lavr_cond_prompt_check(const char *model_path, const char *prompt, int64_t *kept, int64_t *dropped) {
+    CHECK_ARG(model_path && prompt && kept && dropped, "lavr_cond_prompt_check: NULL argument");
+    *kept = *dropped = 0;
+    lavr_h5file *model = NULL;
+    TRY(lavr_h5_open(model_path, &model));
+    int64_t ids[LAVR_TEXT_LEN];
+    lavr_status st = LAVR_OK;
+    if (lavr_h5_exists(model, LAVR_TOKENIZER_DATASET)) st = lavr_cond_prompt_ids(model, prompt, ids, kept, dropped);
+    lavr_status close_st = lavr_h5_close(model);
+    return st ? st : close_st;
+}
+
 lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_arena *arena, lavr_conditioning *c) {
     return lavr_cond_encode_text_on(model, prompt, NULL, arena, c);
 }
@@ -186,12 +228,8 @@ lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_a
 lavr_status lavr_cond_encode_text_on(lavr_h5file *model, const char *prompt, const lavr_ctx_cuda_options *cuda,
                                      lavr_arena *arena, lavr_conditioning *c) {
     CHECK_ARG(model && prompt && arena && c, "lavr_cond_encode_text: NULL argument");
-    lavr_tokenizer *tok = NULL;
-    TRY(lavr_tokenizer_from_model(model, &tok));
     int64_t ids[LAVR_TEXT_LEN], n = 0;
-    lavr_status st = lavr_tokenizer_encode(tok, prompt, LAVR_TEXT_LEN, ids, &n);
-    lavr_tokenizer_destroy(tok);
-    TRY(st);
+    TRY(lavr_cond_prompt_ids(model, prompt, ids, &n, &c->prompt_dropped));
     TRY(encode_ids(model, ids, n, cuda, arena, c));
     return lavr_sha256_hex(prompt, strlen(prompt), c->prompt_sha);
 }
