@@ -24,11 +24,12 @@ echo frames=$n && test ! -e $D/done.json.partial && ${reports_check} $D/done.jso
     FIXTURES_REQUIRED "lavr_tiny_model;lavr_reports_inputs"
     PASS_REGULAR_EXPRESSION "\\] loading DiT weights: 0/[0-9]+ layers \\(0%\\).*\\] VAE encode of the portrait: the reference frame, then the 73 motion frames.*\\] VAE encoder: 0/73 frames \\(0%\\).*\\] VAE encoder: 73/73 frames \\(100%\\).*umT5 encode of the prompt \\([0-9]+ tokens\\).*umT5 encoder: 0/[0-9]+ layers \\(0%\\).*umT5 encoder: [0-9]+/[0-9]+ layers \\(100%\\).*wav2vec2 features of the speech: [0-9]+/[0-9]+ frames \\(100%\\).*\\[[0-9-]+ [0-9:]+ r2 aux\\] clip 1/1 done: blocks 4/4 \\[#+\\] 100%, video 1.80 s, [0-9.]+ FPS, [0-9.]+x real time, elapsed [0-9:]+, ETA 0:00\nframes=45\nreports-ok finished")
 
-  # SIGUSR1 to mpirun once the pipeline runs: the render stops at a block boundary with a checkpoint
+  # SIGUSR1 to mpirun during the setup (the aux rank encoding the portrait, seconds before the first block
+  # on any machine): the render stops at the first block boundary it can, with a checkpoint
   add_test(NAME cli_render_reports_stop COMMAND sh -c
     "D=${reports_dir}; rm -rf $D/stop.*; LOG=$D/stop.log; ${reports_mpirun} -np 3 $<TARGET_FILE:lavr> render ${reports_args} --num-clip 3 \
 --out $D/stop.mp4 --summary-json $D/stop.json --trace $D/stop.trace.json >$LOG 2>&1 & pid=$!; \
-while kill -0 $pid 2>/dev/null && ! grep -q 'rendering 3 clips' $LOG; do sleep 0.05; done; kill -USR1 $pid; \
+while kill -0 $pid 2>/dev/null && ! grep -q 'VAE encode of the portrait' $LOG; do sleep 0.05; done; kill -USR1 $pid; \
 wait $pid; echo exit=$?; ${reports_check} $D/stop.json stopped 3 --trace $D/stop.trace.json || cat $LOG")
   set_tests_properties(cli_render_reports_stop PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 300
     FIXTURES_REQUIRED "lavr_tiny_model;lavr_reports_inputs" DEPENDS cli_render_reports
