@@ -496,21 +496,21 @@ static lavr_status run(const bench_args *a) {
 
 lavr_status lavr_cmd_bench(int argc, char **argv) {
     cli_option opts[] = {
-        {"config", 1, "model preset: s2v-14b (default) or tiny", NULL},
-        {"size", 1, "video size W*H in pixels, multiples of 16 (default 704*384)", NULL},
-        {"layout", 1, "steps=S,tp=T,pp=P,aux=0: one MPI rank per GPU, S*T ranks (default steps=4,tp=1); pp > 1 with "
+        {"config", "PRESET", "model preset: s2v-14b (default) or tiny", NULL},
+        {"size", "W*H", "video size W*H in pixels, multiples of 16 (default 704*384)", NULL},
+        {"layout", "LAYOUT", "steps=S,tp=T,pp=P,aux=0: one MPI rank per GPU, S*T ranks (default steps=4,tp=1); pp > 1 with "
                       "--only-rank", NULL},
-        {"blocks", 1, "blocks to run (default warm-up + 3, at least warm-up + 2)", NULL},
-        {"warmup", 1, "leading blocks left out of the averages (default 1)", NULL},
-        {"gpu-mem", 1, "memory per GPU, the whole device, e.g. 22GiB: the arena gets it less the planned bytes outside "
+        {"blocks", "N", "blocks to run (default warm-up + 3, at least warm-up + 2)", NULL},
+        {"warmup", "N", "leading blocks left out of the averages (default 1)", NULL},
+        {"gpu-mem", "BYTES", "memory per GPU, the whole device, e.g. 22GiB: the arena gets it less the planned bytes outside "
                        "it (default: free memory minus 1 GiB)", NULL},
-        {"seed", 1, "seed of the generated weights and inputs (default 1)", NULL},
+        {"seed", "N", "seed of the generated weights and inputs (default 1)", NULL},
         {"fp8", 0, "FP8 e4m3 Linears with per-tensor scales (LiveAvatar's --fp8)", NULL},
-        {"attention", 1, "auto (cuDNN fused SDPA when available, default), cudnn or own (lavr's kernel)", NULL},
-        {"graphs", 1, "on (default): replay each block-step as a CUDA graph; off", NULL},
-        {"sink", 1, "shared (default: one sink K/V per rank) or contiguous (window and sink in one attention call)", NULL},
+        {"attention", "auto|cudnn|own", "auto (cuDNN fused SDPA when available, default), cudnn or own (lavr's kernel)", NULL},
+        {"graphs", "on|off", "on (default): replay each block-step as a CUDA graph; off", NULL},
+        {"sink", "shared|contiguous", "shared (default: one sink K/V per rank) or contiguous (window and sink in one attention call)", NULL},
         {"profile", 0, "time every op with CUDA events and print ms per op type per block-step (graphs off)", NULL},
-        {"only-rank", 1, "run rank R's share of the layout alone on one GPU (mpirun -np 1): its memory and compute, "
+        {"only-rank", "R", "run rank R's share of the layout alone on one GPU (mpirun -np 1): its memory and compute, "
                          "without its peers' collectives", NULL},
         {"help", 0, "print this help", NULL},
     };
@@ -528,7 +528,7 @@ lavr_status lavr_cmd_bench(int argc, char **argv) {
             cli_print_help("usage: mpirun -np S*T lavr bench [--config s2v-14b] [--size 704*384]\n"
                            "           --layout steps=S,tp=T,pp=P,aux=0 [--blocks N] [--warmup W] [--gpu-mem 22GiB]\n"
                            "           [--fp8] [--attention auto|cudnn|own] [--graphs on|off] [--sink shared|contiguous]\n"
-                           "           [--profile] [--only-rank R]\n"
+                           "           [--profile] [--only-rank R]",
                            "Runs the DiT stage pipeline on GPUs with weights generated on each device and reports ms\n"
                            "per block-step per stage, time to first frame, FPS and peak device memory per rank.\n"
                            "lavr bench --vae [--help]: the VAE's encodes and streaming decode on one GPU.\n"

@@ -330,27 +330,27 @@ static void report(const e2e_args *a, const lavr_aux_stats *s, int aux_rank) {
 lavr_status lavr_bench_e2e(int argc, char **argv) {
     cli_option opts[] = {
         {"e2e", 0, "the whole render: every role, generated weights", NULL},
-        {"config", 1, "model preset: s2v-14b (default) or tiny", NULL},
-        {"size", 1, "video size W*H in pixels, multiples of 16 (default 704*384)", NULL},
-        {"layout", 1, "steps=S,tp=T,pp=P,aux=1: S*T*P + 1 ranks (default steps=4,tp=1,pp=1,aux=1)", NULL},
-        {"blocks", 1, "blocks to render, a multiple of 4 (default 8: two clips)", NULL},
-        {"num-clip", 1, "clips to render instead (4 blocks, 48 frames each)", NULL},
-        {"image", 1, "portrait (default: one drawn by lavr at the video's size)", NULL},
-        {"audio", 1, "speech (default: a synthetic voiced signal as long as the clips need)", NULL},
-        {"audio-seconds", 1, "length of the synthetic audio, at least what the clips need (wav2vec2 encodes all of "
+        {"config", "PRESET", "model preset: s2v-14b (default) or tiny", NULL},
+        {"size", "W*H", "video size W*H in pixels, multiples of 16 (default 704*384)", NULL},
+        {"layout", "LAYOUT", "steps=S,tp=T,pp=P,aux=1: S*T*P + 1 ranks (default steps=4,tp=1,pp=1,aux=1)", NULL},
+        {"blocks", "N", "blocks to render, a multiple of 4 (default 8: two clips)", NULL},
+        {"num-clip", "K", "clips to render instead (4 blocks, 48 frames each)", NULL},
+        {"image", "FILE", "portrait (default: one drawn by lavr at the video's size)", NULL},
+        {"audio", "FILE", "speech (default: a synthetic voiced signal as long as the clips need)", NULL},
+        {"audio-seconds", "S", "length of the synthetic audio, at least what the clips need (wav2vec2 encodes all of "
                              "it; the render uses the clips' part)", NULL},
-        {"prompt", 1, "text prompt (default: a short description)", NULL},
-        {"out", 1, "keep the video here (.mp4 or .y4m); default: written as Y4M to a scratch file and discarded", NULL},
-        {"seed", 1, "seed of the generated weights and the noise (default 1)", NULL},
-        {"backend", 1, "auto (default), cpu or cuda, as lavr render", NULL},
-        {"aux-backend", 1, "the aux rank on auto, cpu or cuda when it must differ from --backend", NULL},
-        {"aux-gpu", 1, "node-local GPU of the aux rank (default: a free GPU, else the last stage's)", NULL},
-        {"gpu-mem", 1, "memory per GPU, e.g. 22GiB: refused when the plan needs more; the arenas get the planned "
+        {"prompt", "TEXT", "text prompt (default: a short description)", NULL},
+        {"out", "FILE", "keep the video here (.mp4 or .y4m); default: written as Y4M to a scratch file and discarded", NULL},
+        {"seed", "N", "seed of the generated weights and the noise (default 1)", NULL},
+        {"backend", "auto|cpu|cuda", "auto (default), cpu or cuda, as lavr render", NULL},
+        {"aux-backend", "auto|cpu|cuda", "the aux rank on auto, cpu or cuda when it must differ from --backend", NULL},
+        {"aux-gpu", "N", "node-local GPU of the aux rank (default: a free GPU, else the last stage's)", NULL},
+        {"gpu-mem", "BYTES", "memory per GPU, e.g. 22GiB: refused when the plan needs more; the arenas get the planned "
                        "shares (default: the card's memory less 2 GiB)", NULL},
-        {"t5", 1, "umT5 of an aux rank on a GPU: auto (there when no DiT rank shares it), gpu or host, as lavr render",
+        {"t5", "auto|gpu|host", "umT5 of an aux rank on a GPU: auto (there when no DiT rank shares it), gpu or host, as lavr render",
          NULL},
         {"fp8", 0, "FP8 e4m3 Linears in the DiT (CUDA)", NULL},
-        {"attention", 1, "DiT attention on auto, cudnn or own", NULL},
+        {"attention", "auto|cudnn|own", "DiT attention on auto, cudnn or own", NULL},
         {"help", 0, "print this help", NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -364,7 +364,7 @@ lavr_status lavr_bench_e2e(int argc, char **argv) {
                            "           [--layout steps=S,tp=T,pp=P,aux=1] [--blocks N | --num-clip K] [--image F]\n"
                            "           [--audio F | --audio-seconds S] [--prompt TEXT] [--out video.mp4|.y4m]\n"
                            "           [--backend auto|cpu|cuda] [--aux-backend B] [--aux-gpu N] [--gpu-mem M] [--fp8]\n"
-                           "           [--t5 auto|gpu|host] [--attention auto|cudnn|own] [--seed S]\n"
+                           "           [--t5 auto|gpu|host] [--attention auto|cudnn|own] [--seed S]",
                            "Runs lavr render's roles with weights generated on each rank (no model file) and reports\n"
                            "the setup time per encoder, time to first frame, ms per block of each role, the aux's\n"
                            "share of its GPU, FPS and device memory per rank against lavr plan.",

@@ -145,17 +145,17 @@ done:
 lavr_status lavr_bench_encoders(int argc, char **argv) {
     cli_option opts[] = {
         {"encoders", 0, "benchmark the setup's encoders, umT5 and wav2vec2 (this mode)", NULL},
-        {"encoder", 1, "t5, w2v or all (default)", NULL},
-        {"seconds", 1, "wav2vec2: audio lengths to time, comma-separated (default 60,300: the 60 s target, and two "
-                       "lengths for the cost of 1 h and 10,000 s)", NULL},
-        {"attention", 1, "wav2vec2 on cuda: auto (default: cuDNN's fused SDPA when available) or own", NULL},
-        {"config", 1, "model preset: s2v-14b (default) or tiny", NULL},
-        {"tokens", 1, "prompt lengths to time, comma-separated, 1 to 512 (default 512,100)", NULL},
-        {"repeat", 1, "timed encodes per length after one warm-up (default 5)", NULL},
-        {"backend", 1, "cuda (default) or cpu (the reference ops; slow at full size)", NULL},
-        {"device", 1, "CUDA device (default 0)", NULL},
-        {"gpu-mem", 1, "device arena cap (default: exactly what the model and the longest encode need)", NULL},
-        {"seed", 1, "seed of the generated weights and ids (default 1)", NULL},
+        {"encoder", "t5|w2v|all", "t5, w2v or all (default)", NULL},
+        {"seconds", "S,S", "wav2vec2: audio lengths to time, comma-separated (default 60,300: the 60 s target, and two "
+                           "lengths for the cost of 1 h and 10,000 s)", NULL},
+        {"attention", "auto|own", "wav2vec2 on cuda: auto (default: cuDNN's fused SDPA when available) or own", NULL},
+        {"config", "PRESET", "model preset: s2v-14b (default) or tiny", NULL},
+        {"tokens", "N,N", "prompt lengths to time, comma-separated, 1 to 512 (default 512,100)", NULL},
+        {"repeat", "N", "timed encodes per length after one warm-up (default 5)", NULL},
+        {"backend", "cuda|cpu", "cuda (default) or cpu (the reference ops; slow at full size)", NULL},
+        {"device", "N", "CUDA device (default 0)", NULL},
+        {"gpu-mem", "BYTES", "device arena cap (default: exactly what the model and the longest encode need)", NULL},
+        {"seed", "N", "seed of the generated weights and ids (default 1)", NULL},
         {"profile", 0, "time every op with CUDA events and print ms per op type per encode", NULL},
         {"help", 0, "print this help", NULL},
     };
@@ -164,7 +164,7 @@ lavr_status lavr_bench_encoders(int argc, char **argv) {
     if (cli_flag(opts, nopts, "help")) {
         cli_print_help("usage: lavr bench --encoders [--encoder t5|w2v|all] [--config s2v-14b|tiny] [--tokens 512,100]\n"
                        "           [--seconds 60,300] [--repeat N] [--backend cuda|cpu] [--device N] [--gpu-mem M]\n"
-                       "           [--seed N] [--attention auto|own] [--profile]\n"
+                       "           [--seed N] [--attention auto|own] [--profile]",
                        "Runs the render's prompt encode (umT5) and speech encode (wav2vec2) with weights generated on the\n"
                        "device and reports the time of one encode per prompt or audio length and the peak device memory.",
                        opts, nopts);

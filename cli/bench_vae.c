@@ -199,26 +199,26 @@ done:
 lavr_status lavr_bench_vae(int argc, char **argv) {
     cli_option opts[] = {
         {"vae", 0, "benchmark the VAE (this mode)", NULL},
-        {"config", 1, "model preset: s2v-14b (default) or tiny", NULL},
-        {"size", 1, "video size W*H in pixels, multiples of 16 (default 704*384)", NULL},
-        {"blocks", 1, "decode blocks to run (default warm-up + 5)", NULL},
-        {"warmup", 1, "leading blocks left out of the averages (default 1)", NULL},
-        {"motion-frames", 1, "frames of the motion encode, 1 + 4k (default: the model's, 73)", NULL},
-        {"backend", 1, "cuda (default) or cpu (the reference ops; slow at full size)", NULL},
-        {"device", 1, "CUDA device (default 0)", NULL},
-        {"conv", 1, "convolutions: auto (cuDNN when loaded, default), cudnn or own (lavr's kernel)", NULL},
-        {"conv-tune", 1, "cuDNN: time the first N engines per convolution shape and keep the fastest (default 1: the "
+        {"config", "PRESET", "model preset: s2v-14b (default) or tiny", NULL},
+        {"size", "W*H", "video size W*H in pixels, multiples of 16 (default 704*384)", NULL},
+        {"blocks", "N", "decode blocks to run (default warm-up + 5)", NULL},
+        {"warmup", "N", "leading blocks left out of the averages (default 1)", NULL},
+        {"motion-frames", "N", "frames of the motion encode, 1 + 4k (default: the model's, 73)", NULL},
+        {"backend", "cuda|cpu", "cuda (default) or cpu (the reference ops; slow at full size)", NULL},
+        {"device", "N", "CUDA device (default 0)", NULL},
+        {"conv", "auto|cudnn|own", "convolutions: auto (cuDNN when loaded, default), cudnn or own (lavr's kernel)", NULL},
+        {"conv-tune", "N", "cuDNN: time the first N engines per convolution shape and keep the fastest (default 1: the "
                          "heuristics' first, deterministic)", NULL},
-        {"gpu-mem", 1, "device arena cap, e.g. 6GiB (default 6 GiB)", NULL},
-        {"seed", 1, "seed of the generated weights and inputs (default 1)", NULL},
+        {"gpu-mem", "BYTES", "device arena cap, e.g. 6GiB (default 6 GiB)", NULL},
+        {"seed", "N", "seed of the generated weights and inputs (default 1)", NULL},
         {"profile", 0, "time every op with CUDA events and print ms per op type", NULL},
         {"help", 0, "print this help", NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     TRY(cli_parse("bench", argc, argv, 2, opts, nopts, NULL, 0, NULL));
     if (cli_flag(opts, nopts, "help")) {
-        cli_print_help("usage: lavr bench --vae [--size 704*384] [--blocks N] [--warmup W] [--conv auto|cudnn|own]\n"
-                       "           [--conv-tune N] [--gpu-mem 6GiB] [--device N] [--profile] [--backend cuda|cpu]\n"
+        cli_print_help("usage: lavr bench --vae [--config PRESET] [--size 704*384] [--blocks N] [--warmup W] [--conv auto|cudnn|own]\n"
+                       "           [--conv-tune N] [--gpu-mem 6GiB] [--device N] [--profile] [--backend cuda|cpu]",
                        "Runs the render's VAE work on one GPU with generated weights: the setup encodes (reference and\n"
                        "motion frames) and the streaming decode (priming, then blocks of 3 latents -> 12 frames), and\n"
                        "reports their times, FPS and peak device memory.",

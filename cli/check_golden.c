@@ -39,12 +39,14 @@ static lavr_status check_file(const char *path, lavr_ctx *ctx, const lavr_golden
 
 lavr_status lavr_cmd_check_golden(int argc, char **argv) {
     cli_option opts[] = {
-        {"backend", 1, "cpu (default) or cuda (every golden runs on the GPU; wav2vec2 there is bf16, held to its bf16 "
-                       "limit)", NULL},
-        {"device", 1, "CUDA device for --backend cuda (default 0)", NULL},
-        {"conv", 1, "CUDA convolutions: auto (cuDNN when loaded, default), cudnn or own (lavr's kernel)", NULL},
+        {"backend", "cpu|cuda", "cpu (default) or cuda (every golden runs on the GPU; wav2vec2 there is bf16, held to its "
+                                "bf16 limit)", NULL},
+        {"device", "N", "CUDA device for --backend cuda (default 0)", NULL},
+        {"conv", "auto|cudnn|own", "CUDA convolutions: auto (cuDNN when loaded, default), cudnn or own (lavr's kernel)",
+         NULL},
         {"fp8", 0, "cuda, DiT: FP8 e4m3 Linears (shows FP8's error; bf16 limits apply, so misses are expected)", NULL},
-        {"attention", 1, "cuda, DiT and wav2vec2: auto (default: cuDNN fused SDPA when available), cudnn or own", NULL},
+        {"attention", "auto|cudnn|own", "cuda, DiT and wav2vec2: auto (default: cuDNN fused SDPA when available), cudnn "
+                                        "or own", NULL},
         {"help", 0, "show this help", NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -52,7 +54,7 @@ lavr_status lavr_cmd_check_golden(int argc, char **argv) {
     int nfiles = 0;
     TRY(cli_parse("check-golden", argc, argv, 2, opts, nopts, files, MAX_FILES, &nfiles));
     if (cli_flag(opts, nopts, "help")) {
-        cli_print_help(usage_text, opts, nopts);
+        cli_print_help(usage_text, NULL, opts, nopts);
         return LAVR_OK;
     }
     const char *backend = cli_get(opts, nopts, "backend", "cpu");

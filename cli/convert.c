@@ -8,8 +8,8 @@
 #include "cli/commands.h"
 #include "io/convert.h"
 
-static const char usage[] =
-    "usage: lavr convert --wan DIR [--lora FILE] -o OUT.h5 [--fp8] [--compress N]\n"
+static const char synopsis[] = "usage: lavr convert --wan DIR [--lora FILE] -o|--output OUT.h5 [--fp8] [--compress N]";
+static const char about[] =
     "DIR holds: config.json, diffusion_pytorch_model-0000K-of-0000N.safetensors + .index.json (or one\n"
     "diffusion_pytorch_model.safetensors), models_t5_umt5-xxl-enc-bf16.pth, Wan2.1_VAE.pth,\n"
     "wav2vec2-large-xlsr-53-english/ (config.json, preprocessor_config.json, model.safetensors or\n"
@@ -17,26 +17,19 @@ static const char usage[] =
 
 lavr_status lavr_cmd_convert(int argc, char **argv) {
     cli_option opts[] = {
-        {"wan", 1, "the Wan2.2-S2V-14B download directory", NULL},
-        {"lora", 1, "LiveAvatar LoRA (liveavatar.safetensors) merged into the DiT", NULL},
-        {"lora-scale", 1, "override the LoRA scale alpha/rank (default: file metadata, else 64/rank)", NULL},
-        {"output", 1, "output model file (also -o FILE); written as FILE.partial, renamed when complete", NULL},
+        {"wan", "DIR", "the Wan2.2-S2V-14B download directory", NULL},
+        {"lora", "FILE", "LiveAvatar LoRA (liveavatar.safetensors) merged into the DiT", NULL},
+        {"lora-scale", "X", "override the LoRA scale alpha/rank (default: file metadata, else 64/rank)", NULL},
+        {"output", "FILE", "output model file (also -o FILE); written as FILE.partial, renamed when complete", NULL},
         {"fp8", 0, "also store FP8 e4m3 copies of the DiT Linear weights under /dit_fp8", NULL},
-        {"compress", 1, "deflate level 0-9 (default 0: none)", NULL},
+        {"compress", "0-9", "deflate level 0-9 (default 0: none)", NULL},
         {"quiet", 0, "no progress lines", NULL},
         {"help", 0, "show this help", NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
-    char **args = malloc((size_t)argc * sizeof *args);
-    if (!args) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
-    for (int i = 0; i < argc; i++) args[i] = strcmp(argv[i], "-o") == 0 ? "--output" : argv[i];
-    const char *positional[1];
-    int npos = 0;
-    lavr_status st = cli_parse("convert", argc, args, 2, opts, nopts, positional, 0, &npos);
-    free(args);
-    TRY(st);
+    TRY(cli_parse("convert", argc, argv, 2, opts, nopts, NULL, 0, NULL));
     if (cli_flag(opts, nopts, "help")) {
-        cli_print_help(usage, opts, nopts);
+        cli_print_help(synopsis, about, opts, nopts);
         return LAVR_OK;
     }
     int64_t compress;

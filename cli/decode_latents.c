@@ -146,20 +146,20 @@ done:
 
 lavr_status lavr_cmd_decode_latents(int argc, char **argv) {
     cli_option opts[] = {
-        {"model", 1, "lavr model file (uses /vae)", NULL},
-        {"cond", 1, "conditioning file with the motion latents (lavr encode-image)", NULL},
-        {"latents", 1, "latent stage file (lavr dit-run / lavr render)", NULL},
-        {"out", 1, "output .mp4 (H.264 + AAC, fragmented) or .y4m (+ .wav)", NULL},
-        {"audio", 1, "speech to mux, aligned to the written frames and cut to the video (optional)", NULL},
-        {"crf", 1, "libx264 quality, 0..51 (default 18)", NULL},
-        {"preset", 1, "libx264 preset (default medium)", NULL},
+        {"model", "FILE", "lavr model file (uses /vae)", NULL},
+        {"cond", "FILE", "conditioning file with the motion latents (lavr encode-image)", NULL},
+        {"latents", "FILE", "latent stage file (lavr dit-run / lavr render)", NULL},
+        {"out", "FILE", "output .mp4 (H.264 + AAC, fragmented) or .y4m (+ .wav)", NULL},
+        {"audio", "FILE", "speech to mux, aligned to the written frames and cut to the video (optional)", NULL},
+        {"crf", "0-51", "libx264 quality, 0..51 (default 18)", NULL},
+        {"preset", "NAME", "libx264 preset (default medium)", NULL},
         {"help", 0, "this help", NULL},
     };
     TRY(cli_parse("decode-latents", argc, argv, 2, opts, NOPTS(opts), NULL, 0, NULL));
     if (cli_flag(opts, NOPTS(opts), "help")) {
-        cli_print_help("usage: lavr decode-latents --model M.h5 --cond COND.h5 --latents L.h5 --out video.mp4 "
+        cli_print_help("usage: lavr decode-latents --model M.h5 --cond COND.h5 --latents L.h5 --out FILE.mp4 "
                        "[--audio FILE]",
-                       opts, NOPTS(opts));
+                       NULL, opts, NOPTS(opts));
         return LAVR_OK;
     }
     decode_args a = {

@@ -156,13 +156,13 @@ static lavr_status render(lavr_dit *m, const run_inputs *r, const char *model_pa
 
 lavr_status lavr_cmd_dit_run(int argc, char **argv) {
     cli_option opts[] = {
-        {"model", 1, "model file (lavr init / lavr convert) with a /dit group", NULL},
-        {"cond", 1, "conditioning file (lavr encode-image/-text/-audio); without it inputs are synthetic", NULL},
-        {"blocks", 1, "latent blocks to render (3 latent frames = 12 video frames each)", NULL},
-        {"out", 1, "latent stage file to write (/latents [blocks, C, F, h, w] bf16)", NULL},
-        {"seed", 1, "seed of the noise, the sink offsets and the synthetic inputs (default 0)", NULL},
-        {"size", 1, "W*H pixel size of the synthetic inputs, sides multiples of 16 (default " DEFAULT_SIZE ")", NULL},
-        {"sink-offset", 1, "fixed reference offset d in 4..30 (default: drawn per clip, block and step)", NULL},
+        {"model", "FILE", "model file (lavr init / lavr convert) with a /dit group", NULL},
+        {"cond", "FILE", "conditioning file (lavr encode-image/-text/-audio); without it inputs are synthetic", NULL},
+        {"blocks", "N", "latent blocks to render (3 latent frames = 12 video frames each)", NULL},
+        {"out", "FILE", "latent stage file to write (/latents [blocks, C, F, h, w] bf16)", NULL},
+        {"seed", "N", "seed of the noise, the sink offsets and the synthetic inputs (default 0)", NULL},
+        {"size", "W*H", "W*H pixel size of the synthetic inputs, sides multiples of 16 (default " DEFAULT_SIZE ")", NULL},
+        {"sink-offset", "D", "fixed reference offset d in 4..30 (default: drawn per clip, block and step)", NULL},
         {"help", 0, "show this help", NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -172,7 +172,7 @@ lavr_status lavr_cmd_dit_run(int argc, char **argv) {
     if (cli_flag(opts, nopts, "help")) {
         cli_print_help("usage: lavr dit-run --model M.h5 [--cond COND.h5 | --size W*H] --blocks N --out latents.h5 "
                        "[--seed S] [--sink-offset D]",
-                       opts, nopts);
+                       NULL, opts, nopts);
         return LAVR_OK;
     }
     const char *model_path = cli_get(opts, nopts, "model", NULL), *out_path = cli_get(opts, nopts, "out", NULL);

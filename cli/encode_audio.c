@@ -23,18 +23,18 @@ static double now_s(void) {
 
 lavr_status lavr_cmd_encode_audio(int argc, char **argv) {
     cli_option opts[] = {
-        {"model", 1, "lavr model file (uses /wav2vec2)", NULL},
-        {"audio", 1, "speech (WAV, FLAC, OGG, MP3; mixed to mono, resampled to 16 kHz)", NULL},
-        {"out", 1, "conditioning file to add the features to (created if missing)", NULL},
-        {"backend", 1, "cpu (default: fp32, the reference) or cuda (bf16, LiveAvatar's numerics)", NULL},
-        {"device", 1, "CUDA device for --backend cuda (default 0)", NULL},
-        {"gpu-mem", 1, "device arena cap for --backend cuda (default 6 GiB)", NULL},
+        {"model", "FILE", "lavr model file (uses /wav2vec2)", NULL},
+        {"audio", "FILE", "speech (WAV, FLAC, OGG, MP3; mixed to mono, resampled to 16 kHz)", NULL},
+        {"out", "FILE", "conditioning file to add the features to (created if missing)", NULL},
+        {"backend", "cpu|cuda", "cpu (default: fp32, the reference) or cuda (bf16, LiveAvatar's numerics)", NULL},
+        {"device", "N", "CUDA device for --backend cuda (default 0)", NULL},
+        {"gpu-mem", "BYTES", "device arena cap for --backend cuda (default 6 GiB)", NULL},
         {"help", 0, "this help", NULL},
     };
     TRY(cli_parse("encode-audio", argc, argv, 2, opts, NOPTS(opts), NULL, 0, NULL));
     if (cli_flag(opts, NOPTS(opts), "help")) {
         cli_print_help("usage: lavr encode-audio --model M.h5 --audio FILE --out COND.h5 [--backend cpu|cuda] [--device N]\n"
-                       "                         [--gpu-mem M]", opts, NOPTS(opts));
+                       "                         [--gpu-mem M]", NULL, opts, NOPTS(opts));
         return LAVR_OK;
     }
     const char *model_path = cli_get(opts, NOPTS(opts), "model", NULL), *audio = cli_get(opts, NOPTS(opts), "audio", NULL);

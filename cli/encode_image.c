@@ -19,15 +19,15 @@ static double now_s(void) {
 
 lavr_status lavr_cmd_encode_image(int argc, char **argv) {
     cli_option opts[] = {
-        {"model", 1, "lavr model file (uses /vae and the /dit config)", NULL},
-        {"image", 1, "portrait (JPEG, PNG, WebP)", NULL},
-        {"size", 1, "maximum area as WIDTH*HEIGHT (default 704*384); sides become multiples of 64", NULL},
-        {"out", 1, "conditioning file to add the latents to (created if missing)", NULL},
+        {"model", "FILE", "lavr model file (uses /vae and the /dit config)", NULL},
+        {"image", "FILE", "portrait (JPEG, PNG, WebP)", NULL},
+        {"size", "W*H", "maximum area as WIDTH*HEIGHT or WIDTHxHEIGHT (default 704*384); sides become multiples of 64", NULL},
+        {"out", "FILE", "conditioning file to add the latents to (created if missing)", NULL},
         {"help", 0, "this help", NULL},
     };
     TRY(cli_parse("encode-image", argc, argv, 2, opts, NOPTS(opts), NULL, 0, NULL));
     if (cli_flag(opts, NOPTS(opts), "help")) {
-        cli_print_help("usage: lavr encode-image --model M.h5 --image FILE [--size 704*384] --out COND.h5", opts,
+        cli_print_help("usage: lavr encode-image --model M.h5 --image FILE [--size 704*384] --out COND.h5", NULL, opts,
                        NOPTS(opts));
         return LAVR_OK;
     }

@@ -40,15 +40,15 @@ static lavr_status parse_ids(const char *text, int64_t *ids, int64_t *n) {
 
 lavr_status lavr_cmd_encode_text(int argc, char **argv) {
     cli_option opts[] = {
-        {"model", 1, "lavr model file (uses /t5 and /tokenizer)", NULL},
-        {"prompt", 1, "the prompt (UTF-8)", NULL},
-        {"ids", 1, "token ids instead of a prompt, e.g. 37,5,1 (EOS is not added)", NULL},
-        {"out", 1, "conditioning file to add the context to (created if missing)", NULL},
+        {"model", "FILE", "lavr model file (uses /t5 and /tokenizer)", NULL},
+        {"prompt", "TEXT", "the prompt (UTF-8)", NULL},
+        {"ids", "1,2,3", "token ids instead of a prompt, e.g. 37,5,1 (EOS is not added)", NULL},
+        {"out", "FILE", "conditioning file to add the context to (created if missing)", NULL},
         {"help", 0, "this help", NULL},
     };
     TRY(cli_parse("encode-text", argc, argv, 2, opts, NOPTS(opts), NULL, 0, NULL));
     if (cli_flag(opts, NOPTS(opts), "help")) {
-        cli_print_help("usage: lavr encode-text --model M.h5 (--prompt TEXT | --ids 1,2,3) --out COND.h5", opts,
+        cli_print_help("usage: lavr encode-text --model M.h5 (--prompt TEXT | --ids 1,2,3) --out COND.h5", NULL, opts,
                        NOPTS(opts));
         return LAVR_OK;
     }

@@ -212,25 +212,18 @@ static lavr_status write_model(const lavr_model_config *cfg, const char *out, ui
 
 lavr_status lavr_cmd_init(int argc, char **argv) {
     cli_option opts[] = {
-        {"config", 1, "model preset: tiny or s2v-14b (default tiny)", NULL},
-        {"seed", 1, "random seed of the weights (default 0)", NULL},
-        {"output", 1, "output file (also -o FILE)", NULL},
-        {"compress", 1, "deflate level 0-9 (default 0: none)", NULL},
+        {"config", "PRESET", "model preset: tiny or s2v-14b (default tiny)", NULL},
+        {"seed", "N", "random seed of the weights (default 0)", NULL},
+        {"output", "FILE", "output file (also -o FILE)", NULL},
+        {"compress", "0-9", "deflate level 0-9 (default 0: none)", NULL},
         {"dry-run", 0, "print parameter counts and bytes per component; write nothing", NULL},
         {"help", 0, "show this help", NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
-    /* -o is the one short option; rewrite it to --output for the shared parser */
-    char **args = malloc((size_t)argc * sizeof *args);
-    if (!args) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
-    for (int i = 0; i < argc; i++) args[i] = strcmp(argv[i], "-o") == 0 ? "--output" : argv[i];
-    const char *positional[1];
-    int npos = 0;
-    lavr_status st = cli_parse("init", argc, args, 2, opts, nopts, positional, 0, &npos);
-    free(args);
-    TRY(st);
+    TRY(cli_parse("init", argc, argv, 2, opts, nopts, NULL, 0, NULL));
     if (cli_flag(opts, nopts, "help")) {
-        cli_print_help("usage: lavr init --config PRESET [--seed N] -o FILE [--compress N] | --dry-run", opts, nopts);
+        cli_print_help("usage: lavr init --config PRESET [--seed N] -o|--output FILE [--compress N] | --dry-run", NULL,
+                       opts, nopts);
         return LAVR_OK;
     }
     int64_t seed, compress;

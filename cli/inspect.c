@@ -90,7 +90,7 @@ static lavr_status inspect_file(lavr_h5file *f, int list_tensors) {
 
 lavr_status lavr_cmd_inspect(int argc, char **argv) {
     cli_option opts[] = {
-        {"tensors", 1, "true (default) lists every tensor; false prints configs and totals only", NULL},
+        {"tensors", "true|false", "true (default) lists every tensor; false prints configs and totals only", NULL},
         {"help", 0, "show this help", NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -98,7 +98,7 @@ lavr_status lavr_cmd_inspect(int argc, char **argv) {
     int npos = 0;
     TRY(cli_parse("inspect", argc, argv, 2, opts, nopts, positional, 1, &npos));
     if (cli_flag(opts, nopts, "help")) {
-        cli_print_help("usage: lavr inspect FILE [--tensors=false]", opts, nopts);
+        cli_print_help("usage: lavr inspect FILE [--tensors true|false]", NULL, opts, nopts);
         return LAVR_OK;
     }
     CHECK_ARG(npos == 1, "lavr inspect: expects one FILE argument (see lavr inspect --help)");

@@ -42,11 +42,9 @@ static void usage(FILE *f) {
     for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
 }
 
-/* Exit codes (documented in README): 0 ok, 2 bad arguments or input, 75 stopped on a signal after a
- * checkpoint (run the same command again to continue), 1 any other failure. */
-static int exit_code(lavr_status st) {
-    return st == LAVR_OK ? 0 : st == LAVR_E_ARG ? 2 : st == LAVR_E_STOPPED ? LAVR_EXIT_STOPPED_CHECKPOINTED : 1;
-}
+/* Exit codes (documented in README, lavr_status_exit_code): 0 ok, 2 bad arguments or input, 75 stopped
+ * on a signal after a checkpoint (run the same command again to continue), 1 any other failure. */
+static int exit_code(lavr_status st) { return lavr_status_exit_code(st); }
 
 int main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
@@ -57,7 +55,11 @@ int main(int argc, char **argv) {
     for (int i = 0; i < NCOMMANDS; i++) {
         if (strcmp(argv[1], commands[i].name) != 0) continue;
         lavr_status st = commands[i].run(argc, argv);
-        if (st) lavr_mpi_report_failure(st, lavr_error_message());
+        if (st) {
+            /* the user's line has no source location (LAVR_DEBUG=1 shows it); the debug log keeps it */
+            LOG_DEBUG("%s failed: %s", commands[i].name, lavr_error_message());
+            lavr_mpi_report_failure(st, lavr_error_user_message());
+        }
         return exit_code(st);
     }
     fprintf(stderr, "lavr: unknown command '%s'\n", argv[1]);

@@ -19,16 +19,16 @@
 
 lavr_status lavr_cmd_sample_inputs(int argc, char **argv) {
     cli_option opts[] = {
-        {"out", 1, "folder for portrait.png and speech.wav (created)", NULL},
-        {"text", 1, "what the speech says", NULL},
-        {"voice", 1, "espeak-ng voice (default en)", NULL},
-        {"width", 1, "portrait width (default 512)", NULL},
-        {"height", 1, "portrait height (default 704)", NULL},
+        {"out", "DIR", "folder for portrait.png and speech.wav (created)", NULL},
+        {"text", "TEXT", "what the speech says", NULL},
+        {"voice", "VOICE", "espeak-ng voice (default en)", NULL},
+        {"width", "N", "portrait width (default 512)", NULL},
+        {"height", "N", "portrait height (default 704)", NULL},
         {"help", 0, "this help", NULL},
     };
     TRY(cli_parse("sample-inputs", argc, argv, 2, opts, NOPTS(opts), NULL, 0, NULL));
     if (cli_flag(opts, NOPTS(opts), "help")) {
-        cli_print_help("usage: lavr sample-inputs --out DIR [--text TEXT] [--voice en]", opts, NOPTS(opts));
+        cli_print_help("usage: lavr sample-inputs --out DIR [--text TEXT] [--voice VOICE]", NULL, opts, NOPTS(opts));
         return LAVR_OK;
     }
     const char *dir = cli_get(opts, NOPTS(opts), "out", NULL);
@@ -61,14 +61,14 @@ lavr_status lavr_cmd_sample_inputs(int argc, char **argv) {
 
 lavr_status lavr_cmd_prep_image(int argc, char **argv) {
     cli_option opts[] = {
-        {"image", 1, "reference image (JPEG, PNG, WebP)", NULL},
-        {"size", 1, "maximum area as WIDTH*HEIGHT or WIDTHxHEIGHT (default 704*384)", NULL},
-        {"out", 1, "write the preprocessed picture as PNG (optional)", NULL},
+        {"image", "FILE", "reference image (JPEG, PNG, WebP)", NULL},
+        {"size", "W*H", "maximum area as WIDTH*HEIGHT or WIDTHxHEIGHT (default 704*384)", NULL},
+        {"out", "FILE", "write the preprocessed picture as PNG (optional)", NULL},
         {"help", 0, "this help", NULL},
     };
     TRY(cli_parse("prep-image", argc, argv, 2, opts, NOPTS(opts), NULL, 0, NULL));
     if (cli_flag(opts, NOPTS(opts), "help")) {
-        cli_print_help("usage: lavr prep-image --image FILE [--size 704*384] [--out FILE.png]", opts, NOPTS(opts));
+        cli_print_help("usage: lavr prep-image --image FILE [--size 704*384] [--out FILE.png]", NULL, opts, NOPTS(opts));
         return LAVR_OK;
     }
     const char *path = cli_get(opts, NOPTS(opts), "image", NULL);
@@ -97,19 +97,20 @@ lavr_status lavr_cmd_prep_image(int argc, char **argv) {
 /* PNG frames DIR/frame_000000.png, frame_000001.png ... are read one at a time (constant memory). */
 lavr_status lavr_cmd_encode(int argc, char **argv) {
     cli_option opts[] = {
-        {"frames", 1, "folder of frame_000000.png, frame_000001.png, ... (all one size)", NULL},
-        {"audio", 1, "sound to mux (any format FFmpeg reads; AAC copied, else encoded at 192 kb/s)", NULL},
-        {"out", 1, "output .mp4 (H.264 + AAC, fragmented) or .y4m (+ .wav)", NULL},
-        {"fps", 1, "frames per second (default 25)", NULL},
-        {"crf", 1, "libx264 quality, 0..51 (default 18)", NULL},
-        {"preset", 1, "libx264 preset (default medium)", NULL},
-        {"keyint", 1, "frames per keyframe / MP4 fragment (default 25)", NULL},
-        {"audio-offset-frames", 1, "video frames' time of the audio to skip so frame 0 plays with what follows (default 0)", NULL},
+        {"frames", "DIR", "folder of frame_000000.png, frame_000001.png, ... (all one size)", NULL},
+        {"audio", "FILE", "sound to mux (any format FFmpeg reads; AAC copied, else encoded at 192 kb/s)", NULL},
+        {"out", "FILE", "output .mp4 (H.264 + AAC, fragmented) or .y4m (+ .wav)", NULL},
+        {"fps", "N", "frames per second (default 25)", NULL},
+        {"crf", "0-51", "libx264 quality, 0..51 (default 18)", NULL},
+        {"preset", "NAME", "libx264 preset (default medium)", NULL},
+        {"keyint", "N", "frames per keyframe / MP4 fragment (default 25)", NULL},
+        {"audio-offset-frames", "N", "video frames' time of the audio to skip so frame 0 plays with what follows (default 0)",
+         NULL},
         {"help", 0, "this help", NULL},
     };
     TRY(cli_parse("encode", argc, argv, 2, opts, NOPTS(opts), NULL, 0, NULL));
     if (cli_flag(opts, NOPTS(opts), "help")) {
-        cli_print_help("usage: lavr encode --frames DIR [--audio FILE] --out FILE.mp4 [--crf 18 --preset medium]", opts,
+        cli_print_help("usage: lavr encode --frames DIR [--audio FILE] --out FILE.mp4", NULL, opts,
                        NOPTS(opts));
         return LAVR_OK;
     }

@@ -107,17 +107,17 @@ static lavr_status print_table(const lavr_model_config *cfg, int64_t w, int64_t 
 
 lavr_status lavr_cmd_plan(int argc, char **argv) {
     cli_option opts[] = {
-        {"config", 1, "model preset: tiny or s2v-14b (default s2v-14b)", NULL},
-        {"size", 1, "generated video size W*H in pixels, multiples of 16 (default 704*384)", NULL},
-        {"gpus", 1, "GPUs on the node (default 1)", NULL},
-        {"gpu-mem", 1, "memory per GPU, the whole device, e.g. 22GiB or 24GB (default: no cap)", NULL},
-        {"layout", 1, "plan only this layout (steps=S,tp=T,pp=P,aux=A)", NULL},
+        {"config", "PRESET", "model preset: tiny or s2v-14b (default s2v-14b)", NULL},
+        {"size", "W*H", "generated video size W*H in pixels, multiples of 16 (default 704*384)", NULL},
+        {"gpus", "N", "GPUs on the node (default 1)", NULL},
+        {"gpu-mem", "BYTES", "memory per GPU, the whole device, e.g. 22GiB or 24GB (default: no cap)", NULL},
+        {"layout", "LAYOUT", "plan only this layout (steps=S,tp=T,pp=P,aux=A)", NULL},
         {"fp8", 0, "FP8 DiT Linears only (render --fp8); default: bf16 and FP8", NULL},
         {"bf16", 0, "bf16 DiT Linears only", NULL},
-        {"t5", 1, "where the aux rank runs umT5 in the setup: auto (default, as lavr render: the aux GPU when no DiT rank "
+        {"t5", "auto|gpu|host", "where the aux rank runs umT5 in the setup: auto (default, as lavr render: the aux GPU when no DiT rank "
                "shares it), gpu (freed after the setup) or host", NULL},
-        {"aux", 1, "where the aux rank decodes: gpu (default: the VAE on a GPU) or host", NULL},
-        {"aux-gpu", 1, "the aux rank's GPU (default: a GPU no DiT rank uses, else the last DiT rank's)", NULL},
+        {"aux", "gpu|host", "where the aux rank decodes: gpu (default: the VAE on a GPU) or host", NULL},
+        {"aux-gpu", "N", "the aux rank's GPU (default: a GPU no DiT rank uses, else the last DiT rank's)", NULL},
         {"all", 0, "print every rank of every layout, also those over the cap", NULL},
         {"table", 0, "which layout for 1x80 GB, 1x141 GB, 4x24 GB, 4x80 GB and 8x80 GB GPUs", NULL},
         {"help", 0, "print this help", NULL},
@@ -126,7 +126,7 @@ lavr_status lavr_cmd_plan(int argc, char **argv) {
     TRY(cli_parse("plan", argc, argv, 2, opts, nopts, NULL, 0, NULL));
     if (cli_flag(opts, nopts, "help")) {
         cli_print_help("usage: lavr plan [--config s2v-14b] [--size 704*384] [--gpus 4] [--gpu-mem 22GiB] [--fp8|--bf16]\n"
-                       "                 [--layout L] [--t5 auto|gpu|host] [--aux gpu|host] [--aux-gpu N] [--all] [--table]\n"
+                       "                 [--layout L] [--t5 auto|gpu|host] [--aux gpu|host] [--aux-gpu N] [--all] [--table]",
                        "Lists the render layouts (steps x tp x pp DiT ranks + 1 aux rank) for the GPU count in bf16 and FP8,\n"
                        "those that fit first, fastest first, with every rank's predicted device memory in GiB (arena\n"
                        "parts, then the CUDA context, NCCL and library workspaces outside it) and the predicted speed.",

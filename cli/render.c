@@ -30,6 +30,8 @@
 #include "parallel/placement.h"
 #include "parallel/plan.h"
 #include "ranks/render_job.h"
+#include "ranks/summary.h"
+#include "ranks/trace_file.h"
 
 typedef struct {
     lavr_render_job job; /* what every rank runs */
@@ -118,6 +120,8 @@ static lavr_status check_inputs(const render_args *a, int is_aux, lavr_model_con
         LOG_WARN("--prompt has %lld tokens; cut to the model's text length %lld (EOS kept): %lld dropped",
                  (long long)(kept + dropped), (long long)kept, (long long)dropped);
     TRY(writable_dir_of("--out", a->job.out));
+    if (a->job.summary_path) TRY(writable_dir_of("--summary-json", a->job.summary_path));
+    if (a->job.trace_path) TRY(writable_dir_of("--trace", a->job.trace_path));
     TRY(writable_dir_of("--stage-dir", a->stage));
     return LAVR_OK;
 }
@@ -253,6 +257,10 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
     a->job.t5 = !strcmp(t5, "auto") ? LAVR_PLAN_T5_AUTO : !strcmp(t5, "gpu");
     a->job.fp8 = cli_flag(opts, nopts, "fp8");
     a->job.keep_tail = cli_flag(opts, nopts, "keep-tail");
+    a->job.summary_path = cli_get(opts, nopts, "summary-json", NULL);
+    a->job.trace_path = cli_get(opts, nopts, "trace", NULL);
+    CHECK_ARG(!a->job.summary_path || a->job.summary_path[0], "--summary-json: give a file name");
+    CHECK_ARG(!a->job.trace_path || a->job.trace_path[0], "--trace: give a file name");
     a->job.attention = cli_get(opts, nopts, "attention", "auto");
     CHECK_ARG(!strcmp(a->job.attention, "auto") || !strcmp(a->job.attention, "cudnn") || !strcmp(a->job.attention, "own"),
               "--attention '%s': expected auto, cudnn or own", a->job.attention);
@@ -263,55 +271,58 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
 
 lavr_status lavr_cmd_render(int argc, char **argv) {
     cli_option opts[] = {
-        {"model", 1, "lavr model file (lavr init / lavr convert)", NULL},
-        {"image", 1, "portrait (JPEG, PNG, WebP)", NULL},
-        {"audio", 1, "speech (WAV, FLAC, OGG, MP3, M4A/AAC, anything FFmpeg reads); its length sets the number of "
+        {"model", "FILE", "lavr model file (lavr init / lavr convert)", NULL},
+        {"image", "FILE", "portrait (JPEG, PNG, WebP)", NULL},
+        {"audio", "FILE", "speech (WAV, FLAC, OGG, MP3, M4A/AAC, anything FFmpeg reads); its length sets the number of "
                      "clips and the video's; it is the video's sound (AAC copied, else encoded at 192 kb/s)", NULL},
-        {"prompt", 1, "text prompt", NULL},
-        {"size", 1, "maximum area WIDTH*HEIGHT (default 704*384); sides become multiples of 64", NULL},
-        {"layout", 1, "steps=S,tp=T,pp=P,aux=A; needs S*T*P+A ranks (default steps=4,tp=1,pp=1,aux=1)", NULL},
-        {"out", 1, "output video (.mp4; .y4m writes raw Y4M + WAV)", NULL},
-        {"num-clip", 1, "render at most this many clips of 48 frames (default: all the audio gives)", NULL},
+        {"prompt", "TEXT", "text prompt", NULL},
+        {"size", "W*H", "maximum area WIDTH*HEIGHT or WIDTHxHEIGHT (default 704*384); sides become multiples of 64",
+         NULL},
+        {"layout", "LAYOUT", "steps=S,tp=T,pp=P,aux=A; needs S*T*P+A ranks (default steps=4,tp=1,pp=1,aux=1)", NULL},
+        {"out", "FILE", "output video (.mp4; .y4m writes raw Y4M + WAV)", NULL},
+        {"num-clip", "N", "render at most this many clips of 48 frames (default: all the audio gives)", NULL},
         {"keep-tail", 0, "write whole clips (48 frames each, the first 3 dropped) instead of ending the video with the "
                          "speech", NULL},
-        {"seed", 1, "seed of the noise and the sink offsets (default 0)", NULL},
-        {"sink-offset", 1, "fixed reference offset d in 4..30 (default 0: drawn per clip, block and step)", NULL},
-        {"stage-dir", 1, "stage directory: latents.h5, video.log.h5, conditioning.h5, checkpoints ckpt-<blocks>/ "
+        {"seed", "N", "seed of the noise and the sink offsets (default 0)", NULL},
+        {"sink-offset", "D", "fixed reference offset d in 4..30 (default 0: drawn per clip, block and step)", NULL},
+        {"stage-dir", "DIR", "stage directory: latents.h5, video.log.h5, conditioning.h5, checkpoints ckpt-<blocks>/ "
                          "(default: OUT with .stage instead of its extension)", NULL},
-        {"resume", 1, "auto (continue from the stage directory's newest checkpoint of this render, if any), yes "
+        {"resume", "auto|yes|no", "auto (continue from the stage directory's newest checkpoint of this render, if any), yes "
                       "(must continue) or no (start over, deleting its checkpoints); default auto", NULL},
-        {"checkpoint-clips", 1, "checkpoint after every N clips (default 0: off)", NULL},
-        {"checkpoint-seconds", 1, "checkpoint at the next clip end once T seconds passed since the last (default "
+        {"checkpoint-clips", "N", "checkpoint after every N clips (default 0: off)", NULL},
+        {"checkpoint-seconds", "S", "checkpoint at the next clip end once T seconds passed since the last (default "
                                   "600; 0: off); a stop signal always checkpoints", NULL},
-        {"checkpoint-keep", 1, "keep the newest K checkpoints (default 2)", NULL},
-        {"backend", 1, "DiT ranks and the aux rank compute on auto (cuda when built with CUDA and the node has a GPU), "
+        {"checkpoint-keep", "K", "keep the newest K checkpoints (default 2)", NULL},
+        {"backend", "auto|cpu|cuda", "DiT ranks and the aux rank compute on auto (cuda when built with CUDA and the node has a GPU), "
                        "cpu or cuda", NULL},
-        {"aux-backend", 1, "the aux rank on auto, cpu or cuda when it must differ from --backend", NULL},
-        {"aux-gpu", 1, "node-local GPU of the aux rank (default: a GPU no DiT rank uses, else the last stage's)", NULL},
-        {"t5", 1, "umT5 of an aux rank on a GPU: auto (default: on that GPU when no DiT rank shares it), gpu (in its "
+        {"aux-backend", "auto|cpu|cuda", "the aux rank on auto, cpu or cuda when it must differ from --backend", NULL},
+        {"aux-gpu", "N", "node-local GPU of the aux rank (default: a GPU no DiT rank uses, else the last stage's)", NULL},
+        {"t5", "auto|gpu|host", "umT5 of an aux rank on a GPU: auto (default: on that GPU when no DiT rank shares it), gpu (in its "
                   "own context, freed after the prompt encode) or host", NULL},
-        {"gpu-mem", 1, "memory per GPU, the whole device, e.g. 22GiB: refused before loading when the plan needs more; "
+        {"gpu-mem", "BYTES", "memory per GPU, the whole device, e.g. 22GiB: refused before loading when the plan needs more; "
                        "each DiT rank's arena gets its planned share (default: the card's)", NULL},
         {"fp8", 0, "FP8 e4m3 Linears in the DiT (LiveAvatar's --fp8; CUDA backend): half the weight memory", NULL},
-        {"attention", 1, "DiT attention on auto (cuDNN fused SDPA when available, default), cudnn or own", NULL},
-        {"progress", 1, "live (one status line rewritten per block), lines (a line per clip) or auto (default: live "
+        {"attention", "auto|cudnn|own", "DiT attention on auto (cuDNN fused SDPA when available, default), cudnn or own", NULL},
+        {"progress", "auto|live|lines", "live (one status line rewritten per block), lines (a line per clip) or auto (default: live "
                         "when stderr is a terminal, which it never is under mpirun)", NULL},
+        {"summary-json", "FILE", "write how the render ended as JSON (frames, seconds, FPS, each rank's role, busy %, "
+                                 "peak memory, exit reason), also when it fails or stops", NULL},
+        {"trace", "FILE", "write a Chrome trace-event timeline (Perfetto, chrome://tracing): a track per rank, a slice "
+                          "per forward, decode, encode, send and wait", NULL},
         {"help", 0, "print this help", NULL},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     TRY(lavr_mpi_start(&argc, &argv));
     render_args a;
     memset(&a, 0, sizeof a);
+    struct timespec started;
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    a.job.start_s = (double)started.tv_sec + 1e-9 * (double)started.tv_nsec;
     TRY_COLLECTIVE(parse(argc, argv, opts, nopts, &a));
     if (cli_flag(opts, nopts, "help")) {
         if (lavr_mpi_world_rank() == 0)
             cli_print_help(
-                "usage: mpirun -np N lavr render --model M.h5 --image F --audio F --prompt TEXT --out out.mp4\n"
-                "           [--size 704*384] [--layout steps=4,tp=1,pp=1,aux=1] [--num-clip K] [--keep-tail] [--seed S]\n"
-                "           [--sink-offset D] [--stage-dir out.stage] [--resume auto|yes|no] [--checkpoint-clips N]\n"
-                "           [--checkpoint-seconds T] [--checkpoint-keep K] [--backend auto|cpu|cuda]\n"
-                "           [--aux-backend auto|cpu|cuda] [--aux-gpu N]\n"
-                "           [--gpu-mem 22GiB] [--fp8] [--attention auto|cudnn|own] [--progress auto|live|lines]\n"
+                "usage: mpirun -np N lavr render --model FILE --image FILE --audio FILE --prompt TEXT --out FILE.mp4",
                 "Renders a talking-avatar video: DiT ranks run the denoising steps in a pipeline, the aux rank\n"
                 "encodes the inputs, decodes the latents and writes the video as blocks come out.\n"
                 "SIGUSR1 to mpirun (or SIGUSR1/SIGTERM to the aux rank, the last one) stops at the next block\n"
@@ -322,6 +333,10 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
         return lavr_mpi_finish();
     }
     lavr_render_job *job = &a.job;
+    job->layout_text = a.layout_text;
+    if (job->summary_path && lavr_mpi_world_rank() == 0)
+        TRY(lavr_render_job_ended(job, NULL, 0, lavr_render_summary_forget(job->summary_path)));
+    if (job->trace_path) TRY_COLLECTIVE(lavr_trace_start());
     TRY_COLLECTIVE(lavr_layout_parse(a.layout_text, &job->layout));
     job->stage = a.stage;
     const lavr_layout *layout = &job->layout;
@@ -329,14 +344,14 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
     /* the aux rank of a well-formed run is the first after the DiT ranks; a wrong count fails below */
     const int checks_aux = rank == lavr_layout_dit_ranks(layout) || (size == 1 && rank == 0);
     lavr_model_config cfg;
-    TRY(lavr_mpi_agree(check_inputs(&a, checks_aux, &cfg)));
+    TRY(lavr_render_job_ended(job, NULL, 0, lavr_mpi_agree(check_inputs(&a, checks_aux, &cfg))));
     if (size > 1 && size == lavr_layout_ranks(layout)) { /* a wrong rank count fails below */
         char token[PATH_MAX + 64];
         lavr_status shared = lavr_mpi_agree(check_stage_shared(&a, lavr_layout_dit_ranks(layout), token, sizeof token));
         if (token[0]) unlink(token);
-        TRY(shared);
+        TRY(lavr_render_job_ended(job, NULL, 0, shared));
     }
-    TRY(lavr_mpi_agree(lavr_render_job_plan(job, &cfg)));
+    TRY(lavr_render_job_ended(job, NULL, 0, lavr_mpi_agree(lavr_render_job_plan(job, &cfg))));
     TRY(lavr_render_job_run(job, &cfg));
     return lavr_mpi_finish();
 }

@@ -34,15 +34,15 @@ static lavr_status tokenize(const char *model_path, const char *tok_path, const 
 
 lavr_status lavr_cmd_tokenize(int argc, char **argv) {
     cli_option opts[] = {
-        {"model", 1, "FILE: lavr model file (its /tokenizer, cut to its text length)", NULL},
-        {"tokenizer", 1, "FILE: a tokenizer.json or spiece.model instead of a model file", NULL},
-        {"prompt", 1, "TEXT: the prompt (UTF-8)", NULL},
-        {"text-len", 1, "N: ids per prompt, EOS included, with --tokenizer (default 512, umT5's)", NULL},
+        {"model", "FILE", "lavr model file (its /tokenizer, cut to its text length)", NULL},
+        {"tokenizer", "FILE", "a tokenizer.json or spiece.model instead of a model file", NULL},
+        {"prompt", "TEXT", "the prompt (UTF-8)", NULL},
+        {"text-len", "N", "ids per prompt, EOS included, with --tokenizer (default 512, umT5's)", NULL},
         {"help", 0, "this help", NULL},
     };
     TRY(cli_parse("tokenize", argc, argv, 2, opts, NOPTS(opts), NULL, 0, NULL));
     if (cli_flag(opts, NOPTS(opts), "help")) {
-        cli_print_help("usage: lavr tokenize (--model M.h5 | --tokenizer FILE [--text-len N]) --prompt TEXT\n"
+        cli_print_help("usage: lavr tokenize (--model M.h5 | --tokenizer FILE [--text-len N]) --prompt TEXT",
                        "Prints the prompt's token ids, EOS included, space-separated on one line; a prompt longer\n"
                        "than the text length is cut to it (EOS kept) with a warning on stderr.",
                        opts, NOPTS(opts));

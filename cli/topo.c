@@ -134,11 +134,11 @@ static lavr_status gather_and_print(const lavr_roles *roles) {
 
 lavr_status lavr_cmd_topo(int argc, char **argv) {
     cli_option opts[] = {
-        {"layout", 1, "steps=S,tp=T,pp=P,aux=A; needs S*T*P+A ranks (default steps=4,tp=1,pp=1,aux=1)", NULL},
-        {"config", 1, "model preset the layout must fit: tiny or s2v-14b (default s2v-14b)", NULL},
-        {"backend", 1, "as lavr render: DiT ranks on auto (a GPU when there is one), cpu or cuda", NULL},
-        {"aux-backend", 1, "as lavr render: the aux rank on auto, cpu or cuda (default: as --backend)", NULL},
-        {"aux-gpu", 1, "as lavr render: node-local GPU of the aux rank (default: a free one, else the last stage's)",
+        {"layout", "LAYOUT", "steps=S,tp=T,pp=P,aux=A; needs S*T*P+A ranks (default steps=4,tp=1,pp=1,aux=1)", NULL},
+        {"config", "PRESET", "model preset the layout must fit: tiny or s2v-14b (default s2v-14b)", NULL},
+        {"backend", "auto|cpu|cuda", "as lavr render: DiT ranks on auto (a GPU when there is one), cpu or cuda", NULL},
+        {"aux-backend", "auto|cpu|cuda", "as lavr render: the aux rank on auto, cpu or cuda (default: as --backend)", NULL},
+        {"aux-gpu", "N", "as lavr render: node-local GPU of the aux rank (default: a free one, else the last stage's)",
          NULL},
         {"help", 0, "print this help", NULL},
     };
@@ -149,7 +149,7 @@ lavr_status lavr_cmd_topo(int argc, char **argv) {
     if (cli_flag(opts, nopts, "help")) {
         if (rank == 0)
             cli_print_help("usage: mpirun -np N lavr topo [--layout steps=4,tp=1,pp=1,aux=1] [--config s2v-14b]\n"
-                           "           [--backend auto|cpu|cuda] [--aux-backend auto|cpu|cuda] [--aux-gpu N]\n"
+                           "           [--backend auto|cpu|cuda] [--aux-backend auto|cpu|cuda] [--aux-gpu N]",
                            "Prints each rank's host, node-local rank, role, denoising steps, tp and pp position,\n"
                            "layer range, pipeline neighbours and the device it computes on (as lavr render\n"
                            "places it with the same options). Without mpirun it prints the plan.\n"

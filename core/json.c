@@ -1,5 +1,5 @@
 /* Recursive-descent JSON parser into a small tree of lavr_json nodes; strict enough to reject
- * truncated or corrupt text with the offset of the problem. */
+ * truncated or corrupt text with the offset of the problem. Also the string writer of core/json.h. */
 #include "core/json.h"
 
 #include <math.h>
@@ -255,4 +255,20 @@ lavr_status lavr_json_get_int_array(const lavr_json *object, const char *key, in
     }
     *count = v->count;
     return LAVR_OK;
+}
+
+void lavr_json_write_string(FILE *f, const char *s) {
+    if (!s) {
+        fputs("null", f);
+        return;
+    }
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p == '\n') fputs("\\n", f);
+        else if (*p == '\t') fputs("\\t", f);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
 }

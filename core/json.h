@@ -1,9 +1,11 @@
 /* A small JSON reader for configuration text: the `config` attributes of model and golden files
- * (official constructor arguments), HF config.json files and safetensors headers. */
+ * (official constructor arguments), HF config.json files and safetensors headers; and the one helper
+ * writers of JSON (render summary, trace) need: a quoted, escaped string. */
 #ifndef LAVR_JSON_H
 #define LAVR_JSON_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/status.h"
 
@@ -30,5 +32,8 @@ lavr_status lavr_json_get_number(const lavr_json *object, const char *key, doubl
 lavr_status lavr_json_get_bool(const lavr_json *object, const char *key, int *out);
 /* Integer array (booleans count as 0/1) of at most max entries; *count receives the length. */
 lavr_status lavr_json_get_int_array(const lavr_json *object, const char *key, int64_t *out, int max, int *count);
+
+/* Writes s as a JSON string ("..." with \" \\ and control characters escaped; NULL writes null). */
+void lavr_json_write_string(FILE *f, const char *s);
 
 #endif

@@ -2,11 +2,16 @@
  * with context on the way up, printed by main. */
 #include "core/status.h"
 
+#include "core/signals.h"
+
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static _Thread_local char error_text[2048];
+static _Thread_local char error_origin[256]; /* "dir/file.c:LINE" of the last lavr_error_set */
+static _Thread_local char user_text[sizeof error_text];
 
 lavr_status lavr_error_set(lavr_status code, const char *file, int line, const char *fmt, ...) {
     char msg[1536];
@@ -23,7 +28,8 @@ lavr_status lavr_error_set(lavr_status code, const char *file, int line, const c
     } else {
         base = file;
     }
-    snprintf(error_text, sizeof error_text, "%s (%s:%d)", msg, base, line);
+    snprintf(error_origin, sizeof error_origin, "%s:%d", base, line);
+    snprintf(error_text, sizeof error_text, "%s (%s)", msg, error_origin);
     return code;
 }
 
@@ -47,7 +53,40 @@ lavr_status lavr_error_wrap(lavr_status code, const char *fmt, ...) {
 }
 
 const char *lavr_error_message(void) { return error_text[0] ? error_text : "unknown error"; }
-void lavr_error_clear(void) { error_text[0] = 0; }
+
+const char *lavr_error_origin(void) { return error_text[0] ? error_origin : ""; }
+
+const char *lavr_error_user_message(void) {
+    const char *debug = getenv("LAVR_DEBUG");
+    if (!error_text[0] || (debug && debug[0] && strcmp(debug, "0") != 0)) return lavr_error_message();
+    /* wrapping only prepends, so the origin is still the message's tail */
+    char tail[sizeof error_origin + 4];
+    snprintf(tail, sizeof tail, " (%s)", error_origin);
+    size_t n = strlen(error_text), t = strlen(tail);
+    snprintf(user_text, sizeof user_text, "%s", error_text);
+    if (error_origin[0] && n >= t && strcmp(error_text + n - t, tail) == 0) user_text[n - t] = 0;
+    return user_text;
+}
+
+void lavr_error_save(lavr_error_saved *saved) {
+    snprintf(saved->text, sizeof saved->text, "%s", error_text);
+    snprintf(saved->origin, sizeof saved->origin, "%s", error_origin);
+}
+
+lavr_status lavr_error_restore(lavr_status code, const lavr_error_saved *saved) {
+    snprintf(error_text, sizeof error_text, "%s", saved->text);
+    snprintf(error_origin, sizeof error_origin, "%s", saved->origin);
+    return code;
+}
+
+void lavr_error_clear(void) {
+    error_text[0] = 0;
+    error_origin[0] = 0;
+}
+
+int lavr_status_exit_code(lavr_status code) {
+    return code == LAVR_OK ? 0 : code == LAVR_E_ARG ? 2 : code == LAVR_E_STOPPED ? LAVR_EXIT_STOPPED_CHECKPOINTED : 1;
+}
 
 const char *lavr_status_name(lavr_status code) {
     switch (code) {

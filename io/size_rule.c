@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#define SIZE_FORMS "write WIDTH*HEIGHT with a '*', e.g. 704*384"
+#define SIZE_FORMS "write WIDTH*HEIGHT or WIDTHxHEIGHT, e.g. 704*384"
 
 static int parse_side(const char *s, const char **end, int64_t *out) {
     if (*s < '0' || *s > '9') return 0;
@@ -23,11 +23,9 @@ lavr_status lavr_size_parse(const char *text, int64_t *width, int64_t *height) {
     CHECK_ARG(text && *text, "empty --size value (" SIZE_FORMS ")");
     const char *p;
     int64_t w, h;
-    /* LiveAvatar's --size is "704*384"; "704x384" is refused with its own hint rather than guessed */
-    if (parse_side(text, &p, &w) && (*p == 'x' || *p == 'X') && parse_side(p + 1, &p, &h) && *p == '\0')
-        return LAVR_FAIL(LAVR_E_ARG, "bad --size '%s': use '*' between width and height, e.g. %lld*%lld", text,
-                         (long long)w, (long long)h);
-    if (!parse_side(text, &p, &w) || *p != '*' || !parse_side(p + 1, &p, &h) || *p != '\0')
+    /* LiveAvatar's --size is "704*384"; "704x384" is what most other tools (and users) write */
+    if (!parse_side(text, &p, &w) || (*p != '*' && *p != 'x' && *p != 'X') || !parse_side(p + 1, &p, &h) ||
+        *p != '\0')
         return LAVR_FAIL(LAVR_E_ARG, "bad --size '%s' (" SIZE_FORMS ")", text);
     if (w < LAVR_SIZE_MIN_SIDE || h < LAVR_SIZE_MIN_SIDE || w > LAVR_SIZE_MAX_SIDE || h > LAVR_SIZE_MAX_SIDE)
         return LAVR_FAIL(LAVR_E_ARG, "bad --size '%s': each side must be in [%d, %d] (" SIZE_FORMS ")", text,

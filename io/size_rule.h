@@ -11,8 +11,8 @@
 #define LAVR_SIZE_MIN_SIDE 64
 #define LAVR_SIZE_MAX_SIDE 16384
 
-/* Parses "704*384" or "704x384" (WIDTH*HEIGHT or WIDTHxHEIGHT, decimal, no spaces). Any other
- * form fails with LAVR_E_ARG and a message listing the accepted forms. */
+/* Parses "704*384" (LiveAvatar's form), "704x384" or "704X384": WIDTH*HEIGHT or WIDTHxHEIGHT, decimal,
+ * no spaces. Any other form fails with LAVR_E_ARG and a message listing the accepted forms. */
 lavr_status lavr_size_parse(const char *text, int64_t *width, int64_t *height);
 
 /* get_size_less_than_area: the largest (height, width), both multiples of `divisor`, reachable

@@ -13,6 +13,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/sha256.h"
+#include "core/trace.h"
 #include "io/audio.h"
 #include "io/image.h"
 #include "io/scratch.h"
@@ -74,6 +75,8 @@ lavr_status lavr_cond_encode_image_on(lavr_h5file *model, const char *image_path
     TRY(lavr_sha256_file_hex(image_path, sha));
     lavr_image img = {0};
     TRY(lavr_image_load(image_path, max_w * max_h, &img));
+    const int64_t trace_t0 = lavr_trace_now();
+    LOG_INFO("VAE encode of the portrait: the reference frame, then the %lld motion frames", (long long)motion_frames);
 
     lavr_arena *work = NULL;
     lavr_vae *vae = NULL;
@@ -105,6 +108,7 @@ lavr_status lavr_cond_encode_image_on(lavr_h5file *model, const char *image_path
             memcpy(clip + (ch * motion_frames + t) * plane, img.data + ch * plane, (size_t)plane * sizeof(float));
     lavr_tensor video = lavr_tensor_wrap(LAVR_F32, 4, (int64_t[]){3, motion_frames, H, W}, clip);
     TRY_GOTO(lavr_vae_encode(vae, &video, &motion), st, done);
+    lavr_trace_slice(LAVR_TRACE_ENCODE_IMAGE, trace_t0, 0, 0);
 
     lavr_tensor_free(&c->ref);
     lavr_tensor_free(&c->motion);
@@ -170,6 +174,8 @@ static lavr_status encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n,
     }
     lavr_t5 *t5 = NULL;
     lavr_tensor context = {0};
+    const int64_t trace_t0 = lavr_trace_now();
+    LOG_INFO("umT5 encode of the prompt (%lld tokens)", (long long)n);
     st = lavr_t5_create_on(model, "t5/", &cfg, ctx, &t5);
     if (!st) st = lavr_tensor_alloc(arena, LAVR_F32, 2, (int64_t[]){n, cfg.dim}, "text context", &context);
     /* the real tokens alone give the rows of the padded run (spec §4), so no padding is encoded */
@@ -180,6 +186,7 @@ static lavr_status encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n,
     else if (!st) LOG_INFO("umT5 on the host: %lld tokens in %.0f ms", (long long)n, ms);
     lavr_t5_destroy(t5);
     lavr_ctx_destroy(ctx);
+    lavr_trace_slice(LAVR_TRACE_ENCODE_PROMPT, trace_t0, 0, 0);
     if (st) {
         lavr_tensor_free(&context);
         return st;
@@ -302,6 +309,7 @@ typedef struct {
     lavr_h5file *out;  /* the file being written */
     int64_t states, dim;
     lavr_tensor bits;  /* bf16 [frames_per_clip, 1, dim]: one clip of one state */
+    int64_t frames_total, rows_written; /* progress: video frames of features, rows of all states written */
 } audio_stream;
 
 #define AUDIO_CHUNK 65536
@@ -327,7 +335,10 @@ static lavr_status write_frames(void *user, int64_t state_index, int64_t first, 
     uint16_t *bits = a->bits.data;
     for (int64_t i = 0; i < nframes * a->dim; i++) bits[i] = lavr_f32_to_bf16(lavr_round_bf16(frames[i]));
     lavr_tensor slab = lavr_tensor_wrap(LAVR_BF16, 3, (int64_t[]){nframes, 1, a->dim}, a->bits.data);
-    return lavr_h5_write_slice(a->out, "/audio", (int64_t[]){first, state_index, 0}, &slab);
+    TRY(lavr_h5_write_slice(a->out, "/audio", (int64_t[]){first, state_index, 0}, &slab));
+    a->rows_written += nframes;
+    lavr_log_progress("wav2vec2 features of the speech", a->rows_written / a->states, a->frames_total, "frames");
+    return LAVR_OK;
 }
 
 static lavr_status encode_audio_into(lavr_h5file *model, const lavr_w2v_config *cfg, lavr_ctx *ctx,
@@ -363,8 +374,12 @@ static lavr_status encode_audio_into(lavr_h5file *model, const lavr_w2v_config *
     TRY_GOTO(lavr_h5_create_dataset_chunked(out, "/audio", LAVR_BF16, 3, shape, chunk, 0), st, done);
     TRY_GOTO(lavr_tensor_alloc(work, LAVR_BF16, 3, chunk, "audio clip", &a.bits), st, done);
     TRY_GOTO(open_w2v(model, cfg, ctx, &w2v), st, done);
+    a.frames_total = n_video;
+    lavr_log_progress("wav2vec2 features of the speech", 0, n_video, "frames");
+    const int64_t trace_t0 = lavr_trace_now();
     TRY_GOTO(lavr_audio_encode_stream(w2v, a.n, read_normalized, &a, LAVR_VIDEO_FPS, LAVR_FRAMES_PER_CLIP, work,
                                       scratch_dir, write_frames, &a, clips), st, done);
+    lavr_trace_slice(LAVR_TRACE_ENCODE_AUDIO, trace_t0, 0, 0);
 done:
     lavr_w2v_destroy(w2v);
     lavr_tensor_free(&a.bits);

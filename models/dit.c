@@ -7,6 +7,7 @@
 
 #include "core/dtype.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "kernels/ops.h"
 #include "models/dit_internal.h"
 
@@ -170,10 +171,13 @@ static lavr_status load_weights(lavr_dit *m, lavr_h5file *f, const char *p) {
         TRY(read_linear(f, m->arena, p, "head.head", c->out_dim * c->patch[0] * c->patch[1] * c->patch[2], &m->head));
         TRY(read_vector(f, m->arena, p, "head.modulation", 2 * d, &m->head_modulation));
     }
+    const int64_t layers = m->shard.layer_end - m->shard.layer_begin;
     for (int64_t l = m->shard.layer_begin; l < m->shard.layer_end; l++) {
+        lavr_log_progress("loading DiT weights", l - m->shard.layer_begin, layers, "layers");
         TRY(load_layer(m, f, p, l, &m->layers[l - m->shard.layer_begin]));
         if (m->inject_of_layer[l] >= 0) TRY(load_injector(m, f, p, m->inject_of_layer[l]));
     }
+    lavr_log_progress("loading DiT weights", layers, layers, "layers");
     return LAVR_OK;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/dtype.h"
+#include "core/log.h"
 #include "kernels/row_ops.h"
 #include "models/dit_dev.h"
 
@@ -338,9 +339,11 @@ lavr_status lavr_t5_encode(const lavr_t5 *model, const int64_t *ids, int64_t n, 
     lavr_status st = work_alloc(model, n, mask, &w);
     if (!st) st = embed(model, ids, n, &w.x);
     for (int64_t l = 0; !st && l < c->num_layers; l++) {
+        lavr_log_progress("umT5 encoder", l, c->num_layers, "layers");
         st = run_layer(model, &model->layers[l], &w);
         if (st) st = lavr_error_wrap(st, "T5 layer %lld", (long long)l);
     }
+    if (!st) lavr_log_progress("umT5 encoder", c->num_layers, c->num_layers, "layers");
     if (!st) st = lavr_rop_rms_norm(model->ctx, &w.x, &model->final_norm, (float)c->eps, 1, &w.y);
     if (!st) st = lavr_rop_download(model->ctx, &w.y, out);
     work_free(model->ctx, &w);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "kernels/video_ops.h"
 #include "models/vae_layers.h"
 
@@ -212,6 +213,7 @@ lavr_status lavr_vae_encode(lavr_vae *vae, const lavr_tensor *video, lavr_tensor
     /* Reference chunks: frame 0 alone, then tf frames at a time. */
     for (int64_t index = 0, start = 0; index < nlat; index++) {
         int64_t n = index == 0 ? 1 : tf;
+        if (nlat > 1) lavr_log_progress("VAE encoder", start, t, "frames");
         lavr_tensor x = {0}, src;
         TRY_GOTO(lavr_tensor_narrow(video, 1, start, n, &src), st, done);
         TRY_GOTO(lavr_ctx_alloc_video(vae->ctx, 3, n, h, w, "VAE encoder chunk", &x), st, done);
@@ -224,6 +226,7 @@ lavr_status lavr_vae_encode(lavr_vae *vae, const lavr_tensor *video, lavr_tensor
         if (st) goto done;
         start += n;
     }
+    if (nlat > 1) lavr_log_progress("VAE encoder", t, t, "frames");
 done:
     free_caches(net, vae->ctx, run.caches);
     free(run.caches);

@@ -7,6 +7,7 @@
 
 #include <mpi.h>
 
+#include "core/trace.h"
 #include "parallel/comm.h"
 #include "parallel/mpi.h"
 
@@ -18,6 +19,8 @@ struct lavr_comm {
 
 struct lavr_msg_request {
     MPI_Request request;
+    int peer;      /* for the trace's wait slice */
+    int64_t bytes;
 };
 
 static int64_t wire_size(lavr_wire w) { return w == LAVR_WIRE_F32 ? 4 : w == LAVR_WIRE_BF16 ? 2 : 1; }
@@ -149,17 +152,20 @@ int lavr_comm_size(const lavr_comm *c) { return c->size; }
 
 lavr_status lavr_comm_send(lavr_comm *c, int peer, int tag, lavr_msg *m) {
     if (m->request) return LAVR_FAIL(LAVR_E_INTERNAL, "send on a message whose previous send is in flight");
+    const int64_t t0 = lavr_trace_now();
     int64_t bytes = 0;
     TRY(pack(m, &bytes));
     MPI_Request request;
     MPI_TRY(MPI_Isend(m->wire, (int)bytes, MPI_BYTE, peer, tag, c->comm, &request));
     MPI_TRY(wait_request(&request, MPI_STATUS_IGNORE));
     c->sent += bytes;
+    lavr_trace_slice(LAVR_TRACE_SEND, t0, peer, bytes);
     return LAVR_OK;
 }
 
 lavr_status lavr_comm_isend(lavr_comm *c, int peer, int tag, lavr_msg *m) {
     if (m->request) return LAVR_FAIL(LAVR_E_INTERNAL, "send on a message whose previous send is in flight");
+    const int64_t t0 = lavr_trace_now();
     int64_t bytes = 0;
     TRY(pack(m, &bytes));
     lavr_msg_request *r = malloc(sizeof *r);
@@ -169,15 +175,20 @@ lavr_status lavr_comm_isend(lavr_comm *c, int peer, int tag, lavr_msg *m) {
         free(r);
         return lavr_mpi_fail(rc, "MPI_Isend", __FILE__, __LINE__);
     }
+    r->peer = peer;
+    r->bytes = bytes;
     m->request = r;
     c->sent += bytes;
+    lavr_trace_slice(LAVR_TRACE_SEND, t0, peer, bytes);
     return LAVR_OK;
 }
 
 lavr_status lavr_comm_wait(lavr_comm *c, lavr_msg *m) {
     (void)c;
     if (!m->request) return LAVR_OK;
+    const int64_t t0 = lavr_trace_now();
     int rc = wait_request(&m->request->request, MPI_STATUS_IGNORE);
+    lavr_trace_slice(LAVR_TRACE_WAIT, t0, m->request->peer, m->request->bytes);
     free(m->request);
     m->request = NULL;
     if (rc != MPI_SUCCESS) return lavr_mpi_fail(rc, "MPI_Wait(send)", __FILE__, __LINE__);
@@ -186,6 +197,7 @@ lavr_status lavr_comm_wait(lavr_comm *c, lavr_msg *m) {
 
 lavr_status lavr_comm_recv(lavr_comm *c, int peer, int tag, lavr_msg *m) {
     if (m->request) return LAVR_FAIL(LAVR_E_INTERNAL, "receive into a message whose send is in flight");
+    const int64_t t0 = lavr_trace_now();
     int64_t bytes = 0;
     TRY(reserve(m, &bytes));
     MPI_Status status;
@@ -199,11 +211,13 @@ lavr_status lavr_comm_recv(lavr_comm *c, int peer, int tag, lavr_msg *m) {
                          got, (long long)bytes);
     unpack(m);
     c->received += bytes;
+    lavr_trace_slice(LAVR_TRACE_WAIT, t0, peer, bytes);
     return LAVR_OK;
 }
 
 lavr_status lavr_comm_bcast(lavr_comm *c, int root, lavr_msg *m) {
     if (m->request) return LAVR_FAIL(LAVR_E_INTERNAL, "broadcast of a message whose send is in flight");
+    const int64_t t0 = lavr_trace_now();
     int64_t bytes = 0;
     if (c->rank == root)
         TRY(pack(m, &bytes));
@@ -218,6 +232,8 @@ lavr_status lavr_comm_bcast(lavr_comm *c, int root, lavr_msg *m) {
         unpack(m);
         c->received += bytes;
     }
+    /* the root sends to everyone (peer -1); the others wait for the root */
+    lavr_trace_slice(c->rank == root ? LAVR_TRACE_SEND : LAVR_TRACE_WAIT, t0, c->rank == root ? -1 : root, bytes);
     return LAVR_OK;
 }
 

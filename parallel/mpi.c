@@ -204,6 +204,7 @@ void lavr_mpi_roles_destroy(lavr_roles *roles) {
 }
 
 void lavr_mpi_mark_collective_failure(void) { collective_failure = 1; }
+int lavr_mpi_failure_is_collective(void) { return collective_failure; }
 
 void lavr_mpi_report_failure(lavr_status st, const char *message) {
     const char *kind = st == LAVR_E_STOPPED ? "stopped" : "error";

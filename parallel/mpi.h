@@ -63,6 +63,8 @@ lavr_status lavr_mpi_agree(lavr_status local);
 /* Marks the pending failure as found identically by every rank (bad option, layout, rank count):
  * rank 0 alone reports it and all ranks finalise normally instead of aborting. */
 void lavr_mpi_mark_collective_failure(void);
+/* 1 once a failure was marked collective (every rank has it). */
+int lavr_mpi_failure_is_collective(void);
 /* TRY for steps every rank fails identically (argument and layout checks): marks the failure collective. */
 #define TRY_COLLECTIVE(x)                        \
     do {                                         \

@@ -53,6 +53,7 @@ typedef struct {
     float *frames;
     int64_t frames_written;
     int64_t video_frames;     /* the frames the video keeps (aux_worker.c video_frames) */
+    double busy_s;            /* decoding and encoding the blocks (the summary's busy %) */
     lavr_progress *progress;
     /* checkpoints */
     char model_id[1024], inputs_id[1024];

@@ -11,12 +11,14 @@
 #include "core/log.h"
 #include "core/sha256.h"
 #include "core/signals.h"
+#include "core/trace.h"
 #include "io/h5model.h"
 #include "models/audio_features.h"
 #include "parallel/device.h"
 #include "ranks/aux_internal.h"
 #include "ranks/dit_stage.h"
 #include "ranks/setup.h"
+#include "ranks/summary.h"
 
 #define VIDEO_FRAMES_PER_LATENT 4 /* VAE temporal stride: a block of F latents covers 4F video frames */
 #define DROPPED_FRAMES 3          /* the first 3 decoded frames are dropped (liveavatar-system §1.9) */
@@ -313,14 +315,19 @@ static lavr_status output_block(aux_rank *a, int64_t n) {
     if (a->stage) TRY(lavr_stage_append(a->stage, a->latent));
     if (a->o->on_latent) TRY(a->o->on_latent(a->o->user, n, a->latent, a->blk));
     if (a->decoder) {
-        int64_t count = 0;
+        int64_t count = 0, t0 = lavr_trace_now();
+        const double busy0 = seconds_now();
         double t = seconds_now();
         TRY(lavr_decode_stream_push(a->decoder, a->latent, a->frames, &count));
         a->meas.decode_s += lap(&t);
+        lavr_trace_slice(LAVR_TRACE_DECODE, t0, n, count);
         /* frames past the speech's end are dropped (video_frames) */
         if (count > a->video_frames - a->frames_written) count = a->video_frames - a->frames_written;
+        t0 = lavr_trace_now();
         TRY(lavr_video_writer_append_f32(a->writer, a->frames, count));
+        lavr_trace_slice(LAVR_TRACE_ENCODE, t0, n, count);
         a->meas.write_s += lap(&t);
+        a->busy_s += seconds_now() - busy0;
         if (a->frames_written == 0 && count > 0) a->meas.first_frame_s = t - a->start_s;
         a->frames_written += count;
     }
@@ -401,8 +408,21 @@ static lavr_status prepare_pipeline(aux_rank *a) {
     return LAVR_OK;
 }
 
-/* Statistics of every DiT rank, then this rank's own, and the summary on stdout. */
-static lavr_status summary(aux_rank *a, int64_t frames, double wall_s, double render_s) {
+/* The --summary-json file: how the render ended, the frames and this run's share, the rank rows known. */
+static lavr_status write_summary(aux_rank *a, lavr_status how, const char *message, const lavr_rank_stats *rows, int nrows,
+                                 int64_t frames_this_run, double wall_s, double render_s, int64_t blocks_done) {
+    if (!a->o->summary_path) return LAVR_OK;
+    lavr_render_summary s = {.status = how, .writer_rank = a->roles->world_rank, .out_path = a->o->out_path,
+                             .layout = a->o->layout_text, .frames = a->frames_written,
+                             .frames_this_run = frames_this_run, .blocks_done = blocks_done,
+                             .blocks = a->sched.blocks, .fps = OUTPUT_FPS, .wall_s = wall_s, .render_s = render_s,
+                             .ranks = rows, .nranks = nrows};
+    s.message = message;
+    return lavr_render_summary_write(a->o->summary_path, &s);
+}
+
+/* Statistics of every DiT rank, then this rank's own, and the summary on stdout (and in --summary-json). */
+static lavr_status summary(aux_rank *a, int64_t frames, double wall_s, double render_s, int64_t stopped_at) {
     const int ndit = lavr_layout_dit_ranks(&a->sched.layout);
     lavr_rank_stats *rows = calloc((size_t)ndit + 1, sizeof *rows);
     lavr_dit_report *reports = calloc((size_t)ndit, sizeof *reports);
@@ -436,7 +456,7 @@ static lavr_status summary(aux_rank *a, int64_t frames, double wall_s, double re
         snprintf(me->role, sizeof me->role, "%s", a->roles->role_name);
         me->peak_kb = lavr_progress_peak_rss_kb();
         lavr_comm_traffic(a->c, &me->sent, &me->received);
-        me->busy_s = -1;
+        me->busy_s = a->decoder ? a->busy_s : -1;
         /* the bench prints its own report from the measurements */
         if (!a->o->stats) lavr_progress_summary(stdout, frames, OUTPUT_FPS, wall_s, render_s, rows, ndit + 1);
         a->meas.render_s = render_s;
@@ -446,6 +466,12 @@ static lavr_status summary(aux_rank *a, int64_t frames, double wall_s, double re
         a->meas.ndit = ndit;
         a->meas.dit = reports;
         reports = NULL;
+        char stop[1024] = "";
+        if (stopped_at >= 0)
+            snprintf(stop, sizeof stop, "stopped after %lld blocks, with a checkpoint in %s; run the same command "
+                     "again to continue", (long long)stopped_at, a->o->stage_dir);
+        st = write_summary(a, stopped_at >= 0 ? LAVR_E_STOPPED : LAVR_OK, stopped_at >= 0 ? stop : NULL, rows, ndit + 1,
+                           frames, wall_s, render_s, stopped_at >= 0 ? stopped_at : a->sched.blocks);
     }
     free(reports);
     free(rows);
@@ -551,11 +577,23 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
     if (!st) st = close_outputs(&a, stopped_at >= 0);
     /* a finished render needs no checkpoint any more (its latents and video stay) */
     if (!st && stopped_at < 0 && o->stage_dir) st = lavr_ckpt_remove_all(o->stage_dir);
-    if (!st) st = summary(&a, a.frames_written - first_frames, seconds_now() - a.start_s, lavr_progress_elapsed(a.progress));
+    if (!st) st = summary(&a, a.frames_written - first_frames, seconds_now() - a.start_s, lavr_progress_elapsed(a.progress),
+                          stopped_at);
     if (!st) st = lavr_setup_end(c, a.sched.aux_rank, &stopped_at);
     if (model) {
         lavr_status close_st = lavr_h5_close(model);
         if (!st) st = close_st;
+    }
+    if (st && o->summary_path) { /* what this rank knows of a render that failed here */
+        lavr_rank_stats me = {.rank = roles->world_rank, .peak_kb = lavr_progress_peak_rss_kb(), .busy_s = -1};
+        snprintf(me.role, sizeof me.role, "%s", roles->role_name);
+        lavr_comm_traffic(c, &me.sent, &me.received);
+        lavr_render_summary s = {.writer_rank = roles->world_rank, .out_path = o->out_path, .layout = o->layout_text,
+                                 .frames = a.frames_written, .frames_this_run = a.frames_written - first_frames,
+                                 .blocks_done = -1, .blocks = a.sched.blocks, .fps = OUTPUT_FPS,
+                                 .wall_s = seconds_now() - a.start_s, .render_s = lavr_progress_elapsed(a.progress),
+                                 .ranks = &me, .nranks = 1};
+        st = lavr_render_summary_write_failed(o->summary_path, st, &s);
     }
     if (o->stats) *o->stats = a.meas;
     else free(a.meas.dit);

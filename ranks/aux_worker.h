@@ -64,6 +64,7 @@ typedef struct {
     const char *layout_text;
     int fp8;                       /* the DiT's Linears in FP8 (render --fp8): part of the render's identity */
     int progress_live;             /* 1: a live status line (stderr is a terminal) */
+    const char *summary_path;      /* --summary-json: written at the end, whatever the end (NULL: none) */
     int64_t fail_block;            /* testing aid (LAVR_FAIL_AT): fail when this block arrives; -1 never */
     lavr_backend backend;          /* where the aux networks compute (--backend / --aux-backend) */
     int device;                    /* CUDA backend: the node-local GPU placement gave (parallel/placement.h) */

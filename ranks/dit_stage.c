@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/trace.h"
 #include "io/checkpoint.h"
 #include "models/sampler.h"
 #include "parallel/device.h"
@@ -17,6 +18,14 @@
 #include "ranks/setup.h"
 
 #define VIDEO_FRAMES_PER_LATENT 4 /* VAE temporal stride: a block of F latents covers 4F video frames */
+
+/* The --trace slice of layers whose GPU work may still be queued: it ends when their activations reach
+ * the host (act_send), not when the launches return. */
+typedef struct {
+    int open;
+    lavr_trace_kind kind;
+    int64_t start, a, b;
+} open_slice;
 
 typedef struct {
     lavr_comm *c;
@@ -41,7 +50,13 @@ typedef struct {
     int64_t forwards;
     lavr_dit_report report; /* sent with the stats at the end */
     double start_s;
+    open_slice compute;
 } dit_rank;
+
+static void close_compute(dit_rank *r) {
+    if (r->compute.open) lavr_trace_slice(r->compute.kind, r->compute.start, r->compute.a, r->compute.b);
+    r->compute.open = 0;
+}
 
 static double seconds_now(void) {
     struct timespec ts;
@@ -82,6 +97,7 @@ static lavr_status act_send(dit_rank *r, int64_t step) {
     lavr_msg *m = &r->actmsg;
     lavr_dit_act *a = lavr_dit_engine_act(r->e);
     TRY(lavr_dit_engine_act_to_host(r->e));
+    close_compute(r);
     memset(m->ints, 0, sizeof m->ints);
     m->ints[LAVR_PKT_BLOCK] = a->prefill ? -1 : a->block_index;
     m->ints[LAVR_PKT_STEP] = step;
@@ -172,6 +188,7 @@ static lavr_status forward_stop(dit_rank *r, int64_t n) {
 /* This rank's part of the checkpoint "state after n blocks", then its file entry to the aux. */
 static lavr_status write_part(dit_rank *r, int64_t n) {
     const double t0 = seconds_now();
+    const int64_t trace_t0 = lavr_trace_now();
     lavr_ckpt_writer *w = NULL;
     TRY(lavr_ckpt_begin(r->o->stage_dir, n, r->roles->world_rank, &w));
     lavr_status st = LAVR_OK;
@@ -186,6 +203,7 @@ static lavr_status write_part(dit_rank *r, int64_t n) {
     TRY(lavr_comm_wait(r->c, &r->ckptmsg));
     TRY(lavr_ckpt_finish(w, &r->entry));
     LOG_DEBUG("checkpoint part %s for block %lld written in %.2f s", r->entry.name, (long long)n, seconds_now() - t0);
+    lavr_trace_slice(LAVR_TRACE_CHECKPOINT, trace_t0, n, 0);
     lavr_msg *m = &r->ckptmsg;
     memset(m->ints, 0, sizeof m->ints);
     m->ints[0] = n;
@@ -212,6 +230,7 @@ static lavr_status restore(dit_rank *r) {
 static lavr_status prefill(dit_rank *r, const float *ref) {
     const lavr_dit_peers *p = &r->peers;
     const int ncache = p->step_end - p->step_begin;
+    const int64_t trace_t0 = lavr_trace_now();
     if (p->embeds) {
         double t0 = seconds_now();
         TRY(lavr_dit_engine_embed_sink(r->e, 0, ref, r->setup.motion));
@@ -220,7 +239,10 @@ static lavr_status prefill(dit_rank *r, const float *ref) {
     double t0 = seconds_now();
     TRY(lavr_dit_engine_forward(r->e, 0));
     r->busy_s += seconds_now() - t0;
+    r->compute = (open_slice){.open = 1, .kind = LAVR_TRACE_PREFILL, .start = trace_t0,
+                                          .a = r->setup.start_block};
     if (p->act_to >= 0) TRY(act_send(r, 0));
+    close_compute(r);
     for (int i = 1; i < ncache; i++) TRY(lavr_dit_engine_copy_sink(r->e, i, 0));
     return LAVR_OK;
 }
@@ -231,11 +253,13 @@ static lavr_status run_step(dit_rank *r, int64_t n, int step) {
     const int64_t clip = n / LAVR_BLOCKS_PER_CLIP, block = n % LAVR_BLOCKS_PER_CLIP;
     const int cache = step - p->step_begin;
     const int first = r->have_first && step == p->step_begin;
+    int64_t trace_t0 = 0; /* the forward slice: embed (stage's pp 0), layers, head and Euler step */
     r->have_first = 0;
     if (p->embeds) {
         if (step != p->step_begin && p->loop_from >= 0)
             TRY(packet_recv(r, p->loop_from, LAVR_TAG_LOOP, n, step));
         /* (step_begin: received by recv_first; pp = 1: the latent of the previous step is already here) */
+        trace_t0 = lavr_trace_now();
         double t0 = seconds_now();
         for (int64_t t = 0; t < r->vf; t++)
             for (int64_t i = 0; i < r->SA; i++) r->audio_blk[i * r->vf + t] = r->audio[t * r->SA + i];
@@ -252,16 +276,21 @@ static lavr_status run_step(dit_rank *r, int64_t n, int step) {
     } else if (!first) {
         TRY(act_recv(r, n, step, 0));
     }
+    if (!p->embeds) trace_t0 = lavr_trace_now();
     double t0 = seconds_now();
     TRY(lavr_dit_engine_forward(r->e, cache));
     r->busy_s += seconds_now() - t0;
     r->forwards++;
-    if (!p->heads) return act_send(r, step);
+    if (!p->heads) {
+        r->compute = (open_slice){.open = 1, .kind = LAVR_TRACE_FORWARD, .start = trace_t0, .a = n, .b = step};
+        return act_send(r, step);
+    }
 
     t0 = seconds_now();
     TRY(lavr_dit_engine_head(r->e, cache, r->velocity));
     TRY(lavr_sampler_step(&r->smp, step, r->latent, r->velocity, r->blk));
     r->busy_s += seconds_now() - t0;
+    lavr_trace_slice(LAVR_TRACE_FORWARD, trace_t0, n, step);
     if (step + 1 < p->step_end) return p->loop_to >= 0 ? packet_send(r, p->loop_to, LAVR_TAG_LOOP, n, step + 1) : LAVR_OK;
     return p->packet_to >= 0 ? packet_send(r, p->packet_to, p->packet_to_tag, n, step + 1) : LAVR_OK;
 }
@@ -388,7 +417,9 @@ lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr
                                   .gpu_mem_bytes = o->gpu_mem_bytes, .fp8 = o->fp8, .attention = o->attention};
     int64_t stopped_at = -1;
     /* the weights load while the aux rank encodes the inputs */
+    const int64_t load_t0 = lavr_trace_now();
     lavr_status st = lavr_dit_engine_open(&eo, &r.e);
+    lavr_trace_slice(LAVR_TRACE_LOAD, load_t0, 0, 0);
     if (!st) st = lavr_setup_bcast(c, aux_rank, &r.setup);
     if (!st) st = lavr_schedule_init(&roles->layout, r.setup.clips, &r.sched);
     if (!st) st = lavr_schedule_dit_peers(&r.sched, &roles->role, &r.peers);

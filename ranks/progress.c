@@ -1,9 +1,10 @@
-/* Render progress and summary (ranks/progress.h): elapsed time from a monotonic clock, FPS over the
- * frames written so far and the ETA from the mean time per block. */
+/* Render progress and summary (ranks/progress.h): elapsed time from a monotonic clock, FPS and the
+ * real-time factor over the frames written so far, and the ETA from the mean time per block. */
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "ranks/progress.h"
 
 struct lavr_progress {
@@ -11,6 +12,8 @@ struct lavr_progress {
     FILE *out;
     double start;
 };
+
+#define BAR_CELLS 20
 
 static double seconds_now(void) {
     struct timespec ts;
@@ -30,12 +33,23 @@ lavr_progress *lavr_progress_create(const lavr_progress_options *o, FILE *out) {
     lavr_progress *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->o = *o;
+    if (!p->o.clock) p->o.clock = seconds_now;
     p->out = out;
-    p->start = seconds_now();
+    p->start = p->o.clock();
     return p;
 }
 
-double lavr_progress_elapsed(const lavr_progress *p) { return p ? seconds_now() - p->start : 0; }
+double lavr_progress_elapsed(const lavr_progress *p) { return p ? p->o.clock() - p->start : 0; }
+
+void lavr_progress_bar(int64_t done, int64_t total, int width, char *buf, size_t len) {
+    if (width > 64) width = 64;
+    char cells[65];
+    const double part = total > 0 ? (double)(done < total ? done : total) / (double)total : 0;
+    const int full = (int)(part * width);
+    for (int i = 0; i < width; i++) cells[i] = i < full ? '#' : '.';
+    cells[width] = 0;
+    snprintf(buf, len, "[%s] %3d%%", cells, (int)(part * 100));
+}
 
 void lavr_progress_block(lavr_progress *p, int64_t block, int64_t frames) {
     if (!p) return;
@@ -43,23 +57,26 @@ void lavr_progress_block(lavr_progress *p, int64_t block, int64_t frames) {
     const int clip_done = done % per_clip == 0 || done == p->o.blocks;
     if (!p->o.live && !clip_done) return;
     /* rates count this run's work only (a resumed render starts at first_block / first_frames) */
-    double elapsed = seconds_now() - p->start;
+    double elapsed = p->o.clock() - p->start;
     const int64_t run_blocks = done - p->o.first_block, run_frames = frames - p->o.first_frames;
     double fps = elapsed > 0 ? (double)run_frames / elapsed : 0;
     double eta = run_blocks > 0 ? (double)(p->o.blocks - done) * elapsed / (double)run_blocks : 0;
-    char el[32], et[32];
+    /* real-time factor: seconds of video made per second of wall time (1x keeps up with playback) */
+    const double realtime = fps / p->o.fps;
+    char el[32], et[32], bar[96];
     format_duration(elapsed, el, sizeof el);
     format_duration(eta, et, sizeof et);
+    lavr_progress_bar(done, p->o.blocks, BAR_CELLS, bar, sizeof bar);
     const int64_t clips = (p->o.blocks + per_clip - 1) / per_clip;
     if (p->o.live) {
-        fprintf(p->out, "\rblock %lld/%lld  clip %lld/%lld  video %.2f s  %.2f FPS  elapsed %s  ETA %s   ",
-                (long long)done, (long long)p->o.blocks, (long long)((done + per_clip - 1) / per_clip),
-                (long long)clips, (double)frames / p->o.fps, fps, el, et);
+        fprintf(p->out, "\r%s  block %lld/%lld  clip %lld/%lld  video %.2f s  %.2f FPS  %.2fx real time  elapsed %s  "
+                "ETA %s   ", bar, (long long)done, (long long)p->o.blocks, (long long)((done + per_clip - 1) / per_clip),
+                (long long)clips, (double)frames / p->o.fps, fps, realtime, el, et);
         if (done == p->o.blocks) fputc('\n', p->out);
     } else {
-        fprintf(p->out, "clip %lld/%lld done: blocks %lld/%lld, video %.2f s, %.2f FPS, elapsed %s, ETA %s\n",
-                (long long)((done + per_clip - 1) / per_clip), (long long)clips, (long long)done,
-                (long long)p->o.blocks, (double)frames / p->o.fps, fps, el, et);
+        fprintf(p->out, "%s clip %lld/%lld done: blocks %lld/%lld %s, video %.2f s, %.2f FPS, %.2fx real time, elapsed %s, "
+                "ETA %s\n", lavr_log_prefix(), (long long)((done + per_clip - 1) / per_clip), (long long)clips, (long long)done,
+                (long long)p->o.blocks, bar, (double)frames / p->o.fps, fps, realtime, el, et);
     }
     fflush(p->out);
 }

@@ -1,6 +1,6 @@
 /* Progress of a render as the aux rank sees it (blocks arriving clean): a live status line on a
- * terminal or one line per clip otherwise (blocks, video seconds, FPS, ETA), and the final summary
- * with frames, wall time, FPS and each rank's peak memory. */
+ * terminal or one line per clip otherwise (a bar, percentage, blocks, video seconds, FPS, real-time
+ * factor, ETA), and the final summary with frames, wall time, FPS and each rank's peak memory. */
 #ifndef LAVR_RANKS_PROGRESS_H
 #define LAVR_RANKS_PROGRESS_H
 
@@ -14,6 +14,7 @@ typedef struct {
     int live;                /* 1: rewrite one status line (stderr is a terminal); 0: a line per clip */
     int64_t first_block;     /* a resumed render: blocks and frames done before this run */
     int64_t first_frames;
+    double (*clock)(void);   /* seconds of a monotonic clock; NULL: CLOCK_MONOTONIC (tests pass their own) */
 } lavr_progress_options;
 
 typedef struct lavr_progress lavr_progress;
@@ -22,6 +23,8 @@ typedef struct lavr_progress lavr_progress;
 lavr_progress *lavr_progress_create(const lavr_progress_options *o, FILE *out);
 /* Block `block` (0-based, in order) is done and `frames` video frames are written so far. */
 void lavr_progress_block(lavr_progress *p, int64_t block, int64_t frames);
+/* "[#########...........]  45%": a bar of `width` cells for done of total, and the percentage. */
+void lavr_progress_bar(int64_t done, int64_t total, int width, char *buf, size_t len);
 /* Seconds since create. */
 double lavr_progress_elapsed(const lavr_progress *p);
 void lavr_progress_destroy(lavr_progress *p);
@@ -32,7 +35,7 @@ typedef struct {
     char role[32];
     int64_t peak_kb;        /* peak resident memory */
     int64_t device_peak_kb; /* peak device arena memory (CUDA backend), 0 = none */
-    double busy_s;          /* time spent in DiT compute (< 0: not measured) */
+    double busy_s;          /* DiT ranks: DiT compute; the aux rank: decoding and encoding blocks (< 0: not measured) */
     int64_t forwards;       /* block-steps this rank ran its layers for */
     int64_t sent, received; /* message bytes */
 } lavr_rank_stats;

@@ -2,8 +2,10 @@
  * backends agreed by every rank, then the DiT stage, the working aux rank or an idle aux rank. */
 #include "ranks/render_job.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/signals.h"
 #include "io/size_rule.h"
@@ -12,7 +14,10 @@
 #include "parallel/device.h"
 #include "parallel/mpi.h"
 #include "ranks/dit_stage.h"
+#include "ranks/progress.h"
 #include "ranks/setup.h"
+#include "ranks/summary.h"
+#include "ranks/trace_file.h"
 
 /* GPUs of the job: this node's devices times the nodes (every node alike); with no device visible, one GPU per
  * DiT rank (the layout's own assumption, so the verdict is the same on a machine without GPUs). Collective. */
@@ -90,7 +95,8 @@ static lavr_status t5_on_aux_gpu(const lavr_render_job *j, const lavr_roles *rol
     return LAVR_OK;
 }
 
-static lavr_status run_role(const lavr_render_job *j, const lavr_roles *roles, lavr_comm *comm) {
+/* *reports: set when the role writes the --summary-json of its own failure (the aux rank) */
+static lavr_status run_role(const lavr_render_job *j, const lavr_roles *roles, lavr_comm *comm, int *reports) {
     lavr_stream_options stream = {.seed = (uint64_t)j->seed, .fixed_sink_offset = j->sink_offset};
     int64_t fail_block = roles->world_rank == j->fail_rank ? j->fail_block : -1;
     lavr_backend backend;
@@ -108,8 +114,9 @@ static lavr_status run_role(const lavr_render_job *j, const lavr_roles *roles, l
                               .audio_path = j->audio, .prompt = j->prompt, .size = j->size, .out_path = j->out,
                               .stage_dir = j->stage, .resume = j->resume, .policy = j->policy,
                               .max_clips = j->num_clip, .keep_tail = j->keep_tail, .stream = stream, .layout_text = layout, .fp8 = j->fp8,
-                              .progress_live = j->progress_live, .fail_block = fail_block, .backend = backend,
-                              .device = roles->device, .stats = j->stats};
+                              .progress_live = j->progress_live, .summary_path = j->summary_path,
+                              .fail_block = fail_block, .backend = backend, .device = roles->device,
+                              .stats = j->stats};
         /* the VAE (portrait encode, streaming decode) and wav2vec2 on the aux rank's GPU when its backend is cuda,
          * umT5 there too as --t5 says */
         lavr_status st = LAVR_OK;
@@ -119,6 +126,7 @@ static lavr_status run_role(const lavr_render_job *j, const lavr_roles *roles, l
             lavr_ctx_cuda_options co = {.device = roles->device, .mem_cap = j->arena_cap, .name = "aux vae"};
             st = lavr_ctx_create_cuda(&co, &o.vae_ctx);
         }
+        *reports = !st;
         if (!st) st = lavr_aux_run(comm, roles, &o);
         lavr_ctx_destroy(o.vae_ctx);
         return st;
@@ -134,17 +142,42 @@ static lavr_status run_role(const lavr_render_job *j, const lavr_roles *roles, l
     return st;
 }
 
+lavr_status lavr_render_job_ended(const lavr_render_job *j, const lavr_roles *roles, int reported, lavr_status st) {
+    if (!st || st == LAVR_E_STOPPED || !j->summary_path || reported) return st;
+    if (lavr_mpi_failure_is_collective() && lavr_mpi_world_rank() != 0) return st;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    lavr_rank_stats me = {.rank = lavr_mpi_world_rank(), .peak_kb = lavr_progress_peak_rss_kb(), .busy_s = -1};
+    snprintf(me.role, sizeof me.role, "%s", roles ? roles->role_name : "(before the roles were made)");
+    lavr_render_summary s = {.writer_rank = me.rank, .out_path = j->out, .layout = j->layout_text, .frames = -1,
+                             .frames_this_run = -1, .blocks_done = -1, .blocks = -1, .fps = 25,
+                             .wall_s = (double)now.tv_sec + 1e-9 * (double)now.tv_nsec - j->start_s,
+                             .ranks = &me, .nranks = 1};
+    return lavr_render_summary_write_failed(j->summary_path, st, &s);
+}
+
+/* --trace: every rank's slices to the aux rank, which writes the file (collective). A render that stopped keeps
+ * its status unless the trace fails. */
+static lavr_status write_trace(const lavr_render_job *j, const lavr_roles *roles, lavr_status st) {
+    if (!j->trace_path || (st && st != LAVR_E_STOPPED)) return st;
+    lavr_status t = lavr_trace_write(j->trace_path, lavr_layout_dit_ranks(&roles->layout), roles->role_name);
+    return t ? t : st;
+}
+
 lavr_status lavr_render_job_run(const lavr_render_job *j, const lavr_model_config *cfg) {
     const lavr_dit_config *dit = &cfg->dit;
     lavr_roles *roles = NULL;
-    TRY(lavr_mpi_roles_create(&j->layout, dit->num_heads, dit->ffn_dim, dit->num_layers, &roles));
+    TRY(lavr_render_job_ended(j, NULL, 0,
+                              lavr_mpi_roles_create(&j->layout, dit->num_heads, dit->ffn_dim, dit->num_layers, &roles)));
     lavr_comm *comm = NULL;
     lavr_backend backend;
     lavr_status st = lavr_mpi_roles_place(roles, &j->placement);
     if (!st) st = lavr_mpi_agree(resolve_backend(j, roles, &backend)); /* every rank's device, before any weight */
     if (!st) st = lavr_signals_install();
     if (!st) st = lavr_comm_world(&comm);
-    if (!st) st = run_role(j, roles, comm);
+    int reported = 0;
+    if (!st) st = run_role(j, roles, comm, &reported);
+    st = lavr_render_job_ended(j, roles, reported, write_trace(j, roles, st));
     lavr_comm_destroy(comm);
     lavr_mpi_roles_destroy(roles);
     lavr_signals_restore();

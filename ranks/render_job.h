@@ -10,6 +10,7 @@
 #include "models/config.h"
 #include "models/generated_model.h"
 #include "parallel/layout.h"
+#include "parallel/mpi.h"
 #include "parallel/placement.h"
 #include "parallel/plan.h"
 #include "ranks/aux_worker.h"
@@ -36,6 +37,9 @@ typedef struct {
     int fail_rank;                         /* LAVR_FAIL_AT (a testing aid); -1: none */
     int64_t fail_block;
     lavr_aux_stats *stats;                 /* optional: the working aux rank's measurements */
+    const char *summary_path, *trace_path; /* --summary-json, --trace (NULL: none) */
+    const char *layout_text;               /* as given, for the summary of a failure before the roles exist */
+    double start_s;                        /* CLOCK_MONOTONIC at the command's start */
 } lavr_render_job;
 
 /* The planner's options for the job as placed on this machine (collective: every rank calls it). */
@@ -43,8 +47,13 @@ lavr_status lavr_render_job_plan_options(const lavr_render_job *j, const lavr_mo
                                          lavr_plan_options *out);
 /* The planner's verdict before any weight loads (CUDA with --gpu-mem) and this rank's arena share (collective). */
 lavr_status lavr_render_job_plan(lavr_render_job *j, const lavr_model_config *cfg);
+/* On a failure st, the --summary-json of what this rank knows (returns st): the failing rank writes it (rank 0 when
+ * every rank has the failure, such as a bad input); roles NULL before they exist; `reported`: the aux rank's role
+ * already wrote its own. */
+lavr_status lavr_render_job_ended(const lavr_render_job *j, const lavr_roles *roles, int reported, lavr_status st);
 /* Places the roles, resolves every rank's backend (agreed by all before any weight loads) and runs this rank's
- * role (collective). LAVR_E_STOPPED when the render stopped after a checkpoint. */
+ * role (collective); then --trace (every rank's slices, written by the aux rank) and a failure's --summary-json.
+ * LAVR_E_STOPPED when the render stopped after a checkpoint. */
 lavr_status lavr_render_job_run(const lavr_render_job *j, const lavr_model_config *cfg);
 
 #endif

@@ -37,16 +37,19 @@ int main(void) {
     /* Parser. */
     CHECK_OK(lavr_size_parse("704*384", &w, &h));
     CHECK(w == 704 && h == 384);
-    lavr_error_clear();
-    CHECK_FAILS(lavr_size_parse("720x400", &w, &h), LAVR_E_ARG);
-    CHECK_MSG(strstr(lavr_error_message(), "use '*' between width and height, e.g. 720*400") != NULL, "%s",
-              lavr_error_message());
+    /* 704x384 and 704X384 are the same size as 704*384 */
+    static const char *same[] = {"720x400", "720X400", "720*400"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        w = h = 0;
+        CHECK_OK(lavr_size_parse(same[i], &w, &h));
+        CHECK_MSG(w == 720 && h == 400, "'%s' gave %lldx%lld", same[i], (long long)w, (long long)h);
+    }
     static const char *bad[] = {"", "704", "704*", "*384", "704 x 384", "704*384*2", "-704*384",
-                                "704,384", "32*32", "704.5*384", "99999999999999999999*2", "704*384 "};
+                                "704,384", "704x", "x384", "704xx384", "704*x384", "32*32", "32x32", "704.5*384", "99999999999999999999*2", "704*384 "};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         lavr_error_clear();
         CHECK_FAILS(lavr_size_parse(bad[i], &w, &h), LAVR_E_ARG);
-        CHECK_MSG(strstr(lavr_error_message(), "write WIDTH*HEIGHT") != NULL, "message for '%s': %s", bad[i],
+        CHECK_MSG(strstr(lavr_error_message(), "write WIDTH*HEIGHT or WIDTHxHEIGHT") != NULL, "message for '%s': %s", bad[i],
                   lavr_error_message());
     }
     CHECK_FAILS(lavr_size_less_than_area(0, 10, 704 * 384, 64, &h, &w, NULL), LAVR_E_ARG);

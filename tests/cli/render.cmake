@@ -45,7 +45,7 @@ awk -v a=$t0 -v b=$t1 'BEGIN { d = b - a; printf \"ended %.1f s after the messag
     "D=${render_dir}; export LAVR_FAIL_AT=rank=2,block=1; ${render_fail_job}; export LAVR_FAIL_AT=rank=4,block=2; ${render_fail_job}")
   set_tests_properties(cli_render_failure PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 300
     FIXTURES_REQUIRED "lavr_tiny_model;lavr_render_inputs"
-    PASS_REGULAR_EXPRESSION "\\[r2 dit s2 tp0 pp0\\] lavr: error: injected failure at block 1 \\(LAVR_FAIL_AT, a testing aid\\)[^\n]*\nexit=[1-9]\nended [0-9.]+ s after the message\nwithin-limit\n\\[r4 aux\\] lavr: error: injected failure at block 2 [^\n]*\nexit=[1-9]\nended [0-9.]+ s after the message\nwithin-limit")
+    PASS_REGULAR_EXPRESSION "\\[[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9] r2 dit s2 tp0 pp0\\] lavr: error: injected failure at block 1 \\(LAVR_FAIL_AT, a testing aid\\)[^\n]*\nexit=[1-9]\nended [0-9.]+ s after the message\nwithin-limit\n\\[[0-9: -]+ r4 aux\\] lavr: error: injected failure at block 2 [^\n]*\nexit=[1-9]\nended [0-9.]+ s after the message\nwithin-limit")
 
   # bad inputs: one line from rank 0, before any model is loaded
   add_test(NAME cli_render_errors COMMAND sh -c
@@ -58,13 +58,13 @@ $R -np 2 $L render ${render_args} --layout steps=1 --out /no/such/dir/e.mp4 2>&1
 LAVR_FAIL_AT=rank2 $R -np 2 $L render ${render_args} --layout steps=1 --out $D/e.mp4 2>&1; echo exit=$?")
   set_tests_properties(cli_render_errors PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 300
     FIXTURES_REQUIRED "lavr_tiny_model;lavr_render_inputs"
-    PASS_REGULAR_EXPRESSION "lavr: error: image '[^']*nope.png' does not exist or is not readable \\(cli/render.c:[0-9]+\\)\n.*exit=2\nlavr: error: bad --size '64-64'[^\n]*\n.*exit=2\nlavr: error: layout steps=4,tp=1,pp=1,aux=1 needs 5 ranks but mpirun started 2[^\n]*\n.*exit=[1-9]\nlavr: error: --sink-offset 3: use 4..30[^\n]*\n.*exit=2\nlavr: error: --out '/no/such/dir/e.mp4': directory '/no/such/dir' does not exist[^\n]*\n.*exit=2\nlavr: error: LAVR_FAIL_AT='rank2': use rank=R,block=B[^\n]*\n.*exit=2\n"
+    PASS_REGULAR_EXPRESSION "lavr: error: image '[^']*nope.png' does not exist or is not readable\n.*exit=2\nlavr: error: bad --size '64-64'[^\n]*\n.*exit=2\nlavr: error: layout steps=4,tp=1,pp=1,aux=1 needs 5 ranks but mpirun started 2[^\n]*\n.*exit=[1-9]\nlavr: error: --sink-offset 3: use 4..30[^\n]*\n.*exit=2\nlavr: error: --out '/no/such/dir/e.mp4': directory '/no/such/dir' does not exist[^\n]*\n.*exit=2\nlavr: error: LAVR_FAIL_AT='rank2': use rank=R,block=B[^\n]*\n.*exit=2\n"
     FAIL_REGULAR_EXPRESSION "nope.png' does not exist[^\n]*\n[^\n]*nope.png' does not exist;\\[r[0-9]")
 endif()
 
 add_test(NAME cli_render_help COMMAND $<TARGET_FILE:lavr> render --help)
 set_tests_properties(cli_render_help PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
-  PASS_REGULAR_EXPRESSION "usage: mpirun -np N lavr render.*LAVR_FAIL_AT=rank=R,block=B.*--layout VALUE.*--num-clip VALUE.*--stage-dir VALUE.*--resume VALUE.*--backend VALUE")
+  PASS_REGULAR_EXPRESSION "usage: mpirun -np N lavr render.*LAVR_FAIL_AT=rank=R,block=B.*--layout LAYOUT.*--num-clip N.*--stage-dir DIR.*--resume auto\\|yes\\|no.*--backend auto\\|cpu\\|cuda")
 
 # --t5 takes auto, gpu or host: anything else is one line and exit 2, found before any file is read.
 add_test(NAME cli_render_bad_t5 COMMAND sh -c "$<TARGET_FILE:lavr> render --model m.h5 --image i.png --audio a.wav --prompt p --out o.mp4 --t5 gpu0 2>&1; echo exit=$?")

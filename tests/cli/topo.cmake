@@ -36,7 +36,7 @@ set_tests_properties(cli_topo_model_misfit PROPERTIES ENVIRONMENT "${LAVR_TEST_E
 
 add_test(NAME cli_topo_help COMMAND $<TARGET_FILE:lavr> topo --help)
 set_tests_properties(cli_topo_help PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
-  PASS_REGULAR_EXPRESSION "usage: mpirun -np N lavr topo.*--layout VALUE.*--config VALUE")
+  PASS_REGULAR_EXPRESSION "usage: mpirun -np N lavr topo.*--layout LAYOUT.*--config PRESET")
 
 # Device placement with 1, 4 and 5 GPUs per node (faked: LAVR_FAKE_DEVICES; CUDA builds, where auto
 # means a GPU): the DiT ranks in pipeline order, the aux on the fifth GPU when there is one, else beside
