@@ -343,11 +343,8 @@ static lavr_status output_block(aux_rank *a, int64_t n) {
  * DiT ranks produce without needing anything more from the aux (their packet is already sent, and
  * the clip-1 reference went out with block 0), and (b) the feed sends of a block whose clean latent
  * already came back: every stage-0 pp-0 rank received that packet (tp ranks compute a block together
- * through their all-reduces, so none finishes it without the others), so those sends have completed;
- * and (c) once clean block n is back, the sends of block n + 1: block n passed every stage, so each
- * stage-0 pp-0 rank is past it and its next step is to receive that packet, which needs nothing more
- * from the aux (completing them before the decode matters: a large message only moves while both ends
- * are inside MPI, and the decode keeps the aux out of it for a block's time). DiT ranks wait only on their predecessors and the aux, so the chain always moves. A checkpoint
+ * through their all-reduces, so none finishes it without the others), so those sends have completed.
+ * DiT ranks wait only on their predecessors and the aux, so the chain always moves. A checkpoint
  * before block n waits for every DiT rank's entry, which each sends on receiving block n's packet;
  * that packet went out before the clean block n - 1 came back (inflight >= 3), and every DiT rank
  * gets it without anything more from the aux. *stopped_at: the block a stop came before, or -1. */
@@ -380,10 +377,6 @@ static lavr_status run_pipeline(aux_rank *a, int64_t *stopped_at) {
             return LAVR_FAIL(LAVR_E_INTERNAL, "injected failure at block %lld (LAVR_FAIL_AT, a testing aid)",
                              (long long)n);
         if (n == 0 && a->sched.clips > 1) TRY(send_ref(a));
-        /* (c) above: the next block's packet reaches stage 0 before the decode */
-        if (n + 1 < fed)
-            for (int t = 0; t < a->nfeed; t++)
-                TRY(lavr_comm_wait(a->c, &a->feed[((n + 1) % a->sched.inflight) * a->nfeed + t]));
         TRY(output_block(a, n));
         if ((n + 1) % LAVR_BLOCKS_PER_CLIP == 0 && a->writer) TRY(lavr_video_writer_cut(a->writer));
         /* (a stop's checkpoint waits for the stop itself to come back) */
