@@ -45,32 +45,6 @@ typedef struct {
     int64_t fail_block;
 } render_args;
 
-/* A failure found on some ranks only becomes everyone's: the lowest failing rank's message is sent
- * to all, every rank returns it and rank 0 prints it once. */
-static lavr_status agree(lavr_status local) {
-    int size = lavr_mpi_world_size();
-    if (size == 1) {
-        if (local) lavr_mpi_mark_collective_failure();
-        return local;
-    }
-    int rank = lavr_mpi_world_rank(), mine = local ? rank : INT_MAX, first = INT_MAX;
-    MPI_TRY(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
-    if (first == INT_MAX) return LAVR_OK;
-    char message[1024] = "";
-    int code = (int)local;
-    if (rank == first) snprintf(message, sizeof message, "%s", lavr_error_message());
-    MPI_TRY(MPI_Bcast(message, (int)sizeof message, MPI_CHAR, first, MPI_COMM_WORLD));
-    MPI_TRY(MPI_Bcast(&code, 1, MPI_INT, first, MPI_COMM_WORLD));
-    lavr_mpi_mark_collective_failure();
-    if (rank == first) return local;
-    /* keep the failing rank's origin: the message ends with " (dir/file.c:LINE)" */
-    char *open = strrchr(message, '(');
-    char origin[256] = "cli/render.c";
-    int line = __LINE__;
-    if (open && open > message && sscanf(open, "(%255[^:]:%d)", origin, &line) == 2) open[-1] = 0;
-    return lavr_error_set((lavr_status)code, origin, line, "%s", message);
-}
-
 static lavr_status readable(const char *what, const char *path) {
     if (access(path, R_OK) != 0) return LAVR_FAIL(LAVR_E_ARG, "%s '%s' does not exist or is not readable", what, path);
     return LAVR_OK;
@@ -367,10 +341,12 @@ static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_
     /* an extra aux rank: nothing to compute; it takes part in the setup broadcast and the end only */
     lavr_render_setup setup;
     const int aux_rank = lavr_layout_dit_ranks(&roles->layout);
-    lavr_status st = lavr_setup_bcast(comm, aux_rank, &setup);
+    lavr_status st = lavr_mpi_agree(LAVR_OK); /* the other ranks' verdict before the setup (ranks/dit_stage.c) */
+    if (!st) st = lavr_setup_bcast(comm, aux_rank, &setup);
     lavr_setup_free(&setup);
     int64_t stopped_at = -1;
     if (!st) st = lavr_setup_end(comm, aux_rank, &stopped_at);
+    if (!st) st = lavr_mpi_agree(LAVR_OK); /* and after the end (the aux rank's fault) */
     if (!st && stopped_at >= 0) st = lavr_error_set(LAVR_E_STOPPED, __FILE__, __LINE__, "stopped after a checkpoint");
     return st;
 }
@@ -436,21 +412,21 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
     /* the aux rank of a well-formed run is the first after the DiT ranks; a wrong count fails below */
     const int checks_aux = rank == lavr_layout_dit_ranks(&layout) || (size == 1 && rank == 0);
     lavr_model_config cfg;
-    TRY(agree(check_inputs(&a, checks_aux, &cfg)));
+    TRY(lavr_mpi_agree(check_inputs(&a, checks_aux, &cfg)));
     if (size > 1 && size == lavr_layout_ranks(&layout)) { /* a wrong rank count fails below */
         char token[PATH_MAX + 64];
-        lavr_status shared = agree(check_stage_shared(&a, lavr_layout_dit_ranks(&layout), token, sizeof token));
+        lavr_status shared = lavr_mpi_agree(check_stage_shared(&a, lavr_layout_dit_ranks(&layout), token, sizeof token));
         if (token[0]) unlink(token);
         TRY(shared);
     }
-    TRY(agree(check_plan(&a, &cfg, &layout)));
+    TRY(lavr_mpi_agree(check_plan(&a, &cfg, &layout)));
     const lavr_dit_config dit = cfg.dit;
     lavr_roles *roles = NULL;
     TRY(lavr_mpi_roles_create(&layout, dit.num_heads, dit.ffn_dim, dit.num_layers, &roles));
     lavr_comm *comm = NULL;
     lavr_backend backend;
     lavr_status st = lavr_mpi_roles_place(roles, &a.placement);
-    if (!st) st = agree(resolve_backend(&a, roles, &backend)); /* every rank's device, before any weight loads */
+    if (!st) st = lavr_mpi_agree(resolve_backend(&a, roles, &backend)); /* every rank's device, before any weight loads */
     if (!st) st = lavr_signals_install();
     if (!st) st = lavr_comm_world(&comm);
     if (!st) st = run_role(&a, roles, comm);

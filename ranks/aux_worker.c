@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/sha256.h"
 #include "core/signals.h"
+#include "io/disk.h"
 #include "io/h5model.h"
 #include "models/audio_features.h"
 #include "parallel/device.h"
@@ -21,6 +22,9 @@
 #define VIDEO_FRAMES_PER_LATENT 4 /* VAE temporal stride: a block of F latents covers 4F video frames */
 #define DROPPED_FRAMES 3          /* the first 3 decoded frames are dropped (liveavatar-system §1.9) */
 #define OUTPUT_FPS AUX_OUTPUT_FPS
+/* the stage files that grow while the render runs: "<name>.part" until it is complete */
+#define STAGE_LATENTS "latents.h5"
+#define STAGE_VIDEO_LOG "video.log.h5"
 
 static double seconds_now(void) {
     struct timespec ts;
@@ -93,6 +97,26 @@ static lavr_status open_audio_features(aux_rank *a, const char *saved) {
     return alloc_floats(LAVR_FRAMES_PER_CLIP * shape[1] * shape[2], "clip audio features", &a->clip_audio);
 }
 
+/* The encoded conditioning into the stage directory: written beside its name, renamed when complete; the
+ * audio features go straight to the file as wav2vec2 computes them (constant memory). */
+static lavr_status save_conditioning(aux_rank *a, lavr_h5file *model, const char *saved) {
+    char *part = stage_file(a, "conditioning.h5.part");
+    if (!part) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
+    lavr_status st = LAVR_OK;
+    if (unlink(part) != 0 && errno != ENOENT)
+        st = LAVR_FAIL(LAVR_E_IO, "cannot replace '%s': %s", part, strerror(errno));
+    if (!st) st = lavr_cond_save(part, &a->cond);
+    if (!st) st = lavr_cond_encode_audio_file(model, a->o->audio_path, part, a->o->stage_dir, &a->cond);
+    if (!st && rename(part, saved) != 0)
+        st = LAVR_FAIL(LAVR_E_IO, "cannot rename '%s' to '%s': %s", part, saved, strerror(errno));
+    if (st) {
+        lavr_disk_add_free_space(st, a->o->stage_dir);
+        unlink(part);
+    }
+    free(part);
+    return st;
+}
+
 /* The conditioning (given, reused from the stage directory, or encoded from the user's files, then
  * saved there) and the number of clips to render. */
 static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
@@ -107,13 +131,7 @@ static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
         st = lavr_cond_encode_image_on(model, o->image_path, o->size, o->vae_ctx, a->arena, &a->cond);
         if (!st) st = lavr_cond_encode_text(model, o->prompt, a->arena, &a->cond);
         if (!st && !saved) st = lavr_cond_encode_audio(model, o->audio_path, a->arena, &a->cond);
-        if (!st && saved) {
-            /* the audio features go straight to the file as wav2vec2 computes them (constant memory) */
-            if (unlink(saved) != 0 && errno != ENOENT)
-                st = LAVR_FAIL(LAVR_E_IO, "cannot replace '%s': %s", saved, strerror(errno));
-            if (!st) st = lavr_cond_save(saved, &a->cond);
-            if (!st) st = lavr_cond_encode_audio_file(model, o->audio_path, saved, o->stage_dir, &a->cond);
-        }
+        if (!st && saved) st = save_conditioning(a, model, saved);
     }
     if (!st) st = open_audio_features(a, saved);
     free(saved);
@@ -170,7 +188,7 @@ static lavr_status broadcast_setup(aux_rank *a) {
 static lavr_status open_stage(aux_rank *a) {
     const lavr_aux_options *o = a->o;
     if (!o->stage_dir) return LAVR_OK;
-    char *path = stage_file(a, "latents.h5");
+    char *path = stage_file(a, STAGE_LATENTS ".part"); /* renamed when the render is complete */
     if (!path) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
     lavr_status st;
     if (a->start_block == 0) {
@@ -224,7 +242,7 @@ static lavr_status open_outputs(aux_rank *a, lavr_h5file *model) {
         /* frame k of the generation shows audio time k / fps; the first written frame is frame 3 */
         vo.audio_start = (int64_t)DROPPED_FRAMES * a->speech.rate / vo.fps;
     }
-    char *log = stage_file(a, "video.log.h5");
+    char *log = stage_file(a, STAGE_VIDEO_LOG ".part");
     if (o->stage_dir && !log) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
     vo.log_path = log;
     st = a->start_block > 0 ? aux_restore_outputs(a, &vo) : lavr_video_writer_open(o->out_path, &vo, &a->writer);
@@ -275,13 +293,19 @@ static lavr_status send_ref(aux_rank *a) {
     return LAVR_OK;
 }
 
+/* Stages, decodes and writes clean block n (a failure becomes the render's fault, see run_pipeline). */
 static lavr_status output_block(aux_rank *a, int64_t n) {
-    if (a->stage) TRY(lavr_stage_append(a->stage, a->latent));
+    if (a->stage) {
+        lavr_status st = lavr_stage_append(a->stage, a->latent);
+        if (st) return lavr_disk_add_free_space(st, a->o->stage_dir);
+    }
     if (a->o->on_latent) TRY(a->o->on_latent(a->o->user, n, a->latent, a->blk));
     if (a->decoder) {
         int64_t count = 0;
         TRY(lavr_decode_stream_push(a->decoder, a->latent, a->frames, &count));
-        TRY(lavr_video_writer_append_f32(a->writer, a->frames, count));
+        lavr_status st = lavr_video_writer_append_f32(a->writer, a->frames, count);
+        if (!st && (n + 1) % LAVR_BLOCKS_PER_CLIP == 0) st = lavr_video_writer_cut(a->writer);
+        if (st) return lavr_disk_add_free_space(st, a->o->out_path);
         a->frames_written += count;
     }
     lavr_progress_block(a->progress, n, a->frames_written);
@@ -302,7 +326,7 @@ static lavr_status run_pipeline(aux_rank *a, int64_t *stopped_at) {
     const int64_t blocks = a->sched.blocks;
     int64_t fed = a->start_block;
     *stopped_at = -1;
-    if (a->start_block > 0 && a->start_block <= LAVR_BLOCKS_PER_CLIP && a->sched.clips > 1) {
+    if (!a->fault && a->start_block > 0 && a->start_block <= LAVR_BLOCKS_PER_CLIP && a->sched.clips > 1) {
         /* resumed inside clip 0: the clip-1 reference comes from the staged block 0 */
         TRY(lavr_stage_read(a->stage, 0, a->latent));
         TRY(send_ref(a));
@@ -314,9 +338,9 @@ static lavr_status run_pipeline(aux_rank *a, int64_t *stopped_at) {
         const int from = lavr_schedule_clean_rank(&a->sched);
         TRY(lavr_comm_recv(a->c, from, LAVR_TAG_CLEAN, &a->clean));
         if ((a->clean.ints[LAVR_PKT_FLAGS] & LAVR_FLAG_STOP) && a->clean.ints[LAVR_PKT_BLOCK] == n) {
-            /* every DiT rank passed the stop on: all blocks before n are out */
-            TRY(aux_checkpoint(a, n));
-            *stopped_at = n;
+            /* every DiT rank passed the stop on: all blocks before n are out (a fault's stop has no checkpoint) */
+            if (a->clean.ints[LAVR_PKT_FLAGS] & LAVR_FLAG_CKPT) TRY(aux_checkpoint(a, n));
+            if (!a->fault) *stopped_at = n;
             break;
         }
         if (a->clean.ints[LAVR_PKT_BLOCK] != n || a->clean.ints[LAVR_PKT_STEP] != LAVR_SAMPLER_STEPS)
@@ -327,8 +351,8 @@ static lavr_status run_pipeline(aux_rank *a, int64_t *stopped_at) {
             return LAVR_FAIL(LAVR_E_INTERNAL, "injected failure at block %lld (LAVR_FAIL_AT, a testing aid)",
                              (long long)n);
         if (n == 0 && a->sched.clips > 1) TRY(send_ref(a));
-        TRY(output_block(a, n));
-        if ((n + 1) % LAVR_BLOCKS_PER_CLIP == 0 && a->writer) TRY(lavr_video_writer_cut(a->writer));
+        /* after a fault the blocks still in flight come back and are dropped */
+        if (!a->fault) aux_fault(a, output_block(a, n));
         /* (a stop's checkpoint waits for the stop itself to come back) */
         if (a->npending > 0 && a->pending[0] == n + 1 && n + 1 != a->stop_block) TRY(aux_checkpoint(a, n + 1));
     }
@@ -387,13 +411,26 @@ static lavr_status summary(aux_rank *a, int64_t frames, double wall_s, double re
         me->peak_kb = lavr_progress_peak_rss_kb();
         lavr_comm_traffic(a->c, &me->sent, &me->received);
         me->busy_s = -1;
-        lavr_progress_summary(stdout, frames, OUTPUT_FPS, wall_s, render_s, rows, ndit + 1);
+        if (!a->fault) lavr_progress_summary(stdout, frames, OUTPUT_FPS, wall_s, render_s, rows, ndit + 1);
     }
     free(rows);
     return st;
 }
 
-/* Finishes the outputs; a stopped render leaves the video as its last cut left it (resume rebuilds it). */
+static lavr_status rename_stage_file(aux_rank *a, const char *name) {
+    char *final = stage_file(a, name), *part = final ? malloc(strlen(final) + 6) : NULL;
+    lavr_status st = LAVR_OK;
+    if (!part) st = LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
+    else snprintf(part, strlen(final) + 6, "%s.part", final);
+    if (!st && rename(part, final) != 0 && errno != ENOENT)
+        st = LAVR_FAIL(LAVR_E_IO, "cannot rename '%s' to '%s': %s", part, final, strerror(errno));
+    free(part);
+    free(final);
+    return st;
+}
+
+/* Finishes the outputs; a stopped render leaves the video as its last cut left it (resume rebuilds it), and
+ * a finished one gives its growing stage files their names. */
 static lavr_status close_outputs(aux_rank *a, int stopped) {
     lavr_status st = LAVR_OK, s2;
     if (a->writer && stopped) {
@@ -410,11 +447,13 @@ static lavr_status close_outputs(aux_rank *a, int stopped) {
         a->stage = NULL;
         if (!st) st = s2;
     }
+    if (!st && !stopped && a->o->stage_dir) st = rename_stage_file(a, STAGE_LATENTS);
+    if (!st && !stopped && a->o->stage_dir && a->o->out_path) st = rename_stage_file(a, STAGE_VIDEO_LOG);
     return st;
 }
 
 static void release(aux_rank *a) {
-    if (a->writer) lavr_video_writer_close(a->writer);
+    lavr_video_writer_abandon(a->writer); /* an unfinished video keeps its .part name */
     if (a->stage) lavr_stage_close(a->stage);
     lavr_decode_stream_destroy(a->decoder);
     lavr_vae_destroy(a->vae);
@@ -440,6 +479,18 @@ static void release(aux_rank *a) {
     lavr_arena_destroy(a->arena);
 }
 
+/* The fault as the render's last word: what failed, and what is left to continue from. */
+static void end_with_fault(aux_rank *a) {
+    lavr_error_adopt(a->fault, a->fault_message);
+    if (!a->o->stage_dir) return;
+    if (a->committed >= 0)
+        lavr_error_append(a->fault, "; the render stopped, its checkpoint after %lld blocks in %s is intact: run the "
+                          "same command again to continue from it", (long long)a->committed, a->o->stage_dir);
+    else
+        lavr_error_append(a->fault, "; the render stopped before its first checkpoint: run the same command again to "
+                          "start over");
+}
+
 lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_options *o) {
     aux_rank a;
     memset(&a, 0, sizeof a);
@@ -462,8 +513,9 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
     if (!st) st = conditioning(&a, model);
     if (!st) st = lavr_schedule_init(&roles->layout, a.cond.clips, &a.sched);
     if (!st) st = check_shapes(&a, &a.dit);
+    st = lavr_mpi_agree(st); /* an input refused here, or a DiT rank that cannot load: every rank ends */
     if (!st) st = broadcast_setup(&a);
-    if (!st) st = open_outputs(&a, model);
+    if (!st) aux_fault(&a, open_outputs(&a, model)); /* the DiT ranks wait for packets: a fault stops them */
     if (!st) st = prepare_pipeline(&a);
     lavr_ckpt_close(a.resume_from);
     a.resume_from = NULL;
@@ -479,11 +531,17 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
                  (long long)a.cond.height, o->layout_text, a.start_block ? " (resumed)" : "");
         st = run_pipeline(&a, &stopped_at);
     }
-    if (!st) st = close_outputs(&a, stopped_at >= 0);
+    if (!st && a.fault) {
+        lavr_video_writer_abandon(a.writer);
+        a.writer = NULL;
+    }
+    if (!st) aux_fault(&a, close_outputs(&a, stopped_at >= 0 || a.fault));
     /* a finished render needs no checkpoint any more (its latents and video stay) */
-    if (!st && stopped_at < 0 && o->stage_dir) st = lavr_ckpt_remove_all(o->stage_dir);
+    if (!st && !a.fault && stopped_at < 0 && o->stage_dir) st = lavr_ckpt_remove_all(o->stage_dir);
     if (!st) st = summary(&a, a.frames_written - first_frames, seconds_now() - a.start_s, lavr_progress_elapsed(a.progress));
     if (!st) st = lavr_setup_end(c, a.sched.aux_rank, &stopped_at);
+    if (!st && a.fault) end_with_fault(&a);
+    if (!st) st = lavr_mpi_agree(a.fault); /* one line from rank 0, every rank exits alike */
     if (model) {
         lavr_status close_st = lavr_h5_close(model);
         if (!st) st = close_st;

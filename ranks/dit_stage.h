@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "io/checkpoint.h"
 #include "models/streaming.h"
 #include "parallel/comm.h"
 #include "parallel/mpi.h"
@@ -28,6 +29,15 @@ typedef struct {
 /* Statistics each DiT rank sends the aux at the end (LAVR_TAG_STATS ints). */
 enum { LAVR_STAT_RANK, LAVR_STAT_PEAK_KB, LAVR_STAT_BUSY_US, LAVR_STAT_FORWARDS, LAVR_STAT_SENT, LAVR_STAT_RECEIVED,
        LAVR_STAT_DEVICE_PEAK_KB };
+
+/* What a DiT rank sends the aux for a checkpoint (LAVR_TAG_CKPT, bytes): its file entry, or (status != 0)
+ * the one line saying why its part could not be written (a full disk), which the aux ends the render
+ * with; the DiT rank itself carries on until the aux stops the pipeline. */
+typedef struct {
+    lavr_ckpt_file entry;
+    int32_t status;
+    char message[1024];
+} lavr_ckpt_report;
 
 /* LAVR_E_STOPPED when the render stopped after a checkpoint (a stop signal). */
 lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr_dit_stage_options *o);
