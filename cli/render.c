@@ -18,6 +18,7 @@
 #include "core/signals.h"
 #include "core/units.h"
 #include "io/h5model.h"
+#include "io/lock.h"
 #include "io/size_rule.h"
 #include "kernels/ctx.h"
 #include "models/config.h"
@@ -206,6 +207,40 @@ static lavr_status check_stage_shared(const render_args *a, int aux_rank, char *
                            a->stage, rank, host, aux_rank, note.host);
         }
     }
+    return st;
+}
+
+/* The aux rank's hold on the render's files: the stage directory and the output, each locked for the whole
+ * render (io/lock.h), so a second render with the same --out or --stage-dir stops at once, touching nothing. */
+typedef struct {
+    lavr_lock *stage, *out;
+    int made_stage; /* the stage directory did not exist before this render */
+} render_locks;
+
+static void release_locks(render_locks *l, const render_args *a, int failed) {
+    lavr_lock_release(l->out, 1);
+    lavr_lock_release(l->stage, failed && l->made_stage);
+    /* a render that failed before writing anything leaves no stage directory behind */
+    if (failed && l->made_stage) rmdir(a->stage);
+    memset(l, 0, sizeof *l);
+}
+
+static lavr_status take_locks(const render_args *a, int is_aux, render_locks *l) {
+    memset(l, 0, sizeof *l);
+    if (!is_aux) return LAVR_OK;
+    struct stat sb;
+    if (mkdir(a->stage, 0777) == 0) l->made_stage = 1;
+    else if (errno != EEXIST || stat(a->stage, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return LAVR_FAIL(LAVR_E_ARG, "cannot create the stage directory '%s': %s", a->stage,
+                         errno == EEXIST ? "a file of that name exists" : strerror(errno));
+    char path[PATH_MAX + 16], what[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/lock", a->stage);
+    snprintf(what, sizeof what, "the stage directory '%s'", a->stage);
+    lavr_status st = lavr_lock_take(path, what, &l->stage);
+    snprintf(path, sizeof path, "%s.lock", a->out);
+    snprintf(what, sizeof what, "the output '%s'", a->out);
+    if (!st) st = lavr_lock_take(path, what, &l->out);
+    if (st) release_locks(l, a, 1);
     return st;
 }
 
@@ -413,23 +448,28 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
     const int checks_aux = rank == lavr_layout_dit_ranks(&layout) || (size == 1 && rank == 0);
     lavr_model_config cfg;
     TRY(lavr_mpi_agree(check_inputs(&a, checks_aux, &cfg)));
-    if (size > 1 && size == lavr_layout_ranks(&layout)) { /* a wrong rank count fails below */
-        char token[PATH_MAX + 64];
-        lavr_status shared = lavr_mpi_agree(check_stage_shared(&a, lavr_layout_dit_ranks(&layout), token, sizeof token));
-        if (token[0]) unlink(token);
-        TRY(shared);
-    }
     TRY(lavr_mpi_agree(check_plan(&a, &cfg, &layout)));
     const lavr_dit_config dit = cfg.dit;
     lavr_roles *roles = NULL;
     TRY(lavr_mpi_roles_create(&layout, dit.num_heads, dit.ffn_dim, dit.num_layers, &roles));
     lavr_comm *comm = NULL;
     lavr_backend backend;
+    render_locks locks;
+    memset(&locks, 0, sizeof locks);
     lavr_status st = lavr_mpi_roles_place(roles, &a.placement);
     if (!st) st = lavr_mpi_agree(resolve_backend(&a, roles, &backend)); /* every rank's device, before any weight loads */
+    /* the render's files, last of the checks: a refusal above leaves no stage directory */
+    if (!st) st = lavr_mpi_agree(take_locks(&a, checks_aux, &locks));
+    if (!st && size > 1) {
+        char token[PATH_MAX + 64];
+        st = lavr_mpi_agree(check_stage_shared(&a, lavr_layout_dit_ranks(&layout), token, sizeof token));
+        if (token[0]) unlink(token);
+        if (st) release_locks(&locks, &a, 1);
+    }
     if (!st) st = lavr_signals_install();
     if (!st) st = lavr_comm_world(&comm);
     if (!st) st = run_role(&a, roles, comm);
+    release_locks(&locks, &a, 0);
     lavr_comm_destroy(comm);
     lavr_mpi_roles_destroy(roles);
     lavr_signals_restore();

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/dtype.h"
 #include "core/log.h"
 #include "core/sha256.h"
 #include "core/signals.h"
@@ -295,6 +296,14 @@ static lavr_status send_ref(aux_rank *a) {
 
 /* Stages, decodes and writes clean block n (a failure becomes the render's fault, see run_pipeline). */
 static lavr_status output_block(aux_rank *a, int64_t n) {
+    /* NaN weights anywhere upstream (DiT, umT5, the VAE encoder, wav2vec2) end up here: refuse them before
+     * they are staged, rather than write a black video */
+    int64_t first = -1, bad = lavr_count_nonfinite(LAVR_F32, a->latent, a->blk, &first);
+    if (bad)
+        return LAVR_FAIL(LAVR_E_FORMAT, "clean latent block %lld (clip %lld) holds %lld NaN/Inf value%s (the first at "
+                         "element %lld): the model '%s' or the conditioning is damaged; nothing of the block was written",
+                         (long long)n, (long long)(n / LAVR_BLOCKS_PER_CLIP), (long long)bad, bad == 1 ? "" : "s",
+                         (long long)first, a->o->model_path);
     if (a->stage) {
         lavr_status st = lavr_stage_append(a->stage, a->latent);
         if (st) return lavr_disk_add_free_space(st, a->o->stage_dir);
@@ -303,6 +312,11 @@ static lavr_status output_block(aux_rank *a, int64_t n) {
     if (a->decoder) {
         int64_t count = 0;
         TRY(lavr_decode_stream_push(a->decoder, a->latent, a->frames, &count));
+        bad = lavr_count_nonfinite(LAVR_F32, a->frames, 3 * count * a->cond.height * a->cond.width, &first);
+        if (bad)
+            return LAVR_FAIL(LAVR_E_FORMAT, "the VAE decoded block %lld into %lld NaN/Inf pixel value%s: the VAE weights "
+                             "of '%s' are damaged; the video was not finished", (long long)n, (long long)bad,
+                             bad == 1 ? "" : "s", a->o->model_path);
         lavr_status st = lavr_video_writer_append_f32(a->writer, a->frames, count);
         if (!st && (n + 1) % LAVR_BLOCKS_PER_CLIP == 0) st = lavr_video_writer_cut(a->writer);
         if (st) return lavr_disk_add_free_space(st, a->o->out_path);
@@ -482,7 +496,8 @@ static void release(aux_rank *a) {
 /* The fault as the render's last word: what failed, and what is left to continue from. */
 static void end_with_fault(aux_rank *a) {
     lavr_error_adopt(a->fault, a->fault_message);
-    if (!a->o->stage_dir) return;
+    /* damaged numbers (LAVR_E_FORMAT) come back the same on a rerun: only a write failure is worth one */
+    if (!a->o->stage_dir || a->fault == LAVR_E_FORMAT) return;
     if (a->committed >= 0)
         lavr_error_append(a->fault, "; the render stopped, its checkpoint after %lld blocks in %s is intact: run the "
                           "same command again to continue from it", (long long)a->committed, a->o->stage_dir);

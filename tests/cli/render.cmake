@@ -64,3 +64,10 @@ endif()
 add_test(NAME cli_render_help COMMAND $<TARGET_FILE:lavr> render --help)
 set_tests_properties(cli_render_help PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
   PASS_REGULAR_EXPRESSION "usage: mpirun -np N lavr render.*LAVR_FAIL_AT=rank=R,block=B.*--layout VALUE.*--num-clip VALUE.*--stage-dir VALUE.*--resume VALUE.*--backend VALUE")
+
+# damaged model files at render time (tests/test_model_faults.c renders the tiny model under mpirun)
+if(LAVR_FFMPEG AND LAVR_SNDFILE)
+  set_tests_properties(test_model_faults PROPERTIES
+    ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV};LAVR_MPIEXEC=${MPIEXEC_EXECUTABLE};LAVR_RENDER_INPUTS=${render_dir}/in"
+    FIXTURES_REQUIRED "lavr_tiny_model;lavr_render_inputs")
+endif()
