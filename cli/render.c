@@ -4,6 +4,7 @@
  * the setup broadcast. */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,12 @@
 #include "core/json.h"
 #include "core/signals.h"
 #include "core/units.h"
+#include "io/audio.h"
 #include "io/h5model.h"
+#include "io/image.h"
 #include "io/lock.h"
 #include "io/size_rule.h"
+#include "io/video.h"
 #include "kernels/ctx.h"
 #include "models/config.h"
 #include "parallel/comm.h"
@@ -36,6 +40,7 @@ typedef struct {
     lavr_placement placement; /* backends of both roles and --aux-gpu */
     int fp8;
     char stage[PATH_MAX];
+    int stage_given; /* --stage-dir given (else derived from --out) */
     int64_t num_clip, seed, sink_offset;
     lavr_resume_mode resume;
     lavr_ckpt_policy policy;
@@ -47,7 +52,40 @@ typedef struct {
 } render_args;
 
 static lavr_status readable(const char *what, const char *path) {
+    struct stat sb;
     if (access(path, R_OK) != 0) return LAVR_FAIL(LAVR_E_ARG, "%s '%s' does not exist or is not readable", what, path);
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return LAVR_FAIL(LAVR_E_ARG, "%s '%s' is a directory", what, path);
+    return LAVR_OK;
+}
+
+/* The inputs as the aux rank will read them, before any weight loads: the image decoded, the audio opened
+ * and scanned (every sample finite), the output's container known, the stage path a directory (or none
+ * yet), and with --resume yes at least one committed checkpoint there. Their own errors become E_ARG: the
+ * user's file is at fault. */
+static lavr_status check_input_files(const render_args *a) {
+    lavr_rgb8 image;
+    memset(&image, 0, sizeof image);
+    lavr_status st = lavr_image_decode(a->image, &image);
+    lavr_rgb8_free(&image);
+    if (st) return lavr_error_wrap(LAVR_E_ARG, "--image");
+    lavr_audio audio;
+    memset(&audio, 0, sizeof audio);
+    st = lavr_audio_scan(a->audio, &audio);
+    lavr_audio_free(&audio);
+    if (st) return lavr_error_wrap(LAVR_E_ARG, "--audio");
+    TRY(lavr_video_check_path(a->out));
+    struct stat sb;
+    const int stage_exists = stat(a->stage, &sb) == 0;
+    CHECK_ARG(!stage_exists || S_ISDIR(sb.st_mode), "--stage-dir '%s' is a file, not a directory%s", a->stage,
+              a->stage_given ? "" : " (the default stage directory: --out with .stage for its extension)");
+    if (a->resume == LAVR_RESUME_YES) {
+        char pattern[PATH_MAX + 32];
+        snprintf(pattern, sizeof pattern, "%s/ckpt-*/MANIFEST", a->stage);
+        glob_t g;
+        const int found = stage_exists && glob(pattern, 0, NULL, &g) == 0;
+        if (stage_exists && found) globfree(&g);
+        CHECK_ARG(found, "--resume yes: there is nothing to resume in '%s' (no committed checkpoint)", a->stage);
+    }
     return LAVR_OK;
 }
 
@@ -160,7 +198,7 @@ static lavr_status check_inputs(const render_args *a, int is_aux, lavr_model_con
     CHECK_ARG(a->prompt[0] != 0, "--prompt is empty");
     TRY(writable_dir_of("--out", a->out));
     TRY(writable_dir_of("--stage-dir", a->stage));
-    return LAVR_OK;
+    return check_input_files(a);
 }
 
 /* Every rank must see the stage directory the aux rank writes: each DiT rank puts its checkpoint part
@@ -285,6 +323,7 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
     else if (strcmp(progress, "lines") == 0) a->progress_live = 0;
     else return LAVR_FAIL(LAVR_E_ARG, "--progress '%s': use auto, live or lines", progress);
     const char *stage = cli_get(opts, nopts, "stage-dir", NULL);
+    a->stage_given = stage != NULL;
     if (stage) {
         CHECK_ARG(strlen(stage) > 0 && strlen(stage) + 1 < sizeof a->stage, "--stage-dir: empty or too long");
         snprintf(a->stage, sizeof a->stage, "%s", stage);

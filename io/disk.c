@@ -27,6 +27,7 @@ int64_t lavr_disk_free_bytes(const char *path) {
 }
 
 lavr_status lavr_disk_add_free_space(lavr_status code, const char *path) {
+    if (code != LAVR_E_IO && code != LAVR_E_HDF5 && code != LAVR_E_MEDIA) return code; /* not a write's failure */
     char dir[4096];
     parent_of(path, dir, sizeof dir);
     const int64_t free_bytes = lavr_disk_free_bytes(path);

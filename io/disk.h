@@ -12,7 +12,7 @@
  * -1 when it cannot be told. */
 int64_t lavr_disk_free_bytes(const char *path);
 /* Appends "; <N> free on the file system of '<dir>'" to the current error (path: a file or directory
- * that was being written); returns code. */
+ * that was being written) when code is one a write can fail with (I/O, HDF5, media); returns code. */
 lavr_status lavr_disk_add_free_space(lavr_status code, const char *path);
 
 #endif

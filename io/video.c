@@ -820,6 +820,24 @@ fail:
     return st;
 }
 
+lavr_status lavr_video_check_path(const char *path) {
+    CHECK_ARG(path && path[0], "--out is empty: give the video file to write (e.g. out.mp4)");
+    struct stat sb;
+    CHECK_ARG(stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode), "--out '%s' is a directory: give a file name (e.g. %s/out.mp4)",
+              path, path);
+    if (ends_with(path, ".y4m")) return LAVR_OK;
+    const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+    CHECK_ARG(dot && (!slash || dot > slash + 1), "--out '%s' has no extension: use .mp4, .mov, .mkv or .y4m", path);
+#if LAVR_HAVE_FFMPEG
+    CHECK_ARG(av_guess_format(NULL, path, NULL) != NULL, "--out '%s': FFmpeg knows no container for '%s' (use .mp4, "
+              ".mov, .mkv or .y4m)", path, dot);
+    return LAVR_OK;
+#else
+    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "writing '%s' needs FFmpeg: this build has no FFmpeg (write raw output to a "
+                     ".y4m path)", path);
+#endif
+}
+
 lavr_status lavr_video_writer_open(const char *path, const lavr_video_options *o, lavr_video_writer **out) {
     CHECK_ARG(o && out, "lavr_video_writer_open: NULL argument");
     *out = NULL;
