@@ -59,7 +59,7 @@ bash "$root/scripts/slurm-local.sh" start
 # the CI node has no GPUs and 2 CPUs: no gres, 2 tasks; the binary, layout and stage come through
 # the environment (sbatch passes it on)
 export LAVR=$LAVR_BIN LAVR_LAYOUT=$layout LAVR_STAGE_DIR=$work/stage
-job=$(sbatch --parsable --gres=none --ntasks-per-node=2 -o "$work/job.out" "$root/slurm/render-1node.sbatch" \
+job=$(sbatch --parsable --cpus-per-task=1 --gres=none --ntasks-per-node=2 -o "$work/job.out" "$root/slurm/render-1node.sbatch" \
   "${args[@]}" --checkpoint-clips 1 --out "$work/job.mp4") || fail "sbatch failed"
 echo "submitted job $job"
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "check.h"
+#include "gpu/mpi/gpu_per_rank.h"
 #include "gpu/dit_cuda_compare.h"
 #include "parallel/device.h"
 #include "parallel/mpi.h"
@@ -32,13 +33,13 @@ int main(int argc, char **argv) {
         return 1;
     }
     const int rank = lavr_mpi_world_rank(), size = lavr_mpi_world_size();
-    int devices = lavr_device_count(), min_devices = 0, local = 0;
+    int devices = 0, local = 0;
     MPI_Comm node;
     CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) == MPI_SUCCESS);
     CHECK(MPI_Comm_rank(node, &local) == MPI_SUCCESS);
-    MPI_Allreduce(&devices, &min_devices, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (min_devices == 0 || size != 2) {
-        if (rank == 0) printf("test_dit_cuda_tp: needs 2 ranks with a GPU each, skipped\n");
+    const int own_gpus = gpu_per_rank(&devices);
+    if (!own_gpus || size != 2) {
+        if (rank == 0) printf("test_dit_cuda_tp: needs 2 ranks with a GPU each (a GPU of its own: %d on this node), skipped\n", devices);
         lavr_mpi_finish();
         return 77;
     }

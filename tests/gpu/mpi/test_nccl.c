@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "gpu/mpi/gpu_per_rank.h"
 #include "core/dtype.h"
 #include "core/rng.h"
 #include "parallel/device.h"
@@ -109,13 +110,12 @@ int main(int argc, char **argv) {
     rank = lavr_mpi_world_rank();
     size = lavr_mpi_world_size();
     MPI_Comm node;
-    int local = 0, devices = lavr_device_count();
+    int local = 0, devices = 0;
     CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) == MPI_SUCCESS);
     CHECK(MPI_Comm_rank(node, &local) == MPI_SUCCESS);
-    int min_devices = 0;
-    MPI_Allreduce(&devices, &min_devices, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (min_devices == 0 || size < 2) {
-        if (rank == 0) printf("test_nccl: needs a GPU on every rank and 2+ ranks, skipped\n");
+    const int own_gpus = gpu_per_rank(&devices);
+    if (!own_gpus || size < 2) {
+        if (rank == 0) printf("test_nccl: needs a GPU on every rank and 2+ ranks (a GPU of its own: %d on this node), skipped\n", devices);
         lavr_mpi_finish();
         return 77;
     }
