@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/bench_e2e.h"
+#include "cli/bench_encoders.h"
 #include "cli/bench_vae.h"
 #include "cli/commands.h"
 #include "core/units.h"
@@ -515,6 +517,8 @@ lavr_status lavr_cmd_bench(int argc, char **argv) {
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "--vae")) return lavr_bench_vae(argc, argv); /* one process, no MPI */
+        else if (!strcmp(argv[i], "--e2e")) return lavr_bench_e2e(argc, argv); /* the whole render */
+        else if (!strcmp(argv[i], "--encoders")) return lavr_bench_encoders(argc, argv);
     TRY(lavr_mpi_start(&argc, &argv));
     bench_args a;
     memset(&a, 0, sizeof a);
@@ -527,7 +531,9 @@ lavr_status lavr_cmd_bench(int argc, char **argv) {
                            "           [--profile] [--only-rank R]\n"
                            "Runs the DiT stage pipeline on GPUs with weights generated on each device and reports ms\n"
                            "per block-step per stage, time to first frame, FPS and peak device memory per rank.\n"
-                           "lavr bench --vae [--help]: the VAE's encodes and streaming decode on one GPU.",
+                           "lavr bench --vae [--help]: the VAE's encodes and streaming decode on one GPU.\n"
+                           "lavr bench --e2e [--help]: the whole render (every role) with generated weights.\n"
+                           "lavr bench --encoders [--help]: the prompt encode (umT5) on one GPU.",
                            opts, nopts);
         return lavr_mpi_finish();
     }

@@ -35,7 +35,7 @@ static lavr_status check_file(const char *path, lavr_ctx *ctx, const lavr_golden
 
 lavr_status lavr_cmd_check_golden(int argc, char **argv) {
     cli_option opts[] = {
-        {"backend", 1, "cpu (default) or cuda (the DiT and VAE goldens run on the GPU; T5 and wav2vec2 need cpu so far)",
+        {"backend", 1, "cpu (default) or cuda (the DiT, VAE and T5 goldens run on the GPU; wav2vec2 needs cpu so far)",
          NULL},
         {"device", 1, "CUDA device for --backend cuda (default 0)", NULL},
         {"conv", 1, "CUDA convolutions: auto (cuDNN when loaded, default), cudnn or own (lavr's kernel)", NULL},

@@ -22,5 +22,6 @@ lavr_status lavr_cmd_convert(int argc, char **argv);
 lavr_status lavr_cmd_plan(int argc, char **argv);
 lavr_status lavr_cmd_bench(int argc, char **argv);
 lavr_status lavr_cmd_render(int argc, char **argv);
+lavr_status lavr_cmd_tokenize(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/log.h"
 #include "core/tensor.h"
 #include "io/h5model.h"
 #include "models/conditioning.h"
@@ -66,6 +67,10 @@ lavr_status lavr_cmd_encode_text(int argc, char **argv) {
     TRY_GOTO(lavr_h5_open(model_path, &model), st, done);
     if (prompt) TRY_GOTO(lavr_cond_encode_text(model, prompt, arena, &c), st, done);
     else TRY_GOTO(lavr_cond_encode_ids(model, ids, n, arena, &c), st, done);
+    if (c.prompt_dropped > 0)
+        LOG_WARN("the prompt has %lld tokens; cut to the model's text length %lld (EOS kept): %lld dropped",
+                 (long long)(c.context.shape[0] + c.prompt_dropped), (long long)c.context.shape[0],
+                 (long long)c.prompt_dropped);
     TRY_GOTO(lavr_cond_save(out, &c), st, done);
     char a[64];
     printf("%s: %lld tokens (EOS included) -> context %s in %.2f s -> %s\n", prompt ? "prompt" : "ids",

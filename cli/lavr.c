@@ -32,6 +32,7 @@ static const command commands[] = {
     {"prep-image", lavr_cmd_prep_image, "show the size rule's output size for an image and write the preprocessed picture"},
     {"render", lavr_cmd_render, "render a talking-avatar MP4 from a portrait, speech and a prompt (under mpirun)"},
     {"sample-inputs", lavr_cmd_sample_inputs, "write a synthetic portrait and espeak-ng speech for the demo"},
+    {"tokenize", lavr_cmd_tokenize, "print a prompt's umT5 token ids (EOS included) as the render computes them"},
     {"topo", lavr_cmd_topo, "show which rank plays which role on which device for a layout (under mpirun)"},
     {"version", lavr_cmd_version, "print the version and the features this build has"},
 };

@@ -18,22 +18,24 @@ static double gib(uint64_t b) { return (double)b / (double)(1ull << 30); }
 static void describe(const lavr_plan_options *o, char *buf, size_t len) {
     snprintf(buf, len, "%s, one shared sink per rank, %s, umT5 %s, aux encoders freed after the setup",
              o->fp8 ? "FP8 DiT Linears (--fp8)" : "bf16 DiT", o->aux_on_gpu ? "the aux rank's VAE on its GPU" : "the aux rank on the host",
-             o->t5_on_gpu ? "on the aux GPU" : "on the host");
+             o->t5_on_gpu == LAVR_PLAN_T5_AUTO ? "on the aux GPU when no DiT rank shares it, else on the host"
+             : o->t5_on_gpu ? "on the aux GPU" : "on the host");
 }
 
 static void print_ranks(const lavr_plan_rank *ranks, int n) {
-    printf("  %4s %4s  %-15s %7s %7s %6s %7s %6s %6s %6s %7s %5s %5s %5s %7s %8s %8s\n", "rank", "gpu", "role",
-           "weights", "kv-win", "sink", "text-kv", "work", "setup", "vae", "arena", "ctx", "nccl", "libs", "total",
-           "ms/step", "ms/block");
+    printf("  %4s %4s  %-15s %7s %7s %6s %7s %6s %6s %6s %7s %5s %5s %5s %5s %7s %8s %8s\n", "rank", "gpu", "role",
+           "weights", "kv-win", "sink", "text-kv", "work", "setup", "vae", "arena", "ctx", "nccl", "libs", "t5",
+           "total", "ms/step", "ms/block");
     for (int i = 0; i < n; i++) {
         const lavr_plan_rank *r = &ranks[i];
         char gpu[16];
         if (r->gpu >= 0) snprintf(gpu, sizeof gpu, "%d", r->gpu);
         else snprintf(gpu, sizeof gpu, "host");
-        printf("  %4d %4s  %-15s %7.2f %7.2f %6.2f %7.2f %6.2f %6.2f %6.2f %7.2f %5.2f %5.2f %5.2f %7.2f %8.1f %8.1f\n",
+        printf("  %4d %4s  %-15s %7.2f %7.2f %6.2f %7.2f %6.2f %6.2f %6.2f %7.2f %5.2f %5.2f %5.2f %5.2f %7.2f %8.1f "
+               "%8.1f\n",
                i, gpu, r->role, gib(r->weights), gib(r->kv_window), gib(r->sink), gib(r->text_kv), gib(r->work),
                gib(r->setup), gib(r->vae_cache + r->vae_act), gib(r->arena), gib(r->context), gib(r->nccl),
-               gib(r->blas + r->cudnn + r->graphs), gib(r->total), r->step_ms, r->block_ms);
+               gib(r->blas + r->cudnn + r->graphs), gib(r->t5), gib(r->total), r->step_ms, r->block_ms);
     }
 }
 
@@ -112,7 +114,8 @@ lavr_status lavr_cmd_plan(int argc, char **argv) {
         {"layout", 1, "plan only this layout (steps=S,tp=T,pp=P,aux=A)", NULL},
         {"fp8", 0, "FP8 DiT Linears only (render --fp8); default: bf16 and FP8", NULL},
         {"bf16", 0, "bf16 DiT Linears only", NULL},
-        {"t5", 1, "where the aux rank runs umT5 in the setup: host (default) or gpu (freed after it)", NULL},
+        {"t5", 1, "where the aux rank runs umT5 in the setup: auto (default, as lavr render: the aux GPU when no DiT rank "
+               "shares it), gpu (freed after the setup) or host", NULL},
         {"aux", 1, "where the aux rank decodes: gpu (default: the VAE on a GPU) or host", NULL},
         {"aux-gpu", 1, "the aux rank's GPU (default: a GPU no DiT rank uses, else the last DiT rank's)", NULL},
         {"all", 0, "print every rank of every layout, also those over the cap", NULL},
@@ -123,7 +126,7 @@ lavr_status lavr_cmd_plan(int argc, char **argv) {
     TRY(cli_parse("plan", argc, argv, 2, opts, nopts, NULL, 0, NULL));
     if (cli_flag(opts, nopts, "help")) {
         cli_print_help("usage: lavr plan [--config s2v-14b] [--size 704*384] [--gpus 4] [--gpu-mem 22GiB] [--fp8|--bf16]\n"
-                       "                 [--layout L] [--t5 host|gpu] [--aux gpu|host] [--aux-gpu N] [--all] [--table]\n"
+                       "                 [--layout L] [--t5 auto|gpu|host] [--aux gpu|host] [--aux-gpu N] [--all] [--table]\n"
                        "Lists the render layouts (steps x tp x pp DiT ranks + 1 aux rank) for the GPU count in bf16 and FP8,\n"
                        "those that fit first, fastest first, with every rank's predicted device memory in GiB (arena\n"
                        "parts, then the CUDA context, NCCL and library workspaces outside it) and the predicted speed.",
@@ -142,9 +145,10 @@ lavr_status lavr_cmd_plan(int argc, char **argv) {
     o.aux_gpu = (int)aux_gpu;
     const int fp8_only = cli_flag(opts, nopts, "fp8"), bf16_only = cli_flag(opts, nopts, "bf16");
     CHECK_ARG(!(fp8_only && bf16_only), "plan: --fp8 and --bf16 exclude each other");
-    const char *t5 = cli_get(opts, nopts, "t5", "host");
-    CHECK_ARG(strcmp(t5, "host") == 0 || strcmp(t5, "gpu") == 0, "plan: --t5 must be host or gpu, not '%s'", t5);
-    o.t5_on_gpu = strcmp(t5, "gpu") == 0;
+    const char *t5 = cli_get(opts, nopts, "t5", "auto");
+    CHECK_ARG(!strcmp(t5, "host") || !strcmp(t5, "gpu") || !strcmp(t5, "auto"),
+              "plan: --t5 must be auto, gpu or host, not '%s'", t5);
+    o.t5_on_gpu = !strcmp(t5, "auto") ? LAVR_PLAN_T5_AUTO : !strcmp(t5, "gpu");
     const char *aux = cli_get(opts, nopts, "aux", "gpu");
     CHECK_ARG(strcmp(aux, "host") == 0 || strcmp(aux, "gpu") == 0, "plan: --aux must be gpu or host, not '%s'", aux);
     o.aux_on_gpu = strcmp(aux, "gpu") == 0;
@@ -165,7 +169,7 @@ lavr_status lavr_cmd_plan(int argc, char **argv) {
            o.gpus == 1 ? "" : "s", cap_s);
     const int both = !only && !fp8_only && !bf16_only;
     printf("model: %s%s; GiB per rank: arena parts, then outside it the CUDA context, NCCL, libs (cuBLASLt, cuDNN, "
-           "CUDA graphs); aux: arena = weights + max(setup, vae)\n",
+           "CUDA graphs), t5 (umT5's own context in the setup); aux: arena = weights + max(setup, vae)\n",
            both ? "bf16 and FP8 DiT Linears" : "", both ? strchr(model, ',') : model);
     if (only) {
         lavr_layout l;

@@ -16,6 +16,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/signals.h"
 #include "core/units.h"
 #include "io/audio.h"
@@ -25,30 +26,20 @@
 #include "io/size_rule.h"
 #include "io/video.h"
 #include "kernels/ctx.h"
+#include "models/conditioning.h"
 #include "models/config.h"
 #include "parallel/comm.h"
 #include "parallel/device.h"
 #include "parallel/mpi.h"
 #include "parallel/placement.h"
 #include "parallel/plan.h"
-#include "ranks/aux_worker.h"
-#include "ranks/dit_stage.h"
-#include "ranks/setup.h"
+#include "ranks/render_job.h"
 
 typedef struct {
-    const char *model, *image, *audio, *prompt, *size, *out, *layout_text, *backend, *attention;
-    lavr_placement placement; /* backends of both roles and --aux-gpu */
-    int fp8;
+    lavr_render_job job; /* what every rank runs */
+    const char *layout_text;
     char stage[PATH_MAX];
     int stage_given; /* --stage-dir given (else derived from --out) */
-    int64_t num_clip, seed, sink_offset;
-    lavr_resume_mode resume;
-    lavr_ckpt_policy policy;
-    uint64_t gpu_mem;
-    uint64_t arena_cap; /* this rank's device arena under --gpu-mem (the planner's share), 0: no cap */
-    int progress_live;
-    int fail_rank;
-    int64_t fail_block;
 } render_args;
 
 static lavr_status readable(const char *what, const char *path) {
@@ -65,20 +56,20 @@ static lavr_status readable(const char *what, const char *path) {
 static lavr_status check_input_files(const render_args *a) {
     lavr_rgb8 image;
     memset(&image, 0, sizeof image);
-    lavr_status st = lavr_image_decode(a->image, &image);
+    lavr_status st = lavr_image_decode(a->job.image, &image);
     lavr_rgb8_free(&image);
     if (st) return lavr_error_wrap(LAVR_E_ARG, "--image");
     lavr_audio audio;
     memset(&audio, 0, sizeof audio);
-    st = lavr_audio_scan(a->audio, &audio);
+    st = lavr_audio_scan(a->job.audio, &audio);
     lavr_audio_free(&audio);
     if (st) return lavr_error_wrap(LAVR_E_ARG, "--audio");
-    TRY(lavr_video_check_path(a->out));
+    TRY(lavr_video_check_path(a->job.out));
     struct stat sb;
     const int stage_exists = stat(a->stage, &sb) == 0;
     CHECK_ARG(!stage_exists || S_ISDIR(sb.st_mode), "--stage-dir '%s' is a file, not a directory%s", a->stage,
               a->stage_given ? "" : " (the default stage directory: --out with .stage for its extension)");
-    if (a->resume == LAVR_RESUME_YES) {
+    if (a->job.resume == LAVR_RESUME_YES) {
         char pattern[PATH_MAX + 32];
         snprintf(pattern, sizeof pattern, "%s/ckpt-*/MANIFEST", a->stage);
         glob_t g;
@@ -136,67 +127,28 @@ static lavr_status read_model_config(const char *model, lavr_model_config *out) 
     return st ? st : close_st;
 }
 
-/* GPUs of the job: this node's devices times the nodes (every node alike); with no device visible, one GPU per
- * DiT rank (the layout's own assumption, so the verdict is the same on a machine without GPUs). Collective. */
-static lavr_status job_gpus(const lavr_layout *layout, int *gpus) {
-    MPI_Comm node;
-    int local = 0, nodes = 1, first = 0;
-    MPI_TRY(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-    MPI_TRY(MPI_Comm_rank(node, &local));
-    MPI_TRY(MPI_Comm_free(&node));
-    first = local == 0;
-    MPI_TRY(MPI_Allreduce(&first, &nodes, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD));
-    const int devices = lavr_device_count();
-    *gpus = devices > 0 ? devices * nodes : lavr_layout_dit_ranks(layout);
-    return LAVR_OK;
-}
-
-/* The planner's verdict before any weight is loaded (CUDA backend with --gpu-mem): every rank's whole-device bytes,
- * the aux rank's VAE on the GPU it shares included, against the cap per GPU; and this rank's arena share. The
- * size is the --size box, the largest area the size rule can pick for any portrait. */
-static lavr_status check_plan(render_args *a, const lavr_model_config *cfg, const lavr_layout *layout) {
-    a->arena_cap = 0;
-    if (strcmp(a->backend, "cpu") == 0 || a->gpu_mem == 0) return LAVR_OK;
-    int64_t w = 0, h = 0;
-    TRY(lavr_size_parse(a->size, &w, &h));
-    lavr_plan_options o = lavr_plan_options_default();
-    TRY(job_gpus(layout, &o.gpus));
-    o.gpu_mem = a->gpu_mem;
-    o.fp8 = a->fp8;
-    /* the aux on its GPU as placement puts it (--aux-backend, --aux-gpu); a model file without the encoders (a
-     * DiT-only file) leaves the aux only what it has */
-    o.aux_gpu = a->placement.aux_gpu;
-    o.aux_on_gpu = cfg->vae.dim > 0 && lavr_backend_wants_device(lavr_placement_aux_backend(&a->placement), o.gpus);
-    o.w2v_on_gpu = o.aux_on_gpu && cfg->w2v.hidden > 0;
-    const int64_t pw = w / 16 * 16, ph = h / 16 * 16;
-    TRY(lavr_plan_check(cfg, pw, ph, layout, &o));
-    const int n = lavr_layout_ranks(layout), rank = lavr_mpi_world_rank();
-    if (rank >= n) return LAVR_OK; /* a wrong rank count fails when the roles are made */
-    lavr_plan_rank *ranks = calloc((size_t)n, sizeof *ranks);
-    if (!ranks) return LAVR_FAIL(LAVR_E_NOMEM, "plan: %d rank rows", n);
-    lavr_status st = lavr_plan_layout(cfg, pw, ph, layout, &o, ranks);
-    if (!st) a->arena_cap = lavr_plan_arena_cap(ranks, n, rank, a->gpu_mem);
-    free(ranks);
-    return st;
-}
-
 /* What the aux rank checks before anything heavy starts (every rank checks the model). */
 static lavr_status check_inputs(const render_args *a, int is_aux, lavr_model_config *cfg) {
-    TRY(readable("model", a->model));
-    TRY(read_model_config(a->model, cfg));
+    TRY(readable("model", a->job.model));
+    TRY(read_model_config(a->job.model, cfg));
     if (!is_aux) return LAVR_OK;
-    if (a->placement.aux_gpu >= 0 && strcmp(lavr_placement_aux_backend(&a->placement), "cpu") != 0) {
+    if (a->job.placement.aux_gpu >= 0 && strcmp(lavr_placement_aux_backend(&a->job.placement), "cpu") != 0) {
         int devices = 0;
         TRY(lavr_node_devices(&devices));
-        CHECK_ARG(a->placement.aux_gpu < devices, "--aux-gpu %d: the aux rank's node has %d CUDA device%s",
-                  a->placement.aux_gpu, devices, devices == 1 ? "" : "s");
+        CHECK_ARG(a->job.placement.aux_gpu < devices, "--aux-gpu %d: the aux rank's node has %d CUDA device%s",
+                  a->job.placement.aux_gpu, devices, devices == 1 ? "" : "s");
     }
-    TRY(readable("image", a->image));
-    TRY(readable("audio", a->audio));
+    TRY(readable("image", a->job.image));
+    TRY(readable("audio", a->job.audio));
     int64_t w = 0, h = 0;
-    TRY(lavr_size_parse(a->size, &w, &h));
-    CHECK_ARG(a->prompt[0] != 0, "--prompt is empty");
-    TRY(writable_dir_of("--out", a->out));
+    TRY(lavr_size_parse(a->job.size, &w, &h));
+    CHECK_ARG(a->job.prompt[0] != 0, "--prompt is empty");
+    int64_t kept = 0, dropped = 0; /* the original cuts a long prompt to its text length (EOS kept) */
+    TRY(lavr_cond_prompt_check(a->job.model, a->job.prompt, &kept, &dropped));
+    if (dropped > 0)
+        LOG_WARN("--prompt has %lld tokens; cut to the model's text length %lld (EOS kept): %lld dropped",
+                 (long long)(kept + dropped), (long long)kept, (long long)dropped);
+    TRY(writable_dir_of("--out", a->job.out));
     TRY(writable_dir_of("--stage-dir", a->stage));
     return check_input_files(a);
 }
@@ -258,7 +210,7 @@ typedef struct {
 static void release_locks(render_locks *l, const render_args *a, int failed) {
     lavr_lock_release(l->out, 1);
     lavr_lock_release(l->stage, failed && l->made_stage);
-    /* a render that failed before writing anything leaves no stage directory behind */
+    /* a render that failed before writing anything leaves no stage directory behind (rmdir: only if empty) */
     if (failed && l->made_stage) rmdir(a->stage);
     memset(l, 0, sizeof *l);
 }
@@ -275,8 +227,8 @@ static lavr_status take_locks(const render_args *a, int is_aux, render_locks *l)
     snprintf(path, sizeof path, "%s/lock", a->stage);
     snprintf(what, sizeof what, "the stage directory '%s'", a->stage);
     lavr_status st = lavr_lock_take(path, what, &l->stage);
-    snprintf(path, sizeof path, "%s.lock", a->out);
-    snprintf(what, sizeof what, "the output '%s'", a->out);
+    snprintf(path, sizeof path, "%s.lock", a->job.out);
+    snprintf(what, sizeof what, "the output '%s'", a->job.out);
     if (!st) st = lavr_lock_take(path, what, &l->out);
     if (st) release_locks(l, a, 1);
     return st;
@@ -284,8 +236,8 @@ static lavr_status take_locks(const render_args *a, int is_aux, render_locks *l)
 
 /* LAVR_FAIL_AT="rank=R,block=B": a testing aid that makes rank R fail when block B reaches it. */
 static lavr_status parse_fail_at(render_args *a) {
-    a->fail_rank = -1;
-    a->fail_block = -1;
+    a->job.fail_rank = -1;
+    a->job.fail_block = -1;
     const char *spec = getenv("LAVR_FAIL_AT");
     if (!spec || !spec[0]) return LAVR_OK;
     int rank = -1;
@@ -293,8 +245,8 @@ static lavr_status parse_fail_at(render_args *a) {
     char tail = 0;
     if (sscanf(spec, "rank=%d,block=%lld%c", &rank, &block, &tail) != 2 || rank < 0 || block < 0)
         return LAVR_FAIL(LAVR_E_ARG, "LAVR_FAIL_AT='%s': use rank=R,block=B (a testing aid)", spec);
-    a->fail_rank = rank;
-    a->fail_block = block;
+    a->job.fail_rank = rank;
+    a->job.fail_block = block;
     return LAVR_OK;
 }
 
@@ -304,23 +256,23 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
     const char *required[] = {"model", "image", "audio", "prompt", "out"};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
         CHECK_ARG(cli_get(opts, nopts, required[i], NULL), "render needs --%s (see lavr render --help)", required[i]);
-    a->model = cli_get(opts, nopts, "model", NULL);
-    a->image = cli_get(opts, nopts, "image", NULL);
-    a->audio = cli_get(opts, nopts, "audio", NULL);
-    a->prompt = cli_get(opts, nopts, "prompt", NULL);
-    a->out = cli_get(opts, nopts, "out", NULL);
-    a->size = cli_get(opts, nopts, "size", "704*384");
+    a->job.model = cli_get(opts, nopts, "model", NULL);
+    a->job.image = cli_get(opts, nopts, "image", NULL);
+    a->job.audio = cli_get(opts, nopts, "audio", NULL);
+    a->job.prompt = cli_get(opts, nopts, "prompt", NULL);
+    a->job.out = cli_get(opts, nopts, "out", NULL);
+    a->job.size = cli_get(opts, nopts, "size", "704*384");
     a->layout_text = cli_get(opts, nopts, "layout", "steps=4,tp=1,pp=1,aux=1");
-    TRY(cli_get_int(opts, nopts, "num-clip", 0, 1, INT32_MAX, &a->num_clip));
-    TRY(cli_get_int(opts, nopts, "seed", 0, 0, INT64_MAX, &a->seed));
-    TRY(cli_get_int(opts, nopts, "sink-offset", 0, 0, 30, &a->sink_offset));
-    CHECK_ARG(a->sink_offset == 0 || a->sink_offset >= 4, "--sink-offset %lld: use 4..30 (or 0 to draw it)",
-              (long long)a->sink_offset);
+    TRY(cli_get_int(opts, nopts, "num-clip", 0, 1, INT32_MAX, &a->job.num_clip));
+    TRY(cli_get_int(opts, nopts, "seed", 0, 0, INT64_MAX, &a->job.seed));
+    TRY(cli_get_int(opts, nopts, "sink-offset", 0, 0, 30, &a->job.sink_offset));
+    CHECK_ARG(a->job.sink_offset == 0 || a->job.sink_offset >= 4, "--sink-offset %lld: use 4..30 (or 0 to draw it)",
+              (long long)a->job.sink_offset);
     /* mpirun hands ranks a pipe for stderr, so "auto" sees a terminal only without mpirun */
     const char *progress = cli_get(opts, nopts, "progress", "auto");
-    if (strcmp(progress, "auto") == 0) a->progress_live = isatty(STDERR_FILENO);
-    else if (strcmp(progress, "live") == 0) a->progress_live = 1;
-    else if (strcmp(progress, "lines") == 0) a->progress_live = 0;
+    if (strcmp(progress, "auto") == 0) a->job.progress_live = isatty(STDERR_FILENO);
+    else if (strcmp(progress, "live") == 0) a->job.progress_live = 1;
+    else if (strcmp(progress, "lines") == 0) a->job.progress_live = 0;
     else return LAVR_FAIL(LAVR_E_ARG, "--progress '%s': use auto, live or lines", progress);
     const char *stage = cli_get(opts, nopts, "stage-dir", NULL);
     a->stage_given = stage != NULL;
@@ -331,98 +283,47 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
         while (n > 1 && a->stage[n - 1] == '/') a->stage[--n] = 0;
     } else {
         /* OUT without its extension + .stage */
-        snprintf(a->stage, sizeof a->stage, "%s", a->out);
+        snprintf(a->stage, sizeof a->stage, "%s", a->job.out);
         char *dot = strrchr(a->stage, '.'), *slash = strrchr(a->stage, '/');
         if (dot && (!slash || dot > slash)) *dot = 0;
         CHECK_ARG(strlen(a->stage) + 7 < sizeof a->stage, "--out path is too long");
         strcat(a->stage, ".stage");
     }
     const char *resume = cli_get(opts, nopts, "resume", "auto");
-    if (strcmp(resume, "auto") == 0) a->resume = LAVR_RESUME_AUTO;
-    else if (strcmp(resume, "yes") == 0) a->resume = LAVR_RESUME_YES;
-    else if (strcmp(resume, "no") == 0) a->resume = LAVR_RESUME_NO;
+    if (strcmp(resume, "auto") == 0) a->job.resume = LAVR_RESUME_AUTO;
+    else if (strcmp(resume, "yes") == 0) a->job.resume = LAVR_RESUME_YES;
+    else if (strcmp(resume, "no") == 0) a->job.resume = LAVR_RESUME_NO;
     else return LAVR_FAIL(LAVR_E_ARG, "--resume '%s': use auto, yes or no", resume);
     int64_t seconds = 0;
-    TRY(cli_get_int(opts, nopts, "checkpoint-clips", 0, 0, INT32_MAX, &a->policy.every_clips));
+    TRY(cli_get_int(opts, nopts, "checkpoint-clips", 0, 0, INT32_MAX, &a->job.policy.every_clips));
     TRY(cli_get_int(opts, nopts, "checkpoint-seconds", 600, 0, INT32_MAX, &seconds));
-    TRY(cli_get_int(opts, nopts, "checkpoint-keep", 2, 1, 1000, &a->policy.keep_last));
-    a->policy.every_seconds = (double)seconds;
-    TRY(lavr_ckpt_policy_check(&a->policy));
-    a->backend = cli_get(opts, nopts, "backend", "auto");
+    TRY(cli_get_int(opts, nopts, "checkpoint-keep", 2, 1, 1000, &a->job.policy.keep_last));
+    a->job.policy.every_seconds = (double)seconds;
+    TRY(lavr_ckpt_policy_check(&a->job.policy));
+    a->job.backend = cli_get(opts, nopts, "backend", "auto");
     int64_t aux_gpu = -1;
     TRY(cli_get_int(opts, nopts, "aux-gpu", -1, 0, 1023, &aux_gpu));
-    a->placement = (lavr_placement){.backend = a->backend, .aux_backend = cli_get(opts, nopts, "aux-backend", NULL),
+    a->job.placement = (lavr_placement){.backend = a->job.backend, .aux_backend = cli_get(opts, nopts, "aux-backend", NULL),
                                     .aux_gpu = (int)aux_gpu};
-    TRY(lavr_placement_check(&a->placement)); /* the names and the build; each rank checks its device */
+    TRY(lavr_placement_check(&a->job.placement)); /* the names and the build; each rank checks its device */
     const char *fake = getenv("LAVR_FAKE_DEVICES");
     CHECK_ARG(!fake || !fake[0], "LAVR_FAKE_DEVICES is set: it is a testing aid for lavr topo (its GPUs do not "
                                  "exist); unset it to render");
     const char *mem = cli_get(opts, nopts, "gpu-mem", NULL);
-    if (mem) TRY(lavr_parse_bytes(mem, &a->gpu_mem));
-    CHECK_ARG(!mem || a->gpu_mem > 0, "--gpu-mem %s: give the memory per DiT rank (e.g. 22GiB), or leave --gpu-mem out "
+    if (mem) TRY(lavr_parse_bytes(mem, &a->job.gpu_mem));
+    CHECK_ARG(!mem || a->job.gpu_mem > 0, "--gpu-mem %s: give the memory per DiT rank (e.g. 22GiB), or leave --gpu-mem out "
               "for the card's", mem);
-    a->fp8 = cli_flag(opts, nopts, "fp8");
-    a->attention = cli_get(opts, nopts, "attention", "auto");
-    CHECK_ARG(!strcmp(a->attention, "auto") || !strcmp(a->attention, "cudnn") || !strcmp(a->attention, "own"),
-              "--attention '%s': expected auto, cudnn or own", a->attention);
-    CHECK_ARG(!a->fp8 || strcmp(a->backend, "cpu") != 0,
+    const char *t5 = cli_get(opts, nopts, "t5", "auto");
+    CHECK_ARG(!strcmp(t5, "auto") || !strcmp(t5, "gpu") || !strcmp(t5, "host"), "--t5 '%s': use auto, gpu or host",
+              t5);
+    a->job.t5 = !strcmp(t5, "auto") ? LAVR_PLAN_T5_AUTO : !strcmp(t5, "gpu");
+    a->job.fp8 = cli_flag(opts, nopts, "fp8");
+    a->job.attention = cli_get(opts, nopts, "attention", "auto");
+    CHECK_ARG(!strcmp(a->job.attention, "auto") || !strcmp(a->job.attention, "cudnn") || !strcmp(a->job.attention, "own"),
+              "--attention '%s': expected auto, cudnn or own", a->job.attention);
+    CHECK_ARG(!a->job.fp8 || strcmp(a->job.backend, "cpu") != 0,
               "--fp8 runs on the CUDA backend only; drop --fp8 or use --backend cuda|auto");
     return parse_fail_at(a);
-}
-
-/* The backend this rank computes on, from its option and the device placement gave it. */
-static lavr_status resolve_backend(const render_args *a, const lavr_roles *roles, lavr_backend *out) {
-    *out = LAVR_BACKEND_CPU;
-    if (roles->role.is_dit) return lavr_backend_resolve(a->backend, roles->device, out);
-    if (roles->role.aux_index > 0) return LAVR_OK; /* an idle aux rank computes nothing */
-    const char *text = lavr_placement_aux_backend(&a->placement);
-    CHECK_ARG(strcmp(text, "cuda") != 0 || roles->device >= 0,
-              "--%s cuda: the aux rank (rank %d on %s) sees no CUDA device%s", a->placement.aux_backend ? "aux-backend"
-              : "backend", roles->world_rank, roles->host, a->placement.aux_backend ? "" : " (--aux-backend cpu keeps "
-              "the aux on the host)");
-    return lavr_backend_resolve(text, roles->device, out);
-}
-
-static lavr_status run_role(const render_args *a, const lavr_roles *roles, lavr_comm *comm) {
-    lavr_stream_options stream = {.seed = (uint64_t)a->seed, .fixed_sink_offset = a->sink_offset};
-    int64_t fail_block = roles->world_rank == a->fail_rank ? a->fail_block : -1;
-    lavr_backend backend;
-    TRY(resolve_backend(a, roles, &backend));
-    if (roles->role.is_dit) {
-        lavr_dit_stage_options o = {.model_path = a->model, .stage_dir = a->stage, .backend = backend,
-                                    .gpu_mem_bytes = a->arena_cap, .fp8 = a->fp8, .attention = a->attention,
-                                    .stream = stream, .fail_block = fail_block};
-        return lavr_dit_stage_run(comm, roles, &o);
-    }
-    if (roles->role.aux_index == 0) {
-        char layout[96];
-        lavr_layout_format(&roles->layout, layout, sizeof layout);
-        lavr_aux_options o = {.model_path = a->model, .image_path = a->image, .audio_path = a->audio,
-                              .prompt = a->prompt, .size = a->size, .out_path = a->out, .stage_dir = a->stage,
-                              .resume = a->resume, .policy = a->policy, .max_clips = a->num_clip, .stream = stream, .layout_text = layout, .fp8 = a->fp8,
-                              .progress_live = a->progress_live, .fail_block = fail_block,
-                              .backend = backend, .device = roles->device};
-        /* the VAE (portrait encode, streaming decode) on the aux rank's GPU when its backend is cuda */
-        lavr_status st = LAVR_OK;
-        if (backend == LAVR_BACKEND_CUDA) {
-            lavr_ctx_cuda_options co = {.device = roles->device, .name = "aux vae"};
-            st = lavr_ctx_create_cuda(&co, &o.vae_ctx);
-        }
-        if (!st) st = lavr_aux_run(comm, roles, &o);
-        lavr_ctx_destroy(o.vae_ctx);
-        return st;
-    }
-    /* an extra aux rank: nothing to compute; it takes part in the setup broadcast and the end only */
-    lavr_render_setup setup;
-    const int aux_rank = lavr_layout_dit_ranks(&roles->layout);
-    lavr_status st = lavr_mpi_agree(LAVR_OK); /* the other ranks' verdict before the setup (ranks/dit_stage.c) */
-    if (!st) st = lavr_setup_bcast(comm, aux_rank, &setup);
-    lavr_setup_free(&setup);
-    int64_t stopped_at = -1;
-    if (!st) st = lavr_setup_end(comm, aux_rank, &stopped_at);
-    if (!st) st = lavr_mpi_agree(LAVR_OK); /* and after the end (the aux rank's fault) */
-    if (!st && stopped_at >= 0) st = lavr_error_set(LAVR_E_STOPPED, __FILE__, __LINE__, "stopped after a checkpoint");
-    return st;
 }
 
 lavr_status lavr_cmd_render(int argc, char **argv) {
@@ -449,6 +350,8 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
                        "cpu or cuda", NULL},
         {"aux-backend", 1, "the aux rank on auto, cpu or cuda when it must differ from --backend", NULL},
         {"aux-gpu", 1, "node-local GPU of the aux rank (default: a GPU no DiT rank uses, else the last stage's)", NULL},
+        {"t5", 1, "umT5 of an aux rank on a GPU: auto (default: on that GPU when no DiT rank shares it), gpu (in its "
+                  "own context, freed after the prompt encode) or host", NULL},
         {"gpu-mem", 1, "memory per GPU, the whole device, e.g. 22GiB: refused before loading when the plan needs more; "
                        "each DiT rank's arena gets its planned share (default: the card's)", NULL},
         {"fp8", 0, "FP8 e4m3 Linears in the DiT (LiveAvatar's --fp8; CUDA backend): half the weight memory", NULL},
@@ -480,39 +383,27 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
                 opts, nopts);
         return lavr_mpi_finish();
     }
-    lavr_layout layout;
-    TRY_COLLECTIVE(lavr_layout_parse(a.layout_text, &layout));
+    lavr_render_job *job = &a.job;
+    TRY_COLLECTIVE(lavr_layout_parse(a.layout_text, &job->layout));
+    job->stage = a.stage;
+    const lavr_layout *layout = &job->layout;
     const int size = lavr_mpi_world_size(), rank = lavr_mpi_world_rank();
     /* the aux rank of a well-formed run is the first after the DiT ranks; a wrong count fails below */
-    const int checks_aux = rank == lavr_layout_dit_ranks(&layout) || (size == 1 && rank == 0);
+    const int checks_aux = rank == lavr_layout_dit_ranks(layout) || (size == 1 && rank == 0);
     lavr_model_config cfg;
     TRY(lavr_mpi_agree(check_inputs(&a, checks_aux, &cfg)));
-    TRY(lavr_mpi_agree(check_plan(&a, &cfg, &layout)));
-    const lavr_dit_config dit = cfg.dit;
-    lavr_roles *roles = NULL;
-    TRY(lavr_mpi_roles_create(&layout, dit.num_heads, dit.ffn_dim, dit.num_layers, &roles));
-    lavr_comm *comm = NULL;
-    lavr_backend backend;
+    TRY(lavr_mpi_agree(lavr_render_job_plan(job, &cfg)));
+    /* the render's files, after the input checks: a refusal above leaves no stage directory */
     render_locks locks;
-    memset(&locks, 0, sizeof locks);
-    lavr_status st = lavr_mpi_roles_place(roles, &a.placement);
-    if (!st) st = lavr_mpi_agree(resolve_backend(&a, roles, &backend)); /* every rank's device, before any weight loads */
-    /* the render's files, last of the checks: a refusal above leaves no stage directory */
-    if (!st) st = lavr_mpi_agree(take_locks(&a, checks_aux, &locks));
-    if (!st && size > 1) {
+    TRY(lavr_mpi_agree(take_locks(&a, checks_aux, &locks)));
+    lavr_status st = LAVR_OK;
+    if (size > 1 && size == lavr_layout_ranks(layout)) { /* a wrong rank count fails below */
         char token[PATH_MAX + 64];
-        st = lavr_mpi_agree(check_stage_shared(&a, lavr_layout_dit_ranks(&layout), token, sizeof token));
+        st = lavr_mpi_agree(check_stage_shared(&a, lavr_layout_dit_ranks(layout), token, sizeof token));
         if (token[0]) unlink(token);
-        if (st) release_locks(&locks, &a, 1);
     }
-    if (!st) st = lavr_signals_install();
-    if (!st) st = lavr_comm_world(&comm);
-    if (!st) st = run_role(&a, roles, comm);
-    release_locks(&locks, &a, 0);
-    lavr_comm_destroy(comm);
-    lavr_mpi_roles_destroy(roles);
-    lavr_signals_restore();
-    if (st == LAVR_E_STOPPED) lavr_mpi_mark_collective_failure(); /* every rank stops alike; rank 0 says so */
+    if (!st) st = lavr_render_job_run(job, &cfg);
+    release_locks(&locks, &a, st && st != LAVR_E_STOPPED);
     TRY(st);
     return lavr_mpi_finish();
 }

@@ -46,15 +46,22 @@ static double u53(uint32_t hi, uint32_t lo) {
     return (double)((((uint64_t)hi << 32) | lo) >> 11) * 0x1p-53;
 }
 
+/* Samples 2m and 2m + 1 share one Box-Muller pair, made once for both when both are asked for (same values as
+ * one at a time: the same double operations). */
 void lavr_rng_normal(uint64_t seed, uint64_t stream, uint64_t offset, int64_t n, float *out) {
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t k = offset + (uint64_t)i;
+    for (int64_t i = 0; i < n;) {
+        const uint64_t k = offset + (uint64_t)i;
         uint32_t r[4];
         philox_at(seed, stream, k >> 1, r);
-        double u1 = u53(r[0], r[1]) + 0x1p-53; /* (0, 1]: log never sees 0 */
-        double u2 = u53(r[2], r[3]);
-        double radius = sqrt(-2.0 * log(u1)), angle = 2.0 * M_PI * u2;
-        out[i] = (float)((k & 1) ? radius * sin(angle) : radius * cos(angle));
+        const double u1 = u53(r[0], r[1]) + 0x1p-53; /* (0, 1]: log never sees 0 */
+        const double u2 = u53(r[2], r[3]);
+        const double radius = sqrt(-2.0 * log(u1)), angle = 2.0 * M_PI * u2;
+        if (k & 1) {
+            out[i++] = (float)(radius * sin(angle));
+            continue;
+        }
+        out[i++] = (float)(radius * cos(angle));
+        if (i < n) out[i++] = (float)(radius * sin(angle));
     }
 }
 

@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "io/audio_decode.h"
+#include "io/wav_read.h"
 
 #if LAVR_HAVE_SNDFILE
 #include <samplerate.h>
@@ -358,26 +359,33 @@ int lavr_audio_truncated(const lavr_audio *a) {
 
 #else
 
-static lavr_status no_sndfile(const char *path, lavr_audio *out) {
-    (void)path;
-    if (out) memset(out, 0, sizeof *out);
-    return LAVR_FAIL(LAVR_E_UNSUPPORTED,
-                     "reading audio needs libsndfile: this build has no libsndfile: reconfigure with -DLAVR_SNDFILE=ON");
+/* Without libsndfile: 16 kHz 16-bit PCM WAV only (io/wav_read.h), nothing to resample. */
+lavr_status lavr_audio_read(const char *path, lavr_audio *out) { return lavr_wav_read_pcm16(path, -1, 1, out); }
+lavr_status lavr_audio_load(const char *path, lavr_audio *out) {
+    TRY(lavr_wav_read_pcm16(path, -1, 1, out));
+    LOG_INFO("audio %s: 16000 Hz, %d channel%s, %.2f s (read by lavr: no libsndfile)", path, out->source_channels,
+             out->source_channels == 1 ? "" : "s", (double)out->nsamples / LAVR_AUDIO_RATE);
+    return LAVR_OK;
 }
-
-lavr_status lavr_audio_load(const char *path, lavr_audio *out) { return no_sndfile(path, out); }
-lavr_status lavr_audio_read(const char *path, lavr_audio *out) { return no_sndfile(path, out); }
-lavr_status lavr_audio_scan(const char *path, lavr_audio *out) { return no_sndfile(path, out); }
-lavr_status lavr_audio_probe(const char *path, lavr_audio *info) { return no_sndfile(path, info); }
+lavr_status lavr_audio_scan(const char *path, lavr_audio *out) { return lavr_wav_read_pcm16(path, -1, 0, out); }
+lavr_status lavr_audio_probe(const char *path, lavr_audio *info) { return lavr_wav_read_pcm16(path, -1, 0, info); }
 lavr_status lavr_audio_load_head(const char *path, int64_t max_samples, lavr_audio *out) {
-    (void)max_samples;
-    return no_sndfile(path, out);
+    CHECK_ARG(path && out && max_samples >= 0, "lavr_audio_load_head: bad arguments");
+    return lavr_wav_read_pcm16(path, max_samples, 1, out);
 }
 lavr_status lavr_audio_stream(const char *path, lavr_audio_sink sink, void *user, lavr_audio *info) {
-    (void)sink, (void)user;
-    return no_sndfile(path, info);
+    CHECK_ARG(path && sink && info, "lavr_audio_stream: NULL argument");
+    TRY(lavr_audio_load(path, info));
+    lavr_status st = LAVR_OK;
+    for (int64_t i = 0; !st && i < info->nsamples; i += 4096)
+        st = sink(user, info->samples + i, info->nsamples - i < 4096 ? info->nsamples - i : 4096);
+    free(info->samples);
+    info->samples = NULL;
+    return st;
 }
-int lavr_audio_truncated(const lavr_audio *a) { (void)a; return 0; }
+int lavr_audio_truncated(const lavr_audio *a) {
+    return a->declared_seconds > 0 && (double)a->source_frames / a->source_rate < a->declared_seconds - 0.01;
+}
 
 #endif
 

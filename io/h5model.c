@@ -15,7 +15,16 @@ struct lavr_h5file {
     hid_t file;
     int writable;
     char path[4096];
+    const lavr_h5_source *src; /* lavr_h5_open_source: no HDF5 file behind it */
+    void *user;
 };
+
+/* The refusal of what a callback source cannot do. */
+#define NOT_SOURCE(f, what)                                                                            \
+    do {                                                                                               \
+        if ((f) && (f)->src)                                                                           \
+            return LAVR_FAIL(LAVR_E_UNSUPPORTED, "%s: %s is generated, not a file", what, (f)->path); \
+    } while (0)
 
 /* Chunks hold whole trailing rows up to this many bytes, so a row-range read touches few chunks. */
 #define CHUNK_TARGET_BYTES (1 << 20)
@@ -89,6 +98,11 @@ lavr_status lavr_h5_create(const char *path, lavr_h5file **out) {
 
 lavr_status lavr_h5_close(lavr_h5file *f) {
     if (!f) return LAVR_OK;
+    if (f->src) {
+        if (f->src->close) f->src->close(f->user);
+        free(f);
+        return LAVR_OK;
+    }
     lavr_status st = LAVR_OK;
     if (f->writable && H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0) {
         char detail[160];
@@ -102,8 +116,35 @@ lavr_status lavr_h5_close(lavr_h5file *f) {
     return st;
 }
 
+lavr_status lavr_h5_open_source(const char *name, const lavr_h5_source *src, void *user, lavr_h5file **out) {
+    CHECK_ARG(name && src && src->lookup && src->read_rows && src->attr && out, "lavr_h5_open_source: NULL argument");
+    lavr_h5file *f = calloc(1, sizeof *f);
+    if (!f) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory opening '%s'", name);
+    f->file = -1;
+    f->src = src;
+    f->user = user;
+    snprintf(f->path, sizeof f->path, "%s", name);
+    *out = f;
+    return LAVR_OK;
+}
+
+int lavr_h5_is_source(const lavr_h5file *f, const lavr_h5_source *src) {
+    return f && f->src && (!src || f->src == src);
+}
+void *lavr_h5_source_user(const lavr_h5file *f) { return f && f->src ? f->user : NULL; }
+
+/* A source's path as its callbacks take it: no leading slash, "" for the root. */
+static const char *source_path(const char *path) {
+    while (*path == '/') path++;
+    return path;
+}
+
 int lavr_h5_exists(lavr_h5file *f, const char *path) {
     if (!f || !path) return 0;
+    if (f->src) {
+        lavr_tensor desc;
+        return f->src->lookup(f->user, source_path(path), &desc) != 0;
+    }
     const char *p = skip_slash(path);
     if (strcmp(p, ".") == 0) return 1;
     /* H5Lexists needs every parent to exist, so check the path one component at a time. */
@@ -179,6 +220,7 @@ static lavr_status read_attr_string_id(lavr_h5file *f, hid_t obj, const char *ob
 
 /* Opens a dataset with the "not found" message the header promises. */
 static lavr_status open_dataset(lavr_h5file *f, const char *path, hid_t *out) {
+    NOT_SOURCE(f, "writing a dataset");
     if (!lavr_h5_exists(f, path)) return LAVR_FAIL(LAVR_E_FORMAT, "tensor '%s' not found in %s", path, f->path);
     hid_t d = H5Dopen2(f->file, skip_slash(path), H5P_DEFAULT);
     if (d < 0) H5FAIL(LAVR_E_FORMAT, f, "'%s' is not a dataset", path);
@@ -223,8 +265,17 @@ static lavr_status describe(lavr_h5file *f, hid_t d, const char *path, lavr_tens
     return lavr_tensor_desc(dt, ndim, shape, desc);
 }
 
+/* A source's dataset description, with the "not found" message of open_dataset. */
+static lavr_status source_info(lavr_h5file *f, const char *path, lavr_tensor *desc) {
+    if (f->src->lookup(f->user, source_path(path), desc) != 1)
+        return LAVR_FAIL(LAVR_E_FORMAT, "tensor '%s' not found in %s", path, f->path);
+    desc->data = NULL;
+    return LAVR_OK;
+}
+
 lavr_status lavr_h5_info(lavr_h5file *f, const char *path, lavr_tensor *desc) {
     CHECK_ARG(f && path && desc, "lavr_h5_info: NULL argument");
+    if (f->src) return source_info(f, path, desc);
     hid_t d;
     TRY(open_dataset(f, path, &d));
     lavr_status st = describe(f, d, path, desc);
@@ -262,9 +313,65 @@ static lavr_status read_selection(lavr_h5file *f, hid_t d, const char *path, con
     return LAVR_OK;
 }
 
+/* The box [start, start + count) of a source's dataset: the rows it spans are made whole, then the box is copied
+ * out of them run by run (a run = the box's extent along the last dim). */
+static lavr_status source_box(lavr_h5file *f, const char *path, const lavr_tensor *full, const int64_t *start,
+                              const int64_t *count, void *out) {
+    const int nd = full->ndim;
+    const size_t es = lavr_dtype_size(full->dtype);
+    int64_t row = 1, n = 1;
+    for (int i = 1; i < nd; i++) row *= full->shape[i];
+    for (int i = 0; i < nd; i++) n *= count[i];
+    if (n == 0) return LAVR_OK;
+    int whole = 1;
+    for (int i = 1; i < nd; i++) whole &= start[i] == 0 && count[i] == full->shape[i];
+    if (whole) return f->src->read_rows(f->user, source_path(path), start[0], count[0], out);
+    uint8_t *rows = malloc((size_t)(count[0] * row) * es);
+    if (!rows) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory reading a slice of '%s' from %s", path, f->path);
+    lavr_status st = f->src->read_rows(f->user, source_path(path), start[0], count[0], rows);
+    const int64_t run = count[nd - 1];
+    int64_t idx[LAVR_MAX_DIMS] = {0}; /* position inside the box, the last dim always 0 */
+    for (int64_t done = 0; !st && done < n; done += run) {
+        int64_t off = idx[0] * row, stride = row;
+        for (int i = 1; i < nd; i++) {
+            stride /= full->shape[i];
+            off += (start[i] + idx[i]) * stride;
+        }
+        memcpy((uint8_t *)out + (size_t)done * es, rows + (size_t)off * es, (size_t)run * es);
+        for (int i = nd - 2; i >= 0; i--) {
+            if (++idx[i] < count[i]) break;
+            idx[i] = 0;
+        }
+    }
+    free(rows);
+    return st;
+}
+
+static lavr_status source_read(lavr_h5file *f, const char *path, const int64_t *start, const int64_t *count,
+                               lavr_arena *arena, lavr_tensor *out) {
+    lavr_tensor full;
+    TRY(source_info(f, path, &full));
+    int64_t s0[LAVR_MAX_DIMS] = {0}, c0[LAVR_MAX_DIMS];
+    for (int i = 0; i < full.ndim; i++) {
+        c0[i] = full.shape[i];
+        if (!start) continue;
+        if (start[i] < 0 || count[i] < 0 || start[i] + count[i] > full.shape[i])
+            return LAVR_FAIL(LAVR_E_ARG, "slice [%lld, %lld) of dim %d is outside tensor '%s' (size %lld) in %s",
+                             (long long)start[i], (long long)(start[i] + count[i]), i, path, (long long)full.shape[i],
+                             f->path);
+        s0[i] = start[i], c0[i] = count[i];
+    }
+    TRY(lavr_tensor_alloc(arena, full.dtype, full.ndim, c0, path, out));
+    lavr_status st = full.ndim == 0 ? f->src->read_rows(f->user, source_path(path), 0, 1, out->data)
+                                    : source_box(f, path, &full, s0, c0, out->data);
+    if (st) lavr_tensor_free(out);
+    return st;
+}
+
 static lavr_status read_common(lavr_h5file *f, const char *path, const int64_t *start, const int64_t *count,
                                lavr_arena *arena, lavr_tensor *out) {
     CHECK_ARG(f && path && out, "lavr_h5_read: NULL argument");
+    if (f->src) return source_read(f, path, start, count, arena, out);
     hid_t d;
     TRY(open_dataset(f, path, &d));
     lavr_tensor desc;
@@ -492,6 +599,7 @@ lavr_status lavr_h5_write_slice(lavr_h5file *f, const char *path, const int64_t 
 
 lavr_status lavr_h5_copy(lavr_h5file *src, const char *path, lavr_h5file *dst) {
     CHECK_ARG(src && path && dst, "lavr_h5_copy: NULL argument");
+    NOT_SOURCE(src, "copying a dataset");
     CHECK_ARG(dst->writable, "cannot copy '%s' into %s: it is open read-only", path, dst->path);
     if (!lavr_h5_exists(src, path)) return LAVR_FAIL(LAVR_E_FORMAT, "'%s' not found in %s", path, src->path);
     hid_t lcpl = link_create_plist();
@@ -516,6 +624,7 @@ lavr_status lavr_h5_write(lavr_h5file *f, const char *path, const lavr_tensor *t
 
 static lavr_status open_object(lavr_h5file *f, const char *obj, hid_t *out) {
     CHECK_ARG(f && obj, "NULL HDF5 object name");
+    NOT_SOURCE(f, "writing an attribute");
     if (!lavr_h5_exists(f, obj)) return LAVR_FAIL(LAVR_E_FORMAT, "object '%s' not found in %s", obj, f->path);
     hid_t o = H5Oopen(f->file, skip_slash(obj), H5P_DEFAULT);
     if (o < 0) H5FAIL(LAVR_E_IO, f, "cannot open object '%s'", obj);
@@ -613,8 +722,21 @@ lavr_status lavr_h5_write_attr_string(lavr_h5file *f, const char *obj, const cha
     return st;
 }
 
+/* A source's attribute text, or the "not found" message of the file reads. */
+static lavr_status source_attr(lavr_h5file *f, const char *obj, const char *name, const char **out) {
+    *out = f->src->attr(f->user, source_path(obj), name);
+    if (!*out) return LAVR_FAIL(LAVR_E_FORMAT, "attribute '%s' of '%s' not found in %s", name, obj, f->path);
+    return LAVR_OK;
+}
+
 lavr_status lavr_h5_read_attr_string(lavr_h5file *f, const char *obj, const char *name, char **out) {
     CHECK_ARG(name && out, "lavr_h5_read_attr_string: NULL argument");
+    if (f && f->src) {
+        const char *text;
+        TRY(source_attr(f, obj, name, &text));
+        *out = strdup(text);
+        return *out ? LAVR_OK : LAVR_FAIL(LAVR_E_NOMEM, "out of memory reading attribute '%s'", name);
+    }
     hid_t o;
     TRY(open_object(f, obj, &o));
     lavr_status st = read_attr_string_id(f, o, obj, name, out);
@@ -624,6 +746,17 @@ lavr_status lavr_h5_read_attr_string(lavr_h5file *f, const char *obj, const char
 
 static lavr_status read_attr_number(lavr_h5file *f, const char *obj, const char *name, hid_t mtype, void *out) {
     CHECK_ARG(name && out, "NULL attribute argument");
+    if (f && f->src) {
+        const char *text;
+        TRY(source_attr(f, obj, name, &text));
+        char *end = NULL;
+        const double v = strtod(text, &end);
+        if (end == text)
+            return LAVR_FAIL(LAVR_E_FORMAT, "attribute '%s' of '%s' in %s is not a number", name, obj, f->path);
+        if (mtype == H5T_NATIVE_DOUBLE) *(double *)out = v;
+        else *(int64_t *)out = strtoll(text, NULL, 10);
+        return LAVR_OK;
+    }
     hid_t o;
     TRY(open_object(f, obj, &o));
     lavr_status st = LAVR_OK;
@@ -676,6 +809,7 @@ lavr_status lavr_h5_read_attr_double(lavr_h5file *f, const char *obj, const char
 
 int lavr_h5_has_attr(lavr_h5file *f, const char *obj, const char *name) {
     if (!f || !obj || !name || !lavr_h5_exists(f, obj)) return 0;
+    if (f->src) return f->src->attr(f->user, source_path(obj), name) != NULL;
     hid_t o = H5Oopen(f->file, skip_slash(obj), H5P_DEFAULT);
     if (o < 0) {
         H5Eclear2(H5E_DEFAULT);
@@ -722,6 +856,7 @@ static herr_t visit_link(hid_t group, const char *name, const H5L_info_t *info, 
 
 lavr_status lavr_h5_list(lavr_h5file *f, const char *group, lavr_h5_visit_fn fn, void *user) {
     CHECK_ARG(f && group && fn, "lavr_h5_list: NULL argument");
+    NOT_SOURCE(f, "listing a group");
     if (!lavr_h5_exists(f, group)) return LAVR_FAIL(LAVR_E_FORMAT, "group '%s' not found in %s", group, f->path);
     hid_t g = H5Gopen2(f->file, skip_slash(group), H5P_DEFAULT);
     if (g < 0) H5FAIL(LAVR_E_FORMAT, f, "'%s' is not a group", group);

@@ -15,6 +15,24 @@ typedef struct lavr_h5file lavr_h5file;
 
 /* Opens read-only; a missing or non-HDF5 file is a one-line LAVR_E_IO error naming the path. */
 lavr_status lavr_h5_open(const char *path, lavr_h5file **out);
+/* A read-only "file" whose datasets and attributes come from callbacks instead of a disk file (a model made on
+ * the fly, models/generated_model.h): lavr_h5_exists, _info, every read and the attribute reads work on it, so the
+ * loaders take it as they take a file; writes, lavr_h5_copy and lavr_h5_list are refused. Paths reach the
+ * callbacks without their leading slash ("" is the root). */
+typedef struct {
+    /* 1: a dataset (desc gets its dtype, ndim and shape; data NULL), 2: a group, 0: nothing at path */
+    int (*lookup)(void *user, const char *path, lavr_tensor *desc);
+    /* rows [row0, row0 + nrows) along dim 0 of the dataset (a scalar has one row), contiguous, in its dtype */
+    lavr_status (*read_rows)(void *user, const char *path, int64_t row0, int64_t nrows, void *out);
+    /* the attribute's text (numbers in decimal), NULL when absent; owned by the source */
+    const char *(*attr)(void *user, const char *obj, const char *name);
+    void (*close)(void *user); /* called by lavr_h5_close */
+} lavr_h5_source;
+/* name stands for the path in messages and lavr_h5_path; src must outlive the file, user is handed over. */
+lavr_status lavr_h5_open_source(const char *name, const lavr_h5_source *src, void *user, lavr_h5file **out);
+/* 1 when f comes from lavr_h5_open_source with these callbacks (NULL: any); its user pointer. */
+int lavr_h5_is_source(const lavr_h5file *f, const lavr_h5_source *src);
+void *lavr_h5_source_user(const lavr_h5file *f);
 /* Creates (truncates) a file for writing. */
 lavr_status lavr_h5_create(const char *path, lavr_h5file **out);
 /* Flushes and closes; NULL allowed. Returns an error if the final flush fails. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "io/ppm.h"
 #include "io/size_rule.h"
 
 #if LAVR_HAVE_FFMPEG
@@ -217,10 +218,14 @@ done:
 
 #else
 
+/* Without FFmpeg lavr reads binary PPM itself (io/ppm.h). */
 lavr_status lavr_image_decode(const char *path, lavr_rgb8 *out) {
-    (void)path;
-    if (out) memset(out, 0, sizeof *out);
-    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "reading images needs FFmpeg: this build has no FFmpeg: reconfigure with -DLAVR_FFMPEG=ON");
+    CHECK_ARG(path && out, "lavr_image_decode: NULL argument");
+    memset(out, 0, sizeof *out);
+    TRY(lavr_ppm_read(path, &out->rgb, &out->width, &out->height));
+    out->source_bits = 8;
+    snprintf(out->source_format, sizeof out->source_format, "rgb24");
+    return LAVR_OK;
 }
 
 #endif

@@ -24,7 +24,7 @@ typedef struct {
     float *data;           /* 3*height*width floats, malloc'd */
 } lavr_image;
 
-/* Decodes the first frame of an image file. Needs FFmpeg (LAVR_E_UNSUPPORTED otherwise). */
+/* Decodes the first frame of an image file through FFmpeg; a build without FFmpeg reads binary PPM only. */
 lavr_status lavr_image_decode(const char *path, lavr_rgb8 *out);
 void lavr_rgb8_free(lavr_rgb8 *img);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "io/image.h"
+#include "io/ppm.h"
 
 typedef struct {
     double cx, cy, rx, ry; /* in units of the image width */
@@ -78,6 +79,16 @@ lavr_status lavr_sample_portrait_png(const char *path, int64_t width, int64_t he
     if (!rgb) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for a portrait");
     lavr_status st = lavr_sample_portrait(rgb, width, height);
     if (!st) st = lavr_png_write(path, rgb, width, height);
+    free(rgb);
+    return st;
+}
+
+lavr_status lavr_sample_portrait_ppm(const char *path, int64_t width, int64_t height) {
+    CHECK_ARG(width <= 8192 && height <= 8192, "portrait size %lldx%lld too large", (long long)width, (long long)height);
+    uint8_t *rgb = malloc((size_t)(width * height * 3));
+    if (!rgb) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for a portrait");
+    lavr_status st = lavr_sample_portrait(rgb, width, height);
+    if (!st) st = lavr_ppm_write(path, rgb, width, height);
     free(rgb);
     return st;
 }

@@ -78,6 +78,14 @@ uint64_t lavr_ctx_peak_bytes(const lavr_ctx *c) {
     return 0;
 }
 
+uint64_t lavr_ctx_reserved_bytes(const lavr_ctx *c) {
+#if LAVR_HAVE_CUDA
+    if (c->device == LAVR_DEVICE_CUDA) return lavr_cuda_ctx_reserved(c);
+#endif
+    (void)c;
+    return 0;
+}
+
 void lavr_ctx_reset_peak(lavr_ctx *c) {
 #if LAVR_HAVE_CUDA
     if (c->device == LAVR_DEVICE_CUDA) lavr_cuda_ctx_reset_peak(c);
@@ -87,8 +95,9 @@ void lavr_ctx_reset_peak(lavr_ctx *c) {
 
 const char *lavr_ctx_prof_name(int category) {
     static const char *names[LAVR_CTX_PROF_CATEGORIES] = {"conv (cuDNN)", "conv (own kernel)", "conv 1x1 (GEMM)",
-                                                          "RMS norm + SiLU", "add / bias", "cache copy / zero",
-                                                          "resample / clamp", "attention", "host transfer"};
+                                                          "norm (+ SiLU)", "add / bias", "cache copy / zero",
+                                                          "resample / clamp", "attention", "host transfer",
+                                                          "linear (GEMM)", "gelu / mul / bias"};
     return category >= 0 && category < LAVR_CTX_PROF_CATEGORIES ? names[category] : "?";
 }
 

@@ -51,13 +51,16 @@ const char *lavr_ctx_describe(const lavr_ctx *c);
 lavr_status lavr_ctx_sync(lavr_ctx *c);
 /* Peak device bytes: the arena's high-water mark plus library workspaces (cuBLASLt, cuDNN); 0 on the CPU. */
 uint64_t lavr_ctx_peak_bytes(const lavr_ctx *c);
+/* Device bytes the context holds: the arena's reservation plus the library workspaces; 0 on the CPU. */
+uint64_t lavr_ctx_reserved_bytes(const lavr_ctx *c);
 void lavr_ctx_reset_peak(lavr_ctx *c);
 
 /* Per-op timing on a CUDA context: with profiling on, every op is bracketed by CUDA events (no extra
  * synchronisation); take() waits for the stream and returns the ms and calls per category since the last take. */
 typedef enum {
     LAVR_PROF_CONV_CUDNN, LAVR_PROF_CONV_OWN, LAVR_PROF_CONV_GEMM, LAVR_PROF_NORM, LAVR_PROF_ADD, LAVR_PROF_COPY,
-    LAVR_PROF_RESAMPLE, LAVR_PROF_ATTENTION, LAVR_PROF_TRANSFER, LAVR_CTX_PROF_CATEGORIES
+    LAVR_PROF_RESAMPLE, LAVR_PROF_ATTENTION, LAVR_PROF_TRANSFER, LAVR_PROF_ROW_LINEAR, LAVR_PROF_ROW_ELEMENTWISE,
+    LAVR_CTX_PROF_CATEGORIES
 } lavr_ctx_prof_category;
 const char *lavr_ctx_prof_name(int category);
 lavr_status lavr_ctx_profile(lavr_ctx *c, int on);

@@ -40,6 +40,7 @@ lavr_status lavr_cuda_ctx_upload_vector(lavr_ctx *c, const float *host, int64_t 
 lavr_status lavr_cuda_ctx_copy(lavr_ctx *c, const lavr_tensor *src, lavr_tensor *dst);
 lavr_status lavr_cuda_ctx_conv_weights(lavr_ctx *c, lavr_tensor *weight, lavr_tensor *bias, lavr_conv_weights *out);
 uint64_t lavr_cuda_ctx_peak(const lavr_ctx *c);
+uint64_t lavr_cuda_ctx_reserved(const lavr_ctx *c);
 lavr_status lavr_cuda_ctx_profile(lavr_ctx *c, int on);
 lavr_status lavr_cuda_ctx_profile_take(lavr_ctx *c, double *ms, int64_t *calls);
 /* Brackets one op while profiling: begin returns a slot (-1 when off or full), end records it under category. */

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/dtype.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/sha256.h"
 #include "io/audio.h"
 #include "io/image.h"
@@ -122,25 +124,62 @@ done:
 
 /* ---- text -------------------------------------------------------------------------------------------- */
 
-static lavr_status encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n, lavr_arena *arena,
-                              lavr_conditioning *c) {
+lavr_status lavr_cond_text_len(lavr_h5file *model, int64_t *text_len) {
+    CHECK_ARG(model && text_len, "lavr_cond_text_len: NULL argument");
+    *text_len = LAVR_TEXT_LEN;
+    if (!lavr_h5_exists(model, "/dit")) return LAVR_OK;
+    lavr_json *j = NULL;
+    lavr_dit_config cfg;
+    TRY(read_config_json(model, "/dit", &j));
+    lavr_status st = lavr_dit_config_from_json(j, &cfg);
+    lavr_json_free(j);
+    TRY(st);
+    if (cfg.text_len < *text_len) *text_len = cfg.text_len;
+    return LAVR_OK;
+}
+
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* cuda: umT5 on that device in a context of its own, sized for the model and these n ids; NULL: the CPU */
+static lavr_status encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n, const lavr_ctx_cuda_options *cuda,
+                              lavr_arena *arena, lavr_conditioning *c) {
     lavr_json *j = NULL;
     lavr_t5_config cfg;
     TRY(read_config_json(model, "/t5", &j));
     lavr_status st = lavr_t5_config_from_json(j, &cfg);
     lavr_json_free(j);
     TRY(st);
-    CHECK_ARG(n >= 1 && n <= LAVR_TEXT_LEN, "a prompt has 1 to %d token ids, got %lld", LAVR_TEXT_LEN, (long long)n);
+    int64_t text_len = 0;
+    TRY(lavr_cond_text_len(model, &text_len));
+    CHECK_ARG(n >= 1 && n <= text_len, "a prompt has 1 to %lld token ids (the model's text length), got %lld",
+              (long long)text_len, (long long)n);
     for (int64_t i = 0; i < n; i++)
         CHECK_ARG(ids[i] >= 0 && ids[i] < cfg.vocab, "token id %lld (position %lld) is outside the vocabulary of %lld",
                   (long long)ids[i], (long long)i, (long long)cfg.vocab);
+    lavr_ctx *ctx = NULL;
+    if (cuda) {
+        uint64_t weights = 0, work = 0;
+        lavr_t5_device_bytes(&cfg, n, &weights, &work);
+        lavr_ctx_cuda_options o = *cuda;
+        o.mem_cap = weights + work;
+        TRY(lavr_ctx_create_cuda(&o, &ctx));
+    }
     lavr_t5 *t5 = NULL;
     lavr_tensor context = {0};
-    TRY(lavr_t5_create(model, "t5/", &cfg, &t5));
-    st = lavr_tensor_alloc(arena, LAVR_F32, 2, (int64_t[]){n, cfg.dim}, "text context", &context);
+    st = lavr_t5_create_on(model, "t5/", &cfg, ctx, &t5);
+    if (!st) st = lavr_tensor_alloc(arena, LAVR_F32, 2, (int64_t[]){n, cfg.dim}, "text context", &context);
     /* the real tokens alone give the rows of the padded run (spec §4), so no padding is encoded */
+    const double t0 = seconds_now();
     if (!st) st = lavr_t5_encode(t5, ids, n, NULL, context.data);
+    const double ms = 1e3 * (seconds_now() - t0);
+    if (!st && cuda) LOG_INFO("umT5 on cuda:%d: %lld tokens in %.0f ms", cuda->device, (long long)n, ms);
+    else if (!st) LOG_INFO("umT5 on the host: %lld tokens in %.0f ms", (long long)n, ms);
     lavr_t5_destroy(t5);
+    lavr_ctx_destroy(ctx);
     if (st) {
         lavr_tensor_free(&context);
         return st;
@@ -150,22 +189,48 @@ static lavr_status encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n,
     return LAVR_OK;
 }
 
-lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_arena *arena, lavr_conditioning *c) {
-    CHECK_ARG(model && prompt && arena && c, "lavr_cond_encode_text: NULL argument");
+lavr_status lavr_cond_prompt_ids(lavr_h5file *model, const char *prompt, int64_t *ids, int64_t *n, int64_t *dropped) {
+    CHECK_ARG(model && prompt && ids && n && dropped, "lavr_cond_prompt_ids: NULL argument");
+    int64_t text_len = 0, total = 0;
+    TRY(lavr_cond_text_len(model, &text_len));
     lavr_tokenizer *tok = NULL;
     TRY(lavr_tokenizer_from_model(model, &tok));
-    int64_t ids[LAVR_TEXT_LEN], n = 0;
-    lavr_status st = lavr_tokenizer_encode(tok, prompt, LAVR_TEXT_LEN, ids, &n);
+    lavr_status st = lavr_tokenizer_encode_counted(tok, prompt, text_len, ids, n, &total);
     lavr_tokenizer_destroy(tok);
     TRY(st);
-    TRY(encode_ids(model, ids, n, arena, c));
+    *dropped = total - *n;
+    return LAVR_OK;
+}
+
+lavr_status lavr_cond_prompt_check(const char *model_path, const char *prompt, int64_t *kept, int64_t *dropped) {
+    CHECK_ARG(model_path && prompt && kept && dropped, "lavr_cond_prompt_check: NULL argument");
+    *kept = *dropped = 0;
+    lavr_h5file *model = NULL;
+    TRY(lavr_h5_open(model_path, &model));
+    int64_t ids[LAVR_TEXT_LEN];
+    lavr_status st = LAVR_OK;
+    if (lavr_h5_exists(model, LAVR_TOKENIZER_DATASET)) st = lavr_cond_prompt_ids(model, prompt, ids, kept, dropped);
+    lavr_status close_st = lavr_h5_close(model);
+    return st ? st : close_st;
+}
+
+lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_arena *arena, lavr_conditioning *c) {
+    return lavr_cond_encode_text_on(model, prompt, NULL, arena, c);
+}
+
+lavr_status lavr_cond_encode_text_on(lavr_h5file *model, const char *prompt, const lavr_ctx_cuda_options *cuda,
+                                     lavr_arena *arena, lavr_conditioning *c) {
+    CHECK_ARG(model && prompt && arena && c, "lavr_cond_encode_text: NULL argument");
+    int64_t ids[LAVR_TEXT_LEN], n = 0;
+    TRY(lavr_cond_prompt_ids(model, prompt, ids, &n, &c->prompt_dropped));
+    TRY(encode_ids(model, ids, n, cuda, arena, c));
     return lavr_sha256_hex(prompt, strlen(prompt), c->prompt_sha);
 }
 
 lavr_status lavr_cond_encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n, lavr_arena *arena,
                                  lavr_conditioning *c) {
     CHECK_ARG(model && ids && arena && c, "lavr_cond_encode_ids: NULL argument");
-    TRY(encode_ids(model, ids, n, arena, c));
+    TRY(encode_ids(model, ids, n, NULL, arena, c));
     /* identity of an id list: the hash of its canonical text "ids:1,2,3" */
     char *text = malloc((size_t)n * 21 + 8);
     if (!text) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for %lld token ids", (long long)n);

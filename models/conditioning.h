@@ -21,6 +21,7 @@ typedef struct {
     int64_t audio_frames; /* frames of the file's /audio (lavr_cond_load*, lavr_cond_encode_audio_file), 0: none */
     int64_t height, width; /* generated pixel size (size rule) */
     char image_sha[65], audio_sha[65], prompt_sha[65]; /* SHA-256 hex of the input bytes / prompt text */
+    int64_t prompt_dropped; /* tokens lavr_cond_encode_text cut to fit the text length (not stored) */
 } lavr_conditioning;
 
 /* Each part from the model file (groups /vae, /t5 + /tokenizer, /wav2vec2) and the inputs. size is
@@ -31,7 +32,22 @@ lavr_status lavr_cond_encode_image(lavr_h5file *model, const char *image_path, c
 /* The same with the VAE on an execution context (NULL: the CPU). */
 lavr_status lavr_cond_encode_image_on(lavr_h5file *model, const char *image_path, const char *size, lavr_ctx *ctx,
                                       lavr_arena *arena, lavr_conditioning *c);
+/* The prompt through the model's tokenizer, cut as the original cuts it: to the text length (the DiT's
+ * text_len, at most 512, lavr_cond_text_len) with the EOS kept last; c->prompt_dropped says how many
+ * tokens were cut (the caller warns; lavr render does it before any weight loads). */
 lavr_status lavr_cond_encode_text(lavr_h5file *model, const char *prompt, lavr_arena *arena, lavr_conditioning *c);
+/* The same with umT5 on a CUDA device (cuda NULL: the CPU): a context of its own whose arena holds exactly what the
+ * model and this prompt need (lavr_t5_device_bytes; cuda->mem_cap is ignored), destroyed with the model once the
+ * context rows are on the host. */
+lavr_status lavr_cond_encode_text_on(lavr_h5file *model, const char *prompt, const lavr_ctx_cuda_options *cuda,
+                                     lavr_arena *arena, lavr_conditioning *c);
+/* The ids alone (ids has room for LAVR_TEXT_LEN), *dropped the tokens cut; reads no weights. */
+lavr_status lavr_cond_prompt_ids(lavr_h5file *model, const char *prompt, int64_t *ids, int64_t *n, int64_t *dropped);
+/* Ids per prompt, EOS included: min(LAVR_TEXT_LEN, the /dit config's text_len); LAVR_TEXT_LEN without /dit. */
+lavr_status lavr_cond_text_len(lavr_h5file *model, int64_t *text_len);
+/* Before a render loads weights: the prompt's token count against the model file's text length (*kept ids
+ * are used, *dropped cut); a file without a tokenizer gives *kept = *dropped = 0 (the encoder reports it). */
+lavr_status lavr_cond_prompt_check(const char *model_path, const char *prompt, int64_t *kept, int64_t *dropped);
 lavr_status lavr_cond_encode_audio(lavr_h5file *model, const char *audio_path, lavr_arena *arena,
                                    lavr_conditioning *c);
 /* The audio part in constant memory, for any length: the speech is encoded straight into the

@@ -162,6 +162,7 @@ static lavr_status load_weights(lavr_dit *m, lavr_h5file *f, const char *p) {
     const lavr_dit_config *c = &m->cfg;
     const int64_t d = c->dim;
     if (m->shard.layer_begin == 0) TRY(load_embeddings(m, f, p));
+    if (m->shard.embeddings_only) return LAVR_OK;
     /* every shard embeds the text itself: its layers' cross-attention K/V need it */
     TRY(read_linear(f, m->arena, p, "text_embedding.0", d, &m->text0));
     TRY(read_linear(f, m->arena, p, "text_embedding.2", d, &m->text2));
@@ -194,7 +195,7 @@ static lavr_status check_shard(const lavr_dit_config *c, lavr_dit_shard *s) {
 }
 
 lavr_dit_shard lavr_dit_shard_full(void) {
-    lavr_dit_shard s = {0, -1, {0, 1, NULL, NULL}};
+    lavr_dit_shard s = {0, -1, {0, 1, NULL, NULL}, 0};
     return s;
 }
 

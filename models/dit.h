@@ -44,6 +44,9 @@ typedef struct {
 typedef struct {
     int64_t layer_begin, layer_end; /* layer_end = -1: up to the last layer */
     lavr_dit_tp tp;
+    /* 1: only what the host embeddings read (first shard: patch, cond, time, audio encoder, FramePack); the
+     * layers, injectors, text MLP and head are not loaded (a device engine that makes its own weights) */
+    int embeddings_only;
 } lavr_dit_shard;
 
 typedef struct lavr_dit {
@@ -172,6 +175,11 @@ lavr_status lavr_dit_embed_sink(const lavr_dit *m, const lavr_dit_step_cache *c,
                                 const float *motion, lavr_dit_act *a);
 lavr_status lavr_dit_embed_block(const lavr_dit *m, const lavr_dit_step_cache *c, const lavr_dit_block_input *in,
                                  lavr_dit_act *a);
+/* The two parts of a block's embedding that do not read its latent (first shard): the time embedding e [d] and
+ * projection e0 [6, d] of timestep t, and the audio tokens a_loc / a_glob of in's audio frames. They depend only
+ * on t and on the block's audio, so a rank may keep them across its steps (ranks/dit_engine_cuda.c does). */
+lavr_status lavr_dit_time_embedding(const lavr_dit *m, float t, float *e, float *e0);
+lavr_status lavr_dit_audio_tokens(const lavr_dit *m, const lavr_dit_block_input *in, float *a_loc, float *a_glob);
 /* The shard's layers (with their audio injections) on a, against the step cache; a prefill fills
  * the sink of the shard's layers (and marks the cache ready), a block writes its K/V slot first. */
 lavr_status lavr_dit_forward_layers(const lavr_dit *m, lavr_dit_step_cache *c, lavr_dit_act *a,

@@ -66,10 +66,12 @@ static void add_type(const lavr_dit *m, int row, float *tokens, int64_t n) {
                 tokens[t * d + i] + (float)lavr_dtype_load(m->cond_mask.dtype, m->cond_mask.data, row * d + i));
 }
 
+/* a NULL act checks the shard only */
 static lavr_status need_embeddings(const lavr_dit *m, const lavr_dit_act *a, int64_t rows) {
     CHECK_ARG(m->shard.layer_begin == 0, "dit: the shard of layers [%lld, %lld) holds no embeddings",
               (long long)m->shard.layer_begin, (long long)m->shard.layer_end);
-    CHECK_ARG(a->x + rows * m->cfg.dim <= a->e, "dit: activation buffer too small for %lld tokens", (long long)rows);
+    CHECK_ARG(!a || a->x + rows * m->cfg.dim <= a->e, "dit: activation buffer too small for %lld tokens",
+              (long long)rows);
     return LAVR_OK;
 }
 
@@ -118,6 +120,17 @@ lavr_status lavr_dit_embed_block(const lavr_dit *m, const lavr_dit_step_cache *c
     free(pose);
     TRY(st);
     add_type(m, 0, x, L);
-    TRY(dit_time_embed(m, (double)in->timestep, a->e, a->e0));
-    return dit_audio_encode(m, in->audio, in->audio_frames, in->audio_first, 4 * F, a->a_loc, a->a_glob);
+    TRY(lavr_dit_time_embedding(m, in->timestep, a->e, a->e0));
+    return lavr_dit_audio_tokens(m, in, a->a_loc, a->a_glob);
+}
+
+lavr_status lavr_dit_time_embedding(const lavr_dit *m, float t, float *e, float *e0) {
+    TRY(need_embeddings(m, NULL, 0));
+    return dit_time_embed(m, (double)t, e, e0);
+}
+
+lavr_status lavr_dit_audio_tokens(const lavr_dit *m, const lavr_dit_block_input *in, float *a_loc, float *a_glob) {
+    TRY(need_embeddings(m, NULL, 0));
+    return dit_audio_encode(m, in->audio, in->audio_frames, in->audio_first, 4 * m->cfg.frames_per_block, a_loc,
+                            a_glob);
 }

@@ -12,9 +12,9 @@ lavr_status lavr_golden_run(lavr_golden *g) {
 }
 
 lavr_status lavr_golden_run_on(lavr_golden *g, lavr_ctx *ctx) {
-    if (!ctx || lavr_ctx_device(ctx) == LAVR_DEVICE_CPU) return g->kind == LAVR_GOLDEN_VAE ? lavr_golden_run_vae_on(g, ctx)
-                                                                                          : lavr_golden_run(g);
     if (g->kind == LAVR_GOLDEN_VAE) return lavr_golden_run_vae_on(g, ctx);
-    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "the %s golden has no run on %s yet (the VAE's has; use --backend cpu for "
-                     "this file)", lavr_golden_kind_name(g->kind), lavr_ctx_describe(ctx));
+    if (g->kind == LAVR_GOLDEN_T5) return lavr_golden_run_t5_on(g, ctx);
+    if (!ctx || lavr_ctx_device(ctx) == LAVR_DEVICE_CPU) return lavr_golden_run(g);
+    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "the %s golden has no run on %s yet (the VAE's and T5's have; use --backend "
+                     "cpu for this file)", lavr_golden_kind_name(g->kind), lavr_ctx_describe(ctx));
 }

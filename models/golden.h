@@ -9,6 +9,8 @@
 
 /* T5: outputs/short and outputs/padded from inputs/<name>/{ids,mask}. */
 lavr_status lavr_golden_run_t5(lavr_golden *g);
+/* The same on an execution context (NULL: the CPU). */
+lavr_status lavr_golden_run_t5_on(lavr_golden *g, lavr_ctx *ctx);
 /* wav2vec2: hidden states from inputs/normalized, feat30, bucketed from inputs/wave, clip count. */
 lavr_status lavr_golden_run_w2v(lavr_golden *g);
 /* VAE: encode, the streaming decode calls of the README (latents 0..3, then 3 at a time), whole decode. */
@@ -19,7 +21,7 @@ lavr_status lavr_golden_run_dit(lavr_golden *g);
 lavr_status lavr_golden_run_vae_on(lavr_golden *g, lavr_ctx *ctx);
 /* The run matching g->kind. An error is a failure to run (bad file, model error), not a failed output. */
 lavr_status lavr_golden_run(lavr_golden *g);
-/* The same on an execution context (NULL: the CPU): the networks written on the op interface (the VAE) run there;
+/* The same on an execution context (NULL: the CPU): the networks written on the op interfaces (VAE, umT5) run there;
  * the others are LAVR_E_UNSUPPORTED on a non-CPU context. */
 lavr_status lavr_golden_run_on(lavr_golden *g, lavr_ctx *ctx);
 

@@ -1,5 +1,5 @@
-/* umT5 against a golden file: builds the encoder from the file's config and /weights and encodes
- * both inputs (short, padded) as `lavr render` does, comparing outputs/<name>. */
+/* umT5 against a golden file: builds the encoder from the file's config and /weights on an execution context (CPU
+ * or CUDA) and encodes both inputs (short, padded) as `lavr render` does, comparing outputs/<name>. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,11 +45,13 @@ done:
     return st;
 }
 
-lavr_status lavr_golden_run_t5(lavr_golden *g) {
+lavr_status lavr_golden_run_t5(lavr_golden *g) { return lavr_golden_run_t5_on(g, NULL); }
+
+lavr_status lavr_golden_run_t5_on(lavr_golden *g, lavr_ctx *ctx) {
     lavr_t5_config cfg;
     lavr_t5 *model = NULL;
     TRY(lavr_t5_config_from_json(g->config, &cfg));
-    TRY(lavr_t5_create(g->file, "weights/", &cfg, &model));
+    TRY(lavr_t5_create_on(g->file, "weights/", &cfg, ctx, &model));
     lavr_status st = run_case(g, model, "short");
     if (!st) st = run_case(g, model, "padded");
     lavr_t5_destroy(model);

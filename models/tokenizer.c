@@ -1,26 +1,31 @@
-/* SentencePiece-unigram tokenizer read from a Hugging Face tokenizer.json, with Wan's prompt cleaning.
- * Text is handled as Unicode code points; pieces are matched on UTF-8 bytes through a hash table.
- *
- * Normalisation actually applied (the table-free part of SentencePiece's nmt-NFKC):
- *   - C0 controls U+0000-0008, U+000B, U+000E-001F and U+007F, U+008F, U+009F are removed;
- *   - TAB, LF, FF, CR, NBSP, U+2000-200A, U+202F, U+205F, U+3000 become a space;
- *   - full-width ASCII U+FF01-FF5E -> U+0021-007E; ligatures U+FB00-FB06 -> ff fi fl ffi ffl st st;
- *     U+2024-2026 -> . .. ...; superscript 1 2 3 -> digits; U+2122 -> TM (all NFKC mappings);
- *   - spaces collapsed and stripped (remove_extra_whitespaces).
- * Not applied: the rest of NFKC (canonical composition of combining sequences, other compatibility
- * mappings such as circled or half-width forms, CJK compatibility ideographs). The exact table is the
- * model's precompiled charsmap, which lavr does not decode; ASCII and already-NFKC text is unaffected. */
+/* SentencePiece-unigram tokenizer read from a Hugging Face tokenizer.json or a spiece.model: Wan's prompt
+ * cleaning (models/prompt_clean.c), SentencePiece's normalisation with the file's precompiled charsmap
+ * (models/charsmap.c), then unigram Viterbi over the whole normalised text as SentencePiece's
+ * EncodeOptimized runs it. Pieces are matched on UTF-8 bytes through a hash table.
+ * The two formats keep their own arithmetic: spiece.model scores are summed in float with the unknown
+ * score min(NORMAL piece scores) - 10 (SentencePiece), tokenizer.json ones in double with min(all) - 10
+ * (Hugging Face tokenizers). A spiece.model's user-defined pieces are kept out of normalisation and score
+ * length * max(FLT_MIN, NORMAL scores) - 0.1, in SentencePiece's mixed float/double. With byte fallback (TrainerSpec.byte_fallback,
+ * tokenizer.json's "byte_fallback") an unknown character is written as the pieces of its UTF-8 bytes. */
 #include "models/tokenizer.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json.h"
+#include <openssl/evp.h>
 
-#define META_SPACE 0x2581u /* '▁' */
-#define UNK_PENALTY 10.0   /* unknown characters score min(piece score) - 10, as SentencePiece and HF do */
+#include "core/json.h"
+#include "models/charsmap.h"
+#include "models/codepoints.h"
+#include "models/prompt_clean.h"
+
+#define UNK_PENALTY 10.0 /* unknown characters score min(piece score) - 10, as SentencePiece and HF do */
+
+/* SentencePiece's piece types (ModelProto.SentencePiece.Type) */
+enum { SP_NORMAL = 1, SP_UNKNOWN = 2, SP_CONTROL = 3, SP_USER_DEFINED = 4, SP_UNUSED = 5, SP_BYTE = 6 };
 
 struct lavr_tokenizer {
     int64_t n_pieces;
@@ -28,275 +33,20 @@ struct lavr_tokenizer {
     int64_t *piece_len;  /* bytes */
     double *scores;
     unsigned char *matchable; /* 0 for special tokens (never matched inside text) */
+    unsigned char *type;      /* spiece.model piece type (SP_NORMAL, ...); SP_NORMAL for tokenizer.json */
     int64_t *slots;      /* open-addressing hash of piece -> id + 1 (0 = empty) */
     int64_t n_slots;
     int64_t max_piece_bytes;
     int64_t unk_id, eos_id;
     double unk_score;
-    int has_charsmap;
+    float max_score;         /* spiece.model: max(FLT_MIN, NORMAL scores), for user-defined pieces */
+    int64_t max_user_bytes;  /* longest user-defined piece (0: none) */
+    int float_scores;    /* spiece.model: SentencePiece's float lattice */
+    int byte_fallback;   /* an unknown character becomes its UTF-8 bytes' pieces <0xHH> */
+    int64_t byte_ids[256]; /* -1 where the vocabulary lacks the byte's piece */
+    lavr_charsmap *charsmap; /* NULL: identity */
+    lavr_sp_spec spec;
 };
-
-/* ---- code point buffers -------------------------------------------------------------------------- */
-
-typedef struct {
-    uint32_t *cp;
-    int64_t n, cap;
-} cpbuf;
-
-static lavr_status cp_push(cpbuf *b, uint32_t c) {
-    if (b->n == b->cap) {
-        int64_t cap = b->cap ? 2 * b->cap : 64;
-        uint32_t *grown = realloc(b->cp, (size_t)cap * sizeof *grown);
-        if (!grown) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for text of %lld characters", (long long)cap);
-        b->cp = grown, b->cap = cap;
-    }
-    b->cp[b->n++] = c;
-    return LAVR_OK;
-}
-
-static lavr_status cp_push_ascii(cpbuf *b, const char *s) {
-    for (; *s; s++) TRY(cp_push(b, (unsigned char)*s));
-    return LAVR_OK;
-}
-
-static lavr_status decode_utf8(const char *text, cpbuf *out) {
-    const unsigned char *s = (const unsigned char *)text;
-    int64_t i = 0;
-    while (s[i]) {
-        uint32_t c = s[i], min;
-        int extra;
-        if (c < 0x80) extra = 0, min = 0;
-        else if ((c & 0xe0) == 0xc0) extra = 1, c &= 0x1f, min = 0x80;
-        else if ((c & 0xf0) == 0xe0) extra = 2, c &= 0x0f, min = 0x800;
-        else if ((c & 0xf8) == 0xf0) extra = 3, c &= 0x07, min = 0x10000;
-        else return LAVR_FAIL(LAVR_E_ARG, "text is not valid UTF-8 (byte 0x%02x at offset %lld)", s[i], (long long)i);
-        for (int k = 1; k <= extra; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return LAVR_FAIL(LAVR_E_ARG, "text is not valid UTF-8 (truncated sequence at offset %lld)", (long long)i);
-            c = (c << 6) | (s[i + k] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-            return LAVR_FAIL(LAVR_E_ARG, "text is not valid UTF-8 (bad code point at offset %lld)", (long long)i);
-        TRY(cp_push(out, c));
-        i += extra + 1;
-    }
-    return LAVR_OK;
-}
-
-static int utf8_put(uint32_t c, char *dst) {
-    if (c < 0x80) return dst[0] = (char)c, 1;
-    if (c < 0x800) return dst[0] = (char)(0xc0 | c >> 6), dst[1] = (char)(0x80 | (c & 0x3f)), 2;
-    if (c < 0x10000) {
-        dst[0] = (char)(0xe0 | c >> 12), dst[1] = (char)(0x80 | ((c >> 6) & 0x3f)), dst[2] = (char)(0x80 | (c & 0x3f));
-        return 3;
-    }
-    dst[0] = (char)(0xf0 | c >> 18), dst[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-    dst[2] = (char)(0x80 | ((c >> 6) & 0x3f)), dst[3] = (char)(0x80 | (c & 0x3f));
-    return 4;
-}
-
-static lavr_status encode_utf8(const cpbuf *b, char **out) {
-    char *s = malloc((size_t)(4 * b->n + 1));
-    if (!s) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for text of %lld characters", (long long)b->n);
-    int64_t len = 0;
-    for (int64_t i = 0; i < b->n; i++) len += utf8_put(b->cp[i], s + len);
-    s[len] = 0;
-    *out = s;
-    return LAVR_OK;
-}
-
-/* ---- cleaning: Python's html.unescape and whitespace handling --------------------------------------- */
-
-/* Numeric references to C1 code points mean Windows-1252 (HTML5 rule, as Python applies it). */
-static const uint16_t cp1252_c1[32] = {
-    0x20ac, 0x0081, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160,
-    0x2039, 0x0152, 0x008d, 0x017d, 0x008f, 0x0090, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022,
-    0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x009d, 0x017e, 0x0178};
-
-static lavr_status emit_charref(cpbuf *out, uint64_t num, int overflow) {
-    if (!overflow && num == 0) return cp_push(out, 0xfffd);
-    if (!overflow && num == 0x0d) return cp_push(out, 0x0d);
-    if (!overflow && num >= 0x80 && num <= 0x9f) return cp_push(out, cp1252_c1[num - 0x80]);
-    if (overflow || num > 0x10ffff || (num >= 0xd800 && num <= 0xdfff)) return cp_push(out, 0xfffd);
-    /* Python drops references to other controls and to noncharacters. */
-    if ((num >= 0x1 && num <= 0x8) || num == 0xb || (num >= 0xe && num <= 0x1f) || (num >= 0x7f && num <= 0x9f) ||
-        (num >= 0xfdd0 && num <= 0xfdef) || (num & 0xfffe) == 0xfffe)
-        return LAVR_OK;
-    return cp_push(out, (uint32_t)num);
-}
-
-/* The named entities lavr knows (a subset of HTML5's 2231); `legacy` ones also match without ';'. */
-static const struct {
-    const char *name;
-    uint32_t cp;
-    int legacy;
-} entities[] = {
-    {"amp", '&', 1},       {"AMP", '&', 1},       {"lt", '<', 1},        {"LT", '<', 1},       {"gt", '>', 1},
-    {"GT", '>', 1},        {"quot", '"', 1},      {"QUOT", '"', 1},      {"apos", '\'', 0},    {"nbsp", 0xa0, 1},
-    {"copy", 0xa9, 1},     {"COPY", 0xa9, 1},     {"reg", 0xae, 1},      {"REG", 0xae, 1},     {"deg", 0xb0, 1},
-    {"middot", 0xb7, 1},   {"times", 0xd7, 1},    {"laquo", 0xab, 1},    {"raquo", 0xbb, 1},   {"eacute", 0xe9, 1},
-    {"hellip", 0x2026, 0}, {"mdash", 0x2014, 0},  {"ndash", 0x2013, 0},  {"lsquo", 0x2018, 0}, {"rsquo", 0x2019, 0},
-    {"ldquo", 0x201c, 0},  {"rdquo", 0x201d, 0},  {"bull", 0x2022, 0},   {"trade", 0x2122, 0}, {"euro", 0x20ac, 0},
-};
-
-/* Entity whose name equals cp[0..len); with_semicolon allows every entry, else legacy ones only. */
-static int find_entity(const uint32_t *cp, int64_t len, int with_semicolon, uint32_t *value) {
-    for (size_t e = 0; e < sizeof entities / sizeof entities[0]; e++) {
-        const char *name = entities[e].name;
-        if ((int64_t)strlen(name) != len || (!with_semicolon && !entities[e].legacy)) continue;
-        int64_t k = 0;
-        while (k < len && cp[k] == (unsigned char)name[k]) k++;
-        if (k == len) return *value = entities[e].cp, 1;
-    }
-    return 0;
-}
-
-static int hex_digit(uint32_t c) {
-    if (c >= '0' && c <= '9') return (int)(c - '0');
-    if (c >= 'a' && c <= 'f') return (int)(c - 'a' + 10);
-    if (c >= 'A' && c <= 'F') return (int)(c - 'A' + 10);
-    return -1;
-}
-
-/* One pass of Python's html.unescape: &#NNN; &#xHH; (';' optional) and &name; / legacy &name. */
-static lavr_status html_unescape(const cpbuf *in, cpbuf *out) {
-    const uint32_t *c = in->cp;
-    int64_t n = in->n, i = 0;
-    while (i < n) {
-        if (c[i] != '&') {
-            TRY(cp_push(out, c[i++]));
-            continue;
-        }
-        int64_t j = i + 1;
-        if (j < n && c[j] == '#') {
-            int64_t k = j + 1;
-            int base = 10;
-            if (k < n && (c[k] == 'x' || c[k] == 'X')) base = 16, k++;
-            int64_t start = k;
-            uint64_t num = 0;
-            int overflow = 0, d;
-            while (k < n && (d = hex_digit(c[k])) >= 0 && d < base) {
-                num = num * (uint64_t)base + (uint64_t)d;
-                if (num > 0x10ffff) overflow = 1, num = 0x110000;
-                k++;
-            }
-            if (k == start) { /* "&#" or "&#x" without digits stays literal */
-                TRY(cp_push(out, c[i++]));
-                continue;
-            }
-            if (k < n && c[k] == ';') k++;
-            TRY(emit_charref(out, num, overflow));
-            i = k;
-            continue;
-        }
-        int64_t k = j;
-        while (k < n && k - j < 32 && c[k] != '\t' && c[k] != '\n' && c[k] != '\f' && c[k] != ' ' && c[k] != '<' &&
-               c[k] != '&' && c[k] != '#' && c[k] != ';')
-            k++;
-        int semicolon = k < n && c[k] == ';';
-        uint32_t value;
-        if (k > j && find_entity(c + j, k - j, semicolon, &value)) {
-            TRY(cp_push(out, value));
-            i = k + semicolon;
-            continue;
-        }
-        /* Longest legacy entity that prefixes the name (at least 2 characters, shorter than the
-         * whole match); the remainder stays literal. */
-        int64_t whole = k - j + semicolon, x = whole - 1;
-        for (; x >= 2; x--)
-            if (x <= k - j && find_entity(c + j, x, 0, &value)) break;
-        if (x >= 2) {
-            TRY(cp_push(out, value));
-            i = j + x;
-        } else {
-            TRY(cp_push(out, c[i++]));
-        }
-    }
-    return LAVR_OK;
-}
-
-/* Python's str.isspace(), which both `\s` in re and str.strip() use. */
-static int is_py_space(uint32_t c) {
-    return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
-}
-
-/* Runs of spaces (per is_space) -> one ' ', leading and trailing ones removed; in place. */
-static void collapse_spaces(cpbuf *b, int (*is_space)(uint32_t)) {
-    int64_t w = 0;
-    int pending = 0;
-    for (int64_t r = 0; r < b->n; r++) {
-        if (is_space(b->cp[r])) {
-            pending = w > 0;
-            continue;
-        }
-        if (pending) b->cp[w++] = ' ', pending = 0;
-        b->cp[w++] = b->cp[r];
-    }
-    b->n = w;
-}
-
-static lavr_status clean_codepoints(cpbuf *text) {
-    for (int pass = 0; pass < 2; pass++) {
-        cpbuf unescaped = {0};
-        lavr_status st = html_unescape(text, &unescaped);
-        if (st) {
-            free(unescaped.cp);
-            return st;
-        }
-        free(text->cp);
-        *text = unescaped;
-    }
-    collapse_spaces(text, is_py_space);
-    return LAVR_OK;
-}
-
-/* ---- normalisation (nmt-NFKC subset; the file comment lists what is covered) ---------------------------- */
-
-static int is_ascii_space(uint32_t c) { return c == ' '; }
-
-static lavr_status normalize_codepoints(cpbuf *text) {
-    static const char *ligatures[7] = {"ff", "fi", "fl", "ffi", "ffl", "st", "st"};
-    static const char *leaders[3] = {".", "..", "..."};
-    cpbuf out = {0};
-    lavr_status st = LAVR_OK;
-    for (int64_t i = 0; !st && i < text->n; i++) {
-        uint32_t c = text->cp[i];
-        if ((c <= 0x08) || c == 0x0b || (c >= 0x0e && c <= 0x1f) || c == 0x7f || c == 0x8f || c == 0x9f) continue;
-        if (c == 0x09 || c == 0x0a || c == 0x0c || c == 0x0d || c == 0xa0 || (c >= 0x2000 && c <= 0x200a) ||
-            c == 0x202f || c == 0x205f || c == 0x3000)
-            st = cp_push(&out, ' ');
-        else if (c >= 0xff01 && c <= 0xff5e) st = cp_push(&out, c - 0xfee0);
-        else if (c >= 0xfb00 && c <= 0xfb06) st = cp_push_ascii(&out, ligatures[c - 0xfb00]);
-        else if (c >= 0x2024 && c <= 0x2026) st = cp_push_ascii(&out, leaders[c - 0x2024]);
-        else if (c == 0xb9) st = cp_push(&out, '1');
-        else if (c == 0xb2) st = cp_push(&out, '2');
-        else if (c == 0xb3) st = cp_push(&out, '3');
-        else if (c == 0x2122) st = cp_push_ascii(&out, "TM");
-        else st = cp_push(&out, c);
-    }
-    if (st) {
-        free(out.cp);
-        return st;
-    }
-    free(text->cp);
-    *text = out;
-    collapse_spaces(text, is_ascii_space);
-    return LAVR_OK;
-}
-
-static lavr_status run_stage(const char *text, lavr_status (*stage)(cpbuf *), char **out) {
-    CHECK_ARG(text && out, "text stage: NULL argument");
-    cpbuf b = {0};
-    lavr_status st = decode_utf8(text, &b);
-    if (!st) st = stage(&b);
-    if (!st) st = encode_utf8(&b, out);
-    free(b.cp);
-    return st;
-}
-
-lavr_status lavr_text_clean(const char *text, char **out) { return run_stage(text, clean_codepoints, out); }
-lavr_status lavr_text_normalize(const char *text, char **out) { return run_stage(text, normalize_codepoints, out); }
 
 /* ---- vocabulary -------------------------------------------------------------------------------------- */
 
@@ -331,42 +81,88 @@ static lavr_status build_index(lavr_tokenizer *t) {
     return LAVR_OK;
 }
 
+/* Empty, with SentencePiece's default normalizer switches (all on). */
+static lavr_tokenizer *new_tokenizer(void) {
+    lavr_tokenizer *t = calloc(1, sizeof *t);
+    if (t) t->spec = (lavr_sp_spec){.add_dummy_prefix = 1, .remove_extra_whitespaces = 1, .escape_whitespaces = 1};
+    return t;
+}
+
 static lavr_status alloc_pieces(lavr_tokenizer *t, int64_t count) {
     t->n_pieces = count;
     t->pieces = calloc((size_t)count, sizeof *t->pieces);
     t->piece_len = calloc((size_t)count, sizeof *t->piece_len);
     t->scores = calloc((size_t)count, sizeof *t->scores);
     t->matchable = calloc((size_t)count, 1);
-    if (!t->pieces || !t->piece_len || !t->scores || !t->matchable)
+    t->type = malloc((size_t)count);
+    if (!t->pieces || !t->piece_len || !t->scores || !t->matchable || !t->type)
         return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for %lld pieces", (long long)count);
+    memset(t->type, SP_NORMAL, (size_t)count);
     return LAVR_OK;
 }
 
-/* Common to both file formats: unknown score, index, EOS. */
+/* Common to both file formats: unknown score (over the NORMAL pieces of a spiece.model, as SentencePiece;
+ * over all of a tokenizer.json, as HF), index, EOS. */
 static lavr_status finish_vocab(lavr_tokenizer *t) {
     if (t->unk_id < 0 || t->unk_id >= t->n_pieces)
         return LAVR_FAIL(LAVR_E_FORMAT, "tokenizer unk id %lld is outside the vocabulary of %lld", (long long)t->unk_id,
                          (long long)t->n_pieces);
     double min_score = INFINITY;
     for (int64_t id = 0; id < t->n_pieces; id++)
-        if (t->scores[id] < min_score) min_score = t->scores[id];
-    t->unk_score = min_score - UNK_PENALTY;
+        if ((!t->float_scores || t->type[id] == SP_NORMAL) && t->scores[id] < min_score) min_score = t->scores[id];
+    if (min_score == INFINITY) min_score = t->float_scores ? FLT_MAX : 0;
+    t->max_score = FLT_MIN;
+    for (int64_t id = 0; id < t->n_pieces; id++) {
+        if (t->type[id] == SP_NORMAL && (float)t->scores[id] > t->max_score) t->max_score = (float)t->scores[id];
+        if (t->type[id] == SP_USER_DEFINED && t->piece_len[id] > t->max_user_bytes) t->max_user_bytes = t->piece_len[id];
+    }
+    t->unk_score = t->float_scores ? (double)((float)min_score - (float)UNK_PENALTY) : min_score - UNK_PENALTY;
     t->matchable[t->unk_id] = 0;
     TRY(build_index(t));
+    for (int b = 0; b < 256; b++) {
+        char name[8];
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        t->byte_ids[b] = lookup_piece(t, name, 6);
+    }
     t->eos_id = lookup_piece(t, "</s>", 4);
     if (t->eos_id < 0) return LAVR_FAIL(LAVR_E_FORMAT, "tokenizer vocabulary has no '</s>' (EOS) piece");
     return LAVR_OK;
 }
 
-static int has_precompiled(const lavr_json *normalizer) {
-    if (!normalizer || normalizer->type != LAVR_JSON_OBJECT) return 0;
+/* The "Precompiled" normalizer of a tokenizer.json (alone or inside a "Sequence"), or NULL. */
+static const lavr_json *find_precompiled(const lavr_json *normalizer) {
+    if (!normalizer || normalizer->type != LAVR_JSON_OBJECT) return NULL;
     const lavr_json *type = lavr_json_get(normalizer, "type");
-    if (type && type->type == LAVR_JSON_STRING && strcmp(type->string, "Precompiled") == 0) return 1;
-    const lavr_json *list = lavr_json_get(normalizer, "normalizers");
+    if (type && type->type == LAVR_JSON_STRING && strcmp(type->string, "Precompiled") == 0) return normalizer;
+    const lavr_json *list = lavr_json_get(normalizer, "normalizers"), *found = NULL;
     if (list && list->type == LAVR_JSON_ARRAY)
-        for (int i = 0; i < list->count; i++)
-            if (has_precompiled(&list->items[i])) return 1;
-    return 0;
+        for (int i = 0; !found && i < list->count; i++) found = find_precompiled(&list->items[i]);
+    return found;
+}
+
+/* The base64 "precompiled_charsmap" through libcrypto's decoder. */
+static lavr_status read_json_charsmap(lavr_tokenizer *t, const lavr_json *normalizer) {
+    const lavr_json *pre = find_precompiled(normalizer);
+    if (!pre) return LAVR_OK;
+    const lavr_json *b64 = lavr_json_get(pre, "precompiled_charsmap");
+    if (b64 && b64->type == LAVR_JSON_NULL) return LAVR_OK; /* null, like an empty one, is the identity */
+    if (!b64 || b64->type != LAVR_JSON_STRING)
+        return LAVR_FAIL(LAVR_E_FORMAT, "tokenizer.json: the Precompiled normalizer has no precompiled_charsmap string");
+    size_t len = strlen(b64->string);
+    if (len == 0) return LAVR_OK; /* an empty charsmap is the identity */
+    if (len % 4 != 0 || len > INT32_MAX)
+        return LAVR_FAIL(LAVR_E_FORMAT, "tokenizer.json: precompiled_charsmap is not base64 (%zu characters)", len);
+    unsigned char *blob = malloc(len / 4 * 3 + 1);
+    if (!blob) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for a charsmap of %zu base64 characters", len);
+    int n = EVP_DecodeBlock(blob, (const unsigned char *)b64->string, (int)len);
+    lavr_status st = LAVR_OK;
+    if (n < 0) st = LAVR_FAIL(LAVR_E_FORMAT, "tokenizer.json: precompiled_charsmap is not base64");
+    else {
+        n -= (b64->string[len - 1] == '=') + (b64->string[len - 2] == '='); /* EVP_DecodeBlock counts the padding */
+        st = lavr_charsmap_create(blob, n, &t->charsmap);
+    }
+    free(blob);
+    return st ? lavr_error_wrap(st, "tokenizer.json normalizer") : LAVR_OK;
 }
 
 static lavr_status read_vocab(lavr_tokenizer *t, const lavr_json *root) {
@@ -380,6 +176,7 @@ static lavr_status read_vocab(lavr_tokenizer *t, const lavr_json *root) {
     if (!vocab || vocab->type != LAVR_JSON_ARRAY || vocab->count == 0)
         return LAVR_FAIL(LAVR_E_FORMAT, "tokenizer.json model has no 'vocab' list");
     TRY(lavr_json_get_int(model, "unk_id", &t->unk_id));
+    if (lavr_json_get(model, "byte_fallback")) TRY(lavr_json_get_bool(model, "byte_fallback", &t->byte_fallback));
 
     TRY(alloc_pieces(t, vocab->count));
     for (int64_t id = 0; id < t->n_pieces; id++) {
@@ -404,7 +201,7 @@ static lavr_status read_vocab(lavr_tokenizer *t, const lavr_json *root) {
             TRY(lavr_json_get_int(tok, "id", &id));
             if (special && id >= 0 && id < t->n_pieces) t->matchable[id] = 0;
         }
-    t->has_charsmap = has_precompiled(lavr_json_get(root, "normalizer"));
+    TRY(read_json_charsmap(t, lavr_json_get(root, "normalizer")));
     return finish_vocab(t);
 }
 
@@ -413,7 +210,7 @@ lavr_status lavr_tokenizer_from_json(const char *json_text, lavr_tokenizer **out
     *out = NULL;
     lavr_json *root = NULL;
     TRY(lavr_json_parse(json_text, &root));
-    lavr_tokenizer *t = calloc(1, sizeof *t);
+    lavr_tokenizer *t = new_tokenizer();
     lavr_status st = t ? read_vocab(t, root) : LAVR_FAIL(LAVR_E_NOMEM, "out of memory for the tokenizer");
     lavr_json_free(root);
     if (st) {
@@ -463,7 +260,6 @@ static int pb_field(pb_reader *r, uint64_t *field, int *wire, pb_reader *payload
     }
 }
 
-enum { SP_NORMAL = 1, SP_UNKNOWN = 2, SP_CONTROL = 3, SP_USER_DEFINED = 4, SP_UNUSED = 5, SP_BYTE = 6 };
 
 static lavr_status read_piece(lavr_tokenizer *t, int64_t id, pb_reader msg) {
     uint64_t field, value = 0, type = SP_NORMAL;
@@ -488,9 +284,26 @@ static lavr_status read_piece(lavr_tokenizer *t, int64_t id, pb_reader msg) {
     if (msg.p != msg.end || !t->pieces[id])
         return LAVR_FAIL(LAVR_E_FORMAT, "SentencePiece model: piece %lld is malformed", (long long)id);
     t->scores[id] = score;
+    t->type[id] = (unsigned char)(type <= SP_BYTE ? type : SP_UNUSED);
     if (type == SP_UNKNOWN) t->unk_id = id;
-    /* Control, unused and byte pieces never match text (byte fallback is not supported). */
+    /* Control, unused and byte pieces never match text (byte pieces come only from byte fallback). */
     t->matchable[id] = (type == SP_NORMAL || type == SP_USER_DEFINED) && t->piece_len[id] > 0;
+    return LAVR_OK;
+}
+
+/* NormalizerSpec: 2 precompiled_charsmap, 3 add_dummy_prefix, 4 remove_extra_whitespaces, 5 escape_whitespaces. */
+static lavr_status read_normalizer_spec(lavr_tokenizer *t, pb_reader spec) {
+    uint64_t field, value = 0;
+    int wire;
+    pb_reader sub = {0};
+    while (pb_field(&spec, &field, &wire, &sub, &value)) {
+        if (field == 2 && wire == 2 && sub.end > sub.p && !t->charsmap)
+            TRY(lavr_charsmap_create(sub.p, sub.end - sub.p, &t->charsmap));
+        else if (field == 3 && wire == 0) t->spec.add_dummy_prefix = value != 0;
+        else if (field == 4 && wire == 0) t->spec.remove_extra_whitespaces = value != 0;
+        else if (field == 5 && wire == 0) t->spec.escape_whitespaces = value != 0;
+    }
+    if (spec.p != spec.end) return LAVR_FAIL(LAVR_E_FORMAT, "SentencePiece model: the normalizer spec is malformed");
     return LAVR_OK;
 }
 
@@ -503,14 +316,16 @@ static lavr_status read_spiece(lavr_tokenizer *t, const unsigned char *data, siz
     if (r.p != r.end || count == 0) return LAVR_FAIL(LAVR_E_FORMAT, "not a SentencePiece model (no pieces parsed)");
     TRY(alloc_pieces(t, count));
     t->unk_id = -1;
+    t->float_scores = 1;
     r.p = data;
     int64_t id = 0;
     while (pb_field(&r, &field, &wire, &payload, &value)) {
         if (field == 1 && wire == 2) TRY(read_piece(t, id++, payload));
-        if (field == 3 && wire == 2) { /* NormalizerSpec: field 2 is the precompiled charsmap */
+        if (field == 3 && wire == 2) TRY(read_normalizer_spec(t, payload));
+        if (field == 2 && wire == 2) { /* TrainerSpec: field 35 is byte_fallback */
             pb_reader spec = payload, sub;
             while (pb_field(&spec, &field, &wire, &sub, &value))
-                if (field == 2 && wire == 2 && sub.end > sub.p) t->has_charsmap = 1;
+                if (field == 35 && wire == 0) t->byte_fallback = value != 0;
         }
     }
     return finish_vocab(t);
@@ -535,7 +350,7 @@ lavr_status lavr_tokenizer_from_bytes(const uint8_t *data, int64_t size, lavr_to
         free(text);
         return st;
     }
-    lavr_tokenizer *t = calloc(1, sizeof *t);
+    lavr_tokenizer *t = new_tokenizer();
     lavr_status st = t ? read_spiece(t, data, (size_t)size) : LAVR_FAIL(LAVR_E_NOMEM, "out of memory for the tokenizer");
     if (st) lavr_tokenizer_destroy(t);
     else *out = t;
@@ -616,14 +431,15 @@ void lavr_tokenizer_destroy(lavr_tokenizer *tok) {
     if (!tok) return;
     if (tok->pieces)
         for (int64_t i = 0; i < tok->n_pieces; i++) free(tok->pieces[i]);
-    free(tok->pieces), free(tok->piece_len), free(tok->scores), free(tok->matchable), free(tok->slots);
+    free(tok->pieces), free(tok->piece_len), free(tok->scores), free(tok->matchable), free(tok->type), free(tok->slots);
+    lavr_charsmap_destroy(tok->charsmap);
     free(tok);
 }
 
 int64_t lavr_tokenizer_vocab_size(const lavr_tokenizer *tok) { return tok->n_pieces; }
 int64_t lavr_tokenizer_unk_id(const lavr_tokenizer *tok) { return tok->unk_id; }
 int64_t lavr_tokenizer_eos_id(const lavr_tokenizer *tok) { return tok->eos_id; }
-int lavr_tokenizer_has_charsmap(const lavr_tokenizer *tok) { return tok->has_charsmap; }
+int64_t lavr_tokenizer_charsmap_units(const lavr_tokenizer *tok) { return lavr_charsmap_rules(tok->charsmap); }
 const char *lavr_tokenizer_piece(const lavr_tokenizer *tok, int64_t id) {
     return id >= 0 && id < tok->n_pieces ? tok->pieces[id] : NULL;
 }
@@ -632,79 +448,138 @@ const char *lavr_tokenizer_piece(const lavr_tokenizer *tok, int64_t id) {
 
 typedef struct {
     int64_t *ids;
-    int64_t n, limit;
+    int64_t n, cap;
 } id_list;
 
-/* Best segmentation of one '▁'-prefixed word (UTF-8 in word, character starts in offsets[0..m]).
- * Nodes are relaxed in order of their start, and a node replaces the best path into its end only
- * when strictly better: on equal scores the path whose last piece starts earliest wins, which is
- * the tie rule of SentencePiece's and HF's lattice Viterbi. Consecutive unknowns fuse into one. */
-static lavr_status viterbi_word(const lavr_tokenizer *t, const char *word, const int64_t *offsets, int64_t m,
-                                id_list *out) {
+static lavr_status id_push(id_list *l, int64_t id) {
+    if (l->n == l->cap) {
+        int64_t cap = l->cap ? 2 * l->cap : 64;
+        int64_t *grown = realloc(l->ids, (size_t)cap * sizeof *grown);
+        if (!grown) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for %lld token ids", (long long)cap);
+        l->ids = grown, l->cap = cap;
+    }
+    l->ids[l->n++] = id;
+    return LAVR_OK;
+}
+
+/* A path score plus a piece score in the file format's arithmetic. */
+static double add_score(const lavr_tokenizer *t, double path, double piece) {
+    return t->float_scores ? (double)((float)path + (float)piece) : path + piece;
+}
+
+/* Best segmentation of the normalised text s (character starts in offsets[0..m], offsets[m] its length).
+ * Nodes are relaxed in order of their start, and a node replaces the best path into its end only when
+ * strictly better: on equal scores the path whose last piece starts earliest wins, which is the tie
+ * rule of SentencePiece's and HF's lattice Viterbi. Consecutive unknowns fuse into one. */
+static lavr_status viterbi(const lavr_tokenizer *t, const char *s, const int64_t *offsets, int64_t m, id_list *out) {
     double *best = malloc((size_t)(m + 1) * sizeof *best);
     int64_t *from = malloc((size_t)(m + 1) * sizeof *from), *piece = malloc((size_t)(m + 1) * sizeof *piece);
-    int64_t *path = malloc((size_t)(m + 1) * sizeof *path);
-    if (!best || !from || !piece || !path) {
-        free(best), free(from), free(piece), free(path);
-        return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for a word of %lld characters", (long long)m);
+    int64_t *path = malloc((size_t)(m + 1) * sizeof *path), *start = malloc((size_t)(m + 1) * sizeof *start);
+    lavr_status st = LAVR_OK;
+    if (!best || !from || !piece || !path || !start) {
+        st = LAVR_FAIL(LAVR_E_NOMEM, "out of memory for a text of %lld characters", (long long)m);
+        goto done;
     }
     for (int64_t i = 0; i <= m; i++) from[i] = -1;
     best[0] = 0;
     for (int64_t b = 0; b < m; b++) {
         int single = 0;
         for (int64_t e = b + 1; e <= m && offsets[e] - offsets[b] <= t->max_piece_bytes; e++) {
-            int64_t id = lookup_piece(t, word + offsets[b], offsets[e] - offsets[b]);
+            int64_t id = lookup_piece(t, s + offsets[b], offsets[e] - offsets[b]);
             if (id < 0 || !t->matchable[id]) continue;
             single |= e == b + 1;
-            double score = best[b] + t->scores[id];
-            if (from[e] < 0 || score > best[e]) best[e] = score, from[e] = b, piece[e] = id;
+            double score = add_score(t, best[b], t->scores[id]);
+            if (t->type[id] == SP_USER_DEFINED) /* float length * max, minus 0.1 and plus the path in double */
+                score = (double)((float)(offsets[e] - offsets[b]) * t->max_score) - 0.1 + best[b];
+            if (from[e] < 0 || score > best[e])
+                best[e] = t->float_scores ? (double)(float)score : score, from[e] = b, piece[e] = id;
         }
         if (!single) {
-            double score = best[b] + t->unk_score;
+            double score = add_score(t, best[b], t->unk_score);
             if (from[b + 1] < 0 || score > best[b + 1]) best[b + 1] = score, from[b + 1] = b, piece[b + 1] = t->unk_id;
         }
     }
     int64_t count = 0;
-    for (int64_t e = m; e > 0; e = from[e]) path[count++] = piece[e];
-    for (int64_t k = count - 1; k >= 0 && out->n < out->limit; k--) {
-        int64_t id = path[k];
-        if (id == t->unk_id && k < count - 1 && path[k + 1] == t->unk_id) continue;
-        out->ids[out->n++] = id;
+    for (int64_t e = m; e > 0; e = from[e]) start[count] = from[e], path[count++] = piece[e];
+    for (int64_t k = count - 1; !st && k >= 0; k--) {
+        if (path[k] == t->unk_id && t->byte_fallback) { /* one character: its bytes, when all have pieces */
+            const unsigned char *c = (const unsigned char *)s + offsets[start[k]];
+            int64_t len = offsets[start[k] + 1] - offsets[start[k]], have = 1;
+            for (int64_t i = 0; i < len; i++) have &= t->byte_ids[c[i]] >= 0;
+            for (int64_t i = 0; have && !st && i < len; i++) st = id_push(out, t->byte_ids[c[i]]);
+            if (have) continue;
+        }
+        if (path[k] == t->unk_id && k < count - 1 && path[k + 1] == t->unk_id) continue;
+        st = id_push(out, path[k]);
     }
-    free(best), free(from), free(piece), free(path);
+done:
+    free(best), free(from), free(piece), free(path), free(start);
+    return st;
+}
+
+/* The longest user-defined piece that prefixes s[0..n) (SentencePiece's PrefixMatcher), in bytes. */
+static size_t user_defined_prefix(const void *ctx, const char *s, size_t n) {
+    const lavr_tokenizer *t = ctx;
+    for (size_t len = n < (size_t)t->max_user_bytes ? n : (size_t)t->max_user_bytes; len > 0; len--) {
+        int64_t id = lookup_piece(t, s, (int64_t)len);
+        if (id >= 0 && t->type[id] == SP_USER_DEFINED) return len;
+    }
+    return 0;
+}
+
+lavr_status lavr_tokenizer_normalize(const lavr_tokenizer *tok, const char *text, char **out) {
+    CHECK_ARG(tok && text && out, "lavr_tokenizer_normalize: NULL argument");
+    *out = NULL;
+    char *clean = NULL;
+    size_t n = 0;
+    TRY(lavr_text_clean(text, &clean));
+    lavr_sp_spec spec = tok->spec;
+    if (tok->max_user_bytes > 0) spec.protected_prefix = user_defined_prefix, spec.ctx = tok;
+    lavr_status st = lavr_sp_normalize(tok->charsmap, &spec, clean, strlen(clean), out, &n);
+    free(clean);
+    return st;
+}
+
+/* All ids of the text, EOS last, malloc'd. */
+static lavr_status encode_all(const lavr_tokenizer *tok, const char *text, int64_t **ids, int64_t *n) {
+    *ids = NULL, *n = 0;
+    char *norm = NULL;
+    TRY(lavr_tokenizer_normalize(tok, text, &norm));
+    size_t len = strlen(norm);
+    int64_t *offsets = malloc((len + 1) * sizeof *offsets), m = 0;
+    id_list list = {0};
+    lavr_status st = offsets ? LAVR_OK : LAVR_FAIL(LAVR_E_NOMEM, "out of memory for text of %zu bytes", len);
+    for (size_t i = 0; !st && i < len; i++)
+        if (((unsigned char)norm[i] & 0xc0) != 0x80) offsets[m++] = (int64_t)i;
+    if (!st) offsets[m] = (int64_t)len;
+    if (!st && m > 0) st = viterbi(tok, norm, offsets, m, &list);
+    if (!st) st = id_push(&list, tok->eos_id);
+    free(norm), free(offsets);
+    if (st) {
+        free(list.ids);
+        return st;
+    }
+    *ids = list.ids, *n = list.n;
+    return LAVR_OK;
+}
+
+lavr_status lavr_tokenizer_encode_counted(const lavr_tokenizer *tok, const char *text, int64_t max_len, int64_t *ids,
+                                          int64_t *n, int64_t *total) {
+    CHECK_ARG(tok && text && ids && n, "lavr_tokenizer_encode: NULL argument");
+    CHECK_ARG(max_len >= 1, "lavr_tokenizer_encode: max_len %lld leaves no room for EOS", (long long)max_len);
+    int64_t *all = NULL, count = 0;
+    TRY(encode_all(tok, text, &all, &count));
+    /* Hugging Face truncation with the EOS it adds: the first max_len - 1 pieces, then EOS */
+    int64_t keep = count <= max_len ? count - 1 : max_len - 1;
+    memcpy(ids, all, (size_t)keep * sizeof *ids);
+    ids[keep] = tok->eos_id;
+    *n = keep + 1;
+    if (total) *total = count;
+    free(all);
     return LAVR_OK;
 }
 
 lavr_status lavr_tokenizer_encode(const lavr_tokenizer *tok, const char *text, int64_t max_len, int64_t *ids,
                                   int64_t *n) {
-    CHECK_ARG(tok && text && ids && n, "lavr_tokenizer_encode: NULL argument");
-    CHECK_ARG(max_len >= 1, "lavr_tokenizer_encode: max_len %lld leaves no room for EOS", (long long)max_len);
-    cpbuf cp = {0};
-    lavr_status st = decode_utf8(text, &cp);
-    if (!st) st = clean_codepoints(&cp);
-    if (!st) st = normalize_codepoints(&cp);
-    char *word = malloc((size_t)(4 * cp.n + 8));
-    int64_t *offsets = malloc((size_t)(cp.n + 2) * sizeof *offsets);
-    if (!st && (!word || !offsets)) st = LAVR_FAIL(LAVR_E_NOMEM, "out of memory for text of %lld characters", (long long)cp.n);
-    id_list list = {ids, 0, max_len - 1};
-    /* Metaspace pre-tokenizer: each space-separated word is segmented alone, prefixed with '▁'. */
-    for (int64_t start = 0; !st && start < cp.n && list.n < list.limit;) {
-        int64_t end = start;
-        while (end < cp.n && cp.cp[end] != ' ') end++;
-        int64_t m = 0, len = 0;
-        offsets[m++] = 0;
-        len += utf8_put(META_SPACE, word);
-        for (int64_t i = start; i < end; i++) {
-            offsets[m++] = len;
-            len += utf8_put(cp.cp[i], word + len);
-        }
-        offsets[m] = len;
-        st = viterbi_word(tok, word, offsets, m, &list);
-        start = end + 1;
-    }
-    free(word), free(offsets), free(cp.cp);
-    if (st) return st;
-    ids[list.n++] = tok->eos_id;
-    *n = list.n;
-    return LAVR_OK;
+    return lavr_tokenizer_encode_counted(tok, text, max_len, ids, n, NULL);
 }

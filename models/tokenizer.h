@@ -1,5 +1,5 @@
-/* Text -> umT5 token ids: Wan's prompt cleaning (HTML unescape twice, whitespace collapse), a table-free
- * subset of SentencePiece's nmt-NFKC normalisation, '▁' word prefixes and unigram Viterbi (spec §4). */
+/* Text -> umT5 token ids: Wan's prompt cleaning (ftfy's deterministic fixes, HTML unescape twice, whitespace
+ * collapse), SentencePiece's normalisation with the file's precompiled charsmap, unigram Viterbi (spec §4). */
 #ifndef LAVR_MODELS_TOKENIZER_H
 #define LAVR_MODELS_TOKENIZER_H
 
@@ -41,20 +41,19 @@ int64_t lavr_tokenizer_unk_id(const lavr_tokenizer *tok);
 int64_t lavr_tokenizer_eos_id(const lavr_tokenizer *tok);
 /* The piece of an id (UTF-8, '▁' for spaces), or NULL outside the vocabulary. */
 const char *lavr_tokenizer_piece(const lavr_tokenizer *tok, int64_t id);
-/* 1 when the tokenizer.json carries a precompiled charsmap that lavr does not apply (see tokenizer.c). */
-int lavr_tokenizer_has_charsmap(const lavr_tokenizer *tok);
+/* Units of the precompiled charsmap's trie (0: none, the text is only cleaned and its spaces handled). */
+int64_t lavr_tokenizer_charsmap_units(const lavr_tokenizer *tok);
 
 /* Whole pipeline: clean, normalise, segment, then EOS. At most max_len ids are written (the text is
- * cut to max_len - 1 pieces before the EOS, as HF truncation does); *n receives the count. */
+ * cut to max_len - 1 pieces before the EOS, as HF truncation with max_length does); *n receives the count. */
 lavr_status lavr_tokenizer_encode(const lavr_tokenizer *tok, const char *text, int64_t max_len, int64_t *ids,
                                   int64_t *n);
-
-/* The stages, for tests and the CLI. Input must be valid UTF-8; *out is malloc'd (caller frees).
- * clean: Python html.unescape applied twice (numeric references by Python's rules, a subset of the
- * named entities), then Unicode whitespace runs -> one space, stripped (Wan's clean='whitespace';
- * ftfy.fix_text is not reproduced). */
-lavr_status lavr_text_clean(const char *text, char **out);
-/* normalise: the table-free part of nmt-NFKC (tokenizer.c lists it), then spaces collapsed and stripped. */
-lavr_status lavr_text_normalize(const char *text, char **out);
+/* The same, and *total (if not NULL) receives the count before the cut (EOS included). */
+lavr_status lavr_tokenizer_encode_counted(const lavr_tokenizer *tok, const char *text, int64_t max_len, int64_t *ids,
+                                          int64_t *n, int64_t *total);
+/* The text the segmentation sees: cleaned (models/prompt_clean.h) and normalised by SentencePiece's rules
+ * with the charsmap ('▁' for spaces, the dummy prefix included). Input must be valid UTF-8 (else LAVR_E_ARG);
+ * *out is malloc'd (caller frees). */
+lavr_status lavr_tokenizer_normalize(const lavr_tokenizer *tok, const char *text, char **out);
 
 #endif

@@ -22,6 +22,35 @@ int lavr_device_count(void) {
 #endif
 }
 
+void lavr_device_memory(int device, uint64_t *used, uint64_t *total) {
+    *used = *total = 0;
+#if LAVR_HAVE_CUDA
+    size_t free_b = 0, total_b = 0;
+    if (device < 0 || cudaSetDevice(device) != cudaSuccess || cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return;
+    }
+    *used = (uint64_t)(total_b - free_b);
+    *total = (uint64_t)total_b;
+#else
+    (void)device;
+#endif
+}
+
+uint64_t lavr_device_total_memory(int device) {
+#if LAVR_HAVE_CUDA
+    struct cudaDeviceProp p;
+    if (device < 0 || cudaGetDeviceProperties(&p, device) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return (uint64_t)p.totalGlobalMem;
+#else
+    (void)device;
+    return 0;
+#endif
+}
+
 void lavr_device_name(int device, char *buf, int len) {
     if (len <= 0) return;
     if (device < 0)

@@ -3,8 +3,15 @@
 #ifndef LAVR_PARALLEL_DEVICE_H
 #define LAVR_PARALLEL_DEVICE_H
 
+#include <stdint.h>
+
 /* Number of CUDA devices visible to this process; 0 without CUDA support, driver or GPU. */
 int lavr_device_count(void);
+/* Bytes in use (every process on it, as cudaMemGetInfo sees them) and in all on device N, which becomes the
+ * current device; 0 and 0 for a negative device, without CUDA or when the runtime fails. */
+void lavr_device_memory(int device, uint64_t *used, uint64_t *total);
+/* Total bytes of device N without making a CUDA context on it; 0 for a negative device, without CUDA or on error. */
+uint64_t lavr_device_total_memory(int device);
 /* "cuda:N" for device N >= 0, "cpu" for a negative device (the CPU backend). */
 void lavr_device_name(int device, char *buf, int len);
 

@@ -15,8 +15,35 @@ lavr_layout lavr_layout_default(void) { return (lavr_layout){.steps = 4, .tp = 1
 int lavr_layout_dit_ranks(const lavr_layout *layout) { return layout->steps * layout->tp * layout->pp; }
 int lavr_layout_ranks(const lavr_layout *layout) { return lavr_layout_dit_ranks(layout) + layout->aux; }
 
+int lavr_layout_has_split(const lavr_layout *layout) { return layout->layers[0] > 0; }
+
 void lavr_layout_format(const lavr_layout *layout, char *buf, size_t len) {
-    snprintf(buf, len, "steps=%d,tp=%d,pp=%d,aux=%d", layout->steps, layout->tp, layout->pp, layout->aux);
+    int used = snprintf(buf, len, "steps=%d,tp=%d,pp=%d,aux=%d", layout->steps, layout->tp, layout->pp, layout->aux);
+    for (int i = 0; lavr_layout_has_split(layout) && i < layout->pp && i < LAVR_LAYOUT_MAX_SPLIT; i++)
+        if (used >= 0 && (size_t)used < len)
+            used += snprintf(buf + used, len - (size_t)used, "%s%d", i ? "+" : ",layers=", layout->layers[i]);
+}
+
+/* "22+18" into layout->layers; one-line errors name the layout text. */
+static lavr_status parse_split(const char *text, const char *value, int value_len, lavr_layout *layout) {
+    int n = 0;
+    const char *p = value, *end = value + value_len;
+    while (p < end) {
+        CHECK_ARG(n < LAVR_LAYOUT_MAX_SPLIT, "layout '%s': layers= lists at most %d ranges", text,
+                  LAVR_LAYOUT_MAX_SPLIT);
+        long v = 0;
+        const char *start = p;
+        while (p < end && *p >= '0' && *p <= '9' && v <= LAYOUT_MAX_VALUE) v = v * 10 + (*p++ - '0');
+        CHECK_ARG(p > start && (p == end || *p == '+') && v >= 1 && v <= LAYOUT_MAX_VALUE,
+                  "layout '%s': layers= takes positive layer counts joined by '+', one per pp index (e.g. "
+                  "layers=22+18), got '%.*s'", text, value_len, value);
+        layout->layers[n++] = (int)v;
+        if (p < end) p++;
+        CHECK_ARG(p < end || value[value_len - 1] != '+', "layout '%s': layers='%.*s' ends with '+'", text, value_len,
+                  value);
+    }
+    CHECK_ARG(n > 0, "layout '%s': layers= is empty (e.g. layers=22+18)", text);
+    return LAVR_OK;
 }
 
 static int *layout_field(lavr_layout *layout, const char *key, size_t key_len) {
@@ -31,17 +58,26 @@ lavr_status lavr_layout_parse(const char *text, lavr_layout *out) {
     CHECK_ARG(text && out, "lavr_layout_parse: null argument");
     CHECK_ARG(text[0], "layout is empty (expected e.g. steps=4,tp=1,pp=1,aux=1)");
     lavr_layout layout = lavr_layout_default();
-    int seen[4] = {0};
+    int seen[4] = {0}, split_count = 0;
     const char *item = text;
     for (;;) {
         const char *comma = strchr(item, ',');
         size_t item_len = comma ? (size_t)(comma - item) : strlen(item);
         const char *eq = memchr(item, '=', item_len);
-        CHECK_ARG(eq, "layout '%s': item '%.*s' is not key=value (keys: steps, tp, pp, aux)", text, (int)item_len,
-                  item);
+        CHECK_ARG(eq, "layout '%s': item '%.*s' is not key=value (keys: steps, tp, pp, aux, layers)", text,
+                  (int)item_len, item);
         size_t key_len = (size_t)(eq - item);
+        if (key_len == 6 && !strncmp(item, "layers", 6)) {
+            CHECK_ARG(!split_count, "layout '%s': key 'layers' given twice", text);
+            TRY(parse_split(text, eq + 1, (int)(item_len - key_len - 1), &layout));
+            while (split_count < LAVR_LAYOUT_MAX_SPLIT && layout.layers[split_count]) split_count++;
+            if (!comma) break;
+            item = comma + 1;
+            continue;
+        }
         int *field = layout_field(&layout, item, key_len);
-        CHECK_ARG(field, "layout '%s': unknown key '%.*s' (keys: steps, tp, pp, aux)", text, (int)key_len, item);
+        CHECK_ARG(field, "layout '%s': unknown key '%.*s' (keys: steps, tp, pp, aux, layers)", text, (int)key_len,
+                  item);
         int which = (int)(field - &layout.steps);
         CHECK_ARG(!seen[which], "layout '%s': key '%.*s' given twice", text, (int)key_len, item);
         seen[which] = 1;
@@ -66,6 +102,8 @@ lavr_status lavr_layout_parse(const char *text, lavr_layout *out) {
     CHECK_ARG(LAVR_LAYOUT_DENOISE_STEPS % layout.steps == 0,
               "layout '%s': steps=%d must be 1, 2 or 4 (each stage owns %d/steps of the %d denoising steps)", text,
               layout.steps, LAVR_LAYOUT_DENOISE_STEPS, LAVR_LAYOUT_DENOISE_STEPS);
+    CHECK_ARG(!split_count || split_count == layout.pp, "layout '%s': layers= lists %d range%s but pp=%d", text,
+              split_count, split_count == 1 ? "" : "s", layout.pp);
     *out = layout;
     return LAVR_OK;
 }
@@ -79,6 +117,14 @@ lavr_status lavr_layout_check(const lavr_layout *layout, int64_t num_heads, int6
               layout->tp, (long long)ffn_dim);
     CHECK_ARG(layout->pp <= num_layers, "layout %s: pp=%d exceeds the model's %lld layers", text, layout->pp,
               (long long)num_layers);
+    if (lavr_layout_has_split(layout)) {
+        CHECK_ARG(layout->pp <= LAVR_LAYOUT_MAX_SPLIT, "layout %s: layers= names at most %d pp indices", text,
+                  LAVR_LAYOUT_MAX_SPLIT);
+        int64_t sum = 0;
+        for (int i = 0; i < layout->pp; i++) sum += layout->layers[i];
+        CHECK_ARG(sum == num_layers, "layout %s: layers= adds up to %lld, the model has %lld layers", text,
+                  (long long)sum, (long long)num_layers);
+    }
     return LAVR_OK;
 }
 
@@ -141,6 +187,17 @@ void lavr_layout_layers(int64_t num_layers, int pp, int index, int64_t *begin, i
     *end = *begin + base + (index < extra ? 1 : 0);
 }
 
+void lavr_layout_layer_range(const lavr_layout *layout, int64_t num_layers, int index, int64_t *begin, int64_t *end) {
+    if (!lavr_layout_has_split(layout) || layout->pp > LAVR_LAYOUT_MAX_SPLIT) {
+        lavr_layout_layers(num_layers, layout->pp, index, begin, end);
+        return;
+    }
+    int64_t b = 0;
+    for (int i = 0; i < index; i++) b += layout->layers[i];
+    *begin = b;
+    *end = b + layout->layers[index];
+}
+
 int lavr_layout_dit_rank(const lavr_layout *layout, int stage, int pp_index, int tp_index) {
     return (stage * layout->pp + pp_index) * layout->tp + tp_index;
 }
@@ -159,7 +216,7 @@ lavr_status lavr_layout_role(const lavr_layout *layout, int64_t num_layers, int 
         role.stage = world_rank / (layout->tp * layout->pp);
         role.step_begin = role.stage * steps_per_stage;
         role.step_end = role.step_begin + steps_per_stage;
-        lavr_layout_layers(num_layers, layout->pp, role.pp_index, &role.layer_begin, &role.layer_end);
+        lavr_layout_layer_range(layout, num_layers, role.pp_index, &role.layer_begin, &role.layer_end);
     } else {
         role.aux_index = world_rank - dit;
     }

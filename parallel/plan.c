@@ -46,8 +46,6 @@ const lavr_plan_rates lavr_plan_rates_h200 = {
 #define AUDIO_ATTN_FLOPS 8.11e12
 
 /* ---- outside the arena --------------------------------------------------------------------------- */
-/* cuBLASLt workspace of kernels/cuda/linear.cu (32 MiB + a 256-byte tuning hash), cudaMalloc'd in 2 MiB pages */
-#define PLAN_BLAS_BYTES ((uint64_t)34 << 20)
 /* cuDNN handle and the SDPA plans' shared workspace (kernels/cuda/sdpa.c; `lavr bench` prints the real figure) */
 #define PLAN_CUDNN_BYTES ((uint64_t)16 << 20)
 /* the VAE's convolution workspace (cuDNN or the im2col scratch of lavr's kernel) */
@@ -77,7 +75,7 @@ lavr_status lavr_plan_size_check(int64_t width, int64_t height) {
 
 lavr_plan_options lavr_plan_options_default(void) {
     return (lavr_plan_options){.fp8 = 0, .sink_contiguous = 0, .gpus = 1, .gpu_mem = 0, .aux_on_gpu = 1,
-                               .aux_gpu = -1, .t5_on_gpu = 0, .w2v_on_gpu = 1, .bench = 0, .alone = 0};
+                               .aux_gpu = -1, .t5_on_gpu = LAVR_PLAN_T5_AUTO, .w2v_on_gpu = 1, .bench = 0, .alone = 0};
 }
 
 /* ---- the time of a step ----------------------------------------------------------------------------- */
@@ -130,10 +128,13 @@ lavr_status lavr_plan_dit_step(const lavr_model_config *cfg, int64_t width, int6
         out->comm = s * 1e3;
     }
     if (!opts->bench) {
-        /* the render embeds on the host and moves the activation [R, d] fp32 (+ its e, e0 and audio rows) through
-         * the host: uploaded on the pp 0 rank every step, handed down the pp chain over MPI */
+        /* the render's pp 0 rank uploads the block's latent and its time and audio rows every step (the tokens are
+         * embedded on the device); the activation [R, d] fp32 (+ those rows) goes down the pp chain through the
+         * host over MPI */
         const double act = (double)lavr_dit_dev_act_floats(&g) * 4;
-        double s = act / rt->host_bytes; /* upload (embedding or the previous pp index) */
+        const double rows = (double)(7 * g.d + g.F * (g.NA + 1) * g.d) * 4;
+        const double latent = (double)(g.in_dim * g.F * g.geo.h * g.geo.w) * 4;
+        double s = (g.first ? latent + rows : act) / rt->host_bytes; /* upload (embedding or the previous pp index) */
         if (!g.last) s += act / rt->host_bytes + act / rt->host_copy_bytes;
         else s += (double)(g.out_dim * g.F * g.geo.h * g.geo.w) * 4 / rt->host_bytes; /* the velocity */
         out->host = s * 1e3;
@@ -153,9 +154,10 @@ static lavr_status plan_dit(const lavr_model_config *cfg, int64_t width, int64_t
     lavr_dit_dev_bytes b;
     TRY(lavr_dit_dev_bytes_of(&g, &b));
     const uint64_t caches = (uint64_t)(role->step_end - role->step_begin);
-    /* what the rank allocates after the model: the bench's latent and velocity, the render's velocity (last pp) */
+    /* what the rank allocates after the model: the bench's latent and velocity, the render's velocity (last pp)
+     * and latent block (first pp, ranks/dit_engine_cuda.c) */
     const uint64_t latent = lavr_dit_dev_aligned((uint64_t)(c->in_dim * c->frames_per_block * g.geo.h * g.geo.w) * 4);
-    const uint64_t tail = o->bench ? 2 * latent : g.last ? latent : 0;
+    const uint64_t tail = o->bench ? 2 * latent : (g.last ? latent : 0) + (g.first ? latent : 0);
     /* create -> weights uploaded through a staging buffer -> text K/V (temporaries) -> step caches, act, tail */
     const uint64_t later = caches * b.cache + b.act + tail;
     r->weights = b.weights;
@@ -182,13 +184,16 @@ static lavr_status plan_dit(const lavr_model_config *cfg, int64_t width, int64_t
 }
 
 /* ---- the aux rank ---------------------------------------------------------------------------------- */
+/* shared: a DiT rank computes on the aux's GPU too (LAVR_PLAN_T5_AUTO then keeps umT5 on the host) */
 static lavr_status plan_aux(const lavr_model_config *cfg, int64_t width, int64_t height, const lavr_plan_options *o,
-                            lavr_plan_rank *r) {
+                            int shared, lavr_plan_rank *r) {
     plan_aux_model m;
-    TRY(plan_aux_model_of(cfg, width, height, o->t5_on_gpu, o->w2v_on_gpu, &m));
+    const int t5_on_gpu = o->t5_on_gpu == LAVR_PLAN_T5_AUTO ? !shared : o->t5_on_gpu;
+    TRY(plan_aux_model_of(cfg, width, height, t5_on_gpu, o->w2v_on_gpu, &m));
     /* the encoders run during the setup and are freed before the first block is decoded */
     r->weights = m.vae_weights;
-    r->setup = m.enc_cache + m.enc_act + m.w2v + m.t5;
+    r->setup = m.enc_cache + m.enc_act + m.w2v;
+    r->t5 = m.t5; /* a context of its own, reserved beside the aux's arena for the prompt encode */
     r->vae_cache = m.dec_cache;
     r->vae_act = m.dec_act;
     const uint64_t render = m.dec_cache + m.dec_act;
@@ -228,9 +233,12 @@ lavr_status lavr_plan_layout(const lavr_model_config *cfg, int64_t width, int64_
         r->gpu = gpu;
         if (role.is_dit)
             TRY(plan_dit(cfg, width, height, layout, &role, opts, r));
-        else if (gpu >= 0)
-            TRY(plan_aux(cfg, width, height, opts, r)); /* extra aux ranks only take part in the setup broadcast */
-        r->outside = r->context + r->nccl + r->blas + r->cudnn + r->graphs;
+        else if (gpu >= 0) { /* extra aux ranks only take part in the setup broadcast */
+            int shared = 0;
+            for (int k = 0; k < dit; k++) shared |= per_rank[k].gpu == gpu;
+            TRY(plan_aux(cfg, width, height, opts, shared, r));
+        }
+        r->outside = r->context + r->nccl + r->blas + r->cudnn + r->graphs + r->t5;
         r->total = r->arena + r->outside;
     }
     /* a stage's block: each owned step runs through the stage's pp chain (the ranks of one tp index) */
@@ -305,7 +313,7 @@ int lavr_plan_candidates(const lavr_model_config *cfg, int gpus, lavr_layout *ou
             for (int pp = 1; pp <= gpus && pp <= c->num_layers; pp++) {
                 /* GPUs left over take the aux rank; with none left it shares the last DiT rank's */
                 if (steps[s] * tp * pp > gpus) continue;
-                lavr_layout l = {steps[s], tp, pp, 1};
+                lavr_layout l = {.steps = steps[s], .tp = tp, .pp = pp, .aux = 1};
                 if (lavr_layout_check(&l, c->num_heads, c->ffn_dim, c->num_layers)) {
                     lavr_error_clear();
                     continue;
@@ -322,6 +330,65 @@ static int choice_before(const lavr_plan_choice *a, const lavr_plan_choice *b) {
     return a->peak < b->peak;
 }
 
+/* Plans `layout` into a choice; LAVR_OK with ch->fits set, or an error (already cleared by the caller). */
+static lavr_status plan_choice(const lavr_model_config *cfg, int64_t width, int64_t height, const lavr_layout *layout,
+                               const lavr_plan_options *o, lavr_plan_rank *rr, lavr_plan_choice *ch) {
+    const int m = lavr_layout_ranks(layout);
+    TRY(lavr_plan_layout(cfg, width, height, layout, o, rr));
+    *ch = (lavr_plan_choice){.layout = *layout, .fp8 = o->fp8};
+    ch->peak = lavr_plan_peak_gpu(rr, m, o->gpus, &ch->peak_rank);
+    ch->fps = lavr_plan_fps(cfg, rr, m);
+    ch->fits = !o->gpu_mem || ch->peak <= o->gpu_mem;
+    return LAVR_OK;
+}
+
+/* A layout with pp >= 2 that is over the cap only because another rank (the aux) shares a DiT rank's GPU: moves
+ * layers, one at a time, from the pp index on the busiest GPU to whichever other pp index gives the lowest peak,
+ * while that lowers it. Returns 1 with *out (an explicit layers= split) when the result fits. */
+static int plan_rebalance(const lavr_model_config *cfg, int64_t width, int64_t height, const lavr_plan_choice *even,
+                          const lavr_plan_options *o, lavr_plan_rank *rr, lavr_plan_choice *out) {
+    const lavr_dit_config *c = &cfg->dit;
+    lavr_layout l = even->layout;
+    if (l.pp < 2 || l.pp > LAVR_LAYOUT_MAX_SPLIT || !o->gpu_mem) return 0;
+    for (int i = 0; i < l.pp; i++) {
+        int64_t b, e;
+        lavr_layout_layers(c->num_layers, l.pp, i, &b, &e);
+        l.layers[i] = (int)(e - b);
+    }
+    lavr_plan_choice best = *even;
+    for (int64_t moves = 0; moves < c->num_layers && !best.fits; moves++) {
+        lavr_role role;
+        if (lavr_layout_role(&l, c->num_layers, best.peak_rank, &role) || !role.is_dit) break;
+        const int from = role.pp_index;
+        if (l.layers[from] <= 1) break;
+        lavr_plan_choice step = best;
+        for (int to = 0; to < l.pp; to++) {
+            if (to == from) continue;
+            lavr_layout next = l;
+            next.layers[from]--, next.layers[to]++;
+            lavr_plan_choice ch;
+            if (plan_choice(cfg, width, height, &next, o, rr, &ch) == LAVR_OK && ch.peak < step.peak) step = ch;
+            lavr_error_clear();
+        }
+        if (step.peak >= best.peak) break;
+        best = step, l = step.layout;
+    }
+    if (!best.fits) return 0;
+    *out = best;
+    return 1;
+}
+
+/* Inserts ch into out[0..*n) in choice order, keeping at most max. */
+static void insert_choice(const lavr_plan_choice *ch, lavr_plan_choice *out, int *n, int max) {
+    int at = *n < max ? *n : max;
+    while (at > 0 && choice_before(ch, &out[at - 1])) at--;
+    if (at >= max) return;
+    const int last = *n < max ? *n : max - 1;
+    memmove(&out[at + 1], &out[at], (size_t)(last - at) * sizeof *out);
+    out[at] = *ch;
+    if (*n < max) (*n)++;
+}
+
 int lavr_plan_choices(const lavr_model_config *cfg, int64_t width, int64_t height, const lavr_plan_options *opts,
                       int fp8_only, int bf16_only, lavr_plan_choice *out, int max) {
     lavr_layout cand[128];
@@ -335,20 +402,11 @@ int lavr_plan_choices(const lavr_model_config *cfg, int64_t width, int64_t heigh
             const int m = lavr_layout_ranks(&cand[i]);
             lavr_plan_rank *rr = calloc((size_t)m, sizeof *rr);
             if (!rr) continue;
-            if (lavr_plan_layout(cfg, width, height, &cand[i], &o, rr) == LAVR_OK) {
-                lavr_plan_choice ch = {.layout = cand[i], .fp8 = fp8};
-                ch.peak = lavr_plan_peak_gpu(rr, m, o.gpus, &ch.peak_rank);
-                ch.fps = lavr_plan_fps(cfg, rr, m);
-                ch.fits = !o.gpu_mem || ch.peak <= o.gpu_mem;
-                /* insertion in order */
-                int at = n < max ? n : max;
-                while (at > 0 && choice_before(&ch, &out[at - 1])) at--;
-                if (at < max) {
-                    const int last = n < max ? n : max - 1;
-                    memmove(&out[at + 1], &out[at], (size_t)(last - at) * sizeof *out);
-                    out[at] = ch;
-                    if (n < max) n++;
-                }
+            lavr_plan_choice ch, split;
+            if (plan_choice(cfg, width, height, &cand[i], &o, rr, &ch) == LAVR_OK) {
+                insert_choice(&ch, out, &n, max);
+                /* over the cap: the same ranks with layers moved off the GPU the aux shares may fit */
+                if (!ch.fits && plan_rebalance(cfg, width, height, &ch, &o, rr, &split)) insert_choice(&split, out, &n, max);
             }
             lavr_error_clear();
             free(rr);

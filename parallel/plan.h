@@ -19,20 +19,26 @@ typedef struct {
     uint64_t gpu_mem;    /* budget per GPU, the whole device (what nvidia-smi shows); 0 = no cap */
     int aux_on_gpu;      /* 1: the aux rank decodes (and encodes) with the VAE on a GPU; 0: on the host */
     int aux_gpu;         /* the aux rank's GPU (--aux-gpu); -1: placement's rule (a free GPU, else the finisher's) */
-    int t5_on_gpu;       /* umT5 on the aux GPU during setup, freed after it (default: on the host) */
+    int t5_on_gpu;       /* 1: umT5 on the aux GPU during setup, in its own context freed after it; 0: on the host;
+                          * LAVR_PLAN_T5_AUTO (default, what `lavr render` does): on the aux GPU when the aux runs
+                          * on one that no DiT rank shares, else on the host */
     int w2v_on_gpu;      /* wav2vec2 on the aux GPU during setup, freed after it (default: yes with aux_on_gpu) */
     int bench;           /* the ranks as `lavr bench` runs them: no aux, two latent buffers per rank, NCCL between
                           * stages (the render hands latents and activations over MPI through the host) */
     int alone;           /* bench --only-rank: the rank runs alone on its GPU, no NCCL communicator */
 } lavr_plan_options;
 
-/* Defaults: bf16, shared sink, 1 GPU, no cap, the aux on the GPU placement picks with wav2vec2, umT5 on the host. */
+#define LAVR_PLAN_T5_AUTO (-1)
+
+/* Defaults: bf16, shared sink, 1 GPU, no cap, the aux on the GPU placement picks with wav2vec2, umT5 where
+ * LAVR_PLAN_T5_AUTO puts it. */
 lavr_plan_options lavr_plan_options_default(void);
 
 /* Predicted bytes and time of one rank. DiT ranks: the arena (weights .. work, its peak over the upload, the text
  * embedding and the render) and what lives outside it. The aux rank: VAE weights, then the larger of the setup
- * (umT5/wav2vec2 when on the GPU, the VAE encoder's caches and activations) and the render (the decoder's causal
- * caches and a block's activations), then its own CUDA context and workspaces. total = arena + outside. */
+ * (wav2vec2 when on the GPU, the VAE encoder's caches and activations) and the render (the decoder's causal
+ * caches and a block's activations), then its own CUDA context and workspaces, and umT5's own context when it runs
+ * on the GPU (t5). total = arena + outside. */
 typedef struct {
     char role[32]; /* "dit s0 tp0 pp0", "aux" */
     int is_dit;
@@ -43,6 +49,8 @@ typedef struct {
     uint64_t setup, vae_cache, vae_act;
     uint64_t arena;                                /* DiT: arena peak; aux: device peak of its buffers */
     uint64_t context, nccl, blas, cudnn, graphs;   /* outside the arena */
+    uint64_t t5;     /* aux: umT5's own context during the setup (its arena, exactly lavr_t5_device_bytes of 512
+                      * tokens, and its cuBLASLt workspace), beside the aux's arena; 0 on the host. In outside. */
     uint64_t outside, total;
     double step_ms;  /* DiT: one denoising step of the rank's layers (steady state, full window) */
     double busy_ms;  /* GPU time per video block: DiT steps of its stage x step_ms; aux: the VAE decode of a block */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "models/dit_dev.h"
+#include "models/t5.h"
 
 #define VAE_PITCH(c) (((c) + 7) / 8 * 8) /* kernels/ctx_internal.h lavr_video_pitch */
 #define VAE_CACHE_FRAMES 2               /* a 3-tap causal conv keeps its last 2 input frames */
@@ -248,7 +249,7 @@ lavr_status plan_aux_model_of(const lavr_model_config *cfg, int64_t width, int64
     encode_chunk(&cfg->vae, height, width, &s);
     out->enc_cache = s.cache, out->enc_act = s.peak;
     out->vae_weights = dec_weights + s.weights; /* the VAE keeps both nets (lavr_vae_create) */
-    uint64_t w2v = 0, t5 = 0;
+    uint64_t w2v = 0;
     if (w2v_on_gpu) {
         TRY(lavr_w2v_inventory(&cfg->w2v, count_tensor, &w2v));
         const lavr_w2v_config *w = &cfg->w2v;
@@ -259,12 +260,11 @@ lavr_status plan_aux_model_of(const lavr_model_config *cfg, int64_t width, int64
                    (uint64_t)w->num_heads * frames * frames * 4;
     }
     if (t5_on_gpu) {
-        TRY(lavr_t5_inventory(&cfg->t5, count_tensor, &t5));
-        const lavr_t5_config *c = &cfg->t5;
-        const uint64_t tokens = (uint64_t)cfg->dit.text_len;
-        /* one layer's FFN hidden, the residual stream and the attention scores of 512 tokens */
-        out->t5 = t5 * 2 + tokens * (uint64_t)(2 * c->dim_ffn + 4 * c->dim) * 2 +
-                  (uint64_t)c->num_heads * tokens * tokens * 4;
+        /* the arena of the aux's T5 context, sized by the model (weights but the token embedding, and the work of
+         * the longest prompt), and that context's cuBLASLt workspace */
+        uint64_t weights = 0, work = 0;
+        lavr_t5_device_bytes(&cfg->t5, cfg->dit.text_len, &weights, &work);
+        out->t5 = weights + work + PLAN_BLAS_BYTES;
     }
     return LAVR_OK;
 }

@@ -61,16 +61,16 @@ lavr_status aux_identity(aux_rank *a, lavr_h5file *model) {
     TRY(config_sha(model, "/vae", vae));
     char content[65];
     TRY(lavr_model_digest_read(model, content));
-    if (!content[0] && o->stage_dir)
+    struct stat st = {0};
+    const char *name = lavr_h5_path(model), *base = strrchr(name, '/');
+    if (!content[0] && o->stage_dir && !o->generated)
         LOG_WARN("model '%s' has no content fingerprint (written by an older lavr): a resume cannot tell it from "
                  "another model of its preset written to the same path; write it again with lavr convert or lavr init",
-                 o->model_path);
-    struct stat st;
-    if (stat(o->model_path, &st) != 0) return LAVR_FAIL(LAVR_E_IO, "cannot stat the model '%s'", o->model_path);
-    const char *base = strrchr(o->model_path, '/');
+                 name);
+    if (!o->generated && stat(name, &st) != 0) return LAVR_FAIL(LAVR_E_IO, "cannot stat the model '%s'", name);
     /* FP8 Linears change the DiT's numbers: a render resumed with another --fp8 is another render */
-    snprintf(a->model_id, sizeof a->model_id, "%.200s bytes=%lld dit=%s vae=%s content=%s fp8=%d",
-             base ? base + 1 : o->model_path, (long long)st.st_size, dit, vae, content[0] ? content : "-", o->fp8 ? 1 : 0);
+    snprintf(a->model_id, sizeof a->model_id, "%.200s bytes=%lld dit=%s vae=%s content=%s fp8=%d", base ? base + 1 : name,
+             (long long)st.st_size, dit, vae, content[0] ? content : "-", o->fp8 ? 1 : 0);
     snprintf(a->inputs_id, sizeof a->inputs_id,
              "image=%s audio=%s prompt=%s size=%.40s seed=%llu sink_offset=%lld num_clip=%lld", image, audio, prompt,
              o->size ? o->size : "-", (unsigned long long)o->stream.seed, (long long)o->stream.fixed_sink_offset,

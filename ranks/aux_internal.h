@@ -67,6 +67,7 @@ typedef struct {
      * written, the next packet stops every rank, and the render ends with this one line */
     lavr_status fault;
     char fault_message[1024];
+    lavr_aux_stats meas;      /* measurements (o->stats gets them at the end) */
 } aux_rank;
 
 /* Records st (when it is the first failure) as the render's fault and clears the error; returns LAVR_OK. */

@@ -33,6 +33,13 @@ static double seconds_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Seconds since *t, which moves to now. */
+static double lap(double *t) {
+    const double now = seconds_now(), d = now - *t;
+    *t = now;
+    return d;
+}
+
 static lavr_status alloc_floats(int64_t n, const char *what, float **out) {
     *out = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
     if (!*out) return LAVR_FAIL(LAVR_E_NOMEM, "aux rank: cannot allocate %s (%lld floats)", what, (long long)n);
@@ -129,10 +136,19 @@ static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
         a->cond = *o->cond;
     } else if (!reuse_conditioning(a, saved)) {
         LOG_INFO("encoding %s, the prompt and %s", o->image_path, o->audio_path);
+        double t = seconds_now();
+        const double gen_vae = lavr_generated_model_seconds(model, "vae");
         st = lavr_cond_encode_image_on(model, o->image_path, o->size, o->vae_ctx, a->arena, &a->cond);
-        if (!st) st = lavr_cond_encode_text(model, o->prompt, a->arena, &a->cond);
+        a->meas.image_s = lap(&t);
+        a->meas.gen_vae_s = lavr_generated_model_seconds(model, "vae") - gen_vae;
+        const lavr_ctx_cuda_options t5 = {.device = o->device, .conv = LAVR_CONV_OWN, .name = "aux t5"};
+        if (!st) st = lavr_cond_encode_text_on(model, o->prompt, o->t5_on_gpu ? &t5 : NULL, a->arena, &a->cond);
+        a->meas.text_s = lap(&t);
+        a->meas.gen_t5_s = lavr_generated_model_seconds(model, "t5");
         if (!st && !saved) st = lavr_cond_encode_audio(model, o->audio_path, a->arena, &a->cond);
         if (!st && saved) st = save_conditioning(a, model, saved);
+        a->meas.audio_s = lap(&t);
+        a->meas.gen_w2v_s = lavr_generated_model_seconds(model, "wav2vec2");
     }
     if (!st) st = open_audio_features(a, saved);
     free(saved);
@@ -311,7 +327,9 @@ static lavr_status output_block(aux_rank *a, int64_t n) {
     if (a->o->on_latent) TRY(a->o->on_latent(a->o->user, n, a->latent, a->blk));
     if (a->decoder) {
         int64_t count = 0;
+        double t = seconds_now();
         TRY(lavr_decode_stream_push(a->decoder, a->latent, a->frames, &count));
+        a->meas.decode_s += lap(&t);
         bad = lavr_count_nonfinite(LAVR_F32, a->frames, 3 * count * a->cond.height * a->cond.width, &first);
         if (bad)
             return LAVR_FAIL(LAVR_E_FORMAT, "the VAE decoded block %lld into %lld NaN/Inf pixel value%s: the VAE weights "
@@ -320,8 +338,13 @@ static lavr_status output_block(aux_rank *a, int64_t n) {
         lavr_status st = lavr_video_writer_append_f32(a->writer, a->frames, count);
         if (!st && (n + 1) % LAVR_BLOCKS_PER_CLIP == 0) st = lavr_video_writer_cut(a->writer);
         if (st) return lavr_disk_add_free_space(st, a->o->out_path);
+        a->meas.write_s += lap(&t);
+        if (a->frames_written == 0 && count > 0) a->meas.first_frame_s = t - a->start_s;
         a->frames_written += count;
     }
+    const double done = seconds_now() - a->start_s;
+    if (a->meas.blocks++ == 0) a->meas.first_block_s = done;
+    a->meas.last_block_s = done;
     lavr_progress_block(a->progress, n, a->frames_written);
     return LAVR_OK;
 }
@@ -400,12 +423,19 @@ static lavr_status prepare_pipeline(aux_rank *a) {
 static lavr_status summary(aux_rank *a, int64_t frames, double wall_s, double render_s) {
     const int ndit = lavr_layout_dit_ranks(&a->sched.layout);
     lavr_rank_stats *rows = calloc((size_t)ndit + 1, sizeof *rows);
-    if (!rows) return LAVR_FAIL(LAVR_E_NOMEM, "aux rank: out of memory for the summary");
+    lavr_dit_report *reports = calloc((size_t)ndit, sizeof *reports);
+    if (!rows || !reports) {
+        free(rows);
+        free(reports);
+        return LAVR_FAIL(LAVR_E_NOMEM, "aux rank: out of memory for the summary");
+    }
     lavr_status st = LAVR_OK;
     lavr_msg m;
     lavr_msg_init(&m);
     for (int r = 0; r < ndit && !st; r++) {
-        st = lavr_comm_recv(a->c, r, LAVR_TAG_STATS, &m);
+        lavr_msg_clear_parts(&m);
+        st = lavr_msg_add(&m, &reports[r], (int64_t)sizeof reports[r], LAVR_WIRE_BYTES);
+        if (!st) st = lavr_comm_recv(a->c, r, LAVR_TAG_STATS, &m);
         if (st) break;
         lavr_role role;
         st = lavr_layout_role(&a->sched.layout, a->dit.num_layers, r, &role);
@@ -425,8 +455,17 @@ static lavr_status summary(aux_rank *a, int64_t frames, double wall_s, double re
         me->peak_kb = lavr_progress_peak_rss_kb();
         lavr_comm_traffic(a->c, &me->sent, &me->received);
         me->busy_s = -1;
-        if (!a->fault) lavr_progress_summary(stdout, frames, OUTPUT_FPS, wall_s, render_s, rows, ndit + 1);
+        /* the bench prints its own report from the measurements; a fault's line is the render's last word */
+        if (!a->o->stats && !a->fault) lavr_progress_summary(stdout, frames, OUTPUT_FPS, wall_s, render_s, rows, ndit + 1);
+        a->meas.render_s = render_s;
+        a->meas.width = a->cond.width;
+        a->meas.height = a->cond.height;
+        a->meas.frames = frames;
+        a->meas.ndit = ndit;
+        a->meas.dit = reports;
+        reports = NULL;
     }
+    free(reports);
     free(rows);
     return st;
 }
@@ -517,11 +556,12 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
     if (o->backend == LAVR_BACKEND_CUDA) {
         char device[16];
         lavr_device_name(o->device, device, sizeof device);
-        LOG_INFO("aux rank placed on %s; VAE, umT5 and wav2vec2 still compute on the host", device);
+        LOG_INFO("aux rank placed on %s: VAE %s, umT5 %s, wav2vec2 on the host", device,
+                 o->vae_ctx ? "there" : "on the host", o->t5_on_gpu ? "there (freed after the setup)" : "on the host");
     }
     lavr_h5file *model = NULL;
     lavr_status st = lavr_arena_create("aux", 0, &a.arena);
-    if (!st) st = lavr_h5_open(o->model_path, &model);
+    if (!st) st = lavr_model_open(o->model_path, o->generated, &model);
     if (!st) st = read_dit_config(model, &a.dit);
     if (!st) st = aux_identity(&a, model);
     if (!st) st = aux_find_resume(&a);
@@ -530,6 +570,7 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
     if (!st) st = check_shapes(&a, &a.dit);
     st = lavr_mpi_agree(st); /* an input refused here, or a DiT rank that cannot load: every rank ends */
     if (!st) st = broadcast_setup(&a);
+    a.meas.setup_s = seconds_now() - a.start_s;
     if (!st) aux_fault(&a, open_outputs(&a, model)); /* the DiT ranks wait for packets: a fault stops them */
     if (!st) st = prepare_pipeline(&a);
     lavr_ckpt_close(a.resume_from);
@@ -546,6 +587,14 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
                  (long long)a.cond.height, o->layout_text, a.start_block ? " (resumed)" : "");
         st = run_pipeline(&a, &stopped_at);
     }
+    a.meas.device = o->vae_ctx && lavr_ctx_device(o->vae_ctx) == LAVR_DEVICE_CUDA ? o->device : -1;
+    if (a.meas.device >= 0) {
+        /* before any rank frees its memory (they all wait for the last collective) */
+        uint64_t total = 0;
+        a.meas.reserved = lavr_ctx_reserved_bytes(o->vae_ctx);
+        a.meas.peak = lavr_ctx_peak_bytes(o->vae_ctx);
+        lavr_device_memory(a.meas.device, &a.meas.device_used, &total);
+    }
     if (!st && a.fault) {
         lavr_video_writer_abandon(a.writer);
         a.writer = NULL;
@@ -561,6 +610,8 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
         lavr_status close_st = lavr_h5_close(model);
         if (!st) st = close_st;
     }
+    if (o->stats) *o->stats = a.meas;
+    else free(a.meas.dit);
     release(&a);
     if (!st && stopped_at >= 0)
         st = lavr_error_set(LAVR_E_STOPPED, __FILE__, __LINE__,

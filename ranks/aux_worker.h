@@ -13,10 +13,12 @@
 #include "io/checkpoint.h"
 #include "kernels/ctx.h"
 #include "models/conditioning.h"
+#include "models/generated_model.h"
 #include "models/streaming.h"
 #include "parallel/comm.h"
 #include "parallel/mpi.h"
 #include "ranks/dit_engine.h"
+#include "ranks/dit_stage.h"
 
 typedef enum {
     LAVR_RESUME_AUTO, /* continue from the newest valid checkpoint of this render if there is one */
@@ -24,8 +26,28 @@ typedef enum {
     LAVR_RESUME_NO,   /* start over: the stage directory's checkpoints are deleted */
 } lavr_resume_mode;
 
+/* What the working aux rank measured (lavr bench --e2e), in seconds on its clock from the start of lavr_aux_run. */
+typedef struct {
+    /* the encoders: VAE encode of the reference and motion frames (image decode and fit included), umT5 (the
+     * tokenizer included), wav2vec2 (audio decode and bucketing included); each loads its own weights */
+    double image_s, text_s, audio_s;
+    double gen_vae_s, gen_t5_s, gen_w2v_s; /* of which making generated weights (models/generated_model.h), 0: a file */
+    double setup_s;           /* start -> the setup broadcast (model open, the encoders) */
+    double first_frame_s;     /* start -> the first frames written */
+    double render_s;          /* the block loop: the first packet fed -> the last frames written */
+    double first_block_s, last_block_s; /* when the first / last block's frames were written */
+    double decode_s, write_s; /* the blocks' streaming VAE decode and video writer, summed */
+    int64_t blocks, frames;
+    int64_t width, height;    /* the generated video's size (the size rule's pick) */
+    int device;               /* the aux rank's GPU, -1: the host */
+    uint64_t reserved, peak, device_used; /* its context's device bytes (as lavr_dit_report) */
+    int ndit;
+    lavr_dit_report *dit;     /* [ndit] what each DiT rank sent; malloc'd, the caller frees */
+} lavr_aux_stats;
+
 typedef struct {
     const char *model_path;
+    const lavr_generated_model *generated; /* set: the encoders' and the VAE's weights made on the fly, not read */
     const char *image_path, *audio_path, *prompt, *size; /* the user's inputs (unused when cond is set) */
     const lavr_conditioning *cond; /* precomputed conditioning (tests): the encoders are skipped */
     lavr_ctx *vae_ctx;             /* where the VAE runs (portrait encode, streaming decode); NULL: the CPU */
@@ -43,6 +65,9 @@ typedef struct {
     int64_t fail_block;            /* testing aid (LAVR_FAIL_AT): fail when this block arrives; -1 never */
     lavr_backend backend;          /* where the aux networks compute (--backend / --aux-backend) */
     int device;                    /* CUDA backend: the node-local GPU placement gave (parallel/placement.h) */
+    int t5_on_gpu;                 /* CUDA backend: umT5 encodes the prompt on `device`, in a context of its own that
+                                      is freed right after (else on the host) */
+    lavr_aux_stats *stats;         /* optional: filled at the end (measurements) */
     /* optional: called with every clean latent [C, F, h, w] in block order (tests) */
     lavr_status (*on_latent)(void *user, int64_t block, const float *latent, int64_t n);
     void *user;

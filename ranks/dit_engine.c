@@ -39,8 +39,10 @@ lavr_status lavr_dit_engine_load_host(const lavr_dit_engine_options *o, lavr_dit
     lavr_dit_shard shard = {.layer_begin = o->roles->role.layer_begin, .layer_end = o->roles->role.layer_end};
     TRY(lavr_tp_mpi_create(o->roles->tp, tp));
     shard.tp = *tp;
+    /* a generated model on the device: the host keeps only the embeddings, the device makes the rest */
+    shard.embeddings_only = o->generated && o->backend == LAVR_BACKEND_CUDA;
     lavr_h5file *f = NULL;
-    TRY(lavr_h5_open(o->model_path, &f));
+    TRY(lavr_model_open(o->model_path, o->generated, &f));
     lavr_status st = lavr_dit_load_shard(f, "dit/", "/dit", &shard, out);
     lavr_status close_st = lavr_h5_close(f);
     return st ? st : close_st;
@@ -56,7 +58,7 @@ void lavr_dit_engine_ranges(const lavr_dit *m, int64_t *head_begin, int64_t *hea
 }
 
 lavr_status lavr_dit_engine_open(const lavr_dit_engine_options *o, lavr_dit_engine **out) {
-    CHECK_ARG(o && o->model_path && o->roles && out, "lavr_dit_engine_open: NULL argument");
+    CHECK_ARG(o && (o->model_path || o->generated) && o->roles && out, "lavr_dit_engine_open: NULL argument");
     *out = NULL;
     lavr_dit_engine *e = calloc(1, sizeof *e);
     if (!e) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for the DiT engine");
@@ -127,3 +129,4 @@ lavr_status lavr_dit_engine_load(lavr_dit_engine *e, int cache, int step, lavr_c
 }
 
 uint64_t lavr_dit_engine_peak_bytes(const lavr_dit_engine *e) { return e->ops->peak_bytes(e->impl); }
+uint64_t lavr_dit_engine_reserved_bytes(const lavr_dit_engine *e) { return e->ops->reserved_bytes(e->impl); }

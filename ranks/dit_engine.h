@@ -16,6 +16,7 @@
 #include "core/status.h"
 #include "io/checkpoint.h"
 #include "models/dit.h"
+#include "models/generated_model.h"
 #include "parallel/mpi.h"
 
 typedef enum { LAVR_BACKEND_CPU = 0, LAVR_BACKEND_CUDA = 1 } lavr_backend;
@@ -28,6 +29,8 @@ const char *lavr_backend_name(lavr_backend b);
 typedef struct {
     lavr_backend backend;
     const char *model_path;
+    const lavr_generated_model *generated; /* set: weights made on the fly instead of read from model_path (CUDA:
+                                            * the layers generated on the device, as lavr bench does) */
     const lavr_roles *roles;  /* shard (role.layer_begin/end), tp communicator, device */
     uint64_t gpu_mem_bytes;   /* CUDA: device arena cap (0: what the card has) */
     int fp8;                  /* CUDA: FP8 e4m3 Linears with per-tensor scales (LiveAvatar's --fp8) */
@@ -71,5 +74,7 @@ lavr_status lavr_dit_engine_load(lavr_dit_engine *e, int cache, int step, lavr_c
 
 /* Peak bytes of this rank's compute memory (CUDA: device arena high-water mark; CPU: 0 = see RSS). */
 uint64_t lavr_dit_engine_peak_bytes(const lavr_dit_engine *e);
+/* Device bytes this rank's compute memory holds reserved (CUDA: the device arena's cap; CPU: 0). */
+uint64_t lavr_dit_engine_reserved_bytes(const lavr_dit_engine *e);
 
 #endif

@@ -138,6 +138,7 @@ static const lavr_dit_engine_ops cpu_ops = {
     .geometry = cpu_geometry, .act = cpu_act, .act_to_host = cpu_act_noop, .act_from_host = cpu_act_noop,
     .embed_sink = cpu_embed_sink, .embed_block = cpu_embed_block, .forward = cpu_forward, .head = cpu_head,
     .copy_sink = cpu_copy_sink, .save = cpu_save, .load = cpu_load, .peak_bytes = cpu_peak_bytes,
+    .reserved_bytes = cpu_peak_bytes, /* nothing on a device */
 };
 
 lavr_status lavr_dit_engine_cpu_open(const lavr_dit_engine_options *o, const lavr_dit_engine_ops **ops, void **impl) {

@@ -1,5 +1,7 @@
 /* The CUDA backend of the DiT engine (ranks/dit_engine.h): the rank's shard (tp heads, pp layers) on its
- * device through models/dit_cuda.h in a capped device arena, the tp all-reduce over NCCL, device caches and act. */
+ * device through models/dit_cuda.h in a capped device arena, the tp all-reduce over NCCL, device caches and act.
+ * A block's tokens are embedded on the device from its latent; its time embedding and audio tokens are computed
+ * on the host once per timestep and once per block (the rank's steps of a block share them) and uploaded. */
 #include "ranks/dit_engine_internal.h"
 
 #if LAVR_HAVE_CUDA
@@ -21,6 +23,21 @@
 
 #define NCCL_SETUP_TIMEOUT_S 120.0 /* all tp ranks join the communicator within this */
 #define NCCL_WAIT_TIMEOUT_S 600.0  /* a forward's collectives finish within this, or a peer is gone */
+#define MEMO_SLOTS 4 /* timesteps and blocks kept: a rank owns at most 4 steps, of at most 4 blocks in flight */
+
+/* The time embedding [e | e0] (7 d floats) of one timestep. */
+typedef struct {
+    int used;
+    float t;
+    float *e;
+} time_memo;
+
+/* The audio tokens [a_loc | a_glob] of one block, keyed by the audio frames they were computed from. */
+typedef struct {
+    int64_t used; /* last use, 0 = free */
+    float *key;   /* [states * audio_dim][frames] of the block */
+    float *tokens;
+} audio_memo;
 
 
 typedef struct {
@@ -35,6 +52,7 @@ typedef struct {
 #endif
     uint64_t cap;
     lavr_dit_cuda_options mopts; /* FP8, attention path, graphs */
+    const lavr_generated_model *generated; /* set: the device weights are generated (lavr_dit_cuda_generate) */
     lavr_dit_cuda *g;
     lavr_dit_cuda_cache *cache[4];
     int ncaches;
@@ -44,6 +62,12 @@ typedef struct {
     float *velocity;   /* device [C, F, h, w] (last pp index) */
     int64_t velocity_n;
     uint16_t *stage; /* host staging of one layer's window and sink K/V for checkpoints */
+    float *latent;   /* device [C, F, h, w] (first pp index): the block embedded on the device */
+    int64_t latent_n;
+    time_memo tmemo[MEMO_SLOTS];
+    audio_memo amemo[MEMO_SLOTS];
+    int64_t amemo_clock, key_n, tokens_n;
+    float *key; /* the current block's audio frames */
 } cuda_engine;
 
 #if LAVR_HAVE_NCCL
@@ -74,6 +98,8 @@ static void cuda_close(void *impl) {
     }
     lavr_dit_act_destroy(e->act);
     free(e->stage);
+    for (int i = 0; i < MEMO_SLOTS; i++) free(e->tmemo[i].e), free(e->amemo[i].key), free(e->amemo[i].tokens);
+    free(e->key);
     lavr_cuda_blas_destroy(e->blas);
     lavr_device_arena_destroy(e->arena);
     if (e->stream) (void)cudaStreamDestroy(e->stream);
@@ -137,7 +163,8 @@ static lavr_status cuda_prepare(void *impl, const float *context, int64_t rows, 
         LOG_INFO("DiT layers [%lld, %lld) on %s: attention through %s%s", (long long)s->layer_begin,
                  (long long)s->layer_end, e->device >= 0 ? "the GPU" : "?", lavr_dit_cuda_attention_path(e->g),
                  e->mopts.fp8 ? ", FP8 Linears" : "");
-    TRY(lavr_dit_cuda_upload(e->g, e->m));
+    if (e->generated) TRY(lavr_dit_cuda_generate(e->g, e->generated->seed));
+    else TRY(lavr_dit_cuda_upload(e->g, e->m));
     drop_uploaded(e->m);
     TRY(lavr_dit_cuda_set_context(e->g, context, rows));
     for (int i = 0; i < ncaches; i++) TRY(lavr_dit_cuda_cache_create(e->g, &e->cache[i]));
@@ -145,11 +172,16 @@ static lavr_status cuda_prepare(void *impl, const float *context, int64_t rows, 
     TRY(lavr_dit_cuda_act_create(e->g, &e->dact));
     e->dact_made = 1;
     TRY(lavr_dit_act_create(e->m, lavr_dit_cuda_geometry(e->g), &e->act));
-    if (s->layer_end == e->m->cfg.num_layers) {
-        const lavr_dit_config *c = &e->m->cfg;
+    const lavr_dit_config *c = &e->m->cfg;
+    if (s->layer_end == c->num_layers) {
         e->velocity_n = c->out_dim * c->frames_per_block * h * w;
         TRY(lavr_device_arena_alloc(e->arena, (size_t)e->velocity_n * sizeof(float), "dit velocity",
                                     (void **)&e->velocity));
+    }
+    if (s->layer_begin == 0) {
+        e->latent_n = c->in_dim * c->frames_per_block * h * w;
+        TRY(lavr_device_arena_alloc(e->arena, (size_t)e->latent_n * sizeof(float), "dit latent block",
+                                    (void **)&e->latent));
     }
     return wait_stream(e);
 }
@@ -183,11 +215,81 @@ static lavr_status cuda_embed_sink(void *impl, int cache, const float *ref, cons
     return lavr_dit_cuda_act_upload(e->g, e->act, &e->dact);
 }
 
+static lavr_status memo_alloc(int64_t n, const char *what, float **out) {
+    if (*out) return LAVR_OK;
+    *out = malloc((size_t)n * sizeof(float));
+    return *out ? LAVR_OK : LAVR_FAIL(LAVR_E_NOMEM, "DiT engine (cuda): %s (%lld floats)", what, (long long)n);
+}
+
+/* e and e0 of timestep t into a, from the memo or computed (slots fill in order; a rank has at most 4 steps) */
+static lavr_status time_embedding(cuda_engine *e, float t, lavr_dit_act *a) {
+    const int64_t n = 7 * e->m->cfg.dim;
+    int slot = 0;
+    while (slot < MEMO_SLOTS && e->tmemo[slot].used && e->tmemo[slot].t != t) slot++;
+    if (slot == MEMO_SLOTS) slot = 0, e->tmemo[0].used = 0; /* more timesteps than steps: recompute */
+    time_memo *tm = &e->tmemo[slot];
+    if (!tm->used) {
+        TRY(memo_alloc(n, "time embedding memo", &tm->e));
+        TRY(lavr_dit_time_embedding(e->m, t, tm->e, tm->e + e->m->cfg.dim));
+        tm->t = t, tm->used = 1;
+    }
+    memcpy(a->e, tm->e, (size_t)n * sizeof(float)); /* e and e0 are adjacent in the act */
+    return LAVR_OK;
+}
+
+/* a_loc and a_glob of the block's audio into a, from the memo when the same frames were encoded before */
+static lavr_status audio_tokens(cuda_engine *e, const lavr_dit_block_input *in, lavr_dit_act *a) {
+    const lavr_dit_config *c = &e->m->cfg;
+    const int64_t frames = 4 * c->frames_per_block, rows = c->audio_num_states * c->audio_dim;
+    CHECK_ARG(in->audio_first >= 0 && in->audio_first + frames <= in->audio_frames,
+              "dit audio: frames [%lld, %lld) outside the %lld audio frames", (long long)in->audio_first,
+              (long long)(in->audio_first + frames), (long long)in->audio_frames);
+    e->key_n = rows * frames;
+    e->tokens_n = (int64_t)(a->a_glob - a->a_loc) + c->frames_per_block * c->dim;
+    TRY(memo_alloc(e->key_n, "audio key", &e->key));
+    for (int64_t r = 0; r < rows; r++)
+        memcpy(e->key + r * frames, in->audio + r * in->audio_frames + in->audio_first, (size_t)frames * sizeof(float));
+    int slot = -1, oldest = 0;
+    for (int i = 0; i < MEMO_SLOTS && slot < 0; i++)
+        if (e->amemo[i].used && !memcmp(e->amemo[i].key, e->key, (size_t)e->key_n * sizeof(float))) slot = i;
+    if (slot < 0) {
+        for (int i = 1; i < MEMO_SLOTS; i++)
+            if (e->amemo[i].used < e->amemo[oldest].used) oldest = i;
+        slot = oldest;
+        audio_memo *am = &e->amemo[slot];
+        TRY(memo_alloc(e->key_n, "audio memo key", &am->key));
+        TRY(memo_alloc(e->tokens_n, "audio memo", &am->tokens));
+        am->used = 0;
+        TRY(lavr_dit_audio_tokens(e->m, in, am->tokens, am->tokens + (a->a_glob - a->a_loc)));
+        memcpy(am->key, e->key, (size_t)e->key_n * sizeof(float));
+    }
+    e->amemo[slot].used = ++e->amemo_clock;
+    memcpy(a->a_loc, e->amemo[slot].tokens, (size_t)e->tokens_n * sizeof(float));
+    return LAVR_OK;
+}
+
+/* The block's tokens from its latent on the device; its time and audio rows from the host (memoised). A pose
+ * input is embedded on the host (the render has none). */
 static lavr_status cuda_embed_block(void *impl, int cache, const lavr_dit_block_input *in) {
     cuda_engine *e = impl;
     TRY(check_cache(e, cache));
-    TRY(lavr_dit_cuda_embed_block_host(e->g, e->m, in, e->act));
-    return lavr_dit_cuda_act_upload(e->g, e->act, &e->dact);
+    if (in->pose || !e->latent) {
+        TRY(lavr_dit_cuda_embed_block_host(e->g, e->m, in, e->act));
+        return lavr_dit_cuda_act_upload(e->g, e->act, &e->dact);
+    }
+    lavr_dit_act *a = e->act;
+    a->prefill = 0;
+    a->block_index = in->block_index;
+    a->sink_offset = in->sink_offset;
+    a->rows = lavr_dit_cuda_geometry(e->g)->block_tokens;
+    a->timestep = in->timestep;
+    TRY(time_embedding(e, in->timestep, a));
+    TRY(audio_tokens(e, in, a));
+    CUDA_TRY(cudaMemcpyAsync(e->latent, in->x, (size_t)e->latent_n * sizeof(float), cudaMemcpyHostToDevice,
+                             e->stream));
+    TRY(lavr_dit_cuda_embed_tokens(e->g, e->latent, in->block_index, in->sink_offset, &e->dact));
+    TRY(lavr_dit_cuda_act_upload_cond(e->g, a, &e->dact));
+    return wait_stream(e);
 }
 
 static lavr_status cuda_forward(void *impl, int cache) {
@@ -288,11 +390,16 @@ static uint64_t cuda_peak_bytes(const void *impl) {
     return (uint64_t)lavr_device_arena_peak(((const cuda_engine *)impl)->arena);
 }
 
+static uint64_t cuda_reserved_bytes(const void *impl) {
+    return (uint64_t)lavr_device_arena_cap(((const cuda_engine *)impl)->arena);
+}
+
 static const lavr_dit_engine_ops cuda_ops = {
     .close = cuda_close, .config = cuda_config, .shard = cuda_shard, .prepare = cuda_prepare,
     .geometry = cuda_geometry, .act = cuda_act, .act_to_host = cuda_act_to_host, .act_from_host = cuda_act_from_host,
     .embed_sink = cuda_embed_sink, .embed_block = cuda_embed_block, .forward = cuda_forward, .head = cuda_head,
     .copy_sink = cuda_copy_sink, .save = cuda_save, .load = cuda_load, .peak_bytes = cuda_peak_bytes,
+    .reserved_bytes = cuda_reserved_bytes,
 };
 
 /* The device side of open: device, arena, cuBLASLt, stream and (tp > 1) the NCCL communicator. */
@@ -323,6 +430,7 @@ lavr_status lavr_dit_engine_cuda_open(const lavr_dit_engine_options *o, const la
     cuda_engine *e = calloc(1, sizeof *e);
     if (!e) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for the CUDA DiT engine");
     e->device = o->roles->device;
+    e->generated = o->generated;
     e->mopts = lavr_dit_cuda_options_default();
     e->mopts.fp8 = o->fp8;
     lavr_status ast = lavr_dit_attn_path_parse(o->attention ? o->attention : "auto", &e->mopts.attention);

@@ -22,6 +22,7 @@ typedef struct {
     lavr_status (*save)(void *impl, int cache, int step, int write_sink, lavr_ckpt_writer *w);
     lavr_status (*load)(void *impl, int cache, int step, lavr_ckpt *c);
     uint64_t (*peak_bytes)(const void *impl);
+    uint64_t (*reserved_bytes)(const void *impl);
 } lavr_dit_engine_ops;
 
 /* Both backends: the rank's host shard (its layers and tp heads of the model file) with the MPI tp

@@ -10,6 +10,7 @@
 #include "io/disk.h"
 #include "io/checkpoint.h"
 #include "models/sampler.h"
+#include "parallel/device.h"
 #include "parallel/schedule.h"
 #include "ranks/dit_engine.h"
 #include "ranks/dit_stage.h"
@@ -34,11 +35,13 @@ typedef struct {
     float *velocity;  /* [C, F, h, w] */
     float *ref;       /* [C, 1, h, w] the clip-1 reference */
     lavr_msg packet, actmsg, ckptmsg;
-    lavr_ckpt_report report; /* this rank's last checkpoint part, in flight to the aux in ckptmsg */
+    lavr_ckpt_report ckpt_report; /* this rank's last checkpoint part, in flight to the aux in ckptmsg */
     int64_t flags;        /* LAVR_FLAG_* of the block in hand */
     int have_first;       /* the block's first-step message is already here */
     double busy_s;
     int64_t forwards;
+    lavr_dit_report report; /* sent with the stats at the end */
+    double start_s;
 } dit_rank;
 
 static double seconds_now(void) {
@@ -189,7 +192,7 @@ static lavr_status write_part_file(dit_rank *r, int64_t n, lavr_ckpt_file *entry
 static lavr_status write_part(dit_rank *r, int64_t n) {
     const double t0 = seconds_now();
     TRY(lavr_comm_wait(r->c, &r->ckptmsg)); /* the previous report went out */
-    lavr_ckpt_report *rep = &r->report;
+    lavr_ckpt_report *rep = &r->ckpt_report;
     memset(rep, 0, sizeof *rep);
     lavr_status st = write_part_file(r, n, &rep->entry);
     if (st) {
@@ -311,7 +314,13 @@ static lavr_status render_blocks(dit_rank *r, int64_t *stopped_at) {
             TRY(prefill(r, n == 0 ? r->setup.ref : r->ref));
         }
         for (int step = p->step_begin; step < p->step_end; step++) TRY(run_step(r, n, step));
+        const double done = seconds_now() - r->start_s;
+        if (r->report.blocks++ == 0) r->report.first_block_s = done;
+        r->report.last_block_s = done;
     }
+    /* every rank still holds its memory: the device's use now is the run's, all processes on it included */
+    uint64_t total = 0;
+    if (r->o->backend == LAVR_BACKEND_CUDA) lavr_device_memory(r->roles->device, &r->report.device_used, &total);
     return LAVR_OK;
 }
 
@@ -351,7 +360,14 @@ static lavr_status send_stats(dit_rank *r) {
     m.ints[LAVR_STAT_SENT] = sent;
     m.ints[LAVR_STAT_RECEIVED] = received;
     m.ints[LAVR_STAT_DEVICE_PEAK_KB] = (int64_t)(lavr_dit_engine_peak_bytes(r->e) / 1024);
-    lavr_status st = lavr_comm_send(r->c, r->sched.aux_rank, LAVR_TAG_STATS, &m);
+    lavr_dit_report *rep = &r->report;
+    rep->rank = r->roles->world_rank;
+    rep->device = r->o->backend == LAVR_BACKEND_CUDA ? r->roles->device : -1;
+    rep->busy_s = r->busy_s;
+    rep->reserved = lavr_dit_engine_reserved_bytes(r->e);
+    rep->peak = lavr_dit_engine_peak_bytes(r->e);
+    lavr_status st = lavr_msg_add(&m, rep, (int64_t)sizeof *rep, LAVR_WIRE_BYTES);
+    if (!st) st = lavr_comm_send(r->c, r->sched.aux_rank, LAVR_TAG_STATS, &m);
     lavr_msg_free(&m);
     return st;
 }
@@ -375,11 +391,13 @@ lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr
     r.c = c;
     r.o = o;
     r.roles = roles;
+    r.start_s = seconds_now();
     lavr_msg_init(&r.packet);
     lavr_msg_init(&r.actmsg);
     lavr_msg_init(&r.ckptmsg);
     const int aux_rank = lavr_layout_dit_ranks(&roles->layout);
-    lavr_dit_engine_options eo = {.backend = o->backend, .model_path = o->model_path, .roles = roles,
+    lavr_dit_engine_options eo = {.backend = o->backend, .model_path = o->model_path, .generated = o->generated,
+                                  .roles = roles,
                                   .gpu_mem_bytes = o->gpu_mem_bytes, .fp8 = o->fp8, .attention = o->attention};
     int64_t stopped_at = -1;
     /* the weights load while the aux rank encodes the inputs */

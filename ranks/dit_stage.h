@@ -17,6 +17,7 @@
 
 typedef struct {
     const char *model_path;
+    const lavr_generated_model *generated; /* set: weights made on the fly instead of read (ranks/dit_engine.h) */
     const char *stage_dir;      /* checkpoints: <stage_dir>/ckpt-<blocks>/rank-<world rank>.h5 */
     lavr_backend backend;
     uint64_t gpu_mem_bytes;     /* CUDA arena cap (0: the card's memory) */
@@ -38,6 +39,15 @@ typedef struct {
     int32_t status;
     char message[1024];
 } lavr_ckpt_report;
+
+/* What each DiT rank sends the aux at the end beside the stats ints (a bytes part of the same message). Times are
+ * seconds on the rank's clock from the start of lavr_dit_stage_run; bytes are the engine's device arena (0 on
+ * the CPU) and the device's use when the last block was done (cudaMemGetInfo: every process on that GPU). */
+typedef struct {
+    int64_t rank, device, blocks;
+    double busy_s, first_block_s, last_block_s; /* compute; ends of the first and the last block */
+    uint64_t reserved, peak, device_used;
+} lavr_dit_report;
 
 /* LAVR_E_STOPPED when the render stopped after a checkpoint (a stop signal). */
 lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr_dit_stage_options *o);

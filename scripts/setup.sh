@@ -8,7 +8,8 @@ packages=(build-essential cmake pkg-config
           openmpi-bin libopenmpi-dev
           libhdf5-dev hdf5-tools
           ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
-          libsndfile1-dev libsamplerate0-dev libssl-dev espeak-ng)
+          libsndfile1-dev libsamplerate0-dev libssl-dev espeak-ng
+          python3-sentencepiece) # tests/tokenizer/sp_compare.py: lavr tokenize against SentencePiece
 # Slurm + MUNGE only where asked (CI sets it): tests/slurm/requeue.sh starts a private Slurm with them
 if [ "${LAVR_SETUP_SLURM:-0}" = 1 ]; then packages+=(slurm-wlm munge); fi
 missing=()

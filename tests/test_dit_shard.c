@@ -166,7 +166,7 @@ static void check_bad_shards(lavr_h5file *f) {
         int rank, size;
     } bad[] = {{2, 2, 0, 1}, {0, 5, 0, 1}, {-1, 2, 0, 1}, {0, -1, 0, 3}, {0, -1, 2, 2}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        lavr_dit_shard s = {bad[i].begin, bad[i].end, {bad[i].rank, bad[i].size, no_allreduce, NULL}};
+        lavr_dit_shard s = {bad[i].begin, bad[i].end, {bad[i].rank, bad[i].size, no_allreduce, NULL}, 0};
         lavr_dit *m = NULL;
         CHECK_FAILS(lavr_dit_load_shard(f, "dit/", "/dit", &s, &m), LAVR_E_ARG);
         CHECK(m == NULL);

@@ -115,6 +115,47 @@ static void test_layer_split(void) {
     }
 }
 
+/* layers=a+b+...: parsed, formatted back, checked against the model, and the roles' ranges follow it */
+static void test_explicit_split(void) {
+    lavr_layout l;
+    CHECK_OK(lavr_layout_parse("steps=2,pp=3,layers=20+12+8", &l));
+    CHECK(lavr_layout_has_split(&l) && l.layers[0] == 20 && l.layers[1] == 12 && l.layers[2] == 8 && !l.layers[3]);
+    char text[96];
+    lavr_layout_format(&l, text, sizeof text);
+    CHECK(!strcmp(text, "steps=2,tp=1,pp=3,aux=1,layers=20+12+8"));
+    lavr_layout round;
+    CHECK_OK(lavr_layout_parse(text, &round));
+    CHECK(!memcmp(&round, &l, sizeof l));
+    CHECK_OK(lavr_layout_check(&l, HEADS, FFN, LAYERS));
+    /* ranges: contiguous, in pp order, the split's sizes, the same in both stages */
+    const int64_t want[3][2] = {{0, 20}, {20, 32}, {32, 40}};
+    for (int rank = 0; rank < lavr_layout_dit_ranks(&l); rank++) {
+        lavr_role role;
+        CHECK_OK(lavr_layout_role(&l, LAYERS, rank, &role));
+        CHECK(role.layer_begin == want[role.pp_index][0] && role.layer_end == want[role.pp_index][1]);
+    }
+    /* the layers key may come before pp */
+    CHECK_OK(lavr_layout_parse("layers=30+10,pp=2", &l));
+    CHECK(l.pp == 2 && l.layers[0] == 30);
+    static const char *bad[][2] = {
+        {"pp=2,layers=22", "layers= lists 1 range but pp=2"},
+        {"pp=2,layers=22+", "ends with '+'"},
+        {"pp=2,layers=+22", "positive layer counts joined by '+'"},
+        {"pp=2,layers=22+0", "positive layer counts joined by '+'"},
+        {"pp=2,layers=a+b", "positive layer counts joined by '+'"},
+        {"pp=2,layers=", "layers= is empty"},
+        {"pp=2,layers=20+20,layers=20+20", "key 'layers' given twice"},
+        {"pp=1,layers=1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1", "at most 16 ranges"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_FAILS(lavr_layout_parse(bad[i][0], &l), LAVR_E_ARG);
+        CHECK_MSG(strstr(lavr_error_message(), bad[i][1]) != NULL, "'%s': %s", bad[i][0], lavr_error_message());
+    }
+    CHECK_OK(lavr_layout_parse("pp=2,layers=22+19", &l));
+    CHECK_FAILS(lavr_layout_check(&l, HEADS, FFN, LAYERS), LAVR_E_ARG);
+    CHECK(strstr(lavr_error_message(), "layers= adds up to 41, the model has 40 layers") != NULL);
+}
+
 /* Expected roles from nested loops in the documented order (stage, pp, tp with tp fastest, aux last). */
 static void check_roles(lavr_layout l, int64_t layers) {
     int steps_per_stage = 4 / l.steps, rank = 0, ok = 1;
@@ -211,6 +252,7 @@ int main(void) {
     test_parse_errors();
     test_model_checks();
     test_layer_split();
+    test_explicit_split();
     test_roles();
     test_suggestions();
     return check_summary("test_layout");

@@ -2,6 +2,7 @@
  * against the arena peaks `lavr bench` measured on an H200, the step time against the measured per-op times, the
  * aux rank's VAE buffers against the decoder's channel sums, the 4 x 22 GiB layout, the arena shares and the cap
  * message. */
+#include <math.h>
 #include <string.h>
 
 #include "check.h"
@@ -10,7 +11,7 @@
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
-static lavr_layout L(int steps, int tp, int pp, int aux) { return (lavr_layout){steps, tp, pp, aux}; }
+static lavr_layout L(int steps, int tp, int pp, int aux) { return (lavr_layout){.steps = steps, .tp = tp, .pp = pp, .aux = aux}; }
 static uint64_t al(uint64_t n) { return (n + 255) / 256 * 256; }
 
 static lavr_model_config s2v(void) {
@@ -199,6 +200,7 @@ static void test_aux(void) {
     lavr_model_config cfg = s2v();
     lavr_plan_options o = lavr_plan_options_default();
     o.gpus = 2;
+    o.t5_on_gpu = 0;
     lavr_layout l = L(1, 1, 1, 1);
     lavr_plan_rank r[2];
     CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, r));
@@ -212,12 +214,27 @@ static void test_aux(void) {
            a->weights / GIB, a->vae_cache / GIB, a->vae_act / GIB, a->setup / GIB, a->total / GIB);
     CHECK(a->arena == a->weights + (a->setup > a->vae_cache + a->vae_act ? a->setup : a->vae_cache + a->vae_act));
     CHECK(a->busy_ms > 0 && a->block_ms == a->busy_ms);
-    /* umT5-XXL in the setup (freed after it): 5,680,910,336 bf16 parameters make the setup the peak */
+    /* umT5-XXL in the setup, in a context of its own freed after it: its 5,680,910,336 bf16 parameters but the token
+     * embedding (256384 x 4096, kept on the host), 512 tokens of work and its context's 34 MiB cuBLASLt workspace;
+     * LAVR_PLAN_T5_AUTO puts it there when the aux has its GPU alone, on the host when it shares one */
     lavr_plan_rank g[2];
     o.t5_on_gpu = 1;
     CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, g));
-    CHECK(g[1].setup > a->setup + 5680910336ull * 2 && g[1].arena == g[1].weights + g[1].setup);
+    const uint64_t t5_params = 5680910336ull - 256384ull * 4096;
+    const uint64_t t5_bytes = g[1].t5;
+    CHECK_MSG(t5_bytes > t5_params * 2 + (34ull << 20) && t5_bytes < t5_params * 2 + (34ull << 20) + (200ull << 20),
+              "umT5 on the aux GPU adds %llu bytes", (unsigned long long)t5_bytes);
+    /* its context is reserved beside the aux's arena: the arena is unchanged, the total grows by all of it */
+    CHECK(g[1].setup == a->setup && g[1].arena == a->arena && g[1].total == a->total + t5_bytes && a->t5 == 0);
     CHECK(g[0].total == r[0].total);
+    o.t5_on_gpu = LAVR_PLAN_T5_AUTO;
+    lavr_plan_rank h[2];
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, h));
+    CHECK(h[1].t5 == g[1].t5);
+    o.gpus = 1; /* the aux beside the DiT rank */
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, h));
+    CHECK(h[1].gpu == 0 && h[1].t5 == 0);
+    o.gpus = 2;
     /* on the host: no GPU bytes */
     o.t5_on_gpu = 0;
     o.aux_on_gpu = 0;
@@ -281,9 +298,46 @@ static void test_four_by_22(void) {
         CHECK(sum <= o.gpu_mem && sum + 16 > o.gpu_mem);
     }
     CHECK(lavr_plan_arena_cap(r, m, 0, 0) == 0);
-    /* bf16 alone: nothing fits 4 x 22 GiB with the aux on a GPU */
+    /* the fastest moves layers off the GPU the aux shares (issue 18's 25 FPS), and its even split is over the cap */
+    char text[96];
+    lavr_layout_format(&c[0].layout, text, sizeof text);
+    CHECK_MSG(!strcmp(text, "steps=2,tp=1,pp=2,aux=1,layers=22+18") && c[0].fp8 && c[0].fps >= 25, "fastest: %s",
+              text);
+    lavr_layout even = c[0].layout;
+    memset(even.layers, 0, sizeof even.layers);
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &even, &f, r));
+    CHECK(lavr_plan_peak_gpu(r, m, 4, NULL) > o.gpu_mem && lavr_plan_peak_gpu(r, m, 4, NULL) > c[0].peak);
+    CHECK_FAILS(lavr_plan_check(&cfg, 704, 384, &even, &f), LAVR_E_ARG);
+    /* bf16: only layouts with a split fit 4 x 22 GiB with the aux on a GPU */
     const int nb = lavr_plan_choices(&cfg, 704, 384, &o, 0, 1, c, 64);
-    CHECK(nb > 0 && !c[0].fits);
+    CHECK(nb > 0 && c[0].fits);
+    for (int i = 0; i < nb; i++)
+        if (c[i].fits) CHECK(lavr_layout_has_split(&c[i].layout) && !c[i].fp8);
+}
+
+/* The planner's layer split: an explicit split changes the ranks' layers and bytes, a rebalanced layout keeps
+ * every layer on exactly one pp index, and a split is only proposed for a layout over the cap. */
+static void test_split(void) {
+    lavr_model_config cfg = s2v();
+    lavr_plan_options o = lavr_plan_options_default();
+    o.gpus = 4;
+    o.fp8 = 1;
+    lavr_layout l;
+    CHECK_OK(lavr_layout_parse("steps=2,tp=1,pp=2,aux=1,layers=22+18", &l));
+    lavr_plan_rank r[8];
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, r));
+    /* pp index 0 holds 22 layers: its weights and window K/V are 22/18 of pp index 1's (the last pp index also
+     * holds the head, so compare the window caches, which are per layer) */
+    CHECK(fabs((double)r[0].kv_window / (double)r[1].kv_window - 22.0 / 18.0) < 1e-3 && r[0].weights > r[1].weights);
+    CHECK_OK(lavr_parse_bytes("22GiB", &o.gpu_mem));
+    CHECK_OK(lavr_plan_check(&cfg, 704, 384, &l, &o));
+    CHECK_OK(lavr_layout_parse("steps=2,tp=1,pp=2,aux=1,layers=39+1", &l));
+    CHECK_FAILS(lavr_plan_check(&cfg, 704, 384, &l, &o), LAVR_E_ARG);
+    /* no cap: no choice carries a split */
+    o.gpu_mem = 0;
+    lavr_plan_choice c[64];
+    const int n = lavr_plan_choices(&cfg, 704, 384, &o, 0, 0, c, 64);
+    for (int i = 0; i < n; i++) CHECK(!lavr_layout_has_split(&c[i].layout));
 }
 
 static void test_check_message(void) {
@@ -299,8 +353,12 @@ static void test_check_message(void) {
     CHECK(strstr(msg, "layout steps=4,tp=1,pp=1,aux=1 needs ") != NULL);
     CHECK(strstr(msg, "GiB on GPU 3 (rank 3, dit s3 tp0 pp0, with the ranks sharing it), the cap is 22.00 GiB") != NULL);
     CHECK(strstr(msg, "layouts that fit 4 GPUs: steps=") != NULL);
-    /* in bf16 the hint is FP8 */
+    /* in bf16 what fits has its layers moved off the aux's GPU */
     o.fp8 = 0;
+    CHECK_FAILS(lavr_plan_check(&cfg, 704, 384, &l, &o), LAVR_E_ARG);
+    CHECK(strstr(lavr_error_message(), "layouts that fit 4 GPUs: steps=1,tp=2,pp=2,aux=1,layers=22+18") != NULL);
+    /* 20 GiB: in bf16 nothing fits (the ranks' bytes cannot be spread thinner), the hint is FP8 */
+    CHECK_OK(lavr_parse_bytes("20GiB", &o.gpu_mem));
     CHECK_FAILS(lavr_plan_check(&cfg, 704, 384, &l, &o), LAVR_E_ARG);
     CHECK(strstr(lavr_error_message(), "in bf16 no layout with 4 GPUs fits, with --fp8: steps=") != NULL);
     /* nothing fits 8 GiB */
@@ -352,6 +410,7 @@ int main(void) {
     test_aux();
     test_fps();
     test_four_by_22();
+    test_split();
     test_check_message();
     test_candidates_and_tiny();
     return check_summary("test_plan");

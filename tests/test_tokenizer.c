@@ -1,10 +1,12 @@
 /* Tokenizer on a small synthetic unigram vocabulary whose best segmentations were worked out by hand
- * (scores summed along every candidate path), plus the cleaning stage against Python's html.unescape. */
+ * (scores summed along every candidate path), plus the cleaning stages against what Python's
+ * html.unescape and ftfy.fix_text return. tests/tokenizer/sp_compare.py checks against SentencePiece. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/prompt_clean.h"
 #include "models/tokenizer.h"
 #include "tests/check.h"
 
@@ -14,7 +16,7 @@ static const char *vocab_json =
     "{\"version\":\"1.0\",\"added_tokens\":["
     "{\"id\":0,\"content\":\"<pad>\",\"special\":true},{\"id\":1,\"content\":\"</s>\",\"special\":true},"
     "{\"id\":2,\"content\":\"<unk>\",\"special\":true}],"
-    "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"AA==\"}]},"
+    "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"\"}]},"
     "\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"always\"},"
     "\"model\":{\"type\":\"Unigram\",\"unk_id\":2,\"vocab\":["
     "[\"<pad>\",0.0],[\"</s>\",0.0],[\"<unk>\",0.0],"
@@ -62,7 +64,7 @@ static void test_segmentation(const lavr_tokenizer *tok) {
     CHECK(lavr_tokenizer_eos_id(tok) == 1 && lavr_tokenizer_unk_id(tok) == 2);
     CHECK(strcmp(lavr_tokenizer_piece(tok, 4), "\xe2\x96\x81hello") == 0);
     CHECK(lavr_tokenizer_piece(tok, 22) == NULL);
-    CHECK(lavr_tokenizer_has_charsmap(tok) == 1);
+    CHECK(lavr_tokenizer_charsmap_units(tok) == 0); /* an empty charsmap is the identity */
 
     /* ▁hello -1 beats ▁he+llo -4; ▁wor+ld -4.5 beats ▁world -5. */
     EXPECT(tok, "hello world", 4, 5, 6, 1);
@@ -78,7 +80,7 @@ static void test_segmentation(const lavr_tokenizer *tok) {
     EXPECT(tok, "h\xc3\xa9llo", 3, 8, 2, 13, 1);
     /* A multi-byte piece matches as one. */
     EXPECT(tok, "caf\xc3\xa9", 20, 1);
-    /* Full-width letters and the ideographic space normalise to ASCII. */
+    /* Full-width letters and the ideographic space become ASCII (ftfy's width fix). */
     EXPECT(tok, "\xef\xbd\x88\xef\xbd\x85\xef\xbd\x8c\xef\xbd\x8c\xef\xbd\x8f\xe3\x80\x80\xef\xbd\x97\xef\xbd\x8f"
                 "\xef\xbd\x92\xef\xbd\x8c\xef\xbd\x84",
            4, 5, 6, 1);
@@ -86,10 +88,16 @@ static void test_segmentation(const lavr_tokenizer *tok) {
     EXPECT(tok, "hello &amp;amp; world", 4, 3, 2, 5, 6, 1);
     /* Special tokens are not matched inside text. */
     EXPECT(tok, "</s>", 3, 2, 1);
-    /* Control characters are removed by normalisation. */
+    /* Control characters are removed (ftfy), curly quotes straightened: "’" is unknown as "'" is. */
     EXPECT(tok, "hel\x01lo", 4, 1);
+    EXPECT(tok, "hello \xe2\x80\x99 world", 4, 3, 2, 5, 6, 1);
     EXPECT(tok, "", 1);
     EXPECT(tok, "  \t ", 1);
+    /* What the segmentation sees: '▁' prefix and separators, spaces collapsed, ftfy's fixes applied. */
+    char *norm = NULL;
+    CHECK_OK(lavr_tokenizer_normalize(tok, "  h\xef\xac\x81   \xe2\x80\x9cw\xe2\x80\x9d\t", &norm));
+    CHECK_MSG(norm && strcmp(norm, "\xe2\x96\x81hfi\xe2\x96\x81\"w\"") == 0, "normalised \"%s\"", norm ? norm : "");
+    free(norm);
 }
 
 static void test_truncation(const lavr_tokenizer *tok) {
@@ -134,14 +142,39 @@ static void test_clean(void) {
     expect_clean(" \xc2\xa0 a \xe2\x80\x83\n b\xe3\x80\x80", "a b"); /* NBSP, em space, ideographic space */
     expect_clean("&amp;nbsp;x", "x");         /* the second pass yields NBSP, which is whitespace */
 
+    expect_clean("&lang;x&rang; &NotEqualTilde; &fjlig;", "\xe2\x9f\xa8x\xe2\x9f\xa9 \xe2\x89\x82\xcc\xb8 fj");
+    expect_clean("&notit; &notin &noti", "\xc2\xacit; \xc2\xacin \xc2\xaci"); /* longest legacy prefix ("notin;" needs its ';') */
     char *out = NULL;
-    CHECK_OK(lavr_text_normalize("\xef\xac\x81\xe2\x80\xa6\xef\xbd\x88\xef\xbd\x89  x\xc2\xb2", &out));
-    CHECK_MSG(out && strcmp(out, "fi...hi x2") == 0, "normalize gave \"%s\"", out ? out : "");
-    free(out);
-    out = NULL;
     CHECK_FAILS(lavr_text_clean("bad \xff byte", &out), LAVR_E_ARG);
     CHECK_FAILS(lavr_text_clean("cut \xe2\x96", &out), LAVR_E_ARG);
     CHECK(out == NULL);
+}
+
+static void expect_ftfy(const char *in, const char *want) {
+    char *out = NULL;
+    CHECK_OK(lavr_text_ftfy(in, &out));
+    CHECK_MSG(out && strcmp(out, want) == 0, "ftfy(\"%s\") = \"%s\", expected \"%s\"", in, out ? out : "", want);
+    free(out);
+}
+
+/* Expected values are what ftfy.fix_text (6.x, defaults) returns for these inputs (its fixers worked
+ * through by hand; none of them triggers its mojibake or NFC steps). */
+static void test_ftfy(void) {
+    expect_ftfy("\xe2\x80\x9c" "a\xe2\x80\x9d \xe2\x80\x98" "b\xe2\x80\x99 \xe2\x80\x9e\xe2\x80\x9b", "\"a\" 'b' \"'");
+    expect_ftfy("\xef\xac\x81 \xef\xac\x83 \xc4\xb3 \xc7\x86", "fi ffi ij d\xc5\xbe");
+    expect_ftfy("\xc5\x89", "'n"); /* ŉ -> ʼn, whose ʼ is then uncurled */
+    expect_ftfy("\xef\xbc\xa1\xef\xbd\x82\xe3\x80\x80\xef\xbd\xb6\xef\xbf\xa5", "Ab \xe3\x82\xab\xc2\xa5");
+    expect_ftfy("a\x01" "b\x7f\xef\xbb\xbf" "c\x1b[1;31md\x1b[0m", "abcd");
+    expect_ftfy("a\r\nb\rc\xe2\x80\xa8", "a\nb\nc\n");
+    expect_ftfy("\xc2\x93q\xc2\x94 \xc2\x81", "\"q\" \xc2\x81"); /* C1 as Windows-1252, then uncurled */
+    expect_ftfy("&amp;amp;amp; &EACUTE; &Eacute; &#39;x&#39; &#59; &#x4e00;", "& \xc3\x89 \xc3\x89 'x' &#59; \xe4\xb8\x80");
+    expect_ftfy("&ldquo;q&rdquo;", "\"q\""); /* unescaped, then uncurled in the next round */
+    expect_ftfy("&amp;\n<b>&amp;\n&amp;", "&\n<b>&amp;\n&amp;"); /* no unescaping from the first '<' on */
+    expect_ftfy("&amp &nosuch; &#xZZ; &#12ab;", "&amp &nosuch; &#xZZ; &#12ab;");
+    /* NFC (unicodedata.normalize): composed, reordered (dot below, class 220, before acute, 230), singleton
+     * Angstrom sign, Hangul jamo, an excluded composite (U+0958) kept decomposed, a lone mark kept */
+    expect_ftfy("e\xcc\x81 e\xcc\x81\xcc\xa3 \xe2\x84\xab \xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab \xe0\xa5\x98 \xcc\x81",
+                "\xc3\xa9 \xe1\xba\xb9\xcc\x81 \xc3\x85 \xed\x95\x9c \xe0\xa4\x95\xe0\xa4\xbc \xcc\x81");
 }
 
 static void test_errors(void) {
@@ -193,8 +226,9 @@ static void test_spiece_model(const char *dir) {
     n += put_piece(model + n, "\xe2\x96\x81wor", -2, 1);
     n += put_piece(model + n, "ld", -2.5f, 1);
     n += put_piece(model + n, "\xe2\x96\x81world", -5, 1);
-    static const unsigned char normalizer[] = {0x1a, 0x0d, 0x0a, 0x08, 'n', 'm', 't', '_', 'n', 'f', 'k', 'c',
-                                               0x12, 0x01, 0x00};
+    /* NormalizerSpec: name "identity", an empty charsmap, add_dummy_prefix 1 */
+    static const unsigned char normalizer[] = {0x1a, 0x0e, 0x0a, 0x08, 'i', 'd', 'e', 'n', 't', 'i', 't', 'y',
+                                               0x12, 0x00, 0x18, 0x01};
     memcpy(model + n, normalizer, sizeof normalizer), n += sizeof normalizer;
     char path[1024];
     snprintf(path, sizeof path, "%s/test_tokenizer_spiece.model", dir);
@@ -207,7 +241,7 @@ static void test_spiece_model(const char *dir) {
     CHECK_OK(lavr_tokenizer_load(path, &tok));
     if (tok) {
         CHECK(lavr_tokenizer_vocab_size(tok) == 8 && lavr_tokenizer_unk_id(tok) == 2 && lavr_tokenizer_eos_id(tok) == 1);
-        CHECK(lavr_tokenizer_has_charsmap(tok) == 1);
+        CHECK(lavr_tokenizer_charsmap_units(tok) == 0);
         EXPECT(tok, "hello world", 4, 5, 6, 1);
         EXPECT(tok, "</s> hello", 3, 2, 4, 1); /* control pieces are not matched in text */
     }
@@ -233,7 +267,22 @@ int main(void) {
     }
     lavr_tokenizer_destroy(tok);
     test_clean();
+    test_ftfy();
     test_errors();
+    /* a charsmap too short to hold its trie is a format error */
+    lavr_tokenizer *bad = NULL;
+    const char *at = strstr(vocab_json, "\"precompiled_charsmap\":\"\"");
+    CHECK(at != NULL);
+    if (at) {
+        size_t head = (size_t)(at - vocab_json) + strlen("\"precompiled_charsmap\":\""), len = strlen(vocab_json);
+        char *json = malloc(len + 8);
+        memcpy(json, vocab_json, head);
+        memcpy(json + head, "AAEC", 4);
+        memcpy(json + head + 4, vocab_json + head, len - head + 1);
+        CHECK_FAILS(lavr_tokenizer_from_json(json, &bad), LAVR_E_FORMAT);
+        CHECK(strstr(lavr_error_message(), "charsmap") != NULL);
+        free(json);
+    }
 
     /* The same vocabulary through a file. */
     const char *tmp = getenv("LAVR_TEST_TMP");

@@ -445,3 +445,11 @@ lavr_status lavr_cuda_attention_bf16(const uint16_t *q, int64_t Lq, int64_t H, i
     return attention_launch((const __nv_bfloat16 *)q, Lq, H, D, q_row_stride, segments, nsegments, scale, NULL,
                             (__nv_bfloat16 *)out, out_row_stride, stream);
 }
+
+lavr_status lavr_cuda_attention_rows(const uint16_t *q, int64_t Lq, int64_t H, int64_t D, const uint16_t *k,
+                                     const uint16_t *v, int64_t Lk, float scale, const float *bias, uint16_t *out,
+                                     void *stream) {
+    const lavr_cuda_kv_segment seg = {k, v, Lk, H * D};
+    return attention_launch((const __nv_bfloat16 *)q, Lq, H, D, H * D, &seg, 1, scale, bias, (__nv_bfloat16 *)out,
+                            H * D, stream);
+}

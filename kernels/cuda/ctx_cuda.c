@@ -193,6 +193,11 @@ uint64_t lavr_cuda_ctx_peak(const lavr_ctx *c) {
            lavr_cuda_convs_workspace_bytes(c->convs);
 }
 
+uint64_t lavr_cuda_ctx_reserved(const lavr_ctx *c) {
+    return (uint64_t)lavr_device_arena_cap(c->arena) + lavr_cuda_blas_workspace_bytes(c->blas) +
+           lavr_cuda_convs_workspace_bytes(c->convs);
+}
+
 void lavr_cuda_ctx_reset_peak(lavr_ctx *c) { lavr_device_arena_reset_peak(c->arena); }
 
 /* A device tensor of the context (frees with lavr_ctx_free). */

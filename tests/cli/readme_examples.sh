@@ -86,7 +86,7 @@ while IFS= read -r row; do
     cell=${cells[$i]} want_bf16="" want_fp8="-" np=""
     IFS=';' read -r -a parts <<<"$cell"
     for part in "${parts[@]}"; do
-      layout=$(grep -o 'steps=[a-z0-9=,]*' <<<"$part")
+      layout=$(grep -o 'steps=[a-z0-9=,+]*' <<<"$part")
       np=$(sed -n 's/.*(-np \([0-9]*\)).*/\1/p' <<<"$part")
       [ -n "$np" ] && [ "$np" != "$(ranks "$layout")" ] && bad "table: $gpus GPUs x ${mems[$i]}: $layout needs -np $(ranks "$layout"), not $np"
       if [[ "$part" == *"--fp8"* ]]; then want_fp8=$layout; elif [ -n "$layout" ]; then want_bf16=$layout; fi

@@ -26,7 +26,7 @@ set_tests_properties(cli_topo_wrong_count PROPERTIES ENVIRONMENT "${LAVR_TEST_EN
 add_test(NAME cli_topo_bad_layout
   COMMAND sh -c "${lavr_mpirun_line} -np 2 $<TARGET_FILE:lavr> topo --layout steps=4,foo=1 2>&1; echo exit=$?")
 set_tests_properties(cli_topo_bad_layout PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 120
-  PASS_REGULAR_EXPRESSION "lavr: error: layout 'steps=4,foo=1': unknown key 'foo' \\(keys: steps, tp, pp, aux\\).*exit=2"
+  PASS_REGULAR_EXPRESSION "lavr: error: layout 'steps=4,foo=1': unknown key 'foo' \\(keys: steps, tp, pp, aux, layers\\).*exit=2"
   FAIL_REGULAR_EXPRESSION "unknown key.*unknown key")
 
 # a layout that does not fit the model, without mpirun

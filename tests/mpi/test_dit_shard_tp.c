@@ -159,7 +159,7 @@ int main(int argc, char **argv) {
     CHECK_OK(lavr_config_preset("tiny", &mc));
     const lavr_dit_config *cfg = &mc.dit;
     const int64_t per = cfg->num_layers / pp;
-    lavr_dit_shard shard = {pp_index * per, pp_index == pp - 1 ? -1 : (pp_index + 1) * per, tp};
+    lavr_dit_shard shard = {pp_index * per, pp_index == pp - 1 ? -1 : (pp_index + 1) * per, tp, 0};
     CHECK_OK(lavr_dit_load_shard(f, "dit/", "/dit", &shard, &sh));
     if (!full || !sh) {
         lavr_h5_close(f);

@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
     CHECK_OK(lavr_h5_open(path, &f));
     CHECK_OK(lavr_dit_load(f, "dit/", "/dit", &m));
     /* the CPU shard only supplies this rank's weight slices */
-    const lavr_dit_shard shard = {0, -1, {rank, size, host_sum, NULL}};
+    const lavr_dit_shard shard = {0, -1, {rank, size, host_sum, NULL}, 0};
     CHECK_OK(lavr_dit_load_shard(f, "dit/", "/dit", &shard, &part));
     lavr_nccl *nc = NULL;
     CHECK_OK(lavr_nccl_create(MPI_COMM_WORLD, local % devices, 60, &nc));

@@ -1,0 +1,49 @@
+/* One render as every rank runs it, after the command's own checks: the planner's verdict and arena shares, the
+ * roles placed on their devices, each rank's backend, then its role (ranks/dit_stage.h, ranks/aux_worker.h).
+ * `lavr render` (a model file) and `lavr bench --e2e` (a generated model, with measurements) both run it. */
+#ifndef LAVR_RANKS_RENDER_JOB_H
+#define LAVR_RANKS_RENDER_JOB_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+#include "models/config.h"
+#include "models/generated_model.h"
+#include "parallel/layout.h"
+#include "parallel/placement.h"
+#include "parallel/plan.h"
+#include "ranks/aux_worker.h"
+
+typedef struct {
+    const char *model;                     /* model file; NULL with generated */
+    const lavr_generated_model *generated; /* weights made on the fly instead (bench --e2e) */
+    const char *image, *audio, *prompt, *size, *out;
+    const char *stage;                     /* stage directory; NULL: no staging, no checkpoints, no resume */
+    lavr_layout layout;
+    lavr_placement placement;              /* backends of both roles and --aux-gpu */
+    const char *backend, *attention;
+    int fp8;
+    int t5;                                /* umT5 of an aux rank on a GPU: 1 there, 0 on the host, LAVR_PLAN_T5_AUTO:
+                                            * there when no DiT rank shares that GPU (as the planner counts it) */
+    uint64_t gpu_mem;                      /* --gpu-mem, 0: none */
+    uint64_t arena_cap;                    /* set by lavr_render_job_plan: this rank's arena share (DiT: its arena;
+                                            * aux: its VAE context's), 0: no cap */
+    int64_t num_clip, seed, sink_offset;
+    lavr_resume_mode resume;
+    lavr_ckpt_policy policy;
+    int progress_live;
+    int fail_rank;                         /* LAVR_FAIL_AT (a testing aid); -1: none */
+    int64_t fail_block;
+    lavr_aux_stats *stats;                 /* optional: the working aux rank's measurements */
+} lavr_render_job;
+
+/* The planner's options for the job as placed on this machine (collective: every rank calls it). */
+lavr_status lavr_render_job_plan_options(const lavr_render_job *j, const lavr_model_config *cfg,
+                                         lavr_plan_options *out);
+/* The planner's verdict before any weight loads (CUDA with --gpu-mem) and this rank's arena share (collective). */
+lavr_status lavr_render_job_plan(lavr_render_job *j, const lavr_model_config *cfg);
+/* Places the roles, resolves every rank's backend (agreed by all before any weight loads) and runs this rank's
+ * role (collective). LAVR_E_STOPPED when the render stopped after a checkpoint. */
+lavr_status lavr_render_job_run(const lavr_render_job *j, const lavr_model_config *cfg);
+
+#endif
