@@ -54,13 +54,16 @@ done
 [ "$replaced" = 1 ] || args+=("$opt" "$value")
 
 rc=0
-"$mpiexec" --oversubscribe -np 2 "$LAVR_BIN" render "${args[@]}" >run.log 2>&1 || rc=$?
+# -q: without Open MPI's own notices after a non-zero exit (their delivery sometimes fails with an
+# "ORTE_ERROR_LOG ... show_help.c" line); an abort still shows as a rank-prefixed error line
+"$mpiexec" -q --oversubscribe -np 2 "$LAVR_BIN" render "${args[@]}" >run.log 2>&1 || rc=$?
 line=$(grep 'lavr: error:' run.log || true)
 echo "$name: exit $rc: $line"
 fail() { echo "FAIL: $name: $*"; echo "--- log"; cat run.log; exit 1; }
 [ "$rc" -eq 2 ] || fail "exit $rc, expected 2"
 [ "$(printf '%s\n' "$line" | grep -c .)" -eq 1 ] || fail "expected one error line"
-printf '%s\n' "$line" | grep -Eq -- "^lavr: error: $pattern" || fail "the line does not match /$pattern/ (or is not rank 0's)"
+printf '%s\n' "$line" | grep -Eq -- "^lavr: error: $pattern" ||
+  fail "the line does not match /$pattern/ or is not rank 0's (a rank-prefixed line is an abort)"
 ! grep -Eq 'MPI_ABORT|ORTE_ERROR_LOG' run.log || fail "the job was aborted"
 ! grep -Eq 'encoding |rendering [0-9]+ clip' run.log || fail "work started before the input was refused"
 left=$(find out -mindepth 1 | sort | tr '\n' ' ')
