@@ -1,5 +1,5 @@
 /* `lavr bench --encoders`: umT5 of a model preset on one GPU (or the CPU reference) with weights generated where the
- * model lives (no checkpoint): the time of one prompt encode for each token count asked (default the full 512 and a
+ * model lives (no checkpoint), then wav2vec2 (cli/bench_w2v.c): the time of one prompt encode for each token count asked (default the full 512 and a
  * typical 100), over repeated runs after a warm-up, the peak device memory against lavr_t5_device_bytes (which
  * sizes the arena, as the aux rank's T5 context does), and optionally ms per op type. One process, no MPI. */
 #include <stdio.h>
@@ -9,6 +9,7 @@
 
 #include "cli/args.h"
 #include "cli/bench_encoders.h"
+#include "cli/bench_w2v.h"
 #include "core/rng.h"
 #include "core/units.h"
 #include "kernels/ctx.h"
@@ -143,7 +144,11 @@ done:
 
 lavr_status lavr_bench_encoders(int argc, char **argv) {
     cli_option opts[] = {
-        {"encoders", 0, "benchmark the prompt encoder, umT5 (this mode)", NULL},
+        {"encoders", 0, "benchmark the setup's encoders, umT5 and wav2vec2 (this mode)", NULL},
+        {"encoder", 1, "t5, w2v or all (default)", NULL},
+        {"seconds", 1, "wav2vec2: audio lengths to time, comma-separated (default 60,300: the 60 s target, and two "
+                       "lengths for the cost of 1 h and 10,000 s)", NULL},
+        {"attention", 1, "wav2vec2 on cuda: auto (default: cuDNN's fused SDPA when available) or own", NULL},
         {"config", 1, "model preset: s2v-14b (default) or tiny", NULL},
         {"tokens", 1, "prompt lengths to time, comma-separated, 1 to 512 (default 512,100)", NULL},
         {"repeat", 1, "timed encodes per length after one warm-up (default 5)", NULL},
@@ -157,10 +162,11 @@ lavr_status lavr_bench_encoders(int argc, char **argv) {
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     TRY(cli_parse("bench", argc, argv, 2, opts, nopts, NULL, 0, NULL));
     if (cli_flag(opts, nopts, "help")) {
-        cli_print_help("usage: lavr bench --encoders [--config s2v-14b|tiny] [--tokens 512,100] [--repeat N]\n"
-                       "           [--backend cuda|cpu] [--device N] [--gpu-mem M] [--seed N] [--profile]\n"
-                       "Runs the render's prompt encode (umT5) with weights generated on the device and reports the time\n"
-                       "of one encode per prompt length and the peak device memory.",
+        cli_print_help("usage: lavr bench --encoders [--encoder t5|w2v|all] [--config s2v-14b|tiny] [--tokens 512,100]\n"
+                       "           [--seconds 60,300] [--repeat N] [--backend cuda|cpu] [--device N] [--gpu-mem M]\n"
+                       "           [--seed N] [--attention auto|own] [--profile]\n"
+                       "Runs the render's prompt encode (umT5) and speech encode (wav2vec2) with weights generated on the\n"
+                       "device and reports the time of one encode per prompt or audio length and the peak device memory.",
                        opts, nopts);
         return LAVR_OK;
     }
@@ -185,5 +191,16 @@ lavr_status lavr_bench_encoders(int argc, char **argv) {
     a.on_cpu = !strcmp(backend, "cpu");
     CHECK_ARG(!(a.on_cpu && a.profile), "bench: --profile times CUDA ops; drop it with --backend cpu");
     CHECK_ARG(!(a.on_cpu && mem), "bench: --gpu-mem is for --backend cuda");
-    return run(&a);
+    const char *which = cli_get(opts, nopts, "encoder", "all"), *attention = cli_get(opts, nopts, "attention", "auto");
+    CHECK_ARG(!strcmp(which, "t5") || !strcmp(which, "w2v") || !strcmp(which, "all"),
+              "bench: --encoder '%s': use t5, w2v or all", which);
+    CHECK_ARG(!strcmp(attention, "auto") || !strcmp(attention, "own"), "bench: --attention '%s': use auto or own",
+              attention);
+    lavr_bench_w2v_args w = {.cfg = cfg.w2v, .repeat = a.repeat, .seed = a.seed, .on_cpu = a.on_cpu,
+                             .profile = a.profile, .own_attention = !strcmp(attention, "own"),
+                             .ctx = {.device = (int)device, .mem_cap = a.ctx.mem_cap, .name = "bench w2v"}};
+    TRY(lavr_bench_w2v_parse_seconds(cli_get(opts, nopts, "seconds", "60,300"), &w));
+    if (strcmp(which, "w2v")) TRY(run(&a));
+    if (strcmp(which, "t5")) TRY(lavr_bench_w2v(&w));
+    return LAVR_OK;
 }

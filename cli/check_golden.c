@@ -22,7 +22,11 @@ static lavr_status check_file(const char *path, lavr_ctx *ctx, const lavr_golden
     lavr_golden *g = NULL;
     TRY(lavr_golden_open(path, &g));
     printf("== %s (%s on %s)\n", path, lavr_golden_kind_name(g->kind), ctx ? lavr_ctx_describe(ctx) : "cpu");
-    lavr_status st = ctx && g->kind == LAVR_GOLDEN_DIT ? lavr_golden_run_dit_cuda(g, dit) : lavr_golden_run_on(g, ctx);
+    /* wav2vec2 on a device takes --attention own too (lavr's kernel instead of cuDNN's SDPA) */
+    const lavr_w2v_options w2v = {.ctx = ctx, .own_attention = !strcmp(dit->attention, "own")};
+    lavr_status st = ctx && g->kind == LAVR_GOLDEN_DIT ? lavr_golden_run_dit_cuda(g, dit)
+                     : ctx && g->kind == LAVR_GOLDEN_W2V ? lavr_golden_run_w2v_with(g, &w2v)
+                                                        : lavr_golden_run_on(g, ctx);
     if (!st) {
         *failed = lavr_golden_failed(g);
         printf("%s: %lld passed, %lld failed\n", path, (long long)(g->n_results - *failed), (long long)*failed);
@@ -35,12 +39,12 @@ static lavr_status check_file(const char *path, lavr_ctx *ctx, const lavr_golden
 
 lavr_status lavr_cmd_check_golden(int argc, char **argv) {
     cli_option opts[] = {
-        {"backend", 1, "cpu (default) or cuda (the DiT, VAE and T5 goldens run on the GPU; wav2vec2 needs cpu so far)",
-         NULL},
+        {"backend", 1, "cpu (default) or cuda (every golden runs on the GPU; wav2vec2 there is bf16, held to its bf16 "
+                       "limit)", NULL},
         {"device", 1, "CUDA device for --backend cuda (default 0)", NULL},
         {"conv", 1, "CUDA convolutions: auto (cuDNN when loaded, default), cudnn or own (lavr's kernel)", NULL},
         {"fp8", 0, "cuda, DiT: FP8 e4m3 Linears (shows FP8's error; bf16 limits apply, so misses are expected)", NULL},
-        {"attention", 1, "cuda, DiT: auto (default: cuDNN fused SDPA when available), cudnn or own", NULL},
+        {"attention", 1, "cuda, DiT and wav2vec2: auto (default: cuDNN fused SDPA when available), cudnn or own", NULL},
         {"help", 0, "show this help", NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);

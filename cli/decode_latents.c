@@ -94,10 +94,10 @@ static lavr_status decode(const decode_args *a) {
         TRY_GOTO(lavr_sha256_file_hex(a->audio, sha), st, done);
         if (c.audio_sha[0] && strcmp(sha, c.audio_sha) != 0)
             LOG_WARN("%s is not the audio %s was encoded from (SHA-256 differs)", a->audio, a->cond);
-        TRY_GOTO(lavr_audio_load(a->audio, &audio), st, done);
+        TRY_GOTO(lavr_audio_probe(a->audio, &audio), st, done);
         /* written frame 0 is generated frame 3 (the first 3 are dropped): its audio starts 3 frames in */
-        o.audio = audio.samples, o.audio_samples = audio.nsamples, o.audio_rate = audio.rate;
-        o.audio_start = (int64_t)LAVR_DECODE_DROP_FRAMES * audio.rate / o.fps;
+        o.audio_path = a->audio;
+        o.audio_skip_frames = LAVR_DECODE_DROP_FRAMES;
     }
     TRY_GOTO(lavr_decode_stream_create(vae, &c.motion, arena, &ds), st, done);
     latent = malloc((size_t)(in->C * in->F * in->h * in->w) * sizeof(float));

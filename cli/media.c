@@ -98,13 +98,13 @@ lavr_status lavr_cmd_prep_image(int argc, char **argv) {
 lavr_status lavr_cmd_encode(int argc, char **argv) {
     cli_option opts[] = {
         {"frames", 1, "folder of frame_000000.png, frame_000001.png, ... (all one size)", NULL},
-        {"audio", 1, "speech to mux (WAV, FLAC, OGG, MP3; resampled to 16 kHz mono)", NULL},
+        {"audio", 1, "sound to mux (any format FFmpeg reads; AAC copied, else encoded at 192 kb/s)", NULL},
         {"out", 1, "output .mp4 (H.264 + AAC, fragmented) or .y4m (+ .wav)", NULL},
         {"fps", 1, "frames per second (default 25)", NULL},
         {"crf", 1, "libx264 quality, 0..51 (default 18)", NULL},
         {"preset", 1, "libx264 preset (default medium)", NULL},
         {"keyint", 1, "frames per keyframe / MP4 fragment (default 25)", NULL},
-        {"audio-offset-frames", 1, "audio frames to skip so frame 0 plays with them (default 0)", NULL},
+        {"audio-offset-frames", 1, "video frames' time of the audio to skip so frame 0 plays with what follows (default 0)", NULL},
         {"help", 0, "this help", NULL},
     };
     TRY(cli_parse("encode", argc, argv, 2, opts, NOPTS(opts), NULL, 0, NULL));
@@ -133,11 +133,9 @@ lavr_status lavr_cmd_encode(int argc, char **argv) {
     lavr_status st = LAVR_OK;
     const char *audio_path = cli_get(opts, NOPTS(opts), "audio", NULL);
     if (audio_path) {
-        TRY_GOTO(lavr_audio_load(audio_path, &audio), st, done);
-        o.audio = audio.samples;
-        o.audio_samples = audio.nsamples;
-        o.audio_rate = audio.rate;
-        o.audio_start = offset * audio.rate / o.fps;
+        TRY_GOTO(lavr_audio_probe(audio_path, &audio), st, done); /* not audio: refused before any frame */
+        o.audio_path = audio_path;
+        o.audio_skip_frames = offset;
     }
     for (int64_t i = 0;; i++) {
         snprintf(name, n, "%s/frame_%06lld.png", dir, (long long)i);

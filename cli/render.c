@@ -140,6 +140,13 @@ static lavr_status check_inputs(const render_args *a, int is_aux, lavr_model_con
     }
     TRY(readable("image", a->job.image));
     TRY(readable("audio", a->job.audio));
+    if (!a->job.keep_tail) {
+        /* the video ends with the speech: a speech that ends within the dropped frames leaves none */
+        lavr_audio speech;
+        TRY(lavr_audio_probe(a->job.audio, &speech));
+        CHECK_ARG(lavr_speech_frames(speech.source_frames, speech.source_rate) > 0, "audio '%s' lasts %.3f s: %s",
+                  a->job.audio, (double)speech.source_frames / speech.source_rate, LAVR_SHORT_SPEECH);
+    }
     int64_t w = 0, h = 0;
     TRY(lavr_size_parse(a->job.size, &w, &h));
     CHECK_ARG(a->job.prompt[0] != 0, "--prompt is empty");
@@ -318,6 +325,7 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
               t5);
     a->job.t5 = !strcmp(t5, "auto") ? LAVR_PLAN_T5_AUTO : !strcmp(t5, "gpu");
     a->job.fp8 = cli_flag(opts, nopts, "fp8");
+    a->job.keep_tail = cli_flag(opts, nopts, "keep-tail");
     a->job.attention = cli_get(opts, nopts, "attention", "auto");
     CHECK_ARG(!strcmp(a->job.attention, "auto") || !strcmp(a->job.attention, "cudnn") || !strcmp(a->job.attention, "own"),
               "--attention '%s': expected auto, cudnn or own", a->job.attention);
@@ -330,12 +338,15 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
     cli_option opts[] = {
         {"model", 1, "lavr model file (lavr init / lavr convert)", NULL},
         {"image", 1, "portrait (JPEG, PNG, WebP)", NULL},
-        {"audio", 1, "speech (WAV, FLAC, OGG, MP3); its length sets the number of clips", NULL},
+        {"audio", 1, "speech (WAV, FLAC, OGG, MP3, M4A/AAC, anything FFmpeg reads); its length sets the number of "
+                     "clips and the video's; it is the video's sound (AAC copied, else encoded at 192 kb/s)", NULL},
         {"prompt", 1, "text prompt", NULL},
         {"size", 1, "maximum area WIDTH*HEIGHT (default 704*384); sides become multiples of 64", NULL},
         {"layout", 1, "steps=S,tp=T,pp=P,aux=A; needs S*T*P+A ranks (default steps=4,tp=1,pp=1,aux=1)", NULL},
         {"out", 1, "output video (.mp4; .y4m writes raw Y4M + WAV)", NULL},
         {"num-clip", 1, "render at most this many clips of 48 frames (default: all the audio gives)", NULL},
+        {"keep-tail", 0, "write whole clips (48 frames each, the first 3 dropped) instead of ending the video with the "
+                         "speech", NULL},
         {"seed", 1, "seed of the noise and the sink offsets (default 0)", NULL},
         {"sink-offset", 1, "fixed reference offset d in 4..30 (default 0: drawn per clip, block and step)", NULL},
         {"stage-dir", 1, "stage directory: latents.h5, video.log.h5, conditioning.h5, checkpoints ckpt-<blocks>/ "
@@ -369,7 +380,7 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
         if (lavr_mpi_world_rank() == 0)
             cli_print_help(
                 "usage: mpirun -np N lavr render --model M.h5 --image F --audio F --prompt TEXT --out out.mp4\n"
-                "           [--size 704*384] [--layout steps=4,tp=1,pp=1,aux=1] [--num-clip K] [--seed S]\n"
+                "           [--size 704*384] [--layout steps=4,tp=1,pp=1,aux=1] [--num-clip K] [--keep-tail] [--seed S]\n"
                 "           [--sink-offset D] [--stage-dir out.stage] [--resume auto|yes|no] [--checkpoint-clips N]\n"
                 "           [--checkpoint-seconds T] [--checkpoint-keep K] [--backend auto|cpu|cuda]\n"
                 "           [--aux-backend auto|cpu|cuda] [--aux-gpu N]\n"

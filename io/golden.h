@@ -40,6 +40,11 @@ double lavr_golden_rel_l2(const float *out, const float *ref, int64_t n);
 /* The README's pass limit for bf16 networks: max(3 x noise_floor, 1e-2). */
 double lavr_golden_limit(double noise_floor);
 #define LAVR_GOLDEN_W2V_LIMIT 1e-4 /* the wav2vec2 reference runs in fp32 */
+/* wav2vec2 with LiveAvatar's bf16 rounding points (CUDA; the CPU's bf16 mode) against that fp32 reference. The file
+ * records no noise floor; the CPU's emulation of the rounding points lands at 1.96e-2 on hidden_states (most of it
+ * from the 7 convolutions of the feature extractor over 32 channels, LayerNorm amplifying the rounding of their
+ * outputs), so bf16 runs are held to twice that. */
+#define LAVR_GOLDEN_W2V_BF16_LIMIT 4e-2
 
 /* Compares out (n values) with the dataset at path. limit <= 0 takes lavr_golden_limit of the
  * dataset's `noise_floor` attribute (0 when absent). A value count differing from the dataset's is

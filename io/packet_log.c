@@ -11,7 +11,7 @@
 #include "io/h5util.h"
 
 #define LOG_FORMAT "lavr-packets"
-#define LOG_VERSION 1
+#define LOG_VERSION 2
 #define ROW_COLS 7
 #define BYTES_CHUNK 65536
 #define INDEX_CHUNK_ROWS 256
@@ -36,14 +36,19 @@ static const char *const stream_names[2] = {"video", "audio"};
 /* The parameters as (name, value) pairs, in the order they are checked. */
 #define N_INT_PARAMS 11
 static void int_params(const lavr_packet_log_params *p, const char **names, int64_t *values) {
-    const char *n[N_INT_PARAMS] = {"width",         "height",      "fps",           "crf",          "keyint",
-                                   "audio_rate",    "audio_bitrate", "audio_start", "audio_samples", "total_frames",
-                                   "audio_hash"};
-    int64_t v[N_INT_PARAMS] = {p->width,         p->height,        p->fps,         p->crf,
-                               p->keyint,        p->audio_rate,    p->audio_bitrate, p->audio_start,
-                               p->audio_samples, p->total_frames,  (int64_t)p->audio_hash};
+    const char *n[N_INT_PARAMS] = {"width",          "height",        "fps",          "crf",
+                                   "keyint",         "total_frames",  "audio_rate",   "audio_channels",
+                                   "audio_bitrate",  "audio_copied",  "audio_skip_frames"};
+    int64_t v[N_INT_PARAMS] = {p->width,          p->height,        p->fps,          p->crf,
+                               p->keyint,         p->total_frames,  p->audio_rate,   p->audio_channels,
+                               p->audio_bitrate,  p->audio_copied,  p->audio_skip_frames};
     memcpy(names, n, sizeof n);
     memcpy(values, v, sizeof v);
+}
+#define N_STRING_PARAMS 2
+static void string_params(const lavr_packet_log_params *p, const char **names, const char **values) {
+    names[0] = "preset", values[0] = p->preset;
+    names[1] = "audio_sha256", values[1] = p->audio_sha256;
 }
 
 /* ---- streams ---------------------------------------------------------------------------------- */
@@ -117,11 +122,14 @@ static void release(lavr_packet_log *log) {
 
 lavr_status lavr_packet_log_create(const char *path, const lavr_packet_log_params *p, lavr_packet_log **out) {
     *out = NULL;
-    CHECK_ARG(path && p && p->preset, "lavr_packet_log_create: NULL argument");
+    CHECK_ARG(path && p && p->preset && p->audio_sha256, "lavr_packet_log_create: NULL argument");
     lavr_packet_log *log;
     TRY(alloc_log(path, &log));
     lavr_status st = lavr_h5u_create_file(path, "packet log", log->what, LOG_FORMAT, LOG_VERSION, &log->file);
-    if (!st) st = lavr_h5u_write_attr_string(log->file, log->what, "preset", p->preset);
+    const char *snames[N_STRING_PARAMS], *svalues[N_STRING_PARAMS];
+    string_params(p, snames, svalues);
+    for (int i = 0; i < N_STRING_PARAMS && !st; i++)
+        st = lavr_h5u_write_attr_string(log->file, log->what, snames[i], svalues[i]);
     const char *names[N_INT_PARAMS];
     int64_t values[N_INT_PARAMS];
     int_params(p, names, values);
@@ -159,19 +167,24 @@ static lavr_status check_params(lavr_packet_log *log, const lavr_packet_log_para
             return LAVR_FAIL(LAVR_E_FORMAT, "packet log %s was written with %s %lld, this output has %lld", log->path,
                              names[i], (long long)v, (long long)values[i]);
     }
-    char *preset = NULL;
-    TRY(lavr_h5u_read_attr_string(log->file, log->what, "preset", &preset));
-    bad = strcmp(preset, p->preset) != 0;
-    lavr_status st = bad ? LAVR_FAIL(LAVR_E_FORMAT, "packet log %s was written with preset '%s', this output has '%s'",
-                                     log->path, preset, p->preset)
-                         : LAVR_OK;
-    free(preset);
-    return st;
+    const char *snames[N_STRING_PARAMS], *svalues[N_STRING_PARAMS];
+    string_params(p, snames, svalues);
+    for (int i = 0; i < N_STRING_PARAMS; i++) {
+        char *v = NULL;
+        TRY(lavr_h5u_read_attr_string(log->file, log->what, snames[i], &v));
+        bad = strcmp(v, svalues[i]) != 0;
+        lavr_status st = bad ? LAVR_FAIL(LAVR_E_FORMAT, "packet log %s was written with %s '%s', this output has '%s'",
+                                         log->path, snames[i], v, svalues[i])
+                             : LAVR_OK;
+        free(v);
+        TRY(st);
+    }
+    return LAVR_OK;
 }
 
 lavr_status lavr_packet_log_open(const char *path, const lavr_packet_log_params *p, lavr_packet_log **out) {
     *out = NULL;
-    CHECK_ARG(path && p && p->preset, "lavr_packet_log_open: NULL argument");
+    CHECK_ARG(path && p && p->preset && p->audio_sha256, "lavr_packet_log_open: NULL argument");
     FILE *probe = fopen(path, "rb");
     if (!probe) return LAVR_FAIL(LAVR_E_IO, "cannot open packet log '%s': %s", path, strerror(errno));
     fclose(probe);

@@ -17,12 +17,13 @@ typedef struct {
     int64_t offset, size, pts, dts, duration, flags, segment;
 } lavr_packet_row;
 
-/* What must be equal for a log to be reused. audio_hash identifies the audio samples. */
+/* What must be equal for a log to be reused: the video encoder's settings and frame count, and the audio
+ * track's file (SHA-256 hex, "" without audio), rate, channels, bit rate, whether its packets are the
+ * file's own (copied) and the frames of the file it skips. */
 typedef struct {
-    int64_t width, height, fps, crf, keyint;
-    const char *preset;
-    int64_t audio_rate, audio_bitrate, audio_start, audio_samples, total_frames;
-    uint64_t audio_hash;
+    int64_t width, height, fps, crf, keyint, total_frames;
+    const char *preset, *audio_sha256;
+    int64_t audio_rate, audio_channels, audio_bitrate, audio_copied, audio_skip_frames;
 } lavr_packet_log_params;
 
 /* Creates (truncates) a log holding no packets, with p as attributes. */

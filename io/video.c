@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/sha256.h"
 #include "io/audio.h"
+#include "io/audio_track.h"
 #include "io/image.h"
 #include "io/packet_log.h"
 
@@ -27,6 +29,8 @@
 /* libx264 threads in resumable mode: x264's output depends on its thread count, so it is fixed
  * rather than taken from the machine's core count (the same packets on every machine). */
 #define LOG_X264_THREADS 4
+/* audio packets held before they go to the log while the track is written (bounded memory) */
+#define AUDIO_BATCH_PACKETS 4096
 
 /* Packets held in memory before they go to the log: bytes back to back and their index rows. */
 typedef struct {
@@ -39,13 +43,14 @@ typedef struct {
 typedef struct {
 #if LAVR_HAVE_FFMPEG
     AVFormatContext *oc;
-    AVCodecContext *venc, *aenc;
+    AVCodecContext *venc;
     AVStream *vst, *ast;
     struct SwsContext *sws;
-    AVFrame *vframe, *aframe;
+    AVFrame *vframe;
     AVPacket *pkt;
-    int64_t audio_sent;        /* samples given to the AAC encoder so far (after the priming) */
-    int64_t audio_track_end;   /* track length in samples once known (at close), else INT64_MAX */
+    lavr_audio_track *track;   /* the audio track's maker (the user's file) */
+    int audio_rate;            /* its sample rate: the audio packets' time base is 1 / audio_rate */
+    packet_batch audio_mem;    /* streaming mode: the whole audio track, muxed as the video goes */
     int64_t video_shift;       /* frames added to every timestamp (-first dts); -1 until known */
     int header_written;
     /* resumable mode: the log, the current segment's packets, the next logged packets to mux */
@@ -84,8 +89,7 @@ void lavr_video_options_default(lavr_video_options *o) {
     o->crf = 18;
     o->preset = "medium";
     o->keyint = 25;
-    o->audio_rate = LAVR_AUDIO_RATE;
-    o->audio_bitrate = 96000;
+    o->audio_bitrate = 192000;
 }
 
 int64_t lavr_video_writer_frames(const lavr_video_writer *w) { return w ? w->frames : 0; }
@@ -95,11 +99,9 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
-/* Audio samples that belong with the first `frames` video frames, clipped to what exists. */
-static int64_t audio_end_for(const lavr_video_writer *w, int64_t frames) {
-    if (!w->opt.audio) return 0;
-    int64_t end = w->opt.audio_start + frames * w->opt.audio_rate / w->opt.fps;
-    return end < w->opt.audio_samples ? end : w->opt.audio_samples;
+/* Track samples (at `rate`) that play with the first `frames` video frames. */
+static int64_t audio_samples_for(const lavr_video_writer *w, int64_t frames, int rate) {
+    return frames * rate / w->opt.fps;
 }
 
 /* ---- raw Y4M ---------------------------------------------------------------------------------- */
@@ -175,7 +177,7 @@ static lavr_status y4m_close(lavr_video_writer *w) {
     lavr_status st = LAVR_OK;
     if (w->y4m && fclose(w->y4m) != 0) st = LAVR_FAIL(LAVR_E_IO, "cannot finish '%s'", w->path);
     w->y4m = NULL;
-    if (st || !w->opt.audio) return st;
+    if (st || !w->opt.audio_path) return st;
     size_t n = strlen(w->final);
     char *wav = malloc(n + 1), *part = malloc(n + 6);
     if (!wav || !part) {
@@ -187,8 +189,16 @@ static lavr_status y4m_close(lavr_video_writer *w) {
     memcpy(wav + n - 4, ".wav", 5);
     memcpy(part, wav, n);
     memcpy(part + n, ".part", 6);
-    int64_t start = w->opt.audio_start, end = audio_end_for(w, w->frames);
-    st = lavr_wav_write(part, w->opt.audio + (end > start ? start : 0), end > start ? end - start : 0, w->opt.audio_rate);
+    /* the raw output's WAV is the speech as the model hears it (16 kHz mono), from the first written frame;
+     * written beside its name like the Y4M */
+    const int64_t start = audio_samples_for(w, w->opt.audio_skip_frames, LAVR_AUDIO_RATE);
+    lavr_audio speech;
+    st = lavr_audio_load_head(w->opt.audio_path, start + audio_samples_for(w, w->frames, LAVR_AUDIO_RATE), &speech);
+    if (!st) {
+        const int64_t from = start < speech.nsamples ? start : speech.nsamples;
+        st = lavr_wav_write(part, speech.samples + from, speech.nsamples - from, LAVR_AUDIO_RATE);
+    }
+    lavr_audio_free(&speech);
     if (!st && rename(part, wav) != 0) st = LAVR_FAIL(LAVR_E_IO, "cannot rename '%s' to '%s': %m", part, wav);
     free(wav);
     free(part);
@@ -223,8 +233,8 @@ static lavr_status batch_add(packet_batch *b, const AVPacket *p, int64_t segment
         b->rows = grown, b->rows_cap = cap;
     }
     if (p->size > 0) memcpy(b->bytes + b->nbytes, p->data, (size_t)p->size);
+    b->rows[b->n++] = (lavr_packet_row){b->nbytes, p->size, p->pts, p->dts, p->duration, p->flags & AV_PKT_FLAG_KEY, segment};
     b->nbytes += p->size;
-    b->rows[b->n++] = (lavr_packet_row){0, p->size, p->pts, p->dts, p->duration, p->flags & AV_PKT_FLAG_KEY, segment};
     return LAVR_OK;
 }
 
@@ -238,88 +248,44 @@ static lavr_status batch_to_log(lavr_video_writer *w, lavr_log_stream s) {
 }
 
 /* Logged mode: a video packet of the current segment (its frames have pts 0, 1, ... in the
- * segment's own encoder) or an audio packet of the whole track goes to the batch. */
-static lavr_status keep_packet(lavr_video_writer *w, AVCodecContext *enc) {
+ * segment's own encoder) goes to the batch. */
+static lavr_status keep_packet(lavr_video_writer *w) {
     mp4_state *m = &w->mp4;
     AVPacket *p = m->pkt;
-    if (enc == m->venc) {
-        int64_t index = m->batch.n;
-        if (p->pts != index || p->dts != index)
-            return LAVR_FAIL(LAVR_E_INTERNAL, "'%s': libx264 packet %lld has pts %lld dts %lld (reordered frames?)",
-                             w->path, (long long)index, (long long)p->pts, (long long)p->dts);
-        p->pts = p->dts = w->seg_start + index;
-        p->duration = 1;
-        return batch_add(&m->batch, p, w->segments);
-    }
-    if (p->pts >= m->audio_track_end) return LAVR_OK; /* only the encoder's padding beyond the track */
-    if (p->pts + p->duration > m->audio_track_end) p->duration = m->audio_track_end - p->pts;
-    return batch_add(&m->batch, p, 0);
+    int64_t index = m->batch.n;
+    if (p->pts != index || p->dts != index)
+        return LAVR_FAIL(LAVR_E_INTERNAL, "'%s': libx264 packet %lld has pts %lld dts %lld (reordered frames?)", w->path,
+                         (long long)index, (long long)p->pts, (long long)p->dts);
+    p->pts = p->dts = w->seg_start + index;
+    p->duration = 1;
+    return batch_add(&m->batch, p, w->segments);
 }
 
-/* Sends the encoder's ready packets to the muxer (to the batch in logged mode); video packets last
+/* Sends libx264's ready packets to the muxer (to the batch in logged mode); video packets last
  * exactly one frame, so the final frame keeps its duration in the file. */
-static lavr_status drain(lavr_video_writer *w, AVCodecContext *enc, AVStream *st) {
+static lavr_status drain(lavr_video_writer *w) {
     mp4_state *m = &w->mp4;
     for (;;) {
-        int r = avcodec_receive_packet(enc, m->pkt);
+        int r = avcodec_receive_packet(m->venc, m->pkt);
         if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return LAVR_OK;
-        AV_CHECK(r, "'%s': %s encoder failed", w->path, enc->codec->name);
+        AV_CHECK(r, "'%s': libx264 failed", w->path);
         if (w->logged) {
-            lavr_status s = keep_packet(w, enc);
+            lavr_status s = keep_packet(w);
             av_packet_unref(m->pkt);
             TRY(s);
             continue;
         }
         /* B-frames make x264's first dts negative; FFmpeg's fragmented MP4 then shifts the
          * streams unevenly. Shift both streams ourselves by the same time instead. */
-        if (enc == m->venc) {
-            if (m->video_shift < 0) m->video_shift = m->pkt->dts < 0 ? -m->pkt->dts : 0;
-            m->pkt->pts += m->video_shift;
-            m->pkt->dts += m->video_shift;
-        } else {
-            int64_t shift = m->video_shift * w->opt.audio_rate / w->opt.fps;
-            m->pkt->pts += shift;
-            m->pkt->dts += shift;
-        }
-        if (enc == m->venc && m->pkt->duration == 0) m->pkt->duration = 1;
-        /* the encoder's last packets are whole 1024-sample frames: cut their duration at the video's end */
-        int64_t track_end = m->audio_track_end + m->video_shift * w->opt.audio_rate / w->opt.fps;
-        if (enc == m->aenc && m->pkt->pts + m->pkt->duration > track_end)
-            m->pkt->duration = track_end > m->pkt->pts ? track_end - m->pkt->pts : 0;
-        av_packet_rescale_ts(m->pkt, enc->time_base, st->time_base);
-        m->pkt->stream_index = st->index;
+        if (m->video_shift < 0) m->video_shift = m->pkt->dts < 0 ? -m->pkt->dts : 0;
+        m->pkt->pts += m->video_shift;
+        m->pkt->dts += m->video_shift;
+        if (m->pkt->duration == 0) m->pkt->duration = 1;
+        av_packet_rescale_ts(m->pkt, m->venc->time_base, m->vst->time_base);
+        m->pkt->stream_index = m->vst->index;
         r = av_interleaved_write_frame(m->oc, m->pkt);
         av_packet_unref(m->pkt);
         AV_CHECK(r, "cannot write '%s'", w->path);
-    }
-}
-
-/* Encodes audio up to sample `end` in whole encoder frames; `last` also sends the remainder as a
- * short final frame (zero-padded if the encoder cannot take a short one). */
-static lavr_status encode_audio_until(lavr_video_writer *w, int64_t end, int last) {
-    mp4_state *m = &w->mp4;
-    if (!m->aenc || (m->video_shift < 0 && !last)) return LAVR_OK; /* wait for the first video packet */
-    int fs = m->aenc->frame_size;
-    /* AAC's decoder delay (initial_padding, 1024 samples) cannot be signalled in a fragmented
-     * MP4 that starts with an empty moov (no edit list; FFmpeg instead shifts the video and
-     * stretches its first frame). So the track starts at pts 0 with the priming in place of the
-     * first `pad` samples: decoded sample k then plays exactly with source sample audio_start + k,
-     * and the first pad/rate seconds (64 ms at 16 kHz) are silence. */
-    int64_t pad = m->aenc->initial_padding;
-    for (;;) {
-        int64_t pos = w->opt.audio_start + pad + m->audio_sent, avail = end - pos;
-        if (avail <= 0 || (avail < fs && !last)) return LAVR_OK;
-        int n = avail < fs ? (int)avail : fs;
-        int short_ok = (m->aenc->codec->capabilities & AV_CODEC_CAP_SMALL_LAST_FRAME) != 0;
-        AV_CHECK(av_frame_make_writable(m->aframe), "audio frame");
-        m->aframe->nb_samples = short_ok ? n : fs;
-        float *dst = (float *)m->aframe->data[0];
-        memcpy(dst, w->opt.audio + pos, sizeof(float) * (size_t)n);
-        for (int i = n; i < m->aframe->nb_samples; i++) dst[i] = 0.0f;
-        m->aframe->pts = pad + m->audio_sent;
-        m->audio_sent += n;
-        AV_CHECK(avcodec_send_frame(m->aenc, m->aframe), "'%s': AAC encoder refused a frame", w->path);
-        TRY(drain(w, m->aenc, m->ast));
     }
 }
 
@@ -389,51 +355,31 @@ static lavr_status mp4_open_video(lavr_video_writer *w) {
     return LAVR_OK;
 }
 
+/* The audio stream, from the track made of the user's file. */
 static lavr_status mp4_open_audio(lavr_video_writer *w) {
     mp4_state *m = &w->mp4;
     TRY(new_stream(w, &m->ast));
-    TRY(new_encoder("aac", &m->aenc));
-    AVCodecContext *c = m->aenc;
-    c->sample_fmt = AV_SAMPLE_FMT_FLTP;
-    c->sample_rate = w->opt.audio_rate;
-    c->bit_rate = w->opt.audio_bitrate;
-    av_channel_layout_default(&c->ch_layout, 1);
-    c->time_base = (AVRational){1, w->opt.audio_rate};
-    if (m->oc->oformat->flags & AVFMT_GLOBALHEADER) c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    if (w->logged) c->flags |= AV_CODEC_FLAG_BITEXACT;
-    AV_CHECK(avcodec_open2(c, c->codec, NULL), "cannot open the AAC encoder at %d Hz", w->opt.audio_rate);
-    AV_CHECK(avcodec_parameters_from_context(m->ast->codecpar, c), "audio stream parameters");
-    m->ast->time_base = c->time_base;
-    m->audio_track_end = INT64_MAX / 2;
-    m->aframe = av_frame_alloc();
-    if (!m->aframe) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for an audio frame");
-    m->aframe->format = c->sample_fmt;
-    m->aframe->sample_rate = c->sample_rate;
-    m->aframe->nb_samples = c->frame_size;
-    AV_CHECK(av_channel_layout_copy(&m->aframe->ch_layout, &c->ch_layout), "audio layout");
-    AV_CHECK(av_frame_get_buffer(m->aframe, 0), "audio frame buffer");
+    AV_CHECK(avcodec_parameters_copy(m->ast->codecpar, lavr_audio_track_par(m->track)), "audio stream parameters");
+    m->ast->time_base = (AVRational){1, m->audio_rate};
     return LAVR_OK;
 }
 
 /* ---- logged mode: the packet log and muxing from it ------------------------------------------- */
 
-/* FNV-1a over the samples: a log is reused only for the same audio. */
-static uint64_t audio_hash(const lavr_video_writer *w) {
-    uint64_t h = 14695981039346656037ull;
-    const uint8_t *bytes = (const uint8_t *)w->opt.audio;
-    size_t n = w->opt.audio ? sizeof(float) * (size_t)w->opt.audio_samples : 0;
-    for (size_t i = 0; i < n; i++) h = (h ^ bytes[i]) * 1099511628211ull;
-    return h;
-}
-
-static void log_params(const lavr_video_writer *w, lavr_packet_log_params *p) {
+/* What a log must have been written with to be reused: the encoder settings, the frame count and the
+ * audio track (the file's SHA-256, how the track is made, from where). */
+static lavr_status log_params(const lavr_video_writer *w, lavr_packet_log_params *p, char sha[65]) {
     const lavr_video_options *o = &w->opt;
-    int audio = o->audio != NULL;
+    const AVCodecParameters *a = w->mp4.track ? lavr_audio_track_par(w->mp4.track) : NULL;
+    snprintf(sha, 65, "-");
+    if (a) TRY(lavr_sha256_file_hex(o->audio_path, sha));
     *p = (lavr_packet_log_params){
         .width = o->width, .height = o->height, .fps = o->fps, .crf = o->crf, .keyint = o->keyint,
-        .preset = o->preset, .audio_rate = audio ? o->audio_rate : 0, .audio_bitrate = audio ? o->audio_bitrate : 0,
-        .audio_start = audio ? o->audio_start : 0, .audio_samples = audio ? o->audio_samples : 0,
-        .total_frames = o->total_frames, .audio_hash = audio_hash(w)};
+        .preset = o->preset, .total_frames = o->total_frames, .audio_sha256 = sha,
+        .audio_rate = a ? a->sample_rate : 0, .audio_channels = a ? a->ch_layout.nb_channels : 0,
+        .audio_bitrate = a ? a->bit_rate : 0, .audio_copied = a ? lavr_audio_track_copied(w->mp4.track) : 0,
+        .audio_skip_frames = a ? o->audio_skip_frames : 0};
+    return LAVR_OK;
 }
 
 /* A checkpoint position fits the log when it ends a segment the log holds. */
@@ -468,7 +414,8 @@ static lavr_status check_position(lavr_video_writer *w, const lavr_video_positio
 static lavr_status open_log(lavr_video_writer *w, const lavr_video_position *resume) {
     mp4_state *m = &w->mp4;
     lavr_packet_log_params p;
-    log_params(w, &p);
+    char sha[65];
+    TRY(log_params(w, &p, sha));
     if (!resume) return lavr_packet_log_create(w->opt.log_path, &p, &m->log);
     TRY(lavr_packet_log_open(w->opt.log_path, &p, &m->log));
     TRY(check_position(w, resume));
@@ -476,17 +423,18 @@ static lavr_status open_log(lavr_video_writer *w, const lavr_video_position *res
     return lavr_packet_log_flush(m->log);
 }
 
-/* The first encoder's extradata goes to the log; any later one (a resumed writer) must equal it. */
-static lavr_status match_extradata(lavr_video_writer *w, lavr_log_stream s, const AVCodecContext *c) {
+/* The first stream headers (extradata) go to the log; any later ones (a resumed writer) must equal them. */
+static lavr_status match_extradata(lavr_video_writer *w, lavr_log_stream s, const uint8_t *data, int64_t n,
+                                   const char *what) {
     uint8_t *logged;
     int64_t size;
     TRY(lavr_packet_log_get_extradata(w->mp4.log, s, &logged, &size));
-    if (size == 0) return lavr_packet_log_set_extradata(w->mp4.log, s, c->extradata, c->extradata_size);
-    int same = size == c->extradata_size && memcmp(logged, c->extradata, (size_t)size) == 0;
+    if (size == 0) return lavr_packet_log_set_extradata(w->mp4.log, s, data, n);
+    int same = size == n && memcmp(logged, data, (size_t)size) == 0;
     free(logged);
     if (!same)
-        return LAVR_FAIL(LAVR_E_FORMAT, "packet log %s: this %s encoder makes other stream headers than the log's "
-                         "(another FFmpeg or x264 build, or other settings?)", w->opt.log_path, c->codec->name);
+        return LAVR_FAIL(LAVR_E_FORMAT, "packet log %s: this %s stream has other headers than the log's "
+                         "(another FFmpeg or x264 build, or other settings?)", w->opt.log_path, what);
     return LAVR_OK;
 }
 
@@ -500,51 +448,74 @@ static lavr_status keep_video_extradata(lavr_video_writer *w) {
     return LAVR_OK;
 }
 
-/* The whole audio track, to total_frames' end, into the log (unless it already holds it). */
-static lavr_status log_audio_track(lavr_video_writer *w) {
+/* An audio packet of the track: to the log's batch (flushed to the log every AUDIO_BATCH_PACKETS), or
+ * kept in memory (streaming mode). */
+static lavr_status keep_audio_packet(void *user, const AVPacket *p) {
+    lavr_video_writer *w = user;
     mp4_state *m = &w->mp4;
-    if (!m->aenc || lavr_packet_log_audio_complete(m->log)) return LAVR_OK;
+    TRY(batch_add(w->logged ? &m->batch : &m->audio_mem, p, 0));
+    if (w->logged && m->batch.n >= AUDIO_BATCH_PACKETS) TRY(batch_to_log(w, LAVR_LOG_AUDIO));
+    return LAVR_OK;
+}
+
+/* The whole audio track, to total_frames' end, into the log (unless it already holds it); streaming
+ * mode: into memory. */
+static lavr_status make_audio_track(lavr_video_writer *w) {
+    mp4_state *m = &w->mp4;
+    if (!m->track) return LAVR_OK;
+    if (!w->logged) return lavr_audio_track_run(m->track, INT64_MAX, keep_audio_packet, w);
+    if (lavr_packet_log_audio_complete(m->log)) return LAVR_OK;
     TRY(lavr_packet_log_truncate(m->log, LAVR_LOG_AUDIO, 0));
-    int64_t end = audio_end_for(w, w->opt.total_frames);
-    m->audio_track_end = end > w->opt.audio_start ? end - w->opt.audio_start : 0;
-    TRY(encode_audio_until(w, end, 1));
-    AV_CHECK(avcodec_send_frame(m->aenc, NULL), "'%s': flushing AAC", w->path);
-    TRY(drain(w, m->aenc, m->ast));
+    TRY(lavr_audio_track_run(m->track, audio_samples_for(w, w->opt.total_frames, m->audio_rate), keep_audio_packet, w));
     TRY(batch_to_log(w, LAVR_LOG_AUDIO));
     TRY(lavr_packet_log_set_audio_complete(m->log, 1));
     return lavr_packet_log_flush(m->log);
 }
 
-/* Writes a logged packet (its bytes in m->read_buf) to the container. */
+/* Writes a packet (its bytes in m->read_buf) to the container; streaming mode shifts audio as the video. */
 static lavr_status write_logged(lavr_video_writer *w, lavr_log_stream s, const lavr_packet_row *row) {
     mp4_state *m = &w->mp4;
     AVStream *st = s == LAVR_LOG_VIDEO ? m->vst : m->ast;
-    AVRational tb = {1, s == LAVR_LOG_VIDEO ? w->opt.fps : w->opt.audio_rate};
+    AVRational tb = {1, s == LAVR_LOG_VIDEO ? w->opt.fps : m->audio_rate};
     AV_CHECK(av_new_packet(m->pkt, (int)row->size), "'%s': packet of %lld bytes", w->path, (long long)row->size);
     if (row->size > 0) memcpy(m->pkt->data, m->read_buf, (size_t)row->size);
-    m->pkt->pts = row->pts;
-    m->pkt->dts = row->dts;
+    const int64_t shift = w->logged ? 0 : audio_samples_for(w, m->video_shift, m->audio_rate);
+    m->pkt->pts = row->pts + shift;
+    m->pkt->dts = row->dts + shift;
     m->pkt->duration = row->duration;
     m->pkt->flags = (int)row->flags;
     av_packet_rescale_ts(m->pkt, tb, st->time_base);
     m->pkt->stream_index = st->index;
-    int r = av_write_frame(m->oc, m->pkt);
+    int r = w->logged ? av_write_frame(m->oc, m->pkt) : av_interleaved_write_frame(m->oc, m->pkt);
     av_packet_unref(m->pkt);
     AV_CHECK(r, "cannot write '%s'", w->path);
     return LAVR_OK;
 }
 
-/* Muxes the next logged audio packets that end by sample `end`, stopping at sample track_end
- * (the last packet's duration is cut there). */
+/* Audio packet i (row and bytes into m->read_buf), from the log or from memory. */
+static lavr_status audio_packet(lavr_video_writer *w, int64_t i, lavr_packet_row *row) {
+    mp4_state *m = &w->mp4;
+    if (w->logged) return lavr_packet_log_read(m->log, LAVR_LOG_AUDIO, i, row, &m->read_buf, &m->read_cap);
+    *row = m->audio_mem.rows[i];
+    if (row->size > m->read_cap) {
+        uint8_t *grown = realloc(m->read_buf, (size_t)row->size);
+        if (!grown) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for a packet of %lld bytes", (long long)row->size);
+        m->read_buf = grown, m->read_cap = row->size;
+    }
+    memcpy(m->read_buf, m->audio_mem.bytes + row->offset, (size_t)row->size);
+    return LAVR_OK;
+}
+
+/* Muxes the next audio packets that end by sample `end`, stopping at sample track_end (the last
+ * packet's duration is cut there). */
 static lavr_status mux_audio_until(lavr_video_writer *w, int64_t end, int64_t track_end) {
     mp4_state *m = &w->mp4;
     if (!m->ast) return LAVR_OK;
-    int64_t n = lavr_packet_log_count(m->log, LAVR_LOG_AUDIO);
+    int64_t n = w->logged ? lavr_packet_log_count(m->log, LAVR_LOG_AUDIO) : m->audio_mem.n;
     for (; m->mux_audio < n; m->mux_audio++) {
         lavr_packet_row row;
-        TRY(lavr_packet_log_row(m->log, LAVR_LOG_AUDIO, m->mux_audio, &row));
+        TRY(audio_packet(w, m->mux_audio, &row));
         if (row.pts >= track_end || row.pts + row.duration > end) return LAVR_OK;
-        TRY(lavr_packet_log_read(m->log, LAVR_LOG_AUDIO, m->mux_audio, &row, &m->read_buf, &m->read_cap));
         if (row.pts + row.duration > track_end) row.duration = track_end - row.pts;
         TRY(write_logged(w, LAVR_LOG_AUDIO, &row));
     }
@@ -559,7 +530,7 @@ static lavr_status mux_segment(lavr_video_writer *w, int64_t end) {
         lavr_packet_row row;
         TRY(lavr_packet_log_read(m->log, LAVR_LOG_VIDEO, m->mux_video, &row, &m->read_buf, &m->read_cap));
         TRY(write_logged(w, LAVR_LOG_VIDEO, &row));
-        TRY(mux_audio_until(w, (row.pts + 1) * w->opt.audio_rate / w->opt.fps, INT64_MAX));
+        TRY(mux_audio_until(w, audio_samples_for(w, row.pts + 1, m->audio_rate), INT64_MAX));
     }
     AV_CHECK(av_write_frame(m->oc, NULL), "cannot write '%s'", w->path);
     return LAVR_OK;
@@ -589,7 +560,7 @@ static lavr_status mp4_cut(lavr_video_writer *w) {
     if (frames == 0) return LAVR_OK;
     if (!m->venc) return LAVR_FAIL(LAVR_E_INTERNAL, "'%s': segment cut without its encoder", w->path);
     AV_CHECK(avcodec_send_frame(m->venc, NULL), "'%s': flushing libx264", w->path);
-    TRY(drain(w, m->venc, m->vst));
+    TRY(drain(w));
     if (m->batch.n != frames)
         return LAVR_FAIL(LAVR_E_INTERNAL, "'%s': libx264 returned %lld packets for %lld frames", w->path,
                          (long long)m->batch.n, (long long)frames);
@@ -624,7 +595,7 @@ static lavr_status logged_frame(lavr_video_writer *w) {
     sws_scale(m->sws, src, stride, 0, (int)w->opt.height, m->vframe->data, m->vframe->linesize);
     m->vframe->pts = index;
     AV_CHECK(avcodec_send_frame(m->venc, m->vframe), "'%s': libx264 refused frame %lld", w->path, (long long)w->frames);
-    return drain(w, m->venc, m->vst);
+    return drain(w);
 }
 
 /* ---- MP4 open / frame / finish ---------------------------------------------------------------- */
@@ -637,18 +608,26 @@ static lavr_status mp4_open(lavr_video_writer *w, const lavr_video_position *res
     m->video_shift = w->logged ? 0 : -1; /* no B-frames in logged mode: dts = pts from 0 */
     m->pkt = av_packet_alloc();
     if (!m->pkt) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for a packet");
+    if (w->opt.audio_path) {
+        TRY(lavr_audio_track_open(w->opt.audio_path, w->opt.audio_skip_frames, w->opt.fps, w->opt.audio_bitrate,
+                                  &m->track));
+        m->audio_rate = lavr_audio_track_par(m->track)->sample_rate;
+    }
     if (w->logged) {
         m->oc->flags |= AVFMT_FLAG_BITEXACT; /* no version strings: the bytes are a function of the log */
         TRY(open_log(w, resume));
     }
     TRY(mp4_open_video(w));
-    if (w->opt.audio) TRY(mp4_open_audio(w));
+    if (m->track) TRY(mp4_open_audio(w));
     if (w->logged) {
-        TRY(match_extradata(w, LAVR_LOG_VIDEO, m->venc));
+        TRY(match_extradata(w, LAVR_LOG_VIDEO, m->venc->extradata, m->venc->extradata_size, "libx264"));
         TRY(keep_video_extradata(w));
-        if (m->aenc) TRY(match_extradata(w, LAVR_LOG_AUDIO, m->aenc));
-        TRY(log_audio_track(w));
+        if (m->ast) TRY(match_extradata(w, LAVR_LOG_AUDIO, m->ast->codecpar->extradata, m->ast->codecpar->extradata_size,
+                                        lavr_audio_track_copied(m->track) ? "copied AAC" : "AAC"));
     }
+    TRY(make_audio_track(w));
+    lavr_audio_track_close(m->track); /* every packet is in the log or in memory */
+    m->track = NULL;
     AV_CHECK(avio_open(&m->oc->pb, w->path, AVIO_FLAG_WRITE), "cannot create '%s'", w->path);
     /* Fragmented MP4: an empty moov up front and one moof+mdat per keyframe interval, so the
      * file is playable up to the last finished fragment whenever the process dies; each
@@ -673,17 +652,18 @@ static lavr_status mp4_frame(lavr_video_writer *w) {
     sws_scale(m->sws, src, stride, 0, (int)w->opt.height, m->vframe->data, m->vframe->linesize);
     m->vframe->pts = w->frames;
     AV_CHECK(avcodec_send_frame(m->venc, m->vframe), "'%s': libx264 refused frame %lld", w->path, (long long)w->frames);
-    TRY(drain(w, m->venc, m->vst));
-    /* audio of this frame goes out right behind it, so the muxer interleaves as it goes */
-    return encode_audio_until(w, audio_end_for(w, w->frames + 1), 0);
+    TRY(drain(w));
+    /* audio of this frame goes out right behind it (once the video's shift is known), so the muxer
+     * interleaves as it goes */
+    if (m->video_shift < 0) return LAVR_OK;
+    return mux_audio_until(w, audio_samples_for(w, w->frames + 1, m->audio_rate), INT64_MAX);
 }
 
 /* Logged mode: the last cut, then the rest of the audio (cut to the frames written). */
 static lavr_status logged_finish(lavr_video_writer *w) {
     mp4_state *m = &w->mp4;
     TRY(mp4_cut(w));
-    int64_t end = audio_end_for(w, w->frames);
-    TRY(mux_audio_until(w, INT64_MAX, end > w->opt.audio_start ? end - w->opt.audio_start : 0));
+    TRY(mux_audio_until(w, INT64_MAX, audio_samples_for(w, w->frames, m->audio_rate)));
     AV_CHECK(av_write_trailer(m->oc), "cannot finish '%s'", w->path);
     AV_CHECK(avio_closep(&m->oc->pb), "cannot finish '%s'", w->path);
     lavr_status st = lavr_packet_log_close(m->log);
@@ -696,15 +676,9 @@ static lavr_status mp4_finish(lavr_video_writer *w) {
     if (!m->header_written) return LAVR_OK;
     if (w->logged) return logged_finish(w);
     AV_CHECK(avcodec_send_frame(m->venc, NULL), "'%s': flushing libx264", w->path);
-    TRY(drain(w, m->venc, m->vst));
+    TRY(drain(w));
     if (m->video_shift < 0) m->video_shift = 0;
-    if (m->aenc) {
-        int64_t end = audio_end_for(w, w->frames);
-        m->audio_track_end = end > w->opt.audio_start ? end - w->opt.audio_start : 0;
-        TRY(encode_audio_until(w, end, 1));
-        AV_CHECK(avcodec_send_frame(m->aenc, NULL), "'%s': flushing AAC", w->path);
-        TRY(drain(w, m->aenc, m->ast));
-    }
+    TRY(mux_audio_until(w, INT64_MAX, audio_samples_for(w, w->frames, m->audio_rate)));
     AV_CHECK(av_write_trailer(m->oc), "cannot finish '%s'", w->path);
     AV_CHECK(avio_closep(&m->oc->pb), "cannot finish '%s'", w->path);
     return LAVR_OK;
@@ -714,14 +688,15 @@ static void mp4_free(mp4_state *m) {
     if (m->oc && m->oc->pb) avio_closep(&m->oc->pb);
     avformat_free_context(m->oc);
     avcodec_free_context(&m->venc);
-    avcodec_free_context(&m->aenc);
+    lavr_audio_track_close(m->track);
     sws_freeContext(m->sws);
     av_frame_free(&m->vframe);
-    av_frame_free(&m->aframe);
     av_packet_free(&m->pkt);
     lavr_packet_log_abandon(m->log);
     free(m->batch.bytes);
     free(m->batch.rows);
+    free(m->audio_mem.bytes);
+    free(m->audio_mem.rows);
     free(m->read_buf);
     free(m->vextra);
     memset(m, 0, sizeof *m);
@@ -764,12 +739,9 @@ static lavr_status check_options(const char *path, const lavr_video_options *o) 
     CHECK_ARG(o->crf >= 0 && o->crf <= 51, "bad crf %d (0..51)", o->crf);
     CHECK_ARG(o->keyint > 0, "bad keyframe interval %d", o->keyint);
     CHECK_ARG(o->preset && *o->preset, "missing x264 preset");
-    if (o->audio) {
-        CHECK_ARG(o->audio_rate > 0 && o->audio_rate % o->fps == 0,
-                  "audio rate %d Hz must be a whole number of samples per frame at %d fps", o->audio_rate, o->fps);
-        CHECK_ARG(o->audio_samples >= 0 && o->audio_start >= 0, "bad audio range (%lld samples, start %lld)",
-                  (long long)o->audio_samples, (long long)o->audio_start);
-        CHECK_ARG(o->audio_bitrate > 0, "bad audio bitrate %d", o->audio_bitrate);
+    if (o->audio_path) {
+        CHECK_ARG(o->audio_skip_frames >= 0, "bad audio skip (%lld frames)", (long long)o->audio_skip_frames);
+        CHECK_ARG(o->audio_bitrate > 0, "bad audio bitrate %lld", (long long)o->audio_bitrate);
         CHECK_ARG(!o->log_path || o->total_frames > 0, "video writer: a packet log with audio needs total_frames");
     }
     CHECK_ARG(o->total_frames >= 0, "bad total_frames %lld", (long long)o->total_frames);

@@ -1,6 +1,6 @@
 /* Streaming video output: frames are encoded as they arrive (H.264 yuv420p + AAC in fragmented MP4
- * through FFmpeg's libraries, or raw Y4M + WAV, optionally PNG frames), with constant memory and the
- * audio cut to the frames actually written. */
+ * through FFmpeg's libraries, or raw Y4M + WAV, optionally PNG frames), with constant memory for the
+ * video; the audio track is the user's file, cut to the frames actually written. */
 #ifndef LAVR_IO_VIDEO_H
 #define LAVR_IO_VIDEO_H
 
@@ -16,15 +16,14 @@ typedef struct {
     int crf;                  /* libx264 constant rate factor, 0..51 */
     const char *preset;       /* libx264 preset, e.g. "medium", "veryfast" */
     int keyint;               /* frames between keyframes = per MP4 fragment (what a killed process keeps) */
-    /* Audio (may be NULL): mono float samples at audio_rate. The writer reads from it until close,
-     * so it must stay valid until then. Sample audio_start plays with the first written frame (for
-     * LiveAvatar's dropped first 3 frames pass 3 * audio_rate / fps). The audio is cut to the
-     * written video's length. */
-    const float *audio;
-    int64_t audio_samples;
-    int audio_rate;
-    int64_t audio_start;
-    int audio_bitrate;        /* AAC bits per second */
+    /* Audio (NULL: none): the user's speech file (any format FFmpeg reads). The track starts
+     * audio_skip_frames frames' time into the file (LiveAvatar's dropped first frames: 3), so it plays
+     * in step with the frames written, and is cut to the written video's length. MP4: the file's own
+     * AAC packets when it holds AAC, else its samples at their own rate and channels encoded as AAC at
+     * audio_bitrate (io/audio_track.h); Y4M: a 16 kHz mono WAV (the model's input). */
+    const char *audio_path;
+    int64_t audio_skip_frames;
+    int64_t audio_bitrate;    /* AAC bits per second when the file is not AAC */
     const char *png_dir;      /* also write png_dir/frame_000000.png ... (NULL: no) */
     /* Resumable output (see below): the packet log (HDF5, MP4 output only) and the number of frames
      * the whole video will have (sets the audio track's length; needed with audio). NULL / 0: a
@@ -33,8 +32,8 @@ typedef struct {
     int64_t total_frames;
 } lavr_video_options;
 
-/* fps 25, crf 18, preset "medium", keyint 25 (one fragment per second), audio rate 16 kHz,
- * AAC 96 kb/s, no audio, no PNG frames; width and height must still be set. */
+/* fps 25, crf 18, preset "medium", keyint 25 (one fragment per second), no audio (AAC at 192 kb/s
+ * when there is), no PNG frames; width and height must still be set. */
 void lavr_video_options_default(lavr_video_options *o);
 
 /* What lavr_video_writer_open would say of path before any work: LAVR_E_ARG for an empty path, a
@@ -61,7 +60,7 @@ lavr_status lavr_video_writer_close(lavr_video_writer *w);
  *    its packets are appended to the log, which is flushed) and the next starts with a fresh
  *    encoder, so no encoder state crosses a cut (no B-frames; a keyframe at every segment start;
  *    libx264 with a fixed thread count, which its output depends on); the render cuts after every clip;
- *  - the whole audio track (up to total_frames' end) is encoded once, first, into the log (a log
+ *  - the whole audio track (up to total_frames' end) is made once, first, into the log (a log
  *    that already holds the complete track is reused);
  *  - the container is muxed at each cut from logged packets only: each video packet of the segment
  *    followed by the audio packets that end by its frame's end, then the fragment is flushed (the
@@ -90,7 +89,7 @@ void lavr_video_writer_abandon(lavr_video_writer *w);
  * to pos.frames - pending_count frames, then appends the pending ones. o must be the options the
  * writer was opened with. A missing log is LAVR_E_IO; a log that holds fewer packets than pos or
  * whose pos does not end a segment, or one written with other options (size, frame rate, encoder
- * settings, audio) or by another x264 / FFmpeg build, is LAVR_E_FORMAT. */
+ * settings, audio file and track) or by another x264 / FFmpeg build, is LAVR_E_FORMAT. */
 lavr_status lavr_video_writer_resume(const char *path, const lavr_video_options *o, const lavr_video_position *pos,
                                      const uint8_t *pending, int64_t pending_count, lavr_video_writer **out);
 

@@ -245,6 +245,19 @@ lavr_status lavr_cond_encode_ids(lavr_h5file *model, const int64_t *ids, int64_t
 
 lavr_status lavr_cond_encode_audio(lavr_h5file *model, const char *audio_path, lavr_arena *arena,
                                    lavr_conditioning *c) {
+    return lavr_cond_encode_audio_on(model, audio_path, NULL, arena, c);
+}
+
+/* wav2vec2 from the model file on ctx (NULL: the CPU); says where it runs. */
+static lavr_status open_w2v(lavr_h5file *model, const lavr_w2v_config *cfg, lavr_ctx *ctx, lavr_w2v **out) {
+    const lavr_w2v_options o = {.ctx = ctx};
+    TRY(lavr_w2v_create_on(model, "wav2vec2/", cfg, &o, out));
+    if (ctx) LOG_INFO("wav2vec2 on %s", lavr_w2v_describe(*out));
+    return LAVR_OK;
+}
+
+lavr_status lavr_cond_encode_audio_on(lavr_h5file *model, const char *audio_path, lavr_ctx *ctx, lavr_arena *arena,
+                                      lavr_conditioning *c) {
     CHECK_ARG(model && audio_path && arena && c, "lavr_cond_encode_audio: NULL argument");
     lavr_json *j = NULL;
     lavr_w2v_config cfg;
@@ -259,7 +272,7 @@ lavr_status lavr_cond_encode_audio(lavr_h5file *model, const char *audio_path, l
     lavr_w2v *w2v = NULL;
     lavr_arena *work = NULL;
     lavr_audio_features feat = {0};
-    TRY_GOTO(lavr_w2v_create(model, "wav2vec2/", &cfg, &w2v), st, done);
+    TRY_GOTO(open_w2v(model, &cfg, ctx, &w2v), st, done);
     TRY_GOTO(lavr_arena_create("wav2vec2 work", 0, &work), st, done);
     TRY_GOTO(lavr_audio_encode(w2v, audio.samples, audio.nsamples, LAVR_VIDEO_FPS, LAVR_FRAMES_PER_CLIP, arena, work,
                                &feat),
@@ -317,8 +330,9 @@ static lavr_status write_frames(void *user, int64_t state_index, int64_t first, 
     return lavr_h5_write_slice(a->out, "/audio", (int64_t[]){first, state_index, 0}, &slab);
 }
 
-static lavr_status encode_audio_into(lavr_h5file *model, const lavr_w2v_config *cfg, const char *audio_path,
-                                     const char *scratch_dir, lavr_h5file *out, int64_t *clips) {
+static lavr_status encode_audio_into(lavr_h5file *model, const lavr_w2v_config *cfg, lavr_ctx *ctx,
+                                     const char *audio_path, const char *scratch_dir, lavr_h5file *out,
+                                     int64_t *clips) {
     audio_stream a = {.out = out, .states = cfg->num_layers + 1, .dim = cfg->hidden};
     lavr_audio info;
     lavr_w2v *w2v = NULL;
@@ -348,7 +362,7 @@ static lavr_status encode_audio_into(lavr_h5file *model, const lavr_w2v_config *
     const int64_t shape[3] = {n_video, a.states, a.dim}, chunk[3] = {LAVR_FRAMES_PER_CLIP, 1, a.dim};
     TRY_GOTO(lavr_h5_create_dataset_chunked(out, "/audio", LAVR_BF16, 3, shape, chunk, 0), st, done);
     TRY_GOTO(lavr_tensor_alloc(work, LAVR_BF16, 3, chunk, "audio clip", &a.bits), st, done);
-    TRY_GOTO(lavr_w2v_create(model, "wav2vec2/", cfg, &w2v), st, done);
+    TRY_GOTO(open_w2v(model, cfg, ctx, &w2v), st, done);
     TRY_GOTO(lavr_audio_encode_stream(w2v, a.n, read_normalized, &a, LAVR_VIDEO_FPS, LAVR_FRAMES_PER_CLIP, work,
                                       scratch_dir, write_frames, &a, clips), st, done);
 done:
@@ -406,6 +420,7 @@ typedef struct {
     const char *copy_from;
     lavr_h5file *model;
     const lavr_w2v_config *w2v;
+    lavr_ctx *ctx; /* where wav2vec2 runs (NULL: the CPU) */
     const char *speech, *scratch_dir;
 } audio_source;
 
@@ -419,7 +434,8 @@ static lavr_status write_file(const char *path, lavr_conditioning *c, const audi
         TRY_GOTO(lavr_h5_open(audio->copy_from, &from), st, done);
         TRY_GOTO(lavr_h5_copy(from, "/audio", f), st, done);
     } else if (audio && audio->speech) {
-        TRY_GOTO(encode_audio_into(audio->model, audio->w2v, audio->speech, audio->scratch_dir, f, &c->clips), st, done);
+        TRY_GOTO(encode_audio_into(audio->model, audio->w2v, audio->ctx, audio->speech, audio->scratch_dir, f,
+                                   &c->clips), st, done);
     }
     TRY_GOTO(lavr_h5_write_attr_string(f, "/", "format", COND_FORMAT), st, done);
     TRY_GOTO(lavr_h5_write_attr_int(f, "/", "format_version", COND_FORMAT_VERSION), st, done);
@@ -499,6 +515,11 @@ lavr_status lavr_cond_save(const char *path, const lavr_conditioning *c) {
 
 lavr_status lavr_cond_encode_audio_file(lavr_h5file *model, const char *audio_path, const char *path,
                                         const char *scratch_dir, lavr_conditioning *c) {
+    return lavr_cond_encode_audio_file_on(model, audio_path, path, scratch_dir, NULL, c);
+}
+
+lavr_status lavr_cond_encode_audio_file_on(lavr_h5file *model, const char *audio_path, const char *path,
+                                           const char *scratch_dir, lavr_ctx *ctx, lavr_conditioning *c) {
     CHECK_ARG(model && audio_path && path && c, "lavr_cond_encode_audio_file: NULL argument");
     lavr_json *j = NULL;
     lavr_w2v_config cfg;
@@ -512,7 +533,7 @@ lavr_status lavr_cond_encode_audio_file(lavr_h5file *model, const char *audio_pa
     lavr_conditioning audio_only;
     memset(&audio_only, 0, sizeof audio_only);
     memcpy(audio_only.audio_sha, sha, sizeof sha);
-    audio_source speech = {.model = model, .w2v = &cfg, .speech = audio_path, .scratch_dir = scratch_dir};
+    audio_source speech = {.model = model, .w2v = &cfg, .ctx = ctx, .speech = audio_path, .scratch_dir = scratch_dir};
     st = save(path, &audio_only, &speech, &audio_only.clips);
     if (st) return lavr_error_wrap(st, "encoding audio %s", audio_path);
     lavr_tensor_free(&c->audio);

@@ -50,6 +50,9 @@ lavr_status lavr_cond_text_len(lavr_h5file *model, int64_t *text_len);
 lavr_status lavr_cond_prompt_check(const char *model_path, const char *prompt, int64_t *kept, int64_t *dropped);
 lavr_status lavr_cond_encode_audio(lavr_h5file *model, const char *audio_path, lavr_arena *arena,
                                    lavr_conditioning *c);
+/* The same with wav2vec2 on an execution context (NULL: the CPU in fp32; CUDA runs it in bf16). */
+lavr_status lavr_cond_encode_audio_on(lavr_h5file *model, const char *audio_path, lavr_ctx *ctx, lavr_arena *arena,
+                                      lavr_conditioning *c);
 /* The audio part in constant memory, for any length: the speech is encoded straight into the
  * conditioning file at path (created, or rewritten keeping its other parts; beside it, then
  * renamed), each clip of each wav2vec2 state written as it is computed, through scratch files in
@@ -57,6 +60,9 @@ lavr_status lavr_cond_encode_audio(lavr_h5file *model, const char *audio_path, l
  * stays empty: read it back with lavr_cond_audio_*. Bit for bit what lavr_cond_encode_audio gives. */
 lavr_status lavr_cond_encode_audio_file(lavr_h5file *model, const char *audio_path, const char *path,
                                         const char *scratch_dir, lavr_conditioning *c);
+/* The same with wav2vec2 on an execution context (NULL: the CPU). */
+lavr_status lavr_cond_encode_audio_file_on(lavr_h5file *model, const char *audio_path, const char *path,
+                                           const char *scratch_dir, lavr_ctx *ctx, lavr_conditioning *c);
 /* The text part from token ids given directly (1..512 ids below the T5 vocabulary, EOS included if
  * wanted); prompt_sha is the SHA-256 of the canonical text "ids:1,2,3". */
 lavr_status lavr_cond_encode_ids(lavr_h5file *model, const int64_t *ids, int64_t n, lavr_arena *arena,

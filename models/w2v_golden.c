@@ -1,6 +1,7 @@
 /* wav2vec2 and LiveAvatar's audio path against a golden file: every hidden state from the file's
  * normalised input, the 30 Hz features, and the bucketed per-frame features of the whole chain from
- * the raw wave (normalise, encode, interpolate, bucket) as `lavr render` runs it. */
+ * the raw wave (normalise, encode, interpolate, bucket) as `lavr render` runs it, on the CPU in fp32 or
+ * with bf16 rounding points, or on CUDA (bf16; its own limit, io/golden.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,16 @@ static lavr_w2v_last_state last_state_of(const lavr_json *config) {
     return LAVR_W2V_LAST_NORMED;
 }
 
-lavr_status lavr_golden_run_w2v(lavr_golden *g) {
+lavr_status lavr_golden_run_w2v(lavr_golden *g) { return lavr_golden_run_w2v_with(g, NULL); }
+
+lavr_status lavr_golden_run_w2v_on(lavr_golden *g, lavr_ctx *ctx) {
+    const lavr_w2v_options o = {.ctx = ctx};
+    return lavr_golden_run_w2v_with(g, &o);
+}
+
+lavr_status lavr_golden_run_w2v_with(lavr_golden *g, const lavr_w2v_options *o) {
+    const int bf16 = o && ((o->ctx && lavr_ctx_device(o->ctx) != LAVR_DEVICE_CPU) || o->bf16);
+    const double limit = bf16 ? LAVR_GOLDEN_W2V_BF16_LIMIT : LAVR_GOLDEN_W2V_LIMIT;
     lavr_w2v_config cfg;
     lavr_w2v *model = NULL;
     lavr_arena *arena = NULL, *work = NULL;
@@ -28,7 +38,7 @@ lavr_status lavr_golden_run_w2v(lavr_golden *g) {
     int64_t n = 0, n_norm = 0, clips_ref = 0;
     lavr_status st;
     TRY(lavr_w2v_config_from_json(g->config, &cfg));
-    TRY(lavr_w2v_create(g->file, "weights/", &cfg, &model));
+    TRY(lavr_w2v_create_on(g->file, "weights/", &cfg, o, &model));
     lavr_w2v_set_last_state(model, last_state_of(g->config));
     TRY_GOTO(lavr_arena_create("golden w2v", 0, &arena), st, done);
     TRY_GOTO(lavr_arena_create("golden w2v work", 0, &work), st, done);
@@ -49,14 +59,14 @@ lavr_status lavr_golden_run_w2v(lavr_golden *g) {
     }
     for (int64_t i = 0; i < states * t50 * hid; i++) hs[i] = NAN;
     TRY_GOTO(lavr_w2v_forward(model, normalized, n, work, hs), st, done);
-    TRY_GOTO(lavr_golden_compare(g, "outputs/hidden_states", hs, states * t50 * hid, LAVR_GOLDEN_W2V_LIMIT), st, done);
+    TRY_GOTO(lavr_golden_compare(g, "outputs/hidden_states", hs, states * t50 * hid, limit), st, done);
     for (int64_t s = 0; s < states; s++)
         TRY_GOTO(lavr_audio_interpolate(hs + s * t50 * hid, t50, hid, t30, f30 + s * t30 * hid), st, done);
-    TRY_GOTO(lavr_golden_compare(g, "outputs/feat30", f30, states * t30 * hid, LAVR_GOLDEN_W2V_LIMIT), st, done);
+    TRY_GOTO(lavr_golden_compare(g, "outputs/feat30", f30, states * t30 * hid, limit), st, done);
 
     TRY_GOTO(lavr_audio_encode(model, wave, n, LAVR_VIDEO_FPS, LAVR_FRAMES_PER_CLIP, arena, work, &feats), st, done);
     TRY_GOTO(lavr_golden_compare(g, "outputs/bucketed", feats.features.data, lavr_tensor_numel(&feats.features),
-                                 LAVR_GOLDEN_W2V_LIMIT), st, done);
+                                 limit), st, done);
     /* the clip count is exact: recorded as error 0 (equal) or inf against limit 0 */
     TRY_GOTO(lavr_h5_read_attr_int(g->file, "/", "clips", &clips_ref), st, done);
     st = lavr_golden_record(g, "clips (exact)", feats.clips == clips_ref ? 0.0 : INFINITY, 0.0);

@@ -72,9 +72,9 @@ lavr_status aux_identity(aux_rank *a, lavr_h5file *model) {
     snprintf(a->model_id, sizeof a->model_id, "%.200s bytes=%lld dit=%s vae=%s content=%s fp8=%d", base ? base + 1 : name,
              (long long)st.st_size, dit, vae, content[0] ? content : "-", o->fp8 ? 1 : 0);
     snprintf(a->inputs_id, sizeof a->inputs_id,
-             "image=%s audio=%s prompt=%s size=%.40s seed=%llu sink_offset=%lld num_clip=%lld", image, audio, prompt,
-             o->size ? o->size : "-", (unsigned long long)o->stream.seed, (long long)o->stream.fixed_sink_offset,
-             (long long)o->max_clips);
+             "image=%s audio=%s prompt=%s size=%.40s seed=%llu sink_offset=%lld num_clip=%lld keep_tail=%d", image,
+             audio, prompt, o->size ? o->size : "-", (unsigned long long)o->stream.seed,
+             (long long)o->stream.fixed_sink_offset, (long long)o->max_clips, o->keep_tail);
     return LAVR_OK;
 }
 

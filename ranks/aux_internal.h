@@ -50,9 +50,9 @@ typedef struct {
     lavr_vae *vae;
     lavr_decode_stream *decoder;
     lavr_video_writer *writer;
-    lavr_audio speech;
     float *frames;
     int64_t frames_written;
+    int64_t video_frames;     /* the frames the video keeps (aux_worker.c video_frames) */
     lavr_progress *progress;
     /* checkpoints */
     char model_id[1024], inputs_id[1024];

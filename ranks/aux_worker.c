@@ -114,7 +114,7 @@ static lavr_status save_conditioning(aux_rank *a, lavr_h5file *model, const char
     if (unlink(part) != 0 && errno != ENOENT)
         st = LAVR_FAIL(LAVR_E_IO, "cannot replace '%s': %s", part, strerror(errno));
     if (!st) st = lavr_cond_save(part, &a->cond);
-    if (!st) st = lavr_cond_encode_audio_file(model, a->o->audio_path, part, a->o->stage_dir, &a->cond);
+    if (!st) st = lavr_cond_encode_audio_file_on(model, a->o->audio_path, part, a->o->stage_dir, a->o->vae_ctx, &a->cond);
     if (!st && rename(part, saved) != 0)
         st = LAVR_FAIL(LAVR_E_IO, "cannot rename '%s' to '%s': %s", part, saved, strerror(errno));
     if (st) {
@@ -145,7 +145,7 @@ static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
         if (!st) st = lavr_cond_encode_text_on(model, o->prompt, o->t5_on_gpu ? &t5 : NULL, a->arena, &a->cond);
         a->meas.text_s = lap(&t);
         a->meas.gen_t5_s = lavr_generated_model_seconds(model, "t5");
-        if (!st && !saved) st = lavr_cond_encode_audio(model, o->audio_path, a->arena, &a->cond);
+        if (!st && !saved) st = lavr_cond_encode_audio_on(model, o->audio_path, o->vae_ctx, a->arena, &a->cond);
         if (!st && saved) st = save_conditioning(a, model, saved);
         a->meas.audio_s = lap(&t);
         a->meas.gen_w2v_s = lavr_generated_model_seconds(model, "wav2vec2");
@@ -162,6 +162,30 @@ static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
                  (double)(48 * clips - DROPPED_FRAMES) / OUTPUT_FPS, (long long)clips);
     }
     a->cond.clips = clips;
+    return LAVR_OK;
+}
+
+/* LiveAvatar renders whole clips of 48 frames, writes all but the first 3 and muxes them with the speech
+ * using ffmpeg -shortest, so its video stops where the speech stops (liveavatar-system §1.3 step 5,
+ * §1.9). Here the speech starts with the first written frame's time (3/25 s into the file), so the
+ * frames kept are the generated frames k >= 3 that start before the speech ends (k / 25 < S / R). */
+int64_t lavr_speech_frames(int64_t samples, int rate) {
+    return ((int64_t)OUTPUT_FPS * samples + rate - 1) / rate - DROPPED_FRAMES;
+}
+
+/* The frames the video keeps: lavr_speech_frames, at most 48 clips - 3 (--keep-tail, or no speech file:
+ * all of them). */
+static lavr_status video_frames(aux_rank *a) {
+    const int64_t all = LAVR_FRAMES_PER_CLIP * a->sched.clips - DROPPED_FRAMES;
+    a->video_frames = all;
+    if (a->o->keep_tail || !a->o->audio_path || !a->o->out_path) return LAVR_OK;
+    lavr_audio info;
+    TRY(lavr_audio_probe(a->o->audio_path, &info));
+    const int64_t speech = lavr_speech_frames(info.source_frames, info.source_rate);
+    if (speech <= 0)
+        return LAVR_FAIL(LAVR_E_ARG, "audio '%s' lasts %.3f s: %s", a->o->audio_path,
+                         (double)info.source_frames / info.source_rate, LAVR_SHORT_SPEECH);
+    if (speech < all) a->video_frames = speech;
     return LAVR_OK;
 }
 
@@ -247,17 +271,11 @@ static lavr_status open_outputs(aux_rank *a, lavr_h5file *model) {
     lavr_video_options_default(&vo);
     vo.width = a->cond.width;
     vo.height = a->cond.height;
-    vo.total_frames = 48 * a->sched.clips - DROPPED_FRAMES;
+    vo.total_frames = a->video_frames;
     if (o->audio_path) {
-        /* only the speech the video plays, from frame 3's time to the last frame's end (the conditioning
-         * already said what the file is) */
-        const int64_t needed = (int64_t)DROPPED_FRAMES * LAVR_AUDIO_RATE / vo.fps + vo.total_frames * LAVR_AUDIO_RATE / vo.fps;
-        TRY(lavr_audio_load_head(o->audio_path, needed, &a->speech));
-        vo.audio = a->speech.samples;
-        vo.audio_samples = a->speech.nsamples;
-        vo.audio_rate = a->speech.rate;
+        vo.audio_path = o->audio_path;
         /* frame k of the generation shows audio time k / fps; the first written frame is frame 3 */
-        vo.audio_start = (int64_t)DROPPED_FRAMES * a->speech.rate / vo.fps;
+        vo.audio_skip_frames = DROPPED_FRAMES;
     }
     char *log = stage_file(a, STAGE_VIDEO_LOG ".part");
     if (o->stage_dir && !log) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
@@ -330,6 +348,8 @@ static lavr_status output_block(aux_rank *a, int64_t n) {
         double t = seconds_now();
         TRY(lavr_decode_stream_push(a->decoder, a->latent, a->frames, &count));
         a->meas.decode_s += lap(&t);
+        /* frames past the speech's end are dropped (video_frames) */
+        if (count > a->video_frames - a->frames_written) count = a->video_frames - a->frames_written;
         bad = lavr_count_nonfinite(LAVR_F32, a->frames, 3 * count * a->cond.height * a->cond.width, &first);
         if (bad)
             return LAVR_FAIL(LAVR_E_FORMAT, "the VAE decoded block %lld into %lld NaN/Inf pixel value%s: the VAE weights "
@@ -520,7 +540,6 @@ static void release(aux_rank *a) {
     free(a->ref_ranks);
     lavr_msg_free(&a->clean);
     lavr_progress_destroy(a->progress);
-    lavr_audio_free(&a->speech);
     lavr_cond_audio_close(a->audio_file);
     free(a->clip_audio);
     free(a->noise);
@@ -556,7 +575,7 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
     if (o->backend == LAVR_BACKEND_CUDA) {
         char device[16];
         lavr_device_name(o->device, device, sizeof device);
-        LOG_INFO("aux rank placed on %s: VAE %s, umT5 %s, wav2vec2 on the host", device,
+        LOG_INFO("aux rank placed on %s: VAE and wav2vec2 %s, umT5 %s", device,
                  o->vae_ctx ? "there" : "on the host", o->t5_on_gpu ? "there (freed after the setup)" : "on the host");
     }
     lavr_h5file *model = NULL;
@@ -568,6 +587,7 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
     if (!st) st = conditioning(&a, model);
     if (!st) st = lavr_schedule_init(&roles->layout, a.cond.clips, &a.sched);
     if (!st) st = check_shapes(&a, &a.dit);
+    if (!st) st = video_frames(&a);
     st = lavr_mpi_agree(st); /* an input refused here, or a DiT rank that cannot load: every rank ends */
     if (!st) st = broadcast_setup(&a);
     a.meas.setup_s = seconds_now() - a.start_s;
@@ -583,7 +603,7 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
         a.progress = lavr_progress_create(&po, stderr);
         LOG_INFO("rendering %lld clip%s (%lld blocks, %lld frames) at %lldx%lld with layout %s%s",
                  (long long)a.sched.clips, a.sched.clips == 1 ? "" : "s", (long long)a.sched.blocks,
-                 (long long)(48 * a.sched.clips - DROPPED_FRAMES), (long long)a.cond.width,
+                 (long long)a.video_frames, (long long)a.cond.width,
                  (long long)a.cond.height, o->layout_text, a.start_block ? " (resumed)" : "");
         st = run_pipeline(&a, &stopped_at);
     }

@@ -50,7 +50,8 @@ typedef struct {
     const lavr_generated_model *generated; /* set: the encoders' and the VAE's weights made on the fly, not read */
     const char *image_path, *audio_path, *prompt, *size; /* the user's inputs (unused when cond is set) */
     const lavr_conditioning *cond; /* precomputed conditioning (tests): the encoders are skipped */
-    lavr_ctx *vae_ctx;             /* where the VAE runs (portrait encode, streaming decode); NULL: the CPU */
+    lavr_ctx *vae_ctx;             /* where the VAE (portrait encode, streaming decode) and wav2vec2 run; NULL: the
+                                      CPU */
     const char *out_path;          /* MP4 (or .y4m); NULL: no video */
     /* stage directory (latents.h5, video.log.h5, conditioning.h5, ckpt-<blocks>/); NULL: no staging,
      * no checkpoints */
@@ -58,6 +59,7 @@ typedef struct {
     lavr_resume_mode resume;
     lavr_ckpt_policy policy;
     int64_t max_clips;             /* --num-clip; 0: all the audio gives */
+    int keep_tail;                 /* --keep-tail: write whole clips (default: the video ends with the speech) */
     lavr_stream_options stream;
     const char *layout_text;
     int fp8;                       /* the DiT's Linears in FP8 (render --fp8): part of the render's identity */
@@ -72,6 +74,15 @@ typedef struct {
     lavr_status (*on_latent)(void *user, int64_t block, const float *latent, int64_t n);
     void *user;
 } lavr_aux_options;
+
+/* Frames of a render's video that start before the speech ends, for `samples` samples at `rate` Hz:
+ * ceil(25 samples / rate) - 3 (the first 3 generated frames are dropped; <= 0 for 0.12 s or less). The
+ * video keeps these, at most whole clips' 48 clips - 3 (docs/render.md). */
+int64_t lavr_speech_frames(int64_t samples, int rate);
+/* The reason a speech too short for lavr_speech_frames is refused. */
+#define LAVR_SHORT_SPEECH                                                                                         \
+    "the video starts 3/25 s into the speech (the first 3 generated frames are dropped), so a speech of 0.12 s " \
+    "or less leaves nothing to show; give a longer one, or --keep-tail for whole clips"
 
 /* LAVR_E_STOPPED when the render stopped after a checkpoint (a stop signal). */
 lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_options *o);

@@ -304,6 +304,10 @@ static lavr_status render_blocks(dit_rank *r, int64_t *stopped_at) {
         TRY(recv_first(r, n));
         if (r->flags & LAVR_FLAG_CKPT) TRY(write_part(r, n));
         if (r->flags & LAVR_FLAG_STOP) {
+            /* a stop inside clip 0: the aux rank already sent the clip-1 reference (with clean block 0, or at a
+             * resume inside clip 0); take it, or the aux rank waits on that send forever (a reference over
+             * MPI's eager limit, e.g. 64x128 and up, is only sent once it is received) */
+            if (n <= LAVR_BLOCKS_PER_CLIP && r->sched.clips > 1 && p->embeds) TRY(recv_ref(r));
             TRY(forward_stop(r, n));
             *stopped_at = n;
             return LAVR_OK;

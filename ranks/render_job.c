@@ -107,11 +107,11 @@ static lavr_status run_role(const lavr_render_job *j, const lavr_roles *roles, l
         lavr_aux_options o = {.model_path = j->model, .generated = j->generated, .image_path = j->image,
                               .audio_path = j->audio, .prompt = j->prompt, .size = j->size, .out_path = j->out,
                               .stage_dir = j->stage, .resume = j->resume, .policy = j->policy,
-                              .max_clips = j->num_clip, .stream = stream, .layout_text = layout, .fp8 = j->fp8,
+                              .max_clips = j->num_clip, .keep_tail = j->keep_tail, .stream = stream, .layout_text = layout, .fp8 = j->fp8,
                               .progress_live = j->progress_live, .fail_block = fail_block, .backend = backend,
                               .device = roles->device, .stats = j->stats};
-        /* the VAE (portrait encode, streaming decode) on the aux rank's GPU when its backend is cuda, umT5 there too
-         * as --t5 says */
+        /* the VAE (portrait encode, streaming decode) and wav2vec2 on the aux rank's GPU when its backend is cuda,
+         * umT5 there too as --t5 says */
         lavr_status st = LAVR_OK;
         if (backend == LAVR_BACKEND_CUDA) st = t5_on_aux_gpu(j, roles, &o.t5_on_gpu);
         if (!st && backend == LAVR_BACKEND_CUDA) {

@@ -23,6 +23,7 @@ typedef struct {
     lavr_placement placement;              /* backends of both roles and --aux-gpu */
     const char *backend, *attention;
     int fp8;
+    int keep_tail;                         /* --keep-tail: whole clips (default: the video ends with the speech) */
     int t5;                                /* umT5 of an aux rank on a GPU: 1 there, 0 on the host, LAVR_PLAN_T5_AUTO:
                                             * there when no DiT rank shares that GPU (as the planner counts it) */
     uint64_t gpu_mem;                      /* --gpu-mem, 0: none */

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "io/audio.h"
 #include "io/image.h"
 #include "io/video.h"
 #include "tests/check.h"
@@ -74,11 +75,27 @@ static float *make_frames(int64_t count) {
     return f;
 }
 
-/* Silence except a 1 kHz tone from sample `onset` on. */
-static float *make_audio(int64_t n, int64_t onset) {
+/* tmpdir/name: a 16 kHz mono WAV of n samples, silence except a 1 kHz tone from sample `onset` on. */
+static const char *make_audio(const char *name, int64_t n, int64_t onset) {
+    static char path[600];
+    path_in_tmp(path, sizeof path, name);
     float *a = malloc(sizeof(float) * (size_t)n);
     for (int64_t i = 0; i < n; i++) a[i] = i >= onset ? 0.5f * (float)sin(2 * M_PI * 1000.0 * (double)i / RATE) : 0.0f;
-    return a;
+    CHECK_OK(lavr_wav_write(path, a, n, RATE));
+    free(a);
+    return path;
+}
+
+/* tmpdir/name: `from` converted by the ffmpeg CLI with `args` (another rate, channels or codec); the
+ * path in one of 4 static buffers, in turn. */
+static const char *convert_audio(const char *from, const char *name, const char *args) {
+    static char paths[4][600];
+    static int next;
+    char *path = paths[next++ % 4], cmd[2000];
+    path_in_tmp(path, sizeof paths[0], name);
+    snprintf(cmd, sizeof cmd, "ffmpeg -v error -y -i '%s' %s '%s'", from, args, path);
+    CHECK(system(cmd) == 0);
+    return path;
 }
 
 static lavr_video_options small_options(void) {
@@ -90,19 +107,31 @@ static lavr_video_options small_options(void) {
     return o;
 }
 
-static void test_mp4_round_trip(void) {
-    const int64_t frames = 53, lead = 3, burst_frame = 20;
+/* First sample above 0.1 of a decoded track (-1: none). */
+static int64_t tone_onset(const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (fabsf(x[i]) > 0.1f) return i;
+    return -1;
+}
+
+/* The track of `audio` (a tone from frame 23's time on) muxed with 53 frames, 3 frames' time of the file
+ * skipped: its rate, channels and codec (copied: the packets of `own`, the file or its remux to M4A by
+ * ffmpeg -c copy, which strips ADTS headers; else none of them), its length,
+ * and where the tone starts: 3 frames earlier than in the file as FFmpeg decodes it, within
+ * `tolerance` samples at 16 kHz. */
+static void test_mp4_round_trip(const char *audio, int rate, int channels, const char *own, int64_t tolerance) {
+    const int64_t frames = 53;
     char file[600], v[256];
     path_in_tmp(file, sizeof file, "round_trip.mp4");
-    /* The audio starts `lead` frames before the first written frame (LiveAvatar's dropped frames)
-     * and lasts longer than the video: both must be cut away. */
-    int64_t audio_n = (frames + 40) * SPF;
-    float *audio = make_audio(audio_n, (lead + burst_frame) * SPF);
+    float *dec = NULL;
+    int64_t n = decode_audio(audio, &dec);
+    const int64_t expected = tone_onset(dec, n) - 3 * SPF;
+    free(dec);
+    CHECK(expected > 0);
     float *pix = make_frames(frames);
     lavr_video_options o = small_options();
-    o.audio = audio;
-    o.audio_samples = audio_n;
-    o.audio_start = lead * SPF;
+    o.audio_path = audio;
+    o.audio_skip_frames = 3;
     lavr_video_writer *w = NULL;
     CHECK_OK(lavr_video_writer_open(file, &o, &w));
     /* in two calls, as the output rank appends block by block */
@@ -122,7 +151,19 @@ static void test_mp4_round_trip(void) {
     CHECK(probe_stream(file, "v", "r_frame_rate", v, sizeof v) && strcmp(v, "25/1") == 0);
     CHECK(probe_stream(file, "v", "pix_fmt", v, sizeof v) && strcmp(v, "yuv420p") == 0);
     CHECK(probe_stream(file, "a", "codec_name", v, sizeof v) && strcmp(v, "aac") == 0);
-    char cmd[1024];
+    CHECK(probe_stream(file, "a", "sample_rate", v, sizeof v) && atoi(v) == rate);
+    CHECK(probe_stream(file, "a", "channels", v, sizeof v) && atoi(v) == channels);
+    char cmd[2400];
+    /* a copied track holds a run of the file's own packets (same bytes), an encoded one none of them */
+    snprintf(cmd, sizeof cmd,
+             "ffprobe -v error -select_streams a -show_entries packet=data_hash -show_data_hash md5 -of csv=p=0 '%s' "
+             "> %s/in.md5 && ffprobe -v error -select_streams a -show_entries packet=data_hash -show_data_hash md5 "
+             "-of csv=p=0 '%s' | grep -c -x -F -f %s/in.md5", own ? own : audio, tmpdir, file, tmpdir);
+    const long long shared = atoll(run(cmd));
+    snprintf(cmd, sizeof cmd, "ffprobe -v error -select_streams a -show_entries packet=pts -of csv=p=0 '%s' | wc -l", file);
+    const long long packets = atoll(run(cmd));
+    printf("%s: %lld audio packets, %lld of them the file's own\n", audio, packets, shared);
+    CHECK(packets > 10 && shared == (own ? packets : 0));
     /* duration of the video track: last packet's pts + duration (the last frame is not lost) */
     snprintf(cmd, sizeof cmd,
              "ffprobe -v error -select_streams v -show_entries packet=pts_time,duration_time -of csv=p=0 '%s' | "
@@ -131,23 +172,16 @@ static void test_mp4_round_trip(void) {
     CHECK(sscanf(run(cmd), "%lf,%lf", &pts, &dur) == 2);
     CHECK_NEAR(pts + dur, frames / 25.0, 1e-3);
 
-    float *dec = NULL;
-    int64_t n = decode_audio(file, &dec);
-    /* AAC works in 1024-sample frames; the decoder trims the encoder's priming, so the track is
-     * the video's length to within one frame. */
-    CHECK_MSG(n >= frames * SPF && n <= frames * SPF + 1024, "decoded %lld audio samples, expected %lld",
+    n = decode_audio(file, &dec);
+    /* AAC works in 1024-sample frames (a third of that at 16 kHz for a 48 kHz file); the track is
+     * the video's length to within one of them. */
+    CHECK_MSG(n >= frames * SPF - 1024 && n <= frames * SPF + 1024, "decoded %lld audio samples, expected %lld",
               (long long)n, (long long)(frames * SPF));
-    /* the tone must start with output frame burst_frame (no lead), to within 2 ms */
-    int64_t onset = -1;
-    for (int64_t i = 0; n > 0 && i < n; i++)
-        if (fabsf(dec[i]) > 0.1f) {
-            onset = i;
-            break;
-        }
-    CHECK_MSG(llabs(onset - burst_frame * SPF) <= 32, "tone starts at sample %lld, expected %lld", (long long)onset,
-              (long long)(burst_frame * SPF));
+    /* the tone must start 3 frames earlier than in the file (no lead) */
+    const int64_t onset = tone_onset(dec, n);
+    CHECK_MSG(llabs(onset - expected) <= tolerance, "tone starts at sample %lld, expected %lld", (long long)onset,
+              (long long)expected);
     free(dec);
-    free(audio);
     free(pix);
     free(rest);
     free(tail);
@@ -167,9 +201,7 @@ static void test_killed_writer(void) {
         close(fds[0]);
         lavr_video_options o = small_options();
         o.keyint = 10;
-        float *audio = make_audio(100 * SPF, 0);
-        o.audio = audio;
-        o.audio_samples = 100 * SPF;
+        o.audio_path = make_audio("killed.wav", 100 * SPF, 0);
         lavr_video_writer *w = NULL;
         float *pix = make_frames(40);
         if (lavr_video_writer_open(file, &o, &w) || lavr_video_writer_append_f32(w, pix, 40)) _exit(3);
@@ -198,11 +230,9 @@ static void test_y4m_and_png(void) {
     path_in_tmp(wav, sizeof wav, "raw.wav");
     path_in_tmp(dir, sizeof dir, "png_frames");
     const int64_t frames = 7;
-    float *audio = make_audio(20 * SPF, 0);
     lavr_video_options o = small_options();
-    o.audio = audio;
-    o.audio_samples = 20 * SPF;
-    o.audio_start = 2 * SPF;
+    o.audio_path = make_audio("raw_in.wav", 20 * SPF, 0);
+    o.audio_skip_frames = 2;
     o.png_dir = dir;
     uint8_t *rgb = malloc((size_t)frames * H * W * 3);
     for (int64_t i = 0; i < frames * H * W * 3; i++) rgb[i] = (uint8_t)(i * 7 % 251);
@@ -223,7 +253,6 @@ static void test_y4m_and_png(void) {
           memcmp(back.rgb, rgb + (frames - 1) * H * W * 3, (size_t)H * W * 3) == 0);
     lavr_rgb8_free(&back);
     free(rgb);
-    free(audio);
 }
 
 static void test_bad_arguments(void) {
@@ -256,7 +285,16 @@ int main(void) {
         CHECK_FAILS(lavr_video_writer_open(file, &o, &w), LAVR_E_UNSUPPORTED);
         return check_summary("test_video (no FFmpeg: only the refusal is tested)");
     }
-    test_mp4_round_trip();
+    const char *wav = make_audio("tone.wav", 93 * SPF, 23 * SPF);
+    test_mp4_round_trip(wav, RATE, 1, NULL, 32);
+    test_mp4_round_trip(convert_audio(wav, "tone48.wav", "-ar 48000 -ac 2"), 48000, 2, NULL, 32);
+    /* a rate AAC does not code goes up to the next one it does */
+    test_mp4_round_trip(convert_audio(wav, "tone22222.wav", "-ar 22222 -ac 3"), 24000, 3, NULL, 32);
+    /* AAC is copied: it starts at the AAC frame nearest to 3 frames in (half a frame: 186 samples at 16 kHz) */
+    const char *m4a = convert_audio(wav, "tone.m4a", "-ar 44100 -ac 2 -c:a aac -b:a 128k");
+    test_mp4_round_trip(m4a, 44100, 2, m4a, 200);
+    const char *adts = convert_audio(wav, "tone.aac", "-ar 44100 -ac 2 -c:a aac -b:a 128k");
+    test_mp4_round_trip(adts, 44100, 2, convert_audio(adts, "tone_remux.m4a", "-c copy"), 200);
     test_killed_writer();
     test_y4m_and_png();
     test_bad_arguments();

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "io/audio.h"
 #include "io/video.h"
 #include "tests/check.h"
 
@@ -29,8 +30,7 @@
 
 static char tmpdir[512];
 static uint8_t *pixels;  /* [FRAMES, H, W, 3] */
-static float *audio;
-static int64_t audio_n;
+static char audio_path[600], other_audio[600]; /* the tone below; the same tone 1 frame later */
 
 static void path_in_tmp(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", tmpdir, name); }
 
@@ -47,10 +47,17 @@ static void make_inputs(void) {
                 p[2] = (uint8_t)(((x / 8 + y / 8 + t / 4) % 2) * 150 + 50);
             }
     /* silence, then a 440 Hz sine from output frame TONE_FRAME on; longer than the video */
-    audio_n = (LEAD + FRAMES + 10) * SPF;
-    audio = malloc(sizeof(float) * (size_t)audio_n);
-    for (int64_t i = 0; i < audio_n; i++)
-        audio[i] = i >= (LEAD + TONE_FRAME) * SPF ? 0.5f * (float)sin(2 * M_PI * 440.0 * (double)i / RATE) : 0.0f;
+    const int64_t audio_n = (LEAD + FRAMES + 10) * SPF;
+    float *audio = malloc(sizeof(float) * (size_t)audio_n);
+    for (int shift = 0; shift < 2; shift++) {
+        for (int64_t i = 0; i < audio_n; i++)
+            audio[i] = i >= (LEAD + TONE_FRAME + shift) * SPF ? 0.5f * (float)sin(2 * M_PI * 440.0 * (double)i / RATE)
+                                                               : 0.0f;
+        char *path = shift ? other_audio : audio_path;
+        path_in_tmp(path, sizeof audio_path, shift ? "other.wav" : "tone.wav");
+        CHECK_OK(lavr_wav_write(path, audio, audio_n, RATE));
+    }
+    free(audio);
 }
 
 static lavr_video_options options(const char *log_path) {
@@ -59,9 +66,8 @@ static lavr_video_options options(const char *log_path) {
     o.width = W;
     o.height = H;
     o.keyint = 10; /* a keyframe inside every 12-frame segment as well */
-    o.audio = audio;
-    o.audio_samples = audio_n;
-    o.audio_start = LEAD * SPF;
+    o.audio_path = audio_path;
+    o.audio_skip_frames = LEAD;
     o.log_path = log_path;
     o.total_frames = FRAMES;
     return o;
@@ -308,7 +314,18 @@ static void test_mp4_resume_errors(void) {
     printf("size mismatch: %s\n", lavr_error_message());
     other = o;
     other.fps = 30;
-    other.audio_rate = 15000;
+    CHECK_FAILS(lavr_video_writer_resume(out, &other, &pos, NULL, 0, &w), LAVR_E_FORMAT);
+    /* another audio file, another part of it, another bit rate: the audio track's parameters */
+    other = o;
+    other.audio_path = other_audio;
+    CHECK_FAILS(lavr_video_writer_resume(out, &other, &pos, NULL, 0, &w), LAVR_E_FORMAT);
+    printf("audio mismatch: %s\n", lavr_error_message());
+    CHECK(strstr(lavr_error_message(), "audio_sha256") != NULL);
+    other = o;
+    other.audio_skip_frames = LEAD + 1;
+    CHECK_FAILS(lavr_video_writer_resume(out, &other, &pos, NULL, 0, &w), LAVR_E_FORMAT);
+    other = o;
+    other.audio_bitrate = 64000;
     CHECK_FAILS(lavr_video_writer_resume(out, &other, &pos, NULL, 0, &w), LAVR_E_FORMAT);
     other = o;
     other.preset = "fast";
@@ -376,6 +393,5 @@ int main(void) {
     test_mp4_resume_errors();
 #endif
     free(pixels);
-    free(audio);
     return check_summary("test_video_resume");
 }

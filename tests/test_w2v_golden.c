@@ -97,6 +97,21 @@ int main(void) {
         CHECK(g->n_results == 4 && lavr_golden_failed(g) == 0);
         lavr_golden_close(g);
     }
+    /* 1b. LiveAvatar's bf16 rounding points (the CUDA numerics) on the CPU stay within the bf16 limit of the fp32
+     * reference, and clearly away from fp32 (the rounding is there) */
+    g = NULL;
+    CHECK_OK(lavr_golden_open(path, &g));
+    if (g) {
+        const lavr_w2v_options bf16 = {.bf16 = 1};
+        CHECK_OK(lavr_golden_run_w2v_with(g, &bf16));
+        CHECK(g->n_results == 4 && lavr_golden_failed(g) == 0);
+        for (int64_t i = 0; i + 1 < g->n_results; i++) {
+            printf("  bf16 %-24s rel L2 %.3e (limit %.0e)\n", g->results[i].name, g->results[i].rel_l2,
+                   LAVR_GOLDEN_W2V_BF16_LIMIT);
+            CHECK(g->results[i].rel_l2 > 10 * LAVR_GOLDEN_W2V_LIMIT);
+        }
+        lavr_golden_close(g);
+    }
     lavr_w2v *model = NULL;
     CHECK_OK(lavr_w2v_create(f, "weights/", &cfg, &model));
     const int64_t hs_n = states * t50 * hid, last = cfg.num_layers * t50 * hid;

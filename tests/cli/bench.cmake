@@ -39,8 +39,8 @@ set_tests_properties(cli_bench_only_rank_over_cap PROPERTIES ENVIRONMENT "${LAVR
 
 # `lavr bench --encoders` on the CPU backend with the tiny umT5 (the GPU's code path minus the device), and a
 # one-line error.
-add_test(NAME cli_bench_encoders_cpu COMMAND $<TARGET_FILE:lavr> bench --encoders --backend cpu --config tiny
-  --tokens 100,7 --repeat 1)
+add_test(NAME cli_bench_encoders_cpu COMMAND $<TARGET_FILE:lavr> bench --encoders --encoder t5 --backend cpu
+  --config tiny --tokens 100,7 --repeat 1)
 set_tests_properties(cli_bench_encoders_cpu PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 300
   PASS_REGULAR_EXPRESSION "umT5 \\(vocab 512, dim 64, 3 layers.*on cpu.* 100 tokens: mean [0-9.]+ ms.*   7 tokens: mean [0-9.]+ ms")
 add_test(NAME cli_bench_encoders_bad COMMAND sh -c "$<TARGET_FILE:lavr> bench --encoders --tokens 512,600 2>&1; echo exit=$?")
@@ -73,7 +73,8 @@ set_tests_properties(cli_bench_e2e_errors PROPERTIES ENVIRONMENT "${LAVR_TEST_EN
   PASS_REGULAR_EXPRESSION "layout 'steps=1,aux=0': aux=0 must be in \\[1, [0-9]+\\].*exit=2.*--blocks 6: the render works in clips of 4 blocks.*exit=2.*layout steps=1,tp=1,pp=1,aux=1 needs 2 ranks \\(mpirun -np 2\\), mpirun started 1.*exit=2.*the s2v-14b DiT on the CPU backend takes hours per block.*exit=2.*--out '/nonexistent-dir/v.mp4': directory '/nonexistent-dir' does not exist or is not writable.*exit=2")
 
 # The bench renders what `lavr render` renders: the generated tiny model (seed 7) against `lavr init`'s file of the
-# same seed, the same inputs, prompt and noise seed: the Y4M video and its WAV are the same bytes.
+# same seed, the same inputs, prompt and noise seed: the Y4M video and its WAV are the same bytes (whole clips: the
+# bench writes every frame it computes, the render with --keep-tail).
 if(LAVR_FFMPEG AND LAVR_SNDFILE)
   list(JOIN LAVR_MPIRUN " " bench_mpirun)
   set(bench_in ${CMAKE_BINARY_DIR}/test-tmp/cli_render/in)
@@ -81,8 +82,18 @@ if(LAVR_FFMPEG AND LAVR_SNDFILE)
   add_test(NAME cli_bench_e2e_same_as_render COMMAND sh -c
     "L=$<TARGET_FILE:lavr>; D=${CMAKE_BINARY_DIR}/test-tmp/bench_e2e_same; rm -rf $D && mkdir -p $D && \
 ${bench_mpirun} -np 2 $L bench --e2e --config tiny --blocks 4 ${bench_same} --out $D/bench.y4m > $D/bench.txt && \
-${bench_mpirun} -np 2 $L render --model ${CMAKE_BINARY_DIR}/test-tmp/tiny.h5 --num-clip 1 ${bench_same} --out $D/render.y4m > $D/render.txt && \
+${bench_mpirun} -np 2 $L render --model ${CMAKE_BINARY_DIR}/test-tmp/tiny.h5 --num-clip 1 --keep-tail ${bench_same} --out $D/render.y4m > $D/render.txt && \
 grep -q 'frames: 45 written' $D/bench.txt && cmp $D/bench.y4m $D/render.y4m && cmp $D/bench.wav $D/render.wav && echo same-video-bytes")
   set_tests_properties(cli_bench_e2e_same_as_render PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 300
     FIXTURES_REQUIRED "lavr_tiny_model;lavr_render_inputs" PASS_REGULAR_EXPRESSION "same-video-bytes")
 endif()
+
+# wav2vec2 in `lavr bench --encoders` on the CPU with the tiny model: two lengths, the fit and the derived cost of
+# 1 h and 10,000 s; and a bad length.
+add_test(NAME cli_bench_encoders_w2v_cpu COMMAND $<TARGET_FILE:lavr> bench --encoders --encoder w2v --backend cpu
+  --config tiny --seconds 3,6 --repeat 1)
+set_tests_properties(cli_bench_encoders_w2v_cpu PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 300
+  PASS_REGULAR_EXPRESSION "wav2vec2 \\(hidden 64, 4 layers.*on cpu \\(fp32\\).*  3 s of audio \\(149 frames\\): mean [0-9.]+ s.*149 frames; whole-audio states in scratch files.*  6 s of audio \\(299 frames\\).*fit: t = .*  3600 s of audio \\(180000 frames\\): [0-9.]+ s derived.* 10000 s of audio \\(500000 frames\\): [0-9.]+ s derived")
+add_test(NAME cli_bench_encoders_w2v_bad COMMAND sh -c "$<TARGET_FILE:lavr> bench --encoders --seconds 60,0 2>&1; echo exit=$?")
+set_tests_properties(cli_bench_encoders_w2v_bad PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "lavr: error: bench: --seconds '60,0': up to 8 comma-separated audio lengths in \\[1, 36000\\] seconds.*exit=2")

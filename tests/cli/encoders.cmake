@@ -41,10 +41,11 @@ $L encode-text --model $M --out $D/e.h5; echo exit=$?; \
 $L encode-text --model $M --ids 1,x --out $D/e.h5; echo exit=$?; \
 $L encode-text --model $M --ids 7,512 --out $D/e.h5; echo exit=$?; \
 $L encode-audio --model $M --out $D/e.h5; echo exit=$?; \
+$L encode-audio --model $M --audio $D/in/speech.wav --out $D/e.h5 --backend gpu; echo exit=$?; \
 $L encode-text --model $M --prompt hi --out $M; echo exit=$?; \
 $L decode-latents --model $M --cond $D/ids.h5 --out $D/e.mp4; echo exit=$?; \
 $L decode-latents --model $M --cond $D/ids.h5 --latents $D/latents.h5 --out $D/e.mp4; echo exit=$?")
   set_tests_properties(cli_encoders_errors PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}"
     FIXTURES_REQUIRED "lavr_tiny_model;lavr_enc_cond" DEPENDS cli_encoders_decode
-    PASS_REGULAR_EXPRESSION "bad --size .704x384.: use .\\*. between width and height, e.g. 704\\*384[^\n]*\nexit=2\n.*no-such.png[^\n]*\nexit=1\n.*give either --prompt TEXT or --ids 1,2,3[^\n]*\nexit=2\n.*--ids expects comma-separated non-negative integers like 1,2,3, got '1,x'[^\n]*\nexit=2\n.*token id 512 \\(position 1\\) is outside the vocabulary of 512[^\n]*\nexit=2\n.*--model, --audio and --out are required[^\n]*\nexit=2\n.*format is 'lavr-model', not 'lavr-conditioning'[^\n]*\nexit=1\n.*--model, --cond, --latents and --out are required[^\n]*\nexit=2\n.*ids.h5 has no motion latents: run lavr encode-image[^\n]*\nexit=2")
+    PASS_REGULAR_EXPRESSION "bad --size .704x384.: use .\\*. between width and height, e.g. 704\\*384[^\n]*\nexit=2\n.*no-such.png[^\n]*\nexit=1\n.*give either --prompt TEXT or --ids 1,2,3[^\n]*\nexit=2\n.*--ids expects comma-separated non-negative integers like 1,2,3, got '1,x'[^\n]*\nexit=2\n.*token id 512 \\(position 1\\) is outside the vocabulary of 512[^\n]*\nexit=2\n.*--model, --audio and --out are required[^\n]*\nexit=2\n.*--backend 'gpu': use cpu or cuda[^\n]*\nexit=2\n.*format is 'lavr-model', not 'lavr-conditioning'[^\n]*\nexit=1\n.*--model, --cond, --latents and --out are required[^\n]*\nexit=2\n.*ids.h5 has no motion latents: run lavr encode-image[^\n]*\nexit=2")
 endif()

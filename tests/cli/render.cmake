@@ -1,5 +1,5 @@
 # CLI cases of `lavr render` on the tiny model at 64*64 (latent 8x8): an end-to-end render whose MP4
-# ffprobe accepts (45 frames + audio) with latents equal to `lavr dit-run` on the same conditioning
+# ffprobe accepts (a whole clip of 45 frames + audio) with latents equal to `lavr dit-run` on the same conditioning
 # for steps=4 and steps=1, failure injection ending the job within seconds, and one-line input errors.
 list(JOIN LAVR_MPIRUN " " render_mpirun)
 set(render_dir ${CMAKE_BINARY_DIR}/test-tmp/cli_render)
@@ -13,12 +13,13 @@ if(LAVR_FFMPEG AND LAVR_SNDFILE)
   set_tests_properties(cli_render_inputs PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
     FIXTURES_SETUP lavr_render_inputs)
 
-  # steps=4 (5 ranks) and steps=1 (2 ranks); --num-clip 3 is more than the audio gives (1 clip)
+  # steps=4 (5 ranks) and steps=1 (2 ranks); --num-clip 3 is more than the audio gives (1 clip); --keep-tail
+  # writes the whole clip (the video's end at the speech's: tests/cli/output.sh)
   if(LAVR_RENDER_H5DUMP)
     set(dump "${LAVR_RENDER_H5DUMP} -d /latents -b LE -o")
     add_test(NAME cli_render_e2e COMMAND sh -c
       "L=$<TARGET_FILE:lavr>; D=${render_dir}; M=${CMAKE_BINARY_DIR}/test-tmp/tiny.h5; \
-${render_mpirun} -np 5 $L render ${render_args} --num-clip 3 --out $D/s4.mp4 && \
+${render_mpirun} -np 5 $L render ${render_args} --num-clip 3 --keep-tail --out $D/s4.mp4 && \
 ffprobe -v error -count_frames -show_entries stream=codec_name,nb_read_frames -of csv=p=0 $D/s4.mp4 | tr '\\n' ' ' && echo && \
 ${render_mpirun} -np 2 $L render ${render_args} --layout steps=1 --out $D/s1.mp4 --stage-dir $D/s1_stage >/dev/null && \
 $L encode-image --model $M --image $D/in/portrait.png --size 64*64 --out $D/cond.h5 >/dev/null && \
