@@ -140,6 +140,7 @@ static lavr_status check_inputs(const render_args *a, int is_aux, lavr_model_con
     }
     TRY(readable("image", a->job.image));
     TRY(readable("audio", a->job.audio));
+    TRY(check_input_files(a));
     if (!a->job.keep_tail) {
         /* the video ends with the speech: a speech that ends within the dropped frames leaves none */
         lavr_audio speech;
@@ -157,7 +158,7 @@ static lavr_status check_inputs(const render_args *a, int is_aux, lavr_model_con
                  (long long)(kept + dropped), (long long)kept, (long long)dropped);
     TRY(writable_dir_of("--out", a->job.out));
     TRY(writable_dir_of("--stage-dir", a->stage));
-    return check_input_files(a);
+    return LAVR_OK;
 }
 
 /* Every rank must see the stage directory the aux rank writes: each DiT rank puts its checkpoint part

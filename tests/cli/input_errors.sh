@@ -35,7 +35,12 @@ work=$LAVR_TEST_TMP/input_errors/$name
 rm -rf "$work"
 mkdir -p "$work/bad" "$work/out" "$work/bad/dir.png" "$work/bad/dir.wav" "$work/bad/dir.mp4"
 cd "$work"
-head -c 5000 /dev/urandom >bad/corrupt.png
+# the good inputs copied first: every bad one is made from this case's own copy
+mkdir -p good
+cp "$in/portrait.png" "$in/speech.wav" good/ || { echo "FAIL: $name: cannot copy the inputs from $in"; exit 1; }
+in=$work/good
+# the portrait with 3000 bytes of its compressed data zeroed (header intact), the same bytes every run
+{ head -c 2000 "$in/portrait.png"; head -c 3000 /dev/zero; tail -c +5001 "$in/portrait.png"; } >bad/corrupt.png
 : >bad/empty.png
 head -c 3000 "$in/portrait.png" >bad/truncated.png
 : >bad/empty.wav
