@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "core/units.h"
 #include "io/h5model.h"
+#include "io/model_digest.h"
 #include "models/config.h"
 #include "models/init_weights.h"
 #include "models/tokenizer.h"
@@ -109,6 +110,7 @@ typedef struct {
     void *slab;
     int64_t done_bytes, total_bytes, done_tensors;
     int show_progress;
+    lavr_model_digest digest; /* content fingerprint and the finite check of what is written */
 } writer;
 
 static lavr_status write_tensor(const lavr_tensor_spec *s, void *user) {
@@ -128,6 +130,7 @@ static lavr_status write_tensor(const lavr_tensor_spec *s, void *user) {
             memcpy(shape, s->shape, sizeof shape);
             if (s->ndim) shape[0] = nr;
             lavr_tensor t = lavr_tensor_wrap(s->dtype, s->ndim, shape, w->slab);
+            TRY(lavr_model_digest_rows(&w->digest, path, r, &t, "the random initialisation"));
             TRY(lavr_h5_write_rows(w->file, path, r, &t));
         }
     }
@@ -167,7 +170,8 @@ static lavr_status write_model(const lavr_model_config *cfg, const char *out, ui
                 .show_progress = isatty(2)};
     w.slab = malloc((size_t)slab_bytes);
     if (!w.slab) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for a %lld-byte write buffer", (long long)slab_bytes);
-    lavr_status st = lavr_h5_create(partial, &w.file);
+    lavr_status st = lavr_model_digest_init(&w.digest);
+    if (!st) st = lavr_h5_create(partial, &w.file);
     if (!st) st = lavr_h5_write_attr_string(w.file, "/", "format", "lavr-model");
     if (!st) st = lavr_h5_write_attr_int(w.file, "/", "format_version", 1);
     if (!st) st = lavr_h5_write_attr_string(w.file, "/", "preset", cfg->preset);
@@ -191,6 +195,8 @@ static lavr_status write_model(const lavr_model_config *cfg, const char *out, ui
         if (!st) st = lavr_tokenizer_store(w.file, LAVR_TOKENIZER_KIND_JSON, (const uint8_t *)json, (int64_t)strlen(json));
         free(json);
     }
+    if (!st) st = lavr_model_digest_write(&w.digest, w.file);
+    else lavr_model_digest_abandon(&w.digest);
     if (w.show_progress) fprintf(stderr, "\n");
     free(w.slab);
     lavr_status close_st = lavr_h5_close(w.file);

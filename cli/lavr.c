@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/signals.h"
 #include "core/status.h"
+#include "io/h5util.h"
 #include "parallel/mpi.h"
 
 typedef struct {
@@ -47,6 +48,7 @@ static void usage(FILE *f) {
 static int exit_code(lavr_status st) { return lavr_status_exit_code(st); }
 
 int main(int argc, char **argv) {
+    lavr_h5u_no_exit_close();
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

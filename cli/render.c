@@ -4,6 +4,7 @@
  * the setup broadcast. */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,10 @@
 #include "core/units.h"
 #include "io/audio.h"
 #include "io/h5model.h"
+#include "io/image.h"
+#include "io/lock.h"
 #include "io/size_rule.h"
+#include "io/video.h"
 #include "kernels/ctx.h"
 #include "models/conditioning.h"
 #include "models/config.h"
@@ -37,10 +41,44 @@ typedef struct {
     lavr_render_job job; /* what every rank runs */
     const char *layout_text;
     char stage[PATH_MAX];
+    int stage_given; /* --stage-dir given (else derived from --out) */
 } render_args;
 
 static lavr_status readable(const char *what, const char *path) {
+    struct stat sb;
     if (access(path, R_OK) != 0) return LAVR_FAIL(LAVR_E_ARG, "%s '%s' does not exist or is not readable", what, path);
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return LAVR_FAIL(LAVR_E_ARG, "%s '%s' is a directory", what, path);
+    return LAVR_OK;
+}
+
+/* The inputs as the aux rank will read them, before any weight loads: the image decoded, the audio opened
+ * and scanned (every sample finite), the output's container known, the stage path a directory (or none
+ * yet), and with --resume yes at least one committed checkpoint there. Their own errors become E_ARG: the
+ * user's file is at fault. */
+static lavr_status check_input_files(const render_args *a) {
+    lavr_rgb8 image;
+    memset(&image, 0, sizeof image);
+    lavr_status st = lavr_image_decode(a->job.image, &image);
+    lavr_rgb8_free(&image);
+    if (st) return lavr_error_wrap(LAVR_E_ARG, "--image");
+    lavr_audio audio;
+    memset(&audio, 0, sizeof audio);
+    st = lavr_audio_scan(a->job.audio, &audio);
+    lavr_audio_free(&audio);
+    if (st) return lavr_error_wrap(LAVR_E_ARG, "--audio");
+    TRY(lavr_video_check_path(a->job.out));
+    struct stat sb;
+    const int stage_exists = stat(a->stage, &sb) == 0;
+    CHECK_ARG(!stage_exists || S_ISDIR(sb.st_mode), "--stage-dir '%s' is a file, not a directory%s", a->stage,
+              a->stage_given ? "" : " (the default stage directory: --out with .stage for its extension)");
+    if (a->job.resume == LAVR_RESUME_YES) {
+        char pattern[PATH_MAX + 32];
+        snprintf(pattern, sizeof pattern, "%s/ckpt-*/MANIFEST", a->stage);
+        glob_t g;
+        const int found = stage_exists && glob(pattern, 0, NULL, &g) == 0;
+        if (stage_exists && found) globfree(&g);
+        CHECK_ARG(found, "--resume yes: there is nothing to resume in '%s' (no committed checkpoint)", a->stage);
+    }
     return LAVR_OK;
 }
 
@@ -104,6 +142,7 @@ static lavr_status check_inputs(const render_args *a, int is_aux, lavr_model_con
     }
     TRY(readable("image", a->job.image));
     TRY(readable("audio", a->job.audio));
+    TRY(check_input_files(a));
     if (!a->job.keep_tail) {
         /* the video ends with the speech: a speech that ends within the dropped frames leaves none */
         lavr_audio speech;
@@ -173,6 +212,40 @@ static lavr_status check_stage_shared(const render_args *a, int aux_rank, char *
     return st;
 }
 
+/* The aux rank's hold on the render's files: the stage directory and the output, each locked for the whole
+ * render (io/lock.h), so a second render with the same --out or --stage-dir stops at once, touching nothing. */
+typedef struct {
+    lavr_lock *stage, *out;
+    int made_stage; /* the stage directory did not exist before this render */
+} render_locks;
+
+static void release_locks(render_locks *l, const render_args *a, int failed) {
+    lavr_lock_release(l->out, 1);
+    lavr_lock_release(l->stage, failed && l->made_stage);
+    /* a render that failed before writing anything leaves no stage directory behind (rmdir: only if empty) */
+    if (failed && l->made_stage) rmdir(a->stage);
+    memset(l, 0, sizeof *l);
+}
+
+static lavr_status take_locks(const render_args *a, int is_aux, render_locks *l) {
+    memset(l, 0, sizeof *l);
+    if (!is_aux) return LAVR_OK;
+    struct stat sb;
+    if (mkdir(a->stage, 0777) == 0) l->made_stage = 1;
+    else if (errno != EEXIST || stat(a->stage, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return LAVR_FAIL(LAVR_E_ARG, "cannot create the stage directory '%s': %s", a->stage,
+                         errno == EEXIST ? "a file of that name exists" : strerror(errno));
+    char path[PATH_MAX + 16], what[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/lock", a->stage);
+    snprintf(what, sizeof what, "the stage directory '%s'", a->stage);
+    lavr_status st = lavr_lock_take(path, what, &l->stage);
+    snprintf(path, sizeof path, "%s.lock", a->job.out);
+    snprintf(what, sizeof what, "the output '%s'", a->job.out);
+    if (!st) st = lavr_lock_take(path, what, &l->out);
+    if (st) release_locks(l, a, 1);
+    return st;
+}
+
 /* LAVR_FAIL_AT="rank=R,block=B": a testing aid that makes rank R fail when block B reaches it. */
 static lavr_status parse_fail_at(render_args *a) {
     a->job.fail_rank = -1;
@@ -214,6 +287,7 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
     else if (strcmp(progress, "lines") == 0) a->job.progress_live = 0;
     else return LAVR_FAIL(LAVR_E_ARG, "--progress '%s': use auto, live or lines", progress);
     const char *stage = cli_get(opts, nopts, "stage-dir", NULL);
+    a->stage_given = stage != NULL;
     if (stage) {
         CHECK_ARG(strlen(stage) > 0 && strlen(stage) + 1 < sizeof a->stage, "--stage-dir: empty or too long");
         snprintf(a->stage, sizeof a->stage, "%s", stage);
@@ -345,13 +419,19 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
     const int checks_aux = rank == lavr_layout_dit_ranks(layout) || (size == 1 && rank == 0);
     lavr_model_config cfg;
     TRY(lavr_render_job_ended(job, NULL, 0, lavr_mpi_agree(check_inputs(&a, checks_aux, &cfg))));
+    TRY(lavr_render_job_ended(job, NULL, 0, lavr_mpi_agree(lavr_render_job_plan(job, &cfg))));
+    /* the render's files, after the input checks: a refusal above leaves no stage directory */
+    render_locks locks;
+    TRY(lavr_render_job_ended(job, NULL, 0, lavr_mpi_agree(take_locks(&a, checks_aux, &locks))));
+    lavr_status st = LAVR_OK;
     if (size > 1 && size == lavr_layout_ranks(layout)) { /* a wrong rank count fails below */
         char token[PATH_MAX + 64];
-        lavr_status shared = lavr_mpi_agree(check_stage_shared(&a, lavr_layout_dit_ranks(layout), token, sizeof token));
+        st = lavr_mpi_agree(check_stage_shared(&a, lavr_layout_dit_ranks(layout), token, sizeof token));
         if (token[0]) unlink(token);
-        TRY(lavr_render_job_ended(job, NULL, 0, shared));
     }
-    TRY(lavr_render_job_ended(job, NULL, 0, lavr_mpi_agree(lavr_render_job_plan(job, &cfg))));
-    TRY(lavr_render_job_run(job, &cfg));
+    st = lavr_render_job_ended(job, NULL, 0, st);
+    if (!st) st = lavr_render_job_run(job, &cfg);
+    release_locks(&locks, &a, st && st != LAVR_E_STOPPED);
+    TRY(st);
     return lavr_mpi_finish();
 }

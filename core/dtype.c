@@ -148,3 +148,28 @@ void lavr_dtype_store(lavr_dtype t, void *base, int64_t i, double v) {
     default: break;
     }
 }
+
+int64_t lavr_count_nonfinite(lavr_dtype t, const void *data, int64_t n, int64_t *first) {
+    int64_t count = 0, at = -1;
+    /* exponent all ones (fp8 e4m3fn: only NaN, S.1111.111) */
+#define SCAN(type, mask, value)                                            \
+    for (int64_t i = 0; i < n; i++) {                                      \
+        type v_;                                                           \
+        memcpy(&v_, (const char *)data + i * (int64_t)sizeof v_, sizeof v_); \
+        if ((v_ & (mask)) == (value)) {                                    \
+            if (at < 0) at = i;                                            \
+            count++;                                                       \
+        }                                                                  \
+    }
+    switch (t) {
+    case LAVR_F32: SCAN(uint32_t, 0x7f800000u, 0x7f800000u); break;
+    case LAVR_F64: SCAN(uint64_t, 0x7ff0000000000000ull, 0x7ff0000000000000ull); break;
+    case LAVR_BF16: SCAN(uint16_t, 0x7f80u, 0x7f80u); break;
+    case LAVR_F16: SCAN(uint16_t, 0x7c00u, 0x7c00u); break;
+    case LAVR_FP8_E4M3: SCAN(uint8_t, 0x7fu, 0x7fu); break;
+    default: break;
+    }
+#undef SCAN
+    if (first) *first = at;
+    return count;
+}

@@ -37,6 +37,9 @@ float lavr_fp8e4m3_to_f32(uint8_t v);
 static inline float lavr_round_bf16(float x) { return lavr_bf16_to_f32(lavr_f32_to_bf16(x)); }
 
 /* Element i of a buffer of type t, as double / stored from double (with the type's rounding). */
+/* Values of n elements of type t that are NaN or +-Inf (from their bit patterns; integers never are);
+ * *first (may be NULL) gets the index of the first, or -1. */
+int64_t lavr_count_nonfinite(lavr_dtype t, const void *data, int64_t n, int64_t *first);
 double lavr_dtype_load(lavr_dtype t, const void *base, int64_t i);
 void lavr_dtype_store(lavr_dtype t, void *base, int64_t i, double v);
 

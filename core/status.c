@@ -52,6 +52,37 @@ lavr_status lavr_error_wrap(lavr_status code, const char *fmt, ...) {
     return code;
 }
 
+lavr_status lavr_error_append(lavr_status code, const char *fmt, ...) {
+    char extra[512], old[sizeof error_text];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(extra, sizeof extra, fmt, ap);
+    va_end(ap);
+    memcpy(old, error_text, sizeof old);
+    char *origin = strrchr(old, '(');
+    const char *tail = "";
+    if (origin && origin > old && origin[-1] == ' ') {
+        origin[-1] = 0;
+        tail = origin;
+    }
+    /* old + extra + " (origin" cut to the buffer (truncation is acceptable here, as in lavr_error_wrap) */
+    size_t n = 0;
+    const char *pieces[] = {old, extra, *tail ? " " : "", tail};
+    for (int i = 0; i < 4; i++)
+        for (const char *c = pieces[i]; *c && n + 1 < sizeof error_text; c++) error_text[n++] = *c;
+    error_text[n] = 0;
+    return code;
+}
+
+lavr_status lavr_error_adopt(lavr_status code, const char *message) {
+    char text[sizeof error_text], origin[256] = "core/status.c";
+    int line = 0;
+    snprintf(text, sizeof text, "%s", message);
+    char *open = strrchr(text, '(');
+    if (open && open > text && sscanf(open, "(%255[^:]:%d)", origin, &line) == 2) open[-1] = 0;
+    return lavr_error_set(code, origin, line, "%s", text);
+}
+
 const char *lavr_error_message(void) { return error_text[0] ? error_text : "unknown error"; }
 
 const char *lavr_error_origin(void) { return error_text[0] ? error_origin : ""; }

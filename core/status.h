@@ -24,6 +24,12 @@ lavr_status lavr_error_set(lavr_status code, const char *file, int line, const c
     __attribute__((format(printf, 4, 5)));
 /* Prepends context ("while loading x: ") to the current message; returns code unchanged. */
 lavr_status lavr_error_wrap(lavr_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends text ("; 3 MiB free on /data") to the current message, before its " (file.c:LINE)" origin;
+ * returns code unchanged. */
+lavr_status lavr_error_append(lavr_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Sets the error from a message made by lavr_error_message() on another rank ("text (dir/file.c:LINE)"),
+ * keeping its origin; returns code. */
+lavr_status lavr_error_adopt(lavr_status code, const char *message);
 /* The message with its origin: "what went wrong (dir/file.c:LINE)" (for logs and tests). */
 const char *lavr_error_message(void);
 /* The line a user reads: the message without " (dir/file.c:LINE)", unless LAVR_DEBUG=1 keeps it. */

@@ -88,9 +88,11 @@ lavr_status lavr_ckpt_put_part(lavr_ckpt_writer *w, const char *name, const lavr
                                int64_t full_len);
 lavr_status lavr_ckpt_put_int(lavr_ckpt_writer *w, const char *name, int64_t value);
 lavr_status lavr_ckpt_put_string(lavr_ckpt_writer *w, const char *name, const char *value);
-/* Closes the file, fsyncs it and fills *entry (name, size, SHA-256); frees w in every case. */
+/* Closes the file, fsyncs it and fills *entry (name, size, SHA-256); frees w in every case (a failure
+ * says the free space and deletes the file). */
 lavr_status lavr_ckpt_finish(lavr_ckpt_writer *w, lavr_ckpt_file *entry);
-/* Closes and frees without an entry (error paths); the checkpoint stays torn and is ignored. */
+/* Closes, deletes the file and frees without an entry (error paths); the checkpoint stays torn and is
+ * ignored. */
 void lavr_ckpt_abandon(lavr_ckpt_writer *w);
 
 /* ---- committing (one rank, after every rank finished) -------------------------------------- */

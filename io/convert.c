@@ -444,8 +444,11 @@ lavr_status lavr_convert(const lavr_convert_options *opt) {
     lavr_status st = lavr_arena_create("convert", 0, &c.arena);
     if (!st) st = open_sources(&c, &src);
     /* the output is only created once every input has been checked */
+    if (!st) st = lavr_model_digest_init(&c.digest);
     if (!st) st = lavr_h5_create(partial, &c.out);
     if (!st) st = write_all(&c, &src);
+    if (!st) st = lavr_model_digest_write(&c.digest, c.out);
+    else lavr_model_digest_abandon(&c.digest);
     if (c.out) {
         lavr_status close_st = lavr_h5_close(c.out);
         if (!st) st = close_st;

@@ -10,6 +10,7 @@
 #include "io/convert_lora.h"
 #include "io/convert_source.h"
 #include "io/h5model.h"
+#include "io/model_digest.h"
 #include "models/config.h"
 
 typedef struct {
@@ -31,6 +32,7 @@ typedef struct {
     /* counts */
     int64_t total_bytes, done_bytes, tensors, params, lora_merged, fp8_written;
     int next_percent;
+    lavr_model_digest digest; /* content fingerprint and the finite check of every tensor written */
 } lavr_converter;
 
 /* Writes every tensor of a component's inventory under /group from its source set; the DiT also

@@ -91,6 +91,7 @@ static lavr_status write_fp8(lavr_converter *c, const char *name, const int64_t 
         lavr_tensor_free(&w);
         const int64_t qshape[2] = {n, shape[1]};
         lavr_tensor qt = lavr_tensor_wrap(LAVR_FP8_E4M3, 2, qshape, c->conv);
+        TRY(lavr_model_digest_rows(&c->digest, dst, r, &qt, "the FP8 quantisation"));
         TRY(lavr_h5_write_rows(c->out, dst, r, &qt));
         c->done_bytes += n * shape[1];
     }
@@ -127,6 +128,9 @@ static lavr_status write_tensor(const lavr_tensor_spec *spec, void *user) {
     TRY(grow(&c->raw, &c->raw_cap, slab * (int64_t)lavr_dtype_size(src->dtype)));
     TRY(grow(&c->conv, &c->conv_cap, slab * out_es));
     TRY(grow((void **)&c->f32, &c->f32_cap, slab * (int64_t)sizeof(float)));
+    char source[600];
+    if (src->st) snprintf(source, sizeof source, "'%s'%s", lavr_st_path(src->st), pair >= 0 ? " after the LoRA merge" : "");
+    else snprintf(source, sizeof source, "the %s .pth checkpoint", w->group);
     float amax = 0;
     for (int64_t r = 0; r < rows && row_len > 0; r += per) {
         int64_t n = rows - r < per ? rows - r : per;
@@ -142,6 +146,7 @@ static lavr_status write_tensor(const lavr_tensor_spec *spec, void *user) {
         memcpy(shape, spec->shape, sizeof shape);
         if (spec->ndim) shape[0] = n;
         lavr_tensor t = lavr_tensor_wrap(spec->dtype, spec->ndim, shape, (void *)out);
+        TRY(lavr_model_digest_rows(&c->digest, path, r, &t, source));
         TRY(lavr_h5_write_rows(c->out, path, r, &t));
         c->done_bytes += n * row_len * out_es;
         progress(c, w->group, spec->name);

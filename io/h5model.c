@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io/h5util.h"
+
 struct lavr_h5file {
     hid_t file;
     int writable;
@@ -27,29 +29,12 @@ struct lavr_h5file {
 /* Chunks hold whole trailing rows up to this many bytes, so a row-range read touches few chunks. */
 #define CHUNK_TARGET_BYTES (1 << 20)
 
-/* HDF5 keeps a stack of messages; the innermost one ("can't open file", "bad symbol table") is the
- * useful detail for a one-line error. */
-static herr_t innermost_error(unsigned n, const H5E_error2_t *err, void *user) {
-    (void)n;
-    char *buf = user;
-    if (!buf[0] && err->desc && *err->desc) snprintf(buf, 160, "%s", err->desc);
-    return 0;
-}
-
-static const char *h5_detail(char *buf) {
-    buf[0] = 0;
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_error, buf);
-    H5Eclear2(H5E_DEFAULT);
-    if (!buf[0]) snprintf(buf, 160, "HDF5 call failed");
-    return buf;
-}
-
 #define H5FAIL(code, f, ...)                                                                           \
     do {                                                                                               \
         char detail_[160];                                                                             \
         char what_[600];                                                                               \
         snprintf(what_, sizeof what_, __VA_ARGS__);                                                    \
-        return LAVR_FAIL(code, "%s in %s (%s)", what_, (f)->path, h5_detail(detail_));                 \
+        return LAVR_FAIL(code, "%s in %s (%s)", what_, (f)->path, lavr_h5u_detail(detail_));                 \
     } while (0)
 
 static void silence_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
@@ -77,7 +62,7 @@ lavr_status lavr_h5_open(const char *path, lavr_h5file **out) {
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0) {
         char detail[160];
-        return LAVR_FAIL(LAVR_E_IO, "cannot open HDF5 file '%s': corrupt or truncated (%s)", path, h5_detail(detail));
+        return LAVR_FAIL(LAVR_E_IO, "cannot open HDF5 file '%s': corrupt or truncated (%s)", path, lavr_h5u_detail(detail));
     }
     lavr_h5file *f = calloc(1, sizeof *f);
     if (!f) {
@@ -97,7 +82,7 @@ lavr_status lavr_h5_create(const char *path, lavr_h5file **out) {
     hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) {
         char detail[160];
-        return LAVR_FAIL(LAVR_E_IO, "cannot create HDF5 file '%s': %s (%s)", path, strerror(errno), h5_detail(detail));
+        return LAVR_FAIL(LAVR_E_IO, "cannot create HDF5 file '%s': %s (%s)", path, strerror(errno), lavr_h5u_detail(detail));
     }
     lavr_h5file *f = calloc(1, sizeof *f);
     if (!f) {
@@ -121,11 +106,11 @@ lavr_status lavr_h5_close(lavr_h5file *f) {
     lavr_status st = LAVR_OK;
     if (f->writable && H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0) {
         char detail[160];
-        st = LAVR_FAIL(LAVR_E_IO, "cannot flush '%s' (%s)", f->path, h5_detail(detail));
+        st = LAVR_FAIL(LAVR_E_IO, "cannot flush '%s' (%s)", f->path, lavr_h5u_detail(detail));
     }
     if (H5Fclose(f->file) < 0 && !st) {
         char detail[160];
-        st = LAVR_FAIL(LAVR_E_IO, "cannot close '%s' (%s)", f->path, h5_detail(detail));
+        st = LAVR_FAIL(LAVR_E_IO, "cannot close '%s' (%s)", f->path, lavr_h5u_detail(detail));
     }
     free(f);
     return st;
@@ -523,7 +508,7 @@ lavr_status lavr_h5_create_dataset_chunked(lavr_h5file *f, const char *path, lav
     lavr_status st = LAVR_OK;
     if (dcpl < 0 || lcpl < 0) {
         char detail[160];
-        st = LAVR_FAIL(LAVR_E_HDF5, "cannot create property lists for '%s' in %s (%s)", path, f->path, h5_detail(detail));
+        st = LAVR_FAIL(LAVR_E_HDF5, "cannot create property lists for '%s' in %s (%s)", path, f->path, lavr_h5u_detail(detail));
     }
     /* Empty and scalar tensors cannot be chunked; they stay contiguous. */
     if (!st && ndim > 0 && numel > 0) {
@@ -535,7 +520,7 @@ lavr_status lavr_h5_create_dataset_chunked(lavr_h5file *f, const char *path, lav
         if (r >= 0 && compress_level > 0) r = H5Pset_deflate(dcpl, (unsigned)compress_level);
         if (r < 0) {
             char detail[160];
-            st = LAVR_FAIL(LAVR_E_HDF5, "cannot set the layout of '%s' in %s (%s)", path, f->path, h5_detail(detail));
+            st = LAVR_FAIL(LAVR_E_HDF5, "cannot set the layout of '%s' in %s (%s)", path, f->path, lavr_h5u_detail(detail));
         }
     }
     hid_t d = -1;
@@ -544,7 +529,7 @@ lavr_status lavr_h5_create_dataset_chunked(lavr_h5file *f, const char *path, lav
         if (d < 0) {
             char detail[160];
             st = LAVR_FAIL(LAVR_E_IO, "cannot create tensor '%s' in %s (exists already or disk full?) (%s)", path,
-                           f->path, h5_detail(detail));
+                           f->path, lavr_h5u_detail(detail));
         }
     }
     if (!st) st = write_attr_string_id(f, d, path, "dtype", lavr_dtype_name(dtype));
@@ -585,12 +570,12 @@ static lavr_status write_at(lavr_h5file *f, const char *path, const int64_t *sta
             if (filespace < 0 || memspace < 0 ||
                 H5Sselect_hyperslab(filespace, H5S_SELECT_SET, start, NULL, count, NULL) < 0) {
                 char detail[160];
-                st = LAVR_FAIL(LAVR_E_HDF5, "cannot select rows of '%s' in %s (%s)", path, f->path, h5_detail(detail));
+                st = LAVR_FAIL(LAVR_E_HDF5, "cannot select rows of '%s' in %s (%s)", path, f->path, lavr_h5u_detail(detail));
             }
         }
         if (!st && H5Dwrite(d, mem_type_of(t->dtype), memspace, filespace, H5P_DEFAULT, t->data) < 0) {
             char detail[160];
-            st = LAVR_FAIL(LAVR_E_IO, "cannot write tensor '%s' to %s (disk full?) (%s)", path, f->path, h5_detail(detail));
+            st = LAVR_FAIL(LAVR_E_IO, "cannot write tensor '%s' to %s (disk full?) (%s)", path, f->path, lavr_h5u_detail(detail));
         }
         if (memspace != H5S_ALL && memspace >= 0) H5Sclose(memspace);
         if (filespace != H5S_ALL && filespace >= 0) H5Sclose(filespace);
@@ -623,7 +608,7 @@ lavr_status lavr_h5_copy(lavr_h5file *src, const char *path, lavr_h5file *dst) {
     if (r < 0) {
         char detail[160];
         return LAVR_FAIL(LAVR_E_IO, "cannot copy '%s' from %s to %s (disk full?) (%s)", path, src->path, dst->path,
-                         h5_detail(detail));
+                         lavr_h5u_detail(detail));
     }
     return LAVR_OK;
 }
@@ -697,7 +682,7 @@ static lavr_status read_attr_string_id(lavr_h5file *f, hid_t obj, const char *ob
         if (H5Aread(a, mtype, &value) < 0 || !value) {
             char detail[160];
             st = LAVR_FAIL(LAVR_E_IO, "cannot read attribute '%s' of '%s' in %s (%s)", name, objname, f->path,
-                           h5_detail(detail));
+                           lavr_h5u_detail(detail));
         } else {
             *out = strdup(value);
             hid_t space = H5Aget_space(a);
@@ -716,7 +701,7 @@ static lavr_status read_attr_string_id(lavr_h5file *f, hid_t obj, const char *ob
         } else if (H5Aread(a, mtype, value) < 0) {
             char detail[160];
             st = LAVR_FAIL(LAVR_E_IO, "cannot read attribute '%s' of '%s' in %s (%s)", name, objname, f->path,
-                           h5_detail(detail));
+                           lavr_h5u_detail(detail));
             free(value);
         } else {
             *out = value;
@@ -787,7 +772,7 @@ static lavr_status read_attr_number(lavr_h5file *f, const char *obj, const char 
         } else if (H5Aread(a, mtype, out) < 0) {
             char detail[160];
             st = LAVR_FAIL(LAVR_E_IO, "cannot read attribute '%s' of '%s' in %s (%s)", name, obj, f->path,
-                           h5_detail(detail));
+                           lavr_h5u_detail(detail));
         }
         if (ftype >= 0) H5Tclose(ftype);
         if (a >= 0) H5Aclose(a);
@@ -854,7 +839,7 @@ static herr_t visit_link(hid_t group, const char *name, const H5L_info_t *info, 
     if (o < 0) {
         char detail[160];
         c->status = LAVR_FAIL(LAVR_E_IO, "cannot open '%s/%s' in %s (%s)", c->group_name, name, c->f->path,
-                              h5_detail(detail));
+                              lavr_h5u_detail(detail));
         return 1;
     }
     int is_dataset = H5Iget_type(o) == H5I_DATASET;

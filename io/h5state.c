@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/disk.h"
+
 #include "core/sha256.h"
 #include "io/checkpoint_internal.h"
 
@@ -114,13 +116,19 @@ lavr_status lavr_ckpt_finish(lavr_ckpt_writer *w, lavr_ckpt_file *entry) {
     }
     if (!st) st = lavr_sha256_file_hex(w->path, entry->sha256);
     if (!st) memcpy(entry->name, w->name, sizeof entry->name);
-    lavr_ckpt_abandon(w);
+    if (st) {
+        lavr_disk_add_free_space(st, w->path); /* measured before the part gives its space back */
+        unlink(w->path);
+    }
+    free(w->path);
+    free(w);
     return st;
 }
 
 void lavr_ckpt_abandon(lavr_ckpt_writer *w) {
     if (!w) return;
     lavr_h5_close(w->f);
+    unlink(w->path);
     free(w->path);
     free(w);
 }

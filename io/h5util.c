@@ -7,19 +7,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* the innermost HDF5 message ("can't open file", "bad symbol table") is the one worth a line */
+/* the innermost HDF5 message ("can't open file", "bad symbol table") is the one worth a line; a failed
+ * write's message is a multi-line dump with "errno = N" in it, said here as the system's words */
 static herr_t innermost(unsigned n, const H5E_error2_t *err, void *user) {
     (void)n;
     char *buf = user;
-    if (!buf[0] && err->desc && *err->desc) snprintf(buf, 160, "%s", err->desc);
+    if (buf[0] || !err->desc || !*err->desc) return 0;
+    const char *e = strstr(err->desc, "errno = ");
+    int code = 0;
+    if (e && sscanf(e, "errno = %d", &code) == 1 && code > 0) snprintf(buf, 160, "%s", strerror(code));
+    else snprintf(buf, 160, "%s", err->desc);
+    for (char *c = buf; *c; c++)
+        if (*c == '\n') *c = ' ';
     return 0;
 }
 
-lavr_status lavr_h5u_fail(const char *file, int line, const char *what, const char *msg) {
-    char detail[160] = "";
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, detail);
+const char *lavr_h5u_detail(char *buf) {
+    buf[0] = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, buf);
     H5Eclear2(H5E_DEFAULT);
-    return lavr_error_set(LAVR_E_HDF5, file, line, "%s: %s (%s)", what, msg, detail[0] ? detail : "HDF5 call failed");
+    if (!buf[0]) snprintf(buf, 160, "HDF5 call failed");
+    return buf;
+}
+
+void lavr_h5u_no_exit_close(void) { H5dont_atexit(); }
+
+lavr_status lavr_h5u_fail(const char *file, int line, const char *what, const char *msg) {
+    char detail[160];
+    return lavr_error_set(LAVR_E_HDF5, file, line, "%s: %s (%s)", what, msg, lavr_h5u_detail(detail));
 }
 
 /* ---- attributes ------------------------------------------------------------------------------- */

@@ -10,7 +10,14 @@
 
 /* `what` names the file in messages ("stage file X", "packet log X"). Records
  * "<what>: <msg> (<innermost HDF5 message>)", clears the HDF5 error stack, returns LAVR_E_HDF5. */
+/* Called first thing by main: HDF5 does not close files at exit. A file whose close failed (a full disk)
+ * stays half-closed in HDF5's tables and its exit-time close crashes; every file lavr writes is closed
+ * (or given up) explicitly, so nothing is lost. */
+void lavr_h5u_no_exit_close(void);
 lavr_status lavr_h5u_fail(const char *file, int line, const char *what, const char *msg);
+/* The innermost message of HDF5's error stack in buf (160 bytes; a failed write's errno in words), then
+ * the stack cleared; returns buf. */
+const char *lavr_h5u_detail(char *buf);
 #define LAVR_H5U_TRY(call, what, msg) \
     do {                              \
         if ((call) < 0) return lavr_h5u_fail(__FILE__, __LINE__, (what), (msg)); \

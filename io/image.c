@@ -177,7 +177,9 @@ lavr_status lavr_image_decode(const char *path, lavr_rgb8 *out) {
     FILE *probe = fopen(path, "rb");
     if (!probe) return LAVR_FAIL(LAVR_E_IO, "cannot open image '%s': %m", path);
     fclose(probe);
-    if (av_log_get_level() > AV_LOG_ERROR) av_log_set_level(AV_LOG_ERROR);
+    /* quiet: a damaged file makes the decoder log its own half-line ("[png @ 0x...] ...") on stderr, which
+     * mpirun interleaves with the one error line below; that line says what failed */
+    av_log_set_level(AV_LOG_QUIET);
     AVFormatContext *fmt = NULL;
     AVCodecContext *dec = NULL;
     AVFrame *frame = NULL;

@@ -68,8 +68,10 @@ typedef struct {
 
 struct lavr_video_writer {
     lavr_video_options opt;
-    char *path;
+    char *path;                /* the file written: the final name + ".part", renamed when complete */
+    char *final;               /* the name the user asked for */
     int raw_y4m;
+    int failed;                /* a call failed: the file is not finished, only abandoned */
     int logged;                /* MP4 with a packet log (resumable mode) */
     FILE *y4m;
     mp4_state mp4;
@@ -176,21 +178,30 @@ static lavr_status y4m_close(lavr_video_writer *w) {
     if (w->y4m && fclose(w->y4m) != 0) st = LAVR_FAIL(LAVR_E_IO, "cannot finish '%s'", w->path);
     w->y4m = NULL;
     if (st || !w->opt.audio_path) return st;
-    size_t n = strlen(w->path);
-    char *wav = malloc(n + 1);
-    if (!wav) return LAVR_FAIL(LAVR_E_NOMEM, "no memory");
-    memcpy(wav, w->path, n - 4);
+    size_t n = strlen(w->final);
+    char *wav = malloc(n + 1), *part = malloc(n + 6);
+    if (!wav || !part) {
+        free(wav);
+        free(part);
+        return LAVR_FAIL(LAVR_E_NOMEM, "no memory");
+    }
+    memcpy(wav, w->final, n - 4);
     memcpy(wav + n - 4, ".wav", 5);
-    /* the raw output's WAV is the speech as the model hears it (16 kHz mono), from the first written frame */
+    memcpy(part, wav, n);
+    memcpy(part + n, ".part", 6);
+    /* the raw output's WAV is the speech as the model hears it (16 kHz mono), from the first written frame;
+     * written beside its name like the Y4M */
     const int64_t start = audio_samples_for(w, w->opt.audio_skip_frames, LAVR_AUDIO_RATE);
     lavr_audio speech;
     st = lavr_audio_load_head(w->opt.audio_path, start + audio_samples_for(w, w->frames, LAVR_AUDIO_RATE), &speech);
     if (!st) {
         const int64_t from = start < speech.nsamples ? start : speech.nsamples;
-        st = lavr_wav_write(wav, speech.samples + from, speech.nsamples - from, LAVR_AUDIO_RATE);
+        st = lavr_wav_write(part, speech.samples + from, speech.nsamples - from, LAVR_AUDIO_RATE);
     }
     lavr_audio_free(&speech);
+    if (!st && rename(part, wav) != 0) st = LAVR_FAIL(LAVR_E_IO, "cannot rename '%s' to '%s': %m", part, wav);
     free(wav);
+    free(part);
     return st;
 }
 
@@ -547,6 +558,7 @@ static lavr_status mp4_cut(lavr_video_writer *w) {
     mp4_state *m = &w->mp4;
     int64_t frames = w->frames - w->seg_start;
     if (frames == 0) return LAVR_OK;
+    if (!m->venc) return LAVR_FAIL(LAVR_E_INTERNAL, "'%s': segment cut without its encoder", w->path);
     AV_CHECK(avcodec_send_frame(m->venc, NULL), "'%s': flushing libx264", w->path);
     TRY(drain(w));
     if (m->batch.n != frames)
@@ -591,8 +603,8 @@ static lavr_status logged_frame(lavr_video_writer *w) {
 static lavr_status mp4_open(lavr_video_writer *w, const lavr_video_position *resume) {
     mp4_state *m = &w->mp4;
     if (av_log_get_level() > AV_LOG_ERROR) av_log_set_level(AV_LOG_ERROR);
-    AV_CHECK(avformat_alloc_output_context2(&m->oc, NULL, NULL, w->path),
-             "cannot pick a container for '%s' (use .mp4, .mov, .mkv or .y4m)", w->path);
+    AV_CHECK(avformat_alloc_output_context2(&m->oc, NULL, NULL, w->final),
+             "cannot pick a container for '%s' (use .mp4, .mov, .mkv or .y4m)", w->final);
     m->video_shift = w->logged ? 0 : -1; /* no B-frames in logged mode: dts = pts from 0 */
     m->pkt = av_packet_alloc();
     if (!m->pkt) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for a packet");
@@ -653,6 +665,7 @@ static lavr_status logged_finish(lavr_video_writer *w) {
     TRY(mp4_cut(w));
     TRY(mux_audio_until(w, INT64_MAX, audio_samples_for(w, w->frames, m->audio_rate)));
     AV_CHECK(av_write_trailer(m->oc), "cannot finish '%s'", w->path);
+    AV_CHECK(avio_closep(&m->oc->pb), "cannot finish '%s'", w->path);
     lavr_status st = lavr_packet_log_close(m->log);
     m->log = NULL;
     return st;
@@ -667,6 +680,7 @@ static lavr_status mp4_finish(lavr_video_writer *w) {
     if (m->video_shift < 0) m->video_shift = 0;
     TRY(mux_audio_until(w, INT64_MAX, audio_samples_for(w, w->frames, m->audio_rate)));
     AV_CHECK(av_write_trailer(m->oc), "cannot finish '%s'", w->path);
+    AV_CHECK(avio_closep(&m->oc->pb), "cannot finish '%s'", w->path);
     return LAVR_OK;
 }
 
@@ -709,6 +723,7 @@ static void writer_free(lavr_video_writer *w) {
     if (w->y4m) fclose(w->y4m);
     mp4_free(&w->mp4);
     free(w->path);
+    free(w->final);
     free(w->rgb);
     free(w->yuv);
     free(w->pending);
@@ -754,8 +769,10 @@ static lavr_status writer_start(const char *path, const lavr_video_options *o, c
     w->frames = w->seg_start = base;
     w->segments = resume ? resume->segments : 0;
     if (path) {
-        w->path = strdup(path);
-        if (!w->path) {
+        w->final = strdup(path);
+        w->path = malloc(strlen(path) + 6);
+        if (w->path) snprintf(w->path, strlen(path) + 6, "%s.part", path);
+        if (!w->final || !w->path) {
             st = LAVR_FAIL(LAVR_E_NOMEM, "no memory");
             goto fail;
         }
@@ -773,6 +790,24 @@ static lavr_status writer_start(const char *path, const lavr_video_options *o, c
 fail:
     writer_free(w);
     return st;
+}
+
+lavr_status lavr_video_check_path(const char *path) {
+    CHECK_ARG(path && path[0], "--out is empty: give the video file to write (e.g. out.mp4)");
+    struct stat sb;
+    CHECK_ARG(stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode), "--out '%s' is a directory: give a file name (e.g. %s/out.mp4)",
+              path, path);
+    if (ends_with(path, ".y4m")) return LAVR_OK;
+    const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+    CHECK_ARG(dot && (!slash || dot > slash + 1), "--out '%s' has no extension: use .mp4, .mov, .mkv or .y4m", path);
+#if LAVR_HAVE_FFMPEG
+    CHECK_ARG(av_guess_format(NULL, path, NULL) != NULL, "--out '%s': FFmpeg knows no container for '%s' (use .mp4, "
+              ".mov, .mkv or .y4m)", path, dot);
+    return LAVR_OK;
+#else
+    return LAVR_FAIL(LAVR_E_UNSUPPORTED, "writing '%s' needs FFmpeg: this build has no FFmpeg (write raw output to a "
+                     ".y4m path)", path);
+#endif
 }
 
 lavr_status lavr_video_writer_open(const char *path, const lavr_video_options *o, lavr_video_writer **out) {
@@ -799,6 +834,7 @@ static lavr_status emit_frame(lavr_video_writer *w) {
 
 lavr_status lavr_video_writer_append_f32(lavr_video_writer *w, const float *frames, int64_t count) {
     CHECK_ARG(w && (frames || count == 0) && count >= 0, "lavr_video_writer_append_f32: bad argument");
+    CHECK_ARG(!w->failed, "'%s': the writer failed earlier", w->path);
     int64_t hw = w->opt.width * w->opt.height;
     for (int64_t t = 0; t < count; t++) {
         for (int64_t i = 0; i < hw; i++)
@@ -807,17 +843,26 @@ lavr_status lavr_video_writer_append_f32(lavr_video_writer *w, const float *fram
                 x = x > 1.0f ? 1.0f : x < -1.0f ? -1.0f : x != x ? -1.0f : x;
                 w->rgb[i * 3 + c] = (uint8_t)((x + 1.0f) / 2.0f * 255.0f); /* truncation, as the reference */
             }
-        TRY(emit_frame(w));
+        lavr_status st = emit_frame(w);
+        if (st) {
+            w->failed = 1;
+            return st;
+        }
     }
     return LAVR_OK;
 }
 
 lavr_status lavr_video_writer_append_rgb8(lavr_video_writer *w, const uint8_t *frames, int64_t count) {
     CHECK_ARG(w && (frames || count == 0) && count >= 0, "lavr_video_writer_append_rgb8: bad argument");
+    CHECK_ARG(!w->failed, "'%s': the writer failed earlier", w->path);
     int64_t bytes = w->opt.width * w->opt.height * 3;
     for (int64_t t = 0; t < count; t++) {
         memcpy(w->rgb, frames + t * bytes, (size_t)bytes);
-        TRY(emit_frame(w));
+        lavr_status st = emit_frame(w);
+        if (st) {
+            w->failed = 1;
+            return st;
+        }
     }
     return LAVR_OK;
 }
@@ -825,9 +870,13 @@ lavr_status lavr_video_writer_append_rgb8(lavr_video_writer *w, const uint8_t *f
 lavr_status lavr_video_writer_close(lavr_video_writer *w) {
     if (!w) return LAVR_OK;
     lavr_status st = LAVR_OK;
-    if (w->path) st = w->raw_y4m ? y4m_close(w) : mp4_finish(w);
+    if (w->failed) st = LAVR_FAIL(LAVR_E_INTERNAL, "'%s' is not finished: the writer failed earlier", w->path);
+    else if (w->path) st = w->raw_y4m ? y4m_close(w) : mp4_finish(w);
+    /* the finished file takes its name only now: a failure leaves an earlier file of that name as it was */
+    if (!st && w->path && rename(w->path, w->final) != 0)
+        st = LAVR_FAIL(LAVR_E_IO, "cannot rename '%s' to '%s': %m", w->path, w->final);
     if (!st && w->path)
-        LOG_INFO("wrote %s: %lld frames, %.2f s", w->path, (long long)w->frames, (double)w->frames / w->opt.fps);
+        LOG_INFO("wrote %s: %lld frames, %.2f s", w->final, (long long)w->frames, (double)w->frames / w->opt.fps);
     writer_free(w);
     return st;
 }
@@ -840,7 +889,10 @@ void lavr_video_writer_abandon(lavr_video_writer *w) {
 
 lavr_status lavr_video_writer_cut(lavr_video_writer *w) {
     CHECK_ARG(w, "lavr_video_writer_cut: NULL writer");
-    return w->logged ? mp4_cut(w) : LAVR_OK;
+    CHECK_ARG(!w->failed, "'%s': the writer failed earlier", w->path);
+    lavr_status st = w->logged ? mp4_cut(w) : LAVR_OK;
+    if (st) w->failed = 1;
+    return st;
 }
 
 void lavr_video_writer_position(const lavr_video_writer *w, lavr_video_position *pos, const uint8_t **pending,

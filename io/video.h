@@ -36,6 +36,9 @@ typedef struct {
  * when there is), no PNG frames; width and height must still be set. */
 void lavr_video_options_default(lavr_video_options *o);
 
+/* What lavr_video_writer_open would say of path before any work: LAVR_E_ARG for an empty path, a
+ * directory, or an extension no container is known for (no extension included); .y4m is always known. */
+lavr_status lavr_video_check_path(const char *path);
 /* Opens a writer. path ending in ".y4m" writes raw Y4M (4:4:4, BT.601 limited range) plus the
  * audio as 16-bit WAV next to it (same name, ".wav", written at close); any other path (".mp4",
  * ".mov", ".mkv") is encoded with FFmpeg (LAVR_E_UNSUPPORTED in builds without it). path may be

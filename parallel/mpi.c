@@ -150,12 +150,7 @@ lavr_status lavr_mpi_agree(lavr_status local) {
     MPI_TRY(MPI_Bcast(&code, 1, MPI_INT, first, MPI_COMM_WORLD));
     lavr_mpi_mark_collective_failure();
     if (rank == first) return local;
-    /* keep the failing rank's origin: the message ends with " (dir/file.c:LINE)" */
-    char *open = strrchr(message, '(');
-    char origin[256] = "parallel/mpi.c";
-    int line = __LINE__;
-    if (open && open > message && sscanf(open, "(%255[^:]:%d)", origin, &line) == 2) open[-1] = 0;
-    return lavr_error_set((lavr_status)code, origin, line, "%s", message);
+    return lavr_error_adopt((lavr_status)code, message);
 }
 
 lavr_status lavr_mpi_roles_create(const lavr_layout *layout, int64_t num_heads, int64_t ffn_dim, int64_t num_layers,

@@ -11,8 +11,11 @@
 #include "core/log.h"
 #include "core/sha256.h"
 #include "core/signals.h"
+#include "io/disk.h"
 #include "io/h5model.h"
+#include "io/model_digest.h"
 #include "ranks/aux_internal.h"
+#include "ranks/dit_stage.h"
 
 static double seconds_now(void) {
     struct timespec ts;
@@ -33,6 +36,15 @@ static lavr_status config_sha(lavr_h5file *model, const char *group, char hex[65
     return st;
 }
 
+lavr_status aux_fault(aux_rank *a, lavr_status st) {
+    if (st && !a->fault) {
+        a->fault = st;
+        snprintf(a->fault_message, sizeof a->fault_message, "%s", lavr_error_message());
+    }
+    if (st) lavr_error_clear();
+    return LAVR_OK;
+}
+
 lavr_status aux_identity(aux_rank *a, lavr_h5file *model) {
     const lavr_aux_options *o = a->o;
     char image[65], audio[65], prompt[65], dit[65], vae[65];
@@ -47,12 +59,18 @@ lavr_status aux_identity(aux_rank *a, lavr_h5file *model) {
     }
     TRY(config_sha(model, "/dit", dit));
     TRY(config_sha(model, "/vae", vae));
+    char content[65];
+    TRY(lavr_model_digest_read(model, content));
     struct stat st = {0};
     const char *name = lavr_h5_path(model), *base = strrchr(name, '/');
+    if (!content[0] && o->stage_dir && !o->generated)
+        LOG_WARN("model '%s' has no content fingerprint (written by an older lavr): a resume cannot tell it from "
+                 "another model of its preset written to the same path; write it again with lavr convert or lavr init",
+                 name);
     if (!o->generated && stat(name, &st) != 0) return LAVR_FAIL(LAVR_E_IO, "cannot stat the model '%s'", name);
     /* FP8 Linears change the DiT's numbers: a render resumed with another --fp8 is another render */
-    snprintf(a->model_id, sizeof a->model_id, "%.200s bytes=%lld dit=%s vae=%s fp8=%d", base ? base + 1 : name,
-             (long long)st.st_size, dit, vae, o->fp8 ? 1 : 0);
+    snprintf(a->model_id, sizeof a->model_id, "%.200s bytes=%lld dit=%s vae=%s content=%s fp8=%d", base ? base + 1 : name,
+             (long long)st.st_size, dit, vae, content[0] ? content : "-", o->fp8 ? 1 : 0);
     snprintf(a->inputs_id, sizeof a->inputs_id,
              "image=%s audio=%s prompt=%s size=%.40s seed=%llu sink_offset=%lld num_clip=%lld keep_tail=%d", image,
              audio, prompt, o->size ? o->size : "-", (unsigned long long)o->stream.seed,
@@ -64,6 +82,7 @@ lavr_status aux_find_resume(aux_rank *a) {
     const lavr_aux_options *o = a->o;
     a->start_block = 0;
     a->stop_block = -1;
+    a->committed = -1;
     a->last_ckpt_s = seconds_now();
     if (!o->stage_dir) return LAVR_OK;
     if (mkdir(o->stage_dir, 0777) != 0 && errno != EEXIST)
@@ -74,7 +93,7 @@ lavr_status aux_find_resume(aux_rank *a) {
     TRY(lavr_ckpt_find_latest(o->stage_dir, &id, LAVR_CKPT_VERIFY_SHA256, &s));
     if (s.found) {
         a->resume_from = s.found;
-        a->start_block = lavr_ckpt_blocks(s.found);
+        a->start_block = a->committed = lavr_ckpt_blocks(s.found);
         a->last_ckpt_clips = a->start_block / LAVR_BLOCKS_PER_CLIP;
         LOG_INFO("resuming from %s: %lld blocks done (written with layout %s, this run %s)", lavr_ckpt_dir(s.found),
                  (long long)a->start_block, lavr_ckpt_layout(s.found), o->layout_text);
@@ -156,7 +175,11 @@ static lavr_status push_pending(aux_rank *a, int64_t n) {
 }
 
 int64_t aux_block_flags(aux_rank *a, int64_t n) {
-    if (!a->o->stage_dir || n <= a->start_block || a->stop_block >= 0) return 0;
+    if (a->fault && a->stop_block < 0) {
+        a->stop_block = n; /* a stop without a checkpoint: every rank ends, the newest checkpoint stays */
+        return LAVR_FLAG_STOP;
+    }
+    if (a->fault || !a->o->stage_dir || n <= a->start_block || a->stop_block >= 0) return 0;
     const double now = seconds_now();
     int64_t flags = 0;
     if (lavr_signals_stop_requested()) {
@@ -188,7 +211,8 @@ static lavr_status put_state(const char *name, const lavr_tensor *t, void *user)
 
 static lavr_status write_aux_part(aux_rank *a, int64_t n, lavr_ckpt_file *entry) {
     lavr_ckpt_writer *w = NULL;
-    TRY(lavr_ckpt_begin(a->o->stage_dir, n, a->roles->world_rank, &w));
+    lavr_status begin = lavr_ckpt_begin(a->o->stage_dir, n, a->roles->world_rank, &w);
+    if (begin) return lavr_disk_add_free_space(begin, a->o->stage_dir);
     state_writer sw = {w};
     lavr_status st = LAVR_OK;
     if (a->decoder) st = lavr_decode_stream_visit(a->decoder, put_state, &sw);
@@ -210,6 +234,7 @@ static lavr_status write_aux_part(aux_rank *a, int64_t n, lavr_ckpt_file *entry)
     if (!st) st = lavr_ckpt_put_int(w, "frames_written", a->frames_written);
     if (!st) st = lavr_ckpt_put_string(w, "role", "aux");
     if (st) {
+        lavr_disk_add_free_space(st, a->o->stage_dir);
         lavr_ckpt_abandon(w);
         return st;
     }
@@ -223,28 +248,42 @@ lavr_status aux_checkpoint(aux_rank *a, int64_t n) {
     const int ndit = lavr_layout_dit_ranks(&a->sched.layout);
     lavr_ckpt_file *files = calloc((size_t)ndit + 1, sizeof *files);
     if (!files) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for the checkpoint entries");
-    lavr_status st = write_aux_part(a, n, &files[ndit]);
+    /* after a fault nothing more is written, but every DiT rank's report is still taken */
+    if (!a->fault) {
+        lavr_status part = write_aux_part(a, n, &files[ndit]);
+        aux_fault(a, part); /* its message says the free space */
+    }
+    lavr_status st = LAVR_OK;
+    lavr_ckpt_report rep;
     lavr_msg m;
     lavr_msg_init(&m);
     for (int r = 0; r < ndit && !st; r++) {
         lavr_msg_clear_parts(&m);
-        st = lavr_msg_add(&m, &files[r], (int64_t)sizeof files[r], LAVR_WIRE_BYTES);
+        st = lavr_msg_add(&m, &rep, (int64_t)sizeof rep, LAVR_WIRE_BYTES);
         if (!st) st = lavr_comm_recv(a->c, r, LAVR_TAG_CKPT, &m);
         if (!st && m.ints[0] != n)
             st = LAVR_FAIL(LAVR_E_INTERNAL, "rank %d sent its checkpoint part for block %lld, expected %lld", r,
                            (long long)m.ints[0], (long long)n);
+        if (!st && rep.status) {
+            rep.message[sizeof rep.message - 1] = 0;
+            aux_fault(a, lavr_error_adopt((lavr_status)rep.status, rep.message));
+        }
+        if (!st) files[r] = rep.entry;
     }
     lavr_msg_free(&m);
-    if (!st) {
+    if (!st && !a->fault) {
         lavr_ckpt_manifest man = {.clip = n / LAVR_BLOCKS_PER_CLIP, .blocks = n, .layout = a->o->layout_text,
                                   .id = {a->model_id, a->inputs_id}, .nfiles = ndit + 1, .files = files};
-        st = lavr_ckpt_commit(a->o->stage_dir, &man);
+        lavr_status commit = lavr_ckpt_commit(a->o->stage_dir, &man);
+        if (!commit) commit = lavr_ckpt_prune(a->o->stage_dir, a->o->policy.keep_last);
+        if (commit) aux_fault(a, lavr_disk_add_free_space(commit, a->o->stage_dir));
+        else a->committed = n;
     }
     free(files);
-    if (!st) st = lavr_ckpt_prune(a->o->stage_dir, a->o->policy.keep_last);
     TRY(st);
     memmove(a->pending, a->pending + 1, (size_t)(--a->npending) * sizeof *a->pending);
-    LOG_INFO("checkpoint before block %lld (%.2f s of video) written in %.2f s", (long long)n,
-             (double)a->frames_written / AUX_OUTPUT_FPS, seconds_now() - t0);
+    if (a->committed == n)
+        LOG_INFO("checkpoint before block %lld (%.2f s of video) written in %.2f s", (long long)n,
+                 (double)a->frames_written / AUX_OUTPUT_FPS, seconds_now() - t0);
     return LAVR_OK;
 }

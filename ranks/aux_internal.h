@@ -63,9 +63,16 @@ typedef struct {
     int64_t last_ckpt_clips;  /* clips done at the last checkpoint decision */
     double last_ckpt_s;
     int64_t stop_block;       /* block whose packet carried STOP, or -1 */
+    int64_t committed;        /* blocks of the newest checkpoint committed or resumed from, -1: none */
+    /* the first failure once the pipeline runs (a full disk, a rank's checkpoint part): nothing more is
+     * written, the next packet stops every rank, and the render ends with this one line */
+    lavr_status fault;
+    char fault_message[1024];
     lavr_aux_stats meas;      /* measurements (o->stats gets them at the end) */
 } aux_rank;
 
+/* Records st (when it is the first failure) as the render's fault and clears the error; returns LAVR_OK. */
+lavr_status aux_fault(aux_rank *a, lavr_status st);
 /* The identity strings of this render (model file and inputs, not the layout). */
 lavr_status aux_identity(aux_rank *a, lavr_h5file *model);
 /* Applies --resume: finds the checkpoint to continue from (sets start_block and resume_from) or

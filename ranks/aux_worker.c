@@ -8,10 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/dtype.h"
 #include "core/log.h"
 #include "core/sha256.h"
 #include "core/signals.h"
 #include "core/trace.h"
+#include "io/disk.h"
 #include "io/h5model.h"
 #include "models/audio_features.h"
 #include "parallel/device.h"
@@ -23,6 +25,9 @@
 #define VIDEO_FRAMES_PER_LATENT 4 /* VAE temporal stride: a block of F latents covers 4F video frames */
 #define DROPPED_FRAMES 3          /* the first 3 decoded frames are dropped (liveavatar-system §1.9) */
 #define OUTPUT_FPS AUX_OUTPUT_FPS
+/* the stage files that grow while the render runs: "<name>.part" until it is complete */
+#define STAGE_LATENTS "latents.h5"
+#define STAGE_VIDEO_LOG "video.log.h5"
 
 static double seconds_now(void) {
     struct timespec ts;
@@ -102,6 +107,26 @@ static lavr_status open_audio_features(aux_rank *a, const char *saved) {
     return alloc_floats(LAVR_FRAMES_PER_CLIP * shape[1] * shape[2], "clip audio features", &a->clip_audio);
 }
 
+/* The encoded conditioning into the stage directory: written beside its name, renamed when complete; the
+ * audio features go straight to the file as wav2vec2 computes them (constant memory). */
+static lavr_status save_conditioning(aux_rank *a, lavr_h5file *model, const char *saved) {
+    char *part = stage_file(a, "conditioning.h5.part");
+    if (!part) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
+    lavr_status st = LAVR_OK;
+    if (unlink(part) != 0 && errno != ENOENT)
+        st = LAVR_FAIL(LAVR_E_IO, "cannot replace '%s': %s", part, strerror(errno));
+    if (!st) st = lavr_cond_save(part, &a->cond);
+    if (!st) st = lavr_cond_encode_audio_file_on(model, a->o->audio_path, part, a->o->stage_dir, a->o->vae_ctx, &a->cond);
+    if (!st && rename(part, saved) != 0)
+        st = LAVR_FAIL(LAVR_E_IO, "cannot rename '%s' to '%s': %s", part, saved, strerror(errno));
+    if (st) {
+        lavr_disk_add_free_space(st, a->o->stage_dir);
+        unlink(part);
+    }
+    free(part);
+    return st;
+}
+
 /* The conditioning (given, reused from the stage directory, or encoded from the user's files, then
  * saved there) and the number of clips to render. */
 static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
@@ -123,13 +148,7 @@ static lavr_status conditioning(aux_rank *a, lavr_h5file *model) {
         a->meas.text_s = lap(&t);
         a->meas.gen_t5_s = lavr_generated_model_seconds(model, "t5");
         if (!st && !saved) st = lavr_cond_encode_audio_on(model, o->audio_path, o->vae_ctx, a->arena, &a->cond);
-        if (!st && saved) {
-            /* the audio features go straight to the file as wav2vec2 computes them (constant memory) */
-            if (unlink(saved) != 0 && errno != ENOENT)
-                st = LAVR_FAIL(LAVR_E_IO, "cannot replace '%s': %s", saved, strerror(errno));
-            if (!st) st = lavr_cond_save(saved, &a->cond);
-            if (!st) st = lavr_cond_encode_audio_file_on(model, o->audio_path, saved, o->stage_dir, o->vae_ctx, &a->cond);
-        }
+        if (!st && saved) st = save_conditioning(a, model, saved);
         a->meas.audio_s = lap(&t);
         a->meas.gen_w2v_s = lavr_generated_model_seconds(model, "wav2vec2");
     }
@@ -212,7 +231,7 @@ static lavr_status broadcast_setup(aux_rank *a) {
 static lavr_status open_stage(aux_rank *a) {
     const lavr_aux_options *o = a->o;
     if (!o->stage_dir) return LAVR_OK;
-    char *path = stage_file(a, "latents.h5");
+    char *path = stage_file(a, STAGE_LATENTS ".part"); /* renamed when the render is complete */
     if (!path) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
     lavr_status st;
     if (a->start_block == 0) {
@@ -260,7 +279,7 @@ static lavr_status open_outputs(aux_rank *a, lavr_h5file *model) {
         /* frame k of the generation shows audio time k / fps; the first written frame is frame 3 */
         vo.audio_skip_frames = DROPPED_FRAMES;
     }
-    char *log = stage_file(a, "video.log.h5");
+    char *log = stage_file(a, STAGE_VIDEO_LOG ".part");
     if (o->stage_dir && !log) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
     vo.log_path = log;
     st = a->start_block > 0 ? aux_restore_outputs(a, &vo) : lavr_video_writer_open(o->out_path, &vo, &a->writer);
@@ -311,8 +330,20 @@ static lavr_status send_ref(aux_rank *a) {
     return LAVR_OK;
 }
 
+/* Stages, decodes and writes clean block n (a failure becomes the render's fault, see run_pipeline). */
 static lavr_status output_block(aux_rank *a, int64_t n) {
-    if (a->stage) TRY(lavr_stage_append(a->stage, a->latent));
+    /* NaN weights anywhere upstream (DiT, umT5, the VAE encoder, wav2vec2) end up here: refuse them before
+     * they are staged, rather than write a black video */
+    int64_t first = -1, bad = lavr_count_nonfinite(LAVR_F32, a->latent, a->blk, &first);
+    if (bad)
+        return LAVR_FAIL(LAVR_E_FORMAT, "clean latent block %lld (clip %lld) holds %lld NaN/Inf value%s (the first at "
+                         "element %lld): the model '%s' or the conditioning is damaged; nothing of the block was written",
+                         (long long)n, (long long)(n / LAVR_BLOCKS_PER_CLIP), (long long)bad, bad == 1 ? "" : "s",
+                         (long long)first, a->o->model_path);
+    if (a->stage) {
+        lavr_status st = lavr_stage_append(a->stage, a->latent);
+        if (st) return lavr_disk_add_free_space(st, a->o->stage_dir);
+    }
     if (a->o->on_latent) TRY(a->o->on_latent(a->o->user, n, a->latent, a->blk));
     if (a->decoder) {
         int64_t count = 0, t0 = lavr_trace_now();
@@ -323,8 +354,15 @@ static lavr_status output_block(aux_rank *a, int64_t n) {
         lavr_trace_slice(LAVR_TRACE_DECODE, t0, n, count);
         /* frames past the speech's end are dropped (video_frames) */
         if (count > a->video_frames - a->frames_written) count = a->video_frames - a->frames_written;
+        bad = lavr_count_nonfinite(LAVR_F32, a->frames, 3 * count * a->cond.height * a->cond.width, &first);
+        if (bad)
+            return LAVR_FAIL(LAVR_E_FORMAT, "the VAE decoded block %lld into %lld NaN/Inf pixel value%s: the VAE weights "
+                             "of '%s' are damaged; the video was not finished", (long long)n, (long long)bad,
+                             bad == 1 ? "" : "s", a->o->model_path);
         t0 = lavr_trace_now();
-        TRY(lavr_video_writer_append_f32(a->writer, a->frames, count));
+        lavr_status st = lavr_video_writer_append_f32(a->writer, a->frames, count);
+        if (!st && (n + 1) % LAVR_BLOCKS_PER_CLIP == 0) st = lavr_video_writer_cut(a->writer);
+        if (st) return lavr_disk_add_free_space(st, a->o->out_path);
         lavr_trace_slice(LAVR_TRACE_ENCODE, t0, n, count);
         a->meas.write_s += lap(&t);
         a->busy_s += seconds_now() - busy0;
@@ -352,7 +390,7 @@ static lavr_status run_pipeline(aux_rank *a, int64_t *stopped_at) {
     const int64_t blocks = a->sched.blocks;
     int64_t fed = a->start_block;
     *stopped_at = -1;
-    if (a->start_block > 0 && a->start_block <= LAVR_BLOCKS_PER_CLIP && a->sched.clips > 1) {
+    if (!a->fault && a->start_block > 0 && a->start_block <= LAVR_BLOCKS_PER_CLIP && a->sched.clips > 1) {
         /* resumed inside clip 0: the clip-1 reference comes from the staged block 0 */
         TRY(lavr_stage_read(a->stage, 0, a->latent));
         TRY(send_ref(a));
@@ -364,9 +402,9 @@ static lavr_status run_pipeline(aux_rank *a, int64_t *stopped_at) {
         const int from = lavr_schedule_clean_rank(&a->sched);
         TRY(lavr_comm_recv(a->c, from, LAVR_TAG_CLEAN, &a->clean));
         if ((a->clean.ints[LAVR_PKT_FLAGS] & LAVR_FLAG_STOP) && a->clean.ints[LAVR_PKT_BLOCK] == n) {
-            /* every DiT rank passed the stop on: all blocks before n are out */
-            TRY(aux_checkpoint(a, n));
-            *stopped_at = n;
+            /* every DiT rank passed the stop on: all blocks before n are out (a fault's stop has no checkpoint) */
+            if (a->clean.ints[LAVR_PKT_FLAGS] & LAVR_FLAG_CKPT) TRY(aux_checkpoint(a, n));
+            if (!a->fault) *stopped_at = n;
             break;
         }
         if (a->clean.ints[LAVR_PKT_BLOCK] != n || a->clean.ints[LAVR_PKT_STEP] != LAVR_SAMPLER_STEPS)
@@ -377,8 +415,8 @@ static lavr_status run_pipeline(aux_rank *a, int64_t *stopped_at) {
             return LAVR_FAIL(LAVR_E_INTERNAL, "injected failure at block %lld (LAVR_FAIL_AT, a testing aid)",
                              (long long)n);
         if (n == 0 && a->sched.clips > 1) TRY(send_ref(a));
-        TRY(output_block(a, n));
-        if ((n + 1) % LAVR_BLOCKS_PER_CLIP == 0 && a->writer) TRY(lavr_video_writer_cut(a->writer));
+        /* after a fault the blocks still in flight come back and are dropped */
+        if (!a->fault) aux_fault(a, output_block(a, n));
         /* (a stop's checkpoint waits for the stop itself to come back) */
         if (a->npending > 0 && a->pending[0] == n + 1 && n + 1 != a->stop_block) TRY(aux_checkpoint(a, n + 1));
     }
@@ -457,8 +495,8 @@ static lavr_status summary(aux_rank *a, int64_t frames, double wall_s, double re
         me->peak_kb = lavr_progress_peak_rss_kb();
         lavr_comm_traffic(a->c, &me->sent, &me->received);
         me->busy_s = a->decoder ? a->busy_s : -1;
-        /* the bench prints its own report from the measurements */
-        if (!a->o->stats) lavr_progress_summary(stdout, frames, OUTPUT_FPS, wall_s, render_s, rows, ndit + 1);
+        /* the bench prints its own report from the measurements; a fault's line is the render's last word */
+        if (!a->o->stats && !a->fault) lavr_progress_summary(stdout, frames, OUTPUT_FPS, wall_s, render_s, rows, ndit + 1);
         a->meas.render_s = render_s;
         a->meas.width = a->cond.width;
         a->meas.height = a->cond.height;
@@ -478,7 +516,20 @@ static lavr_status summary(aux_rank *a, int64_t frames, double wall_s, double re
     return st;
 }
 
-/* Finishes the outputs; a stopped render leaves the video as its last cut left it (resume rebuilds it). */
+static lavr_status rename_stage_file(aux_rank *a, const char *name) {
+    char *final = stage_file(a, name), *part = final ? malloc(strlen(final) + 6) : NULL;
+    lavr_status st = LAVR_OK;
+    if (!part) st = LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
+    else snprintf(part, strlen(final) + 6, "%s.part", final);
+    if (!st && rename(part, final) != 0 && errno != ENOENT)
+        st = LAVR_FAIL(LAVR_E_IO, "cannot rename '%s' to '%s': %s", part, final, strerror(errno));
+    free(part);
+    free(final);
+    return st;
+}
+
+/* Finishes the outputs; a stopped render leaves the video as its last cut left it (resume rebuilds it), and
+ * a finished one gives its growing stage files their names. */
 static lavr_status close_outputs(aux_rank *a, int stopped) {
     lavr_status st = LAVR_OK, s2;
     if (a->writer && stopped) {
@@ -495,11 +546,13 @@ static lavr_status close_outputs(aux_rank *a, int stopped) {
         a->stage = NULL;
         if (!st) st = s2;
     }
+    if (!st && !stopped && a->o->stage_dir) st = rename_stage_file(a, STAGE_LATENTS);
+    if (!st && !stopped && a->o->stage_dir && a->o->out_path) st = rename_stage_file(a, STAGE_VIDEO_LOG);
     return st;
 }
 
 static void release(aux_rank *a) {
-    if (a->writer) lavr_video_writer_close(a->writer);
+    lavr_video_writer_abandon(a->writer); /* an unfinished video keeps its .part name */
     if (a->stage) lavr_stage_close(a->stage);
     lavr_decode_stream_destroy(a->decoder);
     lavr_vae_destroy(a->vae);
@@ -522,6 +575,19 @@ static void release(aux_rank *a) {
     free(a->frames);
     lavr_ckpt_close(a->resume_from);
     lavr_arena_destroy(a->arena);
+}
+
+/* The fault as the render's last word: what failed, and what is left to continue from. */
+static void end_with_fault(aux_rank *a) {
+    lavr_error_adopt(a->fault, a->fault_message);
+    /* damaged numbers (LAVR_E_FORMAT) come back the same on a rerun: only a write failure is worth one */
+    if (!a->o->stage_dir || a->fault == LAVR_E_FORMAT) return;
+    if (a->committed >= 0)
+        lavr_error_append(a->fault, "; the render stopped, its checkpoint after %lld blocks in %s is intact: run the "
+                          "same command again to continue from it", (long long)a->committed, a->o->stage_dir);
+    else
+        lavr_error_append(a->fault, "; the render stopped before its first checkpoint: run the same command again to "
+                          "start over");
 }
 
 lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_options *o) {
@@ -548,9 +614,10 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
     if (!st) st = lavr_schedule_init(&roles->layout, a.cond.clips, &a.sched);
     if (!st) st = check_shapes(&a, &a.dit);
     if (!st) st = video_frames(&a);
+    st = lavr_mpi_agree(st); /* an input refused here, or a DiT rank that cannot load: every rank ends */
     if (!st) st = broadcast_setup(&a);
     a.meas.setup_s = seconds_now() - a.start_s;
-    if (!st) st = open_outputs(&a, model);
+    if (!st) aux_fault(&a, open_outputs(&a, model)); /* the DiT ranks wait for packets: a fault stops them */
     if (!st) st = prepare_pipeline(&a);
     lavr_ckpt_close(a.resume_from);
     a.resume_from = NULL;
@@ -574,12 +641,18 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
         a.meas.peak = lavr_ctx_peak_bytes(o->vae_ctx);
         lavr_device_memory(a.meas.device, &a.meas.device_used, &total);
     }
-    if (!st) st = close_outputs(&a, stopped_at >= 0);
+    if (!st && a.fault) {
+        lavr_video_writer_abandon(a.writer);
+        a.writer = NULL;
+    }
+    if (!st) aux_fault(&a, close_outputs(&a, stopped_at >= 0 || a.fault));
     /* a finished render needs no checkpoint any more (its latents and video stay) */
-    if (!st && stopped_at < 0 && o->stage_dir) st = lavr_ckpt_remove_all(o->stage_dir);
+    if (!st && !a.fault && stopped_at < 0 && o->stage_dir) st = lavr_ckpt_remove_all(o->stage_dir);
     if (!st) st = summary(&a, a.frames_written - first_frames, seconds_now() - a.start_s, lavr_progress_elapsed(a.progress),
                           stopped_at);
     if (!st) st = lavr_setup_end(c, a.sched.aux_rank, &stopped_at);
+    if (!st && a.fault) end_with_fault(&a);
+    if (!st) st = lavr_mpi_agree(a.fault); /* one line from rank 0, every rank exits alike */
     if (model) {
         lavr_status close_st = lavr_h5_close(model);
         if (!st) st = close_st;

@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/trace.h"
+#include "io/disk.h"
 #include "io/checkpoint.h"
 #include "models/sampler.h"
 #include "parallel/device.h"
@@ -43,7 +44,7 @@ typedef struct {
     float *velocity;  /* [C, F, h, w] */
     float *ref;       /* [C, 1, h, w] the clip-1 reference */
     lavr_msg packet, actmsg, ckptmsg;
-    lavr_ckpt_file entry; /* this rank's last checkpoint file, in flight to the aux in ckptmsg */
+    lavr_ckpt_report ckpt_report; /* this rank's last checkpoint part, in flight to the aux in ckptmsg */
     int64_t flags;        /* LAVR_FLAG_* of the block in hand */
     int have_first;       /* the block's first-step message is already here */
     double busy_s;
@@ -185,30 +186,46 @@ static lavr_status forward_stop(dit_rank *r, int64_t n) {
     return LAVR_OK;
 }
 
-/* This rank's part of the checkpoint "state after n blocks", then its file entry to the aux. */
-static lavr_status write_part(dit_rank *r, int64_t n) {
-    const double t0 = seconds_now();
-    const int64_t trace_t0 = lavr_trace_now();
+/* This rank's part of the checkpoint "state after n blocks" (deleted again when a write fails). */
+static lavr_status write_part_file(dit_rank *r, int64_t n, lavr_ckpt_file *entry) {
     lavr_ckpt_writer *w = NULL;
-    TRY(lavr_ckpt_begin(r->o->stage_dir, n, r->roles->world_rank, &w));
-    lavr_status st = LAVR_OK;
+    lavr_status st = lavr_ckpt_begin(r->o->stage_dir, n, r->roles->world_rank, &w);
+    if (st) return lavr_disk_add_free_space(st, r->o->stage_dir);
     for (int i = 0; i < r->peers.step_end - r->peers.step_begin && !st; i++)
         st = lavr_dit_engine_save(r->e, i, r->peers.step_begin + i, i == 0 && r->peers.stage == 0, w);
     if (!st) st = lavr_ckpt_put_string(w, "role", r->roles->role_name);
     if (!st) st = lavr_ckpt_put_string(w, "backend", lavr_backend_name(r->o->backend));
     if (st) {
+        lavr_disk_add_free_space(st, r->o->stage_dir);
         lavr_ckpt_abandon(w);
         return st;
     }
-    TRY(lavr_comm_wait(r->c, &r->ckptmsg));
-    TRY(lavr_ckpt_finish(w, &r->entry));
-    LOG_DEBUG("checkpoint part %s for block %lld written in %.2f s", r->entry.name, (long long)n, seconds_now() - t0);
+    return lavr_ckpt_finish(w, entry); /* which says the free space when it fails */
+}
+
+/* The part, then its report to the aux: the file entry, or why it failed (the aux decides; a full disk
+ * ends the render there with the last committed checkpoint intact). */
+static lavr_status write_part(dit_rank *r, int64_t n) {
+    const double t0 = seconds_now();
+    const int64_t trace_t0 = lavr_trace_now();
+    TRY(lavr_comm_wait(r->c, &r->ckptmsg)); /* the previous report went out */
+    lavr_ckpt_report *rep = &r->ckpt_report;
+    memset(rep, 0, sizeof *rep);
+    lavr_status st = write_part_file(r, n, &rep->entry);
+    if (st) {
+        rep->status = (int32_t)st;
+        snprintf(rep->message, sizeof rep->message, "%s", lavr_error_message());
+        lavr_error_clear();
+    } else {
+        LOG_DEBUG("checkpoint part %s for block %lld written in %.2f s", rep->entry.name, (long long)n,
+                  seconds_now() - t0);
+    }
     lavr_trace_slice(LAVR_TRACE_CHECKPOINT, trace_t0, n, 0);
     lavr_msg *m = &r->ckptmsg;
     memset(m->ints, 0, sizeof m->ints);
     m->ints[0] = n;
     lavr_msg_clear_parts(m);
-    TRY(lavr_msg_add(m, &r->entry, (int64_t)sizeof r->entry, LAVR_WIRE_BYTES));
+    TRY(lavr_msg_add(m, rep, (int64_t)sizeof *rep, LAVR_WIRE_BYTES));
     return lavr_comm_isend(r->c, r->sched.aux_rank, LAVR_TAG_CKPT, m);
 }
 
@@ -420,6 +437,7 @@ lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr
     const int64_t load_t0 = lavr_trace_now();
     lavr_status st = lavr_dit_engine_open(&eo, &r.e);
     lavr_trace_slice(LAVR_TRACE_LOAD, load_t0, 0, 0);
+    st = lavr_mpi_agree(st); /* a rank that cannot load, or an input the aux rank refuses: every rank ends */
     if (!st) st = lavr_setup_bcast(c, aux_rank, &r.setup);
     if (!st) st = lavr_schedule_init(&roles->layout, r.setup.clips, &r.sched);
     if (!st) st = lavr_schedule_dit_peers(&r.sched, &roles->role, &r.peers);
@@ -428,6 +446,7 @@ lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr
     if (!st) st = lavr_comm_wait(c, &r.ckptmsg);
     if (!st) st = send_stats(&r);
     if (!st) st = lavr_setup_end(c, aux_rank, &stopped_at);
+    if (!st) st = lavr_mpi_agree(LAVR_OK); /* the aux rank's verdict (a full disk) becomes every rank's */
     release(&r);
     if (!st && stopped_at >= 0)
         st = lavr_error_set(LAVR_E_STOPPED, __FILE__, __LINE__,

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "io/checkpoint.h"
 #include "models/streaming.h"
 #include "parallel/comm.h"
 #include "parallel/mpi.h"
@@ -29,6 +30,15 @@ typedef struct {
 /* Statistics each DiT rank sends the aux at the end (LAVR_TAG_STATS ints). */
 enum { LAVR_STAT_RANK, LAVR_STAT_PEAK_KB, LAVR_STAT_BUSY_US, LAVR_STAT_FORWARDS, LAVR_STAT_SENT, LAVR_STAT_RECEIVED,
        LAVR_STAT_DEVICE_PEAK_KB };
+
+/* What a DiT rank sends the aux for a checkpoint (LAVR_TAG_CKPT, bytes): its file entry, or (status != 0)
+ * the one line saying why its part could not be written (a full disk), which the aux ends the render
+ * with; the DiT rank itself carries on until the aux stops the pipeline. */
+typedef struct {
+    lavr_ckpt_file entry;
+    int32_t status;
+    char message[1024];
+} lavr_ckpt_report;
 
 /* What each DiT rank sends the aux at the end beside the stats ints (a bytes part of the same message). Times are
  * seconds on the rank's clock from the start of lavr_dit_stage_run; bytes are the engine's device arena (0 on

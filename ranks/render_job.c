@@ -134,10 +134,12 @@ static lavr_status run_role(const lavr_render_job *j, const lavr_roles *roles, l
     /* an extra aux rank: nothing to compute; it takes part in the setup broadcast and the end only */
     lavr_render_setup setup;
     const int aux_rank = lavr_layout_dit_ranks(&roles->layout);
-    lavr_status st = lavr_setup_bcast(comm, aux_rank, &setup);
+    lavr_status st = lavr_mpi_agree(LAVR_OK); /* the other ranks' verdict before the setup (ranks/dit_stage.c) */
+    if (!st) st = lavr_setup_bcast(comm, aux_rank, &setup);
     lavr_setup_free(&setup);
     int64_t stopped_at = -1;
     if (!st) st = lavr_setup_end(comm, aux_rank, &stopped_at);
+    if (!st) st = lavr_mpi_agree(LAVR_OK); /* and after the end (the aux rank's fault) */
     if (!st && stopped_at >= 0) st = lavr_error_set(LAVR_E_STOPPED, __FILE__, __LINE__, "stopped after a checkpoint");
     return st;
 }

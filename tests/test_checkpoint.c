@@ -248,10 +248,12 @@ static void test_torn_and_foreign(void) {
     CHECK(found_clip(LAVR_CKPT_VERIFY_SIZES, &other_model, &s) == -1 && s.skipped_other == 6);
     CHECK(strstr(s.other_reason, "another model") != NULL);
 
-    /* beginning clip 10 again removes its manifest first: a crash now leaves it torn, not stale */
-    CHECK_OK(lavr_ckpt_begin(stage, 40, 1, &w));
+    /* beginning clip 10 again removes its manifest first: a crash now leaves it torn, not stale; a part
+     * given up (a failed write) is deleted, the others stay */
+    CHECK_OK(lavr_ckpt_begin(stage, 40, 5, &w));
+    CHECK(exists(ckpt_file(10, "rank-5.h5")));
     lavr_ckpt_abandon(w);
-    CHECK(!exists(ckpt_file(10, "MANIFEST")));
+    CHECK(!exists(ckpt_file(10, "MANIFEST")) && !exists(ckpt_file(10, "rank-5.h5")));
 
     /* prune keep 2 counts committed manifests (files are not checked): 9 and 8 stay, and 10 (torn,
      * but newer than them); 7 and 6 (bad manifests) and everything older go */

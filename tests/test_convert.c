@@ -2,6 +2,7 @@
  * formats: every tensor compared with its source, the LoRA merge against a double-precision
  * product, FP8 copies against their scale rule, the four loaders on the result, and the errors of
  * missing, truncated and mismatched inputs. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "fixtures/fixture_writers.h"
 #include "io/convert.h"
 #include "io/h5model.h"
+#include "io/model_digest.h"
 #include "models/config.h"
 #include "models/dit.h"
 #include "models/init_weights.h"
@@ -116,7 +118,7 @@ static void make_sources(void) {
 }
 
 /* variant: 0 good, 1 no T5 file, 2 truncated shard, 3 a DiT tensor missing, 4 wrong ffn_dim in
- * config.json, 5 LoRA module without a target */
+ * config.json, 5 LoRA module without a target, 6 a NaN in a DiT weight */
 static void make_download(const char *dir, int variant) {
     char p[1024], sub[1024];
     mkdir(dir, 0755);
@@ -130,11 +132,14 @@ static void make_download(const char *dir, int variant) {
     free(json);
     /* two shards + index; variant 3 drops the last DiT tensor from both */
     int n = dit.n - (variant == 3), half = n / 2;
+    const float kept = patch_bias_f32[5];
+    if (variant == 6) patch_bias_f32[5] = NAN;
     path_of(p, dir, "diffusion_pytorch_model-00001-of-00002.safetensors");
     fx_write_safetensors(p, dit.t, half, NULL);
     if (variant == 2) CHECK(truncate(p, 4000) == 0);
     path_of(p, dir, "diffusion_pytorch_model-00002-of-00002.safetensors");
     fx_write_safetensors(p, dit.t + half, n - half, NULL);
+    patch_bias_f32[5] = kept;
     size_t cap = (size_t)n * 256 + 256, len = 0;
     char *index = malloc(cap);
     len += (size_t)snprintf(index, cap, "{\"metadata\": {\"total_size\": 1}, \"weight_map\": {");
@@ -366,6 +371,15 @@ static void check_output(const char *out) {
     lavr_h5_close(f);
 }
 
+static void read_fingerprint(const char *path, char hex[65]) {
+    lavr_h5file *f = NULL;
+    hex[0] = 0;
+    CHECK_OK(lavr_h5_open(path, &f));
+    if (f) CHECK_OK(lavr_model_digest_read(f, hex));
+    CHECK(strlen(hex) == 64);
+    lavr_h5_close(f);
+}
+
 static void expect_failure(int variant, lavr_status code, const char *text) {
     char dir[1024], out[1024];
     snprintf(dir, sizeof dir, "%s/convert-bad%d", root, variant);
@@ -397,13 +411,27 @@ int main(void) {
     check_output(out);
     check_loaders(out);
     check_renders(out);
-    /* re-running over an existing output replaces it */
+    char first[65], again[65], other[65];
+    read_fingerprint(out, first);
+    /* re-running over an existing output replaces it; the fingerprint is a function of the content */
     CHECK_OK(lavr_convert(&o));
+    read_fingerprint(out, again);
+    CHECK_MSG(first[0] && strcmp(first, again) == 0, "fingerprints '%s' and '%s' of one conversion", first, again);
+    /* another content (no LoRA merged): another fingerprint */
+    char plain[1100];
+    snprintf(plain, sizeof plain, "%s/convert-plain.h5", root);
+    lavr_convert_options no_lora = {.wan_dir = dir, .out_path = plain};
+    CHECK_OK(lavr_convert(&no_lora));
+    read_fingerprint(plain, other);
+    CHECK_MSG(other[0] && strcmp(first, other) != 0, "the model without the LoRA has the same fingerprint %s", other);
     expect_failure(1, LAVR_E_IO, "models_t5_umt5-xxl-enc-bf16.pth' is missing");
     expect_failure(2, LAVR_E_IO, "is truncated");
     expect_failure(3, LAVR_E_FORMAT, "1 missing: audio_injector.injector_adain_layers.1.linear.bias");
     expect_failure(4, LAVR_E_FORMAT, "with the wrong shape: blocks.0.ffn.0.weight is [512, 256], expected [640, 256]");
     expect_failure(5, LAVR_E_FORMAT, "match no DiT weight: audio_injector.injector.7.o");
+    expect_failure(6, LAVR_E_FORMAT, "tensor '/dit/patch_embedding.bias' from '");
+    CHECK_MSG(strstr(lavr_error_message(), "holds 1 NaN/Inf value (the first at element 5)") != NULL,
+              "%s", lavr_error_message());
     free_list(&dit), free_list(&t5), free_list(&vae), free_list(&w2v);
     lavr_arena_destroy(arena);
     return check_summary("test_convert");

@@ -66,6 +66,12 @@ add_test(NAME cli_render_help COMMAND $<TARGET_FILE:lavr> render --help)
 set_tests_properties(cli_render_help PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
   PASS_REGULAR_EXPRESSION "usage: mpirun -np N lavr render.*LAVR_FAIL_AT=rank=R,block=B.*--layout LAYOUT.*--num-clip N.*--stage-dir DIR.*--resume auto\\|yes\\|no.*--backend auto\\|cpu\\|cuda")
 
+# damaged model files at render time (tests/test_model_faults.c renders the tiny model under mpirun)
+if(LAVR_FFMPEG AND LAVR_SNDFILE)
+  set_tests_properties(test_model_faults PROPERTIES
+    ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV};LAVR_MPIEXEC=${MPIEXEC_EXECUTABLE};LAVR_RENDER_INPUTS=${render_dir}/in"
+    FIXTURES_REQUIRED "lavr_tiny_model;lavr_render_inputs")
+endif()
 # --t5 takes auto, gpu or host: anything else is one line and exit 2, found before any file is read.
 add_test(NAME cli_render_bad_t5 COMMAND sh -c "$<TARGET_FILE:lavr> render --model m.h5 --image i.png --audio a.wav --prompt p --out o.mp4 --t5 gpu0 2>&1; echo exit=$?")
 set_tests_properties(cli_render_bad_t5 PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 60

@@ -46,7 +46,7 @@ for i in "${!model_args[@]}"; do
   if [ "${model_args[i]}" = "$ref_model" ]; then model_args[i]=$work/other.h5; fi
 done
 refused refuse-model 'another model' "${model_args[@]}" --out "$out" --resume yes
-refused refuse-none 'no usable checkpoint' "${args[@]}" --out "$work/none.mp4" --resume yes
+refused refuse-none 'nothing to resume' "${args[@]}" --out "$work/none.mp4" --resume yes
 [ "$(manifests)" = "$before" ] || fail "a refused run changed the checkpoints"
 
 # a copy keeps the old checkpoints for --resume no (a completed render removes its checkpoints)

@@ -20,7 +20,7 @@ newest_dir=$(printf 'ckpt-%06d' "$newest")
 echo "committed: ${kept[*]}; tearing $newest_dir, expecting to continue from $older"
 
 cp -a "$stage" "$work/trunc.stage"
-cp "$out" "$work/trunc.mp4"
+cp "$out.part" "$work/trunc.mp4.part" # a stopped render leaves its video under the .part name
 
 # tear_case NAME OUT STAGE: the rerun continues from the older checkpoint, names the skipped one
 tear_case() {

@@ -77,7 +77,7 @@ export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=
 export LAVR=$LAVR_BIN LAVR_CONFIG=tiny LAVR_STAGE_DIR=$work/stage
 out=$work/slurm.mp4 stage=$LAVR_STAGE_DIR
 submit() { # submit: the same sbatch command each time; sets $job
-  job=$(sbatch --parsable --nodes=2 --gres=none -o "$work/job-%j.out" "$root/slurm/render-multinode.sbatch" \
+  job=$(sbatch --parsable --cpus-per-task=1 --nodes=2 --gres=none -o "$work/job-%j.out" "$root/slurm/render-multinode.sbatch" \
     "${base_args[@]}" --checkpoint-clips 1 --out "$out") || slurm_fail "sbatch failed"
   jobs_submitted="${jobs_submitted:-} $job"
   echo "submitted job $job"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Slurm requeue test (ctest label `slurm`): starts a private one-node Slurm (scripts/slurm-local.sh),
-# submits the tiny render with slurm/render-1node.sbatch (2 tasks, steps=1, no GPUs), requeues it from
+# submits the tiny render with slurm/render-1node.sbatch, or LAVR_SBATCH_SCRIPT (the srun variant), (2 tasks,
+# steps=1, no GPUs), requeues it from
 # outside once a checkpoint exists (scontrol requeue, as preemption does: TERM to the job), then sends
 # the batch shell USR1 (what --signal=B:USR1@T sends before the time limit) so the ranks checkpoint,
 # exit 75 and the script requeues the job. Checks that each rerun continued from a checkpoint and that
@@ -59,7 +60,9 @@ bash "$root/scripts/slurm-local.sh" start
 # the CI node has no GPUs and 2 CPUs: no gres, 2 tasks; the binary, layout and stage come through
 # the environment (sbatch passes it on)
 export LAVR=$LAVR_BIN LAVR_LAYOUT=$layout LAVR_STAGE_DIR=$work/stage
-job=$(sbatch --parsable --gres=none --ntasks-per-node=2 -o "$work/job.out" "$root/slurm/render-1node.sbatch" \
+# LAVR_SBATCH_SCRIPT: render-1node.sbatch (mpirun, the default) or render-1node-srun.sbatch (srun --mpi=pmix)
+script=$root/slurm/${LAVR_SBATCH_SCRIPT:-render-1node.sbatch}
+job=$(sbatch --parsable --cpus-per-task=1 --gres=none --ntasks-per-node=2 -o "$work/job.out" "$script" \
   "${args[@]}" --checkpoint-clips 1 --out "$work/job.mp4") || fail "sbatch failed"
 echo "submitted job $job"
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "check.h"
+#include "gpu/mpi/gpu_per_rank.h"
 #include "gpu/dit_cuda_compare.h"
 #include "parallel/device.h"
 #include "parallel/mpi.h"
@@ -32,24 +33,13 @@ int main(int argc, char **argv) {
         return 1;
     }
     const int rank = lavr_mpi_world_rank(), size = lavr_mpi_world_size();
-    int devices = lavr_device_count(), min_devices = 0, local = 0;
+    int devices = 0, local = 0;
     MPI_Comm node;
     CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) == MPI_SUCCESS);
     CHECK(MPI_Comm_rank(node, &local) == MPI_SUCCESS);
-    MPI_Allreduce(&devices, &min_devices, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    /* NCCL refuses two ranks of one communicator on the same GPU: skip when a node has more ranks than GPUs */
-    int node_size = 0, crowded = 0, any_crowded = 0;
-    CHECK(MPI_Comm_size(node, &node_size) == MPI_SUCCESS);
-    crowded = node_size > devices;
-    MPI_Allreduce(&crowded, &any_crowded, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    if (any_crowded && min_devices > 0) {
-        if (rank == 0) printf("test_dit_cuda_tp: %d ranks on a node with %d GPU%s (NCCL needs one GPU per rank), skipped\n", node_size,
-                              devices, devices == 1 ? "" : "s");
-        lavr_mpi_finish();
-        return 77;
-    }
-    if (min_devices == 0 || size != 2) {
-        if (rank == 0) printf("test_dit_cuda_tp: needs 2 ranks with a GPU each, skipped\n");
+    const int own_gpus = gpu_per_rank(&devices);
+    if (!own_gpus || size != 2) {
+        if (rank == 0) printf("test_dit_cuda_tp: needs 2 ranks with a GPU each (a GPU of its own: %d on this node), skipped\n", devices);
         lavr_mpi_finish();
         return 77;
     }

@@ -4,6 +4,7 @@
  * (tp=2 checkpoint into a whole CUDA engine, whole CPU checkpoint into tp=2 CUDA engines). Needs 2 GPUs.
  * mpi-ranks: 2 */
 #include "gpu/engine_compare.h"
+#include "gpu/mpi/gpu_per_rank.h"
 #include "parallel/device.h"
 #include "parallel/mpi.h"
 #include "tiny_model.h"
@@ -23,13 +24,13 @@ int main(int argc, char **argv) {
         return 1;
     }
     const int rank = lavr_mpi_world_rank(), size = lavr_mpi_world_size();
-    int devices = lavr_device_count(), min_devices = 0, local = 0;
+    int devices = 0, local = 0;
     MPI_Comm node;
     CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) == MPI_SUCCESS);
     CHECK(MPI_Comm_rank(node, &local) == MPI_SUCCESS);
-    MPI_Allreduce(&devices, &min_devices, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (min_devices < 2 || size != 2 || !LAVR_HAVE_NCCL) {
-        if (rank == 0) printf("test_dit_engine_cuda_tp: needs 2 ranks, 2 GPUs and NCCL, skipped\n");
+    const int own_gpus = gpu_per_rank(&devices);
+    if (!own_gpus || size != 2 || !LAVR_HAVE_NCCL) {
+        if (rank == 0) printf("test_dit_engine_cuda_tp: needs 2 ranks, 2 GPUs and NCCL (a GPU of its own: %d on this node), skipped\n", devices);
         lavr_mpi_finish();
         return 77;
     }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "gpu/mpi/gpu_per_rank.h"
 #include "core/dtype.h"
 #include "core/rng.h"
 #include "parallel/device.h"
@@ -109,24 +110,12 @@ int main(int argc, char **argv) {
     rank = lavr_mpi_world_rank();
     size = lavr_mpi_world_size();
     MPI_Comm node;
-    int local = 0, devices = lavr_device_count();
+    int local = 0, devices = 0;
     CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) == MPI_SUCCESS);
     CHECK(MPI_Comm_rank(node, &local) == MPI_SUCCESS);
-    int min_devices = 0;
-    MPI_Allreduce(&devices, &min_devices, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    /* NCCL refuses two ranks of one communicator on the same GPU: skip when a node has more ranks than GPUs */
-    int node_size = 0, crowded = 0, any_crowded = 0;
-    CHECK(MPI_Comm_size(node, &node_size) == MPI_SUCCESS);
-    crowded = node_size > devices;
-    MPI_Allreduce(&crowded, &any_crowded, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    if (any_crowded && min_devices > 0) {
-        if (rank == 0) printf("test_nccl: %d ranks on a node with %d GPU%s (NCCL needs one GPU per rank), skipped\n", node_size,
-                              devices, devices == 1 ? "" : "s");
-        lavr_mpi_finish();
-        return 77;
-    }
-    if (min_devices == 0 || size < 2) {
-        if (rank == 0) printf("test_nccl: needs a GPU on every rank and 2+ ranks, skipped\n");
+    const int own_gpus = gpu_per_rank(&devices);
+    if (!own_gpus || size < 2) {
+        if (rank == 0) printf("test_nccl: needs a GPU on every rank and 2+ ranks (a GPU of its own: %d on this node), skipped\n", devices);
         lavr_mpi_finish();
         return 77;
     }
