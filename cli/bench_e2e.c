@@ -23,6 +23,7 @@
 #include "parallel/mpi.h"
 #include "parallel/plan.h"
 #include "ranks/render_job.h"
+#include "ranks/trace_file.h"
 
 #define FRAMES_PER_BLOCK 12 /* video frames of a block of 3 latents */
 #define DROPPED_FRAMES 3    /* the first decoded frames the render drops (liveavatar-system §1.9) */
@@ -131,6 +132,8 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, e2e
     j->policy = (lavr_ckpt_policy){.every_clips = 0, .every_seconds = 0, .keep_last = 1};
     j->fail_rank = -1;
     j->fail_block = -1;
+    j->trace_path = cli_get(opts, nopts, "trace", NULL);
+    CHECK_ARG(!j->trace_path || j->trace_path[0], "--trace: give a file name");
     return LAVR_OK;
 }
 
@@ -351,6 +354,7 @@ lavr_status lavr_bench_e2e(int argc, char **argv) {
          NULL},
         {"fp8", 0, "FP8 e4m3 Linears in the DiT (CUDA)", NULL},
         {"attention", "auto|cudnn|own", "DiT attention on auto, cudnn or own", NULL},
+        {"trace", "FILE", "write a Chrome trace-event timeline, a track per rank, as lavr render --trace", NULL},
         {"help", 0, "print this help", NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -364,7 +368,7 @@ lavr_status lavr_bench_e2e(int argc, char **argv) {
                            "           [--layout steps=S,tp=T,pp=P,aux=1] [--blocks N | --num-clip K] [--image F]\n"
                            "           [--audio F | --audio-seconds S] [--prompt TEXT] [--out video.mp4|.y4m]\n"
                            "           [--backend auto|cpu|cuda] [--aux-backend B] [--aux-gpu N] [--gpu-mem M] [--fp8]\n"
-                           "           [--t5 auto|gpu|host] [--attention auto|cudnn|own] [--seed S]",
+                           "           [--t5 auto|gpu|host] [--attention auto|cudnn|own] [--seed S] [--trace FILE]",
                            "Runs lavr render's roles with weights generated on each rank (no model file) and reports\n"
                            "the setup time per encoder, time to first frame, ms per block of each role, the aux's\n"
                            "share of its GPU, FPS and device memory per rank against lavr plan.",
@@ -372,6 +376,7 @@ lavr_status lavr_bench_e2e(int argc, char **argv) {
         return lavr_mpi_finish();
     }
     lavr_render_job *j = &a.job;
+    if (j->trace_path) TRY_COLLECTIVE(lavr_trace_start());
     const int aux_rank = lavr_layout_dit_ranks(&j->layout), is_aux = lavr_mpi_world_rank() == aux_rank;
     /* without --gpu-mem on GPUs, the card's memory less what the driver and the estimates outside the arenas may
      * need: every arena gets its planned share, none takes the others' */
