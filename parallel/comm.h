@@ -36,7 +36,7 @@ typedef struct {
     int nparts;
     uint8_t *wire;           /* packed form, owned, grown as needed */
     int64_t wire_cap;
-    lavr_msg_request *request; /* a send in flight (lavr_comm_isend), else NULL */
+    lavr_msg_request *request; /* a send or receive in flight (lavr_comm_isend, lavr_comm_irecv), else NULL */
 } lavr_msg;
 
 /* Zeroes the message (no parts, no buffer). */
@@ -62,8 +62,15 @@ lavr_status lavr_comm_send(lavr_comm *c, int peer, int tag, lavr_msg *m);
 /* Non-blocking send: packs now (the caller's part buffers are free on return) and keeps the wire
  * buffer busy until lavr_comm_wait. At most one send in flight per message. */
 lavr_status lavr_comm_isend(lavr_comm *c, int peer, int tag, lavr_msg *m);
-/* Waits for the message's send in flight (nothing to do when none). */
+/* Waits for the message's send or receive in flight (nothing to do when none). A receive is unpacked into the
+ * parts the message has at the wait (the same sizes as when it was posted) and its header ints are replaced. */
 lavr_status lavr_comm_wait(lavr_comm *c, lavr_msg *m);
+/* Non-blocking receive: posts it into the message's wire buffer (sized by its parts now); nothing reaches the parts
+ * before lavr_comm_wait. Posting early lets a large message travel while the receiver computes, as long as it calls
+ * lavr_comm_progress now and then (MPI moves a message only inside MPI calls on both sides). */
+lavr_status lavr_comm_irecv(lavr_comm *c, int peer, int tag, lavr_msg *m);
+/* Lets MPI move the message in flight (send or receive) without waiting; nothing to do when none. */
+lavr_status lavr_comm_progress(lavr_comm *c, lavr_msg *m);
 /* Blocking receive of a message from peer with tag into m's parts; its header ints are replaced. */
 lavr_status lavr_comm_recv(lavr_comm *c, int peer, int tag, lavr_msg *m);
 /* Every rank calls it with the same part sizes; root's ints and parts end up on every rank. */

@@ -19,8 +19,11 @@ struct lavr_comm {
 
 struct lavr_msg_request {
     MPI_Request request;
-    int peer;      /* for the trace's wait slice */
+    int peer, tag; /* for the trace's wait slice and the size check */
     int64_t bytes;
+    int recv;      /* a receive (lavr_comm_irecv), else a send */
+    int done;      /* completed by lavr_comm_progress */
+    MPI_Status status;
 };
 
 static int64_t wire_size(lavr_wire w) { return w == LAVR_WIRE_F32 ? 4 : w == LAVR_WIRE_BF16 ? 2 : 1; }
@@ -127,6 +130,12 @@ static int wait_request(MPI_Request *request, MPI_Status *status) {
     }
 }
 
+static lavr_msg_request *new_request(int peer, int tag, int64_t bytes, int recv) {
+    lavr_msg_request *r = calloc(1, sizeof *r);
+    if (r) r->peer = peer, r->tag = tag, r->bytes = bytes, r->recv = recv;
+    return r;
+}
+
 lavr_status lavr_comm_world(lavr_comm **out) {
     lavr_comm *c = calloc(1, sizeof *c);
     if (!c) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for a communicator");
@@ -168,35 +177,73 @@ lavr_status lavr_comm_isend(lavr_comm *c, int peer, int tag, lavr_msg *m) {
     const int64_t t0 = lavr_trace_now();
     int64_t bytes = 0;
     TRY(pack(m, &bytes));
-    lavr_msg_request *r = malloc(sizeof *r);
+    lavr_msg_request *r = new_request(peer, tag, bytes, 0);
     if (!r) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for a send request");
     int rc = MPI_Isend(m->wire, (int)bytes, MPI_BYTE, peer, tag, c->comm, &r->request);
     if (rc != MPI_SUCCESS) {
         free(r);
         return lavr_mpi_fail(rc, "MPI_Isend", __FILE__, __LINE__);
     }
-    r->peer = peer;
-    r->bytes = bytes;
     m->request = r;
     c->sent += bytes;
     lavr_trace_slice(LAVR_TRACE_SEND, t0, peer, bytes);
     return LAVR_OK;
 }
 
+/* A received message of the size its parts expect: unpacked into them. */
+static lavr_status received(lavr_comm *c, lavr_msg *m, const MPI_Status *status, int peer, int tag, int64_t bytes) {
+    int got = 0;
+    MPI_TRY(MPI_Get_count(status, MPI_BYTE, &got));
+    if (got != bytes)
+        return LAVR_FAIL(LAVR_E_INTERNAL, "message with tag %d from rank %d has %d bytes, expected %lld", tag, peer,
+                         got, (long long)bytes);
+    unpack(m);
+    c->received += bytes;
+    return LAVR_OK;
+}
+
 lavr_status lavr_comm_wait(lavr_comm *c, lavr_msg *m) {
-    (void)c;
-    if (!m->request) return LAVR_OK;
+    lavr_msg_request *r = m->request;
+    if (!r) return LAVR_OK;
     const int64_t t0 = lavr_trace_now();
-    int rc = wait_request(&m->request->request, MPI_STATUS_IGNORE);
-    lavr_trace_slice(LAVR_TRACE_WAIT, t0, m->request->peer, m->request->bytes);
-    free(m->request);
+    int rc = r->done ? MPI_SUCCESS : wait_request(&r->request, &r->status);
     m->request = NULL;
-    if (rc != MPI_SUCCESS) return lavr_mpi_fail(rc, "MPI_Wait(send)", __FILE__, __LINE__);
+    lavr_status st = LAVR_OK;
+    if (rc != MPI_SUCCESS) st = lavr_mpi_fail(rc, r->recv ? "MPI_Wait(receive)" : "MPI_Wait(send)", __FILE__, __LINE__);
+    else if (r->recv && lavr_msg_wire_bytes(m) != r->bytes)
+        st = LAVR_FAIL(LAVR_E_INTERNAL, "message with tag %d from rank %d: its parts changed size while it was in flight",
+                       r->tag, r->peer);
+    else if (r->recv) st = received(c, m, &r->status, r->peer, r->tag, r->bytes);
+    lavr_trace_slice(LAVR_TRACE_WAIT, t0, r->peer, r->bytes);
+    free(r);
+    return st;
+}
+
+lavr_status lavr_comm_irecv(lavr_comm *c, int peer, int tag, lavr_msg *m) {
+    if (m->request) return LAVR_FAIL(LAVR_E_INTERNAL, "receive into a message with a send or receive in flight");
+    int64_t bytes = 0;
+    TRY(reserve(m, &bytes));
+    lavr_msg_request *r = new_request(peer, tag, bytes, 1);
+    if (!r) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for a receive request");
+    int rc = MPI_Irecv(m->wire, (int)bytes, MPI_BYTE, peer, tag, c->comm, &r->request);
+    if (rc != MPI_SUCCESS) {
+        free(r);
+        return lavr_mpi_fail(rc, "MPI_Irecv", __FILE__, __LINE__);
+    }
+    m->request = r;
+    return LAVR_OK;
+}
+
+lavr_status lavr_comm_progress(lavr_comm *c, lavr_msg *m) {
+    (void)c;
+    lavr_msg_request *r = m->request;
+    if (!r || r->done) return LAVR_OK;
+    MPI_TRY(MPI_Test(&r->request, &r->done, &r->status));
     return LAVR_OK;
 }
 
 lavr_status lavr_comm_recv(lavr_comm *c, int peer, int tag, lavr_msg *m) {
-    if (m->request) return LAVR_FAIL(LAVR_E_INTERNAL, "receive into a message whose send is in flight");
+    if (m->request) return LAVR_FAIL(LAVR_E_INTERNAL, "receive into a message with a send or receive in flight");
     const int64_t t0 = lavr_trace_now();
     int64_t bytes = 0;
     TRY(reserve(m, &bytes));
@@ -204,13 +251,7 @@ lavr_status lavr_comm_recv(lavr_comm *c, int peer, int tag, lavr_msg *m) {
     MPI_Request request;
     MPI_TRY(MPI_Irecv(m->wire, (int)bytes, MPI_BYTE, peer, tag, c->comm, &request));
     MPI_TRY(wait_request(&request, &status));
-    int got = 0;
-    MPI_TRY(MPI_Get_count(&status, MPI_BYTE, &got));
-    if (got != bytes)
-        return LAVR_FAIL(LAVR_E_INTERNAL, "message with tag %d from rank %d has %d bytes, expected %lld", tag, peer,
-                         got, (long long)bytes);
-    unpack(m);
-    c->received += bytes;
+    TRY(received(c, m, &status, peer, tag, bytes));
     lavr_trace_slice(LAVR_TRACE_WAIT, t0, peer, bytes);
     return LAVR_OK;
 }

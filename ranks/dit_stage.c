@@ -44,6 +44,7 @@ typedef struct {
     float *velocity;  /* [C, F, h, w] */
     float *ref;       /* [C, 1, h, w] the clip-1 reference */
     lavr_msg packet, actmsg, ckptmsg;
+    lavr_msg ahead; /* pp 0: the next block's first packet, received while this block computes (see post_ahead) */
     lavr_ckpt_report ckpt_report; /* this rank's last checkpoint part, in flight to the aux in ckptmsg */
     int64_t flags;        /* LAVR_FLAG_* of the block in hand */
     int have_first;       /* the block's first-step message is already here */
@@ -160,8 +161,14 @@ static lavr_status packet_send(dit_rank *r, int to, int tag, int64_t block, int6
 static lavr_status recv_first(dit_rank *r, int64_t n) {
     const lavr_dit_peers *p = &r->peers;
     if (p->embeds) {
-        TRY(packet_recv(r, p->packet_from, LAVR_TAG_PACKET, n, p->step_begin));
-        r->flags = r->packet.ints[LAVR_PKT_FLAGS];
+        if (r->ahead.request) {
+            TRY(lavr_comm_wait(r->c, &r->ahead)); /* unpacks into the latent and audio, free again by now */
+            TRY(expect_header(&r->ahead, LAVR_TAG_PACKET, p->packet_from, n, p->step_begin, 0));
+            r->flags = r->ahead.ints[LAVR_PKT_FLAGS];
+        } else {
+            TRY(packet_recv(r, p->packet_from, LAVR_TAG_PACKET, n, p->step_begin));
+            r->flags = r->packet.ints[LAVR_PKT_FLAGS];
+        }
         r->have_first = 1;
         return LAVR_OK;
     }
@@ -171,6 +178,21 @@ static lavr_status recv_first(dit_rank *r, int64_t n) {
     r->have_first = !pre;
     return LAVR_OK;
 }
+
+/* pp 0, holding block n's packet: posts the receive of block n + 1's, so that it travels while block n computes
+ * (its sender is then inside MPI, waiting; a receive posted only when the block is needed waits for the sender's
+ * next MPI call, e.g. the aux rank's decode and write of the previous block). A packet always follows one without
+ * a stop (a stop, a fault's too, travels in a packet). Parts: the latent and the audio, which are unpacked into
+ * only at recv_first(n + 1), after block n is out. */
+static lavr_status post_ahead(dit_rank *r, int64_t n) {
+    if (!r->peers.embeds || n + 1 >= r->sched.blocks || (r->flags & LAVR_FLAG_STOP)) return LAVR_OK;
+    lavr_msg_clear_parts(&r->ahead);
+    TRY(packet_parts(r, &r->ahead));
+    return lavr_comm_irecv(r->c, r->peers.packet_from, LAVR_TAG_PACKET, &r->ahead);
+}
+
+/* Between compute calls: lets the posted packet move. */
+static lavr_status progress(dit_rank *r) { return lavr_comm_progress(r->c, &r->ahead); }
 
 /* Stop before block n: pass the stop on in the shape the next rank expects as its first message. */
 static lavr_status forward_stop(dit_rank *r, int64_t n) {
@@ -290,6 +312,7 @@ static lavr_status run_step(dit_rank *r, int64_t n, int step) {
                                    .audio_first = 0};
         TRY(lavr_dit_engine_embed_block(r->e, cache, &in));
         r->busy_s += seconds_now() - t0;
+        TRY(progress(r));
     } else if (!first) {
         TRY(act_recv(r, n, step, 0));
     }
@@ -298,6 +321,7 @@ static lavr_status run_step(dit_rank *r, int64_t n, int step) {
     TRY(lavr_dit_engine_forward(r->e, cache));
     r->busy_s += seconds_now() - t0;
     r->forwards++;
+    TRY(progress(r));
     if (!p->heads) {
         r->compute = (open_slice){.open = 1, .kind = LAVR_TRACE_FORWARD, .start = trace_t0, .a = n, .b = step};
         return act_send(r, step);
@@ -307,6 +331,7 @@ static lavr_status run_step(dit_rank *r, int64_t n, int step) {
     TRY(lavr_dit_engine_head(r->e, cache, r->velocity));
     TRY(lavr_sampler_step(&r->smp, step, r->latent, r->velocity, r->blk));
     r->busy_s += seconds_now() - t0;
+    TRY(progress(r));
     lavr_trace_slice(LAVR_TRACE_FORWARD, trace_t0, n, step);
     if (step + 1 < p->step_end) return p->loop_to >= 0 ? packet_send(r, p->loop_to, LAVR_TAG_LOOP, n, step + 1) : LAVR_OK;
     return p->packet_to >= 0 ? packet_send(r, p->packet_to, p->packet_to_tag, n, step + 1) : LAVR_OK;
@@ -331,6 +356,7 @@ static lavr_status render_blocks(dit_rank *r, int64_t *stopped_at) {
             return LAVR_FAIL(LAVR_E_INTERNAL, "injected failure at block %lld (LAVR_FAIL_AT, a testing aid)",
                              (long long)n);
         TRY(recv_first(r, n));
+        TRY(post_ahead(r, n));
         if (r->flags & LAVR_FLAG_CKPT) TRY(write_part(r, n));
         if (r->flags & LAVR_FLAG_STOP) {
             /* a stop inside clip 0: the aux rank already sent the clip-1 reference (with clean block 0, or at a
@@ -410,6 +436,7 @@ static void release(dit_rank *r) {
     lavr_msg_free(&r->packet);
     lavr_msg_free(&r->actmsg);
     lavr_msg_free(&r->ckptmsg);
+    lavr_msg_free(&r->ahead);
     lavr_setup_free(&r->setup);
     free(r->latent);
     free(r->audio);
@@ -428,6 +455,7 @@ lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr
     lavr_msg_init(&r.packet);
     lavr_msg_init(&r.actmsg);
     lavr_msg_init(&r.ckptmsg);
+    lavr_msg_init(&r.ahead);
     const int aux_rank = lavr_layout_dit_ranks(&roles->layout);
     lavr_dit_engine_options eo = {.backend = o->backend, .model_path = o->model_path, .generated = o->generated,
                                   .roles = roles,
