@@ -344,8 +344,9 @@ lavr_status lavr_rop_position_bias(lavr_ctx *c, const lavr_tensor *table, const 
     return LAVR_OK;
 }
 
-lavr_status lavr_rop_attention(lavr_ctx *c, const lavr_tensor *q, const lavr_tensor *k, const lavr_tensor *v,
-                               int64_t heads, float scale, const lavr_tensor *bias, int round, lavr_tensor *out) {
+/* The operand checks shared by both attention row ops. */
+static lavr_status check_attention(lavr_ctx *c, const lavr_tensor *q, const lavr_tensor *k, const lavr_tensor *v,
+                                   int64_t heads, const lavr_tensor *bias, int round, const lavr_tensor *out) {
     static const char op[] = "attention";
     TRY(check_rows(c, q, op, "q"));
     TRY(check_rows(c, k, op, "k"));
@@ -365,9 +366,26 @@ lavr_status lavr_rop_attention(lavr_ctx *c, const lavr_tensor *q, const lavr_ten
     }
     if (out->data == q->data || out->data == k->data || out->data == v->data)
         return LAVR_FAIL(LAVR_E_INTERNAL, "attention: the output overlaps an input");
-    ON_CUDA(c, lavr_cuda_rop_attention(c, q, k, v, heads, scale, bias, out));
+    return LAVR_OK;
+}
+
+lavr_status lavr_rop_attention(lavr_ctx *c, const lavr_tensor *q, const lavr_tensor *k, const lavr_tensor *v,
+                               int64_t heads, float scale, const lavr_tensor *bias, int round, lavr_tensor *out) {
+    TRY(check_attention(c, q, k, v, heads, bias, round, out));
+    const int64_t Lq = q->shape[0], Lk = k->shape[0], HD = q->shape[1];
+    ON_CUDA(c, lavr_cuda_rop_attention(c, q, k, v, heads, scale, bias, 0, out));
     const lavr_kv_segment kv = {.dtype = LAVR_F32, .k = k->data, .v = v->data, .len = Lk, .row_stride = HD};
     TRY(lavr_op_attention(f32(q), Lq, heads, HD / heads, HD, &kv, 1, scale, bias ? f32(bias) : NULL, f32(out)));
     round_if(round, out);
+    return LAVR_OK;
+}
+
+lavr_status lavr_rop_attention_eager(lavr_ctx *c, const lavr_tensor *q, const lavr_tensor *k, const lavr_tensor *v,
+                                     int64_t heads, const lavr_tensor *bias, lavr_tensor *out) {
+    TRY(check_attention(c, q, k, v, heads, bias, 1, out));
+    ON_CUDA(c, lavr_cuda_rop_attention(c, q, k, v, heads, 1.0f, bias, 1, out));
+    TRY(lavr_op_attention_eager(f32(q), q->shape[0], heads, q->shape[1] / heads, f32(k), f32(v), k->shape[0],
+                                bias ? f32(bias) : NULL, f32(out)));
+    round_if(1, out);
     return LAVR_OK;
 }

@@ -98,5 +98,12 @@ lavr_status lavr_rop_position_bias(lavr_ctx *c, const lavr_tensor *table, const 
  * attention rounds its probabilities), an fp32 kernel for other D. */
 lavr_status lavr_rop_attention(lavr_ctx *c, const lavr_tensor *q, const lavr_tensor *k, const lavr_tensor *v,
                                int64_t heads, float scale, const lavr_tensor *bias, int round, lavr_tensor *out);
+/* The same shapes with the rounding points of PyTorch's eager bf16 attention (umT5, model-spec §4): no scaling,
+ * s = bf16(bf16(q·k) + bias), p = bf16(softmax_fp32(s)), out = bf16(p·v). CPU: lavr_op_attention_eager, exactly
+ * that. CUDA: the kernels of lavr_rop_attention with the scores rounded the same way; being one-pass, the
+ * tensor-core kernel feeds bf16(exp(s - running max)) to P·V and normalises at the end instead of rounding the
+ * normalised p (2^-9 relative per weight either way; docs/numerics.md). */
+lavr_status lavr_rop_attention_eager(lavr_ctx *c, const lavr_tensor *q, const lavr_tensor *k, const lavr_tensor *v,
+                                     int64_t heads, const lavr_tensor *bias, lavr_tensor *out);
 
 #endif

@@ -1,6 +1,7 @@
 /* umT5 encoder forward on the row ops (kernels/row_ops.h), written once for every device, following model-spec §4
- * and the bf16 reference's rounding points: every GEMM, the attention output, the norms (before and after the gain),
- * each step of the GELU, the gated product and the residual stream are bf16. The token embedding stays on the host
+ * and the bf16 reference's rounding points: every GEMM, the attention scores (before and after the position bias),
+ * its probabilities and output, the norms (before and after the gain), each step of the GELU, the gated product and
+ * the residual stream are bf16. The token embedding stays on the host
  * (18% of the weights, 2.0 GiB at XXL size): the rows of an encode's ids are gathered there and uploaded. */
 #include "models/t5.h"
 
@@ -308,8 +309,8 @@ static lavr_status run_layer(const lavr_t5 *m, const t5_layer *L, t5_work *w) {
     TRY(lavr_rop_linear(ctx, &w->y, &L->k, 1, &w->k));
     TRY(lavr_rop_linear(ctx, &w->y, &L->v, 1, &w->v));
     TRY(lavr_rop_position_bias(ctx, &L->pos_bias, &w->bucket, w->mask.data ? &w->mask : NULL, &w->bias));
-    /* T5 does not scale scores by 1/sqrt(head_dim). */
-    TRY(lavr_rop_attention(ctx, &w->q, &w->k, &w->v, c->num_heads, 1.0f, &w->bias, 1, &w->attn));
+    /* no 1/sqrt(head_dim) scaling; the reference's eager bf16 attention rounds scores and probabilities */
+    TRY(lavr_rop_attention_eager(ctx, &w->q, &w->k, &w->v, c->num_heads, &w->bias, &w->attn));
     TRY(lavr_rop_linear(ctx, &w->attn, &L->o, 1, &w->proj));
     TRY(lavr_rop_add(ctx, &w->x, &w->proj, 1, &w->x));
 
