@@ -175,11 +175,17 @@ uint32_t lavr_row_random_u24(uint64_t seed, uint64_t index) {
 
 lavr_status lavr_ctx_linear_weights_random(lavr_ctx *c, int64_t out, int64_t in, uint64_t seed,
                                            lavr_linear_weights *w) {
+    return lavr_ctx_linear_weights_random_scaled(c, out, in, seed, 1.0f, w);
+}
+
+lavr_status lavr_ctx_linear_weights_random_scaled(lavr_ctx *c, int64_t out, int64_t in, uint64_t seed, float gain,
+                                                  lavr_linear_weights *w) {
     memset(w, 0, sizeof *w);
-    CHECK_ARG(out > 0 && in > 0, "random linear weights [%lld, %lld]", (long long)out, (long long)in);
+    CHECK_ARG(out > 0 && in > 0 && gain > 0, "random linear weights [%lld, %lld], gain %g", (long long)out,
+              (long long)in, (double)gain);
     w->out = out;
     w->in = in;
-    const float a = sqrtf(3.0f / (float)in);
+    const float a = gain * sqrtf(3.0f / (float)in);
     if (c->device == LAVR_DEVICE_CPU) {
         TRY(lavr_tensor_alloc(c->host, LAVR_BF16, 2, (int64_t[]){out, in}, "random linear weight", &w->weight));
         uint16_t *p = w->weight.data;

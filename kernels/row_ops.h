@@ -50,6 +50,9 @@ lavr_status lavr_ctx_linear_weights(lavr_ctx *c, lavr_tensor *weight, lavr_tenso
  * lavr_row_random_u24(seed, i); the same values on both devices. No bias. */
 lavr_status lavr_ctx_linear_weights_random(lavr_ctx *c, int64_t out, int64_t in, uint64_t seed,
                                            lavr_linear_weights *w);
+/* The same with every element times gain (standard deviation gain / sqrt(in)). */
+lavr_status lavr_ctx_linear_weights_random_scaled(lavr_ctx *c, int64_t out, int64_t in, uint64_t seed, float gain,
+                                                  lavr_linear_weights *w);
 void lavr_ctx_linear_weights_free(lavr_ctx *c, lavr_linear_weights *w);
 /* The generator of lavr_ctx_linear_weights_random: a 24-bit uniform integer from (seed, index) (splitmix64). */
 uint32_t lavr_row_random_u24(uint64_t seed, uint64_t index);

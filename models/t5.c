@@ -184,8 +184,14 @@ lavr_status lavr_t5_create_generated(const lavr_t5_config *cfg, uint64_t seed, l
             int64_t out, in;
         } lin[7] = {{&L->q, A, D}, {&L->k, A, D}, {&L->v, A, D}, {&L->o, D, A},
                     {&L->gate, F, D}, {&L->fc1, F, D}, {&L->fc2, D, F}};
+        /* q gets T5's initialisation (HF T5's std (dim·head_dim)^-1/2): the 1/sqrt(head_dim) that T5's attention
+         * leaves out lives in W_q, so the scores have unit variance as in scaled attention. With variance 1/dim
+         * like the others, head dim 64 gives scores of rms 8 and a softmax whose top key takes 74% of 150
+         * (docs/numerics.md "umT5 attention"). */
+        const float q_gain = 1.0f / sqrtf((float)(A / cfg->num_heads));
         for (int i = 0; !st && i < 7; i++)
-            st = lavr_ctx_linear_weights_random(m->ctx, lin[i].out, lin[i].in, GEN_SEED(m, l, i), lin[i].w);
+            st = lavr_ctx_linear_weights_random_scaled(m->ctx, lin[i].out, lin[i].in, GEN_SEED(m, l, i),
+                                                       i == 0 ? q_gain : 1.0f, lin[i].w);
         if (!st) st = generated_f32(m, D, 0, 0, 1, "T5 norm1", &L->norm1);
         if (!st) st = generated_f32(m, D, 0, 0, 1, "T5 norm2", &L->norm2);
         if (!st) st = generated_f32(m, cfg->num_buckets, cfg->num_heads, GEN_SEED(m, l, 7), 0, "T5 position bias",
