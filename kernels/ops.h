@@ -61,6 +61,11 @@ typedef struct {
 lavr_status lavr_op_attention(const float *q, int64_t Lq, int64_t H, int64_t D, int64_t q_row_stride,
                               const lavr_kv_segment *segments, int nsegments, float scale, const float *bias,
                               float *out);
+/* Attention as PyTorch's eager bf16 code computes it (einsum, fp32 softmax, cast back; umT5, model-spec §4), one
+ * whole score row at a time: s_j = bf16(bf16(q·k_j) + bias_j), p = bf16(softmax_fp32(s)), out = sum_j p_j v_j in
+ * fp32 (not rounded). q [Lq, H*D], k and v [Lk, H*D] packed rows, bias [H, Lq, Lk] or NULL, no scaling. */
+lavr_status lavr_op_attention_eager(const float *q, int64_t Lq, int64_t H, int64_t D, const float *k, const float *v,
+                                    int64_t Lk, const float *bias, float *out);
 
 /* Attention over keys that arrive in several calls (wav2vec2's global attention over an audio whose
  * K/V do not fit in memory): the running max, sum and un-normalised output of every (head, query row)

@@ -175,11 +175,17 @@ uint32_t lavr_row_random_u24(uint64_t seed, uint64_t index) {
 
 lavr_status lavr_ctx_linear_weights_random(lavr_ctx *c, int64_t out, int64_t in, uint64_t seed,
                                            lavr_linear_weights *w) {
+    return lavr_ctx_linear_weights_random_scaled(c, out, in, seed, 1.0f, w);
+}
+
+lavr_status lavr_ctx_linear_weights_random_scaled(lavr_ctx *c, int64_t out, int64_t in, uint64_t seed, float gain,
+                                                  lavr_linear_weights *w) {
     memset(w, 0, sizeof *w);
-    CHECK_ARG(out > 0 && in > 0, "random linear weights [%lld, %lld]", (long long)out, (long long)in);
+    CHECK_ARG(out > 0 && in > 0 && gain > 0, "random linear weights [%lld, %lld], gain %g", (long long)out,
+              (long long)in, (double)gain);
     w->out = out;
     w->in = in;
-    const float a = sqrtf(3.0f / (float)in);
+    const float a = gain * sqrtf(3.0f / (float)in);
     if (c->device == LAVR_DEVICE_CPU) {
         TRY(lavr_tensor_alloc(c->host, LAVR_BF16, 2, (int64_t[]){out, in}, "random linear weight", &w->weight));
         uint16_t *p = w->weight.data;
@@ -344,8 +350,9 @@ lavr_status lavr_rop_position_bias(lavr_ctx *c, const lavr_tensor *table, const 
     return LAVR_OK;
 }
 
-lavr_status lavr_rop_attention(lavr_ctx *c, const lavr_tensor *q, const lavr_tensor *k, const lavr_tensor *v,
-                               int64_t heads, float scale, const lavr_tensor *bias, int round, lavr_tensor *out) {
+/* The operand checks shared by both attention row ops. */
+static lavr_status check_attention(lavr_ctx *c, const lavr_tensor *q, const lavr_tensor *k, const lavr_tensor *v,
+                                   int64_t heads, const lavr_tensor *bias, int round, const lavr_tensor *out) {
     static const char op[] = "attention";
     TRY(check_rows(c, q, op, "q"));
     TRY(check_rows(c, k, op, "k"));
@@ -365,9 +372,26 @@ lavr_status lavr_rop_attention(lavr_ctx *c, const lavr_tensor *q, const lavr_ten
     }
     if (out->data == q->data || out->data == k->data || out->data == v->data)
         return LAVR_FAIL(LAVR_E_INTERNAL, "attention: the output overlaps an input");
-    ON_CUDA(c, lavr_cuda_rop_attention(c, q, k, v, heads, scale, bias, out));
+    return LAVR_OK;
+}
+
+lavr_status lavr_rop_attention(lavr_ctx *c, const lavr_tensor *q, const lavr_tensor *k, const lavr_tensor *v,
+                               int64_t heads, float scale, const lavr_tensor *bias, int round, lavr_tensor *out) {
+    TRY(check_attention(c, q, k, v, heads, bias, round, out));
+    const int64_t Lq = q->shape[0], Lk = k->shape[0], HD = q->shape[1];
+    ON_CUDA(c, lavr_cuda_rop_attention(c, q, k, v, heads, scale, bias, 0, out));
     const lavr_kv_segment kv = {.dtype = LAVR_F32, .k = k->data, .v = v->data, .len = Lk, .row_stride = HD};
     TRY(lavr_op_attention(f32(q), Lq, heads, HD / heads, HD, &kv, 1, scale, bias ? f32(bias) : NULL, f32(out)));
     round_if(round, out);
+    return LAVR_OK;
+}
+
+lavr_status lavr_rop_attention_eager(lavr_ctx *c, const lavr_tensor *q, const lavr_tensor *k, const lavr_tensor *v,
+                                     int64_t heads, const lavr_tensor *bias, lavr_tensor *out) {
+    TRY(check_attention(c, q, k, v, heads, bias, 1, out));
+    ON_CUDA(c, lavr_cuda_rop_attention(c, q, k, v, heads, 1.0f, bias, 1, out));
+    TRY(lavr_op_attention_eager(f32(q), q->shape[0], heads, q->shape[1] / heads, f32(k), f32(v), k->shape[0],
+                                bias ? f32(bias) : NULL, f32(out)));
+    round_if(1, out);
     return LAVR_OK;
 }

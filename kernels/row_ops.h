@@ -50,6 +50,9 @@ lavr_status lavr_ctx_linear_weights(lavr_ctx *c, lavr_tensor *weight, lavr_tenso
  * lavr_row_random_u24(seed, i); the same values on both devices. No bias. */
 lavr_status lavr_ctx_linear_weights_random(lavr_ctx *c, int64_t out, int64_t in, uint64_t seed,
                                            lavr_linear_weights *w);
+/* The same with every element times gain (standard deviation gain / sqrt(in)). */
+lavr_status lavr_ctx_linear_weights_random_scaled(lavr_ctx *c, int64_t out, int64_t in, uint64_t seed, float gain,
+                                                  lavr_linear_weights *w);
 void lavr_ctx_linear_weights_free(lavr_ctx *c, lavr_linear_weights *w);
 /* The generator of lavr_ctx_linear_weights_random: a 24-bit uniform integer from (seed, index) (splitmix64). */
 uint32_t lavr_row_random_u24(uint64_t seed, uint64_t index);
@@ -98,5 +101,12 @@ lavr_status lavr_rop_position_bias(lavr_ctx *c, const lavr_tensor *table, const 
  * attention rounds its probabilities), an fp32 kernel for other D. */
 lavr_status lavr_rop_attention(lavr_ctx *c, const lavr_tensor *q, const lavr_tensor *k, const lavr_tensor *v,
                                int64_t heads, float scale, const lavr_tensor *bias, int round, lavr_tensor *out);
+/* The same shapes with the rounding points of PyTorch's eager bf16 attention (umT5, model-spec §4): no scaling,
+ * s = bf16(bf16(q·k) + bias), p = bf16(softmax_fp32(s)), out = bf16(p·v). CPU: lavr_op_attention_eager, exactly
+ * that. CUDA: the kernels of lavr_rop_attention with the scores rounded the same way; being one-pass, the
+ * tensor-core kernel feeds bf16(exp(s - running max)) to P·V and normalises at the end instead of rounding the
+ * normalised p (2^-9 relative per weight either way; docs/numerics.md). */
+lavr_status lavr_rop_attention_eager(lavr_ctx *c, const lavr_tensor *q, const lavr_tensor *k, const lavr_tensor *v,
+                                     int64_t heads, const lavr_tensor *bias, lavr_tensor *out);
 
 #endif

@@ -1,6 +1,7 @@
 /* umT5 encoder forward on the row ops (kernels/row_ops.h), written once for every device, following model-spec §4
- * and the bf16 reference's rounding points: every GEMM, the attention output, the norms (before and after the gain),
- * each step of the GELU, the gated product and the residual stream are bf16. The token embedding stays on the host
+ * and the bf16 reference's rounding points: every GEMM, the attention scores (before and after the position bias),
+ * its probabilities and output, the norms (before and after the gain), each step of the GELU, the gated product and
+ * the residual stream are bf16. The token embedding stays on the host
  * (18% of the weights, 2.0 GiB at XXL size): the rows of an encode's ids are gathered there and uploaded. */
 #include "models/t5.h"
 
@@ -183,8 +184,14 @@ lavr_status lavr_t5_create_generated(const lavr_t5_config *cfg, uint64_t seed, l
             int64_t out, in;
         } lin[7] = {{&L->q, A, D}, {&L->k, A, D}, {&L->v, A, D}, {&L->o, D, A},
                     {&L->gate, F, D}, {&L->fc1, F, D}, {&L->fc2, D, F}};
+        /* q gets T5's initialisation (HF T5's std (dim·head_dim)^-1/2): the 1/sqrt(head_dim) that T5's attention
+         * leaves out lives in W_q, so the scores have unit variance as in scaled attention. With variance 1/dim
+         * like the others, head dim 64 gives scores of rms 8 and a softmax whose top key takes 74% of 150
+         * (docs/numerics.md "umT5 attention"). */
+        const float q_gain = 1.0f / sqrtf((float)(A / cfg->num_heads));
         for (int i = 0; !st && i < 7; i++)
-            st = lavr_ctx_linear_weights_random(m->ctx, lin[i].out, lin[i].in, GEN_SEED(m, l, i), lin[i].w);
+            st = lavr_ctx_linear_weights_random_scaled(m->ctx, lin[i].out, lin[i].in, GEN_SEED(m, l, i),
+                                                       i == 0 ? q_gain : 1.0f, lin[i].w);
         if (!st) st = generated_f32(m, D, 0, 0, 1, "T5 norm1", &L->norm1);
         if (!st) st = generated_f32(m, D, 0, 0, 1, "T5 norm2", &L->norm2);
         if (!st) st = generated_f32(m, cfg->num_buckets, cfg->num_heads, GEN_SEED(m, l, 7), 0, "T5 position bias",
@@ -308,8 +315,8 @@ static lavr_status run_layer(const lavr_t5 *m, const t5_layer *L, t5_work *w) {
     TRY(lavr_rop_linear(ctx, &w->y, &L->k, 1, &w->k));
     TRY(lavr_rop_linear(ctx, &w->y, &L->v, 1, &w->v));
     TRY(lavr_rop_position_bias(ctx, &L->pos_bias, &w->bucket, w->mask.data ? &w->mask : NULL, &w->bias));
-    /* T5 does not scale scores by 1/sqrt(head_dim). */
-    TRY(lavr_rop_attention(ctx, &w->q, &w->k, &w->v, c->num_heads, 1.0f, &w->bias, 1, &w->attn));
+    /* no 1/sqrt(head_dim) scaling; the reference's eager bf16 attention rounds scores and probabilities */
+    TRY(lavr_rop_attention_eager(ctx, &w->q, &w->k, &w->v, c->num_heads, &w->bias, &w->attn));
     TRY(lavr_rop_linear(ctx, &w->attn, &L->o, 1, &w->proj));
     TRY(lavr_rop_add(ctx, &w->x, &w->proj, 1, &w->x));
 

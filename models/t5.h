@@ -21,9 +21,10 @@ lavr_status lavr_t5_create(lavr_h5file *file, const char *prefix, const lavr_t5_
  * must outlive the model. */
 lavr_status lavr_t5_create_on(lavr_h5file *file, const char *prefix, const lavr_t5_config *cfg, lavr_ctx *ctx,
                               lavr_t5 **out);
-/* A model of cfg's shape with weights made on the context (kernels/row_ops.h lavr_ctx_linear_weights_random; norm
- * gains 1; position bias tables and the token embedding uniform with unit variance, the embedding computed per
- * token, no table): for timing and memory at full size without a checkpoint. Same values on every device. */
+/* A model of cfg's shape with weights made on the context (kernels/row_ops.h lavr_ctx_linear_weights_random, W_q
+ * times 1/sqrt(head_dim) as T5 initialises it; norm gains 1; position bias tables and the token embedding uniform
+ * with unit variance, the embedding computed per token, no table): for timing and memory at full size without a
+ * checkpoint. Same values on every device. */
 lavr_status lavr_t5_create_generated(const lavr_t5_config *cfg, uint64_t seed, lavr_ctx *ctx, lavr_t5 **out);
 void lavr_t5_destroy(lavr_t5 *model);
 const lavr_t5_config *lavr_t5_config_of(const lavr_t5 *model);

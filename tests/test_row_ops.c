@@ -1,6 +1,6 @@
 /* The row ops (kernels/row_ops.h) on a CPU context against double-precision loops: linear (+ bias), T5's RMS norm
  * and LayerNorm with and without the bf16 rounding points, the three GELUs, add / mul, the relative-position bias
- * with its key mask, attention with a bias (on row ranges too), transfers, the random weights' formula, and the
+ * with its key mask, attention with a bias (on row ranges too) and with umT5's eager bf16 rounding points, transfers, the random weights' formula, and the
  * checks that refuse mismatched operands. */
 #include <math.h>
 #include <stdlib.h>
@@ -189,6 +189,37 @@ static void test_attention(lavr_arena *a) {
     CHECK_MSG(max_rel(o.data, want, LQ * H * D, 1) < 1e-5, "attention: %.3g", max_rel(o.data, want, LQ * H * D, 1));
     CHECK_FAILS(lavr_rop_attention(ctx, &q, &k, &v, 5, scale, &bias, 0, &o), LAVR_E_ARG); /* 24 % 5 */
     CHECK_FAILS(lavr_rop_attention(ctx, &q, &k, &v, H, scale, NULL, 0, &q), LAVR_E_INTERNAL);
+
+    /* umT5's eager rounding points, no scaling: s = bf16(bf16(q·k) + bias), p = bf16(softmax(s)), out = bf16(p·v);
+     * the sums in double, so the one bf16 rounding of the output leaves at most 2^-9 relative (checked: 2^-8) */
+    double eager[LQ * H * D];
+    for (int h = 0; h < H; h++)
+        for (int i = 0; i < LQ; i++) {
+            double p[LK], mx = -INFINITY, z = 0;
+            for (int j = 0; j < LK; j++) {
+                double d = 0;
+                for (int e = 0; e < D; e++) d += (double)qv[i * H * D + h * D + e] * kv[j * H * D + h * D + e];
+                p[j] = lavr_round_bf16(lavr_round_bf16((float)d) + bs[(h * LQ + i) * LK + j]);
+                mx = fmax(mx, p[j]);
+            }
+            for (int j = 0; j < LK; j++) z += p[j] = exp(p[j] - mx);
+            for (int j = 0; j < LK; j++) p[j] = lavr_round_bf16((float)(p[j] / z));
+            for (int e = 0; e < D; e++) {
+                double acc = 0;
+                for (int j = 0; j < LK; j++) acc += p[j] * vv[j * H * D + h * D + e];
+                eager[i * H * D + h * D + e] = acc;
+            }
+        }
+    CHECK_OK(lavr_rop_attention_eager(ctx, &q, &k, &v, H, &bias, &o));
+    CHECK_MSG(max_rel(o.data, eager, LQ * H * D, 1) <= 0x1p-8, "eager attention: %.3g",
+              max_rel(o.data, eager, LQ * H * D, 1));
+    float want_f[LQ * H * D];
+    for (int i = 0; i < LQ * H * D; i++) want_f[i] = (float)want[i];
+    /* the rounding points matter here: lavr_rop_attention's result would miss the limit */
+    CHECK_MSG(max_rel(want_f, eager, LQ * H * D, 1) > 0x1p-8, "eager vs fp32 attention: only %.3g apart",
+              max_rel(want_f, eager, LQ * H * D, 1));
+    CHECK_MSG(((float *)o.data)[0] == lavr_round_bf16(((float *)o.data)[0]), "eager attention output is not bf16");
+    CHECK_FAILS(lavr_rop_attention_eager(ctx, &q, &k, &v, 5, &bias, &o), LAVR_E_ARG);
     lavr_ctx_free(ctx, &q), lavr_ctx_free(ctx, &k), lavr_ctx_free(ctx, &v), lavr_ctx_free(ctx, &o);
     lavr_ctx_free(ctx, &table), lavr_ctx_free(ctx, &bucket), lavr_ctx_free(ctx, &mask), lavr_ctx_free(ctx, &bias);
 }

@@ -1,6 +1,7 @@
 /* CPU reference of lavr_op_attention: flash-style attention with an online softmax over key tiles
  * read in place from F32/BF16 segments; scores, softmax and outputs in fp32, OpenMP over (head, query block).
- * The same loop folds keys given in several calls into a caller-held state (lavr_op_attention_fold). */
+ * The same loop folds keys given in several calls into a caller-held state (lavr_op_attention_fold);
+ * lavr_op_attention_eager is umT5's, with PyTorch's eager bf16 rounding points on whole score rows. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -190,6 +191,50 @@ lavr_status lavr_op_attention(const float *q, int64_t Lq, int64_t H, int64_t D, 
         }
     }
     free(scratch);
+    return LAVR_OK;
+}
+
+/* ---- PyTorch's eager bf16 attention (umT5) ------------------------------------------------------- */
+
+/* One (head, query) row: the whole score row in `s` [Lk], then p and out = sum p v. */
+static void eager_row(const float *qi, const float *k, const float *v, int64_t Lk, int64_t HD, int64_t D,
+                      const float *bias_row, float *s, float *o) {
+    float max = -INFINITY;
+    for (int64_t j = 0; j < Lk; j++) {
+        /* the einsum's bf16 output, then the bf16 sum with the bias (the padding mask is bf16's lowest) */
+        const float score = lavr_round_bf16(dot_1x1(qi, k + j * HD, D));
+        s[j] = bias_row ? lavr_round_bf16(score + bias_row[j]) : score;
+        max = s[j] > max ? s[j] : max;
+    }
+    for (int64_t d = 0; d < D; d++) o[d] = 0.0f;
+    if (max == -INFINITY) return; /* no key: zeros, as lavr_op_attention */
+    float sum = 0.0f;
+    for (int64_t j = 0; j < Lk; j++) sum += s[j] = expf(s[j] - max);
+    const float inv = 1.0f / sum;
+    for (int64_t j = 0; j < Lk; j++) {
+        const float p = lavr_round_bf16(s[j] * inv);
+        if (p == 0.0f) continue;
+        const float *vj = v + j * HD;
+#pragma omp simd
+        for (int64_t d = 0; d < D; d++) o[d] += p * vj[d];
+    }
+}
+
+lavr_status lavr_op_attention_eager(const float *q, int64_t Lq, int64_t H, int64_t D, const float *k, const float *v,
+                                    int64_t Lk, const float *bias, float *out) {
+    CHECK_ARG(q && k && v && out && Lq >= 0 && Lk > 0 && H > 0 && D > 0,
+              "eager attention: bad arguments (Lq=%lld, Lk=%lld, H=%lld, D=%lld)", (long long)Lq, (long long)Lk,
+              (long long)H, (long long)D);
+    const int nthreads = omp_get_max_threads();
+    float *scores = malloc((size_t)nthreads * (size_t)Lk * sizeof(float));
+    if (!scores) return LAVR_FAIL(LAVR_E_NOMEM, "eager attention: score rows of %lld keys", (long long)Lk);
+    const int64_t HD = H * D;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t h = 0; h < H; h++)
+        for (int64_t i = 0; i < Lq; i++)
+            eager_row(q + i * HD + h * D, k + h * D, v + h * D, Lk, HD, D, bias ? bias + (h * Lq + i) * Lk : NULL,
+                      scores + (size_t)omp_get_thread_num() * (size_t)Lk, out + i * HD + h * D);
+    free(scores);
     return LAVR_OK;
 }
 

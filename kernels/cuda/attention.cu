@@ -1,6 +1,9 @@
 /* lavr_cuda_attention: flash-style attention over bf16 K/V segments read in place. A tensor-core
  * kernel (mma.sync m16n8k16 bf16, fp32 accumulate, online softmax in registers) serves D = 64/128;
- * an fp32 CUDA-core kernel (one warp per query row and head) serves every other shape. */
+ * an fp32 CUDA-core kernel (one warp per query row and head) serves every other shape. ROUND_S (umT5's
+ * eager attention) rounds each score to bf16 before and after its bias, as PyTorch's bf16 einsum and add do;
+ * the fp32 kernel then also rounds the normalised probabilities (two passes), the one-pass tensor-core kernel
+ * its unnormalised exp(s - running max), as for every call. */
 #include <cuda_bf16.h>
 #include <math.h>
 
@@ -33,6 +36,8 @@ enum { TC_WARPS = 4, TC_ROWS = 16 * TC_WARPS, TC_KEYS = 64, TC_PAD = 8 };
 #ifndef LAVR_ATTN_MIN_BLOCKS
 #define LAVR_ATTN_MIN_BLOCKS 3
 #endif
+
+__device__ __forceinline__ float round_bf16(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
 
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi); /* .x (low half) = lo */
@@ -121,7 +126,7 @@ __device__ __forceinline__ void st_f2(__nv_bfloat16 *p, float a, float b) {
 }
 
 /* QT/OT: float or __nv_bfloat16 queries and outputs; out rows o_stride elements apart. */
-template <int D, typename QT, typename OT>
+template <int D, typename QT, typename OT, bool ROUND_S>
 __global__ void __launch_bounds__(TC_WARPS * 32, LAVR_ATTN_MIN_BLOCKS)
     attention_tc_kernel(const QT *__restrict__ q, int64_t Lq, int64_t H, int64_t q_stride, seg_table segs,
                         float scale, const float *__restrict__ bias, OT *__restrict__ out, int64_t o_stride) {
@@ -203,8 +208,10 @@ __global__ void __launch_bounds__(TC_WARPS * 32, LAVR_ATTN_MIN_BLOCKS)
                     const int64_t key = k0 + j * 8 + 2 * t + (e & 1);
                     const float *brow = e < 2 ? bias0 : bias1;
                     float v = s[j][e] * scale;
+                    if (ROUND_S) v = round_bf16(v);
                     if (partial && key >= len) v = -INFINITY;
                     else if (brow) v += brow[base + key];
+                    if (ROUND_S) v = round_bf16(v); /* -inf and bf16's lowest (the mask) stay as they are */
                     s[j][e] = v;
                     tmax[e >> 1] = fmaxf(tmax[e >> 1], v);
                 }
@@ -274,13 +281,33 @@ __global__ void __launch_bounds__(TC_WARPS * 32, LAVR_ATTN_MIN_BLOCKS)
 
 /* ------------------------------------------------------------------------------------------------
  * fp32 CUDA-core kernel: one warp per (query row, head), lane l owns dimensions l, l+32, ...;
- * keys are folded one at a time into the running max / sum / accumulator. */
+ * keys are folded one at a time into the running max / sum / accumulator. ROUND_S takes two passes
+ * over the keys instead: the first finds the row's max and sum, the second adds bf16(softmax) · v,
+ * the probabilities PyTorch's eager attention rounds (the output needs no normalisation then). */
 enum { GEN_WARPS = 4 };
 
 __device__ __forceinline__ void st_f(float *p, float a) { *p = a; }
 __device__ __forceinline__ void st_f(__nv_bfloat16 *p, float a) { *p = __float2bfloat16_rn(a); }
 
-template <int PER_LANE, typename QT, typename OT>
+/* scale · q·k + bias of one key, every lane holding the whole sum */
+template <int PER_LANE, bool ROUND_S>
+__device__ __forceinline__ float generic_score(const float (&qv)[PER_LANE], const __nv_bfloat16 *kr, int lane,
+                                               int64_t D, float scale, const float *bias_at) {
+    float dot = 0.f;
+#pragma unroll
+    for (int i = 0; i < PER_LANE; i++) {
+        const int64_t d = lane + 32 * i;
+        if (d < D) dot += qv[i] * __bfloat162float(kr[d]);
+    }
+    for (int off = 16; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
+    float sc = dot * scale;
+    if (ROUND_S) sc = round_bf16(sc);
+    if (bias_at) sc += *bias_at;
+    if (ROUND_S) sc = round_bf16(sc);
+    return sc;
+}
+
+template <int PER_LANE, typename QT, typename OT, bool ROUND_S>
 __global__ void __launch_bounds__(GEN_WARPS * 32) attention_generic_kernel(const QT *__restrict__ q, int64_t Lq,
                                                                             int64_t H, int64_t D, int64_t q_stride,
                                                                             seg_table segs, float scale,
@@ -299,32 +326,39 @@ __global__ void __launch_bounds__(GEN_WARPS * 32) attention_generic_kernel(const
     }
     const float *brow = bias ? bias + (h * Lq + row) * segs.total : nullptr;
     float m = -INFINITY, l = 0.f;
-    for (int sgi = 0; sgi < segs.n; sgi++) {
-        const __nv_bfloat16 *kbase = segs.k[sgi] + h * D, *vbase = segs.v[sgi] + h * D;
-        for (int64_t key = 0; key < segs.len[sgi]; key++) {
-            const __nv_bfloat16 *kr = kbase + key * segs.stride[sgi], *vr = vbase + key * segs.stride[sgi];
-            float dot = 0.f;
+    for (int pass = ROUND_S ? 0 : 1; pass < 2; pass++) {
+        const float inv_sum = l > 0.f ? 1.f / l : 0.f; /* the second pass of ROUND_S */
+        for (int sgi = 0; sgi < segs.n; sgi++) {
+            const __nv_bfloat16 *kbase = segs.k[sgi] + h * D, *vbase = segs.v[sgi] + h * D;
+            for (int64_t key = 0; key < segs.len[sgi]; key++) {
+                const __nv_bfloat16 *kr = kbase + key * segs.stride[sgi], *vr = vbase + key * segs.stride[sgi];
+                const float sc = generic_score<PER_LANE, ROUND_S>(qv, kr, lane, D, scale,
+                                                                  brow ? brow + segs.base[sgi] + key : nullptr);
+                if (ROUND_S && pass == 1) {
+                    const float p = m == -INFINITY ? 0.f : round_bf16(expf(sc - m) * inv_sum);
 #pragma unroll
-            for (int i = 0; i < PER_LANE; i++) {
-                const int64_t d = lane + 32 * i;
-                if (d < D) dot += qv[i] * __bfloat162float(kr[d]);
-            }
-            for (int off = 16; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
-            float sc = dot * scale;
-            if (brow) sc += brow[segs.base[sgi] + key];
-            const float m_new = fmaxf(m, sc);
-            if (m_new == -INFINITY) continue; /* nothing but -inf so far */
-            const float corr = expf(m - m_new), p = expf(sc - m_new);
-            m = m_new;
-            l = l * corr + p;
+                    for (int i = 0; i < PER_LANE; i++) {
+                        const int64_t d = lane + 32 * i;
+                        if (d < D) acc[i] += p * __bfloat162float(vr[d]);
+                    }
+                    continue;
+                }
+                const float m_new = fmaxf(m, sc);
+                if (m_new == -INFINITY) continue; /* nothing but -inf so far */
+                const float corr = expf(m - m_new), p = expf(sc - m_new);
+                m = m_new;
+                l = l * corr + p;
+                if (!ROUND_S) { /* ROUND_S's first pass: max and sum only */
 #pragma unroll
-            for (int i = 0; i < PER_LANE; i++) {
-                const int64_t d = lane + 32 * i;
-                acc[i] = acc[i] * corr + (d < D ? p * __bfloat162float(vr[d]) : 0.f);
+                    for (int i = 0; i < PER_LANE; i++) {
+                        const int64_t d = lane + 32 * i;
+                        acc[i] = acc[i] * corr + (d < D ? p * __bfloat162float(vr[d]) : 0.f);
+                    }
+                }
             }
         }
     }
-    const float inv = l > 0.f ? 1.f / l : 0.f;
+    const float inv = ROUND_S ? 1.f : l > 0.f ? 1.f / l : 0.f;
 #pragma unroll
     for (int i = 0; i < PER_LANE; i++) {
         const int64_t d = lane + 32 * i;
@@ -332,11 +366,11 @@ __global__ void __launch_bounds__(GEN_WARPS * 32) attention_generic_kernel(const
     }
 }
 
-template <int PER_LANE, typename QT, typename OT>
+template <int PER_LANE, bool ROUND_S, typename QT, typename OT>
 void launch_generic(const QT *q, int64_t Lq, int64_t H, int64_t D, int64_t q_stride, const seg_table &segs,
                     float scale, const float *bias, OT *out, int64_t o_stride, cudaStream_t stream) {
     const int64_t blocks = (Lq * H + GEN_WARPS - 1) / GEN_WARPS;
-    attention_generic_kernel<PER_LANE, QT, OT>
+    attention_generic_kernel<PER_LANE, QT, OT, ROUND_S>
         <<<(unsigned)blocks, GEN_WARPS * 32, 0, stream>>>(q, Lq, H, D, q_stride, segs, scale, bias, out, o_stride);
 }
 
@@ -387,7 +421,7 @@ static lavr_status make_segs(int64_t H, int64_t D, const lavr_cuda_kv_segment *s
     return LAVR_OK;
 }
 
-template <typename QT, typename OT>
+template <bool ROUND_S, typename QT, typename OT>
 static lavr_status attention_launch(const QT *q, int64_t Lq, int64_t H, int64_t D, int64_t q_row_stride,
                                     const lavr_cuda_kv_segment *segments, int nsegments, float scale,
                                     const float *bias, OT *out, int64_t o_row_stride, void *stream) {
@@ -410,24 +444,24 @@ static lavr_status attention_launch(const QT *q, int64_t Lq, int64_t H, int64_t 
             static bool attr_set[2][2];
             bool &done = attr_set[sizeof(QT) == 2][sizeof(OT) == 2];
             if (!done) {
-                CUDA_TRY(cudaFuncSetAttribute(attention_tc_kernel<128, QT, OT>,
+                CUDA_TRY(cudaFuncSetAttribute(attention_tc_kernel<128, QT, OT, ROUND_S>,
                                               cudaFuncAttributeMaxDynamicSharedMemorySize, (int)tc_smem_bytes<128>()));
                 done = true;
             }
-            attention_tc_kernel<128, QT, OT><<<grid, TC_WARPS * 32, tc_smem_bytes<128>(), st>>>(
+            attention_tc_kernel<128, QT, OT, ROUND_S><<<grid, TC_WARPS * 32, tc_smem_bytes<128>(), st>>>(
                 q, Lq, H, q_row_stride, segs, scale, bias, out, o_row_stride);
         } else {
-            attention_tc_kernel<64, QT, OT><<<grid, TC_WARPS * 32, tc_smem_bytes<64>(), st>>>(
+            attention_tc_kernel<64, QT, OT, ROUND_S><<<grid, TC_WARPS * 32, tc_smem_bytes<64>(), st>>>(
                 q, Lq, H, q_row_stride, segs, scale, bias, out, o_row_stride);
         }
     } else if (D <= 64) {
-        launch_generic<2>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, o_row_stride, st);
+        launch_generic<2, ROUND_S>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, o_row_stride, st);
     } else if (D <= 128) {
-        launch_generic<4>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, o_row_stride, st);
+        launch_generic<4, ROUND_S>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, o_row_stride, st);
     } else if (D <= 256) {
-        launch_generic<8>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, o_row_stride, st);
+        launch_generic<8, ROUND_S>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, o_row_stride, st);
     } else {
-        launch_generic<16>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, o_row_stride, st);
+        launch_generic<16, ROUND_S>(q, Lq, H, D, q_row_stride, segs, scale, bias, out, o_row_stride, st);
     }
     CUDA_TRY_LAUNCH("cuda attention");
     return LAVR_OK;
@@ -436,20 +470,22 @@ static lavr_status attention_launch(const QT *q, int64_t Lq, int64_t H, int64_t 
 lavr_status lavr_cuda_attention(const float *q, int64_t Lq, int64_t H, int64_t D, int64_t q_row_stride,
                                 const lavr_cuda_kv_segment *segments, int nsegments, float scale, const float *bias,
                                 float *out, void *stream) {
-    return attention_launch(q, Lq, H, D, q_row_stride, segments, nsegments, scale, bias, out, H * D, stream);
+    return attention_launch<false>(q, Lq, H, D, q_row_stride, segments, nsegments, scale, bias, out, H * D, stream);
 }
 
 lavr_status lavr_cuda_attention_bf16(const uint16_t *q, int64_t Lq, int64_t H, int64_t D, int64_t q_row_stride,
                                      const lavr_cuda_kv_segment *segments, int nsegments, float scale, uint16_t *out,
                                      int64_t out_row_stride, void *stream) {
-    return attention_launch((const __nv_bfloat16 *)q, Lq, H, D, q_row_stride, segments, nsegments, scale, NULL,
-                            (__nv_bfloat16 *)out, out_row_stride, stream);
+    return attention_launch<false>((const __nv_bfloat16 *)q, Lq, H, D, q_row_stride, segments, nsegments, scale, NULL,
+                                   (__nv_bfloat16 *)out, out_row_stride, stream);
 }
 
 lavr_status lavr_cuda_attention_rows(const uint16_t *q, int64_t Lq, int64_t H, int64_t D, const uint16_t *k,
-                                     const uint16_t *v, int64_t Lk, float scale, const float *bias, uint16_t *out,
-                                     void *stream) {
+                                     const uint16_t *v, int64_t Lk, float scale, const float *bias, int round_scores,
+                                     uint16_t *out, void *stream) {
     const lavr_cuda_kv_segment seg = {k, v, Lk, H * D};
-    return attention_launch((const __nv_bfloat16 *)q, Lq, H, D, H * D, &seg, 1, scale, bias, (__nv_bfloat16 *)out,
-                            H * D, stream);
+    const __nv_bfloat16 *qb = (const __nv_bfloat16 *)q;
+    __nv_bfloat16 *ob = (__nv_bfloat16 *)out;
+    return round_scores ? attention_launch<true>(qb, Lq, H, D, H * D, &seg, 1, scale, bias, ob, H * D, stream)
+                        : attention_launch<false>(qb, Lq, H, D, H * D, &seg, 1, scale, bias, ob, H * D, stream);
 }

@@ -135,10 +135,11 @@ lavr_status lavr_cuda_attention_bf16(const uint16_t *q, int64_t Lq, int64_t H, i
                                      int64_t out_row_stride, void *stream);
 
 /* Packed bf16 rows with an fp32 scores bias: q and out [Lq, H*D], k and v [Lk, H*D], bias [H, Lq, Lk] or NULL
- * (the T5 position bias with its padding mask), one rounding of the fp32 result (kernels/row_ops.h). */
+ * (the T5 position bias with its padding mask), one rounding of the fp32 result (kernels/row_ops.h). round_scores:
+ * s = bf16(bf16(scale·q·k) + bias), the rounding points of PyTorch's eager bf16 attention (umT5). */
 lavr_status lavr_cuda_attention_rows(const uint16_t *q, int64_t Lq, int64_t H, int64_t D, const uint16_t *k,
-                                     const uint16_t *v, int64_t Lk, float scale, const float *bias, uint16_t *out,
-                                     void *stream);
+                                     const uint16_t *v, int64_t Lk, float scale, const float *bias, int round_scores,
+                                     uint16_t *out, void *stream);
 
 #ifdef __cplusplus
 }

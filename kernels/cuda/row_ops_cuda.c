@@ -187,8 +187,9 @@ lavr_status lavr_cuda_rop_position_bias(lavr_ctx *c, const lavr_tensor *table, c
 }
 
 lavr_status lavr_cuda_rop_attention(lavr_ctx *c, const lavr_tensor *q, const lavr_tensor *k, const lavr_tensor *v,
-                                    int64_t heads, float scale, const lavr_tensor *bias, lavr_tensor *out) {
+                                    int64_t heads, float scale, const lavr_tensor *bias, int round_scores,
+                                    lavr_tensor *out) {
     PROFILED(c, LAVR_PROF_ATTENTION,
              lavr_cuda_attention_rows(bf(q), q->shape[0], heads, q->shape[1] / heads, bf(k), bf(v), k->shape[0], scale,
-                                      vec(bias), bf(out), c->stream));
+                                      vec(bias), round_scores, bf(out), c->stream));
 }

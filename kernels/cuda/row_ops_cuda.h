@@ -29,7 +29,9 @@ lavr_status lavr_cuda_rop_gelu(lavr_ctx *c, const lavr_tensor *x, lavr_gelu_kind
 lavr_status lavr_cuda_rop_binary(lavr_ctx *c, const lavr_tensor *a, const lavr_tensor *b, int mul, lavr_tensor *y);
 lavr_status lavr_cuda_rop_position_bias(lavr_ctx *c, const lavr_tensor *table, const lavr_tensor *bucket,
                                         const lavr_tensor *key_mask, lavr_tensor *bias);
+/* round_scores: lavr_rop_attention_eager's bf16 scores (before and after the bias) */
 lavr_status lavr_cuda_rop_attention(lavr_ctx *c, const lavr_tensor *q, const lavr_tensor *k, const lavr_tensor *v,
-                                    int64_t heads, float scale, const lavr_tensor *bias, lavr_tensor *out);
+                                    int64_t heads, float scale, const lavr_tensor *bias, int round_scores,
+                                    lavr_tensor *out);
 
 #endif

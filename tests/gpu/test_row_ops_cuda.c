@@ -6,7 +6,7 @@
  * bias and the random weights (the same fp32 operation rounded once); 5e-3 for GEMMs, norms and GELUs, whose fp32
  * sums run in another order or whose tanh/erf differ in the last fp32 bits, so a few outputs land on the other side
  * of a bf16 rounding boundary (one ulp = 2^-8 relative); 1e-2 for attention, whose softmax weights enter P·V as
- * bf16 on the GPU. */
+ * bf16 on the GPU (eager: the tensor-core kernel's unnormalised weights against the CPU's normalised ones). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -198,6 +198,11 @@ static void test_attention(int64_t H, int64_t D, int64_t Lq, int64_t Lk, int mas
     CHECK_OK(lavr_rop_attention(cpu, &q.c, &k.c, &v.c, H, scale, NULL, 1, &o.c));
     CHECK_OK(lavr_rop_attention(gpu, &q.g, &k.g, &v.g, H, scale, NULL, 1, &o.g));
     compare("  ... without bias", &o, ATTN_TOL);
+    if (masked) { /* T5's: the eager rounding points (no scaling) */
+        CHECK_OK(lavr_rop_attention_eager(cpu, &q.c, &k.c, &v.c, H, &bias.c, &o.c));
+        CHECK_OK(lavr_rop_attention_eager(gpu, &q.g, &k.g, &v.g, H, &bias.g, &o.g));
+        compare("  ... eager (umT5's rounding points)", &o, ATTN_TOL);
+    }
     free(tv);
     lavr_tensor_free(&th), lavr_tensor_free(&bh), lavr_tensor_free(&mh);
     free_pair(&q), free_pair(&k), free_pair(&v), free_pair(&o);
