@@ -51,6 +51,16 @@ static lavr_status conv_tail(const lavr_dit *m, float *y1, int64_t T, int64_t c1
     return st;
 }
 
+float dit_audio_layer_weights(const lavr_dit *m, float *w) {
+    float wsum = 0;
+    for (int64_t l = 0; l < m->cfg.audio_num_states; l++) {
+        float z = (float)lavr_dtype_load(m->audio.layer_logits.dtype, m->audio.layer_logits.data, l);
+        w[l] = lavr_round_bf16(z / (1.0f + expf(-z)));
+        wsum += w[l];
+    }
+    return lavr_round_bf16(wsum);
+}
+
 lavr_status dit_audio_encode(const lavr_dit *m, const float *audio, int64_t total_frames, int64_t first,
                              int64_t video_frames, float *a_loc, float *a_glob) {
     const lavr_dit_config *cfg = &m->cfg;
@@ -71,13 +81,7 @@ lavr_status dit_audio_encode(const lavr_dit *m, const float *audio, int64_t tota
     TRY_GOTO(dit_alloc(S, "audio layer weights", &w), st, done);
 
     /* layer mix in bf16 (the parameters and features are bf16; only convs/LNs/linears are fp32) */
-    float wsum = 0;
-    for (int64_t l = 0; l < S; l++) {
-        float z = (float)lavr_dtype_load(m->audio.layer_logits.dtype, m->audio.layer_logits.data, l);
-        w[l] = lavr_round_bf16(z / (1.0f + expf(-z)));
-        wsum += w[l];
-    }
-    wsum = lavr_round_bf16(wsum);
+    const float wsum = dit_audio_layer_weights(m, w);
     for (int64_t t = 0; t < T; t++) {
         int64_t src = first + (t < prefix ? 0 : t - prefix); /* 73 copies of the block's first frame */
         for (int64_t c = 0; c < A; c++) {

@@ -909,21 +909,20 @@ void lavr_dit_cuda_act_destroy(lavr_dit_cuda *g, lavr_dit_cuda_act *a) {
     memset(a, 0, sizeof *a);
 }
 
-lavr_status lavr_dit_cuda_act_upload_cond(lavr_dit_cuda *g, const lavr_dit_act *host, lavr_dit_cuda_act *a) {
-    const int64_t d = g->d;
+lavr_status lavr_dit_cuda_act_upload_time(lavr_dit_cuda *g, const lavr_dit_act *host, lavr_dit_cuda_act *a) {
     CHECK_ARG(host->rows <= g->R, "dit cuda: activation of %lld rows (at most %lld)", (long long)host->rows,
               (long long)g->R);
     a->prefill = (int)host->prefill;
     a->block_index = host->block_index;
     a->sink_offset = host->sink_offset;
     a->rows = host->rows;
-    CUDA_TRY(h2d(g, a->e, host->e, (size_t)(7 * d) * 4));
-    CUDA_TRY(h2d(g, a->a_loc, host->a_loc, (size_t)(g->F * (g->NA + 1) * d) * 4));
+    CUDA_TRY(h2d(g, a->e, host->e, (size_t)(7 * g->d) * 4));
     return LAVR_OK;
 }
 
 lavr_status lavr_dit_cuda_act_upload(lavr_dit_cuda *g, const lavr_dit_act *host, lavr_dit_cuda_act *a) {
-    TRY(lavr_dit_cuda_act_upload_cond(g, host, a));
+    TRY(lavr_dit_cuda_act_upload_time(g, host, a));
+    CUDA_TRY(h2d(g, a->a_loc, host->a_loc, (size_t)(g->F * (g->NA + 1) * g->d) * 4));
     CUDA_TRY(h2d(g, a->x, host->x, (size_t)(host->rows * g->d) * 4));
     return LAVR_OK;
 }

@@ -94,8 +94,9 @@ lavr_status lavr_dit_cuda_act_create(lavr_dit_cuda *g, lavr_dit_cuda_act *a);
 void lavr_dit_cuda_act_destroy(lavr_dit_cuda *g, lavr_dit_cuda_act *a);
 /* Copies a host activation (lavr_dit_embed_sink / lavr_dit_embed_block output) to the device. */
 lavr_status lavr_dit_cuda_act_upload(lavr_dit_cuda *g, const lavr_dit_act *host, lavr_dit_cuda_act *a);
-/* The same without x: the header fields, e, e0, a_loc and a_glob (x came from lavr_dit_cuda_embed_tokens). */
-lavr_status lavr_dit_cuda_act_upload_cond(lavr_dit_cuda *g, const lavr_dit_act *host, lavr_dit_cuda_act *a);
+/* The header fields and the time rows e, e0 only (x came from lavr_dit_cuda_embed_tokens, the audio tokens from
+ * the device encoder, models/dit_audio_cuda.h). */
+lavr_status lavr_dit_cuda_act_upload_time(lavr_dit_cuda *g, const lavr_dit_act *host, lavr_dit_cuda_act *a);
 /* The reverse for the buffers (waits for the stream): x [rows, d], e, e0, a_loc, a_glob. The host act's header
  * fields are left as they are: the host sets them (embedding, pipeline messages) and the layers keep them. */
 lavr_status lavr_dit_cuda_act_download(lavr_dit_cuda *g, const lavr_dit_cuda_act *a, lavr_dit_act *host);

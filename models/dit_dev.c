@@ -252,3 +252,73 @@ lavr_status lavr_dit_dev_bytes_of(const lavr_dit_dev_dims *d, lavr_dit_dev_bytes
     out->act = lavr_dit_dev_aligned((uint64_t)lavr_dit_dev_act_floats(d) * 4);
     return LAVR_OK;
 }
+
+/* ---- the audio encoder ------------------------------------------------------------------------------ */
+lavr_status lavr_dit_dev_audio_dims_of(const lavr_dit_config *cfg, lavr_dit_dev_audio_dims *out) {
+    memset(out, 0, sizeof *out);
+    lavr_dit_dev_audio_dims *a = out;
+    a->S = cfg->audio_num_states, a->A = cfg->audio_dim, a->d = cfg->dim, a->NT = cfg->num_audio_token;
+    a->nseq = a->NT + 1;
+    a->c1 = cfg->dim / 4, a->c2 = cfg->dim / 2, a->c3 = cfg->dim; /* the shapes models/inventory.c gives them */
+    a->prefix = cfg->motion_frames, a->frames = 4 * cfg->frames_per_block, a->T = a->prefix + a->frames;
+    a->t2 = (a->T - 1) / 2 + 1, a->t4 = (a->t2 - 1) / 2 + 1;
+    a->keep = (cfg->motion_frames + 3) / 4, a->F = cfg->frames_per_block;
+    CHECK_ARG(a->t4 - a->keep == a->F, "dit audio: %lld video frames do not give %lld latent frames",
+              (long long)a->frames, (long long)a->F);
+    a->tokens = a->F * (a->NT + 1) * a->d + a->F * a->d;
+    return LAVR_OK;
+}
+
+int64_t lavr_dit_dev_audio_chunk_rows(int64_t out, int64_t k) {
+    const int64_t rows = LAVR_DIT_DEV_AUDIO_WIDE / k;
+    return rows < 1 ? 1 : (rows > out ? out : rows);
+}
+
+lavr_status lavr_dit_dev_audio_walk(const lavr_dit_dev_audio_dims *a, lavr_dit_dev_audio_fn fn, void *user) {
+    /* the GEMM weights [out, k] with their fp32 biases; k = in * 3 taps for the convolutions */
+    const int64_t out[5] = {a->NT * a->c1, a->c1, a->c2, a->c3, a->d};
+    const int64_t k[5] = {a->A * 3, a->A * 3, a->c1 * 3, a->c2 * 3, a->d};
+    static const char *what[5] = {"dit audio conv1_local", "dit audio conv1_global", "dit audio conv2",
+                                  "dit audio conv3", "dit audio final_linear"};
+    int64_t wide = 0;
+    for (int i = 0; i < 5; i++) {
+        lavr_dit_dev_audio_item w = {(lavr_dit_dev_audio_id)(LAVR_DA_CONV1_LOCAL_W + 2 * i), 1, what[i],
+                                     (uint64_t)(out[i] * k[i]) * 2};
+        lavr_dit_dev_audio_item b = {(lavr_dit_dev_audio_id)(LAVR_DA_CONV1_LOCAL_B + 2 * i), 1, what[i],
+                                     (uint64_t)out[i] * 4};
+        TRY(fn(user, &w));
+        TRY(fn(user, &b));
+        const int64_t chunk = lavr_dit_dev_audio_chunk_rows(out[i], k[i]) * k[i];
+        if (chunk > wide) wide = chunk;
+    }
+    const int64_t taps = max3(a->T * a->A * 3, a->nseq * a->t2 * a->c1 * 3, a->nseq * a->t4 * a->c2 * 3);
+    const lavr_dit_dev_audio_item items[] = {
+        {LAVR_DA_PADDING, 1, "dit audio padding token", (uint64_t)a->d * 4},
+        {LAVR_DA_LAYER_W, 1, "dit audio layer weights", (uint64_t)a->S * 4},
+        {LAVR_DA_FRAMES, 0, "dit audio frames", (uint64_t)(a->S * a->A * a->frames) * 4},
+        {LAVR_DA_FEAT, 0, "dit audio layer mix", (uint64_t)(a->T * a->A) * 4},
+        {LAVR_DA_TAPS, 0, "dit audio conv taps", (uint64_t)taps * 4},
+        {LAVR_DA_Y1, 0, "dit audio conv1", (uint64_t)(a->T * a->nseq * a->c1) * 4},
+        {LAVR_DA_Y2, 0, "dit audio conv2", (uint64_t)(a->nseq * a->t2 * a->c2) * 4},
+        {LAVR_DA_Y3, 0, "dit audio conv3", (uint64_t)(a->nseq * a->t4 * a->c3) * 4},
+        {LAVR_DA_WIDE, 0, "dit audio fp32 weight chunk", (uint64_t)wide * 4},
+        {LAVR_DA_MEMO, 0, "dit audio tokens memo", (uint64_t)(LAVR_DIT_DEV_AUDIO_MEMO * a->tokens) * 4},
+    };
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) TRY(fn(user, &items[i]));
+    return LAVR_OK;
+}
+
+static lavr_status add_audio_item(void *user, const lavr_dit_dev_audio_item *it) {
+    uint64_t *to = user;
+    to[it->weights ? 0 : 1] += lavr_dit_dev_aligned(it->bytes);
+    return LAVR_OK;
+}
+
+lavr_status lavr_dit_dev_audio_bytes(const lavr_dit_config *cfg, uint64_t *weights, uint64_t *work) {
+    lavr_dit_dev_audio_dims a;
+    TRY(lavr_dit_dev_audio_dims_of(cfg, &a));
+    uint64_t sums[2] = {0, 0};
+    TRY(lavr_dit_dev_audio_walk(&a, add_audio_item, sums));
+    *weights = sums[0], *work = sums[1];
+    return LAVR_OK;
+}

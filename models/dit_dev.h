@@ -91,6 +91,41 @@ void lavr_dit_dev_context_blocks(const lavr_dit_dev_dims *d, uint64_t bytes[3]);
 /* An FP8 operand buffer's size in bytes (values), the largest quantised GEMM input. */
 int64_t lavr_dit_dev_xq_bytes(const lavr_dit_dev_dims *d);
 
+/* The DiT's causal audio encoder on the device (models/dit_audio_cuda.c), held by the first pp index beside the
+ * model: conv and final_linear weights in bf16 (widened to fp32 a chunk of rows at a time for the fp32 GEMMs),
+ * biases, padding token and layer weights in fp32, the block's audio frames, the working buffers of one encode and
+ * the memo of the last LAVR_DIT_DEV_AUDIO_MEMO encoded blocks' tokens. */
+#define LAVR_DIT_DEV_AUDIO_MEMO 4      /* blocks in flight on a rank: at most 4 */
+#define LAVR_DIT_DEV_AUDIO_WIDE (1 << 22) /* floats of the fp32 weight chunk (16 MiB), at least one weight row */
+typedef struct {
+    int64_t S, A, d, NT, nseq;   /* states, audio width, model width, local tokens, sequences (NT local + global) */
+    int64_t c1, c2, c3;          /* conv1 (per token), conv2, conv3 output channels (d/4, d/2, d) */
+    int64_t prefix, frames, T, t2, t4, keep, F; /* 73 replicated + 4F frames -> conv2 -> conv3, kept from `keep` */
+    int64_t tokens;              /* floats of a block's a_loc [F][NT+1][d] and a_glob [F][d] */
+} lavr_dit_dev_audio_dims;
+lavr_status lavr_dit_dev_audio_dims_of(const lavr_dit_config *cfg, lavr_dit_dev_audio_dims *out);
+typedef enum {
+    LAVR_DA_CONV1_LOCAL_W, LAVR_DA_CONV1_LOCAL_B, LAVR_DA_CONV1_GLOBAL_W, LAVR_DA_CONV1_GLOBAL_B, LAVR_DA_CONV2_W,
+    LAVR_DA_CONV2_B, LAVR_DA_CONV3_W, LAVR_DA_CONV3_B, LAVR_DA_FINAL_W, LAVR_DA_FINAL_B, LAVR_DA_PADDING,
+    LAVR_DA_LAYER_W,
+    /* working buffers */
+    LAVR_DA_FRAMES, LAVR_DA_FEAT, LAVR_DA_TAPS, LAVR_DA_Y1, LAVR_DA_Y2, LAVR_DA_Y3, LAVR_DA_WIDE, LAVR_DA_MEMO,
+    LAVR_DA_COUNT
+} lavr_dit_dev_audio_id;
+typedef struct {
+    lavr_dit_dev_audio_id id;
+    int weights;      /* 1: a weight (the plan's weights column), 0: a working buffer */
+    const char *what; /* the arena's label */
+    uint64_t bytes;
+} lavr_dit_dev_audio_item;
+typedef lavr_status (*lavr_dit_dev_audio_fn)(void *user, const lavr_dit_dev_audio_item *item);
+/* What the encoder allocates, in its order. */
+lavr_status lavr_dit_dev_audio_walk(const lavr_dit_dev_audio_dims *a, lavr_dit_dev_audio_fn fn, void *user);
+/* Weight rows widened per GEMM of a weight [out, k] (LAVR_DIT_DEV_AUDIO_WIDE floats, at least one row). */
+int64_t lavr_dit_dev_audio_chunk_rows(int64_t out, int64_t k);
+/* Arena bytes of the encoder: its weights and its working buffers (with the memo). */
+lavr_status lavr_dit_dev_audio_bytes(const lavr_dit_config *cfg, uint64_t *weights, uint64_t *work);
+
 /* Arena bytes (each block rounded up to the arena's alignment) by what they hold. */
 typedef struct {
     uint64_t weights, text_kv, work, sink; /* held from lavr_dit_cuda_create on */

@@ -43,6 +43,9 @@ lavr_status dit_framepack(const lavr_dit *m, const lavr_dit_geometry *g, const f
  * a function of the geometry alone, so shards that never embed know them. */
 lavr_status dit_sink_positions(const lavr_dit_geometry *g, int64_t *pos);
 
+/* The encoder's layer weights w [audio_num_states] = bf16(silu(logits)), and (returned) their bf16 sum: the
+ * layer mix of dit_audio_encode, shared with the device encoder (models/dit_audio_cuda.c). */
+float dit_audio_layer_weights(const lavr_dit *m, float *w);
 /* The causal audio encoder on the block's 4F video frames: a_loc [F][tokens+1][d], a_glob [F][d]. */
 lavr_status dit_audio_encode(const lavr_dit *m, const float *audio, int64_t total_frames, int64_t first,
                              int64_t video_frames, float *a_loc, float *a_glob);

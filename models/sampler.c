@@ -30,9 +30,15 @@ lavr_status lavr_sampler_init(int steps, lavr_sampler *out) {
     return LAVR_OK;
 }
 
-lavr_status lavr_sampler_step(const lavr_sampler *s, int step, float *x, const float *v, int64_t n) {
+lavr_status lavr_sampler_delta(const lavr_sampler *s, int step, float *delta) {
     CHECK_ARG(step >= 0 && step < s->steps, "sampler: step %d outside 0..%d", step, s->steps - 1);
-    float delta = s->sigmas[step + 1] - s->sigmas[step];
+    *delta = s->sigmas[step + 1] - s->sigmas[step];
+    return LAVR_OK;
+}
+
+lavr_status lavr_sampler_step(const lavr_sampler *s, int step, float *x, const float *v, int64_t n) {
+    float delta;
+    TRY(lavr_sampler_delta(s, step, &delta));
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) x[i] = lavr_round_bf16(x[i] + lavr_round_bf16(delta * v[i]));
     return LAVR_OK;

@@ -17,6 +17,8 @@ typedef struct {
 
 /* The schedule computed as diffusers does (steps <= LAVR_SAMPLER_STEPS; LiveAvatar uses 4). */
 lavr_status lavr_sampler_init(int steps, lavr_sampler *out);
+/* delta_s = sigma_{s+1} - sigma_s (fp32) of step s: the Euler step's factor (the device step takes it too). */
+lavr_status lavr_sampler_delta(const lavr_sampler *s, int step, float *delta);
 /* Euler step s in place: x = bf16(f32(x) + bf16(delta_s * v)), delta_s = sigma_{s+1} - sigma_s (fp32). */
 lavr_status lavr_sampler_step(const lavr_sampler *s, int step, float *x, const float *v, int64_t n);
 

@@ -128,15 +128,17 @@ lavr_status lavr_plan_dit_step(const lavr_model_config *cfg, int64_t width, int6
         out->comm = s * 1e3;
     }
     if (!opts->bench) {
-        /* the render's pp 0 rank uploads the block's latent and its time and audio rows every step (the tokens are
-         * embedded on the device); the activation [R, d] fp32 (+ those rows) goes down the pp chain through the
-         * host over MPI */
+        /* the render's pp 0 rank uploads the block's latent when it arrives (counted every step: the worst case, a
+         * rank of one step), its time rows every step and its audio frames once per block (the tokens, the audio
+         * encoder and the Euler step run on the device); the activation [R, d] fp32 goes down the pp chain through
+         * the host over MPI; the last pp index downloads the stepped latent when it leaves the rank */
         const double act = (double)lavr_dit_dev_act_floats(&g) * 4;
-        const double rows = (double)(7 * g.d + g.F * (g.NA + 1) * g.d) * 4;
         const double latent = (double)(g.in_dim * g.F * g.geo.h * g.geo.w) * 4;
-        double s = (g.first ? latent + rows : act) / rt->host_bytes; /* upload (embedding or the previous pp index) */
+        const double frames = (double)(cfg->dit.audio_num_states * cfg->dit.audio_dim * 4 * g.F) * 4;
+        const double owned = (double)(role->step_end - role->step_begin);
+        double s = (g.first ? latent + 7 * d * 4 + frames / owned : act) / rt->host_bytes;
         if (!g.last) s += act / rt->host_bytes + act / rt->host_copy_bytes;
-        else s += (double)(g.out_dim * g.F * g.geo.h * g.geo.w) * 4 / rt->host_bytes; /* the velocity */
+        else s += latent / rt->host_bytes;
         out->host = s * 1e3;
     }
     out->total = out->self_attn + out->text_attn + out->audio_attn + out->gemm + out->norm + out->fp8_quant +
@@ -154,17 +156,20 @@ static lavr_status plan_dit(const lavr_model_config *cfg, int64_t width, int64_t
     lavr_dit_dev_bytes b;
     TRY(lavr_dit_dev_bytes_of(&g, &b));
     const uint64_t caches = (uint64_t)(role->step_end - role->step_begin);
-    /* what the rank allocates after the model: the bench's latent and velocity, the render's velocity (last pp)
-     * and latent block (first pp, ranks/dit_engine_cuda.c) */
+    /* what the rank allocates after the model: the bench's latent and velocity, the render's velocity (last pp),
+     * latent block (first or last pp) and audio encoder (first pp: models/dit_audio_cuda.c), ranks/dit_engine_cuda.c */
     const uint64_t latent = lavr_dit_dev_aligned((uint64_t)(c->in_dim * c->frames_per_block * g.geo.h * g.geo.w) * 4);
-    const uint64_t tail = o->bench ? 2 * latent : (g.last ? latent : 0) + (g.first ? latent : 0);
+    uint64_t audio_w = 0, audio_work = 0;
+    if (!o->bench && g.first) TRY(lavr_dit_dev_audio_bytes(c, &audio_w, &audio_work));
+    const uint64_t tail = o->bench ? 2 * latent
+                                   : (g.last ? latent : 0) + (g.first || g.last ? latent : 0) + audio_w + audio_work;
     /* create -> weights uploaded through a staging buffer -> text K/V (temporaries) -> step caches, act, tail */
     const uint64_t later = caches * b.cache + b.act + tail;
-    r->weights = b.weights;
+    r->weights = b.weights + audio_w;
     r->text_kv = b.text_kv;
     r->sink = b.sink;
     r->kv_window = caches * b.cache;
-    r->work = b.work + b.act + tail;
+    r->work = b.work + b.act + tail - audio_w;
     r->transient = b.staging > b.context ? b.staging : b.context;
     r->arena = b.weights + b.text_kv + b.work + b.sink + (later > r->transient ? later : r->transient);
     r->context = LAVR_PLAN_CUDA_CONTEXT;

@@ -116,6 +116,13 @@ lavr_status lavr_dit_engine_head(lavr_dit_engine *e, int cache, float *velocity)
     return e->ops->head(e->impl, cache, velocity);
 }
 
+lavr_status lavr_dit_engine_latent_put(lavr_dit_engine *e, const float *x) { return e->ops->latent_put(e->impl, x); }
+lavr_status lavr_dit_engine_latent_get(lavr_dit_engine *e, float *x) { return e->ops->latent_get(e->impl, x); }
+
+lavr_status lavr_dit_engine_head_step(lavr_dit_engine *e, int cache, const lavr_sampler *s, int step) {
+    return e->ops->head_step(e->impl, cache, s, step);
+}
+
 lavr_status lavr_dit_engine_copy_sink(lavr_dit_engine *e, int dst, int src) {
     return e->ops->copy_sink(e->impl, dst, src);
 }

@@ -17,6 +17,7 @@
 #include "io/checkpoint.h"
 #include "models/dit.h"
 #include "models/generated_model.h"
+#include "models/sampler.h"
 #include "parallel/mpi.h"
 
 typedef enum { LAVR_BACKEND_CPU = 0, LAVR_BACKEND_CUDA = 1 } lavr_backend;
@@ -58,13 +59,22 @@ lavr_dit_act *lavr_dit_engine_act(lavr_dit_engine *e);
 lavr_status lavr_dit_engine_act_to_host(lavr_dit_engine *e);
 lavr_status lavr_dit_engine_act_from_host(lavr_dit_engine *e);
 
-/* First shard: embed the sink (reference [C,1,h,w], motion [C,M,h,w]) / a noisy block into the act. */
+/* The block latent [C, F, h, w] (bf16 values) the engine keeps where it computes (CUDA: on the device; first and
+ * last shards): put copies in a host latent that arrived in a message, get copies it out when it leaves the rank. */
+lavr_status lavr_dit_engine_latent_put(lavr_dit_engine *e, const float *x);
+lavr_status lavr_dit_engine_latent_get(lavr_dit_engine *e, float *x);
+
+/* First shard: embed the sink (reference [C,1,h,w], motion [C,M,h,w]) / a noisy block into the act; a block
+ * input with x NULL embeds the engine's latent (lavr_dit_engine_latent_put, or the last head_step's result). */
 lavr_status lavr_dit_engine_embed_sink(lavr_dit_engine *e, int cache, const float *ref, const float *motion);
 lavr_status lavr_dit_engine_embed_block(lavr_dit_engine *e, int cache, const lavr_dit_block_input *in);
 /* The shard's layers on the act against cache (a prefill fills its sink). */
 lavr_status lavr_dit_engine_forward(lavr_dit_engine *e, int cache);
 /* Last shard: velocity [C, F, h, w] (host floats, bf16 values). */
 lavr_status lavr_dit_engine_head(lavr_dit_engine *e, int cache, float *velocity);
+/* Last shard: the head, then Euler step `step` of s on the engine's latent, where it lives (lavr_sampler_step:
+ * x = bf16(x + bf16(delta * v))); the velocity never leaves the engine. */
+lavr_status lavr_dit_engine_head_step(lavr_dit_engine *e, int cache, const lavr_sampler *s, int step);
 lavr_status lavr_dit_engine_copy_sink(lavr_dit_engine *e, int dst, int src);
 
 /* Checkpoint: cache's windows under step<step>/..., and with write_sink its sink under sink/... */

@@ -1,5 +1,5 @@
 /* The CPU backend of the DiT engine (ranks/dit_engine.h): the rank's shard of models/dit.h, its tp
- * all-reduce over MPI (parallel/tp_mpi.h), host step caches and act. */
+ * all-reduce over MPI (parallel/tp_mpi.h), host step caches, act and block latent (Euler step: models/sampler.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,12 +13,16 @@ typedef struct {
     lavr_dit_step_cache *cache[4];
     int ncaches;
     lavr_dit_act *act;
+    float *latent, *velocity; /* [C, F, h, w] the block being denoised, its velocity */
+    int64_t latent_n;
 } cpu_engine;
 
 static void cpu_close(void *impl) {
     cpu_engine *e = impl;
     for (int i = 0; i < 4; i++) lavr_dit_cache_destroy(e->cache[i]);
     lavr_dit_act_destroy(e->act);
+    free(e->latent);
+    free(e->velocity);
     lavr_dit_destroy(e->m);
     lavr_tp_mpi_destroy(&e->tp);
     free(e);
@@ -36,6 +40,12 @@ static lavr_status cpu_prepare(void *impl, const float *context, int64_t rows, i
     TRY(lavr_dit_set_context(e->m, context, rows));
     for (int i = 0; i < ncaches; i++) TRY(lavr_dit_cache_create(e->m, h, w, &e->cache[i]));
     e->ncaches = ncaches;
+    const lavr_dit_config *c = &e->m->cfg;
+    e->latent_n = c->in_dim * c->frames_per_block * h * w;
+    e->latent = malloc((size_t)e->latent_n * sizeof(float));
+    e->velocity = malloc((size_t)(c->out_dim * c->frames_per_block * h * w) * sizeof(float));
+    if (!e->latent || !e->velocity)
+        return LAVR_FAIL(LAVR_E_NOMEM, "DiT engine (cpu): latent and velocity of %lld floats", (long long)e->latent_n);
     return lavr_dit_act_create(e->m, lavr_dit_cache_geometry(e->cache[0]), &e->act);
 }
 
@@ -56,7 +66,27 @@ static lavr_status cpu_embed_sink(void *impl, int cache, const float *ref, const
 
 static lavr_status cpu_embed_block(void *impl, int cache, const lavr_dit_block_input *in) {
     cpu_engine *e = impl;
-    return lavr_dit_embed_block(e->m, e->cache[cache], in, e->act);
+    lavr_dit_block_input own = *in;
+    if (!own.x) own.x = e->latent;
+    return lavr_dit_embed_block(e->m, e->cache[cache], &own, e->act);
+}
+
+static lavr_status cpu_latent_put(void *impl, const float *x) {
+    cpu_engine *e = impl;
+    memcpy(e->latent, x, (size_t)e->latent_n * sizeof(float));
+    return LAVR_OK;
+}
+
+static lavr_status cpu_latent_get(void *impl, float *x) {
+    cpu_engine *e = impl;
+    memcpy(x, e->latent, (size_t)e->latent_n * sizeof(float));
+    return LAVR_OK;
+}
+
+static lavr_status cpu_head_step(void *impl, int cache, const lavr_sampler *s, int step) {
+    cpu_engine *e = impl;
+    TRY(lavr_dit_head(e->m, e->cache[cache], e->act, e->velocity));
+    return lavr_sampler_step(s, step, e->latent, e->velocity, e->latent_n);
 }
 
 static lavr_status cpu_forward(void *impl, int cache) {
@@ -137,7 +167,7 @@ static const lavr_dit_engine_ops cpu_ops = {
     .close = cpu_close, .config = cpu_config, .shard = cpu_shard, .prepare = cpu_prepare,
     .geometry = cpu_geometry, .act = cpu_act, .act_to_host = cpu_act_noop, .act_from_host = cpu_act_noop,
     .embed_sink = cpu_embed_sink, .embed_block = cpu_embed_block, .forward = cpu_forward, .head = cpu_head,
-    .copy_sink = cpu_copy_sink, .save = cpu_save, .load = cpu_load, .peak_bytes = cpu_peak_bytes,
+    .latent_put = cpu_latent_put, .latent_get = cpu_latent_get, .head_step = cpu_head_step, .copy_sink = cpu_copy_sink, .save = cpu_save, .load = cpu_load, .peak_bytes = cpu_peak_bytes,
     .reserved_bytes = cpu_peak_bytes, /* nothing on a device */
 };
 

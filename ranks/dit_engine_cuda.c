@@ -1,7 +1,9 @@
 /* The CUDA backend of the DiT engine (ranks/dit_engine.h): the rank's shard (tp heads, pp layers) on its
  * device through models/dit_cuda.h in a capped device arena, the tp all-reduce over NCCL, device caches and act.
- * A block's tokens are embedded on the device from its latent; its time embedding and audio tokens are computed
- * on the host once per timestep and once per block (the rank's steps of a block share them) and uploaded. */
+ * The block latent stays on the device between the rank's steps: embedded there, stepped there after the head
+ * (Euler), copied in or out only when it arrives or leaves in a message. Its audio tokens are encoded on the device
+ * once per block (models/dit_audio_cuda.h); its time embedding is computed on the host once per timestep and
+ * uploaded (7 d floats). */
 #include "ranks/dit_engine_internal.h"
 
 #if LAVR_HAVE_CUDA
@@ -13,6 +15,8 @@
 #include "core/log.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_arena.h"
+#include "kernels/cuda/dit_kernels.h"
+#include "models/dit_audio_cuda.h"
 #include "models/dit_cuda.h"
 #include "parallel/device.h"
 #include "parallel/tp_mpi.h"
@@ -23,7 +27,7 @@
 
 #define NCCL_SETUP_TIMEOUT_S 120.0 /* all tp ranks join the communicator within this */
 #define NCCL_WAIT_TIMEOUT_S 600.0  /* a forward's collectives finish within this, or a peer is gone */
-#define MEMO_SLOTS 4 /* timesteps and blocks kept: a rank owns at most 4 steps, of at most 4 blocks in flight */
+#define MEMO_SLOTS 4 /* timesteps kept: a rank owns at most 4 steps */
 
 /* The time embedding [e | e0] (7 d floats) of one timestep. */
 typedef struct {
@@ -31,13 +35,6 @@ typedef struct {
     float t;
     float *e;
 } time_memo;
-
-/* The audio tokens [a_loc | a_glob] of one block, keyed by the audio frames they were computed from. */
-typedef struct {
-    int64_t used; /* last use, 0 = free */
-    float *key;   /* [states * audio_dim][frames] of the block */
-    float *tokens;
-} audio_memo;
 
 
 typedef struct {
@@ -62,12 +59,11 @@ typedef struct {
     float *velocity;   /* device [C, F, h, w] (last pp index) */
     int64_t velocity_n;
     uint16_t *stage; /* host staging of one layer's window and sink K/V for checkpoints */
-    float *latent;   /* device [C, F, h, w] (first pp index): the block embedded on the device */
+    float *latent;   /* device [C, F, h, w] (first and last pp index): the block being denoised */
     int64_t latent_n;
     time_memo tmemo[MEMO_SLOTS];
-    audio_memo amemo[MEMO_SLOTS];
-    int64_t amemo_clock, key_n, tokens_n;
-    float *key; /* the current block's audio frames */
+    lavr_dit_cuda_audio *audio; /* the audio encoder (first pp index) */
+    float *frames;              /* host [states * audio_dim][4F]: the current block's audio frames */
 } cuda_engine;
 
 #if LAVR_HAVE_NCCL
@@ -91,6 +87,7 @@ static lavr_status wait_stream(cuda_engine *e) {
 static void cuda_close(void *impl) {
     cuda_engine *e = impl;
     if (e->device >= 0) (void)cudaSetDevice(e->device);
+    lavr_dit_cuda_audio_destroy(e->audio);
     if (e->g) {
         for (int i = 0; i < 4; i++) lavr_dit_cuda_cache_destroy(e->g, e->cache[i]);
         if (e->dact_made) lavr_dit_cuda_act_destroy(e->g, &e->dact);
@@ -98,8 +95,8 @@ static void cuda_close(void *impl) {
     }
     lavr_dit_act_destroy(e->act);
     free(e->stage);
-    for (int i = 0; i < MEMO_SLOTS; i++) free(e->tmemo[i].e), free(e->amemo[i].key), free(e->amemo[i].tokens);
-    free(e->key);
+    for (int i = 0; i < MEMO_SLOTS; i++) free(e->tmemo[i].e);
+    free(e->frames);
     lavr_cuda_blas_destroy(e->blas);
     lavr_device_arena_destroy(e->arena);
     if (e->stream) (void)cudaStreamDestroy(e->stream);
@@ -178,11 +175,13 @@ static lavr_status cuda_prepare(void *impl, const float *context, int64_t rows, 
         TRY(lavr_device_arena_alloc(e->arena, (size_t)e->velocity_n * sizeof(float), "dit velocity",
                                     (void **)&e->velocity));
     }
-    if (s->layer_begin == 0) {
+    if (s->layer_begin == 0 || s->layer_end == c->num_layers) {
         e->latent_n = c->in_dim * c->frames_per_block * h * w;
         TRY(lavr_device_arena_alloc(e->arena, (size_t)e->latent_n * sizeof(float), "dit latent block",
                                     (void **)&e->latent));
     }
+    /* the host shard keeps its encoder weights: a pose input is embedded on the host (lavr_dit_cuda_embed_block_host) */
+    if (s->layer_begin == 0) TRY(lavr_dit_cuda_audio_create(e->m, e->arena, e->blas, e->stream, &e->audio));
     return wait_stream(e);
 }
 
@@ -237,46 +236,47 @@ static lavr_status time_embedding(cuda_engine *e, float t, lavr_dit_act *a) {
     return LAVR_OK;
 }
 
-/* a_loc and a_glob of the block's audio into a, from the memo when the same frames were encoded before */
-static lavr_status audio_tokens(cuda_engine *e, const lavr_dit_block_input *in, lavr_dit_act *a) {
+/* The block's audio frames [states * audio_dim][4F] gathered on the host, then its tokens on the device (memoised
+ * by the encoder: the rank's steps of a block encode it once). */
+static lavr_status audio_tokens(cuda_engine *e, const lavr_dit_block_input *in) {
     const lavr_dit_config *c = &e->m->cfg;
     const int64_t frames = 4 * c->frames_per_block, rows = c->audio_num_states * c->audio_dim;
     CHECK_ARG(in->audio_first >= 0 && in->audio_first + frames <= in->audio_frames,
               "dit audio: frames [%lld, %lld) outside the %lld audio frames", (long long)in->audio_first,
               (long long)(in->audio_first + frames), (long long)in->audio_frames);
-    e->key_n = rows * frames;
-    e->tokens_n = (int64_t)(a->a_glob - a->a_loc) + c->frames_per_block * c->dim;
-    TRY(memo_alloc(e->key_n, "audio key", &e->key));
+    TRY(memo_alloc(rows * frames, "block audio frames", &e->frames));
     for (int64_t r = 0; r < rows; r++)
-        memcpy(e->key + r * frames, in->audio + r * in->audio_frames + in->audio_first, (size_t)frames * sizeof(float));
-    int slot = -1, oldest = 0;
-    for (int i = 0; i < MEMO_SLOTS && slot < 0; i++)
-        if (e->amemo[i].used && !memcmp(e->amemo[i].key, e->key, (size_t)e->key_n * sizeof(float))) slot = i;
-    if (slot < 0) {
-        for (int i = 1; i < MEMO_SLOTS; i++)
-            if (e->amemo[i].used < e->amemo[oldest].used) oldest = i;
-        slot = oldest;
-        audio_memo *am = &e->amemo[slot];
-        TRY(memo_alloc(e->key_n, "audio memo key", &am->key));
-        TRY(memo_alloc(e->tokens_n, "audio memo", &am->tokens));
-        am->used = 0;
-        TRY(lavr_dit_audio_tokens(e->m, in, am->tokens, am->tokens + (a->a_glob - a->a_loc)));
-        memcpy(am->key, e->key, (size_t)e->key_n * sizeof(float));
-    }
-    e->amemo[slot].used = ++e->amemo_clock;
-    memcpy(a->a_loc, e->amemo[slot].tokens, (size_t)e->tokens_n * sizeof(float));
-    return LAVR_OK;
+        memcpy(e->frames + r * frames, in->audio + r * in->audio_frames + in->audio_first,
+               (size_t)frames * sizeof(float));
+    return lavr_dit_cuda_audio_tokens(e->audio, e->frames, e->dact.a_loc, e->dact.a_glob);
 }
 
-/* The block's tokens from its latent on the device; its time and audio rows from the host (memoised). A pose
- * input is embedded on the host (the render has none). */
+static lavr_status cuda_latent_put(void *impl, const float *x) {
+    cuda_engine *e = impl;
+    CHECK_ARG(e->latent, "DiT engine (cuda): the block latent lives on the first and last pp index");
+    CUDA_TRY(cudaMemcpyAsync(e->latent, x, (size_t)e->latent_n * sizeof(float), cudaMemcpyHostToDevice, e->stream));
+    return wait_stream(e); /* x may be overwritten by the next message */
+}
+
+static lavr_status cuda_latent_get(void *impl, float *x) {
+    cuda_engine *e = impl;
+    CHECK_ARG(e->latent, "DiT engine (cuda): the block latent lives on the first and last pp index");
+    CUDA_TRY(cudaMemcpyAsync(x, e->latent, (size_t)e->latent_n * sizeof(float), cudaMemcpyDeviceToHost, e->stream));
+    return wait_stream(e);
+}
+
+/* The block's tokens from its latent (in->x, or the device latent when NULL) and its audio tokens on the device;
+ * its time rows from the host (memoised). A pose input is embedded on the host (the render has none). */
 static lavr_status cuda_embed_block(void *impl, int cache, const lavr_dit_block_input *in) {
     cuda_engine *e = impl;
     TRY(check_cache(e, cache));
-    if (in->pose || !e->latent) {
+    CHECK_ARG(e->audio, "DiT engine (cuda): blocks are embedded on the first pp index");
+    if (in->pose) {
+        CHECK_ARG(in->x, "DiT engine (cuda): a block with a pose input is embedded on the host, from a host latent");
         TRY(lavr_dit_cuda_embed_block_host(e->g, e->m, in, e->act));
         return lavr_dit_cuda_act_upload(e->g, e->act, &e->dact);
     }
+    if (in->x) TRY(cuda_latent_put(e, in->x));
     lavr_dit_act *a = e->act;
     a->prefill = 0;
     a->block_index = in->block_index;
@@ -284,11 +284,9 @@ static lavr_status cuda_embed_block(void *impl, int cache, const lavr_dit_block_
     a->rows = lavr_dit_cuda_geometry(e->g)->block_tokens;
     a->timestep = in->timestep;
     TRY(time_embedding(e, in->timestep, a));
-    TRY(audio_tokens(e, in, a));
-    CUDA_TRY(cudaMemcpyAsync(e->latent, in->x, (size_t)e->latent_n * sizeof(float), cudaMemcpyHostToDevice,
-                             e->stream));
+    TRY(audio_tokens(e, in));
     TRY(lavr_dit_cuda_embed_tokens(e->g, e->latent, in->block_index, in->sink_offset, &e->dact));
-    TRY(lavr_dit_cuda_act_upload_cond(e->g, a, &e->dact));
+    TRY(lavr_dit_cuda_act_upload_time(e->g, a, &e->dact));
     return wait_stream(e);
 }
 
@@ -306,6 +304,17 @@ static lavr_status cuda_head(void *impl, int cache, float *velocity) {
     CUDA_TRY(cudaMemcpyAsync(velocity, e->velocity, (size_t)e->velocity_n * sizeof(float), cudaMemcpyDeviceToHost,
                            e->stream));
     return wait_stream(e);
+}
+
+/* Head and Euler step on the device: the velocity and the latent stay there. */
+static lavr_status cuda_head_step(void *impl, int cache, const lavr_sampler *smp, int step) {
+    cuda_engine *e = impl;
+    TRY(check_cache(e, cache));
+    CHECK_ARG(e->velocity && e->velocity_n == e->latent_n, "DiT engine (cuda): the head is on the last pp index");
+    float delta;
+    TRY(lavr_sampler_delta(smp, step, &delta));
+    TRY(lavr_dit_cuda_head(e->g, &e->dact, e->velocity));
+    return lavr_cuda_euler_step(e->latent, e->velocity, e->latent_n, delta, e->stream);
 }
 
 static lavr_status cuda_copy_sink(void *impl, int dst, int src) {
@@ -398,7 +407,7 @@ static const lavr_dit_engine_ops cuda_ops = {
     .close = cuda_close, .config = cuda_config, .shard = cuda_shard, .prepare = cuda_prepare,
     .geometry = cuda_geometry, .act = cuda_act, .act_to_host = cuda_act_to_host, .act_from_host = cuda_act_from_host,
     .embed_sink = cuda_embed_sink, .embed_block = cuda_embed_block, .forward = cuda_forward, .head = cuda_head,
-    .copy_sink = cuda_copy_sink, .save = cuda_save, .load = cuda_load, .peak_bytes = cuda_peak_bytes,
+    .latent_put = cuda_latent_put, .latent_get = cuda_latent_get, .head_step = cuda_head_step, .copy_sink = cuda_copy_sink, .save = cuda_save, .load = cuda_load, .peak_bytes = cuda_peak_bytes,
     .reserved_bytes = cuda_reserved_bytes,
 };
 

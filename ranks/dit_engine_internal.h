@@ -3,6 +3,7 @@
 #ifndef LAVR_RANKS_DIT_ENGINE_INTERNAL_H
 #define LAVR_RANKS_DIT_ENGINE_INTERNAL_H
 
+#include "models/sampler.h"
 #include "ranks/dit_engine.h"
 
 typedef struct {
@@ -18,6 +19,9 @@ typedef struct {
     lavr_status (*embed_block)(void *impl, int cache, const lavr_dit_block_input *in);
     lavr_status (*forward)(void *impl, int cache);
     lavr_status (*head)(void *impl, int cache, float *velocity);
+    lavr_status (*latent_put)(void *impl, const float *x);
+    lavr_status (*latent_get)(void *impl, float *x);
+    lavr_status (*head_step)(void *impl, int cache, const lavr_sampler *s, int step);
     lavr_status (*copy_sink)(void *impl, int dst, int src);
     lavr_status (*save)(void *impl, int cache, int step, int write_sink, lavr_ckpt_writer *w);
     lavr_status (*load)(void *impl, int cache, int step, lavr_ckpt *c);

@@ -1,7 +1,8 @@
 /* The DiT role of a render (ranks/dit_stage.h): per block and owned step, pp 0 embeds the block it
  * received, every pp index runs its layers and hands the activations on, the last one runs the head
- * and the Euler step and passes the latent to the next step, stage or the aux rank. A block's first
- * message carries the aux rank's flags: checkpoint the state before it, and stop. */
+ * and the Euler step and passes the latent to the next step, stage or the aux rank. The latent stays in
+ * the engine (on a CUDA rank: the device) between the rank's own steps and is copied out only to be sent.
+ * A block's first message carries the aux rank's flags: checkpoint the state before it, and stop. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -38,10 +39,9 @@ typedef struct {
     lavr_dit_engine *e;
     lavr_sampler smp;
     int64_t F, blk, vf, SA;
-    float *latent;    /* [C, F, h, w] the block being denoised (bf16 values) */
+    float *latent;    /* [C, F, h, w] the block as it travels (bf16 values); the engine holds the one it steps */
     float *audio;     /* [4F, states, audio_dim] the block's audio as it travels (frame major) */
     float *audio_blk; /* [states, audio_dim, 4F] as the DiT takes it */
-    float *velocity;  /* [C, F, h, w] */
     float *ref;       /* [C, 1, h, w] the clip-1 reference */
     lavr_msg packet, actmsg, ckptmsg;
     lavr_msg ahead; /* pp 0: the next block's first packet, received while this block computes (see post_ahead) */
@@ -300,9 +300,12 @@ static lavr_status run_step(dit_rank *r, int64_t n, int step) {
         /* (step_begin: received by recv_first; pp = 1: the latent of the previous step is already here) */
         trace_t0 = lavr_trace_now();
         double t0 = seconds_now();
+        /* a latent that arrived (the block's packet, or a loop from the last pp index) goes into the engine; else
+         * this rank's previous step left it there */
+        if (step == p->step_begin || p->loop_from >= 0) TRY(lavr_dit_engine_latent_put(r->e, r->latent));
         for (int64_t t = 0; t < r->vf; t++)
             for (int64_t i = 0; i < r->SA; i++) r->audio_blk[i * r->vf + t] = r->audio[t * r->SA + i];
-        lavr_dit_block_input in = {.x = r->latent,
+        lavr_dit_block_input in = {.x = NULL,
                                    .pose = NULL,
                                    .timestep = r->smp.timesteps[step],
                                    .block_index = n,
@@ -328,13 +331,16 @@ static lavr_status run_step(dit_rank *r, int64_t n, int step) {
     }
 
     t0 = seconds_now();
-    TRY(lavr_dit_engine_head(r->e, cache, r->velocity));
-    TRY(lavr_sampler_step(&r->smp, step, r->latent, r->velocity, r->blk));
+    if (!p->embeds) TRY(lavr_dit_engine_latent_put(r->e, r->latent)); /* it came with the act */
+    TRY(lavr_dit_engine_head_step(r->e, cache, &r->smp, step));
+    /* the latent leaves the rank: to pp 0 for the next step, or to the next stage or the aux rank */
+    const int last = step + 1 == p->step_end, to = last ? p->packet_to : p->loop_to;
+    if (to >= 0) TRY(lavr_dit_engine_latent_get(r->e, r->latent));
     r->busy_s += seconds_now() - t0;
     TRY(progress(r));
     lavr_trace_slice(LAVR_TRACE_FORWARD, trace_t0, n, step);
-    if (step + 1 < p->step_end) return p->loop_to >= 0 ? packet_send(r, p->loop_to, LAVR_TAG_LOOP, n, step + 1) : LAVR_OK;
-    return p->packet_to >= 0 ? packet_send(r, p->packet_to, p->packet_to_tag, n, step + 1) : LAVR_OK;
+    if (to < 0) return LAVR_OK;
+    return packet_send(r, to, last ? p->packet_to_tag : LAVR_TAG_LOOP, n, step + 1);
 }
 
 static lavr_status recv_ref(dit_rank *r) {
@@ -402,7 +408,6 @@ static lavr_status prepare(dit_rank *r) {
     TRY(alloc_floats(r->blk, "latent", &r->latent));
     TRY(alloc_floats(r->vf * r->SA, "block audio", &r->audio));
     TRY(alloc_floats(r->vf * r->SA, "block audio (DiT order)", &r->audio_blk));
-    TRY(alloc_floats(r->blk, "velocity", &r->velocity));
     TRY(alloc_floats(s->C * s->h * s->w, "reference", &r->ref));
     return LAVR_OK;
 }
@@ -441,7 +446,6 @@ static void release(dit_rank *r) {
     free(r->latent);
     free(r->audio);
     free(r->audio_blk);
-    free(r->velocity);
     free(r->ref);
 }
 

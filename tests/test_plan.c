@@ -35,6 +35,14 @@ static uint64_t hand_weights(int fp8) {
     return 40 * layer + 12 * inject + rest;
 }
 
+/* The render's first pp index also holds the causal audio encoder (models/dit_audio_cuda.c): conv1_local [5120,
+ * 1024, 3], conv1_global [1280, 1024, 3], conv2 [2560, 1280, 3], conv3 [5120, 2560, 3] and final_linear [5120,
+ * 5120] in bf16, their biases, the padding token and the 25 layer weights in fp32. */
+static uint64_t hand_audio_weights(void) {
+    const uint64_t w = 5120ull * 1024 * 3 + 1280ull * 1024 * 3 + 2560ull * 1280 * 3 + 5120ull * 2560 * 3 + 5120ull * 5120;
+    return w * 2 + (5120 + 1280 + 2560 + 5120 + 5120) * 4 + 5120 * 4 + al(25 * 4);
+}
+
 static void test_dit_bytes(void) {
     lavr_model_config cfg = s2v();
     lavr_plan_options o = lavr_plan_options_default();
@@ -43,7 +51,7 @@ static void test_dit_bytes(void) {
     lavr_plan_rank r[2];
     CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, r));
     /* 704x384: latent 88x48, P = 1056 tokens a frame, block 3168, window 12672, sink 2640 */
-    CHECK(r[0].weights == hand_weights(0));
+    CHECK(r[0].weights == hand_weights(0) + hand_audio_weights());
     /* 4 step caches: window K and V [40][12672][5120] bf16 and the sink positions [2640][3] int64 */
     CHECK(r[0].kv_window == 4 * (2 * 40ull * 12672 * 5120 * 2 + al(2640 * 3 * 8)));
     /* one sink per rank, K and V [40][2640][5120] bf16 (not one per step cache: 4 x as much) */
@@ -51,7 +59,8 @@ static void test_dit_bytes(void) {
     CHECK(r[0].text_kv == 2 * 40ull * 512 * 5120 * 2);
     CHECK(strcmp(r[0].role, "dit s0 tp0 pp0") == 0 && strcmp(r[1].role, "aux") == 0);
     CHECK(r[0].gpu == 0 && r[1].gpu == 0);
-    /* the arena: everything above plus the working buffers, the activation and the velocity */
+    /* the arena: everything above plus the working buffers, the activation, the latent, the velocity and the audio
+     * encoder's buffers */
     CHECK(r[0].arena == r[0].weights + r[0].kv_window + r[0].sink + r[0].text_kv + r[0].work);
     CHECK(r[0].work > 300ull << 20 && r[0].work < 700ull << 20);
     /* outside: the CUDA context, cuBLASLt, cuDNN and one graph per step cache; no NCCL without tp */
@@ -70,7 +79,7 @@ static void test_dit_bytes(void) {
     lavr_plan_rank f[2];
     o.fp8 = 1;
     CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, f));
-    CHECK(f[0].weights == hand_weights(1));
+    CHECK(f[0].weights == hand_weights(1) + hand_audio_weights());
     CHECK(f[0].work == r[0].work + al(3168ull * 13824) + 3 * 256);
     CHECK(f[0].kv_window == r[0].kv_window && f[0].sink == r[0].sink && f[0].text_kv == r[0].text_kv);
 }
@@ -166,7 +175,9 @@ static void test_sharded(void) {
     o.gpus = 2;
     CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &p, &o, q));
     CHECK(q[0].kv_window == 4 * (2 * 20ull * 12672 * 5120 * 2 + al(2640 * 3 * 8)));
-    CHECK(q[0].weights + q[1].weights > hand_weights(0) && q[0].weights + q[1].weights < hand_weights(0) + (300ull << 20));
+    /* pp 1 holds the text MLP too; pp 0 the audio encoder */
+    const uint64_t both = q[0].weights + q[1].weights, whole = hand_weights(0) + hand_audio_weights();
+    CHECK(both > whole && both < whole + (100ull << 20));
     /* the stage's block runs every step through both pp ranks */
     CHECK_NEAR(q[0].block_ms, 4 * (q[0].step_ms + q[1].step_ms), 1e-9);
     CHECK(q[2].gpu == 1); /* no free GPU: the aux joins the finisher, the last pp index */
