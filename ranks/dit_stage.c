@@ -44,6 +44,7 @@ typedef struct {
     float *audio_blk; /* [states, audio_dim, 4F] as the DiT takes it */
     float *ref;       /* [C, 1, h, w] the clip-1 reference */
     lavr_msg packet, actmsg, ckptmsg;
+    lavr_msg sent;  /* the last block packet sent (a loop, the next stage's or the clean latent), in flight */
     lavr_msg ahead; /* pp 0: the next block's first packet, received while this block computes (see post_ahead) */
     lavr_ckpt_report ckpt_report; /* this rank's last checkpoint part, in flight to the aux in ckptmsg */
     int64_t flags;        /* LAVR_FLAG_* of the block in hand */
@@ -142,8 +143,11 @@ static lavr_status packet_recv(dit_rank *r, int from, int tag, int64_t block, in
     return expect_header(m, tag, from, block, step, 0);
 }
 
+/* Sent without waiting (the previous send is waited for first): the receiver takes it while this rank computes,
+ * its progress calls moving it, rather than this rank waiting on the receiver's polling. */
 static lavr_status packet_send(dit_rank *r, int to, int tag, int64_t block, int64_t step) {
-    lavr_msg *m = &r->packet;
+    lavr_msg *m = &r->sent;
+    TRY(lavr_comm_wait(r->c, m));
     memset(m->ints, 0, sizeof m->ints);
     m->ints[LAVR_PKT_BLOCK] = block;
     m->ints[LAVR_PKT_STEP] = step;
@@ -153,7 +157,7 @@ static lavr_status packet_send(dit_rank *r, int to, int tag, int64_t block, int6
         TRY(lavr_msg_add(m, r->latent, r->blk, LAVR_WIRE_BF16)); /* the aux has the audio */
     else
         TRY(packet_parts(r, m));
-    return lavr_comm_send(r->c, to, tag, m);
+    return lavr_comm_isend(r->c, to, tag, m);
 }
 
 /* The first message of block n on this rank (pp 0: the block packet; pp > 0: the prefill act when one
@@ -191,8 +195,11 @@ static lavr_status post_ahead(dit_rank *r, int64_t n) {
     return lavr_comm_irecv(r->c, r->peers.packet_from, LAVR_TAG_PACKET, &r->ahead);
 }
 
-/* Between compute calls: lets the posted packet move. */
-static lavr_status progress(dit_rank *r) { return lavr_comm_progress(r->c, &r->ahead); }
+/* Between compute calls: lets the posted packet and the last packet sent move. */
+static lavr_status progress(dit_rank *r) {
+    TRY(lavr_comm_progress(r->c, &r->ahead));
+    return lavr_comm_progress(r->c, &r->sent);
+}
 
 /* Stop before block n: pass the stop on in the shape the next rank expects as its first message. */
 static lavr_status forward_stop(dit_rank *r, int64_t n) {
@@ -442,6 +449,7 @@ static void release(dit_rank *r) {
     lavr_msg_free(&r->actmsg);
     lavr_msg_free(&r->ckptmsg);
     lavr_msg_free(&r->ahead);
+    lavr_msg_free(&r->sent);
     lavr_setup_free(&r->setup);
     free(r->latent);
     free(r->audio);
@@ -460,6 +468,7 @@ lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr
     lavr_msg_init(&r.actmsg);
     lavr_msg_init(&r.ckptmsg);
     lavr_msg_init(&r.ahead);
+    lavr_msg_init(&r.sent);
     const int aux_rank = lavr_layout_dit_ranks(&roles->layout);
     lavr_dit_engine_options eo = {.backend = o->backend, .model_path = o->model_path, .generated = o->generated,
                                   .roles = roles,
@@ -476,6 +485,7 @@ lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr
     if (!st) st = prepare(&r);
     if (!st) st = render_blocks(&r, &stopped_at);
     if (!st) st = lavr_comm_wait(c, &r.ckptmsg);
+    if (!st) st = lavr_comm_wait(c, &r.sent);
     if (!st) st = send_stats(&r);
     if (!st) st = lavr_setup_end(c, aux_rank, &stopped_at);
     if (!st) st = lavr_mpi_agree(LAVR_OK); /* the aux rank's verdict (a full disk) becomes every rank's */
