@@ -184,6 +184,7 @@ lavr_status lavr_cudnn_plan_candidates(lavr_cudnn *c, lavr_cudnn_desc *ops, int 
                                                      &cnt, &ws) == CUDNN_STATUS_SUCCESS) {
                             out[*count].plan = p;
                             out[*count].workspace_bytes = ws;
+                            out[*count].heur_mode = m;
                             out[*count].engine_index = i;
                             ++*count;
                         } else {

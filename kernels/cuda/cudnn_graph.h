@@ -40,7 +40,9 @@ void lavr_cudnn_desc_destroy(lavr_cudnn_desc d);
 typedef struct {
     lavr_cudnn_desc plan;
     int64_t workspace_bytes;
-    int64_t engine_index, engines_tried;
+    int64_t heur_mode;    /* 0: the engine came from CUDNN_HEUR_MODE_A's list, 1: from the fallback list */
+    int64_t engine_index; /* its index within that list */
+    int64_t engines_tried;
 } lavr_cudnn_plan;
 lavr_status lavr_cudnn_plan_build(lavr_cudnn *c, lavr_cudnn_desc *ops, int nops, const char *what,
                                   lavr_cudnn_plan *out);
