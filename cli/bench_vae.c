@@ -206,8 +206,10 @@ static lavr_status run(const vae_bench_args *a) {
            motion_sha, (long long)a->blocks, frames_hex);
     lavr_conv_record_tag tag;
     if (lavr_ctx_conv_engines_tag(ctx, &tag))
-        printf("conv engines: %lld shapes chosen by timing in this run, the rest taken from %s\n",
-               (long long)lavr_ctx_conv_engines_timed(ctx), a->conv_record ? a->conv_record : "(no record)");
+        printf("conv engines: %lld shapes chosen by timing in this run (%lld candidates passed over: workspace over "
+               "the cap, nondeterministic or reduced-precision reduction), the others taken from %s\n",
+               (long long)lavr_ctx_conv_engines_timed(ctx), (long long)lavr_ctx_conv_engines_passed_over(ctx),
+               a->conv_record ? a->conv_record : "(no record)");
     st = LAVR_OK;
 done:
     lavr_sha256_abandon(&frames_sha);

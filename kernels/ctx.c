@@ -276,3 +276,11 @@ int64_t lavr_ctx_conv_engines_timed(const lavr_ctx *c) {
     (void)c;
     return 0;
 }
+
+int64_t lavr_ctx_conv_engines_passed_over(const lavr_ctx *c) {
+#if LAVR_HAVE_CUDA
+    if (c->device == LAVR_DEVICE_CUDA) return lavr_cuda_convs_passed_over(c->convs);
+#endif
+    (void)c;
+    return 0;
+}

@@ -71,6 +71,8 @@ lavr_status lavr_ctx_conv_engines_preload(lavr_ctx *c, const lavr_conv_record *r
 lavr_status lavr_ctx_conv_engines_export(const lavr_ctx *c, lavr_conv_record *out);
 /* Shapes whose engine the context chose by timing so far. */
 int64_t lavr_ctx_conv_engines_timed(const lavr_ctx *c);
+/* Candidate engines tuning left out so far (over the workspace cap, nondeterministic, or reducing below fp32). */
+int64_t lavr_ctx_conv_engines_passed_over(const lavr_ctx *c);
 
 /* Per-op timing on a CUDA context: with profiling on, every op is bracketed by CUDA events (no extra
  * synchronisation); take() waits for the stream and returns the ms and calls per category since the last take. */

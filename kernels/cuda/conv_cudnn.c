@@ -37,7 +37,15 @@ struct lavr_cuda_convs {
     lavr_conv_record_tag tag;
     lavr_conv_record preload; /* choices for shapes not built yet */
     int64_t timed;            /* shapes chosen by timing */
+    int64_t passed_over;      /* candidates tuning left out (workspace cap, numerical notes) */
 };
+
+/* A candidate tuning may pick: within the workspace cap the planner counts, deterministic (the same inputs give the
+ * same bytes) and accumulating in fp32 (lavr's numerics). The heuristics' first is taken untuned whatever it is. */
+static int tunable(const lavr_cudnn_plan *p) {
+    return p->workspace_bytes <= LAVR_CUDNN_CONV_WORKSPACE_CAP &&
+           !(p->numerical_notes & (LAVR_CUDNN_NOTE_NONDETERMINISTIC | LAVR_CUDNN_NOTE_REDUCED_PRECISION_REDUCTION));
+}
 
 lavr_status lavr_cuda_convs_create(lavr_cudnn *dnn, int tune, lavr_cuda_convs **out) {
     *out = NULL;
@@ -132,8 +140,8 @@ static lavr_status run_plan(lavr_cuda_convs *c, const lavr_cudnn_plan *p, const 
     return lavr_cudnn_execute(c->dnn, p, 3, uids, ptrs, c->workspace);
 }
 
-/* Times each candidate within the workspace cap (one warm-up, then TUNE_RUNS runs) on the call's operands;
- * *best = the fastest (the first candidate when none fits the cap: what the untuned default takes). */
+/* Times each tunable candidate (one warm-up, then TUNE_RUNS runs) on the call's operands; *best = the fastest (the
+ * first candidate when none is tunable: what the untuned default takes). */
 static lavr_status fastest(lavr_cuda_convs *c, const lavr_cudnn_plan *cand, int n, const conv_operands *o, int *best) {
     cudaStream_t stream = NULL;
     CUDNN_TRY(cudnnGetStream((cudnnHandle_t)lavr_cudnn_raw(c->dnn), &stream));
@@ -148,7 +156,10 @@ static lavr_status fastest(lavr_cuda_convs *c, const lavr_cudnn_plan *cand, int 
     int timed = 0;
     *best = 0;
     for (int i = 0; i < n && !st; i++) {
-        if (cand[i].workspace_bytes > LAVR_CUDNN_CONV_WORKSPACE_CAP) continue;
+        if (!tunable(&cand[i])) {
+            c->passed_over++;
+            continue;
+        }
         st = grow_workspace(c, cand[i].workspace_bytes);
         if (!st) st = run_plan(c, &cand[i], o);
         if (!st && cudaEventRecord(t0, stream) != cudaSuccess) st = LAVR_FAIL(LAVR_E_CUDA, "cuda conv: event record");
@@ -231,7 +242,7 @@ static lavr_status build(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *k, con
     if (pre) {
         const lavr_cudnn_plan *p = pre->candidate < ncand ? &cand[pre->candidate] : NULL;
         if (p && p->heur_mode == pre->heur_mode && p->engine_index == pre->engine_index &&
-            (p->workspace_bytes <= LAVR_CUDNN_CONV_WORKSPACE_CAP || pre->candidate == 0)) {
+            (tunable(p) || pre->candidate == 0)) {
             best = (int)pre->candidate;
         } else {
             char what[160];
@@ -311,6 +322,8 @@ void lavr_cuda_convs_tag(const lavr_cuda_convs *c, lavr_conv_record_tag *out) { 
 
 int64_t lavr_cuda_convs_timed(const lavr_cuda_convs *c) { return c ? c->timed : 0; }
 
+int64_t lavr_cuda_convs_passed_over(const lavr_cuda_convs *c) { return c ? c->passed_over : 0; }
+
 lavr_status lavr_cuda_convs_preload(lavr_cuda_convs *c, const lavr_conv_record *r, int64_t *taken) {
     *taken = 0;
     if (!lavr_conv_record_same_tag(&r->tag, &c->tag)) {
@@ -385,6 +398,10 @@ lavr_status lavr_cuda_convs_export(const lavr_cuda_convs *c, lavr_conv_record *o
     return LAVR_OK;
 }
 int64_t lavr_cuda_convs_timed(const lavr_cuda_convs *c) {
+    (void)c;
+    return 0;
+}
+int64_t lavr_cuda_convs_passed_over(const lavr_cuda_convs *c) {
     (void)c;
     return 0;
 }

@@ -17,7 +17,7 @@
 
 #define LAVR_CUDNN_CONV_MIN_VERSION 90000 /* the backend API as lavr uses it (cuDNN 9) */
 #define LAVR_CUDNN_CONV_TUNE_MAX 16
-/* No engine that tuning or a record picks asks for more workspace than this (the shared workspace then stays
+/* No engine that tuning or a record picks (but the heuristics' first) asks for more workspace than this (the shared workspace then stays
  * within it unless the heuristics' first engine of some shape asks for more, as it would untuned); the planner
  * counts exactly this for the aux's convolutions (parallel/plan.c PLAN_VAE_WORKSPACE). */
 #define LAVR_CUDNN_CONV_WORKSPACE_CAP ((int64_t)256 << 20)
@@ -31,7 +31,8 @@ typedef struct {
 } lavr_cudnn_conv_shape;
 
 typedef struct lavr_cuda_convs lavr_cuda_convs;
-/* tune <= 1: the heuristics' first engine; tune = N: the fastest of the first N within the workspace cap (timing
+/* tune <= 1: the heuristics' first engine; tune = N: the fastest of the first N that are within the workspace cap,
+ * deterministic and fp32-reducing (timing
  * makes the choice, and so possibly the bytes, depend on the run, unless a record fixes it). On the current
  * device, whose name and compute capability tag the context's record. */
 lavr_status lavr_cuda_convs_create(lavr_cudnn *dnn, int tune, lavr_cuda_convs **out);
@@ -54,5 +55,8 @@ lavr_status lavr_cuda_convs_export(const lavr_cuda_convs *c, lavr_conv_record *o
 /* Shapes whose engine this context chose by timing so far (0 without tuning): a record needs writing when this
  * grew. */
 int64_t lavr_cuda_convs_timed(const lavr_cuda_convs *c);
+/* Candidates tuning did not time: over LAVR_CUDNN_CONV_WORKSPACE_CAP, nondeterministic, or reducing in less than
+ * fp32 (cuDNN's numerical notes). */
+int64_t lavr_cuda_convs_passed_over(const lavr_cuda_convs *c);
 
 #endif
