@@ -1,6 +1,7 @@
 /* `lavr bench --vae`: the Wan VAE of a render on one GPU with weights generated on the host (no checkpoint): the
  * setup encodes (reference frame, motion frames), the decode stream's priming and its blocks (3 latents -> 12 frames),
- * with ms per block, FPS, peak device memory, and optionally ms per op type. One process, no MPI. */
+ * with ms per block, FPS, peak device memory, SHA-256 of the outputs, and optionally ms per op type; the cuDNN
+ * engines tuned as the render does, optionally kept in a record file. One process, no MPI. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,10 @@
 #include "cli/args.h"
 #include "cli/bench_vae.h"
 #include "core/rng.h"
+#include "core/sha256.h"
 #include "core/units.h"
 #include "io/size_rule.h"
+#include "kernels/conv_engines.h"
 #include "kernels/ctx.h"
 #include "models/config.h"
 #include "models/decode_stream.h"
@@ -31,6 +34,7 @@ typedef struct {
     lavr_vae_config cfg;
     int64_t width, height, blocks, warmup, motion_frames, seed;
     int profile, on_cpu;
+    const char *conv_record; /* --conv-record FILE, NULL: none */
     lavr_ctx_cuda_options ctx;
 } vae_bench_args;
 
@@ -59,9 +63,10 @@ static lavr_status take_profile(lavr_ctx *ctx, const vae_bench_args *a, double *
     return LAVR_OK;
 }
 
-/* Encodes `frames` random frames in [-1, 1]: *seconds of the call, after a warm-up encode of the same shape. */
+/* Encodes `frames` random frames in [-1, 1]: *seconds of the call, after a warm-up encode of the same shape;
+ * sha: the SHA-256 of the latent's floats. */
 static lavr_status time_encode(lavr_vae *vae, lavr_arena *arena, const vae_bench_args *a, int64_t frames,
-                               double *seconds, double *prof, int64_t *prof_calls) {
+                               double *seconds, double *prof, int64_t *prof_calls, char sha[65]) {
     const int64_t H = a->height, W = a->width, sf = lavr_vae_spatial_factor(vae), nlat = 1 + (frames - 1) / 4;
     lavr_tensor video = {0}, latent = {0};
     TRY(lavr_tensor_alloc(arena, LAVR_F32, 4, (int64_t[]){3, frames, H, W}, "bench video", &video));
@@ -85,6 +90,7 @@ static lavr_status time_encode(lavr_vae *vae, lavr_arena *arena, const vae_bench
     if (!st) st = lavr_ctx_sync(ctx);
     *seconds = now_s() - t0;
     if (!st) st = take_profile(ctx, a, prof, prof_calls);
+    if (!st) st = lavr_sha256_hex(latent.data, (size_t)lavr_tensor_numel(&latent) * sizeof(float), sha);
     lavr_tensor_free(&latent);
     lavr_tensor_free(&video);
     return st;
@@ -98,12 +104,16 @@ static lavr_status run(const vae_bench_args *a) {
     lavr_tensor motion = {0};
     float *latents = NULL, *frames = NULL;
     double *block_ms = NULL;
+    lavr_sha256 frames_sha = {0};
+    lavr_conv_engines engines;
+    memset(&engines, 0, sizeof engines);
     lavr_status st;
     char b1[32], b2[32], b3[32];
     TRY(lavr_arena_create("bench vae host", 0, &arena));
     if (a->on_cpu) TRY_GOTO(lavr_ctx_create_cpu(arena, &ctx), st, done);
     else TRY_GOTO(lavr_ctx_create_cuda(&a->ctx, &ctx), st, done);
     if (a->profile) TRY_GOTO(lavr_ctx_profile(ctx, 1), st, done);
+    TRY_GOTO(lavr_conv_engines_open(ctx, a->conv_record, 0, &engines), st, done);
     lavr_vae_options o = lavr_vae_options_default();
     o.ctx = ctx;
     const double t_load = now_s();
@@ -118,9 +128,12 @@ static lavr_status run(const vae_bench_args *a) {
     double prof[LAVR_CTX_PROF_CATEGORIES] = {0};
     int64_t prof_calls[LAVR_CTX_PROF_CATEGORIES] = {0};
     double t_ref = 0, t_motion = 0;
+    char ref_sha[65], motion_sha[65], frames_hex[65];
+    uint8_t digest[32];
     lavr_ctx_reset_peak(ctx);
-    TRY_GOTO(time_encode(vae, arena, a, 1, &t_ref, NULL, NULL), st, done);
-    TRY_GOTO(time_encode(vae, arena, a, a->motion_frames, &t_motion, prof, prof_calls), st, done);
+    TRY_GOTO(time_encode(vae, arena, a, 1, &t_ref, NULL, NULL, ref_sha), st, done);
+    TRY_GOTO(time_encode(vae, arena, a, a->motion_frames, &t_motion, prof, prof_calls, motion_sha), st, done);
+    TRY_GOTO(lavr_conv_engines_save(&engines), st, done);
     const uint64_t encode_peak = peak_of(ctx, arena);
     printf("encode: reference 1 frame %.1f ms, motion %lld frames %.1f ms, total %.3f s (target <= %.1f s); peak %s\n",
            1e3 * t_ref, (long long)a->motion_frames, 1e3 * t_motion, t_ref + t_motion, TARGET_ENCODE_S,
@@ -152,13 +165,19 @@ static lavr_status run(const vae_bench_args *a) {
     TRY_GOTO(take_profile(ctx, a, NULL, NULL), st, done);
     memset(prof, 0, sizeof prof);
     memset(prof_calls, 0, sizeof prof_calls);
+    TRY_GOTO(lavr_sha256_init(&frames_sha), st, done);
     for (int64_t b = 0; b < a->blocks; b++) {
         int64_t count = 0;
         t0 = now_s();
         TRY_GOTO(lavr_decode_stream_push(ds, latents + b * block_n, frames, &count), st, done);
         block_ms[b] = 1e3 * (now_s() - t0); /* push returns with the frames on the host */
         TRY_GOTO(take_profile(ctx, a, b >= a->warmup ? prof : NULL, prof_calls), st, done);
+        TRY_GOTO(lavr_sha256_update(&frames_sha, frames, (size_t)(3 * count * a->height * a->width) * sizeof *frames),
+                 st, done);
+        if (b == 0) TRY_GOTO(lavr_conv_engines_save(&engines), st, done);
     }
+    TRY_GOTO(lavr_sha256_final(&frames_sha, digest), st, done);
+    lavr_sha256_to_hex(digest, frames_hex);
     const uint64_t decode_peak = peak_of(ctx, arena);
     double sum = 0, lo = 1e30, hi = 0;
     const int64_t timed = a->blocks - a->warmup;
@@ -183,8 +202,17 @@ static lavr_status run(const vae_bench_args *a) {
                lavr_format_bytes(encode_peak, b2, sizeof b2),
                lavr_format_bytes(a->ctx.mem_cap ? a->ctx.mem_cap : LAVR_CTX_DEFAULT_CUDA_CAP, b3, sizeof b3));
     if (a->profile) print_profile("per decode block", prof, prof_calls, 1.0 / (double)timed);
+    printf("sha256: reference latent %.16s, motion latent %.16s, decoded frames of all %lld blocks %s\n", ref_sha,
+           motion_sha, (long long)a->blocks, frames_hex);
+    lavr_conv_record_tag tag;
+    if (lavr_ctx_conv_engines_tag(ctx, &tag))
+        printf("conv engines: %lld shapes chosen by timing in this run (%lld candidates passed over: workspace over "
+               "the cap, nondeterministic or reduced-precision reduction), the others taken from %s\n",
+               (long long)lavr_ctx_conv_engines_timed(ctx), (long long)lavr_ctx_conv_engines_passed_over(ctx),
+               a->conv_record ? a->conv_record : "(no record)");
     st = LAVR_OK;
 done:
+    lavr_sha256_abandon(&frames_sha);
     free(block_ms);
     free(frames);
     free(latents);
@@ -207,8 +235,11 @@ lavr_status lavr_bench_vae(int argc, char **argv) {
         {"backend", "cuda|cpu", "cuda (default) or cpu (the reference ops; slow at full size)", NULL},
         {"device", "N", "CUDA device (default 0)", NULL},
         {"conv", "auto|cudnn|own", "convolutions: auto (cuDNN when loaded, default), cudnn or own (lavr's kernel)", NULL},
-        {"conv-tune", "N", "cuDNN: time the first N engines per convolution shape and keep the fastest (default 1: the "
-                         "heuristics' first, deterministic)", NULL},
+        {"conv-tune", "N", "cuDNN: time the first N engines per convolution shape and keep the fastest (default 8, as "
+                         "lavr render; 1: the heuristics' first, no timing)", NULL},
+        {"conv-record", "FILE", "cuDNN engine record: take the engines FILE holds for this GPU and cuDNN (no timing), "
+                           "tune the other shapes and write them all back to FILE (lavr render keeps one in its "
+                           "stage directory)", NULL},
         {"gpu-mem", "BYTES", "device arena cap, e.g. 6GiB (default 6 GiB)", NULL},
         {"seed", "N", "seed of the generated weights and inputs (default 1)", NULL},
         {"profile", 0, "time every op with CUDA events and print ms per op type", NULL},
@@ -218,10 +249,12 @@ lavr_status lavr_bench_vae(int argc, char **argv) {
     TRY(cli_parse("bench", argc, argv, 2, opts, nopts, NULL, 0, NULL));
     if (cli_flag(opts, nopts, "help")) {
         cli_print_help("usage: lavr bench --vae [--config PRESET] [--size 704*384] [--blocks N] [--warmup W] [--conv auto|cudnn|own]\n"
-                       "           [--conv-tune N] [--gpu-mem 6GiB] [--device N] [--profile] [--backend cuda|cpu]",
+                       "           [--conv-tune N] [--conv-record FILE] [--gpu-mem 6GiB] [--device N] [--profile]\n"
+                       "           [--backend cuda|cpu]",
                        "Runs the render's VAE work on one GPU with generated weights: the setup encodes (reference and\n"
                        "motion frames) and the streaming decode (priming, then blocks of 3 latents -> 12 frames), and\n"
-                       "reports their times, FPS and peak device memory.",
+                       "reports their times, FPS, peak device memory and the SHA-256 of the latents and frames (two runs\n"
+                       "with one --conv-record FILE must print the same hashes).",
                        opts, nopts);
         return LAVR_OK;
     }
@@ -243,9 +276,11 @@ lavr_status lavr_bench_vae(int argc, char **argv) {
     a.ctx.device = (int)device;
     a.ctx.name = "bench vae";
     TRY(lavr_conv_path_parse(cli_get(opts, nopts, "conv", "auto"), &a.ctx.conv));
-    int64_t tune = 1;
-    TRY(cli_get_int(opts, nopts, "conv-tune", 1, 1, 16, &tune));
+    int64_t tune = LAVR_CONV_TUNE_DEFAULT;
+    TRY(cli_get_int(opts, nopts, "conv-tune", LAVR_CONV_TUNE_DEFAULT, 1, LAVR_CONV_TUNE_MAX, &tune));
     a.ctx.conv_tune = (int)tune;
+    a.conv_record = cli_get(opts, nopts, "conv-record", NULL);
+    CHECK_ARG(!a.conv_record || a.conv_record[0], "bench: --conv-record: give a file name");
     const char *mem = cli_get(opts, nopts, "gpu-mem", NULL);
     if (mem) TRY(lavr_parse_bytes(mem, &a.ctx.mem_cap));
     a.profile = cli_flag(opts, nopts, "profile");

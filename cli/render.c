@@ -330,6 +330,9 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, ren
               t5);
     a->job.t5 = !strcmp(t5, "auto") ? LAVR_PLAN_T5_AUTO : !strcmp(t5, "gpu");
     a->job.fp8 = cli_flag(opts, nopts, "fp8");
+    int64_t tune = LAVR_CONV_TUNE_DEFAULT;
+    TRY(cli_get_int(opts, nopts, "conv-tune", LAVR_CONV_TUNE_DEFAULT, 1, LAVR_CONV_TUNE_MAX, &tune));
+    a->job.conv_tune = (int)tune;
     a->job.keep_tail = cli_flag(opts, nopts, "keep-tail");
     a->job.summary_path = cli_get(opts, nopts, "summary-json", NULL);
     a->job.trace_path = cli_get(opts, nopts, "trace", NULL);
@@ -377,6 +380,11 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
                        "each DiT rank's arena gets its planned share (default: the card's)", NULL},
         {"fp8", 0, "FP8 e4m3 Linears in the DiT (LiveAvatar's --fp8; CUDA backend): half the weight memory", NULL},
         {"attention", "auto|cudnn|own", "DiT attention on auto (cuDNN fused SDPA when available, default), cudnn or own", NULL},
+        {"conv-tune", "N", "aux on a GPU: time the first N cuDNN engines per convolution shape and keep the fastest "
+                       "(default 8; 1: the heuristics' first, no timing). The choices are kept in the stage directory "
+                       "(conv_engines.h5: a resume takes them) and in a per-machine cache ($LAVR_CACHE_DIR, else "
+                       "$XDG_CACHE_HOME/lavr or ~/.cache/lavr), so every render on one machine uses the same engines "
+                       "and bytes", NULL},
         {"progress", "auto|live|lines", "live (one status line rewritten per block), lines (a line per clip) or auto (default: live "
                         "when stderr is a terminal, which it never is under mpirun)", NULL},
         {"summary-json", "FILE", "write how the render ended as JSON (frames, seconds, FPS, each rank's role, busy %, "

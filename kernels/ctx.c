@@ -6,6 +6,9 @@
 
 #include "kernels/cpu/video.h"
 #include "kernels/ctx_internal.h"
+#if LAVR_HAVE_CUDA
+#include "kernels/cuda/conv_cudnn.h"
+#endif
 
 lavr_status lavr_conv_path_parse(const char *text, lavr_conv_path *out) {
     CHECK_ARG(text && out, "lavr_conv_path_parse: NULL argument");
@@ -232,4 +235,52 @@ void lavr_ctx_conv_weights_free(lavr_ctx *c, lavr_conv_weights *w) {
     if (!w) return;
     lavr_ctx_free(c, &w->weight);
     lavr_ctx_free(c, &w->bias);
+}
+
+/* ---- convolution engine records --------------------------------------------------------------- */
+
+int lavr_ctx_conv_engines_tag(const lavr_ctx *c, lavr_conv_record_tag *out) {
+    memset(out, 0, sizeof *out);
+#if LAVR_HAVE_CUDA
+    if (c->device == LAVR_DEVICE_CUDA && c->convs) {
+        lavr_cuda_convs_tag(c->convs, out);
+        return out->tune > 1;
+    }
+#endif
+    (void)c;
+    return 0;
+}
+
+lavr_status lavr_ctx_conv_engines_preload(lavr_ctx *c, const lavr_conv_record *r, int64_t *taken) {
+    *taken = 0;
+#if LAVR_HAVE_CUDA
+    if (c->device == LAVR_DEVICE_CUDA && c->convs) return lavr_cuda_convs_preload(c->convs, r, taken);
+#endif
+    (void)c, (void)r;
+    return LAVR_OK;
+}
+
+lavr_status lavr_ctx_conv_engines_export(const lavr_ctx *c, lavr_conv_record *out) {
+#if LAVR_HAVE_CUDA
+    if (c->device == LAVR_DEVICE_CUDA && c->convs) return lavr_cuda_convs_export(c->convs, out);
+#endif
+    (void)c;
+    lavr_conv_record_init(out, NULL);
+    return LAVR_OK;
+}
+
+int64_t lavr_ctx_conv_engines_timed(const lavr_ctx *c) {
+#if LAVR_HAVE_CUDA
+    if (c->device == LAVR_DEVICE_CUDA) return lavr_cuda_convs_timed(c->convs);
+#endif
+    (void)c;
+    return 0;
+}
+
+int64_t lavr_ctx_conv_engines_passed_over(const lavr_ctx *c) {
+#if LAVR_HAVE_CUDA
+    if (c->device == LAVR_DEVICE_CUDA) return lavr_cuda_convs_passed_over(c->convs);
+#endif
+    (void)c;
+    return 0;
 }

@@ -10,8 +10,13 @@
 #include "core/arena.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "io/conv_record.h"
 
 /* Device arena cap of a CUDA context when none is given: the VAE at 704*384 peaks near 3.5 GiB. */
+/* cuDNN engines timed per convolution shape in a render's aux context (lavr render --conv-tune): the first 8 of the
+ * heuristics' list take the 704*384 decode from 85.7 to 72.2 ms per block on an H200 (BENCHMARKS.md). */
+#define LAVR_CONV_TUNE_DEFAULT 8
+#define LAVR_CONV_TUNE_MAX 16 /* the most a context times */
 #define LAVR_CTX_DEFAULT_CUDA_CAP ((uint64_t)6 << 30)
 
 typedef struct lavr_ctx lavr_ctx;
@@ -30,7 +35,8 @@ typedef struct {
     uint64_t mem_cap;    /* device arena cap in bytes; 0: LAVR_CTX_DEFAULT_CUDA_CAP */
     lavr_conv_path conv; /* how 3x3 / 3x3x3 / time convolutions run */
     int conv_tune;       /* cuDNN: 0/1 the heuristics' first engine (deterministic); N: the fastest of the first N,
-                            timed on first use (faster, but the choice and so the bytes may vary between runs) */
+                            timed on first use (faster, but the choice and so the bytes may vary between runs
+                            unless an engine record fixes it: lavr_ctx_conv_engines_preload) */
     const char *name;    /* for messages, e.g. "aux vae" (NULL: "cuda:N") */
 } lavr_ctx_cuda_options;
 
@@ -54,6 +60,19 @@ uint64_t lavr_ctx_peak_bytes(const lavr_ctx *c);
 /* Device bytes the context holds: the arena's reservation plus the library workspaces; 0 on the CPU. */
 uint64_t lavr_ctx_reserved_bytes(const lavr_ctx *c);
 void lavr_ctx_reset_peak(lavr_ctx *c);
+
+/* The cuDNN convolution engine choices of a CUDA context (kernels/cuda/conv_cudnn.h; io/conv_record.h). tag: 1 and
+ * the context's record tag when its convolutions run through cuDNN with tuning (conv_tune > 1), else 0 (nothing
+ * to record: the choice does not depend on timing). */
+int lavr_ctx_conv_engines_tag(const lavr_ctx *c, lavr_conv_record_tag *out);
+/* Preloads a record's choices (ignored, with one log line, when its tag differs); *taken: shapes it added. */
+lavr_status lavr_ctx_conv_engines_preload(lavr_ctx *c, const lavr_conv_record *r, int64_t *taken);
+/* Every choice made so far into *out (initialised here; empty without cuDNN convolutions). */
+lavr_status lavr_ctx_conv_engines_export(const lavr_ctx *c, lavr_conv_record *out);
+/* Shapes whose engine the context chose by timing so far. */
+int64_t lavr_ctx_conv_engines_timed(const lavr_ctx *c);
+/* Candidate engines tuning left out so far (over the workspace cap, nondeterministic, or reducing below fp32). */
+int64_t lavr_ctx_conv_engines_passed_over(const lavr_ctx *c);
 
 /* Per-op timing on a CUDA context: with profiling on, every op is bracketed by CUDA events (no extra
  * synchronisation); take() waits for the stream and returns the ms and calls per category since the last take. */

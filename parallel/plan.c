@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/units.h"
+#include "kernels/cuda/conv_cudnn.h"
 #include "models/dit_dev.h"
 #include "parallel/placement.h"
 #include "parallel/plan_internal.h"
@@ -48,8 +49,9 @@ const lavr_plan_rates lavr_plan_rates_h200 = {
 /* ---- outside the arena --------------------------------------------------------------------------- */
 /* cuDNN handle and the SDPA plans' shared workspace (kernels/cuda/sdpa.c; `lavr bench` prints the real figure) */
 #define PLAN_CUDNN_BYTES ((uint64_t)16 << 20)
-/* the VAE's convolution workspace (cuDNN or the im2col scratch of lavr's kernel) */
-#define PLAN_VAE_WORKSPACE ((uint64_t)256 << 20)
+/* the VAE's convolution workspace (cuDNN or the im2col scratch of lavr's kernel): cuDNN's is held within the cap
+ * that tuning and engine records keep to (kernels/cuda/conv_cudnn.h), one buffer, freed before it grows */
+#define PLAN_VAE_WORKSPACE ((uint64_t)LAVR_CUDNN_CONV_WORKSPACE_CAP)
 /* an instantiated CUDA graph of one block-step (~800-1100 kernel nodes); the DiT keeps one per step cache */
 #define PLAN_GRAPH_BYTES ((uint64_t)8 << 20)
 /* NCCL 2.28 defaults, no NCCL_* overrides: every channel keeps, for each ring neighbour it receives from or sends

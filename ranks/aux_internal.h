@@ -10,6 +10,7 @@
 #include "io/checkpoint.h"
 #include "io/h5model.h"
 #include "io/stage.h"
+#include "kernels/conv_engines.h"
 #include "io/video.h"
 #include "models/config.h"
 #include "models/decode_stream.h"
@@ -69,6 +70,7 @@ typedef struct {
     lavr_status fault;
     char fault_message[1024];
     lavr_aux_stats meas;      /* measurements (o->stats gets them at the end) */
+    lavr_conv_engines engines; /* the VAE context's tuned cuDNN engines: stage record and machine cache */
 } aux_rank;
 
 /* Records st (when it is the first failure) as the render's fault and clears the error; returns LAVR_OK. */

@@ -68,6 +68,18 @@ static char *stage_file(const aux_rank *a, const char *name) {
     return p;
 }
 
+/* The VAE context's cuDNN engines: the stage directory's record (a resumed render takes exactly the interrupted
+ * run's engines, so its bytes are those of an uninterrupted render), then the machine's cache (every fresh render
+ * on the machine takes the first one's); shapes in neither are tuned and both are written again. */
+static lavr_status open_engines(aux_rank *a) {
+    if (!a->o->vae_ctx) return LAVR_OK;
+    char *file = stage_file(a, LAVR_CONV_ENGINES_STAGE_FILE);
+    if (a->o->stage_dir && !file) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory");
+    lavr_status st = lavr_conv_engines_open(a->o->vae_ctx, file, 1, &a->engines);
+    free(file);
+    return st;
+}
+
 /* A resumed render takes the conditioning its first run saved when the input hashes match (its audio
  * features stay in the file). */
 static int reuse_conditioning(aux_rank *a, const char *path) {
@@ -351,6 +363,9 @@ static lavr_status output_block(aux_rank *a, int64_t n) {
         double t = seconds_now();
         TRY(lavr_decode_stream_push(a->decoder, a->latent, a->frames, &count));
         a->meas.decode_s += lap(&t);
+        /* the first block tunes the decode's shapes: on record before any checkpoint can need them */
+        lavr_status saved = lavr_conv_engines_save(&a->engines);
+        if (saved) return a->o->stage_dir ? lavr_disk_add_free_space(saved, a->o->stage_dir) : saved;
         lavr_trace_slice(LAVR_TRACE_DECODE, t0, n, count);
         /* frames past the speech's end are dropped (video_frames) */
         if (count > a->video_frames - a->frames_written) count = a->video_frames - a->frames_written;
@@ -610,7 +625,9 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
     if (!st) st = read_dit_config(model, &a.dit);
     if (!st) st = aux_identity(&a, model);
     if (!st) st = aux_find_resume(&a);
+    if (!st) st = open_engines(&a);
     if (!st) st = conditioning(&a, model);
+    if (!st) st = lavr_conv_engines_save(&a.engines); /* the setup encodes' shapes */
     if (!st) st = lavr_schedule_init(&roles->layout, a.cond.clips, &a.sched);
     if (!st) st = check_shapes(&a, &a.dit);
     if (!st) st = video_frames(&a);

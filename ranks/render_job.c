@@ -123,7 +123,8 @@ static lavr_status run_role(const lavr_render_job *j, const lavr_roles *roles, l
         if (backend == LAVR_BACKEND_CUDA) st = t5_on_aux_gpu(j, roles, &o.t5_on_gpu);
         if (!st && backend == LAVR_BACKEND_CUDA) {
             /* under --gpu-mem the VAE's arena is the aux's planned share of its GPU (else the 6 GiB default) */
-            lavr_ctx_cuda_options co = {.device = roles->device, .mem_cap = j->arena_cap, .name = "aux vae"};
+            lavr_ctx_cuda_options co = {.device = roles->device, .mem_cap = j->arena_cap, .name = "aux vae",
+                                        .conv_tune = j->conv_tune ? j->conv_tune : LAVR_CONV_TUNE_DEFAULT};
             st = lavr_ctx_create_cuda(&co, &o.vae_ctx);
         }
         *reports = !st;

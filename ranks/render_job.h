@@ -24,6 +24,8 @@ typedef struct {
     lavr_placement placement;              /* backends of both roles and --aux-gpu */
     const char *backend, *attention;
     int fp8;
+    int conv_tune;                         /* --conv-tune: cuDNN engines timed per convolution shape in the aux's
+                                            * context (1: the heuristics' first; 0: LAVR_CONV_TUNE_DEFAULT) */
     int keep_tail;                         /* --keep-tail: whole clips (default: the video ends with the speech) */
     int t5;                                /* umT5 of an aux rank on a GPU: 1 there, 0 on the host, LAVR_PLAN_T5_AUTO:
                                             * there when no DiT rank shares that GPU (as the planner counts it) */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "kernels/ctx.h"
 
 #if LAVR_HAVE_CUDNN
 
@@ -18,10 +19,13 @@ typedef struct {
     lavr_cudnn_conv_shape key;
     int supported;
     lavr_cudnn_plan plan;
+    int64_t candidate; /* the plan's position among the candidates */
 } conv_entry;
 
-enum { MAX_TUNE = 16, TUNE_RUNS = 3 };
-#define TUNE_MAX_WORKSPACE ((int64_t)256 << 20) /* candidates asking for more are not timed */
+enum { MAX_TUNE = LAVR_CUDNN_CONV_TUNE_MAX, TUNE_RUNS = 3 };
+_Static_assert(LAVR_CONV_TUNE_MAX == LAVR_CUDNN_CONV_TUNE_MAX, "one tuning limit");
+_Static_assert(sizeof(lavr_cudnn_conv_shape) == LAVR_CONV_RECORD_KEY * sizeof(int64_t),
+               "a record key is the shape's int64 fields");
 
 struct lavr_cuda_convs {
     lavr_cudnn *dnn;
@@ -30,7 +34,18 @@ struct lavr_cuda_convs {
     int n, cap;
     void *workspace;
     size_t workspace_bytes;
+    lavr_conv_record_tag tag;
+    lavr_conv_record preload; /* choices for shapes not built yet */
+    int64_t timed;            /* shapes chosen by timing */
+    int64_t passed_over;      /* candidates tuning left out (workspace cap, numerical notes) */
 };
+
+/* A candidate tuning may pick: within the workspace cap the planner counts, deterministic (the same inputs give the
+ * same bytes) and accumulating in fp32 (lavr's numerics). The heuristics' first is taken untuned whatever it is. */
+static int tunable(const lavr_cudnn_plan *p) {
+    return p->workspace_bytes <= LAVR_CUDNN_CONV_WORKSPACE_CAP &&
+           !(p->numerical_notes & (LAVR_CUDNN_NOTE_NONDETERMINISTIC | LAVR_CUDNN_NOTE_REDUCED_PRECISION_REDUCTION));
+}
 
 lavr_status lavr_cuda_convs_create(lavr_cudnn *dnn, int tune, lavr_cuda_convs **out) {
     *out = NULL;
@@ -41,6 +56,20 @@ lavr_status lavr_cuda_convs_create(lavr_cudnn *dnn, int tune, lavr_cuda_convs **
     if (!c) return LAVR_FAIL(LAVR_E_NOMEM, "cuda convs: no host memory");
     c->dnn = dnn;
     c->tune = tune < 1 ? 1 : tune > MAX_TUNE ? MAX_TUNE : tune;
+    int device = 0;
+    struct cudaDeviceProp prop;
+    cudaError_t ce = cudaGetDevice(&device);
+    if (ce == cudaSuccess) ce = cudaGetDeviceProperties(&prop, device);
+    if (ce != cudaSuccess) {
+        free(c);
+        return LAVR_FAIL(LAVR_E_CUDA, "cuda convs: the device's properties: %s", cudaGetErrorString(ce));
+    }
+    snprintf(c->tag.gpu, sizeof c->tag.gpu, "%s", prop.name);
+    c->tag.cc_major = prop.major;
+    c->tag.cc_minor = prop.minor;
+    c->tag.cudnn_version = (int64_t)v;
+    c->tag.tune = c->tune;
+    lavr_conv_record_init(&c->preload, &c->tag);
     *out = c;
     return LAVR_OK;
 }
@@ -50,6 +79,7 @@ void lavr_cuda_convs_destroy(lavr_cuda_convs *c) {
     for (int i = 0; i < c->n; i++)
         if (c->e[i].supported) lavr_cudnn_plan_destroy(&c->e[i].plan);
     free(c->e);
+    lavr_conv_record_free(&c->preload);
     if (c->workspace) cudaFree(c->workspace);
     free(c);
 }
@@ -84,16 +114,21 @@ typedef struct {
     void *y;
 } conv_operands;
 
-/* The shared workspace holds at least `bytes` (runs in flight may still use the old one: wait for them). */
+/* The shared workspace holds at least `bytes` (runs in flight may still use the old one: wait for them, then free
+ * it before the new one is made, so the two never coexist: the planner counts one). */
 static lavr_status grow_workspace(lavr_cuda_convs *c, int64_t bytes) {
     if ((size_t)bytes <= c->workspace_bytes) return LAVR_OK;
     void *ws = NULL;
     cudaError_t ce = cudaDeviceSynchronize();
+    if (ce == cudaSuccess && c->workspace) {
+        ce = cudaFree(c->workspace);
+        c->workspace = NULL;
+        c->workspace_bytes = 0;
+    }
     if (ce == cudaSuccess) ce = cudaMalloc(&ws, (size_t)bytes);
     if (ce != cudaSuccess)
         return LAVR_FAIL(LAVR_E_CUDA, "cuda conv: cuDNN workspace of %lld bytes: %s", (long long)bytes,
                          cudaGetErrorString(ce));
-    if (c->workspace) cudaFree(c->workspace);
     c->workspace = ws;
     c->workspace_bytes = (size_t)bytes;
     return LAVR_OK;
@@ -105,7 +140,8 @@ static lavr_status run_plan(lavr_cuda_convs *c, const lavr_cudnn_plan *p, const 
     return lavr_cudnn_execute(c->dnn, p, 3, uids, ptrs, c->workspace);
 }
 
-/* Times each candidate (one warm-up, then TUNE_RUNS runs) on the call's operands; *best = the fastest. */
+/* Times each tunable candidate (one warm-up, then TUNE_RUNS runs) on the call's operands; *best = the fastest (the
+ * first candidate when none is tunable: what the untuned default takes). */
 static lavr_status fastest(lavr_cuda_convs *c, const lavr_cudnn_plan *cand, int n, const conv_operands *o, int *best) {
     cudaStream_t stream = NULL;
     CUDNN_TRY(cudnnGetStream((cudnnHandle_t)lavr_cudnn_raw(c->dnn), &stream));
@@ -117,9 +153,13 @@ static lavr_status fastest(lavr_cuda_convs *c, const lavr_cudnn_plan *cand, int 
     }
     lavr_status st = LAVR_OK;
     float best_ms = 0;
+    int timed = 0;
     *best = 0;
     for (int i = 0; i < n && !st; i++) {
-        if (cand[i].workspace_bytes > TUNE_MAX_WORKSPACE && i > 0) continue;
+        if (!tunable(&cand[i])) {
+            c->passed_over++;
+            continue;
+        }
         st = grow_workspace(c, cand[i].workspace_bytes);
         if (!st) st = run_plan(c, &cand[i], o);
         if (!st && cudaEventRecord(t0, stream) != cudaSuccess) st = LAVR_FAIL(LAVR_E_CUDA, "cuda conv: event record");
@@ -128,7 +168,7 @@ static lavr_status fastest(lavr_cuda_convs *c, const lavr_cudnn_plan *cand, int 
         if (!st && (cudaEventRecord(t1, stream) != cudaSuccess || cudaEventSynchronize(t1) != cudaSuccess ||
                     cudaEventElapsedTime(&ms, t0, t1) != cudaSuccess))
             st = LAVR_FAIL(LAVR_E_CUDA, "cuda conv: timing a candidate engine");
-        if (!st && (i == 0 || ms < best_ms)) {
+        if (!st && (!timed++ || ms < best_ms)) {
             best_ms = ms;
             *best = i;
         }
@@ -136,6 +176,17 @@ static lavr_status fastest(lavr_cuda_convs *c, const lavr_cudnn_plan *cand, int 
     cudaEventDestroy(t0);
     cudaEventDestroy(t1);
     return st;
+}
+
+static void describe(const lavr_cudnn_conv_shape *k, char *buf, size_t len) {
+    if (k->spatial == 3)
+        snprintf(buf, len, "%lld->%lld ch, %lldx%lldx%lld kernel over %lldx%lldx%lld", (long long)k->cin,
+                 (long long)k->cout, (long long)k->k[0], (long long)k->k[1], (long long)k->k[2], (long long)k->in[0],
+                 (long long)k->in[1], (long long)k->in[2]);
+    else
+        snprintf(buf, len, "%lld->%lld ch, %lldx%lld kernel over %lld x %lldx%lld", (long long)k->cin,
+                 (long long)k->cout, (long long)k->k[0], (long long)k->k[1], (long long)k->n, (long long)k->in[0],
+                 (long long)k->in[1]);
 }
 
 static lavr_status build(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *k, const conv_operands *ops,
@@ -174,9 +225,13 @@ static lavr_status build(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *k, con
                            why[0] ? ": " : "", why);
         }
     }
+    /* a recorded choice: its candidates (and this context's own, should the record no longer match) */
+    const lavr_conv_choice *pre = lavr_conv_record_find(&c->preload, (const int64_t *)k);
+    if (pre && pre->candidate >= MAX_TUNE) pre = NULL;
+    const int want = pre && pre->candidate + 1 > c->tune ? (int)pre->candidate + 1 : c->tune;
     lavr_cudnn_plan cand[MAX_TUNE];
     int ncand = 0;
-    if (!st) st = lavr_cudnn_plan_candidates(c->dnn, &op, 1, "convolution", c->tune, cand, &ncand);
+    if (!st) st = lavr_cudnn_plan_candidates(c->dnn, &op, 1, "convolution", want, cand, &ncand);
     lavr_cudnn_desc_destroy(op);
     lavr_cudnn_desc_destroy(conv);
     lavr_cudnn_desc_destroy(x);
@@ -184,11 +239,28 @@ static lavr_status build(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *k, con
     lavr_cudnn_desc_destroy(y);
     if (st) return st;
     int best = 0;
-    if (ncand > 1) st = fastest(c, cand, ncand, ops, &best);
+    if (pre) {
+        const lavr_cudnn_plan *p = pre->candidate < ncand ? &cand[pre->candidate] : NULL;
+        if (p && p->heur_mode == pre->heur_mode && p->engine_index == pre->engine_index &&
+            (tunable(p) || pre->candidate == 0)) {
+            best = (int)pre->candidate;
+        } else {
+            char what[160];
+            describe(k, what, sizeof what);
+            LOG_WARN("cuDNN convolution %s: the record's engine (candidate %lld, %s list #%lld) is not what cuDNN "
+                     "proposes now; tuning it", what, (long long)pre->candidate, pre->heur_mode ? "fallback" : "mode A",
+                     (long long)pre->engine_index);
+            pre = NULL;
+        }
+    }
+    const int tuned = !pre && c->tune > 1 && ncand > 1;
+    if (tuned) st = fastest(c, cand, ncand < c->tune ? ncand : c->tune, ops, &best);
+    if (!st && tuned) c->timed++;
     for (int i = 0; i < ncand; i++)
         if (i != best || st) lavr_cudnn_plan_destroy(&cand[i]);
     if (st) return st;
     e->plan = cand[best];
+    e->candidate = best;
     st = grow_workspace(c, e->plan.workspace_bytes);
     if (st) lavr_cudnn_plan_destroy(&e->plan);
     return st;
@@ -210,17 +282,6 @@ static conv_entry *find(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *k) {
     for (int i = 0; i < c->n; i++)
         if (!memcmp(&c->e[i].key, k, sizeof *k)) return &c->e[i];
     return NULL;
-}
-
-static void describe(const lavr_cudnn_conv_shape *k, char *buf, size_t len) {
-    if (k->spatial == 3)
-        snprintf(buf, len, "%lld->%lld ch, %lldx%lldx%lld kernel over %lldx%lldx%lld", (long long)k->cin,
-                 (long long)k->cout, (long long)k->k[0], (long long)k->k[1], (long long)k->k[2], (long long)k->in[0],
-                 (long long)k->in[1], (long long)k->in[2]);
-    else
-        snprintf(buf, len, "%lld->%lld ch, %lldx%lld kernel over %lld x %lldx%lld", (long long)k->cin,
-                 (long long)k->cout, (long long)k->k[0], (long long)k->k[1], (long long)k->n, (long long)k->in[0],
-                 (long long)k->in[1]);
 }
 
 lavr_status lavr_cuda_convs_run(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *s, const void *x, const void *w,
@@ -257,6 +318,49 @@ lavr_status lavr_cuda_convs_run(lavr_cuda_convs *c, const lavr_cudnn_conv_shape 
     return run_plan(c, &e->plan, &o);
 }
 
+void lavr_cuda_convs_tag(const lavr_cuda_convs *c, lavr_conv_record_tag *out) { *out = c->tag; }
+
+int64_t lavr_cuda_convs_timed(const lavr_cuda_convs *c) { return c ? c->timed : 0; }
+
+int64_t lavr_cuda_convs_passed_over(const lavr_cuda_convs *c) { return c ? c->passed_over : 0; }
+
+lavr_status lavr_cuda_convs_preload(lavr_cuda_convs *c, const lavr_conv_record *r, int64_t *taken) {
+    *taken = 0;
+    if (!lavr_conv_record_same_tag(&r->tag, &c->tag)) {
+        char had[384], have[384];
+        lavr_conv_record_describe(&r->tag, had, sizeof had);
+        lavr_conv_record_describe(&c->tag, have, sizeof have);
+        LOG_WARN("conv engine record for %s ignored on %s: the engines are tuned", had, have);
+        return LAVR_OK;
+    }
+    for (int64_t i = 0; i < r->n; i++) {
+        lavr_cudnn_conv_shape k;
+        memcpy(&k, r->choice[i].key, sizeof k);
+        if (find(c, &k)) continue;
+        int added = 0;
+        TRY(lavr_conv_record_add(&c->preload, &r->choice[i], &added));
+        *taken += added;
+    }
+    return LAVR_OK;
+}
+
+lavr_status lavr_cuda_convs_export(const lavr_cuda_convs *c, lavr_conv_record *out) {
+    lavr_conv_record_init(out, &c->tag);
+    for (int i = 0; i < c->n; i++) {
+        const conv_entry *e = &c->e[i];
+        if (!e->supported) continue;
+        lavr_conv_choice ch = {.candidate = e->candidate, .heur_mode = e->plan.heur_mode,
+                               .engine_index = e->plan.engine_index, .workspace_bytes = e->plan.workspace_bytes};
+        memcpy(ch.key, &e->key, sizeof ch.key);
+        lavr_status st = lavr_conv_record_add(out, &ch, NULL);
+        if (st) {
+            lavr_conv_record_free(out);
+            return st;
+        }
+    }
+    return LAVR_OK;
+}
+
 #else
 
 struct lavr_cuda_convs {
@@ -276,6 +380,28 @@ lavr_status lavr_cuda_convs_run(lavr_cuda_convs *c, const lavr_cudnn_conv_shape 
     return LAVR_OK;
 }
 size_t lavr_cuda_convs_workspace_bytes(const lavr_cuda_convs *c) {
+    (void)c;
+    return 0;
+}
+void lavr_cuda_convs_tag(const lavr_cuda_convs *c, lavr_conv_record_tag *out) {
+    (void)c;
+    memset(out, 0, sizeof *out);
+}
+lavr_status lavr_cuda_convs_preload(lavr_cuda_convs *c, const lavr_conv_record *r, int64_t *taken) {
+    (void)c, (void)r;
+    *taken = 0;
+    return LAVR_OK;
+}
+lavr_status lavr_cuda_convs_export(const lavr_cuda_convs *c, lavr_conv_record *out) {
+    (void)c;
+    lavr_conv_record_init(out, NULL);
+    return LAVR_OK;
+}
+int64_t lavr_cuda_convs_timed(const lavr_cuda_convs *c) {
+    (void)c;
+    return 0;
+}
+int64_t lavr_cuda_convs_passed_over(const lavr_cuda_convs *c) {
     (void)c;
     return 0;
 }

@@ -99,6 +99,26 @@ void lavr_cudnn_desc_destroy(lavr_cudnn_desc d) {
     if (d) cudnnBackendDestroyDescriptor((cudnnBackendDescriptor_t)d);
 }
 
+_Static_assert(LAVR_CUDNN_NOTE_NONDETERMINISTIC == 1 << CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC &&
+                   LAVR_CUDNN_NOTE_REDUCED_PRECISION_REDUCTION == 1 << CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION,
+               "note bits are cuDNN's values");
+
+/* The numerical notes of an engine config's engine as bits (0 when cuDNN does not say). */
+static int64_t numerical_notes(cudnnBackendDescriptor_t cfg) {
+    cudnnBackendDescriptor_t engine;
+    if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINE_DESCRIPTOR, &engine) != CUDNN_STATUS_SUCCESS) return 0;
+    int64_t got = 0, n = 0, bits = 0;
+    cudnnBackendNumericalNote_t notes[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
+    if (cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &got, &engine) ==
+            CUDNN_STATUS_SUCCESS &&
+        cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
+                                 CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &n, notes) == CUDNN_STATUS_SUCCESS)
+        for (int64_t i = 0; i < n && i < CUDNN_NUMERICAL_NOTE_TYPE_COUNT; i++)
+            if ((int)notes[i] >= 0 && (int)notes[i] < 62) bits |= (int64_t)1 << (int)notes[i];
+    cudnnBackendDestroyDescriptor(engine);
+    return bits;
+}
+
 /* The engine configs a heuristic mode proposes for the graph (count in *n; caller frees each and the array). */
 static lavr_status heuristics(cudnnBackendDescriptor_t graph, cudnnBackendHeurMode_t mode,
                               cudnnBackendDescriptor_t **cfgs, int64_t *n) {
@@ -184,6 +204,8 @@ lavr_status lavr_cudnn_plan_candidates(lavr_cudnn *c, lavr_cudnn_desc *ops, int 
                                                      &cnt, &ws) == CUDNN_STATUS_SUCCESS) {
                             out[*count].plan = p;
                             out[*count].workspace_bytes = ws;
+                            out[*count].heur_mode = m;
+                            out[*count].numerical_notes = numerical_notes(cfg[i]);
                             out[*count].engine_index = i;
                             ++*count;
                         } else {

@@ -40,8 +40,14 @@ void lavr_cudnn_desc_destroy(lavr_cudnn_desc d);
 typedef struct {
     lavr_cudnn_desc plan;
     int64_t workspace_bytes;
-    int64_t engine_index, engines_tried;
+    int64_t heur_mode;    /* 0: the engine came from CUDNN_HEUR_MODE_A's list, 1: from the fallback list */
+    int64_t engine_index; /* its index within that list */
+    int64_t engines_tried;
+    int64_t numerical_notes; /* bit n set: the engine carries cudnnBackendNumericalNote_t n (e.g. NONDETERMINISTIC) */
 } lavr_cudnn_plan;
+/* bits of lavr_cudnn_plan.numerical_notes (cuDNN's enum values) */
+#define LAVR_CUDNN_NOTE_REDUCED_PRECISION_REDUCTION (1 << 2)
+#define LAVR_CUDNN_NOTE_NONDETERMINISTIC (1 << 4)
 lavr_status lavr_cudnn_plan_build(lavr_cudnn *c, lavr_cudnn_desc *ops, int nops, const char *what,
                                   lavr_cudnn_plan *out);
 /* Up to max plans in the heuristics' order (mode A, then the fallback list), for a caller that times them;
