@@ -55,7 +55,7 @@ static void run(lavr_ctx *ctx, const char *record, lavr_arena *arena, const floa
     for (int b = 0; ds && b < BLOCKS; b++) {
         int64_t count = 0;
         CHECK_OK(lavr_decode_stream_push(ds, blocks + b * bn, out->frames + b * fn, &count));
-        CHECK(count == 12);
+        CHECK(count == (b == 0 ? 12 - LAVR_DECODE_DROP_FRAMES : 12)); /* the video's first 3 frames are dropped */
         CHECK_OK(lavr_conv_engines_save(engines));
     }
     lavr_decode_stream_destroy(ds);
