@@ -653,6 +653,8 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
     if (!st) st = lavr_setup_end(c, a.sched.aux_rank, &stopped_at);
     if (!st && a.fault) end_with_fault(&a);
     if (!st) st = lavr_mpi_agree(a.fault); /* one line from rank 0, every rank exits alike */
+    /* a failure of this rank's own or a DiT rank's (a CUDA error): the fault is every rank's, its line rank 0's */
+    st = lavr_comm_end_fault(c, st, roles->role_name);
     if (model) {
         lavr_status close_st = lavr_h5_close(model);
         if (!st) st = close_st;

@@ -294,6 +294,9 @@ static lavr_status run_step(dit_rank *r, int64_t n, int step) {
         TRY(act_recv(r, n, step, 0));
     }
     if (!p->embeds) trace_t0 = lavr_trace_now();
+    if (n == r->o->fail_block && r->o->fail_in_forward && step == p->step_begin)
+        return LAVR_FAIL(LAVR_E_INTERNAL, "injected failure in the forward of block %lld (LAVR_FAIL_AT, a testing aid)",
+                         (long long)n);
     double t0 = seconds_now();
     TRY(lavr_dit_engine_forward(r->e, cache));
     r->busy_s += seconds_now() - t0;
@@ -327,7 +330,7 @@ static lavr_status render_blocks(dit_rank *r, int64_t *stopped_at) {
     *stopped_at = -1;
     if (r->setup.start_block > 0) TRY(restore(r));
     for (int64_t n = r->setup.start_block; n < r->sched.blocks; n++) {
-        if (n == r->o->fail_block)
+        if (n == r->o->fail_block && !r->o->fail_in_forward)
             return LAVR_FAIL(LAVR_E_INTERNAL, "injected failure at block %lld (LAVR_FAIL_AT, a testing aid)",
                              (long long)n);
         TRY(recv_first(r, n));
@@ -430,7 +433,7 @@ lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr
     lavr_msg_init(&r.ckptmsg);
     const int aux_rank = lavr_layout_dit_ranks(&roles->layout);
     lavr_dit_engine_options eo = {.backend = o->backend, .model_path = o->model_path, .generated = o->generated,
-                                  .roles = roles,
+                                  .roles = roles, .comm = c,
                                   .gpu_mem_bytes = o->gpu_mem_bytes, .fp8 = o->fp8, .attention = o->attention};
     int64_t stopped_at = -1;
     /* the weights load while the aux rank encodes the inputs */
@@ -447,6 +450,8 @@ lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr
     if (!st) st = send_stats(&r);
     if (!st) st = lavr_setup_end(c, aux_rank, &stopped_at);
     if (!st) st = lavr_mpi_agree(LAVR_OK); /* the aux rank's verdict (a full disk) becomes every rank's */
+    /* this rank's own failure, or a peer's: every rank ends with one line (before any message is freed) */
+    st = lavr_comm_end_fault(c, st, roles->role_name);
     release(&r);
     if (!st && stopped_at >= 0)
         st = lavr_error_set(LAVR_E_STOPPED, __FILE__, __LINE__,
