@@ -411,9 +411,11 @@ static lavr_status run_pipeline(aux_rank *a, int64_t *stopped_at) {
             return LAVR_FAIL(LAVR_E_INTERNAL, "pipeline out of order: clean block %lld (step %lld) arrived, expected %lld",
                              (long long)a->clean.ints[LAVR_PKT_BLOCK], (long long)a->clean.ints[LAVR_PKT_STEP],
                              (long long)n);
-        if (n == a->o->fail_block)
+        if (n == a->o->fail_block) {
+            LOG_INFO("LAVR_FAIL_AT: failing now, at block %lld", (long long)n); /* the moment, for the tests */
             return LAVR_FAIL(LAVR_E_INTERNAL, "injected failure at block %lld (LAVR_FAIL_AT, a testing aid)",
                              (long long)n);
+        }
         if (n == 0 && a->sched.clips > 1) TRY(send_ref(a));
         /* after a fault the blocks still in flight come back and are dropped */
         if (!a->fault) aux_fault(a, output_block(a, n));

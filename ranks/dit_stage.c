@@ -71,6 +71,12 @@ static lavr_status alloc_floats(int64_t n, const char *what, float **out) {
     return LAVR_OK;
 }
 
+/* LAVR_FAIL_AT's failure; the log line marks the moment for the tests that time the job's end. */
+static lavr_status injected_failure(int64_t n, const char *where) {
+    LOG_INFO("LAVR_FAIL_AT: failing now, %s %lld", where, (long long)n);
+    return LAVR_FAIL(LAVR_E_INTERNAL, "injected failure %s %lld (LAVR_FAIL_AT, a testing aid)", where, (long long)n);
+}
+
 /* A sink prefill precedes block n: the first block of a fresh render, and clip 1's first block. */
 static int prefill_before(const dit_rank *r, int64_t n) {
     return (n == 0 && r->setup.start_block == 0) || n == LAVR_BLOCKS_PER_CLIP;
@@ -295,8 +301,7 @@ static lavr_status run_step(dit_rank *r, int64_t n, int step) {
     }
     if (!p->embeds) trace_t0 = lavr_trace_now();
     if (n == r->o->fail_block && r->o->fail_in_forward && step == p->step_begin)
-        return LAVR_FAIL(LAVR_E_INTERNAL, "injected failure in the forward of block %lld (LAVR_FAIL_AT, a testing aid)",
-                         (long long)n);
+        return injected_failure(n, "in the forward of block");
     double t0 = seconds_now();
     TRY(lavr_dit_engine_forward(r->e, cache));
     r->busy_s += seconds_now() - t0;
@@ -330,9 +335,7 @@ static lavr_status render_blocks(dit_rank *r, int64_t *stopped_at) {
     *stopped_at = -1;
     if (r->setup.start_block > 0) TRY(restore(r));
     for (int64_t n = r->setup.start_block; n < r->sched.blocks; n++) {
-        if (n == r->o->fail_block && !r->o->fail_in_forward)
-            return LAVR_FAIL(LAVR_E_INTERNAL, "injected failure at block %lld (LAVR_FAIL_AT, a testing aid)",
-                             (long long)n);
+        if (n == r->o->fail_block && !r->o->fail_in_forward) return injected_failure(n, "at block");
         TRY(recv_first(r, n));
         if (r->flags & LAVR_FLAG_CKPT) TRY(write_part(r, n));
         if (r->flags & LAVR_FLAG_STOP) {
