@@ -175,12 +175,12 @@ lavr_status lavr_comm_check_fault(lavr_comm *c) { return c && fault_noticed(c) ?
 
 /* Waits for n requests without holding a core: MPI's blocking calls spin, which starves the ranks
  * that have work when ranks share cores (CPU runs, an aux rank beside DiT ranks). A short spin keeps
- * the latency of a message already on its way; after it the wait sleeps with a backoff up to 1 ms,
- * small next to a block's compute. With c, a peer's fault notice ends the wait (the requests stay
- * pending). */
-static lavr_status wait_requests(lavr_comm *c, int n, MPI_Request *requests, MPI_Status *statuses,
-                                 const char *what) {
-    long sleep_ns = 20000;
+ * the latency of a message already on its way; after it the wait sleeps with a backoff up to
+ * max_sleep_ns (1 ms for pipeline messages, small next to a block's compute). With c, a peer's fault
+ * notice ends the wait (the requests stay pending). */
+static lavr_status wait_requests_for(lavr_comm *c, int n, MPI_Request *requests, MPI_Status *statuses,
+                                     const char *what, long max_sleep_ns) {
+    long sleep_ns = 20000 < max_sleep_ns ? 20000 : max_sleep_ns;
     for (int spins = 0;; spins++) {
         int done = 0;
         int rc = MPI_Testall(n, requests, &done, statuses ? statuses : MPI_STATUSES_IGNORE);
@@ -190,14 +190,20 @@ static lavr_status wait_requests(lavr_comm *c, int n, MPI_Request *requests, MPI
         if (spins < 200) continue;
         struct timespec ts = {0, sleep_ns};
         nanosleep(&ts, NULL);
-        if (sleep_ns < 1000000) sleep_ns *= 2;
+        if (sleep_ns < max_sleep_ns) sleep_ns *= 2;
     }
+}
+
+static lavr_status wait_requests(lavr_comm *c, int n, MPI_Request *requests, MPI_Status *statuses, const char *what) {
+    return wait_requests_for(c, n, requests, statuses, what, 1000000);
 }
 
 MPI_Comm lavr_comm_mpi(const lavr_comm *c) { return c->comm; }
 
 lavr_status lavr_comm_wait_mpi(lavr_comm *c, int nrecv, int nsend, MPI_Request *requests) {
-    lavr_status st = wait_requests(c, nrecv + nsend, requests, NULL, "MPI_Testall(tp exchange)");
+    /* an all-reduce runs several times per layer and a large one needs both sides in MPI to progress (its
+     * rendezvous): naps of at most 50 us */
+    lavr_status st = wait_requests_for(c, nrecv + nsend, requests, NULL, "MPI_Testall(tp exchange)", 50000);
     if (!st || !c || !c->interrupted) return st;
     for (int i = 0; i < nrecv; i++) /* a receive cancelled, or matched and then complete */
         if (requests[i] != MPI_REQUEST_NULL && MPI_Cancel(&requests[i]) == MPI_SUCCESS)
