@@ -232,8 +232,8 @@ static lavr_status run_blocks(bench_rank *b, const lavr_sampler *smp) {
 
 static lavr_status wait_all(bench_rank *b) {
 #if LAVR_HAVE_NCCL
-    if (b->pipe_comm) return lavr_nccl_sync(b->pipe_comm, b->stream, 900.0);
-    if (b->tp_comm) return lavr_nccl_sync(b->tp_comm, b->stream, 900.0);
+    if (b->pipe_comm) return lavr_nccl_sync(b->pipe_comm, b->stream, 900.0, NULL);
+    if (b->tp_comm) return lavr_nccl_sync(b->tp_comm, b->stream, 900.0, NULL);
 #endif
     CUDA_TRY(cudaStreamSynchronize(b->stream));
     return LAVR_OK;

@@ -246,19 +246,24 @@ static lavr_status take_locks(const render_args *a, int is_aux, render_locks *l)
     return st;
 }
 
-/* LAVR_FAIL_AT="rank=R,block=B": a testing aid that makes rank R fail when block B reaches it. */
+/* LAVR_FAIL_AT="rank=R,block=B[,at=forward]": a testing aid that makes rank R fail when block B reaches it
+ * (at=forward, a DiT rank: as B's first forward starts, its tp peers then waiting in the all-reduce). */
 static lavr_status parse_fail_at(render_args *a) {
     a->job.fail_rank = -1;
     a->job.fail_block = -1;
+    a->job.fail_in_forward = 0;
     const char *spec = getenv("LAVR_FAIL_AT");
     if (!spec || !spec[0]) return LAVR_OK;
-    int rank = -1;
+    int rank = -1, used = 0;
     long long block = -1;
-    char tail = 0;
-    if (sscanf(spec, "rank=%d,block=%lld%c", &rank, &block, &tail) != 2 || rank < 0 || block < 0)
-        return LAVR_FAIL(LAVR_E_ARG, "LAVR_FAIL_AT='%s': use rank=R,block=B (a testing aid)", spec);
+    const int fields = sscanf(spec, "rank=%d,block=%lld%n", &rank, &block, &used);
+    const char *tail = fields == 2 ? spec + used : "";
+    if (fields != 2 || rank < 0 || block < 0 || (*tail && strcmp(tail, ",at=forward") != 0))
+        return LAVR_FAIL(LAVR_E_ARG, "LAVR_FAIL_AT='%s': use rank=R,block=B or rank=R,block=B,at=forward (a testing aid)",
+                         spec);
     a->job.fail_rank = rank;
     a->job.fail_block = block;
+    a->job.fail_in_forward = *tail != 0;
     return LAVR_OK;
 }
 
@@ -410,7 +415,7 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
                 "SIGUSR1 to mpirun (or SIGUSR1/SIGTERM to the aux rank, the last one) stops at the next block\n"
                 "boundary with a checkpoint and exit code 75; the same command then continues (--resume auto).\n"
                 "SIGTERM to mpirun ends the job at once (Open MPI); the last periodic checkpoint remains.\n"
-                "LAVR_FAIL_AT=rank=R,block=B makes rank R fail at block B (a testing aid).",
+                "LAVR_FAIL_AT=rank=R,block=B[,at=forward] makes rank R fail at block B (a testing aid).",
                 opts, nopts);
         return lavr_mpi_finish();
     }

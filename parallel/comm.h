@@ -44,7 +44,8 @@ void lavr_msg_init(lavr_msg *m);
 /* Drops the parts (keeps the wire buffer for reuse); the header ints stay. */
 void lavr_msg_clear_parts(lavr_msg *m);
 lavr_status lavr_msg_add(lavr_msg *m, void *data, int64_t count, lavr_wire wire);
-/* Frees the wire buffer; a send still in flight must have been waited for. */
+/* Frees the wire buffer; a send still in flight (a fault interrupted its wait) keeps it until the
+ * communicator has drained it (lavr_comm_end_fault). */
 void lavr_msg_free(lavr_msg *m);
 /* Bytes of the packed form (header + parts). */
 int64_t lavr_msg_wire_bytes(const lavr_msg *m);
@@ -77,6 +78,20 @@ lavr_status lavr_comm_recv(lavr_comm *c, int peer, int tag, lavr_msg *m);
 lavr_status lavr_comm_bcast(lavr_comm *c, int root, lavr_msg *m);
 /* Ends every rank of the job now (for a failure no other rank can see). */
 void lavr_comm_abort(lavr_comm *c, int exit_code);
+
+/* Faults during the render. Every wait above (and lavr_comm_check_fault, for waits elsewhere: a tp
+ * all-reduce, a GPU stream) also watches for a peer's fault notice: once one arrived it fails at once
+ * with "rank R failed", marking this rank's failure as caused by the peer's. */
+lavr_status lavr_comm_check_fault(lavr_comm *c);
+/* Called by every rank of the job with its outcome once a render role is done (st LAVR_OK, stopped or a
+ * failure every rank already shares: returned as is). A rank whose failure is its own (an origin) prefixes
+ * its message with "rank R (role)" and sends every rank the fault notice; every rank then takes the
+ * messages sent to it until all sends of every rank are complete (so none is left pending at
+ * MPI_Finalize), and all agree on the lowest origin's message (lavr_mpi_agree: collective, rank 0 prints
+ * it). Call it before freeing any message whose send may be in flight. */
+lavr_status lavr_comm_end_fault(lavr_comm *c, lavr_status st, const char *role);
+/* 1 once lavr_comm_end_fault ended a fault (the aux rank writes the --summary-json of it). */
+int lavr_comm_fault_ended(const lavr_comm *c);
 
 /* Bytes this rank has sent and received through c (for the render's summary). */
 void lavr_comm_traffic(const lavr_comm *c, int64_t *sent, int64_t *received);

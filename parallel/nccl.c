@@ -189,7 +189,7 @@ lavr_status lavr_nccl_group_end(lavr_nccl *c) {
     return LAVR_OK;
 }
 
-lavr_status lavr_nccl_sync(lavr_nccl *c, void *stream, double timeout_s) {
+lavr_status lavr_nccl_sync(lavr_nccl *c, void *stream, double timeout_s, lavr_comm *faults) {
     TRY(check_usable(c, NULL, 0));
     const double start = now_s();
     for (;;) {
@@ -204,6 +204,13 @@ lavr_status lavr_nccl_sync(lavr_nccl *c, void *stream, double timeout_s) {
         if (r != ncclSuccess) return nccl_fail(c, r, "ncclCommGetAsyncError", __FILE__, __LINE__);
         if (state != ncclSuccess && state != ncclInProgress)
             return nccl_fail(c, state, "nccl operation on the stream", __FILE__, __LINE__);
+        lavr_status peer = lavr_comm_check_fault(faults);
+        if (peer) {
+            c->failed = 1;
+            ncclCommAbort(c->comm);
+            c->comm = NULL;
+            return peer;
+        }
         if (now_s() - start > timeout_s) {
             lavr_status st = nccl_fail(c, ncclInProgress, "nccl wait", __FILE__, __LINE__);
             return lavr_error_wrap(st, "stream not done after %.0f s (a peer may have failed)", timeout_s);

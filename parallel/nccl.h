@@ -9,6 +9,7 @@
 
 #include "core/dtype.h"
 #include "core/status.h"
+#include "parallel/comm.h"
 
 typedef struct lavr_nccl lavr_nccl;
 
@@ -34,7 +35,9 @@ lavr_status lavr_nccl_group_begin(lavr_nccl *c);
 lavr_status lavr_nccl_group_end(lavr_nccl *c);
 
 /* Waits until `stream` has finished, polling the communicator's asynchronous error; an NCCL error, or
- * no completion within timeout_s seconds, aborts the communicator and fails with LAVR_E_CUDA. */
-lavr_status lavr_nccl_sync(lavr_nccl *c, void *stream, double timeout_s);
+ * no completion within timeout_s seconds, aborts the communicator and fails with LAVR_E_CUDA. With
+ * faults (the render's messages, parallel/comm.h), a peer's fault notice aborts it too (its kernels
+ * would wait for that peer forever) and the peer's failure is returned; NULL: no watch. */
+lavr_status lavr_nccl_sync(lavr_nccl *c, void *stream, double timeout_s, lavr_comm *faults);
 
 #endif

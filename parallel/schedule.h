@@ -19,6 +19,7 @@ enum {
     LAVR_TAG_REF = 6,    /* clip 1 sink reference: aux -> every pp-0 rank */
     LAVR_TAG_STATS = 7,  /* end of render: each DiT rank's statistics -> aux */
     LAVR_TAG_CKPT = 8,   /* DiT rank -> aux: its checkpoint file entry (bytes), ints[0] = blocks done */
+    LAVR_TAG_END = 9,    /* aux -> every rank: how the render ended (ints[0] = blocks of a stop, or -1) */
 };
 
 /* Header ints of a block packet / act message (lavr_msg ints). */

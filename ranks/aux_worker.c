@@ -426,9 +426,11 @@ static lavr_status run_pipeline(aux_rank *a, int64_t *stopped_at) {
             return LAVR_FAIL(LAVR_E_INTERNAL, "pipeline out of order: clean block %lld (step %lld) arrived, expected %lld",
                              (long long)a->clean.ints[LAVR_PKT_BLOCK], (long long)a->clean.ints[LAVR_PKT_STEP],
                              (long long)n);
-        if (n == a->o->fail_block)
+        if (n == a->o->fail_block) {
+            LOG_INFO("LAVR_FAIL_AT: failing now, at block %lld", (long long)n); /* the moment, for the tests */
             return LAVR_FAIL(LAVR_E_INTERNAL, "injected failure at block %lld (LAVR_FAIL_AT, a testing aid)",
                              (long long)n);
+        }
         if (n == 0 && a->sched.clips > 1) TRY(send_ref(a));
         /* after a fault the blocks still in flight come back and are dropped */
         if (!a->fault) aux_fault(a, output_block(a, n));
@@ -670,6 +672,8 @@ lavr_status lavr_aux_run(lavr_comm *c, const lavr_roles *roles, const lavr_aux_o
     if (!st) st = lavr_setup_end(c, a.sched.aux_rank, &stopped_at);
     if (!st && a.fault) end_with_fault(&a);
     if (!st) st = lavr_mpi_agree(a.fault); /* one line from rank 0, every rank exits alike */
+    /* a failure of this rank's own or a DiT rank's (a CUDA error): the fault is every rank's, its line rank 0's */
+    st = lavr_comm_end_fault(c, st, roles->role_name);
     if (model) {
         lavr_status close_st = lavr_h5_close(model);
         if (!st) st = close_st;

@@ -37,7 +37,7 @@ lavr_status lavr_backend_resolve(const char *text, int device, lavr_backend *out
 
 lavr_status lavr_dit_engine_load_host(const lavr_dit_engine_options *o, lavr_dit_tp *tp, lavr_dit **out) {
     lavr_dit_shard shard = {.layer_begin = o->roles->role.layer_begin, .layer_end = o->roles->role.layer_end};
-    TRY(lavr_tp_mpi_create(o->roles->tp, tp));
+    TRY(lavr_tp_mpi_create(o->roles->tp, o->comm, tp));
     shard.tp = *tp;
     /* a generated model on the device: the host keeps only the embeddings, the device makes the rest */
     shard.embeddings_only = o->generated && o->backend == LAVR_BACKEND_CUDA;

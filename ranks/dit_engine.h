@@ -18,6 +18,7 @@
 #include "models/dit.h"
 #include "models/generated_model.h"
 #include "models/sampler.h"
+#include "parallel/comm.h"
 #include "parallel/mpi.h"
 
 typedef enum { LAVR_BACKEND_CPU = 0, LAVR_BACKEND_CUDA = 1 } lavr_backend;
@@ -33,6 +34,8 @@ typedef struct {
     const lavr_generated_model *generated; /* set: weights made on the fly instead of read from model_path (CUDA:
                                             * the layers generated on the device, as lavr bench does) */
     const lavr_roles *roles;  /* shard (role.layer_begin/end), tp communicator, device */
+    lavr_comm *comm;          /* the render's messages: the tp all-reduce runs on it and its waits watch for a
+                               * peer's fault notice (parallel/comm.h); NULL: the tp communicator, no watch */
     uint64_t gpu_mem_bytes;   /* CUDA: device arena cap (0: what the card has) */
     int fp8;                  /* CUDA: FP8 e4m3 Linears with per-tensor scales (LiveAvatar's --fp8) */
     const char *attention;    /* CUDA: "auto" (cuDNN fused SDPA when available), "cudnn" or "own"; NULL = auto */

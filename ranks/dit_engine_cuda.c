@@ -47,6 +47,7 @@ typedef struct {
 #if LAVR_HAVE_NCCL
     lavr_nccl *nccl; /* tp > 1 */
 #endif
+    lavr_comm *faults; /* the render's messages: a peer's fault notice ends a wait for the stream */
     uint64_t cap;
     lavr_dit_cuda_options mopts; /* FP8, attention path, graphs */
     const lavr_generated_model *generated; /* set: the device weights are generated (lavr_dit_cuda_generate) */
@@ -78,7 +79,7 @@ static lavr_status nccl_max(void *ctx, float *buf, int64_t n, void *stream) {
 /* Waits for the stream; with tp over NCCL it also watches the communicator, so a dead peer is an error. */
 static lavr_status wait_stream(cuda_engine *e) {
 #if LAVR_HAVE_NCCL
-    if (e->nccl) return lavr_nccl_sync(e->nccl, e->stream, NCCL_WAIT_TIMEOUT_S);
+    if (e->nccl) return lavr_nccl_sync(e->nccl, e->stream, NCCL_WAIT_TIMEOUT_S, e->faults);
 #endif
     CUDA_TRY(cudaStreamSynchronize(e->stream));
     return LAVR_OK;
@@ -439,6 +440,7 @@ lavr_status lavr_dit_engine_cuda_open(const lavr_dit_engine_options *o, const la
     cuda_engine *e = calloc(1, sizeof *e);
     if (!e) return LAVR_FAIL(LAVR_E_NOMEM, "out of memory for the CUDA DiT engine");
     e->device = o->roles->device;
+    e->faults = o->comm;
     e->generated = o->generated;
     e->mopts = lavr_dit_cuda_options_default();
     e->mopts.fp8 = o->fp8;

@@ -73,6 +73,12 @@ static lavr_status alloc_floats(int64_t n, const char *what, float **out) {
     return LAVR_OK;
 }
 
+/* LAVR_FAIL_AT's failure; the log line marks the moment for the tests that time the job's end. */
+static lavr_status injected_failure(int64_t n, const char *where) {
+    LOG_INFO("LAVR_FAIL_AT: failing now, %s %lld", where, (long long)n);
+    return LAVR_FAIL(LAVR_E_INTERNAL, "injected failure %s %lld (LAVR_FAIL_AT, a testing aid)", where, (long long)n);
+}
+
 /* A sink prefill precedes block n: the first block of a fresh render, and clip 1's first block. */
 static int prefill_before(const dit_rank *r, int64_t n) {
     return (n == 0 && r->setup.start_block == 0) || n == LAVR_BLOCKS_PER_CLIP;
@@ -327,6 +333,8 @@ static lavr_status run_step(dit_rank *r, int64_t n, int step) {
         TRY(act_recv(r, n, step, 0));
     }
     if (!p->embeds) trace_t0 = lavr_trace_now();
+    if (n == r->o->fail_block && r->o->fail_in_forward && step == p->step_begin)
+        return injected_failure(n, "in the forward of block");
     double t0 = seconds_now();
     TRY(lavr_dit_engine_forward(r->e, cache));
     r->busy_s += seconds_now() - t0;
@@ -365,9 +373,7 @@ static lavr_status render_blocks(dit_rank *r, int64_t *stopped_at) {
     *stopped_at = -1;
     if (r->setup.start_block > 0) TRY(restore(r));
     for (int64_t n = r->setup.start_block; n < r->sched.blocks; n++) {
-        if (n == r->o->fail_block)
-            return LAVR_FAIL(LAVR_E_INTERNAL, "injected failure at block %lld (LAVR_FAIL_AT, a testing aid)",
-                             (long long)n);
+        if (n == r->o->fail_block && !r->o->fail_in_forward) return injected_failure(n, "at block");
         TRY(recv_first(r, n));
         TRY(post_ahead(r, n));
         if (r->flags & LAVR_FLAG_CKPT) TRY(write_part(r, n));
@@ -471,7 +477,7 @@ lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr
     lavr_msg_init(&r.sent);
     const int aux_rank = lavr_layout_dit_ranks(&roles->layout);
     lavr_dit_engine_options eo = {.backend = o->backend, .model_path = o->model_path, .generated = o->generated,
-                                  .roles = roles,
+                                  .roles = roles, .comm = c,
                                   .gpu_mem_bytes = o->gpu_mem_bytes, .fp8 = o->fp8, .attention = o->attention};
     int64_t stopped_at = -1;
     /* the weights load while the aux rank encodes the inputs */
@@ -489,6 +495,8 @@ lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr
     if (!st) st = send_stats(&r);
     if (!st) st = lavr_setup_end(c, aux_rank, &stopped_at);
     if (!st) st = lavr_mpi_agree(LAVR_OK); /* the aux rank's verdict (a full disk) becomes every rank's */
+    /* this rank's own failure, or a peer's: every rank ends with one line (before any message is freed) */
+    st = lavr_comm_end_fault(c, st, roles->role_name);
     release(&r);
     if (!st && stopped_at >= 0)
         st = lavr_error_set(LAVR_E_STOPPED, __FILE__, __LINE__,

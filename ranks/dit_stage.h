@@ -25,6 +25,8 @@ typedef struct {
     const char *attention;      /* CUDA: attention path "auto", "cudnn" or "own" (NULL: auto) */
     lavr_stream_options stream; /* seed and sink offset: the same on every rank */
     int64_t fail_block;         /* testing aid (LAVR_FAIL_AT): fail when this block arrives; -1 never */
+    int fail_in_forward;        /* ... and fail instead as its first forward starts (its tp peers are then in
+                                 * the forward's first all-reduce) */
 } lavr_dit_stage_options;
 
 /* Statistics each DiT rank sends the aux at the end (LAVR_TAG_STATS ints). */

@@ -104,7 +104,8 @@ static lavr_status run_role(const lavr_render_job *j, const lavr_roles *roles, l
     if (roles->role.is_dit) {
         lavr_dit_stage_options o = {.model_path = j->model, .generated = j->generated, .stage_dir = j->stage,
                                     .backend = backend, .gpu_mem_bytes = j->arena_cap, .fp8 = j->fp8,
-                                    .attention = j->attention, .stream = stream, .fail_block = fail_block};
+                                    .attention = j->attention, .stream = stream, .fail_block = fail_block,
+                                    .fail_in_forward = j->fail_in_forward};
         return lavr_dit_stage_run(comm, roles, &o);
     }
     if (roles->role.aux_index == 0) {
@@ -141,6 +142,7 @@ static lavr_status run_role(const lavr_render_job *j, const lavr_roles *roles, l
     int64_t stopped_at = -1;
     if (!st) st = lavr_setup_end(comm, aux_rank, &stopped_at);
     if (!st) st = lavr_mpi_agree(LAVR_OK); /* and after the end (the aux rank's fault) */
+    st = lavr_comm_end_fault(comm, st, roles->role_name); /* a fault of another rank during the render */
     if (!st && stopped_at >= 0) st = lavr_error_set(LAVR_E_STOPPED, __FILE__, __LINE__, "stopped after a checkpoint");
     return st;
 }
@@ -180,6 +182,7 @@ lavr_status lavr_render_job_run(const lavr_render_job *j, const lavr_model_confi
     if (!st) st = lavr_comm_world(&comm);
     int reported = 0;
     if (!st) st = run_role(j, roles, comm, &reported);
+    if (lavr_comm_fault_ended(comm)) reported = 1; /* the aux rank wrote the --summary-json of the fault */
     st = lavr_render_job_ended(j, roles, reported, write_trace(j, roles, st));
     lavr_comm_destroy(comm);
     lavr_mpi_roles_destroy(roles);

@@ -38,6 +38,7 @@ typedef struct {
     int progress_live;
     int fail_rank;                         /* LAVR_FAIL_AT (a testing aid); -1: none */
     int64_t fail_block;
+    int fail_in_forward;                   /* LAVR_FAIL_AT ...,at=forward (DiT ranks) */
     lavr_aux_stats *stats;                 /* optional: the working aux rank's measurements */
     const char *summary_path, *trace_path; /* --summary-json, --trace (NULL: none) */
     const char *layout_text;               /* as given, for the summary of a failure before the roles exist */

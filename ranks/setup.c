@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parallel/schedule.h"
 #include "ranks/setup.h"
 
 enum { SETUP_CLIPS, SETUP_C, SETUP_H, SETUP_W, SETUP_MOTION, SETUP_ROWS, SETUP_TEXT_DIM, SETUP_START };
@@ -54,12 +55,20 @@ done:
     return st;
 }
 
+/* Point to point, not a broadcast: a rank waiting here when another one fails can leave the wait cleanly
+ * (parallel/comm.h's faults), where a broadcast would stay pending. */
 lavr_status lavr_setup_end(lavr_comm *c, int root, int64_t *stopped_at) {
     lavr_msg m;
     lavr_msg_init(&m);
     m.ints[0] = *stopped_at;
-    lavr_status st = lavr_comm_bcast(c, root, &m);
-    if (!st) *stopped_at = m.ints[0];
+    lavr_status st = LAVR_OK;
+    if (lavr_comm_rank(c) == root) {
+        for (int peer = 0; peer < lavr_comm_size(c) && !st; peer++)
+            if (peer != root) st = lavr_comm_send(c, peer, LAVR_TAG_END, &m);
+    } else {
+        st = lavr_comm_recv(c, root, LAVR_TAG_END, &m);
+        if (!st) *stopped_at = m.ints[0];
+    }
     lavr_msg_free(&m);
     return st;
 }

@@ -1,6 +1,7 @@
 # CLI cases of `lavr render` on the tiny model at 64*64 (latent 8x8): an end-to-end render whose MP4
 # ffprobe accepts (a whole clip of 45 frames + audio) with latents equal to `lavr dit-run` on the same conditioning
-# for steps=4 and steps=1, failure injection ending the job within seconds, and one-line input errors.
+# for steps=4 and steps=1, failure injection (one line, every rank finalised within seconds), and one-line input
+# errors.
 list(JOIN LAVR_MPIRUN " " render_mpirun)
 set(render_dir ${CMAKE_BINARY_DIR}/test-tmp/cli_render)
 find_program(LAVR_RENDER_H5DUMP h5dump)
@@ -34,18 +35,24 @@ cmp $D/s4.bin $D/dr.bin && cmp $D/s1.bin $D/dr.bin && echo latents-equal-dit-run
       PASS_REGULAR_EXPRESSION "--num-clip 3: the audio gives only 1 clip.*rendering 1 clip \\(4 blocks, 45 frames\\) at 64x64 with layout steps=4,tp=1,pp=1,aux=1.*clip 1/1 done: blocks 4/4.*render: 45 frames \\(1.80 s of video\\).*rank +role +peak MiB.*4 +aux.*h264,45 aac,[0-9]+ \n.*latents-equal-dit-run")
   endif()
 
-  # a DiT rank (2) fails at block 1, then the aux rank (4) at block 2: every rank must be gone within
-  # 10 s of the message
-  set(render_fail_job "LOG=$D/fail.log; rm -f $LOG; \
-${render_mpirun} -np 5 $<TARGET_FILE:lavr> render ${render_args} --out $D/fail.mp4 >$LOG 2>&1 & \
-pid=$!; while kill -0 $pid 2>/dev/null && ! grep -q 'injected failure' $LOG; do sleep 0.1; done; t0=$(date +%s.%N); \
-wait $pid; rc=$?; t1=$(date +%s.%N); grep 'lavr: error' $LOG; echo exit=$rc; \
-awk -v a=$t0 -v b=$t1 'BEGIN { d = b - a; printf \"ended %.1f s after the message\\n\", d; if (d < 10) print \"within-limit\" }'")
+  # a DiT rank (2) fails at block 1, the aux rank (4) at block 2, and a tp rank (1 of steps=1,tp=2) as its forward
+  # starts while its tp peer waits in the all-reduce: one line from rank 0 naming the failing rank, exit 1, no
+  # MPI_ABORT, and every rank gone within 10 s of the failure (the failing rank's log line)
+  set(render_fail_job "LOG=$D/fail.log; : >$LOG; \
+${render_mpirun} -np $NP $<TARGET_FILE:lavr> render ${render_args} $LAYOUT --out $D/fail.mp4 >$LOG 2>&1 & \
+pid=$!; while kill -0 $pid 2>/dev/null && ! grep -qs 'LAVR_FAIL_AT: failing now' $LOG; do sleep 0.1; done; t0=$(date +%s.%N); \
+wait $pid; rc=$?; t1=$(date +%s.%N); grep -E 'lavr: error|MPI_ABORT' $LOG; echo exit=$rc; \
+awk -v a=$t0 -v b=$t1 'BEGIN { d = b - a; printf \"ended %.1f s after the failure\\n\", d; if (d < 10) print \"within-limit\" }'")
   add_test(NAME cli_render_failure COMMAND sh -c
-    "D=${render_dir}; export LAVR_FAIL_AT=rank=2,block=1; ${render_fail_job}; export LAVR_FAIL_AT=rank=4,block=2; ${render_fail_job}")
+    "D=${render_dir}; NP=5; LAYOUT=; export LAVR_FAIL_AT=rank=2,block=1; ${render_fail_job}; \
+export LAVR_FAIL_AT=rank=4,block=2; ${render_fail_job}; \
+NP=3; LAYOUT='--layout steps=1,tp=2,pp=1'; export LAVR_FAIL_AT=rank=1,block=1,at=forward; ${render_fail_job}; \
+export LAVR_FAIL_AT=rank=0,block=2,at=forward; ${render_fail_job}")
+  set(render_fail_end "\nexit=1\nended [0-9.]+ s after the failure\nwithin-limit\n")
   set_tests_properties(cli_render_failure PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 300
     FIXTURES_REQUIRED "lavr_tiny_model;lavr_render_inputs"
-    PASS_REGULAR_EXPRESSION "\\[[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9] r2 dit s2 tp0 pp0\\] lavr: error: injected failure at block 1 \\(LAVR_FAIL_AT, a testing aid\\)[^\n]*\nexit=[1-9]\nended [0-9.]+ s after the message\nwithin-limit\n\\[[0-9: -]+ r4 aux\\] lavr: error: injected failure at block 2 [^\n]*\nexit=[1-9]\nended [0-9.]+ s after the message\nwithin-limit")
+    PASS_REGULAR_EXPRESSION "^lavr: error: rank 2 \\(dit s2 tp0 pp0\\): injected failure at block 1 \\(LAVR_FAIL_AT, a testing aid\\)${render_fail_end}lavr: error: rank 4 \\(aux\\): injected failure at block 2 [^\n]*${render_fail_end}lavr: error: rank 1 \\(dit s0 tp1 pp0\\): injected failure in the forward of block 1 [^\n]*${render_fail_end}lavr: error: rank 0 \\(dit s0 tp0 pp0\\): injected failure in the forward of block 2 [^\n]*${render_fail_end}$"
+    FAIL_REGULAR_EXPRESSION "MPI_ABORT")
 
   # bad inputs: one line from rank 0, before any model is loaded
   add_test(NAME cli_render_errors COMMAND sh -c
@@ -58,13 +65,13 @@ $R -np 2 $L render ${render_args} --layout steps=1 --out /no/such/dir/e.mp4 2>&1
 LAVR_FAIL_AT=rank2 $R -np 2 $L render ${render_args} --layout steps=1 --out $D/e.mp4 2>&1; echo exit=$?")
   set_tests_properties(cli_render_errors PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 300
     FIXTURES_REQUIRED "lavr_tiny_model;lavr_render_inputs"
-    PASS_REGULAR_EXPRESSION "lavr: error: image '[^']*nope.png' does not exist or is not readable\n.*exit=2\nlavr: error: bad --size '64-64'[^\n]*\n.*exit=2\nlavr: error: layout steps=4,tp=1,pp=1,aux=1 needs 5 ranks but mpirun started 2[^\n]*\n.*exit=[1-9]\nlavr: error: --sink-offset 3: use 4..30[^\n]*\n.*exit=2\nlavr: error: --out '/no/such/dir/e.mp4': directory '/no/such/dir' does not exist[^\n]*\n.*exit=2\nlavr: error: LAVR_FAIL_AT='rank2': use rank=R,block=B[^\n]*\n.*exit=2\n"
+    PASS_REGULAR_EXPRESSION "lavr: error: image '[^']*nope.png' does not exist or is not readable\n.*exit=2\nlavr: error: bad --size '64-64'[^\n]*\n.*exit=2\nlavr: error: layout steps=4,tp=1,pp=1,aux=1 needs 5 ranks but mpirun started 2[^\n]*\n.*exit=[1-9]\nlavr: error: --sink-offset 3: use 4..30[^\n]*\n.*exit=2\nlavr: error: --out '/no/such/dir/e.mp4': directory '/no/such/dir' does not exist[^\n]*\n.*exit=2\nlavr: error: LAVR_FAIL_AT='rank2': use rank=R,block=B or rank=R,block=B,at=forward[^\n]*\n.*exit=2\n"
     FAIL_REGULAR_EXPRESSION "nope.png' does not exist[^\n]*\n[^\n]*nope.png' does not exist;\\[r[0-9]")
 endif()
 
 add_test(NAME cli_render_help COMMAND $<TARGET_FILE:lavr> render --help)
 set_tests_properties(cli_render_help PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV}" TIMEOUT 60
-  PASS_REGULAR_EXPRESSION "usage: mpirun -np N lavr render.*LAVR_FAIL_AT=rank=R,block=B.*--layout LAYOUT.*--num-clip N.*--stage-dir DIR.*--resume auto\\|yes\\|no.*--backend auto\\|cpu\\|cuda")
+  PASS_REGULAR_EXPRESSION "usage: mpirun -np N lavr render.*LAVR_FAIL_AT=rank=R,block=B\\[,at=forward\\].*--layout LAYOUT.*--num-clip N.*--stage-dir DIR.*--resume auto\\|yes\\|no.*--backend auto\\|cpu\\|cuda")
 
 # damaged model files at render time (tests/test_model_faults.c renders the tiny model under mpirun)
 if(LAVR_FFMPEG AND LAVR_SNDFILE)

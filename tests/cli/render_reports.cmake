@@ -35,7 +35,7 @@ wait $pid; echo exit=$?; ${reports_check} $D/stop.json stopped 3 --trace $D/stop
     FIXTURES_REQUIRED "lavr_tiny_model;lavr_reports_inputs" DEPENDS cli_render_reports
     PASS_REGULAR_EXPRESSION "exit=75\nreports-ok stopped")
 
-  # a failure on DiT rank 0 at block 1: rank 0 writes what it knows; a bad input: rank 0, exit code 2
+  # a failure on DiT rank 0 at block 1: the aux rank writes it (its message and origin); a bad input: rank 0, exit code 2
   add_test(NAME cli_render_reports_failed COMMAND sh -c
     "D=${reports_dir}; rm -f $D/fail*.json; L=$<TARGET_FILE:lavr>; \
 LAVR_FAIL_AT=rank=0,block=1 ${reports_mpirun} -np 3 $L render ${reports_args} --num-clip 1 --out $D/fail.mp4 --summary-json $D/fail.json >/dev/null 2>&1; echo exit=$?; \
@@ -45,5 +45,5 @@ ${reports_mpirun} -np 3 $L render ${reports_common} --image $D/in/nope.png --out
 ${reports_check} $D/fail2.json failed 3 --exit-code 2 --message \"nope.png' does not exist\"")
   set_tests_properties(cli_render_reports_failed PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 300
     FIXTURES_REQUIRED "lavr_tiny_model;lavr_reports_inputs" DEPENDS cli_render_reports_stop
-    PASS_REGULAR_EXPRESSION "exit=[1-9][0-9]*\nreports-ok failed\nwriter 0 dit s0 tp0 pp0 ranks/dit_stage.c:[0-9]+\nexit=2\nreports-ok failed")
+    PASS_REGULAR_EXPRESSION "exit=[1-9][0-9]*\nreports-ok failed\nwriter 2 aux ranks/dit_stage.c:[0-9]+\nexit=2\nreports-ok failed")
 endif()

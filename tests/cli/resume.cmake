@@ -12,7 +12,7 @@ if(LAVR_FFMPEG AND LAVR_SNDFILE AND LAVR_RESUME_H5DUMP)
   # the helpers' rank lookup on a fake job (no MPI, no reference)
   add_test(NAME cli_resume_rank_pid COMMAND bash ${CMAKE_SOURCE_DIR}/tests/resume/rank_pid.sh)
   set_tests_properties(cli_resume_rank_pid PROPERTIES ENVIRONMENT "${resume_env}" TIMEOUT 120 LABELS resume)
-  foreach(case kill_one kill_all signal torn layout refuse disk_full concurrent model_swap clip0)
+  foreach(case kill_one kill_all signal torn layout refuse disk_full concurrent model_swap clip0 rank_fault)
     add_test(NAME cli_resume_${case} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/resume/${case}.sh)
     set_tests_properties(cli_resume_${case} PROPERTIES ENVIRONMENT "${resume_env}" TIMEOUT 300 LABELS resume
       FIXTURES_REQUIRED "lavr_tiny_model;lavr_resume_ref" SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)

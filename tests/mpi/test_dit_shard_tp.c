@@ -149,7 +149,7 @@ int main(int argc, char **argv) {
     MPI_Comm tp_comm = MPI_COMM_NULL;
     CHECK(MPI_Comm_split(MPI_COMM_WORLD, pp_index, tp_index, &tp_comm) == MPI_SUCCESS);
     lavr_dit_tp tp;
-    CHECK_OK(lavr_tp_mpi_create(tp_comm, &tp));
+    CHECK_OK(lavr_tp_mpi_create(tp_comm, NULL, &tp));
     CHECK(tp.rank == tp_index && tp.size == TP);
     check_allreduce(&tp, tp_comm);
 

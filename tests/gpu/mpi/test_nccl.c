@@ -39,7 +39,7 @@ static void test_allreduce(lavr_nccl *c, cudaStream_t s) {
     CHECK(MPI_Allreduce(x, want, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) == MPI_SUCCESS);
     float *d = to_device(x, (size_t)n * sizeof(float));
     CHECK_OK(lavr_nccl_allreduce_sum(c, d, n, LAVR_F32, s));
-    CHECK_OK(lavr_nccl_sync(c, s, 60));
+    CHECK_OK(lavr_nccl_sync(c, s, 60, NULL));
     CHECK(cudaMemcpy(got, d, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost) == cudaSuccess);
     /* sums of 2 terms are exact in any order; more ranks may add in another order */
     double err = 0, ref = 0;
@@ -60,7 +60,7 @@ static void test_allreduce(lavr_nccl *c, cudaStream_t s) {
     CHECK(MPI_Allreduce(x, want, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) == MPI_SUCCESS);
     uint16_t *db = to_device(xb, (size_t)n * sizeof(uint16_t));
     CHECK_OK(lavr_nccl_allreduce_sum(c, db, n, LAVR_BF16, s));
-    CHECK_OK(lavr_nccl_sync(c, s, 60));
+    CHECK_OK(lavr_nccl_sync(c, s, 60, NULL));
     CHECK(cudaMemcpy(gb, db, (size_t)n * sizeof(uint16_t), cudaMemcpyDeviceToHost) == cudaSuccess);
     int64_t differ = 0, far = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -92,7 +92,7 @@ static void test_ring(lavr_nccl *c, cudaStream_t s, lavr_dtype dt) {
     CHECK_OK(lavr_nccl_send(c, ds, n, dt, next, s));
     CHECK_OK(lavr_nccl_recv(c, dr, n, dt, prev, s));
     CHECK_OK(lavr_nccl_group_end(c));
-    CHECK_OK(lavr_nccl_sync(c, s, 60));
+    CHECK_OK(lavr_nccl_sync(c, s, 60, NULL));
     CHECK(cudaMemcpy(got, dr, bytes, cudaMemcpyDeviceToHost) == cudaSuccess);
     const int same = memcmp(got, want, bytes) == 0;
     if (rank == 0) printf("  ring send/recv %s x %lld: %s\n", lavr_dtype_name(dt), (long long)n, same ? "identical to MPI" : "DIFFERENT");
@@ -142,9 +142,9 @@ int main(int argc, char **argv) {
             CHECK_OK(lavr_nccl_send(lonely, buf, 16, LAVR_F32, (rank + 1) % size, s));
             CHECK_OK(lavr_nccl_recv(lonely, buf + 512, 16, LAVR_F32, (rank + size - 1) % size, s));
             CHECK_OK(lavr_nccl_group_end(lonely));
-            CHECK_OK(lavr_nccl_sync(lonely, s, 60));
+            CHECK_OK(lavr_nccl_sync(lonely, s, 60, NULL));
             CHECK_OK(lavr_nccl_recv(lonely, buf, 1024, LAVR_F32, (rank + 1) % size, s));
-            CHECK_FAILS(lavr_nccl_sync(lonely, s, 2), LAVR_E_CUDA);
+            CHECK_FAILS(lavr_nccl_sync(lonely, s, 2, NULL), LAVR_E_CUDA);
             if (rank == 0) printf("  unanswered recv: %s\n", lavr_error_message());
             CHECK(strstr(lavr_error_message(), "stream not done after 2 s") != NULL);
             CHECK_FAILS(lavr_nccl_allreduce_sum(lonely, buf, 1024, LAVR_F32, s), LAVR_E_CUDA);
