@@ -285,6 +285,7 @@ static lavr_status run_rank(bench_rank *b, double *res) {
     free(ctx);
     TRY(st);
     for (int s = 0; s < b->k; s++) TRY(lavr_dit_cuda_cache_create(b->g, &b->cache[s]));
+    if (b->k > 0) TRY(lavr_dit_cuda_prepare_attention(b->g, b->cache[0])); /* as the render's engine does */
     TRY(lavr_dit_cuda_act_create(b->g, &b->act));
     TRY(lavr_device_arena_alloc(b->arena, (size_t)n_lat * 4, "bench latent", (void **)&b->x));
     TRY(lavr_device_arena_alloc(b->arena, (size_t)n_lat * 4, "bench velocity", (void **)&b->v));

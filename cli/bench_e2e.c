@@ -309,8 +309,8 @@ static void report(const e2e_args *a, const lavr_aux_stats *s, int aux_rank) {
     printf("%4d %-22s %7s %10.1f %10.1f\n", aux_rank, "aux: VAE decode", device, 1e3 * s->decode_s / nb, aux_interval);
     printf("%4d %-22s %7s %10.1f %10s\n", aux_rank, "aux: video write", "host", 1e3 * s->write_s / nb, "-");
     if (s->device >= 0)
-        printf("aux share of its GPU: %.1f%% (VAE decode %.3f s of %.3f s rendering)\n",
-               100.0 * s->decode_s / s->render_s, s->decode_s, s->render_s);
+        printf("aux share of its GPU: %.1f%% (VAE decode %.3f s of %.3f s rendering; MPS %s)\n",
+               100.0 * s->decode_s / s->render_s, s->decode_s, s->render_s, lavr_device_mps(s->device) ? "on" : "off");
     else
         printf("aux share of its GPU: n/a (the aux computes on the host; VAE decode %.3f s of %.3f s rendering)\n",
                s->decode_s, s->render_s);

@@ -732,16 +732,24 @@ static lavr_sdpa_args sdpa_args(const lavr_dit_cuda *g, const uint16_t *q, int64
 
 /* out [Lq, dh] = softmax(q k^T / sqrt(D)) v over the segments' keys (bf16 in and out): cuDNN per segment, two
  * segments merged by their log-sum-exp, or lavr's kernel over all segments at once. */
+/* Whether cuDNN runs this attention (its plans built, or found, into a); 0 sends it to lavr's kernel. */
+static lavr_status attend_ready(lavr_dit_cuda *g, const uint16_t *q, int64_t Lq, const kvseg *segs, int nseg,
+                                uint16_t *out, lavr_sdpa_args a[2], int *cudnn) {
+    *cudnn = g->sdpa != NULL && nseg <= 2;
+    for (int i = 0; i < nseg && *cudnn; i++) {
+        a[i] = sdpa_args(g, q, Lq, &segs[i], i ? g->o2 : out, nseg > 1 ? g->stats + i * g->H * Lq : NULL);
+        lavr_status st;
+        *cudnn = lavr_cuda_sdpa_ready(g->sdpa, &a[i], &st);
+        TRY(st);
+    }
+    return LAVR_OK;
+}
+
 static lavr_status attend(lavr_dit_cuda *g, int cat, const uint16_t *q, int64_t Lq, const kvseg *segs, int nseg,
                           uint16_t *out) {
     lavr_sdpa_args a[2];
-    int cudnn = g->sdpa != NULL && nseg <= 2;
-    for (int i = 0; i < nseg && cudnn; i++) {
-        a[i] = sdpa_args(g, q, Lq, &segs[i], i ? g->o2 : out, nseg > 1 ? g->stats + i * g->H * Lq : NULL);
-        lavr_status st;
-        cudnn = lavr_cuda_sdpa_ready(g->sdpa, &a[i], &st);
-        TRY(st);
-    }
+    int cudnn;
+    TRY(attend_ready(g, q, Lq, segs, nseg, out, a, &cudnn));
     if (cudnn) {
         for (int i = 0; i < nseg; i++) OP(cat, lavr_cuda_sdpa_run(g->sdpa, &a[i]));
         if (nseg == 2)
@@ -758,18 +766,25 @@ static lavr_status attend(lavr_dit_cuda *g, int cat, const uint16_t *q, int64_t 
 
 /* The injectors' per-frame attention: F independent problems of P queries and NA keys (k rows dh apart, v rows
  * v_row apart), one batched cuDNN call, or one call of lavr's kernel per frame on v packed into o2. */
+static lavr_sdpa_args frames_args(const lavr_dit_cuda *g, const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                                  int64_t v_row, uint16_t *out) {
+    const int64_t P = g->geo.P, NA = g->NA, dh = g->dh;
+    lavr_sdpa_args a;
+    memset(&a, 0, sizeof a);
+    a.batch = g->F, a.heads = g->H, a.lq = P, a.lk = NA, a.head_dim = g->D;
+    a.q = q, a.k = k, a.v = v, a.o = out;
+    a.q_row = dh, a.q_batch = P * dh, a.kv_row = dh, a.kv_batch = NA * dh, a.o_row = dh, a.o_batch = P * dh;
+    a.v_row = v_row, a.v_batch = NA * v_row;
+    a.scale = (float)(1.0 / sqrt((double)g->D));
+    return a;
+}
+
 static lavr_status attend_frames(lavr_dit_cuda *g, const uint16_t *q, const uint16_t *k, const uint16_t *v, int64_t v_row,
                                  uint16_t *out) {
     const int64_t F = g->F, P = g->geo.P, NA = g->NA, dh = g->dh;
     const float scale = (float)(1.0 / sqrt((double)g->D));
     if (g->sdpa) {
-        lavr_sdpa_args a;
-        memset(&a, 0, sizeof a);
-        a.batch = F, a.heads = g->H, a.lq = P, a.lk = NA, a.head_dim = g->D;
-        a.q = q, a.k = k, a.v = v, a.o = out;
-        a.q_row = dh, a.q_batch = P * dh, a.kv_row = dh, a.kv_batch = NA * dh, a.o_row = dh, a.o_batch = P * dh;
-        a.v_row = v_row, a.v_batch = NA * v_row;
-        a.scale = scale;
+        lavr_sdpa_args a = frames_args(g, q, k, v, v_row, out);
         lavr_status st;
         if (lavr_cuda_sdpa_ready(g->sdpa, &a, &st)) {
             OP(LAVR_PROF_ATTN_AUDIO, lavr_cuda_sdpa_run(g->sdpa, &a));
@@ -1031,6 +1046,26 @@ static lavr_status open_layer(lavr_dit_cuda *g, int64_t l, float *x, int64_t L) 
     return resnorm(g, &r);
 }
 
+/* A block forward's self-attention keys: the window's n_valid tokens and the re-roped sink, one segment when the
+ * cache holds them contiguously and the window is full. */
+static int window_segments(const lavr_dit_cuda *g, uint16_t *wk, uint16_t *wv, uint16_t *roped, uint16_t *sv,
+                           int64_t n_valid, kvseg seg[2]) {
+    const int64_t dh = g->dh, S = g->S, W = g->geo.window;
+    if (g->contiguous && n_valid == W) {
+        seg[0] = (kvseg){wk, wv, W + S, dh};
+        return 1;
+    }
+    seg[0] = (kvseg){wk, wv, n_valid, dh};
+    seg[1] = (kvseg){roped, sv, S, dh};
+    return 2;
+}
+
+/* window tokens a block forward attends (timestep forcing: the block's own K/V are in the window) */
+static int64_t window_valid(const lavr_dit_cuda *g, int64_t block_index) {
+    const int64_t start = block_index * g->L, W = g->geo.window;
+    return start < W ? start % W + g->L : W;
+}
+
 /* self-attention of layer l: q/k/v from the QKV GEMM output -> g->att */
 static lavr_status self_attention(lavr_dit_cuda *g, int64_t l, lavr_dit_cuda_cache *c, const attn_plan *p, int64_t L) {
     const dlayer *w = &g->layers[l];
@@ -1055,12 +1090,9 @@ static lavr_status self_attention(lavr_dit_cuda *g, int64_t l, lavr_dit_cuda_cac
     /* sink keys re-roped at this forward's reference position: into the cache's tail (contiguous) or a scratch */
     uint16_t *roped = g->contiguous ? wk + W * dh : g->kb;
     OP(LAVR_PROF_NORM, lavr_cuda_rope_bf16(sk, S, g->H, g->D, g->fac_sink, roped, g->stream));
-    if (g->contiguous && p->n_valid == W) {
-        const kvseg all = {wk, wv, W + S, dh};
-        return attend(g, LAVR_PROF_ATTENTION, g->q_bf, L, &all, 1, g->att);
-    }
-    const kvseg seg[2] = {{wk, wv, p->n_valid, dh}, {roped, sv, S, dh}};
-    return attend(g, LAVR_PROF_ATTENTION, g->q_bf, L, seg, 2, g->att);
+    kvseg seg[2];
+    const int nseg = window_segments(g, wk, wv, roped, sv, p->n_valid, seg);
+    return attend(g, LAVR_PROF_ATTENTION, g->q_bf, L, seg, nseg, g->att);
 }
 
 /* one layer on a_bf (its opening norm, done by the caller) and x; leaves x = the layer output and, when `next` >= 0,
@@ -1251,11 +1283,39 @@ lavr_status lavr_dit_cuda_forward_layers(lavr_dit_cuda *g, lavr_dit_cuda_cache *
     const int64_t f0 = F * a->block_index;
     const int64_t ref_f = 30 + (f0 - 30 + a->sink_offset > 0 ? f0 - 30 + a->sink_offset : 0);
     const int64_t start = a->block_index * L;
-    const int64_t slot = start % geo->window, n_valid = start < geo->window ? start % geo->window + L : geo->window;
+    const int64_t slot = start % geo->window, n_valid = window_valid(g, a->block_index);
     const int64_t params[4] = {f0, ref_f, slot, n_valid};
     TRY(set_params(g, params));
     const attn_plan p = {0, n_valid};
     return run_block(g, c, a, &p);
+}
+
+lavr_status lavr_dit_cuda_prepare_attention(lavr_dit_cuda *g, lavr_dit_cuda_cache *c) {
+    const int64_t dh = g->dh, L = g->L, W = g->geo.window;
+    lavr_sdpa_args a[2];
+    int cudnn;
+    uint16_t *wk = win_k_of(g, c, 0), *wv = win_v_of(g, c, 0), *sv = sink_v_of(g, c, 0);
+    uint16_t *roped = g->contiguous ? wk + W * dh : g->kb;
+    /* the window fills over the first blocks: one key length per block until it is full */
+    for (int64_t b = 0;; b++) {
+        const int64_t n_valid = window_valid(g, b);
+        kvseg seg[2];
+        const int nseg = window_segments(g, wk, wv, roped, sv, n_valid, seg);
+        TRY(attend_ready(g, g->q_bf, L, seg, nseg, g->att, a, &cudnn));
+        if (n_valid == W) break;
+    }
+    /* the cross-attention over the prompt and the sink prefill's self-attention, for blocks and for the sink */
+    const kvseg text = {g->text_k, g->text_v, g->T, dh}, sink = {g->kb, sv, g->S, dh};
+    TRY(attend_ready(g, g->q_bf, L, &text, 1, g->att, a, &cudnn));
+    TRY(attend_ready(g, g->q_bf, g->S, &text, 1, g->att, a, &cudnn));
+    TRY(attend_ready(g, g->q_bf, g->S, &sink, 1, g->att, a, &cudnn));
+    if (g->sdpa && any_injector(g)) {
+        const lavr_sdpa_args f = frames_args(g, g->q_bf, g->k_bf, g->kvx + dh, 2 * dh, g->att);
+        lavr_status st;
+        (void)lavr_cuda_sdpa_ready(g->sdpa, &f, &st);
+        TRY(st);
+    }
+    return LAVR_OK;
 }
 
 lavr_status lavr_dit_cuda_head(lavr_dit_cuda *g, const lavr_dit_cuda_act *a, float *velocity) {

@@ -115,6 +115,9 @@ lavr_status lavr_dit_cuda_embed_tokens(lavr_dit_cuda *g, const float *x, int64_t
 /* The layers (with audio injections) on a against cache c: a prefill fills the sink, a block writes its
  * K/V into window slot (n mod 4) first, then attends window ‖ sink re-roped at max(30, f0 + sink_offset). */
 lavr_status lavr_dit_cuda_forward_layers(lavr_dit_cuda *g, lavr_dit_cuda_cache *c, lavr_dit_cuda_act *a);
+/* Builds the cuDNN attention plans of every shape the render's forwards meet (the window's key lengths while it
+ * fills, the prompt, the sink, the audio frames), so that no block pays for a plan; c: any cache of g. */
+lavr_status lavr_dit_cuda_prepare_attention(lavr_dit_cuda *g, lavr_dit_cuda_cache *c);
 /* Head and unpatchify of a block: velocity [C, F, h, w] (device, bf16 values). The head's modulated norm
  * rounds to bf16 (the CPU head keeps it fp32: one extra rounding before an fp32 GEMM). */
 lavr_status lavr_dit_cuda_head(lavr_dit_cuda *g, const lavr_dit_cuda_act *a, float *velocity);

@@ -51,6 +51,20 @@ uint64_t lavr_device_total_memory(int device) {
 #endif
 }
 
+int lavr_device_mps(int device) {
+#if LAVR_HAVE_CUDA
+    int on = 0;
+    if (device < 0 || cudaDeviceGetAttribute(&on, cudaDevAttrMpsEnabled, device) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return on != 0;
+#else
+    (void)device;
+    return 0;
+#endif
+}
+
 void lavr_device_name(int device, char *buf, int len) {
     if (len <= 0) return;
     if (device < 0)

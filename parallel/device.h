@@ -12,6 +12,8 @@ int lavr_device_count(void);
 void lavr_device_memory(int device, uint64_t *used, uint64_t *total);
 /* Total bytes of device N without making a CUDA context on it; 0 for a negative device, without CUDA or on error. */
 uint64_t lavr_device_total_memory(int device);
+/* 1 when this process's contexts on device N are shared through MPS (the Multi-Process Service runs), else 0. */
+int lavr_device_mps(int device);
 /* "cuda:N" for device N >= 0, "cpu" for a negative device (the CPU backend). */
 void lavr_device_name(int device, char *buf, int len);
 

@@ -432,6 +432,12 @@ static lavr_status run_pipeline(aux_rank *a, int64_t *stopped_at) {
                              (long long)n);
         }
         if (n == 0 && a->sched.clips > 1) TRY(send_ref(a));
+        /* Block n + 1's packet, sent blocks ago, is wanted now or already in: stage 0 computed block n before the
+         * clean latent could come back. Waiting for it here, while stage 0 waits for it too, moves its last
+         * fragments at once; left to the decode below it crawled (5-11 ms per block on one H200, BENCHMARKS.md). */
+        if (!a->fault && n + 1 < fed)
+            for (int t = 0; t < a->nfeed; t++)
+                TRY(lavr_comm_wait(a->c, &a->feed[((n + 1) % a->sched.inflight) * a->nfeed + t]));
         /* after a fault the blocks still in flight come back and are dropped */
         if (!a->fault) aux_fault(a, output_block(a, n));
         /* (a stop's checkpoint waits for the stop itself to come back) */

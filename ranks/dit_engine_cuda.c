@@ -167,6 +167,7 @@ static lavr_status cuda_prepare(void *impl, const float *context, int64_t rows, 
     TRY(lavr_dit_cuda_set_context(e->g, context, rows));
     for (int i = 0; i < ncaches; i++) TRY(lavr_dit_cuda_cache_create(e->g, &e->cache[i]));
     e->ncaches = ncaches;
+    if (ncaches > 0) TRY(lavr_dit_cuda_prepare_attention(e->g, e->cache[0]));
     TRY(lavr_dit_cuda_act_create(e->g, &e->dact));
     e->dact_made = 1;
     TRY(lavr_dit_act_create(e->m, lavr_dit_cuda_geometry(e->g), &e->act));

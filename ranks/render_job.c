@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "core/signals.h"
 #include "io/size_rule.h"
 #include "kernels/ctx.h"
@@ -84,14 +85,24 @@ static lavr_status resolve_backend(const lavr_render_job *j, const lavr_roles *r
 }
 
 /* --t5 for the aux rank on a GPU: gpu, host, or auto: the GPU when placement gave the aux one that no DiT rank of
- * its node computes on (as the planner counts it, parallel/plan.h). */
+ * its node computes on (as the planner counts it, parallel/plan.h). A GPU shared with a DiT rank gets a note on how
+ * the two processes share it: through MPS, or time-sliced by the GPU, which costs the DiT more than the decode's
+ * own time (docs/aux.md). */
 static lavr_status t5_on_aux_gpu(const lavr_render_job *j, const lavr_roles *roles, int *out) {
-    *out = j->t5 == 1;
-    if (j->t5 != LAVR_PLAN_T5_AUTO) return LAVR_OK;
     int devices = 0, gpu = -1, shared_with = -1;
     TRY(lavr_node_devices(&devices));
     TRY(lavr_place_aux_gpu(&roles->layout, &j->placement, devices, &gpu, &shared_with));
-    *out = gpu >= 0 && shared_with < 0;
+    if (gpu >= 0 && shared_with >= 0) {
+        char device[16];
+        lavr_device_name(gpu, device, sizeof device);
+        if (lavr_device_mps(gpu))
+            LOG_INFO("the aux rank shares %s with DiT rank %d through MPS", device, shared_with);
+        else
+            LOG_INFO("the aux rank shares %s with DiT rank %d without MPS: the GPU time-slices the two processes; "
+                     "start nvidia-cuda-mps-control -d before mpirun for finer sharing (docs/aux.md)", device,
+                     shared_with);
+    }
+    *out = j->t5 == LAVR_PLAN_T5_AUTO ? gpu >= 0 && shared_with < 0 : j->t5 == 1;
     return LAVR_OK;
 }
 
