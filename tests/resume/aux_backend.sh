@@ -46,7 +46,7 @@ mkdir -p "$work/in"
 "$tool" inputs "$work/in" 6.5 || fail "cannot write the inputs"
 "$LAVR_BIN" init --config tiny --seed 7 -o "$work/tiny.h5" >/dev/null || fail "lavr init failed"
 args=(--model "$work/tiny.h5" --image "$work/in/portrait.ppm" --audio "$work/in/speech.wav"
-      --prompt "a person talking" --size 64*64 --num-clip 3 --layout steps=1,tp=1,pp=1,aux=1 --backend "$dit"
+      --prompt "a person talking" --size 64*64 --num-clip 3 --layout "steps=1,tp=1,pp=1,aux=1" --backend "$dit"
       --progress lines)
 cut_block=4 fail_block=6
 cut_frames=$((12 * cut_block - 3))
