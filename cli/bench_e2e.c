@@ -6,7 +6,6 @@
 #include "cli/bench_e2e.h"
 
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +14,6 @@
 #include "cli/args.h"
 #include "core/log.h"
 #include "core/units.h"
-#include "io/audio.h"
 #include "io/image.h"
 #include "io/sample_inputs.h"
 #include "io/size_rule.h"
@@ -137,23 +135,6 @@ static lavr_status parse(int argc, char **argv, cli_option *opts, int nopts, e2e
     return LAVR_OK;
 }
 
-/* A voiced, speech-like signal (a 120 Hz source with falling harmonics, syllables at 4 Hz), deterministic. */
-static lavr_status synth_audio(const char *path, double seconds) {
-    const int64_t n = (int64_t)(seconds * LAVR_AUDIO_RATE);
-    float *x = malloc((size_t)n * sizeof *x);
-    if (!x) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for %lld audio samples", (long long)n);
-    for (int64_t i = 0; i < n; i++) {
-        const double t = (double)i / LAVR_AUDIO_RATE, f0 = 120.0 + 15.0 * sin(2 * M_PI * 0.7 * t);
-        double v = 0;
-        for (int h = 1; h <= 8; h++) v += sin(2 * M_PI * f0 * h * t) / h;
-        const double env = 0.5 - 0.5 * cos(2 * M_PI * 4.0 * t);
-        x[i] = (float)(0.25 * env * v);
-    }
-    lavr_status st = lavr_wav_write(path, x, n, LAVR_AUDIO_RATE);
-    free(x);
-    return st;
-}
-
 /* The aux rank's inputs and output: the user's files, else a portrait drawn at the video's size and audio for the
  * clips, in a scratch directory; the video there (discarded) without --out. */
 static lavr_status prepare_files(e2e_args *a, int is_aux) {
@@ -179,7 +160,7 @@ static lavr_status prepare_files(e2e_args *a, int is_aux) {
     }
     if (!a->audio[0]) {
         snprintf(a->audio, sizeof a->audio, "%s/speech.wav", a->scratch);
-        TRY(synth_audio(a->audio, a->audio_seconds));
+        TRY(lavr_sample_voice_wav(a->audio, a->audio_seconds));
         a->made_audio = 1;
     }
     if (a->discard) snprintf(a->out, sizeof a->out, "%s/video.y4m", a->scratch);

@@ -153,6 +153,8 @@ int lavr_ckpt_ranks(const lavr_ckpt *c);
 /* Per-rank values of the writing layout's rank `rank`; *out of get_string is malloc'd. */
 lavr_status lavr_ckpt_get_int(lavr_ckpt *c, int rank, const char *name, int64_t *out);
 lavr_status lavr_ckpt_get_string(lavr_ckpt *c, int rank, const char *name, char **out);
+/* As get_string, but a value the rank file does not hold (written by an older lavr) gives *out = NULL. */
+lavr_status lavr_ckpt_get_optional_string(lavr_ckpt *c, int rank, const char *name, char **out);
 /* The whole tensor `name`, from whichever rank files hold it (a whole tensor or parts). */
 lavr_status lavr_ckpt_read_tensor(lavr_ckpt *c, const char *name, lavr_arena *arena, lavr_tensor *out);
 /* [start, start + len) along dim (all of every other dim), assembled from the parts that overlap

@@ -188,6 +188,16 @@ lavr_status lavr_ckpt_get_string(lavr_ckpt *c, int rank, const char *name, char 
     return lavr_h5_read_attr_string(f, "/", name, out);
 }
 
+lavr_status lavr_ckpt_get_optional_string(lavr_ckpt *c, int rank, const char *name, char **out) {
+    CHECK_ARG(c && out, "lavr_ckpt_get_optional_string: NULL argument");
+    CHECK_NAME(name, 0);
+    *out = NULL;
+    lavr_h5file *f;
+    TRY(rank_file(c, rank, &f));
+    if (!lavr_h5_has_attr(f, "/", name)) return LAVR_OK;
+    return lavr_h5_read_attr_string(f, "/", name, out);
+}
+
 /* One stored piece of a tensor: a box of the whole (offset along part_dim, the dataset's shape). */
 typedef struct {
     int rank;

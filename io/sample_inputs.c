@@ -1,5 +1,5 @@
-/* The synthetic portrait (layers of ellipses drawn back to front) and espeak-ng speech used by the
- * demo and by `lavr sample-inputs`. */
+/* The synthetic portrait (layers of ellipses drawn back to front), espeak-ng speech and the voiced signal
+ * used by the demo, `lavr sample-inputs`, `lavr bench --e2e` and the tests. */
 #include "io/sample_inputs.h"
 
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "io/audio.h"
 #include "io/image.h"
 #include "io/ppm.h"
 
@@ -111,4 +112,21 @@ lavr_status lavr_sample_speech(const char *path, const char *text, const char *v
         return LAVR_FAIL(LAVR_E_IO, "espeak-ng failed writing '%s' (exit status %d)", path,
                          WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     return LAVR_OK;
+}
+
+lavr_status lavr_sample_voice_wav(const char *path, double seconds) {
+    CHECK_ARG(path && seconds > 0 && seconds <= 36000, "voiced signal: a path and 0 < seconds <= 36000");
+    const int64_t n = (int64_t)(seconds * LAVR_AUDIO_RATE);
+    float *x = malloc((size_t)n * sizeof *x);
+    if (!x) return LAVR_FAIL(LAVR_E_NOMEM, "no memory for %lld audio samples", (long long)n);
+    for (int64_t i = 0; i < n; i++) {
+        const double t = (double)i / LAVR_AUDIO_RATE, f0 = 120.0 + 15.0 * sin(2 * M_PI * 0.7 * t);
+        double v = 0;
+        for (int h = 1; h <= 8; h++) v += sin(2 * M_PI * f0 * h * t) / h;
+        const double env = 0.5 - 0.5 * cos(2 * M_PI * 4.0 * t);
+        x[i] = (float)(0.25 * env * v);
+    }
+    lavr_status st = lavr_wav_write(path, x, n, LAVR_AUDIO_RATE);
+    free(x);
+    return st;
 }

@@ -1,5 +1,5 @@
 /* Demo inputs the project makes itself, with nothing downloaded: a procedurally drawn portrait
- * (PNG) and speech synthesised by espeak-ng (WAV). */
+ * (PNG or PPM), speech synthesised by espeak-ng (WAV) and a speech-like voiced signal (WAV). */
 #ifndef LAVR_IO_SAMPLE_INPUTS_H
 #define LAVR_IO_SAMPLE_INPUTS_H
 
@@ -16,5 +16,8 @@ lavr_status lavr_sample_portrait_ppm(const char *path, int64_t width, int64_t he
 /* Runs `espeak-ng -v voice -w path text` (no shell); LAVR_E_UNSUPPORTED when espeak-ng is not
  * installed (apt-get install espeak-ng). */
 lavr_status lavr_sample_speech(const char *path, const char *text, const char *voice);
+/* Writes `seconds` of a deterministic voiced, speech-like signal (a 120 Hz source with falling harmonics,
+ * syllables at 4 Hz) as 16 kHz mono 16-bit WAV, which every build reads (no espeak-ng, no libsndfile). */
+lavr_status lavr_sample_voice_wav(const char *path, double seconds);
 
 #endif

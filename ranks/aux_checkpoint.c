@@ -14,6 +14,7 @@
 #include "io/disk.h"
 #include "io/h5model.h"
 #include "io/model_digest.h"
+#include "kernels/ctx.h"
 #include "ranks/aux_internal.h"
 #include "ranks/dit_stage.h"
 
@@ -34,6 +35,27 @@ static lavr_status config_sha(lavr_h5file *model, const char *group, char hex[65
     lavr_status st = lavr_sha256_hex(text, strlen(text), hex);
     free(text);
     return st;
+}
+
+/* Where this rank's VAE decodes: "cuda" or "cpu" (recorded in its checkpoint part; the part itself is
+ * backend-independent: the decoder caches as float32 host tensors, the writer's position and RGB frames). */
+static const char *aux_backend_name(const aux_rank *a) {
+    return a->o->vae_ctx && lavr_ctx_device(a->o->vae_ctx) == LAVR_DEVICE_CUDA ? "cuda" : "cpu";
+}
+
+/* One line when the checkpoint's aux decoded on another backend than this run's (nothing for a part
+ * written before lavr recorded it). */
+static lavr_status note_backend_change(aux_rank *a) {
+    char *was = NULL;
+    TRY(lavr_ckpt_get_optional_string(a->resume_from, lavr_ckpt_ranks(a->resume_from) - 1, "aux_backend", &was));
+    const char *now = aux_backend_name(a);
+    if (was && strcmp(was, now) != 0)
+        LOG_INFO("resuming across aux backends: the video up to block %lld was decoded on %s, the rest is decoded on "
+                 "%s from the checkpoint's decoder caches (latents unchanged; frames from there on differ from an "
+                 "uninterrupted %s-aux render in low bits, docs/resume.md)",
+                 (long long)a->start_block, was, now, was);
+    free(was);
+    return LAVR_OK;
 }
 
 lavr_status aux_fault(aux_rank *a, lavr_status st) {
@@ -97,7 +119,7 @@ lavr_status aux_find_resume(aux_rank *a) {
         a->last_ckpt_clips = a->start_block / LAVR_BLOCKS_PER_CLIP;
         LOG_INFO("resuming from %s: %lld blocks done (written with layout %s, this run %s)", lavr_ckpt_dir(s.found),
                  (long long)a->start_block, lavr_ckpt_layout(s.found), o->layout_text);
-        return LAVR_OK;
+        return note_backend_change(a);
     }
     if (s.skipped_other)
         return LAVR_FAIL(LAVR_E_ARG,
@@ -233,6 +255,7 @@ static lavr_status write_aux_part(aux_rank *a, int64_t n, lavr_ckpt_file *entry)
     }
     if (!st) st = lavr_ckpt_put_int(w, "frames_written", a->frames_written);
     if (!st) st = lavr_ckpt_put_string(w, "role", "aux");
+    if (!st) st = lavr_ckpt_put_string(w, "aux_backend", aux_backend_name(a));
     if (st) {
         lavr_disk_add_free_space(st, a->o->stage_dir);
         lavr_ckpt_abandon(w);

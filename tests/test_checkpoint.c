@@ -167,6 +167,14 @@ static void test_read_back(void) {
     CHECK_OK(lavr_ckpt_get_string(c, 2, "writer_path", &str));
     CHECK(str && strcmp(str, "out.mp4") == 0);
     free(str);
+    /* an optional value: there on rank 2, absent (a part of an older lavr) on rank 1 */
+    str = NULL;
+    CHECK_OK(lavr_ckpt_get_optional_string(c, 2, "writer_path", &str));
+    CHECK(str && strcmp(str, "out.mp4") == 0);
+    free(str);
+    str = (char *)"unset";
+    CHECK_OK(lavr_ckpt_get_optional_string(c, 1, "writer_path", &str));
+    CHECK(str == NULL);
 
     CHECK_FAILS(lavr_ckpt_read_tensor(c, "kv/v", arena, &t), LAVR_E_FORMAT);
     CHECK(strstr(lavr_error_message(), "'kv/v' is not in checkpoint") != NULL);
