@@ -3,6 +3,7 @@
 #include "parallel/device.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #if LAVR_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -45,6 +46,22 @@ uint64_t lavr_device_total_memory(int device) {
         return 0;
     }
     return (uint64_t)p.totalGlobalMem;
+#else
+    (void)device;
+    return 0;
+#endif
+}
+
+int lavr_device_uuid(int device, unsigned char out[16]) {
+    memset(out, 0, 16);
+#if LAVR_HAVE_CUDA
+    struct cudaDeviceProp p;
+    if (device < 0 || cudaGetDeviceProperties(&p, device) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    memcpy(out, p.uuid.bytes, 16);
+    return 1;
 #else
     (void)device;
     return 0;
