@@ -52,6 +52,14 @@ uint64_t lavr_device_total_memory(int device) {
 #endif
 }
 
+void lavr_device_name(int device, char *buf, int len) {
+    if (len <= 0) return;
+    if (device < 0)
+        snprintf(buf, (size_t)len, "cpu");
+    else
+        snprintf(buf, (size_t)len, "cuda:%d", device);
+}
+
 int lavr_device_uuid(int device, unsigned char out[16]) {
     memset(out, 0, 16);
 #if LAVR_HAVE_CUDA
@@ -66,12 +74,4 @@ int lavr_device_uuid(int device, unsigned char out[16]) {
     (void)device;
     return 0;
 #endif
-}
-
-void lavr_device_name(int device, char *buf, int len) {
-    if (len <= 0) return;
-    if (device < 0)
-        snprintf(buf, (size_t)len, "cpu");
-    else
-        snprintf(buf, (size_t)len, "cuda:%d", device);
 }

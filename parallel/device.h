@@ -12,10 +12,10 @@ int lavr_device_count(void);
 void lavr_device_memory(int device, uint64_t *used, uint64_t *total);
 /* Total bytes of device N without making a CUDA context on it; 0 for a negative device, without CUDA or on error. */
 uint64_t lavr_device_total_memory(int device);
+/* "cuda:N" for device N >= 0, "cpu" for a negative device (the CPU backend). */
+void lavr_device_name(int device, char *buf, int len);
 /* The 16-byte UUID of device N (cudaDeviceProp.uuid, unique across nodes): 1 when known, 0 for a negative
  * device, without CUDA or on error (out zeroed). Two ranks whose UUIDs match share one GPU. */
 int lavr_device_uuid(int device, unsigned char out[16]);
-/* "cuda:N" for device N >= 0, "cpu" for a negative device (the CPU backend). */
-void lavr_device_name(int device, char *buf, int len);
 
 #endif
