@@ -24,6 +24,12 @@ int lavr_p2p_setting(const char *text) {
     return LAVR_P2P_SETTING_BAD;
 }
 
+uint64_t lavr_p2p_node_id(const char *host) {
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)(host ? host : ""); *p; p++) h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
 lavr_status lavr_p2p_choose(const lavr_p2p_end *ends, int n, int nccl_built, lavr_p2p_transport *out, char *why,
                             size_t why_len) {
     CHECK_ARG(ends && n >= 1 && out && why && why_len > 0, "lavr_p2p_choose: bad arguments");
@@ -43,6 +49,11 @@ lavr_status lavr_p2p_choose(const lavr_p2p_end *ends, int n, int nccl_built, lav
     for (int i = 0; i < n; i++)
         if (!ends[i].cuda || !ends[i].has_uuid) {
             snprintf(why, why_len, "rank %d computes on the CPU", ends[i].world_rank);
+            return LAVR_OK;
+        }
+    for (int i = 1; i < n; i++)
+        if (ends[i].node != ends[0].node) {
+            snprintf(why, why_len, "ranks %d and %d are on different nodes", ends[0].world_rank, ends[i].world_rank);
             return LAVR_OK;
         }
     for (int i = 0; i < n; i++)
@@ -84,6 +95,7 @@ static lavr_status open_chain(const lavr_roles *roles, int cuda, lavr_comm *faul
     mine.cuda = cuda;
     mine.has_uuid = cuda && lavr_device_uuid(roles->device, mine.uuid);
     mine.setting = lavr_p2p_setting(getenv("LAVR_P2P"));
+    mine.node = lavr_p2p_node_id(roles->host);
     lavr_p2p_end *all = calloc((size_t)(dit_ranks + l->pp), sizeof *all);
     if (!all) return LAVR_FAIL(LAVR_E_NOMEM, "pp hand-off: %d rank records", dit_ranks);
     lavr_p2p_end *chain = all + dit_ranks;

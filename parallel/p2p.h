@@ -4,6 +4,7 @@
 #define LAVR_PARALLEL_P2P_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/status.h"
 #include "parallel/comm.h"
@@ -23,10 +24,15 @@ typedef struct {
     int has_uuid;           /* uuid is known */
     unsigned char uuid[16]; /* its device (parallel/device.h lavr_device_uuid) */
     int setting;            /* its LAVR_P2P (LAVR_P2P_SETTING_*) */
+    uint64_t node;          /* its node (a hash of the host name: lavr_p2p_node_id) */
 } lavr_p2p_end;
 
+/* 64-bit FNV-1a of a host name: ends with the same value are on one node. */
+uint64_t lavr_p2p_node_id(const char *host);
+
 /* The rule, for the n ranks of a chain in pp order: NCCL when NCCL is built, no rank turned it off, every rank runs
- * CUDA and no two share a GPU (NCCL refuses a "duplicate GPU"); else MPI. why: the reason, one phrase. A rank whose
+ * CUDA, all are on one node (across nodes NCCL would stage through the host like MPI, with its own bootstrap and
+ * network to get right: not worth the risk) and no two share a GPU (NCCL refuses a "duplicate GPU"); else MPI. why: the reason, one phrase. A rank whose
  * LAVR_P2P is neither auto nor mpi is LAVR_E_ARG (every rank of the chain finds it: the ends are gathered). */
 lavr_status lavr_p2p_choose(const lavr_p2p_end *ends, int n, int nccl_built, lavr_p2p_transport *out, char *why,
                             size_t why_len);

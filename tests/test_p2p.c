@@ -1,5 +1,5 @@
 /* Tests of the pp hand-off's transport rule (parallel/p2p.h lavr_p2p_choose): NCCL only when NCCL is built, nobody
- * set LAVR_P2P=mpi, every end runs CUDA and no two ends share a GPU; the LAVR_P2P values; the reasons it gives. */
+ * set LAVR_P2P=mpi, every end runs CUDA on one node and no two ends share a GPU; the LAVR_P2P values; the reasons it gives. */
 #include <string.h>
 
 #include "parallel/p2p.h"
@@ -14,6 +14,7 @@ static void gpu_ends(lavr_p2p_end *ends, int n) {
         ends[i].has_uuid = 1;
         ends[i].uuid[0] = (unsigned char)i;
         ends[i].uuid[15] = 0xab;
+        ends[i].node = lavr_p2p_node_id("node-a");
     }
 }
 
@@ -65,6 +66,12 @@ static void test_rule(void) {
     e[1].uuid[15] = 0xac;
     e[1].uuid[0] = 0;
     CHECK(choose(e, 4, 1, "own") == LAVR_P2P_NCCL);
+    /* an end on another node (the GPU numbers alone may repeat there) */
+    gpu_ends(e, 4);
+    e[2].node = lavr_p2p_node_id("node-b");
+    CHECK(choose(e, 4, 1, "ranks 10 and 12 are on different nodes") == LAVR_P2P_MPI);
+    CHECK(lavr_p2p_node_id("node-a") == lavr_p2p_node_id("node-a"));
+    CHECK(lavr_p2p_node_id("node-a") != lavr_p2p_node_id("node-b"));
     /* the off switch on any one end turns the chain to MPI */
     gpu_ends(e, 4);
     e[2].setting = LAVR_P2P_SETTING_MPI;
