@@ -39,11 +39,12 @@ lavr_status lavr_p2p_choose(const lavr_p2p_end *ends, int n, int nccl_built, lav
 
 typedef struct lavr_p2p lavr_p2p;
 
-/* Collective over the DiT ranks (roles->dit): each stage's pp chain of a tp index gathers its ends over MPI, applies
- * the rule and, for NCCL, joins a communicator of the chain (lavr_nccl_create on roles->device, rank = pp index).
- * cuda: this rank's engine runs on its device; faults: the render's messages (the gather's wait gives up on a peer's
- * fault notice; NULL: no watch). World rank 0 logs one line saying how the hand-offs travel. With
- * pp = 1 there is no pp hand-off: *out is a record saying MPI, and nothing is collective. */
+/* Collective over the DiT ranks (roles->dit): every DiT rank gathers every rank's end over MPI (so all find the same
+ * choices and the same bad LAVR_P2P), applies the rule to each stage's pp chain of a tp index and, where its own
+ * chain chose NCCL, joins the chain's communicator (lavr_nccl_create on roles->device, rank = pp index). cuda: this
+ * rank's engine runs on its device; faults: the render's messages (the gather's wait gives up on a peer's fault
+ * notice; NULL: no watch). World rank 0 logs one line saying how the hand-offs travel. With pp = 1 there is no pp
+ * hand-off: *out is a record saying MPI, and nothing is collective. */
 lavr_status lavr_p2p_open(const lavr_roles *roles, int cuda, lavr_comm *faults, lavr_p2p **out);
 /* NULL is allowed. */
 void lavr_p2p_close(lavr_p2p *p);
