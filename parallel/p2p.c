@@ -9,6 +9,9 @@
 
 #include "core/log.h"
 #include "parallel/device.h"
+#if LAVR_HAVE_NCCL
+#include "kernels/cuda/cuda_check.h"
+#endif
 
 #define P2P_SETUP_TIMEOUT_S 120.0 /* every rank of a chain joins its communicator within this (as tp's) */
 
@@ -66,6 +69,28 @@ lavr_status lavr_p2p_choose(const lavr_p2p_end *ends, int n, int nccl_built, lav
     *out = LAVR_P2P_NCCL;
     return LAVR_OK;
 }
+
+#if LAVR_HAVE_NCCL
+/* NCCL connects a pair at its first send/receive, inside a wait that sees no fault notice and gives up after a
+ * minute; here every rank of the chain is at the same point (all just joined), so the first hand-off of the render
+ * finds its connections made however far apart the ranks then are: one float to the next pp rank, one from the
+ * previous, as one group (no order between the two), waited for with the fault watch. */
+static lavr_status connect_neighbours(lavr_nccl *c, int pp_index, int pp, int device, lavr_comm *faults) {
+    float *probe = NULL;
+    CUDA_TRY(cudaSetDevice(device));
+    CUDA_TRY(cudaMalloc((void **)&probe, 2 * sizeof(float)));
+    lavr_status st = lavr_nccl_group_begin(c);
+    if (!st && pp_index + 1 < pp) st = lavr_nccl_send(c, probe, 1, LAVR_F32, pp_index + 1, NULL);
+    if (!st && pp_index > 0) st = lavr_nccl_recv(c, probe + 1, 1, LAVR_F32, pp_index - 1, NULL);
+    lavr_status end = lavr_nccl_group_end(c);
+    if (!st) st = end;
+    if (!st) st = lavr_nccl_sync(c, NULL, P2P_SETUP_TIMEOUT_S, faults);
+    cudaError_t freed = cudaFree(probe);
+    if (!st && freed != cudaSuccess)
+        st = LAVR_FAIL(LAVR_E_CUDA, "cudaFree(pp hand-off probe): %s", cudaGetErrorString(freed));
+    return st;
+}
+#endif
 
 /* The ranks of pp chain (stage, tp index) in pp order, out of every DiT rank's end (indexed by world rank). */
 static void chain_ends(const lavr_layout *l, const lavr_p2p_end *all, int stage, int tp_index, lavr_p2p_end *out) {
@@ -134,6 +159,7 @@ static lavr_status open_chain(const lavr_roles *roles, int cuda, lavr_comm *faul
 #if LAVR_HAVE_NCCL
     if (p->transport == LAVR_P2P_NCCL) {
         st = lavr_nccl_create(p->chain, roles->device, P2P_SETUP_TIMEOUT_S, &p->nccl);
+        if (!st) st = connect_neighbours(p->nccl, roles->role.pp_index, l->pp, roles->device, faults);
         if (st)
             return lavr_error_wrap(st, "while joining the NCCL communicator of the pp hand-off (%s; LAVR_P2P=mpi "
                                        "sends it through host MPI)", why);
