@@ -97,8 +97,6 @@ static void chain_ends(const lavr_layout *l, const lavr_p2p_end *all, int stage,
     for (int p = 0; p < l->pp; p++) out[p] = all[lavr_layout_dit_rank(l, stage, p, tp_index)];
 }
 
-/* Every DiT rank gathers every rank's end (so all find the same choices and the same bad setting, and world rank 0
- * can say in one line how all chains go), then joins its chain's NCCL communicator when its chain chose NCCL. */
 /* The gather's wait, watching for a peer's fault notice (a rank that failed before it never joins). */
 static lavr_status wait_gather(MPI_Request *request, lavr_comm *faults) {
     for (;;) {
@@ -111,6 +109,8 @@ static lavr_status wait_gather(MPI_Request *request, lavr_comm *faults) {
     }
 }
 
+/* Every DiT rank gathers every rank's end (so all find the same choices and the same bad setting, and world rank 0
+ * can say in one line how all chains go), then joins its chain's NCCL communicator when its chain chose NCCL. */
 static lavr_status open_chain(const lavr_roles *roles, int cuda, lavr_comm *faults, lavr_p2p *p) {
     const lavr_layout *l = &roles->layout;
     const int dit_ranks = lavr_layout_dit_ranks(l);
