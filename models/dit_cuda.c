@@ -954,6 +954,16 @@ lavr_status lavr_dit_cuda_act_download(lavr_dit_cuda *g, const lavr_dit_cuda_act
     return LAVR_OK;
 }
 
+lavr_status lavr_dit_cuda_act_regions(const lavr_dit_cuda *g, const lavr_dit_cuda_act *a, int64_t rows, float *ptr[3],
+                                      int64_t count[3]) {
+    CHECK_ARG(rows >= 0 && rows <= g->R, "dit cuda: activation of %lld rows (at most %lld)", (long long)rows,
+              (long long)g->R);
+    ptr[0] = a->x, count[0] = rows * g->d;
+    ptr[1] = a->e, count[1] = 7 * g->d;
+    ptr[2] = a->a_loc, count[2] = g->F * (g->NA + 1) * g->d;
+    return LAVR_OK;
+}
+
 const lavr_dit_geometry *lavr_dit_cuda_geometry(const lavr_dit_cuda *g) { return &g->geo; }
 
 /* The CPU embeddings read only the geometry of the step cache they are given: a cache without K/V of

@@ -100,6 +100,10 @@ lavr_status lavr_dit_cuda_act_upload_time(lavr_dit_cuda *g, const lavr_dit_act *
 /* The reverse for the buffers (waits for the stream): x [rows, d], e, e0, a_loc, a_glob. The host act's header
  * fields are left as they are: the host sets them (embedding, pipeline messages) and the layers keep them. */
 lavr_status lavr_dit_cuda_act_download(lavr_dit_cuda *g, const lavr_dit_cuda_act *a, lavr_dit_act *host);
+/* The device buffers download and upload copy, for a transport that moves them device to device (the pp hand-off
+ * over NCCL): x's first `rows` rows, e and e0 (7 d), a_loc and a_glob (F (num_audio_token + 1) d), fp32 each. */
+lavr_status lavr_dit_cuda_act_regions(const lavr_dit_cuda *g, const lavr_dit_cuda_act *a, int64_t rows, float *ptr[3],
+                                      int64_t count[3]);
 /* Host embeddings for this model (range starting at layer 0): lavr_dit_embed_sink / lavr_dit_embed_block of the
  * CPU shard m it was uploaded from, at this model's geometry. Only m's embedding weights are read, so the
  * caller may free m's layer weights after the upload. */

@@ -3,6 +3,7 @@
 #include "parallel/device.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #if LAVR_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -71,4 +72,20 @@ void lavr_device_name(int device, char *buf, int len) {
         snprintf(buf, (size_t)len, "cpu");
     else
         snprintf(buf, (size_t)len, "cuda:%d", device);
+}
+
+int lavr_device_uuid(int device, unsigned char out[16]) {
+    memset(out, 0, 16);
+#if LAVR_HAVE_CUDA
+    struct cudaDeviceProp p;
+    if (device < 0 || cudaGetDeviceProperties(&p, device) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    memcpy(out, p.uuid.bytes, 16);
+    return 1;
+#else
+    (void)device;
+    return 0;
+#endif
 }

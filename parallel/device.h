@@ -16,5 +16,8 @@ uint64_t lavr_device_total_memory(int device);
 int lavr_device_mps(int device);
 /* "cuda:N" for device N >= 0, "cpu" for a negative device (the CPU backend). */
 void lavr_device_name(int device, char *buf, int len);
+/* The 16-byte UUID of device N (cudaDeviceProp.uuid, unique across nodes): 1 when known, 0 for a negative
+ * device, without CUDA or on error (out zeroed). Two ranks whose UUIDs match share one GPU. */
+int lavr_device_uuid(int device, unsigned char out[16]);
 
 #endif

@@ -102,6 +102,20 @@ lavr_dit_act *lavr_dit_engine_act(lavr_dit_engine *e) { return e->ops->act(e->im
 lavr_status lavr_dit_engine_act_to_host(lavr_dit_engine *e) { return e->ops->act_to_host(e->impl); }
 lavr_status lavr_dit_engine_act_from_host(lavr_dit_engine *e) { return e->ops->act_from_host(e->impl); }
 
+lavr_status lavr_dit_engine_act_send_device(lavr_dit_engine *e, lavr_nccl *c, int peer) {
+    if (!e->ops->act_send_device)
+        return LAVR_FAIL(LAVR_E_UNSUPPORTED, "the %s DiT engine sends its act through the host only",
+                         lavr_backend_name(e->backend));
+    return e->ops->act_send_device(e->impl, c, peer);
+}
+
+lavr_status lavr_dit_engine_act_recv_device(lavr_dit_engine *e, lavr_nccl *c, int peer) {
+    if (!e->ops->act_recv_device)
+        return LAVR_FAIL(LAVR_E_UNSUPPORTED, "the %s DiT engine takes its act through the host only",
+                         lavr_backend_name(e->backend));
+    return e->ops->act_recv_device(e->impl, c, peer);
+}
+
 lavr_status lavr_dit_engine_embed_sink(lavr_dit_engine *e, int cache, const float *ref, const float *motion) {
     return e->ops->embed_sink(e->impl, cache, ref, motion);
 }

@@ -20,6 +20,7 @@
 #include "models/sampler.h"
 #include "parallel/comm.h"
 #include "parallel/mpi.h"
+#include "parallel/nccl.h"
 
 typedef enum { LAVR_BACKEND_CPU = 0, LAVR_BACKEND_CUDA = 1 } lavr_backend;
 
@@ -61,6 +62,15 @@ const lavr_dit_geometry *lavr_dit_engine_geometry(const lavr_dit_engine *e);
 lavr_dit_act *lavr_dit_engine_act(lavr_dit_engine *e);
 lavr_status lavr_dit_engine_act_to_host(lavr_dit_engine *e);
 lavr_status lavr_dit_engine_act_from_host(lavr_dit_engine *e);
+
+/* The act device to device (CUDA engines in an NCCL build), for the pp hand-off over NCCL (parallel/p2p.h): the
+ * buffers act_to_host / act_from_host would copy (x's rows, e, e0, a_loc, a_glob: the same fp32 values) sent to or
+ * received from pp index `peer` of the chain communicator c on the engine's stream, and waited for with the fault
+ * watch (an NCCL error, a timeout or a peer's fault notice aborts c: parallel/nccl.h lavr_nccl_sync). Receiving takes
+ * the header fields (prefill, block, sink offset, rows) from the host act, which the message set first. Other
+ * engines: LAVR_E_UNSUPPORTED. */
+lavr_status lavr_dit_engine_act_send_device(lavr_dit_engine *e, lavr_nccl *c, int peer);
+lavr_status lavr_dit_engine_act_recv_device(lavr_dit_engine *e, lavr_nccl *c, int peer);
 
 /* The block latent [C, F, h, w] (bf16 values) the engine keeps where it computes (CUDA: on the device; first and
  * last shards): put copies in a host latent that arrived in a message, get copies it out when it leaves the rank. */

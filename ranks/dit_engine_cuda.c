@@ -203,6 +203,42 @@ static lavr_status cuda_act_from_host(void *impl) {
     return lavr_dit_cuda_act_upload(e->g, e->act, &e->dact);
 }
 
+#if LAVR_HAVE_NCCL
+/* The pp hand-off over NCCL: the three device regions act_to_host would download, as one group, then waited for
+ * (as the host path's blocking send and receive are) with the fault watch, so a dead peer ends this wait too. */
+static lavr_status act_p2p(cuda_engine *e, lavr_nccl *c, int peer, int send) {
+    float *ptr[3];
+    int64_t count[3];
+    /* the rows of the message's header on both ends (the host act's), so the two counts always match */
+    TRY(lavr_dit_cuda_act_regions(e->g, &e->dact, e->act->rows, ptr, count));
+    TRY(lavr_nccl_group_begin(c));
+    for (int i = 0; i < 3; i++) {
+        lavr_status st = send ? lavr_nccl_send(c, ptr[i], count[i], LAVR_F32, peer, e->stream)
+                              : lavr_nccl_recv(c, ptr[i], count[i], LAVR_F32, peer, e->stream);
+        if (st) {
+            (void)lavr_nccl_group_end(c); /* close the group; the first failure is the one reported */
+            return st;
+        }
+    }
+    TRY(lavr_nccl_group_end(c));
+    return lavr_nccl_sync(c, e->stream, NCCL_WAIT_TIMEOUT_S, e->faults);
+}
+
+static lavr_status cuda_act_send_device(void *impl, lavr_nccl *c, int peer) {
+    return act_p2p(impl, c, peer, 1); /* the device act's header fields stay the layers' (as for act_to_host) */
+}
+
+static lavr_status cuda_act_recv_device(void *impl, lavr_nccl *c, int peer) {
+    cuda_engine *e = impl;
+    lavr_dit_act *a = e->act;
+    e->dact.prefill = (int)a->prefill;
+    e->dact.block_index = a->block_index;
+    e->dact.sink_offset = a->sink_offset;
+    e->dact.rows = a->rows;
+    return act_p2p(e, c, peer, 0);
+}
+#endif
+
 static lavr_status check_cache(const cuda_engine *e, int cache) {
     CHECK_ARG(cache >= 0 && cache < e->ncaches, "DiT engine (cuda): cache %d of %d", cache, e->ncaches);
     return LAVR_OK;
@@ -408,6 +444,9 @@ static uint64_t cuda_reserved_bytes(const void *impl) {
 static const lavr_dit_engine_ops cuda_ops = {
     .close = cuda_close, .config = cuda_config, .shard = cuda_shard, .prepare = cuda_prepare,
     .geometry = cuda_geometry, .act = cuda_act, .act_to_host = cuda_act_to_host, .act_from_host = cuda_act_from_host,
+#if LAVR_HAVE_NCCL
+    .act_send_device = cuda_act_send_device, .act_recv_device = cuda_act_recv_device,
+#endif
     .embed_sink = cuda_embed_sink, .embed_block = cuda_embed_block, .forward = cuda_forward, .head = cuda_head,
     .latent_put = cuda_latent_put, .latent_get = cuda_latent_get, .head_step = cuda_head_step, .copy_sink = cuda_copy_sink, .save = cuda_save, .load = cuda_load, .peak_bytes = cuda_peak_bytes,
     .reserved_bytes = cuda_reserved_bytes,

@@ -15,6 +15,8 @@ typedef struct {
     lavr_dit_act *(*act)(void *impl);
     lavr_status (*act_to_host)(void *impl);
     lavr_status (*act_from_host)(void *impl);
+    lavr_status (*act_send_device)(void *impl, lavr_nccl *c, int peer); /* NULL: not on this backend */
+    lavr_status (*act_recv_device)(void *impl, lavr_nccl *c, int peer);
     lavr_status (*embed_sink)(void *impl, int cache, const float *ref, const float *motion);
     lavr_status (*embed_block)(void *impl, int cache, const lavr_dit_block_input *in);
     lavr_status (*forward)(void *impl, int cache);

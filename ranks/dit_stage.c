@@ -13,6 +13,7 @@
 #include "io/checkpoint.h"
 #include "models/sampler.h"
 #include "parallel/device.h"
+#include "parallel/p2p.h"
 #include "parallel/schedule.h"
 #include "ranks/dit_engine.h"
 #include "ranks/dit_stage.h"
@@ -22,7 +23,7 @@
 #define VIDEO_FRAMES_PER_LATENT 4 /* VAE temporal stride: a block of F latents covers 4F video frames */
 
 /* The --trace slice of layers whose GPU work may still be queued: it ends when their activations reach
- * the host (act_send), not when the launches return. */
+ * the host (act_send), or the next pp rank's device over NCCL, not when the launches return. */
 typedef struct {
     int open;
     lavr_trace_kind kind;
@@ -37,6 +38,8 @@ typedef struct {
     lavr_schedule sched;
     lavr_render_setup setup;
     lavr_dit_engine *e;
+    lavr_p2p *p2p;
+    lavr_nccl *act_nccl; /* set: the act buffers go device to device over NCCL, the header and packet by MPI */
     lavr_sampler smp;
     int64_t F, blk, vf, SA;
     float *latent;    /* [C, F, h, w] the block as it travels (bf16 values); the engine holds the one it steps */
@@ -101,12 +104,13 @@ static lavr_status expect_header(const lavr_msg *m, int tag, int from, int64_t b
     return LAVR_OK;
 }
 
-/* The act message: header from the act's fields, the act buffer (fp32) and, for blocks, the packet. */
+/* The act message: header from the act's fields, the act buffer (fp32) and, for blocks, the packet. Over NCCL the
+ * act buffers follow the message device to device (the same values; none for a stop, whose contents are unused). */
 static lavr_status act_send(dit_rank *r, int64_t step) {
     lavr_msg *m = &r->actmsg;
     lavr_dit_act *a = lavr_dit_engine_act(r->e);
-    TRY(lavr_dit_engine_act_to_host(r->e));
-    close_compute(r);
+    if (!r->act_nccl) TRY(lavr_dit_engine_act_to_host(r->e));
+    if (!r->act_nccl) close_compute(r);
     memset(m->ints, 0, sizeof m->ints);
     m->ints[LAVR_PKT_BLOCK] = a->prefill ? -1 : a->block_index;
     m->ints[LAVR_PKT_STEP] = step;
@@ -118,16 +122,20 @@ static lavr_status act_send(dit_rank *r, int64_t step) {
     memcpy(&bits, &a->timestep, sizeof bits);
     m->ints[LAVR_PKT_TIME] = bits;
     lavr_msg_clear_parts(m);
-    TRY(lavr_msg_add(m, a->buf, a->floats, LAVR_WIRE_F32));
+    if (!r->act_nccl) TRY(lavr_msg_add(m, a->buf, a->floats, LAVR_WIRE_F32));
     if (!a->prefill) TRY(packet_parts(r, m));
-    return lavr_comm_send(r->c, r->peers.act_to, LAVR_TAG_ACT, m);
+    TRY(lavr_comm_send(r->c, r->peers.act_to, LAVR_TAG_ACT, m));
+    if (r->act_nccl && !(r->flags & LAVR_FLAG_STOP))
+        TRY(lavr_dit_engine_act_send_device(r->e, r->act_nccl, r->peers.pp_index + 1));
+    close_compute(r); /* over NCCL the layers' slice ends once the act has left the device */
+    return LAVR_OK;
 }
 
 static lavr_status act_recv(dit_rank *r, int64_t block, int64_t step, int prefill) {
     lavr_msg *m = &r->actmsg;
     lavr_dit_act *a = lavr_dit_engine_act(r->e);
     lavr_msg_clear_parts(m);
-    TRY(lavr_msg_add(m, a->buf, a->floats, LAVR_WIRE_F32));
+    if (!r->act_nccl) TRY(lavr_msg_add(m, a->buf, a->floats, LAVR_WIRE_F32));
     if (!prefill) TRY(packet_parts(r, m));
     TRY(lavr_comm_recv(r->c, r->peers.act_from, LAVR_TAG_ACT, m));
     TRY(expect_header(m, LAVR_TAG_ACT, r->peers.act_from, prefill ? -1 : block, step, prefill));
@@ -138,6 +146,7 @@ static lavr_status act_recv(dit_rank *r, int64_t block, int64_t step, int prefil
     uint32_t bits = (uint32_t)m->ints[LAVR_PKT_TIME];
     memcpy(&a->timestep, &bits, sizeof bits);
     if (m->ints[LAVR_PKT_FLAGS] & LAVR_FLAG_STOP) return LAVR_OK; /* contents unused */
+    if (r->act_nccl) return lavr_dit_engine_act_recv_device(r->e, r->act_nccl, r->peers.pp_index - 1);
     return lavr_dit_engine_act_from_host(r->e);
 }
 
@@ -450,6 +459,7 @@ static lavr_status send_stats(dit_rank *r) {
 }
 
 static void release(dit_rank *r) {
+    lavr_p2p_close(r->p2p);
     lavr_dit_engine_close(r->e);
     lavr_msg_free(&r->packet);
     lavr_msg_free(&r->actmsg);
@@ -488,6 +498,8 @@ lavr_status lavr_dit_stage_run(lavr_comm *c, const lavr_roles *roles, const lavr
     if (!st) st = lavr_setup_bcast(c, aux_rank, &r.setup);
     if (!st) st = lavr_schedule_init(&roles->layout, r.setup.clips, &r.sched);
     if (!st) st = lavr_schedule_dit_peers(&r.sched, &roles->role, &r.peers);
+    if (!st) st = lavr_p2p_open(roles, o->backend == LAVR_BACKEND_CUDA, c, &r.p2p);
+    if (!st && lavr_p2p_transport_of(r.p2p) == LAVR_P2P_NCCL) r.act_nccl = lavr_p2p_nccl(r.p2p);
     if (!st) st = prepare(&r);
     if (!st) st = render_blocks(&r, &stopped_at);
     if (!st) st = lavr_comm_wait(c, &r.ckptmsg);
