@@ -2,6 +2,7 @@
  * buffer [header ints | part 0 | part 1 ...], so one send is one MPI message whatever the parts.
  * Every wait also watches for a peer's fault notice, and lavr_comm_end_fault drains what is in flight. */
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +25,7 @@ struct lavr_comm {
     int fault_ended;  /* lavr_comm_end_fault ended a fault */
     lavr_msg_request **inflight; /* sends not yet waited for (the drain of a fault completes them) */
     int ninflight, inflight_cap;
+    long max_nap_ns;  /* the longest nap of a wait (see node_naps) */
 };
 
 struct lavr_msg_request {
@@ -211,7 +213,22 @@ static lavr_status wait_requests_for(lavr_comm *c, int n, MPI_Request *requests,
 }
 
 static lavr_status wait_requests(lavr_comm *c, int n, MPI_Request *requests, MPI_Status *statuses, const char *what) {
-    return wait_requests_for(c, n, requests, statuses, what, 1000000);
+    return wait_requests_for(c, n, requests, statuses, what, c ? c->max_nap_ns : 1000000);
+}
+
+/* A waiting rank naps at most 50 us when its node has two CPUs for each of its ranks, so that the peer of a long
+ * wait (the aux, ~700 ms per block for the clean latent) keeps a transfer to it moving: with 1 ms naps the DiT's
+ * next packet and the latent each took 5-10 ms to cross on one H200. On a node with fewer CPUs, 1 ms naps leave
+ * them to the ranks that compute. */
+static long node_naps(MPI_Comm comm) {
+    MPI_Comm node;
+    int ranks = 0;
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS) return 1000000;
+    if (MPI_Comm_size(node, &ranks) != MPI_SUCCESS) ranks = 0;
+    MPI_Comm_free(&node);
+    cpu_set_t set;
+    const int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    return ranks > 0 && 2 * ranks <= cpus ? 50000 : 1000000;
 }
 
 MPI_Comm lavr_comm_mpi(const lavr_comm *c) { return c->comm; }
@@ -250,6 +267,7 @@ lavr_status lavr_comm_world(lavr_comm **out) {
     MPI_Comm_rank(c->comm, &c->rank);
     MPI_Comm_size(c->comm, &c->size);
     c->failed_peer = -1;
+    c->max_nap_ns = node_naps(c->comm);
     *out = c;
     return LAVR_OK;
 }
