@@ -105,6 +105,9 @@ void lavr_dit_cache_sink_restore(lavr_dit_step_cache *c, int64_t layer, uint16_t
 /* Called with the hidden state [rows, d] after each transformer layer (before its audio injection). */
 typedef void (*lavr_dit_layer_hook)(void *user, int64_t layer, const float *x, int64_t rows, int64_t cols);
 
+/* FramePack takes this many motion latents (buckets 16/2/1, model-spec §1.6). */
+#define LAVR_DIT_MOTION_LATENTS 19
+
 /* Sink prefill (model-spec §2.3): reference latent [C,1,h,w] and motion latents [C,19,h,w]
  * (fp32, rounded to bf16 on entry) at t = 0 fill the sink of the cache. */
 lavr_status lavr_dit_sink_prefill(const lavr_dit *m, lavr_dit_step_cache *c, const float *ref, const float *motion);

@@ -70,7 +70,7 @@ struct lavr_dit_cuda {
     int64_t d, dh, H, D, ff, NA, F, R, L, S, T, head_out;
     int64_t lb, le, nl; /* the layer range [lb, le) held here (pp) and its length */
     uint64_t weight_bytes;
-    dlin patch, text0, text2;
+    dlin patch, fp_proj[3], text0, text2; /* fp_proj: FramePack's buckets (models/framepack.c order) */
     float *cond_bias, *cond_mask, *head_w, *head_b, *head_mod;
     float *modulation; /* [nl][6d] */
     dinjector *inj;
@@ -83,6 +83,7 @@ struct lavr_dit_cuda {
     float *E, *x32, *y32, *ss, *fac_block, *fac_sink, *head_y, *emb, *emb32, *ones, *stats, *fp8_scalars;
     uint16_t *a_bf, *qkv, *q_bf, *att, *o2, *ob, *hid, *kb, *gs_bf, *al_bf, *emb_bf, *kvx, *k_bf, *op;
     uint8_t *xq;
+    float *sink_latents; /* first pp index: the sink's reference [C, 1, h, w] and motion [C, 19, h, w] latents */
     int64_t *dparams, *pos_dev;
     int64_t xq_bytes;
     /* profiling and graphs */
@@ -215,6 +216,9 @@ static dlin *lin_slot(lavr_dit_cuda *g, const lavr_dit_dev_item *it) {
     dinjector *j = it->index >= 0 && it->index < g->cfg.n_inject ? &g->inj[it->index] : NULL;
     switch (it->id) {
     case LAVR_DD_PATCH: return &g->patch;
+    case LAVR_DD_FP_PROJ: return &g->fp_proj[0];
+    case LAVR_DD_FP_PROJ2: return &g->fp_proj[1];
+    case LAVR_DD_FP_PROJ4: return &g->fp_proj[2];
     case LAVR_DD_TEXT0: return &g->text0;
     case LAVR_DD_TEXT2: return &g->text2;
     case LAVR_DD_QKV: return w ? &w->qkv : NULL;
@@ -287,6 +291,7 @@ static void *buf_slot(lavr_dit_cuda *g, const lavr_dit_dev_item *it) {
     case LAVR_DD_XQ: return &g->xq;
     case LAVR_DD_FP8_SCALARS: return &g->fp8_scalars;
     case LAVR_DD_DPARAMS: return &g->dparams;
+    case LAVR_DD_SINK_LATENTS: return &g->sink_latents;
     case LAVR_DD_SINK_K: return &g->sink_k;
     case LAVR_DD_SINK_V: return &g->sink_v;
     default: return NULL;
@@ -490,6 +495,28 @@ static lavr_status up_part(fill_ctx *f, const lavr_dit_linear *src, const dlin *
 
 static lavr_status up_lin(fill_ctx *f, const lavr_dit_linear *src, const dlin *l) { return up_part(f, src, l, 0); }
 
+/* the first pp index's embeddings: patch, pose bias, type embedding, FramePack */
+static lavr_status up_embeddings(fill_ctx *f, const lavr_dit *m) {
+    lavr_dit_cuda *g = f->g;
+    TRY(up_lin(f, &m->patch, &g->patch));
+    TRY(put(g, &m->cond.b, g->d, 0, g->cond_bias));
+    TRY(put(g, &m->cond_mask, 3 * g->d, 0, g->cond_mask));
+    const lavr_dit_linear *fp[3] = {&m->fp_proj, &m->fp_proj2, &m->fp_proj4};
+    for (int k = 0; k < 3; k++) TRY(up_lin(f, fp[k], &g->fp_proj[k]));
+    return LAVR_OK;
+}
+
+lavr_status lavr_dit_cuda_upload_embeddings(lavr_dit_cuda *g, const lavr_dit *m) {
+    CHECK_ARG(g->lb == 0 && lavr_dit_shard_of(m)->layer_begin == 0 && m->cfg.dim == g->d &&
+                  m->cfg.in_dim == g->cfg.in_dim,
+              "dit cuda upload: the embeddings live on the first pp index, of a model of the same size");
+    fill_ctx f;
+    TRY(staging_open(g, &f));
+    lavr_status st = up_embeddings(&f, m);
+    lavr_status cs = staging_close(&f);
+    return st ? st : cs;
+}
+
 lavr_status lavr_dit_cuda_upload(lavr_dit_cuda *g, const lavr_dit *m) {
     const lavr_dit_shard *s = lavr_dit_shard_of(m);
     CHECK_ARG(s->layer_begin == g->lb && s->layer_end == g->le && s->tp.size == g->tp.size &&
@@ -497,11 +524,7 @@ lavr_status lavr_dit_cuda_upload(lavr_dit_cuda *g, const lavr_dit *m) {
               "dit cuda upload: the CPU model is another shard or size");
     fill_ctx f;
     TRY(staging_open(g, &f));
-    if (g->lb == 0) {
-        TRY(up_lin(&f, &m->patch, &g->patch));
-        TRY(put(g, &m->cond.b, g->d, 0, g->cond_bias));
-        TRY(put(g, &m->cond_mask, 3 * g->d, 0, g->cond_mask));
-    }
+    if (g->lb == 0) TRY(up_embeddings(&f, m));
     TRY(up_lin(&f, &m->text0, &g->text0));
     TRY(up_lin(&f, &m->text2, &g->text2));
     if (g->le == g->cfg.num_layers) {
@@ -571,6 +594,8 @@ lavr_status lavr_dit_cuda_generate(lavr_dit_cuda *g, uint64_t seed) {
         TRY(gen_part(&c, "patch_embedding", &g->patch, 0));
         TRY(gen(&c, "cond_encoder.bias", g->cond_bias, 0, d, 0, 0.02f, 0.0f));
         TRY(gen(&c, "trainable_cond_mask.weight", g->cond_mask, 0, 3 * d, 0, 1.0f, 0.0f));
+        static const char *fp[3] = {"frame_packer.proj", "frame_packer.proj_2x", "frame_packer.proj_4x"};
+        for (int k = 0; k < 3; k++) TRY(gen_part(&c, fp[k], &g->fp_proj[k], 0));
     }
     TRY(gen_part(&c, "text_embedding.0", &g->text0, 0));
     TRY(gen_part(&c, "text_embedding.2", &g->text2, 0));
@@ -1033,11 +1058,65 @@ lavr_status lavr_dit_cuda_embed_tokens(lavr_dit_cuda *g, const float *x, int64_t
     a->sink_offset = sink_offset;
     a->rows = L;
     /* bf16(bf16(bf16(patch(x) + b) + pose bias) + type 0) */
-    TRY(lavr_cuda_patchify(x, g->cfg.in_dim, g->F, g->geo.h, g->geo.w, g->a_bf, g->stream));
+    const lavr_cuda_patch_args p = {.x = x, .C = g->cfg.in_dim, .T = g->F, .h = g->geo.h, .w = g->geo.w, .first = 0,
+                                    .frames = g->F, .kt = 1, .kh = 2, .kw = 2, .t0 = 0, .tokens = L};
+    TRY(lavr_cuda_patchify(&p, g->a_bf, g->stream));
     TRY(lin(g, &g->patch, g->a_bf, L, g->ob, d, 0, 0, 0));
     TRY(lavr_cuda_bf16_to_f32(g->ob, L * d, a->x, g->stream));
     TRY(lavr_cuda_add_bias(a->x, L, d, g->cond_bias, 1, g->stream));
     return lavr_cuda_add_bias(a->x, L, d, g->cond_mask, 1, g->stream);
+}
+
+/* Sink rows [row0, row0 + b->count) = bf16(conv(x) + bias) of a kernel = stride Conv3d l over the frames
+ * [b->first, +b->n) of the latents x [C, T, h, w] (dit_patchify), into ob: the patches go through a_bf (R x d
+ * values) as many tokens at a time as it holds, each chunk one GEMM. */
+static lavr_status sink_conv(lavr_dit_cuda *g, const dlin *l, const float *x, int64_t T, const dit_fp_bucket *b,
+                             int64_t row0) {
+    const int64_t d = g->d, K = l->in, room = g->R * d / K;
+    CHECK_ARG(K == g->cfg.in_dim * b->kt * b->kh * b->kw && room > 0 && row0 + b->count <= g->R,
+              "dit cuda sink: a %lldx%lldx%lld kernel over %lld inputs, %lld tokens at row %lld (room for %lld)",
+              (long long)b->kt, (long long)b->kh, (long long)b->kw, (long long)K, (long long)b->count,
+              (long long)row0, (long long)room);
+    lavr_cuda_patch_args p = {.x = x, .C = g->cfg.in_dim, .T = T, .h = g->geo.h, .w = g->geo.w, .first = b->first,
+                              .frames = b->n, .kt = b->kt, .kh = b->kh, .kw = b->kw};
+    for (int64_t t0 = 0; t0 < b->count; t0 += room) {
+        p.t0 = t0, p.tokens = b->count - t0 < room ? b->count - t0 : room;
+        OP(LAVR_PROF_OTHER, lavr_cuda_patchify(&p, g->a_bf, g->stream));
+        TRY(lin(g, l, g->a_bf, p.tokens, g->ob + (row0 + t0) * d, d, 0, 0, 0));
+    }
+    return LAVR_OK;
+}
+
+lavr_status lavr_dit_cuda_embed_sink(lavr_dit_cuda *g, const float *ref, const float *motion, lavr_dit_cuda_act *a) {
+    const lavr_dit_geometry *geo = &g->geo;
+    const int64_t C = g->cfg.in_dim, hw = geo->h * geo->w, d = g->d, P = geo->P, S = g->S;
+    const int64_t T = LAVR_DIT_MOTION_LATENTS;
+    CHECK_ARG(g->lb == 0, "dit cuda: the layers [%lld, %lld) hold no embeddings", (long long)g->lb, (long long)g->le);
+    cudaStream_t s = (cudaStream_t)g->stream;
+    float *mot = g->sink_latents + C * hw;
+    CUDA_TRY(cudaMemcpyAsync(g->sink_latents, ref, (size_t)(C * hw) * 4, cudaMemcpyHostToDevice, s));
+    CUDA_TRY(cudaMemcpyAsync(mot, motion, (size_t)(C * T * hw) * 4, cudaMemcpyHostToDevice, s));
+    a->prefill = 1;
+    a->block_index = 0;
+    a->sink_offset = 0;
+    a->rows = S;
+    /* the reference's patch embedding, then FramePack's buckets (lavr_dit_embed_sink) */
+    const dit_fp_bucket patch = {0, 1, 1, 2, 2, P};
+    TRY(sink_conv(g, &g->patch, g->sink_latents, 1, &patch, 0));
+    dit_fp_bucket b[3];
+    dit_framepack_buckets(geo, b);
+    int64_t row = P;
+    for (int k = 0; k < 3; k++) {
+        TRY(sink_conv(g, &g->fp_proj[k], mot, T, &b[k], row));
+        row += b[k].count;
+    }
+    if (row != S) return LAVR_FAIL(LAVR_E_INTERNAL, "dit cuda sink: %lld tokens for a sink of %lld", (long long)row,
+                                   (long long)S);
+    /* + type embedding 1 (reference) / 2 (motion), in bf16 */
+    OP(LAVR_PROF_OTHER, lavr_cuda_bf16_to_f32(g->ob, S * d, a->x, s));
+    OP(LAVR_PROF_OTHER, lavr_cuda_add_bias(a->x, P, d, g->cond_mask + d, 1, s));
+    OP(LAVR_PROF_OTHER, lavr_cuda_add_bias(a->x + P * d, S - P, d, g->cond_mask + 2 * d, 1, s));
+    return LAVR_OK;
 }
 
 /* ---- the layers --------------------------------------------------------------------------------------- */

@@ -77,6 +77,9 @@ lavr_status lavr_dit_cuda_profile_take(lavr_dit_cuda *g, double ms[LAVR_PROF_CAT
 void lavr_dit_cuda_destroy(lavr_dit_cuda *g);
 /* Copies the weights of a CPU model loaded with the same tp shard and layer range (lavr_dit_load_shard). */
 lavr_status lavr_dit_cuda_upload(lavr_dit_cuda *g, const lavr_dit *m);
+/* The part of that upload a first pp index holds for its embeddings (patch, pose bias, type embedding, FramePack),
+ * from a CPU model of the same size whose shard starts at layer 0; the other weights are left as they are. */
+lavr_status lavr_dit_cuda_upload_embeddings(lavr_dit_cuda *g, const lavr_dit *m);
 /* Fills the weights on the device (lavr_cuda_fill_uniform, one Philox stream per tensor name): weights
  * with variance 1/fan_in, biases and modulations 0.02 scale, norm gains 1, LayerNorm biases 0. Tensors that
  * every tp rank holds whole get identical values on every rank. For timing, not for meaningful output. */
@@ -106,11 +109,18 @@ lavr_status lavr_dit_cuda_act_regions(const lavr_dit_cuda *g, const lavr_dit_cud
                                       int64_t count[3]);
 /* Host embeddings for this model (range starting at layer 0): lavr_dit_embed_sink / lavr_dit_embed_block of the
  * CPU shard m it was uploaded from, at this model's geometry. Only m's embedding weights are read, so the
- * caller may free m's layer weights after the upload. */
+ * caller may free m's layer weights after the upload. The sink's is the reference of lavr_dit_cuda_embed_sink
+ * (tests/gpu/test_dit_sink_cuda.c); the block's embeds a pose input, which the device embedding does not take. */
 lavr_status lavr_dit_cuda_embed_sink_host(const lavr_dit_cuda *g, const lavr_dit *m, const float *ref,
                                           const float *motion, lavr_dit_act *a);
 lavr_status lavr_dit_cuda_embed_block_host(const lavr_dit_cuda *g, const lavr_dit *m, const lavr_dit_block_input *in,
                                            lavr_dit_act *a);
+/* The sink's tokens (lavr_dit_embed_sink) on the device: the host latents ref [C, 1, h, w] and motion [C, 19, h, w]
+ * (fp32; rounded to bf16 on the device) are copied in, then a->x [sink, d] = bf16(bf16(patch(ref)) + type 1) ‖
+ * bf16(bf16(FramePack bucket convs(motion)) + type 2), fp32 accumulation in the GEMMs; sets the prefill fields of a.
+ * e/e0 (the t = 0 time rows) are left: the host computes them and uploads them (lavr_dit_cuda_act_upload_time).
+ * Enqueued on the model's stream: ref and motion stay unchanged until the caller has waited for it. */
+lavr_status lavr_dit_cuda_embed_sink(lavr_dit_cuda *g, const float *ref, const float *motion, lavr_dit_cuda_act *a);
 /* Patch embedding of a device latent block x [C, F, h, w] into a->x: bf16(bf16(patch(x) + bf16(pose
  * bias)) + type 0) (lavr_dit_embed_block with pose NULL); sets the block fields of a. e/e0/audio are left. */
 lavr_status lavr_dit_cuda_embed_tokens(lavr_dit_cuda *g, const float *x, int64_t block_index, int64_t sink_offset,

@@ -88,6 +88,10 @@ static lavr_status walk_weights(walker *k) {
         TRY(lin(k, LAVR_DD_PATCH, -1, dm, d->in_dim * 4, 1, 0, 0, "dit patch embedding"));
         TRY(vec(k, LAVR_DD_COND_BIAS, -1, dm, "dit pose bias"));
         TRY(vec(k, LAVR_DD_COND_MASK, -1, 3 * dm, "dit type embedding"));
+        /* FramePack's Conv3d kernels (1,2,2), (2,4,4), (4,8,8) as GEMMs over their patches (models/framepack.c) */
+        TRY(lin(k, LAVR_DD_FP_PROJ, -1, dm, d->in_dim * 4, 1, 0, 0, "dit FramePack"));
+        TRY(lin(k, LAVR_DD_FP_PROJ2, -1, dm, d->in_dim * 32, 1, 0, 0, "dit FramePack"));
+        TRY(lin(k, LAVR_DD_FP_PROJ4, -1, dm, d->in_dim * 256, 1, 0, 0, "dit FramePack"));
     }
     TRY(lin(k, LAVR_DD_TEXT0, -1, dm, d->text_dim, 1, 0, 0, "dit text embedding"));
     TRY(lin(k, LAVR_DD_TEXT2, -1, dm, dm, 1, 0, 0, "dit text embedding"));
@@ -170,6 +174,7 @@ static lavr_status walk_work(walker *k) {
         TRY(buf(k, LAVR_DD_FP8_SCALARS, 3 * LAVR_DIT_DEV_SCALE_STRIDE * 4, "dit FP8 scales"));
     }
     TRY(buf(k, LAVR_DD_DPARAMS, 4 * 8, "dit forward parameters"));
+    if (d->first) TRY(buf(k, LAVR_DD_SINK_LATENTS, lavr_dit_dev_sink_latent_floats(d) * 4, "dit sink latents"));
     /* one sink per rank: every step cache reads it (the values live in each cache's tail when contiguous) */
     k->group = LAVR_DD_SINK;
     TRY(buf(k, LAVR_DD_SINK_K, d->nl * S * dh * 2, "sink K"));
@@ -201,9 +206,15 @@ uint64_t lavr_dit_dev_sink_pos_bytes(const lavr_dit_dev_dims *d) { return (uint6
 
 int64_t lavr_dit_dev_act_floats(const lavr_dit_dev_dims *d) { return d->R * d->d + 7 * d->d + d->F * (d->NA + 1) * d->d; }
 
+int64_t lavr_dit_dev_sink_latent_floats(const lavr_dit_dev_dims *d) {
+    return d->in_dim * (1 + LAVR_DIT_MOTION_LATENTS) * d->geo.h * d->geo.w;
+}
+
 int64_t lavr_dit_dev_staging_values(const lavr_dit_dev_dims *d) {
-    /* the largest single tensor of a Linear: FFN, a q/k/v part, AdaLN [2d, d], the embeddings */
-    const int64_t dm = d->d, c[5] = {d->ff * dm, d->dh * dm, 2 * dm * dm, dm * d->text_dim, dm * d->in_dim * 4};
+    /* the largest single tensor of a Linear: FFN, a q/k/v part, AdaLN [2d, d], text, the embeddings (the first pp
+     * index's; FramePack's 4x kernel is the widest) */
+    const int64_t dm = d->d;
+    const int64_t c[5] = {d->ff * dm, d->dh * dm, 2 * dm * dm, dm * d->text_dim, d->first ? dm * d->in_dim * 256 : 0};
     int64_t n = 0;
     for (int i = 0; i < 5; i++)
         if (c[i] > n) n = c[i];

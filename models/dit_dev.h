@@ -33,7 +33,8 @@ lavr_status lavr_dit_dev_dims_of(const lavr_dit_config *cfg, int tp, int fp8, in
 /* What lavr_dit_cuda_create allocates, in its order: the weights (linears, fp32 vectors, the text K/V), then the
  * working buffers and the rank's sink. */
 typedef enum {
-    LAVR_DD_PATCH, LAVR_DD_COND_BIAS, LAVR_DD_COND_MASK, LAVR_DD_TEXT0, LAVR_DD_TEXT2, LAVR_DD_HEAD_W,
+    LAVR_DD_PATCH, LAVR_DD_COND_BIAS, LAVR_DD_COND_MASK, LAVR_DD_FP_PROJ, LAVR_DD_FP_PROJ2, LAVR_DD_FP_PROJ4,
+    LAVR_DD_TEXT0, LAVR_DD_TEXT2, LAVR_DD_HEAD_W,
     LAVR_DD_HEAD_B, LAVR_DD_HEAD_MOD, LAVR_DD_MODULATION,
     /* per layer (index = global layer) */
     LAVR_DD_QKV, LAVR_DD_CQ, LAVR_DD_CK, LAVR_DD_CV, LAVR_DD_SO, LAVR_DD_CO, LAVR_DD_FFN0, LAVR_DD_FFN2,
@@ -45,7 +46,7 @@ typedef enum {
     LAVR_DD_E, LAVR_DD_ONES, LAVR_DD_X32, LAVR_DD_Y32, LAVR_DD_SS, LAVR_DD_FAC_BLOCK, LAVR_DD_FAC_SINK,
     LAVR_DD_HEAD_Y, LAVR_DD_EMB, LAVR_DD_STATS, LAVR_DD_A_BF, LAVR_DD_QKV_OUT, LAVR_DD_Q_BF, LAVR_DD_ATT,
     LAVR_DD_O2, LAVR_DD_OB, LAVR_DD_HID, LAVR_DD_KB, LAVR_DD_OP, LAVR_DD_GS_BF, LAVR_DD_AL_BF, LAVR_DD_EMB_BF,
-    LAVR_DD_EMB32, LAVR_DD_KVX, LAVR_DD_K_BF, LAVR_DD_XQ, LAVR_DD_FP8_SCALARS, LAVR_DD_DPARAMS,
+    LAVR_DD_EMB32, LAVR_DD_KVX, LAVR_DD_K_BF, LAVR_DD_XQ, LAVR_DD_FP8_SCALARS, LAVR_DD_DPARAMS, LAVR_DD_SINK_LATENTS,
     LAVR_DD_SINK_K, LAVR_DD_SINK_V,
     LAVR_DD_COUNT
 } lavr_dit_dev_id;
@@ -84,6 +85,8 @@ uint64_t lavr_dit_dev_window_bytes(const lavr_dit_dev_dims *d);
 uint64_t lavr_dit_dev_sink_pos_bytes(const lavr_dit_dev_dims *d);
 /* Floats of a device activation (lavr_dit_cuda_act_create): x [R, d], e and e0 (7d), a_loc and a_glob. */
 int64_t lavr_dit_dev_act_floats(const lavr_dit_dev_dims *d);
+/* Floats of the sink's latents on the device (first pp index): reference [C, 1, h, w] then motion [C, 19, h, w]. */
+int64_t lavr_dit_dev_sink_latent_floats(const lavr_dit_dev_dims *d);
 /* bf16 values of the weight staging buffer: the largest single tensor of a Linear. */
 int64_t lavr_dit_dev_staging_values(const lavr_dit_dev_dims *d);
 /* The three temporary blocks of lavr_dit_cuda_set_context: text hidden, text embedding, one layer's text K. */

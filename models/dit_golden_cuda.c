@@ -1,6 +1,6 @@
 /* The DiT golden run on a CUDA device: the backend table of models/dit_golden.h over the device model
- * (models/dit_cuda.h), embeddings on the host as the render's CUDA engine does, so `lavr check-golden
- * --backend cuda dit.h5` judges the same kernels a render runs, against the official outputs. */
+ * (models/dit_cuda.h), the sink embedded on the device as the render's CUDA engine does (the blocks on the host),
+ * so `lavr check-golden --backend cuda dit.h5` judges the same kernels a render runs, against the official outputs. */
 #include "models/dit_golden_cuda.h"
 
 #if LAVR_HAVE_CUDA
@@ -65,8 +65,13 @@ static lavr_status cuda_prepare(void *impl, const float *context, int64_t rows, 
 
 static lavr_status cuda_prefill(void *impl, const float *ref, const float *motion) {
     cuda_run *c = impl;
-    TRY(lavr_dit_cuda_embed_sink_host(c->g, c->m, ref, motion, c->act));
-    TRY(lavr_dit_cuda_act_upload(c->g, c->act, &c->dact));
+    /* the sink on the device as the render's engine embeds it (ranks/dit_engine_cuda.c), t = 0 rows from the host */
+    lavr_dit_act *a = c->act;
+    a->prefill = 1, a->block_index = 0, a->sink_offset = 0, a->timestep = 0.0f;
+    a->rows = lavr_dit_cuda_geometry(c->g)->sink;
+    TRY(lavr_dit_time_embedding(c->m, 0.0f, a->e, a->e0));
+    TRY(lavr_dit_cuda_embed_sink(c->g, ref, motion, &c->dact));
+    TRY(lavr_dit_cuda_act_upload_time(c->g, a, &c->dact));
     TRY(lavr_dit_cuda_forward_layers(c->g, c->cache[0], &c->dact));
     for (int s = 1; s < c->steps; s++) TRY(lavr_dit_cuda_cache_copy_sink(c->g, c->cache[s], c->cache[0]));
     return wait(c);

@@ -37,6 +37,12 @@ lavr_status dit_time_embed(const lavr_dit *m, double t, float *e, float *e0);
 lavr_status dit_patchify(const lavr_dit_linear *l, const float *x, int64_t C, int64_t T, int64_t h, int64_t w,
                          float *tokens, int64_t *ntok);
 
+/* FramePack bucket k (0: the newest motion latent, 1: the two before it, 2: the 16 oldest): motion latents
+ * [first, first + n) through a Conv3d of kernel = stride (kt, kh, kw) give `count` tokens (floor sizes). */
+typedef struct {
+    int64_t first, n, kt, kh, kw, count;
+} dit_fp_bucket;
+void dit_framepack_buckets(const lavr_dit_geometry *g, dit_fp_bucket b[3]);
 /* FramePack motion tokens [n_post + n_2x + n_4x, d] (type embedding added). */
 lavr_status dit_framepack(const lavr_dit *m, const lavr_dit_geometry *g, const float *motion, float *tokens);
 /* RoPE positions [sink][3] of the sink tokens (reference at frame 30, then the FramePack groups):

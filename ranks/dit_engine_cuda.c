@@ -3,7 +3,7 @@
  * The block latent stays on the device between the rank's steps: embedded there, stepped there after the head
  * (Euler), copied in or out only when it arrives or leaves in a message. Its audio tokens are encoded on the device
  * once per block (models/dit_audio_cuda.h); its time embedding is computed on the host once per timestep and
- * uploaded (7 d floats). */
+ * uploaded (7 d floats). The sink is embedded on the device from its uploaded latents once per clip. */
 #include "ranks/dit_engine_internal.h"
 
 #if LAVR_HAVE_CUDA
@@ -121,8 +121,9 @@ static void drop_linear(lavr_dit_linear *l) {
     lavr_tensor_free(&l->b);
 }
 
-/* After the upload the host keeps what its embeddings read (patch, pose, type, time, audio encoder,
- * FramePack on the first pp index): the layers, injectors, text MLP and head live on the device only. */
+/* After the upload the host keeps what its embeddings read (patch, pose, type, time, audio encoder on the first pp
+ * index; a pose input is embedded there): the layers, injectors, text MLP, head and FramePack (the sink is
+ * embedded on the device) live on the device only. */
 static void drop_uploaded(lavr_dit *m) {
     const lavr_dit_shard *s = lavr_dit_shard_of(m);
     for (int64_t l = s->layer_begin; l < s->layer_end; l++) {
@@ -140,6 +141,9 @@ static void drop_uploaded(lavr_dit *m) {
         lavr_tensor_free(&inj->norm_q);
         lavr_tensor_free(&inj->norm_k);
     }
+    drop_linear(&m->fp_proj);
+    drop_linear(&m->fp_proj2);
+    drop_linear(&m->fp_proj4);
     drop_linear(&m->text0);
     drop_linear(&m->text2);
     drop_linear(&m->head);
@@ -244,12 +248,22 @@ static lavr_status check_cache(const cuda_engine *e, int cache) {
     return LAVR_OK;
 }
 
-/* Embeddings run on the host shard (models/dit_embed.c), then the act goes to the device. */
+/* The sink's tokens on the device from the uploaded latents (the reference patch embedding and FramePack); its
+ * t = 0 time rows from the host (once per clip). The clip-1 reference swap re-embeds through here too. */
 static lavr_status cuda_embed_sink(void *impl, int cache, const float *ref, const float *motion) {
     cuda_engine *e = impl;
     TRY(check_cache(e, cache));
-    TRY(lavr_dit_cuda_embed_sink_host(e->g, e->m, ref, motion, e->act));
-    return lavr_dit_cuda_act_upload(e->g, e->act, &e->dact);
+    lavr_dit_act *a = e->act;
+    a->prefill = 1;
+    a->block_index = 0;
+    a->sink_offset = 0;
+    a->rows = lavr_dit_cuda_geometry(e->g)->sink;
+    a->timestep = 0.0f;
+    /* every sink token uses the t = 0 modulation slot */
+    TRY(lavr_dit_time_embedding(e->m, 0.0f, a->e, a->e0));
+    TRY(lavr_dit_cuda_embed_sink(e->g, ref, motion, &e->dact));
+    TRY(lavr_dit_cuda_act_upload_time(e->g, a, &e->dact));
+    return wait_stream(e);
 }
 
 static lavr_status memo_alloc(int64_t n, const char *what, float **out) {

@@ -28,10 +28,10 @@ static uint64_t hand_weights(int fp8) {
     const uint64_t layer = (8 * d * d + 2 * d * ff) * w + (9 * d + ff) * 2 + (3 + 7) * sc + (4 * d + 2 * d) * 4;
     /* per injector: q, k|v (2 parts), o, AdaLN [2d, d]; two norms */
     const uint64_t inject = 6 * d * d * w + 6 * d * 2 + (1 + 2 + 1 + 1) * sc + 2 * d * 4;
-    /* patch [d, 64], text [d, 4096] and [d, d] in bf16; pose bias, type embedding; head [64, d] fp32, its bias and
-     * modulation; 40 modulation tables [6, d] */
-    const uint64_t rest = (d * 64 + d) * 2 + 4 * d + 3 * d * 4 + (d * 4096 + d) * 2 + (d * d + d) * 2 +
-                          (64 * d + 64 + 2 * d) * 4 + 40 * 6 * d * 4;
+    /* patch [d, 64], FramePack [d, 64], [d, 512], [d, 4096], text [d, 4096] and [d, d] in bf16; pose bias, type
+     * embedding; head [64, d] fp32, its bias and modulation; 40 modulation tables [6, d] */
+    const uint64_t rest = (d * 64 + d) * 2 + (d * (64 + 512 + 4096) + 3 * d) * 2 + 4 * d + 3 * d * 4 +
+                          (d * 4096 + d) * 2 + (d * d + d) * 2 + (64 * d + 64 + 2 * d) * 4 + 40 * 6 * d * 4;
     return 40 * layer + 12 * inject + rest;
 }
 
@@ -86,7 +86,9 @@ static void test_dit_bytes(void) {
 
 /* Against the device: `lavr bench ... --layout steps=1,tp=1,pp=1,aux=0 --blocks 8` on one H200 at commit bdd5f93
  * (BENCHMARKS.md) reported weights 29.79 / 14.95 GiB and arena peaks 71.37 / 56.57 GiB (bf16 / FP8). That bench
- * made the text K/V after the caches (25 MB of temporaries on top); it now does it before them, as the render. */
+ * made the text K/V after the caches (25 MB of temporaries on top); it now does it before them, as the render.
+ * Since then the FramePack weights (45.7 MiB, bf16 in both) and the sink's latents (5.2 MiB) live on the device
+ * too: 29.84 / 14.99 GiB of weights. */
 static void test_measured_memory(void) {
     lavr_model_config cfg = s2v();
     lavr_plan_options o = lavr_plan_options_default();
@@ -98,13 +100,13 @@ static void test_measured_memory(void) {
     CHECK(r[1].gpu == -1 && r[1].total == 0);
     printf("bench steps=1 bf16: weights %.2f GiB, arena %.3f GiB (measured 71.37), outside %.3f GiB\n",
            r[0].weights / GIB, r[0].arena / GIB, r[0].outside / GIB);
-    CHECK_NEAR(r[0].weights / GIB, 29.79, 0.01);
+    CHECK_NEAR(r[0].weights / GIB, 29.79 + 0.0446, 0.01);
     CHECK_NEAR(r[0].arena / GIB / 71.37, 1.0, 0.002);
     o.fp8 = 1;
     CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, r));
     printf("bench steps=1 FP8: weights %.2f GiB, arena %.3f GiB (measured 56.57)\n", r[0].weights / GIB,
            r[0].arena / GIB);
-    CHECK_NEAR(r[0].weights / GIB, 14.95, 0.01);
+    CHECK_NEAR(r[0].weights / GIB, 14.95 + 0.0446, 0.01);
     CHECK_NEAR(r[0].arena / GIB / 56.57, 1.0, 0.002);
 }
 

@@ -45,13 +45,13 @@ __global__ void rms_gain_kernel(float *x, int64_t n, int64_t cols, const float *
     }
 }
 
-__global__ void patchify_kernel(const float *__restrict__ x, int64_t C, int64_t T, int64_t h, int64_t w,
-                                __nv_bfloat16 *p) {
-    const int64_t hp = h / 2, wp = w / 2, K = C * 4, n = T * hp * wp * K;
+__global__ void patchify_kernel(lavr_cuda_patch_args a, __nv_bfloat16 *p) {
+    const int64_t Ho = a.h / a.kh, Wo = a.w / a.kw, kk = a.kt * a.kh * a.kw, K = a.C * kk, n = a.tokens * K;
     GRID_LOOP(e, n) {
-        const int64_t t = e / K, k = e % K, c = k / 4, u = (k / 2) % 2, v = k % 2;
-        const int64_t f = t / (hp * wp), i = (t / wp) % hp, j = t % wp;
-        p[e] = __float2bfloat16_rn(x[((c * T + f) * h + 2 * i + u) * w + 2 * j + v]);
+        const int64_t t = a.t0 + e / K, k = e % K, c = k / kk, r = k % kk;
+        const int64_t dt = r / (a.kh * a.kw), u = (r / a.kw) % a.kh, v = r % a.kw;
+        const int64_t f = t / (Ho * Wo), i = (t / Wo) % Ho, j = t % Wo;
+        p[e] = __float2bfloat16_rn(a.x[((c * a.T + a.first + f * a.kt + dt) * a.h + i * a.kh + u) * a.w + j * a.kw + v]);
     }
 }
 
@@ -130,12 +130,17 @@ lavr_status lavr_cuda_rms_apply_gain(float *x, int64_t rows, int64_t cols, const
     return LAVR_OK;
 }
 
-lavr_status lavr_cuda_patchify(const float *x, int64_t C, int64_t T, int64_t h, int64_t w, uint16_t *p, void *stream) {
-    CHECK_ARG(C > 0 && T > 0 && h > 0 && w > 0 && h % 2 == 0 && w % 2 == 0 && x && p,
-              "cuda patchify: bad arguments (C=%lld T=%lld %lldx%lld)", (long long)C, (long long)T, (long long)h,
-              (long long)w);
-    const int64_t n = C * T * h * w;
-    patchify_kernel<<<grid_for(n, THREADS), THREADS, 0, as_stream(stream)>>>(x, C, T, h, w, (__nv_bfloat16 *)p);
+lavr_status lavr_cuda_patchify(const lavr_cuda_patch_args *a, uint16_t *p, void *stream) {
+    CHECK_ARG(a->x && p && a->C > 0 && a->kt > 0 && a->kh > 0 && a->kw > 0 && a->first >= 0 && a->frames >= a->kt &&
+                  a->first + a->frames <= a->T && a->h >= a->kh && a->w >= a->kw && a->t0 >= 0 && a->tokens >= 0 &&
+                  a->t0 + a->tokens <= a->frames / a->kt * (a->h / a->kh) * (a->w / a->kw),
+              "cuda patchify: bad arguments (C=%lld frames [%lld, +%lld) of %lld, %lldx%lld, kernel %lldx%lldx%lld, "
+              "tokens [%lld, +%lld))", (long long)a->C, (long long)a->first, (long long)a->frames, (long long)a->T,
+              (long long)a->h, (long long)a->w, (long long)a->kt, (long long)a->kh, (long long)a->kw, (long long)a->t0,
+              (long long)a->tokens);
+    const int64_t n = a->tokens * a->C * a->kt * a->kh * a->kw;
+    if (n == 0) return LAVR_OK;
+    patchify_kernel<<<grid_for(n, THREADS), THREADS, 0, as_stream(stream)>>>(*a, (__nv_bfloat16 *)p);
     CUDA_TRY_LAUNCH("cuda patchify");
     return LAVR_OK;
 }

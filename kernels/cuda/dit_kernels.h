@@ -20,9 +20,17 @@ lavr_status lavr_cuda_row_sumsq(const float *x, int64_t rows, int64_t cols, floa
 /* WanRMSNorm's second half (dit_rms_gain_tp): x = bf16(bf16(x * rsqrt(ss[r]/full + eps)) * gain[c]). */
 lavr_status lavr_cuda_rms_apply_gain(float *x, int64_t rows, int64_t cols, const float *ss, int64_t full, float eps,
                                      const float *gain, void *stream);
-/* Patches of a kernel (1,2,2) Conv3d: x [C, T, h, w] fp32 -> p [(t, h/2, w/2), (C, 2, 2)] bf16 (RNE), the
- * operand of the patch-embedding GEMM (dit_patchify). */
-lavr_status lavr_cuda_patchify(const float *x, int64_t C, int64_t T, int64_t h, int64_t w, uint16_t *p, void *stream);
+/* Patches of a kernel = stride Conv3d (the patch embedding, FramePack's buckets) over frames [first, first + frames)
+ * of x [C, T, h, w] fp32: the tokens [t0, t0 + tokens) of the (f, i, j) order (floor sizes: frames / kt,
+ * h / kh, w / kw), each a row (C, kt, kh, kw) of p in bf16 (RNE), the operand of the embedding's GEMM (dit_patchify). */
+typedef struct {
+    const float *x;
+    int64_t C, T, h, w;
+    int64_t first, frames;
+    int64_t kt, kh, kw;
+    int64_t t0, tokens;
+} lavr_cuda_patch_args;
+lavr_status lavr_cuda_patchify(const lavr_cuda_patch_args *a, uint16_t *p, void *stream);
 /* Head output y [(F, h/2, w/2), (2, 2, C)] -> velocity [C, F, h, w] rounded to bf16 (lavr_dit_head). */
 lavr_status lavr_cuda_unpatchify(const float *y, int64_t C, int64_t F, int64_t h, int64_t w, float *v, void *stream);
 /* Euler step: x = bf16(x + bf16(delta * v)) (lavr_sampler_step). */
