@@ -26,7 +26,6 @@
 #define FRAMES_PER_BLOCK 12 /* video frames of a block of 3 latents */
 #define DROPPED_FRAMES 3    /* the first decoded frames the render drops (liveavatar-system §1.9) */
 #define CLIP_SECONDS 1.92   /* 48 frames at 25 FPS */
-#define DEFAULT_CAP_MARGIN ((uint64_t)2 << 30) /* the default --gpu-mem: the card's memory less this */
 
 typedef struct {
     lavr_render_job job;
@@ -36,7 +35,7 @@ typedef struct {
     char scratch[PATH_MAX];             /* inputs and the discarded video (aux rank; "" none) */
     char image[PATH_MAX + 32], audio[PATH_MAX + 32], out[PATH_MAX + 32];
     int made_image, made_audio, discard;
-    int cap_default;      /* --gpu-mem not given: the card's memory less DEFAULT_CAP_MARGIN */
+    int cap_default;      /* --gpu-mem not given: the card's memory less 2 GiB (lavr_render_job_default_gpu_mem) */
     double audio_seconds; /* of the synthetic audio */
     lavr_plan_options plan;
 } e2e_args;
@@ -359,13 +358,7 @@ lavr_status lavr_bench_e2e(int argc, char **argv) {
     lavr_render_job *j = &a.job;
     if (j->trace_path) TRY_COLLECTIVE(lavr_trace_start());
     const int aux_rank = lavr_layout_dit_ranks(&j->layout), is_aux = lavr_mpi_world_rank() == aux_rank;
-    /* without --gpu-mem on GPUs, the card's memory less what the driver and the estimates outside the arenas may
-     * need: every arena gets its planned share, none takes the others' */
-    if (!j->gpu_mem && strcmp(j->backend, "cpu") != 0 && lavr_device_count() > 0) {
-        const uint64_t total = lavr_device_total_memory(0);
-        j->gpu_mem = total > 2 * DEFAULT_CAP_MARGIN ? total - DEFAULT_CAP_MARGIN : total;
-        a.cap_default = 1;
-    }
+    a.cap_default = lavr_render_job_default_gpu_mem(j); /* as lavr render */
     TRY(lavr_mpi_agree(lavr_render_job_plan_options(j, &a.model.cfg, &a.plan)));
     TRY(lavr_mpi_agree(lavr_render_job_plan(j, &a.model.cfg)));
     lavr_aux_stats stats;

@@ -432,6 +432,7 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
     const int checks_aux = rank == lavr_layout_dit_ranks(layout) || (size == 1 && rank == 0);
     lavr_model_config cfg;
     TRY(lavr_render_job_ended(job, NULL, 0, lavr_mpi_agree(check_inputs(&a, checks_aux, &cfg))));
+    lavr_render_job_default_gpu_mem(job); /* without --gpu-mem: planned shares of the card's memory */
     TRY(lavr_render_job_ended(job, NULL, 0, lavr_mpi_agree(lavr_render_job_plan(job, &cfg))));
     /* the render's files, after the input checks: a refusal above leaves no stage directory */
     render_locks locks;

@@ -51,6 +51,15 @@ lavr_status lavr_render_job_plan_options(const lavr_render_job *j, const lavr_mo
     return LAVR_OK;
 }
 
+#define DEFAULT_CAP_MARGIN ((uint64_t)2 << 30)
+
+int lavr_render_job_default_gpu_mem(lavr_render_job *j) {
+    if (j->gpu_mem || strcmp(j->backend, "cpu") == 0 || lavr_device_count() == 0) return 0;
+    const uint64_t total = lavr_device_total_memory(0);
+    j->gpu_mem = total > 2 * DEFAULT_CAP_MARGIN ? total - DEFAULT_CAP_MARGIN : total;
+    return 1;
+}
+
 /* The size is the --size box, the largest area the size rule can pick for any portrait. */
 lavr_status lavr_render_job_plan(lavr_render_job *j, const lavr_model_config *cfg) {
     j->arena_cap = 0;

@@ -49,6 +49,11 @@ typedef struct {
 lavr_status lavr_render_job_plan_options(const lavr_render_job *j, const lavr_model_config *cfg,
                                          lavr_plan_options *out);
 /* The planner's verdict before any weight loads (CUDA with --gpu-mem) and this rank's arena share (collective). */
+/* Without --gpu-mem on a machine with GPUs (and a backend other than cpu), sets gpu_mem to the card's memory less
+ * 2 GiB for the driver and the estimates outside the arenas, so that lavr_render_job_plan gives every rank sharing
+ * a GPU its planned share and none takes the others' (a DiT arena of "free memory less 1 GiB" beside an aux
+ * starting at the same time left one of them without memory). Returns 1 when it did. */
+int lavr_render_job_default_gpu_mem(lavr_render_job *j);
 lavr_status lavr_render_job_plan(lavr_render_job *j, const lavr_model_config *cfg);
 /* On a failure st, the --summary-json of what this rank knows (returns st): the failing rank writes it (rank 0 when
  * every rank has the failure, such as a bad input); roles NULL before they exist; `reported`: the aux rank's role
