@@ -20,7 +20,8 @@ if(LAVR_FFMPEG AND LAVR_SNDFILE)
     set(dump "${LAVR_RENDER_H5DUMP} -d /latents -b LE -o")
     add_test(NAME cli_render_e2e COMMAND sh -c
       "L=$<TARGET_FILE:lavr>; D=${render_dir}; M=${CMAKE_BINARY_DIR}/test-tmp/tiny.h5; \
-${render_mpirun} -np 5 $L render ${render_args} --num-clip 3 --keep-tail --out $D/s4.mp4 && \
+${render_mpirun} -np 5 $L render ${render_args} --num-clip 3 --keep-tail --out $D/s4.mp4 >$D/s4.out 2>$D/s4.err; \
+rc=$?; cat $D/s4.err $D/s4.out; test $rc -eq 0 && \
 ffprobe -v error -count_frames -show_entries stream=codec_name,nb_read_frames -of csv=p=0 $D/s4.mp4 | tr '\\n' ' ' && echo && \
 ${render_mpirun} -np 2 $L render ${render_args} --layout steps=1 --out $D/s1.mp4 --stage-dir $D/s1_stage >/dev/null && \
 $L encode-image --model $M --image $D/in/portrait.png --size 64*64 --out $D/cond.h5 >/dev/null && \
@@ -30,6 +31,7 @@ $L dit-run --model $M --cond $D/cond.h5 --blocks 4 --out $D/dr.h5 >/dev/null && 
 ${dump} $D/s4.bin $D/s4.stage/latents.h5 >/dev/null && ${dump} $D/s1.bin $D/s1_stage/latents.h5 >/dev/null && \
 ${dump} $D/dr.bin $D/dr.h5 >/dev/null && test -s $D/dr.bin && \
 cmp $D/s4.bin $D/dr.bin && cmp $D/s1.bin $D/dr.bin && echo latents-equal-dit-run")
+    # the logs (stderr) and the summary (stdout) cross mpirun in two pipes, in either order: printed apart
     set_tests_properties(cli_render_e2e PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 600
       FIXTURES_REQUIRED "lavr_tiny_model;lavr_render_inputs"
       PASS_REGULAR_EXPRESSION "--num-clip 3: the audio gives only 1 clip.*rendering 1 clip \\(4 blocks, 45 frames\\) at 64x64 with layout steps=4,tp=1,pp=1,aux=1.*clip 1/1 done: blocks 4/4.*render: 45 frames \\(1.80 s of video\\).*rank +role +peak MiB.*4 +aux.*h264,45 aac,[0-9]+ \n.*latents-equal-dit-run")

@@ -259,8 +259,12 @@ run_killed() {
     kill -9 $pid 2>/dev/null || true
     fail "$name: ranks$pid still running 5 s after mpirun ended"
   fi
-  if [ "$killed_at_ckpt" -ge -1 ] && [ "$job_rc" -eq 0 ]; then
-    echo "$name: (finished although killed: the kill came as it exited)"
+  # the kill may land after the aux wrote the whole video (a rank killed on its way out): the render is complete,
+  # whatever mpirun's exit code, and the same command then renders afresh rather than resume
+  job_complete=0
+  if grep -Eq '\] wrote .*: [0-9]+ frames' "$job_log"; then job_complete=1; fi
+  if [ "$killed_at_ckpt" -ge -1 ] && [ "$job_complete" -eq 1 ]; then
+    echo "$name: (finished although killed, exit $job_rc: the kill came as it exited)"
   fi
 }
 
