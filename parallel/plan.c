@@ -57,8 +57,8 @@ const lavr_plan_rates lavr_plan_rates_h200 = {
 /* NCCL 2.28 defaults, no NCCL_* overrides: every channel keeps, for each ring neighbour it receives from or sends
  * to, a buffer per protocol (Simple NCCL_BUFFSIZE 4 MiB, LL128 4.69 MiB, LL 0.5 MiB); NVLink nodes run 32 channels.
  * With the context and cuBLASLt this accounts for 1.10 of the 1.39 GiB measured outside the arena of a tp=4 rank
- * (BENCHMARKS.md, commit 088e9b2); `lavr bench` measures it per rank. Point-to-point (the bench's stage hand-off):
- * 2 channels per peer, Simple only, send and receive side. */
+ * (BENCHMARKS.md, commit 088e9b2); `lavr bench` measures it per rank. Point-to-point (the bench's stage hand-off,
+ * the render's pp hand-off): 2 channels per peer, Simple only, send and receive side; not yet measured on 2 GPUs. */
 #define PLAN_NCCL_CHANNELS 32
 #define PLAN_NCCL_CONN_BYTES ((uint64_t)(4u << 20) + 4915200u + 524288u)
 #define PLAN_NCCL_P2P_BYTES ((uint64_t)2 * 2 * (4u << 20))
@@ -77,7 +77,8 @@ lavr_status lavr_plan_size_check(int64_t width, int64_t height) {
 
 lavr_plan_options lavr_plan_options_default(void) {
     return (lavr_plan_options){.fp8 = 0, .sink_contiguous = 0, .gpus = 1, .gpu_mem = 0, .aux_on_gpu = 1,
-                               .aux_gpu = -1, .t5_on_gpu = LAVR_PLAN_T5_AUTO, .w2v_on_gpu = 1, .bench = 0, .alone = 0};
+                               .aux_gpu = -1, .t5_on_gpu = LAVR_PLAN_T5_AUTO, .w2v_on_gpu = 1, .bench = 0, .alone = 0,
+                               .pp_nccl = LAVR_HAVE_NCCL};
 }
 
 /* ---- the time of a step ----------------------------------------------------------------------------- */
@@ -213,6 +214,25 @@ static lavr_status plan_aux(const lavr_model_config *cfg, int64_t width, int64_t
     return LAVR_OK;
 }
 
+/* The render's pp hand-off over NCCL (parallel/p2p.c lavr_p2p_choose): when the ranks of DiT rank i's pp chain are on
+ * distinct GPUs of the node (placement's devices; ranks on other nodes repeat GPU numbers and take host MPI, as the
+ * rule does), rank i keeps a point-to-point connection to each pp neighbour. */
+static void plan_pp_nccl(const lavr_layout *layout, int num_layers, int i, lavr_plan_rank *per_rank) {
+    lavr_role role;
+    if (lavr_layout_role(layout, num_layers, i, &role)) return;
+    for (int p = 0; p < layout->pp; p++) {
+        const int a = lavr_layout_dit_rank(layout, role.stage, p, role.tp_index);
+        if (per_rank[a].gpu < 0) return;
+        for (int q = p + 1; q < layout->pp; q++)
+            if (per_rank[lavr_layout_dit_rank(layout, role.stage, q, role.tp_index)].gpu == per_rank[a].gpu) return;
+    }
+    const int neighbours = (role.pp_index > 0) + (role.pp_index < layout->pp - 1);
+    lavr_plan_rank *r = &per_rank[i];
+    r->nccl += (uint64_t)neighbours * PLAN_NCCL_P2P_BYTES / 2;
+    r->outside = r->context + r->nccl + r->blas + r->cudnn + r->graphs + r->t5;
+    r->total = r->arena + r->outside;
+}
+
 lavr_status lavr_plan_layout(const lavr_model_config *cfg, int64_t width, int64_t height, const lavr_layout *layout,
                              const lavr_plan_options *opts, lavr_plan_rank *per_rank) {
     const lavr_dit_config *c = &cfg->dit;
@@ -248,6 +268,8 @@ lavr_status lavr_plan_layout(const lavr_model_config *cfg, int64_t width, int64_
         r->outside = r->context + r->nccl + r->blas + r->cudnn + r->graphs + r->t5;
         r->total = r->arena + r->outside;
     }
+    if (!opts->bench && !opts->alone && opts->pp_nccl && layout->pp > 1)
+        for (int i = 0; i < dit; i++) plan_pp_nccl(layout, c->num_layers, i, per_rank);
     /* a stage's block: each owned step runs through the stage's pp chain (the ranks of one tp index) */
     for (int i = 0; i < dit; i++) {
         lavr_role role, other;

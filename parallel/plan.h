@@ -26,6 +26,9 @@ typedef struct {
     int bench;           /* the ranks as `lavr bench` runs them: no aux, two latent buffers per rank, NCCL between
                           * stages (the render hands latents and activations over MPI through the host) */
     int alone;           /* bench --only-rank: the rank runs alone on its GPU, no NCCL communicator */
+    int pp_nccl;         /* the render's pp hand-offs may go over NCCL (parallel/p2p.h: built with NCCL, LAVR_P2P
+                          * not mpi): a pp chain whose ranks are on distinct GPUs then holds NCCL's point-to-point
+                          * buffers for each pp neighbour (default: LAVR_HAVE_NCCL) */
 } lavr_plan_options;
 
 #define LAVR_PLAN_T5_AUTO (-1)

@@ -14,6 +14,7 @@
 #include "parallel/comm.h"
 #include "parallel/device.h"
 #include "parallel/mpi.h"
+#include "parallel/p2p.h"
 #include "ranks/dit_stage.h"
 #include "ranks/progress.h"
 #include "ranks/setup.h"
@@ -47,6 +48,7 @@ lavr_status lavr_render_job_plan_options(const lavr_render_job *j, const lavr_mo
     o.aux_on_gpu = cfg->vae.dim > 0 && lavr_backend_wants_device(lavr_placement_aux_backend(&j->placement), o.gpus);
     o.w2v_on_gpu = o.aux_on_gpu && cfg->w2v.hidden > 0;
     o.t5_on_gpu = o.aux_on_gpu && cfg->t5.dim > 0 ? j->t5 : 0;
+    o.pp_nccl = LAVR_HAVE_NCCL && lavr_p2p_setting(getenv("LAVR_P2P")) == LAVR_P2P_SETTING_AUTO;
     *out = o;
     return LAVR_OK;
 }

@@ -1,7 +1,7 @@
 /* Tests of the planner (parallel/plan.h): the DiT arena against bytes counted by hand from the model's shapes and
  * against the arena peaks `lavr bench` measured on an H200, the step time against the measured per-op times, the
- * aux rank's VAE buffers against the decoder's channel sums, the 4 x 22 GiB layout, the arena shares and the cap
- * message. */
+ * aux rank's VAE buffers against the decoder's channel sums, the 4 x 22 GiB layout, the arena shares, the cap
+ * message and the pp hand-off's NCCL buffers. */
 #include <math.h>
 #include <string.h>
 
@@ -415,6 +415,44 @@ static void test_candidates_and_tiny(void) {
     CHECK_FAILS(lavr_plan_layout(&tiny, 128, 128, &bad, &o, r), LAVR_E_ARG);
 }
 
+/* The render's pp hand-off over NCCL: a point-to-point connection (8 MiB) per pp neighbour when the chain's ranks are
+ * on distinct GPUs; nothing when they share one, with pp_nccl off (LAVR_P2P=mpi, no NCCL) or pp = 1. */
+static void test_pp_nccl(void) {
+    lavr_model_config cfg = s2v();
+    lavr_plan_options o = lavr_plan_options_default();
+    o.gpus = 4;
+    o.pp_nccl = 1;
+    const lavr_layout l = L(1, 1, 3, 1); /* pp 0, 1, 2 on GPUs 0, 1, 2; the aux on GPU 3 */
+    lavr_plan_rank on[4], off[4];
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, on));
+    o.pp_nccl = 0;
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, off));
+    const uint64_t conn = (uint64_t)8 << 20;
+    for (int i = 0; i < 3; i++) {
+        const uint64_t want = (uint64_t)(i == 1 ? 2 : 1) * conn;
+        CHECK(on[i].nccl == off[i].nccl + want);
+        CHECK(on[i].outside == off[i].outside + want && on[i].total == off[i].total + want);
+        CHECK(on[i].arena == off[i].arena);
+    }
+    CHECK(on[3].nccl == 0 && on[3].total == off[3].total);
+    /* one GPU: the chain shares it, host MPI, no NCCL */
+    o.gpus = 1;
+    o.pp_nccl = 1;
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &l, &o, on));
+    for (int i = 0; i < 3; i++) CHECK(on[i].nccl == 0);
+    /* two stages of pp 2 on 4 GPUs: each rank has one neighbour */
+    o.gpus = 4;
+    const lavr_layout two = L(2, 1, 2, 1);
+    lavr_plan_rank r[5];
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &two, &o, r));
+    for (int i = 0; i < 4; i++) CHECK(r[i].nccl == conn);
+    /* bench mode plans its own (stage) NCCL, not the render's pp hand-off */
+    o.bench = 1;
+    const lavr_layout bl = L(1, 1, 2, 0);
+    CHECK_OK(lavr_plan_layout(&cfg, 704, 384, &bl, &o, r));
+    CHECK(r[0].nccl == 0 && r[1].nccl == 0);
+}
+
 int main(void) {
     test_dit_bytes();
     test_measured_memory();
@@ -426,5 +464,6 @@ int main(void) {
     test_split();
     test_check_message();
     test_candidates_and_tiny();
+    test_pp_nccl();
     return check_summary("test_plan");
 }

@@ -57,7 +57,8 @@ lavr_status lavr_device_arena_create(const char *name, size_t cap_bytes, lavr_de
         cudaGetLastError(); /* clear the sticky-free error state of the failed allocation */
         free(ar->seg);
         free(ar);
-        return LAVR_FAIL(LAVR_E_NOMEM, "device arena '%s': cannot reserve the cap of %s (%s free of %s on the device): %s",
+        return LAVR_FAIL(LAVR_E_NOMEM, "device arena '%s': cannot reserve the cap of %s (%s free of %s on the device): %s; "
+                         "another process may hold the device (nvidia-smi), --gpu-mem sets the share lavr plans for",
                          name, lavr_format_bytes(cap_bytes, a, sizeof a), lavr_format_bytes(free_b, b, sizeof b),
                          lavr_format_bytes(total_b, c, sizeof c), cudaGetErrorString(e));
     }

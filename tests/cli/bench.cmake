@@ -58,7 +58,7 @@ if(LAVR_CUDA)
   add_test(NAME cli_bench_e2e_cuda COMMAND sh ${CMAKE_SOURCE_DIR}/tests/cli/bench_e2e.sh cuda $<TARGET_FILE:lavr>
     ${CMAKE_BINARY_DIR}/test-tmp/bench_e2e_cuda ${LAVR_MPIRUN})
   set_tests_properties(cli_bench_e2e_cuda PROPERTIES ENVIRONMENT "${LAVR_TEST_ENV};${LAVR_MPI_ENV}" TIMEOUT 300
-    SKIP_RETURN_CODE 77 LABELS gpu PASS_REGULAR_EXPRESSION "bench-e2e-consistent frames=45")
+    SKIP_RETURN_CODE 77 LABELS gpu RESOURCE_LOCK lavr_gpu PASS_REGULAR_EXPRESSION "bench-e2e-consistent frames=45")
 endif()
 
 # one-line refusals: no aux rank, blocks that are not whole clips, a wrong rank count, the full model on the host,
