@@ -466,6 +466,19 @@ static const lavr_dit_engine_ops cuda_ops = {
     .reserved_bytes = cuda_reserved_bytes,
 };
 
+/* The engine's stream at the device's greatest priority: when the aux rank shares the GPU through MPS, the block
+ * scheduler then serves the DiT's kernels first and the decode fills the SMs they leave idle (docs/aux.md); alone on
+ * a GPU, or time-sliced without MPS, it changes nothing. LAVR_DIT_PRIORITY=default keeps the default priority, to
+ * compare the two. */
+static lavr_status create_stream(cudaStream_t *out) {
+    const char *env = getenv("LAVR_DIT_PRIORITY");
+    int least = 0, greatest = 0;
+    CUDA_TRY(cudaDeviceGetStreamPriorityRange(&least, &greatest));
+    const int priority = env && !strcmp(env, "default") ? 0 : greatest;
+    CUDA_TRY(cudaStreamCreateWithPriority(out, cudaStreamDefault, priority));
+    return LAVR_OK;
+}
+
 /* The device side of open: device, arena, cuBLASLt, stream and (tp > 1) the NCCL communicator. */
 static lavr_status open_device(cuda_engine *e, const lavr_dit_engine_options *o) {
     const lavr_roles *roles = o->roles;
@@ -479,7 +492,7 @@ static lavr_status open_device(cuda_engine *e, const lavr_dit_engine_options *o)
     lavr_device_name(e->device, name, sizeof name);
     TRY(lavr_device_arena_create(name, (size_t)o->gpu_mem_bytes, &e->arena));
     TRY(lavr_cuda_blas_create(0, &e->blas));
-    CUDA_TRY(cudaStreamCreate(&e->stream));
+    TRY(create_stream(&e->stream));
 #if LAVR_HAVE_NCCL
     if (tp > 1) TRY(lavr_nccl_create(roles->tp, e->device, NCCL_SETUP_TIMEOUT_S, &e->nccl));
 #else

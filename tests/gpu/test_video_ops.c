@@ -190,7 +190,7 @@ static void test_add_interleave(lavr_ctx *gpu) {
 /* ---- RMS norm -------------------------------------------------------------------------------------- */
 
 static void test_norm(lavr_ctx *gpu) {
-    const int64_t channels[] = {3, 8, 96, 200, 384, 1024};
+    const int64_t channels[] = {3, 8, 48, 96, 192, 200, 384, 1024};
     for (size_t i = 0; i < sizeof channels / sizeof *channels; i++)
         for (int variant = 0; variant < 2; variant++) {
             const int64_t c = channels[i], t = 2, h = 7, w = 9;
