@@ -54,6 +54,27 @@ static void print_profile(const char *what, const double *ms, const int64_t *cal
     printf("    %-22s %9.2f\n", "sum of ops", total * scale);
 }
 
+static int by_ms_desc(const void *a, const void *b) {
+    const double x = ((const lavr_conv_time *)a)->ms, y = ((const lavr_conv_time *)b)->ms;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The cuDNN convolutions' per-shape sums since the last reset, slowest first, scaled (per block). */
+static void print_conv_times(lavr_ctx *ctx, const char *what, double scale) {
+    enum { MAX_ROWS = 96 };
+    lavr_conv_time rows[MAX_ROWS];
+    const int n = lavr_ctx_conv_times(ctx, rows, MAX_ROWS), shown = n < MAX_ROWS ? n : MAX_ROWS;
+    if (!n) return;
+    qsort(rows, (size_t)shown, sizeof *rows, by_ms_desc);
+    printf("  cuDNN convolutions per shape, %s (channels as run: padded to 8; TFLOP/s of those):\n", what);
+    for (int i = 0; i < shown; i++)
+        printf("    %-58s %5.1f calls %8.2f ms %6.1f TFLOP/s  engine: candidate %lld, workspace %lld MiB\n",
+               rows[i].shape, (double)rows[i].calls * scale, rows[i].ms * scale,
+               rows[i].ms > 0 ? rows[i].gflop * (double)rows[i].calls / rows[i].ms : 0.0, (long long)rows[i].candidate,
+               (long long)(rows[i].workspace_bytes >> 20));
+    if (n > shown) printf("    (%d more shapes not shown)\n", n - shown);
+}
+
 static lavr_status take_profile(lavr_ctx *ctx, const vae_bench_args *a, double *acc, int64_t *acc_calls) {
     if (!a->profile) return LAVR_OK;
     double ms[LAVR_CTX_PROF_CATEGORIES];
@@ -85,6 +106,7 @@ static lavr_status time_encode(lavr_vae *vae, lavr_arena *arena, const vae_bench
     lavr_ctx *ctx = lavr_vae_ctx(vae);
     if (!st) st = lavr_vae_encode(vae, &video, &latent); /* warm-up: plans, workspaces */
     if (!st) st = take_profile(ctx, a, NULL, NULL);
+    lavr_ctx_conv_times_reset(ctx);
     const double t0 = now_s();
     if (!st) st = lavr_vae_encode(vae, &video, &latent);
     if (!st) st = lavr_ctx_sync(ctx);
@@ -139,6 +161,7 @@ static lavr_status run(const vae_bench_args *a) {
            1e3 * t_ref, (long long)a->motion_frames, 1e3 * t_motion, t_ref + t_motion, TARGET_ENCODE_S,
            lavr_format_bytes(encode_peak, b1, sizeof b1));
     if (a->profile) print_profile("motion encode", prof, prof_calls, 1.0);
+    if (a->profile) print_conv_times(ctx, "motion encode", 1.0);
 
     /* the decode stream: priming with 7 motion latents, then blocks of 3 */
     const int64_t sf = lavr_vae_spatial_factor(vae), h = a->height / sf, w = a->width / sf, z = a->cfg.z_dim;
@@ -165,6 +188,7 @@ static lavr_status run(const vae_bench_args *a) {
     TRY_GOTO(take_profile(ctx, a, NULL, NULL), st, done);
     memset(prof, 0, sizeof prof);
     memset(prof_calls, 0, sizeof prof_calls);
+    lavr_ctx_conv_times_reset(ctx);
     TRY_GOTO(lavr_sha256_init(&frames_sha), st, done);
     for (int64_t b = 0; b < a->blocks; b++) {
         int64_t count = 0;
@@ -172,6 +196,7 @@ static lavr_status run(const vae_bench_args *a) {
         TRY_GOTO(lavr_decode_stream_push(ds, latents + b * block_n, frames, &count), st, done);
         block_ms[b] = 1e3 * (now_s() - t0); /* push returns with the frames on the host */
         TRY_GOTO(take_profile(ctx, a, b >= a->warmup ? prof : NULL, prof_calls), st, done);
+        if (b + 1 == a->warmup) lavr_ctx_conv_times_reset(ctx); /* per shape: the timed blocks only */
         TRY_GOTO(lavr_sha256_update(&frames_sha, frames, (size_t)(3 * count * a->height * a->width) * sizeof *frames),
                  st, done);
         if (b == 0) TRY_GOTO(lavr_conv_engines_save(&engines), st, done);
@@ -202,6 +227,7 @@ static lavr_status run(const vae_bench_args *a) {
                lavr_format_bytes(encode_peak, b2, sizeof b2),
                lavr_format_bytes(a->ctx.mem_cap ? a->ctx.mem_cap : LAVR_CTX_DEFAULT_CUDA_CAP, b3, sizeof b3));
     if (a->profile) print_profile("per decode block", prof, prof_calls, 1.0 / (double)timed);
+    if (a->profile) print_conv_times(ctx, "per decode block", 1.0 / (double)timed);
     printf("sha256: reference latent %.16s, motion latent %.16s, decoded frames of all %lld blocks %s\n", ref_sha,
            motion_sha, (long long)a->blocks, frames_hex);
     lavr_conv_record_tag tag;
@@ -242,7 +268,7 @@ lavr_status lavr_bench_vae(int argc, char **argv) {
                            "stage directory)", NULL},
         {"gpu-mem", "BYTES", "device arena cap, e.g. 6GiB (default 6 GiB)", NULL},
         {"seed", "N", "seed of the generated weights and inputs (default 1)", NULL},
-        {"profile", 0, "time every op with CUDA events and print ms per op type", NULL},
+        {"profile", 0, "time every op with CUDA events and print ms per op type and per cuDNN convolution shape", NULL},
         {"help", 0, "print this help", NULL},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);

@@ -122,6 +122,21 @@ lavr_status lavr_ctx_profile_take(lavr_ctx *c, double ms[LAVR_CTX_PROF_CATEGORIE
     return LAVR_OK;
 }
 
+int lavr_ctx_conv_times(const lavr_ctx *c, lavr_conv_time *rows, int max) {
+#if LAVR_HAVE_CUDA
+    if (c->device == LAVR_DEVICE_CUDA) return lavr_cuda_convs_times(c->convs, rows, max);
+#endif
+    (void)c, (void)rows, (void)max;
+    return 0;
+}
+
+void lavr_ctx_conv_times_reset(lavr_ctx *c) {
+#if LAVR_HAVE_CUDA
+    if (c->device == LAVR_DEVICE_CUDA) lavr_cuda_convs_account_reset(c->convs);
+#endif
+    (void)c;
+}
+
 /* ---- tensors ---------------------------------------------------------------------------------- */
 
 lavr_status lavr_ctx_alloc_video(lavr_ctx *c, int64_t ch, int64_t t, int64_t h, int64_t w, const char *what,

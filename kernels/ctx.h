@@ -85,6 +85,16 @@ const char *lavr_ctx_prof_name(int category);
 lavr_status lavr_ctx_profile(lavr_ctx *c, int on);
 lavr_status lavr_ctx_profile_take(lavr_ctx *c, double ms[LAVR_CTX_PROF_CATEGORIES],
                                   int64_t calls[LAVR_CTX_PROF_CATEGORIES]);
+/* cuDNN convolutions while profiling, per shape: every take() adds its timed calls to the shape's sums, kept until
+ * reset. times() fills up to max rows (in first-use order) and returns how many shapes have timed calls (0 on a
+ * context without cuDNN convolutions). gflop: one call's multiply-adds x 2 over the padded channels cuDNN runs. */
+typedef struct {
+    char shape[160];
+    int64_t calls, candidate, workspace_bytes;
+    double ms, gflop;
+} lavr_conv_time;
+int lavr_ctx_conv_times(const lavr_ctx *c, lavr_conv_time *rows, int max);
+void lavr_ctx_conv_times_reset(lavr_ctx *c);
 
 /* ---- tensors ---------------------------------------------------------------------------------- */
 /* A video activation of logical shape [ch, t, h, w]. CPU: F32, channel-major and contiguous. CUDA: BF16

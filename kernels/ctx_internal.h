@@ -46,6 +46,8 @@ lavr_status lavr_cuda_ctx_profile_take(lavr_ctx *c, double *ms, int64_t *calls);
 /* Brackets one op while profiling: begin returns a slot (-1 when off or full), end records it under category. */
 int lavr_cuda_prof_begin(lavr_ctx *c);
 void lavr_cuda_prof_end(lavr_ctx *c, int slot, int category);
+/* Marks a bracketed op as the cuDNN convolution of shape `entry`, whose sums take() then adds it to. */
+void lavr_cuda_prof_conv_entry(lavr_ctx *c, int slot, int entry);
 void lavr_cuda_ctx_reset_peak(lavr_ctx *c);
 #endif
 

@@ -20,6 +20,8 @@ typedef struct {
     int supported;
     lavr_cudnn_plan plan;
     int64_t candidate; /* the plan's position among the candidates */
+    int64_t timed_calls; /* while profiling: calls timed, and their ms (lavr_cuda_convs_account) */
+    double timed_ms;
 } conv_entry;
 
 enum { MAX_TUNE = LAVR_CUDNN_CONV_TUNE_MAX, TUNE_RUNS = 3 };
@@ -285,8 +287,9 @@ static conv_entry *find(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *k) {
 }
 
 lavr_status lavr_cuda_convs_run(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *s, const void *x, const void *w,
-                                void *y, int *ran) {
+                                void *y, int *ran, int *entry) {
     *ran = 0;
+    *entry = -1;
     const lavr_cudnn_conv_shape k = key_of(s);
     const conv_operands o = {x, w, y};
     conv_entry *e = find(c, &k);
@@ -315,7 +318,40 @@ lavr_status lavr_cuda_convs_run(lavr_cuda_convs *c, const lavr_cudnn_conv_shape 
     }
     if (!e->supported) return LAVR_OK;
     *ran = 1;
+    *entry = (int)(e - c->e);
     return run_plan(c, &e->plan, &o);
+}
+
+void lavr_cuda_convs_account(lavr_cuda_convs *c, int entry, double ms) {
+    if (!c || entry < 0 || entry >= c->n) return;
+    c->e[entry].timed_calls++;
+    c->e[entry].timed_ms += ms;
+}
+
+void lavr_cuda_convs_account_reset(lavr_cuda_convs *c) {
+    for (int i = 0; c && i < c->n; i++) c->e[i].timed_calls = 0, c->e[i].timed_ms = 0;
+}
+
+int lavr_cuda_convs_times(const lavr_cuda_convs *c, lavr_conv_time *rows, int max) {
+    int n = 0;
+    for (int i = 0; c && i < c->n; i++) {
+        const conv_entry *e = &c->e[i];
+        if (!e->supported || !e->timed_calls) continue;
+        if (n < max) {
+            lavr_conv_time *r = &rows[n];
+            memset(r, 0, sizeof *r);
+            describe(&e->key, r->shape, sizeof r->shape);
+            double macs = (double)e->key.n * (double)e->key.cin * (double)e->key.cout;
+            for (int d = 0; d < e->key.spatial; d++) macs *= (double)e->key.out[d] * (double)e->key.k[d];
+            r->gflop = 2e-9 * macs;
+            r->calls = e->timed_calls;
+            r->ms = e->timed_ms;
+            r->candidate = e->candidate;
+            r->workspace_bytes = e->plan.workspace_bytes;
+        }
+        n++;
+    }
+    return n;
 }
 
 void lavr_cuda_convs_tag(const lavr_cuda_convs *c, lavr_conv_record_tag *out) { *out = c->tag; }
@@ -374,10 +410,17 @@ lavr_status lavr_cuda_convs_create(lavr_cudnn *dnn, int tune, lavr_cuda_convs **
 }
 void lavr_cuda_convs_destroy(lavr_cuda_convs *c) { (void)c; }
 lavr_status lavr_cuda_convs_run(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *s, const void *x, const void *w,
-                                void *y, int *ran) {
+                                void *y, int *ran, int *entry) {
     (void)c, (void)s, (void)x, (void)w, (void)y;
     *ran = 0;
+    *entry = -1;
     return LAVR_OK;
+}
+void lavr_cuda_convs_account(lavr_cuda_convs *c, int entry, double ms) { (void)c, (void)entry, (void)ms; }
+void lavr_cuda_convs_account_reset(lavr_cuda_convs *c) { (void)c; }
+int lavr_cuda_convs_times(const lavr_cuda_convs *c, lavr_conv_time *rows, int max) {
+    (void)c, (void)rows, (void)max;
+    return 0;
 }
 size_t lavr_cuda_convs_workspace_bytes(const lavr_cuda_convs *c) {
     (void)c;

@@ -13,6 +13,7 @@
 
 #include "core/status.h"
 #include "io/conv_record.h"
+#include "kernels/ctx.h"
 #include "kernels/cuda/cudnn_graph.h"
 
 #define LAVR_CUDNN_CONV_MIN_VERSION 90000 /* the backend API as lavr uses it (cuDNN 9) */
@@ -37,10 +38,17 @@ typedef struct lavr_cuda_convs lavr_cuda_convs;
  * device, whose name and compute capability tag the context's record. */
 lavr_status lavr_cuda_convs_create(lavr_cudnn *dnn, int tune, lavr_cuda_convs **out);
 void lavr_cuda_convs_destroy(lavr_cuda_convs *c);
-/* y = conv(x, w) on the handle's stream, building the shape's plan on first use: *ran = 1; *ran = 0 (and nothing
- * queued) when cuDNN has no engine for the shape (logged once, then remembered). */
+/* y = conv(x, w) on the handle's stream, building the shape's plan on first use: *ran = 1 and *entry = the shape's
+ * index (for lavr_cuda_convs_account); *ran = 0, *entry = -1 (and nothing queued) when cuDNN has no engine for the
+ * shape (logged once, then remembered). */
 lavr_status lavr_cuda_convs_run(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *s, const void *x, const void *w,
-                                void *y, int *ran);
+                                void *y, int *ran, int *entry);
+/* Per-shape timing while the context profiles: the profile adds each timed call of shape `entry` (its ms), reset
+ * clears the sums, times() fills up to max rows (shapes with timed calls, in first-use order) and returns how many
+ * there are. */
+void lavr_cuda_convs_account(lavr_cuda_convs *c, int entry, double ms);
+void lavr_cuda_convs_account_reset(lavr_cuda_convs *c);
+int lavr_cuda_convs_times(const lavr_cuda_convs *c, lavr_conv_time *rows, int max);
 /* Device bytes of the shared workspace. */
 size_t lavr_cuda_convs_workspace_bytes(const lavr_cuda_convs *c);
 

@@ -25,6 +25,7 @@ enum { PROF_SLOTS = 16384 };
 struct ctx_profile {
     cudaEvent_t start[PROF_SLOTS], stop[PROF_SLOTS];
     int category[PROF_SLOTS];
+    int conv_entry[PROF_SLOTS]; /* a cuDNN convolution's shape (lavr_cuda_convs_account), else -1 */
     int used, created, dropped;
 };
 
@@ -70,6 +71,7 @@ int lavr_cuda_prof_begin(lavr_ctx *c) {
     if (cudaEventRecord(p->start[i], (cudaStream_t)c->stream) != cudaSuccess) return -1;
     p->used++;
     p->category[i] = -1; /* until end */
+    p->conv_entry[i] = -1;
     return i;
 }
 
@@ -77,6 +79,11 @@ void lavr_cuda_prof_end(lavr_ctx *c, int slot, int category) {
     struct ctx_profile *p = c->prof;
     if (!p || slot < 0 || slot >= p->used) return;
     if (cudaEventRecord(p->stop[slot], (cudaStream_t)c->stream) == cudaSuccess) p->category[slot] = category;
+}
+
+void lavr_cuda_prof_conv_entry(lavr_ctx *c, int slot, int entry) {
+    struct ctx_profile *p = c->prof;
+    if (p && slot >= 0 && slot < p->used) p->conv_entry[slot] = entry;
 }
 
 lavr_status lavr_cuda_ctx_profile_take(lavr_ctx *c, double *ms, int64_t *calls) {
@@ -88,6 +95,7 @@ lavr_status lavr_cuda_ctx_profile_take(lavr_ctx *c, double *ms, int64_t *calls) 
         if (p->category[i] < 0 || cudaEventElapsedTime(&t, p->start[i], p->stop[i]) != cudaSuccess) continue;
         ms[p->category[i]] += t;
         calls[p->category[i]]++;
+        if (p->conv_entry[i] >= 0) lavr_cuda_convs_account(c->convs, p->conv_entry[i], (double)t);
     }
     if (p->dropped) LOG_WARN("op profile: %d ops past the %d-slot table were not timed", p->dropped, PROF_SLOTS);
     p->used = p->dropped = 0;

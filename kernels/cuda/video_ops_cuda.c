@@ -62,7 +62,7 @@ static lavr_status own_conv(lavr_ctx *c, const lavr_tensor *x, const lavr_conv_w
 
 /* The convolution itself (no bias); *category tells the profile which path ran. */
 static lavr_status conv_raw(lavr_ctx *c, const lavr_tensor *x, const lavr_conv_weights *w, const int64_t stride[3],
-                            const int64_t pad[6], lavr_tensor *y, int *category) {
+                            const int64_t pad[6], lavr_tensor *y, int *category, int *entry) {
     const int64_t pin = pitch(x), pout = pitch(y);
     int pointwise = w->kt == 1 && w->kh == 1 && w->kw == 1;
     for (int i = 0; i < 3; i++) pointwise = pointwise && stride[i] == 1 && pad[2 * i] == 0 && pad[2 * i + 1] == 0;
@@ -84,7 +84,7 @@ static lavr_status conv_raw(lavr_ctx *c, const lavr_tensor *x, const lavr_conv_w
         s.post[i] = pad[2 * d + 1];
     }
     int ran = 0;
-    if (c->convs) TRY(lavr_cuda_convs_run(c->convs, &s, x->data, w->weight.data, y->data, &ran));
+    if (c->convs) TRY(lavr_cuda_convs_run(c->convs, &s, x->data, w->weight.data, y->data, &ran, entry));
     *category = ran ? LAVR_PROF_CONV_CUDNN : LAVR_PROF_CONV_OWN;
     if (ran) return LAVR_OK;
     return own_conv(c, x, w, stride, pad, y);
@@ -92,9 +92,10 @@ static lavr_status conv_raw(lavr_ctx *c, const lavr_tensor *x, const lavr_conv_w
 
 lavr_status lavr_cuda_vop_conv(lavr_ctx *c, const lavr_tensor *x, const lavr_conv_weights *w, int with_bias,
                                const int64_t stride[3], const int64_t pad[6], lavr_tensor *y) {
-    int category = LAVR_PROF_CONV_OWN;
+    int category = LAVR_PROF_CONV_OWN, entry = -1;
     const int slot = lavr_cuda_prof_begin(c);
-    lavr_status st = conv_raw(c, x, w, stride, pad, y, &category);
+    lavr_status st = conv_raw(c, x, w, stride, pad, y, &category, &entry);
+    lavr_cuda_prof_conv_entry(c, slot, entry);
     if (!st && with_bias)
         st = lavr_cuda_video_add(y->data, w->bias.data, NULL, NULL, positions(y), pitch(y), y->data, c->stream);
     lavr_cuda_prof_end(c, slot, category);

@@ -287,6 +287,68 @@ static void test_convs(lavr_ctx *gpu) {
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) test_conv_case(gpu, &cases[i]);
 }
 
+/* The profile's per-shape sums (lavr_ctx_conv_times) on a fresh cuDNN context: shape A three times, shape B twice and
+ * a pointwise conv (a GEMM, not cuDNN) once give two rows in first-use order with those counts, the FLOPs of the
+ * shapes counted here, and ms that add up to the profile's cuDNN category; nothing is summed without profiling,
+ * and reset clears the sums. */
+static void conv_times_case(lavr_ctx *gpu, const conv_case *k, int times) {
+    lavr_tensor w, b;
+    host_weights(k, &w, &b);
+    lavr_conv_weights gw;
+    CHECK_OK(lavr_ctx_conv_weights(gpu, &w, &b, &gw));
+    lavr_tensor x = host_random(k->cin, k->t, k->h, k->w, 1.0f, 0.0f), dx = to_gpu(gpu, &x);
+    const int64_t in[3] = {k->t, k->h, k->w}, ks[3] = {k->kt, k->kh, k->kw};
+    int64_t o[3];
+    for (int i = 0; i < 3; i++) o[i] = (in[i] + k->pad[2 * i] + k->pad[2 * i + 1] - ks[i]) / k->stride[i] + 1;
+    lavr_tensor y = gpu_poisoned(gpu, k->cout, o[0], o[1], o[2]);
+    for (int r = 0; r < times; r++) CHECK_OK(lavr_vop_conv(gpu, &dx, &gw, 0, k->stride, k->pad, 1, &y));
+    lavr_ctx_free(gpu, &y), lavr_ctx_free(gpu, &dx), lavr_ctx_free(cpu, &x);
+    lavr_ctx_conv_weights_free(gpu, &gw);
+}
+
+static void test_conv_times(void) {
+    lavr_ctx_cuda_options o = {.device = 0, .mem_cap = (uint64_t)1 << 30, .conv = LAVR_CONV_CUDNN};
+    lavr_ctx *gpu = NULL;
+    lavr_status st = lavr_ctx_create_cuda(&o, &gpu);
+    if (st == LAVR_E_UNSUPPORTED) { /* no cuDNN: run_all said so */
+        lavr_error_clear();
+        return;
+    }
+    CHECK_OK(st);
+    if (!gpu) return;
+    const conv_case a = {"A", 16, 32, 3, 3, 3, 5, 9, 11, {1, 1, 1}, {0, 0, 1, 1, 1, 1}, 5, 0};
+    const conv_case b = {"B", 32, 16, 1, 3, 3, 3, 10, 8, {1, 1, 1}, {0, 0, 1, 1, 1, 1}, 4, 0};
+    const conv_case pw = {"pointwise", 32, 48, 1, 1, 1, 3, 7, 5, {1, 1, 1}, {0}, 5, 0};
+    lavr_conv_time rows[4];
+    conv_times_case(gpu, &a, 1); /* not profiling: not summed */
+    CHECK_OK(lavr_ctx_sync(gpu));
+    CHECK(lavr_ctx_conv_times(gpu, rows, 4) == 0);
+    CHECK_OK(lavr_ctx_profile(gpu, 1));
+    conv_times_case(gpu, &a, 3);
+    conv_times_case(gpu, &b, 2);
+    conv_times_case(gpu, &pw, 1);
+    double ms[LAVR_CTX_PROF_CATEGORIES];
+    int64_t calls[LAVR_CTX_PROF_CATEGORIES];
+    CHECK_OK(lavr_ctx_profile_take(gpu, ms, calls));
+    const int n = lavr_ctx_conv_times(gpu, rows, 4);
+    CHECK(n == 2);
+    if (n == 2) {
+        /* 2 * multiply-adds: outputs x cout x cin x taps (A: 3x9x11 outputs, 27 taps; B: 3 frames of 10x8, 9 taps) */
+        const double gflop_a = 2e-9 * (3 * 9 * 11) * 32 * 16 * 27, gflop_b = 2e-9 * (3 * 10 * 8) * 16 * 32 * 9;
+        CHECK(rows[0].calls == 3 && rows[1].calls == 2);
+        CHECK(fabs(rows[0].gflop - gflop_a) < 1e-12 && fabs(rows[1].gflop - gflop_b) < 1e-12);
+        CHECK(rows[0].ms > 0 && rows[1].ms > 0);
+        CHECK(calls[LAVR_PROF_CONV_CUDNN] == 5 && calls[LAVR_PROF_CONV_GEMM] == 1);
+        CHECK(fabs(rows[0].ms + rows[1].ms - ms[LAVR_PROF_CONV_CUDNN]) <= 1e-4 * ms[LAVR_PROF_CONV_CUDNN]);
+        CHECK(strstr(rows[0].shape, "16->32") && strstr(rows[1].shape, "32->16"));
+    }
+    CHECK_OK(lavr_ctx_profile_take(gpu, ms, calls)); /* nothing new: the sums stay */
+    CHECK(lavr_ctx_conv_times(gpu, rows, 4) == 2 && rows[0].calls == 3);
+    lavr_ctx_conv_times_reset(gpu);
+    CHECK(lavr_ctx_conv_times(gpu, rows, 4) == 0);
+    lavr_ctx_destroy(gpu);
+}
+
 /* ---- attention ------------------------------------------------------------------------------------- */
 
 static void test_attention(lavr_ctx *gpu) {
@@ -353,6 +415,7 @@ int main(void) {
     CHECK_OK(lavr_arena_create("test", 0, &arena));
     CHECK_OK(lavr_ctx_create_cpu(arena, &cpu));
     run_all(LAVR_CONV_CUDNN);
+    test_conv_times();
     run_all(LAVR_CONV_OWN);
     lavr_ctx_destroy(cpu);
     lavr_arena_destroy(arena);
