@@ -261,7 +261,7 @@ lavr_status lavr_bench_vae(int argc, char **argv) {
         {"backend", "cuda|cpu", "cuda (default) or cpu (the reference ops; slow at full size)", NULL},
         {"device", "N", "CUDA device (default 0)", NULL},
         {"conv", "auto|cudnn|own", "convolutions: auto (cuDNN when loaded, default), cudnn or own (lavr's kernel)", NULL},
-        {"conv-tune", "N", "cuDNN: time the first N engines per convolution shape and keep the fastest (default 8, as "
+        {"conv-tune", "N", "cuDNN: time the first N engines per convolution shape and keep the fastest (default 64, as "
                          "lavr render; 1: the heuristics' first, no timing)", NULL},
         {"conv-record", "FILE", "cuDNN engine record: take the engines FILE holds for this GPU and cuDNN (no timing), "
                            "tune the other shapes and write them all back to FILE (lavr render keeps one in its "

@@ -386,7 +386,7 @@ lavr_status lavr_cmd_render(int argc, char **argv) {
         {"fp8", 0, "FP8 e4m3 Linears in the DiT (LiveAvatar's --fp8; CUDA backend): half the weight memory", NULL},
         {"attention", "auto|cudnn|own", "DiT attention on auto (cuDNN fused SDPA when available, default), cudnn or own", NULL},
         {"conv-tune", "N", "aux on a GPU: time the first N cuDNN engines per convolution shape and keep the fastest "
-                       "(default 8; 1: the heuristics' first, no timing). The choices are kept in the stage directory "
+                       "(default 64; 1: the heuristics' first, no timing). The choices are kept in the stage directory "
                        "(conv_engines.h5: a resume takes them) and in a per-machine cache ($LAVR_CACHE_DIR, else "
                        "$XDG_CACHE_HOME/lavr or ~/.cache/lavr), so every render on one machine uses the same engines "
                        "and bytes", NULL},

@@ -176,7 +176,7 @@ static lavr_status fill(const char *what, int64_t n, const int64_t *keys, const 
         const int64_t *row = choices + i * CHOICE_COLS;
         c.candidate = row[0], c.heur_mode = row[1], c.engine_index = row[2], c.workspace_bytes = row[3];
         const int64_t spatial = c.key[3];
-        if (c.candidate < 0 || (c.heur_mode != 0 && c.heur_mode != 1) || c.engine_index < 0 ||
+        if (c.candidate < 0 || (c.heur_mode < 0 || c.heur_mode > 2) || c.engine_index < 0 ||
             c.workspace_bytes < 0 || (spatial != 2 && spatial != 3))
             return LAVR_FAIL(LAVR_E_FORMAT, "%s: row %lld is not a convolution choice", what, (long long)i);
         int added = 0;

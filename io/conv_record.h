@@ -13,12 +13,12 @@
  * post), unused dims zero. */
 #define LAVR_CONV_RECORD_KEY 22
 #define LAVR_CONV_RECORD_FORMAT "lavr conv engines"
-#define LAVR_CONV_RECORD_VERSION 1
+#define LAVR_CONV_RECORD_VERSION 2 /* 2: heur_mode 1 is mode B, 2 the fallback list */
 
 typedef struct {
     int64_t key[LAVR_CONV_RECORD_KEY];
     int64_t candidate;       /* position in lavr_cudnn_plan_candidates' output */
-    int64_t heur_mode;       /* 0: CUDNN_HEUR_MODE_A, 1: the fallback list (a check on the candidate) */
+    int64_t heur_mode;       /* 0: CUDNN_HEUR_MODE_A, 1: CUDNN_HEUR_MODE_B, 2: the fallback list (a check) */
     int64_t engine_index;    /* index within that mode's list (a check on the candidate) */
     int64_t workspace_bytes; /* as the plan reported it */
 } lavr_conv_choice;

@@ -12,11 +12,13 @@
 #include "core/tensor.h"
 #include "io/conv_record.h"
 
+/* cuDNN engines timed per convolution shape in a render's aux context (lavr render --conv-tune): on an H200 at
+ * 704*384 the heuristics' first engine decodes a block in 85.7 ms, the fastest of the first 8 in 69.2, of the first
+ * 64 (mode A's list, then mode B's) in 63.6: the 96-channel convolutions' best engine is mode A's 21st
+ * (BENCHMARKS.md). */
+#define LAVR_CONV_TUNE_DEFAULT 64
+#define LAVR_CONV_TUNE_MAX 128 /* the most a context times */
 /* Device arena cap of a CUDA context when none is given: the VAE at 704*384 peaks near 3.5 GiB. */
-/* cuDNN engines timed per convolution shape in a render's aux context (lavr render --conv-tune): the first 8 of the
- * heuristics' list take the 704*384 decode from 85.7 to 72.2 ms per block on an H200 (BENCHMARKS.md). */
-#define LAVR_CONV_TUNE_DEFAULT 8
-#define LAVR_CONV_TUNE_MAX 16 /* the most a context times */
 #define LAVR_CTX_DEFAULT_CUDA_CAP ((uint64_t)6 << 30)
 
 typedef struct lavr_ctx lavr_ctx;

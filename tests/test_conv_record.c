@@ -21,7 +21,7 @@ static lavr_conv_choice choice(int64_t i) {
                                                   1, 1, 1, 0, 1, 1, 0, 1, 1};
     memcpy(c.key, fields, sizeof c.key);
     c.candidate = i % 8;
-    c.heur_mode = i % 2;
+    c.heur_mode = i % 3;
     c.engine_index = 3 * i + 1;
     c.workspace_bytes = (i + 1) << 20;
     return c;

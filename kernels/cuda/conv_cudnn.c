@@ -39,7 +39,7 @@ struct lavr_cuda_convs {
     lavr_conv_record_tag tag;
     lavr_conv_record preload; /* choices for shapes not built yet */
     int64_t timed;            /* shapes chosen by timing */
-    int64_t passed_over;      /* candidates tuning left out (workspace cap, numerical notes) */
+    int64_t passed_over;      /* candidates tuning left out (workspace cap, numerical notes, failed to run) */
 };
 
 /* A candidate tuning may pick: within the workspace cap the planner counts, deterministic (the same inputs give the
@@ -136,6 +136,19 @@ static lavr_status grow_workspace(lavr_cuda_convs *c, int64_t bytes) {
     return LAVR_OK;
 }
 
+/* After timing (candidates may have asked for more): the shared workspace back to the most that the chosen plans,
+ * `need` and every earlier shape's, ask for. */
+static lavr_status fit_workspace(lavr_cuda_convs *c, int64_t need) {
+    for (int i = 0; i < c->n; i++)
+        if (c->e[i].supported && c->e[i].plan.workspace_bytes > need) need = c->e[i].plan.workspace_bytes;
+    if ((size_t)need >= c->workspace_bytes) return LAVR_OK;
+    CUDA_TRY(cudaDeviceSynchronize());
+    CUDA_TRY(cudaFree(c->workspace));
+    c->workspace = NULL;
+    c->workspace_bytes = 0;
+    return grow_workspace(c, need);
+}
+
 static lavr_status run_plan(lavr_cuda_convs *c, const lavr_cudnn_plan *p, const conv_operands *o) {
     const int64_t uids[3] = {UID_X, UID_W, UID_Y};
     void *ptrs[3] = {(void *)o->x, (void *)o->w, o->y};
@@ -143,7 +156,8 @@ static lavr_status run_plan(lavr_cuda_convs *c, const lavr_cudnn_plan *p, const 
 }
 
 /* Times each tunable candidate (one warm-up, then TUNE_RUNS runs) on the call's operands; *best = the fastest (the
- * first candidate when none is tunable: what the untuned default takes). */
+ * first candidate when none is tunable: what the untuned default takes). A candidate whose workspace cannot be had
+ * or whose warm-up fails is passed over, unless the device is then unusable. */
 static lavr_status fastest(lavr_cuda_convs *c, const lavr_cudnn_plan *cand, int n, const conv_operands *o, int *best) {
     cudaStream_t stream = NULL;
     CUDNN_TRY(cudnnGetStream((cudnnHandle_t)lavr_cudnn_raw(c->dnn), &stream));
@@ -162,9 +176,21 @@ static lavr_status fastest(lavr_cuda_convs *c, const lavr_cudnn_plan *cand, int 
             c->passed_over++;
             continue;
         }
-        st = grow_workspace(c, cand[i].workspace_bytes);
-        if (!st) st = run_plan(c, &cand[i], o);
-        if (!st && cudaEventRecord(t0, stream) != cudaSuccess) st = LAVR_FAIL(LAVR_E_CUDA, "cuda conv: event record");
+        lavr_status warm = grow_workspace(c, cand[i].workspace_bytes);
+        if (!warm) warm = run_plan(c, &cand[i], o);
+        if (warm) {
+            const cudaError_t ce = cudaDeviceSynchronize();
+            if (ce != cudaSuccess) {
+                st = LAVR_FAIL(LAVR_E_CUDA, "cuda conv: the device failed while timing engines (%s), after: %s",
+                               cudaGetErrorString(ce), lavr_error_message());
+                break;
+            }
+            LOG_DEBUG("cuDNN convolution engine candidate %d passed over: %s", i, lavr_error_message());
+            lavr_error_clear();
+            c->passed_over++;
+            continue;
+        }
+        if (cudaEventRecord(t0, stream) != cudaSuccess) st = LAVR_FAIL(LAVR_E_CUDA, "cuda conv: event record");
         for (int r = 0; r < TUNE_RUNS && !st; r++) st = run_plan(c, &cand[i], o);
         float ms = 0;
         if (!st && (cudaEventRecord(t1, stream) != cudaSuccess || cudaEventSynchronize(t1) != cudaSuccess ||
@@ -250,7 +276,7 @@ static lavr_status build(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *k, con
             char what[160];
             describe(k, what, sizeof what);
             LOG_WARN("cuDNN convolution %s: the record's engine (candidate %lld, %s list #%lld) is not what cuDNN "
-                     "proposes now; tuning it", what, (long long)pre->candidate, pre->heur_mode ? "fallback" : "mode A",
+                     "proposes now; tuning it", what, (long long)pre->candidate, lavr_cudnn_heur_mode_name(pre->heur_mode),
                      (long long)pre->engine_index);
             pre = NULL;
         }
@@ -263,7 +289,7 @@ static lavr_status build(lavr_cuda_convs *c, const lavr_cudnn_conv_shape *k, con
     if (st) return st;
     e->plan = cand[best];
     e->candidate = best;
-    st = grow_workspace(c, e->plan.workspace_bytes);
+    st = tuned ? fit_workspace(c, e->plan.workspace_bytes) : grow_workspace(c, e->plan.workspace_bytes);
     if (st) lavr_cudnn_plan_destroy(&e->plan);
     return st;
 }

@@ -17,7 +17,7 @@
 #include "kernels/cuda/cudnn_graph.h"
 
 #define LAVR_CUDNN_CONV_MIN_VERSION 90000 /* the backend API as lavr uses it (cuDNN 9) */
-#define LAVR_CUDNN_CONV_TUNE_MAX 16
+#define LAVR_CUDNN_CONV_TUNE_MAX 128
 /* No engine that tuning or a record picks (but the heuristics' first) asks for more workspace than this (the shared workspace then stays
  * within it unless the heuristics' first engine of some shape asks for more, as it would untuned); the planner
  * counts exactly this for the aux's convolutions (parallel/plan.c PLAN_VAE_WORKSPACE). */

@@ -182,10 +182,12 @@ lavr_status lavr_cudnn_plan_candidates(lavr_cudnn *c, lavr_cudnn_desc *ops, int 
         return LAVR_FAIL(LAVR_E_UNSUPPORTED, "cuDNN does not take the %s graph: %s%s%s", what, cudnnGetErrorString(cs),
                          why[0] ? ": " : "", why);
     }
-    const cudnnBackendHeurMode_t modes[2] = {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK};
+    /* lavr_cudnn_plan.heur_mode is the index in this list */
+    const cudnnBackendHeurMode_t modes[LAVR_CUDNN_HEUR_MODES] = {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_B,
+                                                                  CUDNN_HEUR_MODE_FALLBACK};
     lavr_status st = LAVR_OK;
     int64_t tried = 0;
-    for (int m = 0; m < 2 && *count < max && !st; m++) {
+    for (int m = 0; m < LAVR_CUDNN_HEUR_MODES && *count < max && !st; m++) {
         cudnnBackendDescriptor_t *cfg = NULL;
         int64_t n = 0;
         st = heuristics(graph, modes[m], &cfg, &n);
@@ -304,3 +306,7 @@ lavr_status lavr_cudnn_execute(lavr_cudnn *c, const lavr_cudnn_plan *p, int n, c
 }
 
 #endif
+
+const char *lavr_cudnn_heur_mode_name(int64_t mode) {
+    return mode == 0 ? "mode A" : mode == 1 ? "mode B" : mode == 2 ? "fallback" : "?";
+}

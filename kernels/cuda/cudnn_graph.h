@@ -35,12 +35,12 @@ typedef struct {
 lavr_status lavr_cudnn_tensor(const lavr_cudnn_tensor_spec *s, lavr_cudnn_desc *out);
 void lavr_cudnn_desc_destroy(lavr_cudnn_desc d);
 
-/* A plan: graph of `nops` finalised operation descriptors -> heuristics (mode A, then the fallback list) ->
+/* A plan: graph of `nops` finalised operation descriptors -> heuristics (mode A, mode B, then the fallback list) ->
  * the first engine config that finalises, with its workspace size. The op descriptors stay the caller's. */
 typedef struct {
     lavr_cudnn_desc plan;
     int64_t workspace_bytes;
-    int64_t heur_mode;    /* 0: the engine came from CUDNN_HEUR_MODE_A's list, 1: from the fallback list */
+    int64_t heur_mode;    /* the list the engine came from: 0 CUDNN_HEUR_MODE_A, 1 CUDNN_HEUR_MODE_B, 2 fallback */
     int64_t engine_index; /* its index within that list */
     int64_t engines_tried;
     int64_t numerical_notes; /* bit n set: the engine carries cudnnBackendNumericalNote_t n (e.g. NONDETERMINISTIC) */
@@ -50,11 +50,14 @@ typedef struct {
 #define LAVR_CUDNN_NOTE_NONDETERMINISTIC (1 << 4)
 lavr_status lavr_cudnn_plan_build(lavr_cudnn *c, lavr_cudnn_desc *ops, int nops, const char *what,
                                   lavr_cudnn_plan *out);
-/* Up to max plans in the heuristics' order (mode A, then the fallback list), for a caller that times them;
+/* Up to max plans in the heuristics' order (mode A's list, mode B's, then the fallback list), for a caller that
+ * times them (mode A's first 16 hold no fast engine for some shapes: docs/cuda.md);
  * *count of them are filled (the rest zeroed); none at all is LAVR_E_UNSUPPORTED. */
 lavr_status lavr_cudnn_plan_candidates(lavr_cudnn *c, lavr_cudnn_desc *ops, int nops, const char *what, int max,
                                        lavr_cudnn_plan *out, int *count);
 void lavr_cudnn_plan_destroy(lavr_cudnn_plan *p);
+#define LAVR_CUDNN_HEUR_MODES 3
+const char *lavr_cudnn_heur_mode_name(int64_t mode); /* "mode A", "mode B", "fallback" */
 /* Runs a plan: n (uid, pointer) pairs and a device workspace of at least plan->workspace_bytes. */
 lavr_status lavr_cudnn_execute(lavr_cudnn *c, const lavr_cudnn_plan *p, int n, const int64_t *uids, void *const *ptrs,
                                void *workspace);
