@@ -1,5 +1,5 @@
 /* Tuned cuDNN engines made repeatable by an engine record (kernels/conv_engines.h): a small Wan-shaped VAE encodes
- * 9 frames and decodes a primed stream of 4 blocks on a context that tunes (8 candidates per shape); its record,
+ * 9 frames and decodes a primed stream of 4 blocks on a context that tunes (the default count per shape); its record,
  * written to a file, preloads a fresh context, which must time nothing and give the same bytes (latent and every
  * frame) and the same choices; a record for another tuning count is ignored. Exits 77 without a CUDA device or
  * without cuDNN convolutions. */
