@@ -18,9 +18,10 @@ cleanup_more() { cluster_kill_all; }
 mpiexec=$cluster_mpirun
 np=$(cluster_layout | wc -l)
 
-# run_host_lost NAME WHEN HOST STAGE ARG...: a render whose HOST dies 0..0.2 x the reference's wall time
-# after WHEN: "ckpt" (its first committed checkpoint) or "resumed" (it said it continues from one).
-# Sets $killed_at_ckpt (newest committed checkpoint at the kill, -2 when the render ended first).
+# run_host_lost NAME WHEN HOST STAGE ARG...: a render whose HOST dies 0..$kill_hi (0.2) x the reference's wall
+# time after WHEN: "ckpt" (its first committed checkpoint) or "resumed" (it said it continues from one).
+# Sets $killed_at_ckpt (newest committed checkpoint at the kill, -2 when the render ended first) and $job_complete
+# (1: the aux wrote the whole video, so the kill landed as the job was ending, whatever mpirun's exit code).
 run_host_lost() {
   local name=$1 when=$2 host=$3 stage=$4 delay left n
   shift 4
@@ -29,7 +30,7 @@ run_host_lost() {
     ckpt) wait_ckpt_after "$stage" -1 || true ;;
     resumed) wait_log "$resumed_re" || true ;;
   esac
-  draw 0 0.2
+  draw 0 "$kill_hi"
   delay=$(times_ref "$drawn")
   killed_at_ckpt=-2
   if sleep_alive "$delay" && wait_ranks "$np"; then
@@ -44,8 +45,10 @@ run_host_lost() {
   fi
   wait_render
   echo "$name: exit $job_rc, resumed from $(resumed_from "$job_log"), newest checkpoint now $(newest_ckpt "$stage")"
+  job_complete=0
+  if grep -Eq '\] wrote .*: [0-9]+ frames' "$job_log"; then job_complete=1; fi
   if [ "$killed_at_ckpt" -ge -1 ]; then
-    [ "$job_rc" -ne 0 ] || echo "$name: (finished although $host was killed: the kill came as it exited)"
+    [ "$job_complete" -eq 0 ] || echo "$name: (finished although $host was killed, exit $job_rc: the kill came as it exited)"
     # mpirun has ended: nothing of this job may be left on either host
     for _ in $(seq 400); do
       left=$(cluster_pids)
@@ -63,12 +66,27 @@ draw_int 2
 first=node-a second=node-b
 [ "$drawn" -eq 1 ] && first=node-b second=node-a
 
-run_host_lost lost-1 ckpt "$first" "$stage" "${args[@]}"
-[ "$killed_at_ckpt" -ge 0 ] || fail "lost-1 ended before $first was killed"
+# a host whose ranks have done their last work can die without stopping the render (stage 0 ends its blocks
+# first): a late moment can land there, so each new round draws from half the window of the one before
+kill_hi=0.2
+for round in 1 2 3 4; do
+  run_host_lost lost-1 ckpt "$first" "$stage" "${args[@]}"
+  [ "$killed_at_ckpt" -ge 0 ] || fail "lost-1 ended before $first was killed"
+  [ "$job_complete" -eq 1 ] || break
+  # the first run wrote the whole video before the host's loss took effect (a loaded machine): nothing is left to
+  # resume, so the video must be right and the crash test goes again from scratch with new moments
+  check_same "$out" "$stage"
+  echo "round $round: lost-1 finished before $first's loss took effect; again from scratch"
+  rm -rf "$out" "$stage"
+  lost=""
+  kill_hi=$(awk -v h="$kill_hi" 'BEGIN { print h / 2 }')
+  [ "$round" -lt 4 ] || fail "lost-1 finished before its host's loss took effect in 4 rounds"
+done
+kill_hi=0.2
 min=$killed_at_ckpt
 run_host_lost lost-2 resumed "$second" "$stage" "${args[@]}"
 expect_resumed lost-2 "$min"
 [ "$killed_at_ckpt" -ge 0 ] && min=$killed_at_ckpt
-[ "$job_rc" -eq 0 ] || run_to_end lost-3 "$np" "$stage" "$min" "${args[@]}"
+[ "$job_rc" -eq 0 ] || [ "$job_complete" -eq 1 ] || run_to_end lost-3 "$np" "$stage" "$min" "${args[@]}"
 check_same "$out" "$stage"
 echo "PASS: lost$lost (kill -9 of every process on the host), resumed to identical output"
