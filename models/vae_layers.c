@@ -442,11 +442,14 @@ static lavr_status norm_silu_conv(vae_run *run, const lavr_tensor *gamma, lavr_t
     return causal_finish(run, cv, &in, y, y_bias);
 }
 
-static lavr_status run_conv_in(vae_run *run, const vae_layer *l, lavr_tensor *x) {
+/* A layer whose output goes straight into a res block without a shortcut conv (fold) leaves its deferred bias in
+ * *x_bias for that block's norm and residual add, which add it with the same bf16 rounding (one pass less). */
+static lavr_status run_conv_in(vae_run *run, const vae_layer *l, lavr_tensor *x, int fold, const lavr_tensor **x_bias) {
     lavr_tensor y = {0};
     const lavr_tensor *bias = NULL;
     TRY(causal_conv(run, &l->conv_a, x, &y, &bias));
-    lavr_status st = settle(run, &y, bias);
+    lavr_status st = fold ? LAVR_OK : settle(run, &y, bias);
+    *x_bias = fold ? bias : NULL;
     if (st) {
         act_free(run, &y);
         return st;
@@ -455,12 +458,14 @@ static lavr_status run_conv_in(vae_run *run, const vae_layer *l, lavr_tensor *x)
     return LAVR_OK;
 }
 
-static lavr_status run_res(vae_run *run, const vae_layer *l, lavr_tensor *x) {
+/* x_bias: the bias the layer before left for x (see run_conv_in), NULL when x is settled. */
+static lavr_status run_res(vae_run *run, const vae_layer *l, lavr_tensor *x, const lavr_tensor *x_bias) {
     lavr_tensor sc = *x, a = {0}, y = {0}; /* sc: x itself unless there is a shortcut conv */
-    const lavr_tensor *sc_bias = NULL, *a_bias = NULL, *y_bias = NULL;
+    const lavr_tensor *sc_bias = x_bias, *a_bias = NULL, *y_bias = NULL;
     lavr_status st = LAVR_OK;
+    if (l->has_shortcut && x_bias) return LAVR_FAIL(LAVR_E_INTERNAL, "VAE: a deferred bias before a shortcut conv");
     if (l->has_shortcut) TRY(conv_new(run, &l->shortcut, x, unit_stride, no_pad, &sc, &sc_bias));
-    TRY_GOTO(norm_silu_conv(run, &l->gamma_a, x, NULL, 0, &l->conv_a, &a, &a_bias), st, done);
+    TRY_GOTO(norm_silu_conv(run, &l->gamma_a, x, x_bias, 0, &l->conv_a, &a, &a_bias), st, done);
     TRY_GOTO(norm_silu_conv(run, &l->gamma_b, &a, a_bias, 1, &l->conv_b, &y, &y_bias), st, done);
     TRY_GOTO(lavr_vop_add(run->ctx, &y, y_bias, &sc, sc_bias, run->bf16, &y), st, done);
     replace(run, x, &y);
@@ -496,10 +501,11 @@ done:
 }
 
 /* Up2d: nearest ×2 per frame (exact), then the 3×3 conv C → C/2 with padding 1; UP2D_FRAMES frames at a time. */
-static lavr_status run_up2d(vae_run *run, const vae_layer *l, lavr_tensor *x) {
+static lavr_status run_up2d(vae_run *run, const vae_layer *l, lavr_tensor *x, int fold, const lavr_tensor **x_bias) {
     const int64_t c = x->shape[0], t = x->shape[1], h = x->shape[2], w = x->shape[3];
     const int64_t pad[6] = {0, 0, 1, 1, 1, 1};
     lavr_tensor y = {0}, u = {0};
+    *x_bias = NULL;
     TRY(act_alloc(run, l->conv_a.w.cout, t, 2 * h, 2 * w, l->conv_a.name, &y));
     lavr_status st = LAVR_OK;
     for (int64_t f0 = 0; f0 < t && !st; f0 += UP2D_FRAMES) {
@@ -509,7 +515,8 @@ static lavr_status run_up2d(vae_run *run, const vae_layer *l, lavr_tensor *x) {
         st = act_alloc(run, c, n, 2 * h, 2 * w, "VAE upsample", &u);
         if (!st) st = lavr_vop_upsample2x(run->ctx, &xs, &u);
         if (!st) st = conv_into(run, &l->conv_a, &u, unit_stride, pad, &ys, &bias);
-        if (!st) st = settle(run, &ys, bias);
+        if (!st && !fold) st = settle(run, &ys, bias);
+        *x_bias = fold ? bias : NULL;
         act_free(run, &u);
     }
     if (st) {
@@ -522,7 +529,7 @@ static lavr_status run_up2d(vae_run *run, const vae_layer *l, lavr_tensor *x) {
 
 /* Up3d: time doubling (skipped on the stream's first chunk, whose history slot then stays zero —
  * the reference's "Rep" marker), output frame 2τ+j = time_conv channels [jC, (j+1)C) at τ; then Up2d. */
-static lavr_status run_up3d(vae_run *run, const vae_layer *l, lavr_tensor *x) {
+static lavr_status run_up3d(vae_run *run, const vae_layer *l, lavr_tensor *x, int fold, const lavr_tensor **x_bias) {
     if (!run->first_chunk) {
         lavr_tensor y = {0}, d = {0};
         const lavr_tensor *bias = NULL;
@@ -536,7 +543,7 @@ static lavr_status run_up3d(vae_run *run, const vae_layer *l, lavr_tensor *x) {
         }
         replace(run, x, &d);
     }
-    return run_up2d(run, l, x);
+    return run_up2d(run, l, x, fold, x_bias);
 }
 
 /* Down2d: zero pad right/bottom by 1, 3×3 conv stride 2, into y (a tensor or a frame range of one). */
@@ -608,14 +615,19 @@ static lavr_status run_head(vae_run *run, const vae_layer *l, lavr_tensor *x) {
 }
 
 lavr_status vae_net_forward(const vae_net *net, vae_run *run, lavr_tensor *x) {
+    const lavr_tensor *x_bias = NULL; /* left by a folding layer for the res block after it */
     for (int i = 0; i < net->nlayers; i++) {
-        const vae_layer *l = &net->layers[i];
+        const vae_layer *l = &net->layers[i], *next = i + 1 < net->nlayers ? &net->layers[i + 1] : NULL;
+        const int fold = next && next->kind == VAE_RES && !next->has_shortcut;
         switch (l->kind) {
-        case VAE_CONV_IN: TRY(run_conv_in(run, l, x)); break;
-        case VAE_RES: TRY(run_res(run, l, x)); break;
+        case VAE_CONV_IN: TRY(run_conv_in(run, l, x, fold, &x_bias)); break;
+        case VAE_RES:
+            TRY(run_res(run, l, x, x_bias));
+            x_bias = NULL;
+            break;
         case VAE_ATTN: TRY(run_attn(run, l, x)); break;
-        case VAE_UP2D: TRY(run_up2d(run, l, x)); break;
-        case VAE_UP3D: TRY(run_up3d(run, l, x)); break;
+        case VAE_UP2D: TRY(run_up2d(run, l, x, fold, &x_bias)); break;
+        case VAE_UP3D: TRY(run_up3d(run, l, x, fold, &x_bias)); break;
         case VAE_DOWN2D: TRY(run_down2d(run, l, x)); break;
         case VAE_DOWN3D: TRY(run_down3d(run, l, x)); break;
         case VAE_HEAD: TRY(run_head(run, l, x)); break;
